@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * path.h: logical path hygiene. A normalized path has no leading '/', segments separated by single
+ * '/', and keeps a trailing '/' when the input had one (it marks a folder for LIST). Rejected with
+ * COFFER_ERR_INVALID: "." or ".." segments, empty segments ("a//b"), NUL, ASCII control characters
+ * and DEL, and anything longer than PATH_MAX_LEN.
+ */
+#ifndef COFFER_PATH_H
+#define COFFER_PATH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "err.h"
+
+#define PATH_MAX_LEN 4096
+
+/*
+ * Normalize in (in_len bytes; embedded NULs are rejected) into out (out_cap bytes, NUL-terminated).
+ * One or more leading slashes are dropped; "" and "/" normalize to "". Returns 0 or
+ * COFFER_ERR_INVALID; out is left as "" on error.
+ */
+int path_normalize(const char *in, size_t in_len, char *out, size_t out_cap) COFFER_WUR;
+
+/* True when p (normalized) ends with '/'. */
+bool path_is_folder(const char *p);
+/* True when p equals prefix or starts with prefix followed by '/' (prefix without trailing '/'),
+ * or, when prefix ends with '/', starts with it. */
+bool path_has_prefix(const char *p, const char *prefix);
+
+#endif
