@@ -1,0 +1,229 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * config.c: cofferd's configuration file (JSON). Every key is known by name, type and range; an
+ * unknown key or a bad value is an error that names it, so a typo never silently changes how the
+ * vault runs. Called by main().
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "duration.h"
+#include "json.h"
+
+int config_set_string(char **member, const char *value)
+{
+	char *copy = NULL;
+
+	if (value != NULL) {
+		copy = strdup(value);
+		if (copy == NULL)
+			return COFFER_ERR_NOMEM;
+	}
+	free(*member);
+	*member = copy;
+	return 0;
+}
+
+int config_init(struct config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->seal_type = SEAL_SHAMIR;
+	cfg->max_request_size = CONFIG_DEFAULT_MAX_REQUEST_SIZE;
+	cfg->idle_timeout_s = CONFIG_DEFAULT_IDLE_TIMEOUT_S;
+	cfg->log_level = LOG_LEVEL_INFO;
+	if (config_set_string(&cfg->listen, CONFIG_DEFAULT_LISTEN) != 0 ||
+	    config_set_string(&cfg->storage_type, "sqlite") != 0)
+		return COFFER_ERR_NOMEM;
+	return 0;
+}
+
+void config_free(struct config *cfg)
+{
+	free(cfg->listen);
+	free(cfg->tls_cert_file);
+	free(cfg->tls_key_file);
+	free(cfg->storage_type);
+	free(cfg->storage_path);
+	free(cfg->seal_path);
+	memset(cfg, 0, sizeof(*cfg));
+}
+
+static int config_fail(char *err, size_t err_len, const char *key, const char *what)
+{
+	snprintf(err, err_len, "config: \"%s\": %s", key, what);
+	return COFFER_ERR_CONFIG;
+}
+
+static int config_string(const json_t *v, const char *key, char **member, char *err, size_t n)
+{
+	if (!json_is_string(v) || json_string_length(v) == 0)
+		return config_fail(err, n, key, "must be a non-empty string");
+	if (strlen(json_string_value(v)) != json_string_length(v))
+		return config_fail(err, n, key, "must not contain NUL");
+	return config_set_string(member, json_string_value(v));
+}
+
+static int config_storage(struct config *cfg, const json_t *v, char *err, size_t n)
+{
+	const char *key;
+	json_t *item;
+	int rc;
+
+	if (!json_is_object(v))
+		return config_fail(err, n, "storage", "must be an object");
+	json_object_foreach((json_t *)v, key, item)
+	{
+		if (strcmp(key, "type") == 0) {
+			if (!json_is_string(item) || strcmp(json_string_value(item), "sqlite") != 0)
+				return config_fail(err, n, "storage.type",
+						   "must be \"sqlite\"");
+			rc = config_set_string(&cfg->storage_type, "sqlite");
+		} else if (strcmp(key, "path") == 0) {
+			rc = config_string(item, "storage.path", &cfg->storage_path, err, n);
+		} else {
+			snprintf(err, n, "config: unknown key \"storage.%s\"", key);
+			return COFFER_ERR_CONFIG;
+		}
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
+static int config_seal(struct config *cfg, const json_t *v, char *err, size_t n)
+{
+	const char *key, *type;
+	json_t *item;
+	int rc;
+
+	if (!json_is_object(v))
+		return config_fail(err, n, "seal", "must be an object");
+	json_object_foreach((json_t *)v, key, item)
+	{
+		rc = 0;
+		if (strcmp(key, "type") == 0) {
+			type = json_string_value(item);
+			if (type != NULL && strcmp(type, "shamir") == 0)
+				cfg->seal_type = SEAL_SHAMIR;
+			else if (type != NULL && strcmp(type, "keyfile") == 0)
+				cfg->seal_type = SEAL_KEYFILE;
+			else
+				return config_fail(err, n, "seal.type",
+						   "must be \"shamir\" or \"keyfile\"");
+		} else if (strcmp(key, "path") == 0) {
+			rc = config_string(item, "seal.path", &cfg->seal_path, err, n);
+		} else {
+			snprintf(err, n, "config: unknown key \"seal.%s\"", key);
+			return COFFER_ERR_CONFIG;
+		}
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
+static int config_scalar(struct config *cfg, const char *key, const json_t *v, char *err,
+			 size_t n)
+{
+	int64_t secs;
+
+	if (strcmp(key, "disable_mlock") == 0) {
+		if (!json_is_boolean(v))
+			return config_fail(err, n, key, "must be true or false");
+		cfg->disable_mlock = json_is_true(v);
+	} else if (strcmp(key, "max_request_size") == 0) {
+		if (!json_is_integer(v) || json_integer_value(v) < 1024 ||
+		    json_integer_value(v) > (json_int_t)1 << 30)
+			return config_fail(err, n, key,
+					   "must be an integer number of bytes, 1024..1073741824");
+		cfg->max_request_size = (size_t)json_integer_value(v);
+	} else if (strcmp(key, "idle_timeout") == 0) {
+		json_t *wrap = json_pack("{s:O}", "v", v);
+		int rc = coffer_json_get_duration(wrap, "v", &secs);
+
+		json_decref(wrap);
+		if (rc != 0)
+			return config_fail(err, n, key, "must be a duration such as \"30s\"");
+		if (secs < 1 || secs > 3600)
+			return config_fail(err, n, key, "must be between 1s and 1h");
+		cfg->idle_timeout_s = secs;
+	} else if (strcmp(key, "log_level") == 0) {
+		if (!json_is_string(v) || log_parse_level(json_string_value(v), &cfg->log_level))
+			return config_fail(err, n, key, "must be debug, info, warn or error");
+	} else if (strcmp(key, "log_format") == 0) {
+		if (json_is_string(v) && strcmp(json_string_value(v), "json") == 0)
+			cfg->log_json = true;
+		else if (json_is_string(v) && strcmp(json_string_value(v), "text") == 0)
+			cfg->log_json = false;
+		else
+			return config_fail(err, n, key, "must be \"text\" or \"json\"");
+	} else {
+		snprintf(err, n, "config: unknown key \"%s\"", key);
+		return COFFER_ERR_CONFIG;
+	}
+	return 0;
+}
+
+static int config_apply(struct config *cfg, json_t *root, char *err, size_t n)
+{
+	const char *key;
+	json_t *v;
+	int rc;
+
+	json_object_foreach(root, key, v)
+	{
+		if (strcmp(key, "listen") == 0)
+			rc = config_string(v, key, &cfg->listen, err, n);
+		else if (strcmp(key, "tls_cert_file") == 0)
+			rc = config_string(v, key, &cfg->tls_cert_file, err, n);
+		else if (strcmp(key, "tls_key_file") == 0)
+			rc = config_string(v, key, &cfg->tls_key_file, err, n);
+		else if (strcmp(key, "storage") == 0)
+			rc = config_storage(cfg, v, err, n);
+		else if (strcmp(key, "seal") == 0)
+			rc = config_seal(cfg, v, err, n);
+		else
+			rc = config_scalar(cfg, key, v, err, n);
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
+int config_load_file(struct config *cfg, const char *path, char *err, size_t err_len)
+{
+	json_error_t jerr;
+	json_t *root;
+	int rc;
+
+	root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+	if (root == NULL) {
+		snprintf(err, err_len, "config: %s: %s (line %d, column %d)", path, jerr.text,
+			 jerr.line, jerr.column);
+		return COFFER_ERR_CONFIG;
+	}
+	if (!json_is_object(root)) {
+		json_decref(root);
+		snprintf(err, err_len, "config: %s: the top level must be an object", path);
+		return COFFER_ERR_CONFIG;
+	}
+	rc = config_apply(cfg, root, err, err_len);
+	json_decref(root);
+	return rc;
+}
+
+int config_validate(const struct config *cfg, char *err, size_t err_len)
+{
+	if (cfg->storage_path == NULL)
+		return config_fail(err, err_len, "storage.path", "is required");
+	if ((cfg->tls_cert_file == NULL) != (cfg->tls_key_file == NULL))
+		return config_fail(err, err_len, "tls_cert_file",
+				   "and tls_key_file must be given together");
+	if (cfg->seal_type == SEAL_KEYFILE && cfg->seal_path == NULL)
+		return config_fail(err, err_len, "seal.path", "is required for the keyfile seal");
+	if (strchr(cfg->listen, ':') == NULL)
+		return config_fail(err, err_len, "listen", "must be host:port");
+	return 0;
+}

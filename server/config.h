@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * config.h: cofferd's configuration: defaults, the JSON config file (cofferd --config FILE), and
+ * validation. An unknown key or a bad value is an error whose message names the key.
+ */
+#ifndef COFFER_CONFIG_H
+#define COFFER_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "log.h"
+#include "seal.h"
+
+#define CONFIG_DEFAULT_LISTEN "127.0.0.1:8200"
+#define CONFIG_DEFAULT_MAX_REQUEST_SIZE (1024 * 1024)
+#define CONFIG_DEFAULT_IDLE_TIMEOUT_S 60
+
+struct config {
+	char *listen;        /* "host:port", "[v6]:port" */
+	char *tls_cert_file; /* both or neither */
+	char *tls_key_file;
+	char *storage_type; /* "sqlite" */
+	char *storage_path; /* the SQLite database file */
+	enum seal_type seal_type;
+	char *seal_path; /* the keyfile seal's key file */
+	bool disable_mlock;
+	size_t max_request_size;
+	int64_t idle_timeout_s;
+	enum log_level log_level;
+	bool log_json;
+};
+
+/* Fill cfg with defaults (all strings owned by cfg). */
+int config_init(struct config *cfg);
+/* Merge the JSON file at path over cfg. On error, err gets a message naming the key or the
+ * position and COFFER_ERR_CONFIG is returned. */
+int config_load_file(struct config *cfg, const char *path, char *err, size_t err_len);
+/* Check cross-key rules (storage path set, TLS files paired, ...). */
+int config_validate(const struct config *cfg, char *err, size_t err_len);
+/* Replace a string member (e.g. &cfg->listen) with a copy of value. */
+int config_set_string(char **member, const char *value);
+void config_free(struct config *cfg);
+
+#endif

@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * core.h: the server's state, built by main(): configuration, physical store, barrier and seal,
+ * plus what becomes known at unseal (cluster identity). Also the token check that routes share.
+ */
+#ifndef COFFER_CORE_H
+#define COFFER_CORE_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "barrier.h"
+#include "config.h"
+#include "request.h"
+#include "seal.h"
+#include "storage.h"
+
+struct core {
+	const struct config *cfg;
+	struct storage *storage;
+	struct barrier *barrier;
+	struct seal *seal;
+	int64_t start_time;
+	pthread_mutex_t cluster_lock;
+	char cluster_name[64]; /* "" while sealed */
+	char cluster_id[37];
+};
+
+/* Open the store and build a sealed core; with the keyfile seal and an initialized vault, unseal. */
+int core_open(const struct config *cfg, struct core **out);
+/* Seal (wiping keys) and release everything. NULL allowed. */
+void core_close(struct core *c);
+
+/* Called after every transition to unsealed: loads (or creates) the cluster identity. */
+int core_unsealed(struct core *c);
+/* Called after sealing. */
+void core_sealed(struct core *c);
+
+/* Authenticate req's token for a route: 0, COFFER_ERR_PERMISSION (no or bad token) or
+ * COFFER_ERR_SEALED. needs_sudo: the route needs root or sudo. */
+int core_check_token(struct core *c, const struct request *req, bool needs_sudo);
+
+/* The storage type and version strings reported by the status routes. */
+const char *core_storage_type(const struct core *c);
+
+#endif

@@ -1,0 +1,424 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * http.c: the libmicrohttpd listener. It turns each connection's method, path, headers and
+ * bounded body into a struct request, runs the router, and sends the response with
+ * Content-Type application/json. Request and response bodies are wiped when released.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+
+#include "core.h"
+#include "crypto.h"
+#include "http.h"
+#include "json.h"
+#include "log.h"
+#include "router.h"
+#include "secmem.h"
+
+struct http_server {
+	struct MHD_Daemon *daemon;
+	struct core *core;
+	char *tls_key; /* PEM text, wiped at stop */
+	size_t tls_key_len;
+	char *tls_cert;
+};
+
+/* Per-request state across libmicrohttpd's calls to the access handler. */
+struct http_ctx {
+	char *body;
+	size_t len;
+	size_t cap;
+	bool is_too_large;
+};
+
+static void http_ctx_free(struct http_ctx *ctx)
+{
+	if (ctx == NULL)
+		return;
+	secmem_freezero(ctx->body, ctx->cap);
+	free(ctx);
+}
+
+static void http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+			   enum MHD_RequestTerminationCode toe)
+{
+	(void)cls;
+	(void)conn;
+	(void)toe;
+	http_ctx_free(*con_cls);
+	*con_cls = NULL;
+}
+
+static const char *http_query(const struct request *req, const char *key)
+{
+	return MHD_lookup_connection_value(req->transport, MHD_GET_ARGUMENT_KIND, key);
+}
+
+static int http_parse_method(const char *m, enum req_method *out)
+{
+	static const struct {
+		const char *name;
+		enum req_method m;
+	} methods[] = {{"GET", REQ_GET},     {"HEAD", REQ_HEAD},     {"POST", REQ_POST},
+		       {"PUT", REQ_PUT},     {"PATCH", REQ_PATCH},   {"DELETE", REQ_DELETE},
+		       {"LIST", REQ_LIST}};
+	size_t i;
+
+	for (i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
+		if (strcmp(m, methods[i].name) == 0) {
+			*out = methods[i].m;
+			return 0;
+		}
+	}
+	return COFFER_ERR_METHOD;
+}
+
+static void http_remote_addr(struct MHD_Connection *conn, char *out, size_t cap)
+{
+	const union MHD_ConnectionInfo *ci;
+	const struct sockaddr *sa;
+
+	snprintf(out, cap, "unknown");
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	if (ci == NULL || ci->client_addr == NULL)
+		return;
+	sa = ci->client_addr;
+	if (sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out,
+			  (socklen_t)cap);
+	else if (sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
+			  out, (socklen_t)cap);
+}
+
+static const char *http_token(struct MHD_Connection *conn)
+{
+	const char *tok, *auth;
+
+	tok = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Vault-Token");
+	if (tok != NULL && tok[0] != '\0')
+		return tok;
+	auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
+	if (auth != NULL && strncasecmp(auth, "Bearer ", 7) == 0)
+		return auth + 7;
+	return NULL;
+}
+
+/*
+ * Fill req from the connection. On a client error, resp is set and a non-zero code returned.
+ * The path must be under /v1/; query ?list= turns a GET into a LIST.
+ */
+static int http_build_request(struct MHD_Connection *conn, const char *url, const char *method,
+			      struct http_ctx *ctx, struct request *req, struct response *resp)
+{
+	const char *list;
+	char msg[200];
+	bool is_list = false;
+
+	req->transport = conn;
+	req->query = http_query;
+	coffer_uuid(req->request_id);
+	http_remote_addr(conn, req->remote_addr, sizeof(req->remote_addr));
+	if (http_parse_method(method, &req->method) != 0) {
+		response_error(resp, 405, "unsupported method");
+		return COFFER_ERR_METHOD;
+	}
+	if (strncmp(url, "/v1/", 4) != 0) {
+		response_error(resp, 404, "unsupported path");
+		return COFFER_ERR_UNSUPPORTED;
+	}
+	if (path_normalize(url + 4, strlen(url + 4), req->path, sizeof(req->path)) != 0) {
+		response_error(resp, 400, "invalid request path");
+		return COFFER_ERR_INVALID;
+	}
+	list = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "list");
+	if (list != NULL && req->method == REQ_GET && request_parse_bool(list, &is_list) != 0) {
+		response_error(resp, 400, "invalid value for list: %.64s", list);
+		return COFFER_ERR_INVALID;
+	}
+	req->is_list = req->method == REQ_LIST || is_list;
+	req->token = http_token(conn);
+	req->content_type = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type");
+	if (coffer_json_parse_object(ctx->body, ctx->len, &req->body, msg, sizeof(msg)) != 0) {
+		response_error(resp, 400, "%s", msg);
+		return COFFER_ERR_INVALID;
+	}
+	return 0;
+}
+
+static enum MHD_Result http_send(struct MHD_Connection *conn, struct response *resp)
+{
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+	char *text = NULL;
+	const char *ctype = "application/json";
+
+	if (resp->json != NULL) {
+		text = coffer_json_dump(resp->json);
+		if (text == NULL)
+			return MHD_NO;
+		r = MHD_create_response_from_buffer_with_free_callback(
+			strlen(text), text, (MHD_ContentReaderFreeCallback)coffer_json_free_text);
+	} else if (resp->text != NULL) {
+		ctype = resp->content_type;
+		r = MHD_create_response_from_buffer(strlen(resp->text), resp->text,
+						    MHD_RESPMEM_MUST_FREE);
+		resp->text = NULL;
+	} else {
+		r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+		ctype = NULL;
+	}
+	if (r == NULL) {
+		coffer_json_free_text(text);
+		return MHD_NO;
+	}
+	if (ctype != NULL)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	ret = MHD_queue_response(conn, (unsigned)resp->status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+/* Append an upload chunk, or mark the request too large and drop the body. */
+static void http_ctx_append(struct http_ctx *ctx, const char *data, size_t len, size_t max)
+{
+	char *nb;
+	size_t ncap;
+
+	if (ctx->is_too_large)
+		return;
+	if (len > max - ctx->len) {
+		ctx->is_too_large = true;
+		secmem_freezero(ctx->body, ctx->cap);
+		ctx->body = NULL;
+		ctx->len = ctx->cap = 0;
+		return;
+	}
+	if (ctx->len + len + 1 > ctx->cap) {
+		ncap = ctx->cap == 0 ? 1024 : ctx->cap;
+		while (ncap < ctx->len + len + 1)
+			ncap *= 2;
+		/* Not realloc: the old buffer may hold a secret and must be wiped. */
+		nb = malloc(ncap);
+		if (nb == NULL)
+			fatal("out of memory");
+		if (ctx->len > 0)
+			memcpy(nb, ctx->body, ctx->len);
+		secmem_freezero(ctx->body, ctx->cap);
+		ctx->body = nb;
+		ctx->cap = ncap;
+	}
+	memcpy(ctx->body + ctx->len, data, len);
+	ctx->len += len;
+	ctx->body[ctx->len] = '\0';
+}
+
+static bool http_declared_too_large(struct MHD_Connection *conn, size_t max)
+{
+	const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
+	unsigned long long n;
+	char *end;
+
+	if (cl == NULL)
+		return false;
+	errno = 0;
+	n = strtoull(cl, &end, 10);
+	return errno != 0 || *end != '\0' || n > max;
+}
+
+static enum MHD_Result http_handle(void *cls, struct MHD_Connection *conn, const char *url,
+				   const char *method, const char *version,
+				   const char *upload_data, size_t *upload_data_size,
+				   void **con_cls)
+{
+	struct http_server *h = cls;
+	struct http_ctx *ctx = *con_cls;
+	struct request req = {0};
+	struct response resp = {0};
+	size_t max = h->core->cfg->max_request_size;
+	enum MHD_Result ret;
+
+	(void)version;
+	if (ctx == NULL) {
+		ctx = calloc(1, sizeof(*ctx));
+		if (ctx == NULL)
+			return MHD_NO;
+		*con_cls = ctx;
+		if (!http_declared_too_large(conn, max))
+			return MHD_YES;
+		/* Refuse before reading the body; libmicrohttpd then closes the connection. */
+		response_error(&resp, 413, "request body too large (limit %zu bytes)", max);
+		goto send;
+	}
+	if (*upload_data_size != 0) {
+		http_ctx_append(ctx, upload_data, *upload_data_size, max);
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	if (ctx->is_too_large) {
+		response_error(&resp, 413, "request body too large (limit %zu bytes)", max);
+		goto send;
+	}
+	if (http_build_request(conn, url, method, ctx, &req, &resp) == 0)
+		router_dispatch(h->core, &req, &resp);
+	json_decref(req.body);
+send:
+	if (resp.status == 0)
+		response_error(&resp, 500, "internal error: no response");
+	ret = http_send(conn, &resp);
+	response_clear(&resp);
+	return ret;
+}
+
+static void http_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char msg[512];
+
+	(void)cls;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	msg[strcspn(msg, "\n")] = '\0';
+	log_debug("http: %s", msg);
+}
+
+/* Parse "host:port", "[v6]:port" or ":port" into a socket address. */
+static int http_parse_listen(const char *listen, struct sockaddr_storage *ss, socklen_t *len)
+{
+	char host[256];
+	const char *colon, *hs = listen, *he;
+	struct addrinfo hints = {0}, *ai = NULL;
+	int rc;
+
+	colon = strrchr(listen, ':');
+	if (colon == NULL || colon[1] == '\0')
+		return COFFER_ERR_CONFIG;
+	he = colon;
+	if (hs[0] == '[') {
+		hs++;
+		if (he == hs || he[-1] != ']')
+			return COFFER_ERR_CONFIG;
+		he--;
+	}
+	if ((size_t)(he - hs) >= sizeof(host))
+		return COFFER_ERR_CONFIG;
+	memcpy(host, hs, (size_t)(he - hs));
+	host[he - hs] = '\0';
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICSERV | AI_PASSIVE;
+	rc = getaddrinfo(host[0] != '\0' ? host : NULL, colon + 1, &hints, &ai);
+	if (rc != 0 || ai == NULL)
+		return COFFER_ERR_CONFIG;
+	memcpy(ss, ai->ai_addr, ai->ai_addrlen);
+	*len = ai->ai_addrlen;
+	freeaddrinfo(ai);
+	return 0;
+}
+
+static char *http_read_file(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = NULL;
+	long n;
+
+	if (f == NULL)
+		return NULL;
+	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) > 0 && n < 1 << 20 &&
+	    fseek(f, 0, SEEK_SET) == 0) {
+		buf = malloc((size_t)n + 1);
+		if (buf != NULL && fread(buf, 1, (size_t)n, f) == (size_t)n) {
+			buf[n] = '\0';
+			*len = (size_t)n;
+		} else {
+			free(buf);
+			buf = NULL;
+		}
+	}
+	fclose(f);
+	return buf;
+}
+
+static unsigned http_pool_size(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	/* Handlers block on fsync (group commit) and on storage reads: more threads than cores. */
+	if (n < 1)
+		n = 1;
+	return n * 4 > 32 ? 32 : (unsigned)(n * 4);
+}
+
+int http_start(struct core *c, struct http_server **out)
+{
+	const struct config *cfg = c->cfg;
+	struct http_server *h;
+	struct sockaddr_storage ss;
+	socklen_t sslen = 0;
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
+			 MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+	int err = 0;
+
+	*out = NULL;
+	if (http_parse_listen(cfg->listen, &ss, &sslen) != 0) {
+		log_error("listen: cannot parse address '%s'", cfg->listen);
+		return COFFER_ERR_CONFIG;
+	}
+	h = calloc(1, sizeof(*h));
+	if (h == NULL)
+		return COFFER_ERR_NOMEM;
+	h->core = c;
+	if (ss.ss_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	if (cfg->tls_cert_file != NULL) {
+		h->tls_cert = http_read_file(cfg->tls_cert_file, &(size_t){0});
+		h->tls_key = http_read_file(cfg->tls_key_file, &h->tls_key_len);
+		if (h->tls_cert == NULL || h->tls_key == NULL) {
+			log_error("tls: cannot read %s or %s", cfg->tls_cert_file,
+				  cfg->tls_key_file);
+			err = COFFER_ERR_CONFIG;
+			goto out;
+		}
+		flags |= MHD_USE_TLS;
+	}
+	h->daemon = MHD_start_daemon(
+		flags, 0, NULL, NULL, http_handle, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+		MHD_OPTION_THREAD_POOL_SIZE, http_pool_size(), MHD_OPTION_CONNECTION_TIMEOUT,
+		(unsigned)cfg->idle_timeout_s, MHD_OPTION_NOTIFY_COMPLETED, http_completed, h,
+		MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, h, MHD_OPTION_CONNECTION_LIMIT, 4096u,
+		MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_THREAD_STACK_SIZE, (size_t)1 << 20,
+		h->tls_cert != NULL ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, h->tls_cert,
+		MHD_OPTION_HTTPS_MEM_KEY, h->tls_key, MHD_OPTION_END);
+	if (h->daemon == NULL) {
+		log_error("cannot listen on %s%s", cfg->listen,
+			  h->tls_cert != NULL ? " (or the TLS key and certificate are unusable)"
+					      : "");
+		err = COFFER_ERR_CONFIG;
+		goto out;
+	}
+	*out = h;
+out:
+	if (err != 0)
+		http_stop(h);
+	return err;
+}
+
+void http_stop(struct http_server *h)
+{
+	if (h == NULL)
+		return;
+	if (h->daemon != NULL)
+		MHD_stop_daemon(h->daemon);
+	if (h->tls_key != NULL)
+		secmem_freezero(h->tls_key, h->tls_key_len);
+	free(h->tls_cert);
+	free(h);
+}

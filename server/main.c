@@ -1,0 +1,279 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * main.c: cofferd's process: flags and config, hardening (no core dumps, not dumpable, locked
+ * memory), dev mode, the listener, and a clean shutdown on SIGTERM/SIGINT that wipes the keys.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "codec.h"
+#include "config.h"
+#include "core.h"
+#include "http.h"
+#include "json.h"
+#include "log.h"
+#include "secmem.h"
+
+struct main_opts {
+	bool is_dev;
+	bool disable_mlock;
+	const char *config_path;
+	const char *listen;
+	const char *root_token;
+	const char *data_dir;
+	const char *log_level;
+	const char *log_format;
+};
+
+static void main_usage(FILE *f)
+{
+	fprintf(f, "usage: cofferd --config FILE [--listen ADDR] [--log-level LEVEL]\n"
+		   "       cofferd --dev [--listen ADDR] [--root-token TOKEN] [--data-dir DIR]\n"
+		   "               [--disable-mlock]\n"
+		   "       cofferd --version\n"
+		   "\n"
+		   "  --config FILE      JSON configuration (see README.md)\n"
+		   "  --dev              an initialized, unsealed server for development; prints the\n"
+		   "                     unseal key and root token (never use it in production)\n"
+		   "  --listen ADDR      host:port to listen on (default " CONFIG_DEFAULT_LISTEN ")\n"
+		   "  --root-token TOKEN dev mode: the root token (or COFFER_DEV_ROOT_TOKEN_ID)\n"
+		   "  --data-dir DIR     dev mode: keep the database in DIR (default: a temporary\n"
+		   "                     directory removed at exit)\n"
+		   "  --disable-mlock    do not lock memory (mlockall)\n"
+		   "  --log-level LEVEL  debug, info, warn or error\n"
+		   "  --log-format FMT   text or json\n");
+}
+
+static int main_parse_args(int argc, char **argv, struct main_opts *o)
+{
+	static const struct option longopts[] = {
+		{"dev", no_argument, NULL, 'd'},           {"config", required_argument, NULL, 'c'},
+		{"listen", required_argument, NULL, 'l'},  {"root-token", required_argument, NULL, 't'},
+		{"data-dir", required_argument, NULL, 'D'}, {"disable-mlock", no_argument, NULL, 'm'},
+		{"log-level", required_argument, NULL, 'L'}, {"log-format", required_argument, NULL, 'F'},
+		{"version", no_argument, NULL, 'v'},       {"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0}};
+	int ch;
+
+	memset(o, 0, sizeof(*o));
+	while ((ch = getopt_long_only(argc, argv, "", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'd': o->is_dev = true; break;
+		case 'c': o->config_path = optarg; break;
+		case 'l': o->listen = optarg; break;
+		case 't': o->root_token = optarg; break;
+		case 'D': o->data_dir = optarg; break;
+		case 'm': o->disable_mlock = true; break;
+		case 'L': o->log_level = optarg; break;
+		case 'F': o->log_format = optarg; break;
+		case 'v': printf("cofferd %s\n", COFFER_VERSION); exit(0);
+		case 'h': main_usage(stdout); exit(0);
+		default: main_usage(stderr); return -1;
+		}
+	}
+	if (optind != argc || o->is_dev == (o->config_path != NULL)) {
+		main_usage(stderr);
+		return -1;
+	}
+	if (!o->is_dev && (o->root_token != NULL || o->data_dir != NULL)) {
+		fprintf(stderr, "cofferd: --root-token and --data-dir go with --dev\n");
+		return -1;
+	}
+	if (o->root_token == NULL && o->is_dev)
+		o->root_token = getenv("COFFER_DEV_ROOT_TOKEN_ID");
+	return 0;
+}
+
+/* Keys must never reach a core file or another process's ptrace. */
+static void main_harden(bool disable_mlock)
+{
+	struct rlimit rl = {0, 0};
+
+	if (setrlimit(RLIMIT_CORE, &rl) != 0)
+		fatal("setrlimit(RLIMIT_CORE): %s", strerror(errno));
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
+		fatal("prctl(PR_SET_DUMPABLE): %s", strerror(errno));
+	if (disable_mlock)
+		return;
+	if (mlockall(MCL_CURRENT | MCL_FUTURE) != 0)
+		log_warn("mlockall failed (%s): memory may be swapped; grant CAP_IPC_LOCK or set "
+			 "disable_mlock",
+			 strerror(errno));
+}
+
+static int main_config(const struct main_opts *o, struct config *cfg, char *dev_dir,
+		       size_t dev_dir_len)
+{
+	char err[512] = "";
+	char path[PATH_MAX];
+
+	if (config_init(cfg) != 0)
+		return -1;
+	if (o->config_path != NULL && config_load_file(cfg, o->config_path, err, sizeof(err)))
+		goto fail;
+	if (o->is_dev) {
+		if (o->data_dir != NULL) {
+			snprintf(dev_dir, dev_dir_len, "%s", o->data_dir);
+		} else {
+			snprintf(dev_dir, dev_dir_len, "/tmp/coffer-dev-XXXXXX");
+			if (mkdtemp(dev_dir) == NULL)
+				fatal("mkdtemp: %s", strerror(errno));
+		}
+		snprintf(path, sizeof(path), "%s/coffer.db", dev_dir);
+		if (config_set_string(&cfg->storage_path, path) != 0)
+			return -1;
+	}
+	if (o->listen != NULL && config_set_string(&cfg->listen, o->listen) != 0)
+		return -1;
+	if (o->disable_mlock)
+		cfg->disable_mlock = true;
+	if (o->log_level != NULL && log_parse_level(o->log_level, &cfg->log_level) != 0) {
+		snprintf(err, sizeof(err), "--log-level: must be debug, info, warn or error");
+		goto fail;
+	}
+	if (o->log_format != NULL) {
+		if (strcmp(o->log_format, "json") != 0 && strcmp(o->log_format, "text") != 0) {
+			snprintf(err, sizeof(err), "--log-format: must be text or json");
+			goto fail;
+		}
+		cfg->log_json = strcmp(o->log_format, "json") == 0;
+	}
+	if (config_validate(cfg, err, sizeof(err)) != 0)
+		goto fail;
+	return 0;
+fail:
+	fprintf(stderr, "cofferd: %s\n", err);
+	return -1;
+}
+
+/* Dev mode: initialize with one share, unseal, and tell the user how to talk to the server. */
+static int main_dev_setup(struct core *c, const char *root_token)
+{
+	struct seal_init_result r = {0};
+	struct seal_status st;
+	char key_b64[128];
+	int err;
+
+	seal_get_status(c->seal, &st);
+	if (st.initialized) {
+		log_error("dev mode needs an empty data directory; %s already holds a vault",
+			  c->cfg->storage_path);
+		return COFFER_ERR_EXISTS;
+	}
+	err = seal_initialize(c->seal, 1, 1, root_token, &r);
+	if (err == 0)
+		err = seal_submit_share(c->seal, r.shares[0], r.share_len);
+	if (err == 0)
+		err = core_unsealed(c);
+	if (err == 0)
+		err = codec_b64_encode(key_b64, sizeof(key_b64), r.shares[0], r.share_len,
+				       CODEC_B64_STD);
+	if (err != 0) {
+		log_error("dev mode set-up failed: %s", coffer_strerror(err));
+		seal_init_result_clear(&r);
+		return err;
+	}
+	printf("Coffer dev server: initialized, unsealed, data in %s.\n"
+	       "Never use dev mode in production.\n\n"
+	       "    Address:     http://%s\n"
+	       "    Unseal Key:  %s\n"
+	       "    Root Token:  %s\n\n"
+	       "Try:\n"
+	       "    export COFFER_ADDR=http://%s COFFER_TOKEN=<the root token above>\n"
+	       "    curl -s $COFFER_ADDR/v1/sys/seal-status\n"
+	       "    curl -s -H \"X-Vault-Token: $COFFER_TOKEN\" $COFFER_ADDR/v1/sys/key-status\n\n",
+	       c->cfg->storage_path, c->cfg->listen, key_b64, r.root_token, c->cfg->listen);
+	fflush(stdout);
+	secmem_wipe(key_b64, sizeof(key_b64));
+	seal_init_result_clear(&r);
+	return 0;
+}
+
+static void main_remove_dev_dir(const char *dir)
+{
+	static const char *const files[] = {"coffer.db", "coffer.db-wal", "coffer.db-shm"};
+	char path[PATH_MAX];
+	size_t i;
+
+	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
+		unlink(path);
+	}
+	rmdir(dir);
+}
+
+/* Wait for a signal; SIGHUP is for the audit log (issue #5) and only logged for now. */
+static void main_wait(void)
+{
+	sigset_t set;
+	int sig;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	for (;;) {
+		if (sigwait(&set, &sig) != 0)
+			continue;
+		if (sig == SIGHUP) {
+			log_info("SIGHUP received");
+			continue;
+		}
+		log_info("%s received, shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+		return;
+	}
+}
+
+int main(int argc, char **argv)
+{
+	struct main_opts o;
+	struct config cfg;
+	struct core *c = NULL;
+	struct http_server *h = NULL;
+	char dev_dir[PATH_MAX] = "";
+	sigset_t set;
+	int rc = 1;
+
+	if (main_parse_args(argc, argv, &o) != 0)
+		return 2;
+	if (secmem_init() != 0)
+		fatal("libsodium initialisation failed");
+	coffer_json_init();
+	if (main_config(&o, &cfg, dev_dir, sizeof(dev_dir)) != 0)
+		return 1;
+	log_init(cfg.log_level, cfg.log_json);
+	main_harden(cfg.disable_mlock);
+	/* Block the signals in every thread; main_wait() takes them synchronously. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if (core_open(&cfg, &c) != 0)
+		goto out;
+	if (o.is_dev && main_dev_setup(c, o.root_token) != 0)
+		goto out;
+	if (http_start(c, &h) != 0)
+		goto out;
+	log_info("cofferd %s listening on %s%s", COFFER_VERSION, cfg.listen,
+		 cfg.tls_cert_file != NULL ? " (TLS)" : "");
+	main_wait();
+	rc = 0;
+out:
+	http_stop(h);
+	core_close(c);
+	if (o.is_dev && o.data_dir == NULL && dev_dir[0] != '\0')
+		main_remove_dev_dir(dev_dir);
+	config_free(&cfg);
+	return rc;
+}

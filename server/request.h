@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * request.h: the server's view of one HTTP request and its response, independent of
+ * libmicrohttpd (http.c fills them in), and the one place where an error code becomes an HTTP
+ * status and a JSON envelope (API.md "Responses").
+ */
+#ifndef COFFER_REQUEST_H
+#define COFFER_REQUEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "err.h"
+#include "path.h"
+
+enum req_method { REQ_GET, REQ_HEAD, REQ_POST, REQ_PUT, REQ_PATCH, REQ_DELETE, REQ_LIST };
+#define REQ_M(m) (1u << (m))
+#define REQ_M_WRITE (REQ_M(REQ_POST) | REQ_M(REQ_PUT))
+
+struct request {
+	enum req_method method;
+	bool is_list;                /* LIST, or GET with ?list=true */
+	char path[PATH_MAX_LEN + 1]; /* normalized, relative to /v1/ */
+	const char *token;           /* X-Vault-Token or bearer token; NULL when absent */
+	const char *content_type;    /* NULL when absent */
+	json_t *body;                /* always an object (empty for an empty body) */
+	char remote_addr[64];
+	char request_id[37];
+	/* The value of a query parameter, NULL when absent. */
+	const char *(*query)(const struct request *req, const char *key);
+	void *transport; /* http.c's connection */
+};
+
+struct response {
+	int status;
+	json_t *json;             /* the body, or NULL for none */
+	char *text;               /* a non-JSON body (metrics), malloc'd; NULL for none */
+	const char *content_type; /* for text */
+};
+
+/* The HTTP status for an error code (one table for the whole server). */
+int request_status_for(int err);
+
+/* Error responses: {"errors":[message]} with the status given or derived from err. */
+void response_error(struct response *resp, int status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+void response_err(struct response *resp, int err);
+/* 404 {"errors":[]} (an empty LIST, an unknown secret). */
+void response_not_found(struct response *resp);
+/* A raw body (no envelope); steals body. */
+void response_raw(struct response *resp, int status, json_t *body);
+/* 204, no body. */
+void response_no_content(struct response *resp);
+/* 200 and the envelope; steals data, auth and warnings (each may be NULL). */
+void response_envelope(struct response *resp, const struct request *req, json_t *data, json_t *auth,
+		       json_t *warnings);
+/* The envelope plus every key of data copied to the top level (legacy sys routes). */
+void response_legacy(struct response *resp, const struct request *req, json_t *data);
+/* Release the body. */
+void response_clear(struct response *resp);
+
+/* Parse a "true|True|1|t" style boolean query value; COFFER_ERR_INVALID for anything else. */
+int request_parse_bool(const char *s, bool *out);
+
+#endif
