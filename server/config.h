@@ -16,7 +16,7 @@
 
 #define CONFIG_DEFAULT_LISTEN "127.0.0.1:8200"
 #define CONFIG_DEFAULT_MAX_REQUEST_SIZE (1024 * 1024)
-#define CONFIG_DEFAULT_IDLE_TIMEOUT_S 60
+#define CONFIG_DEFAULT_IDLE_TIMEOUT_S 30
 
 struct config {
 	char *listen;        /* "host:port", "[v6]:port" */

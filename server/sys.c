@@ -267,11 +267,10 @@ static void sys_health(struct core *c, struct request *req, struct response *res
 		      "replication_performance_mode", "disabled", "replication_dr_mode",
 		      "disabled", "server_time_utc", (json_int_t)now.tv_sec, "version",
 		      COFFER_VERSION);
+	/* API.md lists the cluster identity always: empty until the first unseal. */
 	pthread_mutex_lock(&c->cluster_lock);
-	if (!st.sealed) {
-		json_object_set_new(o, "cluster_name", json_string(c->cluster_name));
-		json_object_set_new(o, "cluster_id", json_string(c->cluster_id));
-	}
+	json_object_set_new(o, "cluster_name", json_string(c->cluster_name));
+	json_object_set_new(o, "cluster_id", json_string(c->cluster_id));
 	pthread_mutex_unlock(&c->cluster_lock);
 	response_raw(resp, status, o);
 }

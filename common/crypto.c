@@ -1,0 +1,134 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * crypto.c: AEAD, MACs, HMAC-SHA256, randomness and UUIDs over libsodium. Called by the barrier,
+ * keyring and seal code for storage encryption, by the token store for MACs and by audit for HMACs.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "crypto.h"
+#include "secmem.h"
+
+void coffer_random(void *buf, size_t len)
+{
+	(void)secmem_init();
+	randombytes_buf(buf, len);
+}
+
+int coffer_aead_seal(uint8_t *out, const uint8_t *pt, size_t pt_len, const uint8_t *ad,
+                     size_t ad_len, const uint8_t key[COFFER_KEY_LEN])
+{
+	unsigned long long ct_len = 0;
+	int rc = COFFER_ERR_INVALID;
+
+	if (out == NULL || key == NULL || (pt == NULL && pt_len > 0) ||
+	    (ad == NULL && ad_len > 0) ||
+	    pt_len > crypto_aead_xchacha20poly1305_ietf_MESSAGEBYTES_MAX)
+		goto out;
+	if (secmem_init() != 0) {
+		rc = COFFER_ERR_INTERNAL;
+		goto out;
+	}
+	randombytes_buf(out, COFFER_NONCE_LEN);
+	if (crypto_aead_xchacha20poly1305_ietf_encrypt(out + COFFER_NONCE_LEN, &ct_len, pt, pt_len,
+	                                               ad, ad_len, NULL, out, key) != 0)
+		goto out;
+	rc = COFFER_OK;
+out:
+	return rc;
+}
+
+int coffer_aead_open(uint8_t *out, const uint8_t *in, size_t in_len, const uint8_t *ad,
+                     size_t ad_len, const uint8_t key[COFFER_KEY_LEN])
+{
+	unsigned long long pt_len = 0;
+	int rc = COFFER_ERR_INVALID;
+
+	if (in == NULL || key == NULL || in_len < COFFER_AEAD_OVERHEAD ||
+	    (ad == NULL && ad_len > 0) || (out == NULL && in_len > COFFER_AEAD_OVERHEAD))
+		goto out;
+	if (secmem_init() != 0) {
+		rc = COFFER_ERR_INTERNAL;
+		goto out;
+	}
+	if (crypto_aead_xchacha20poly1305_ietf_decrypt(out, &pt_len, NULL, in + COFFER_NONCE_LEN,
+	                                               in_len - COFFER_NONCE_LEN, ad, ad_len, in,
+	                                               key) != 0) {
+		/* libsodium writes nothing on failure, but the contract promises a wiped buffer. */
+		secmem_wipe(out, in_len - COFFER_AEAD_OVERHEAD);
+		rc = COFFER_ERR_INTEGRITY;
+		goto out;
+	}
+	rc = COFFER_OK;
+out:
+	return rc;
+}
+
+void coffer_mac(uint8_t out[COFFER_MAC_LEN], const void *msg, size_t len,
+                const uint8_t key[COFFER_KEY_LEN])
+{
+	(void)secmem_init();
+	crypto_generichash(out, COFFER_MAC_LEN, msg, len, key, COFFER_KEY_LEN);
+}
+
+void coffer_mac2(uint8_t out[COFFER_MAC_LEN], const char *label, const void *msg, size_t len,
+                 const uint8_t key[COFFER_KEY_LEN])
+{
+	crypto_generichash_state st;
+	uint8_t label_len_le[8];
+	uint8_t sep = 0;
+	size_t label_len = label != NULL ? strlen(label) : 0;
+	size_t i;
+
+	(void)secmem_init();
+	/* Prefix the label's length so ("ab", "c") and ("a", "bc") can never collide. */
+	for (i = 0; i < sizeof(label_len_le); i++)
+		label_len_le[i] = (uint8_t)((uint64_t)label_len >> (8 * i));
+	crypto_generichash_init(&st, key, COFFER_KEY_LEN, COFFER_MAC_LEN);
+	crypto_generichash_update(&st, label_len_le, sizeof(label_len_le));
+	crypto_generichash_update(&st, (const uint8_t *)label, label_len);
+	crypto_generichash_update(&st, &sep, 1);
+	crypto_generichash_update(&st, msg, len);
+	crypto_generichash_final(&st, out, COFFER_MAC_LEN);
+	sodium_memzero(&st, sizeof(st));
+}
+
+void coffer_hmac_sha256(uint8_t out[32], const void *msg, size_t len, const uint8_t *key,
+                        size_t key_len)
+{
+	crypto_auth_hmacsha256_state st;
+
+	(void)secmem_init();
+	/* The init function hashes keys longer than the block size, as RFC 2104 requires. */
+	crypto_auth_hmacsha256_init(&st, key, key_len);
+	crypto_auth_hmacsha256_update(&st, msg, len);
+	crypto_auth_hmacsha256_final(&st, out);
+	sodium_memzero(&st, sizeof(st));
+}
+
+int coffer_mac_verify(const uint8_t mac[COFFER_MAC_LEN], const void *msg, size_t len,
+                      const uint8_t key[COFFER_KEY_LEN])
+{
+	uint8_t want[COFFER_MAC_LEN];
+	int rc;
+
+	coffer_mac(want, msg, len, key);
+	rc = sodium_memcmp(want, mac, COFFER_MAC_LEN) == 0 ? COFFER_OK : COFFER_ERR_INTEGRITY;
+	sodium_memzero(want, sizeof(want));
+	return rc;
+}
+
+void coffer_uuid(char out[37])
+{
+	uint8_t b[16];
+
+	coffer_random(b, sizeof(b));
+	b[6] = (uint8_t)((b[6] & 0x0f) | 0x40); /* version 4 */
+	b[8] = (uint8_t)((b[8] & 0x3f) | 0x80); /* RFC 4122 variant */
+	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+	         b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
+	         b[13], b[14], b[15]);
+	sodium_memzero(b, sizeof(b));
+}

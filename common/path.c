@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * path.c: normalization and prefix tests for logical request paths. The router normalizes every
+ * request path here before mount lookup and ACL checks, so no other code sees "..", "//" or
+ * control characters.
+ */
+#include <string.h>
+
+#include "path.h"
+
+/* Is seg[0..len) a segment that may appear in a path? */
+static bool segment_is_valid(const char *seg, size_t len)
+{
+	size_t i;
+
+	if (len == 0 || (len == 1 && seg[0] == '.') || (len == 2 && seg[0] == '.' && seg[1] == '.'))
+		return false;
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)seg[i];
+
+		if (c < 0x20 || c == 0x7f)
+			return false;
+	}
+	return true;
+}
+
+int path_normalize(const char *in, size_t in_len, char *out, size_t out_cap)
+{
+	const char *start, *p, *end, *slash;
+	size_t seg_len;
+	int rc = COFFER_ERR_INVALID;
+
+	if (out == NULL || out_cap == 0)
+		return COFFER_ERR_INVALID;
+	out[0] = '\0';
+	if (in_len == 0)
+		return COFFER_OK;
+	if (in == NULL || in_len > PATH_MAX_LEN)
+		goto out;
+	start = in;
+	end = in + in_len;
+	while (start < end && *start == '/')
+		start++;
+	/* What remains is copied verbatim, so it only has to pass the checks and fit. */
+	if ((size_t)(end - start) + 1 > out_cap)
+		goto out;
+	for (p = start; p < end;) {
+		slash = memchr(p, '/', (size_t)(end - p));
+		seg_len = slash != NULL ? (size_t)(slash - p) : (size_t)(end - p);
+		if (!segment_is_valid(p, seg_len))
+			goto out;
+		/* Step over the segment and its '/'; a '/' that ends the input marks a folder. */
+		p += seg_len;
+		if (p < end)
+			p++;
+	}
+	memcpy(out, start, (size_t)(end - start));
+	out[end - start] = '\0';
+	rc = COFFER_OK;
+out:
+	return rc;
+}
+
+bool path_is_folder(const char *p)
+{
+	size_t len;
+
+	if (p == NULL)
+		return false;
+	len = strlen(p);
+	return len > 0 && p[len - 1] == '/';
+}
+
+bool path_has_prefix(const char *p, const char *prefix)
+{
+	size_t n;
+
+	if (p == NULL || prefix == NULL)
+		return false;
+	n = strlen(prefix);
+	if (strncmp(p, prefix, n) != 0)
+		return false;
+	/* A prefix ending in '/' names a folder and matches everything under it. */
+	if (n > 0 && prefix[n - 1] == '/')
+		return true;
+	/* Otherwise the match must end at a segment boundary: "secret" matches "secret/x", not
+	 * "secrets". */
+	return p[n] == '\0' || p[n] == '/';
+}

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# The one test entry (CI runs it through .ci/run): installs the dependencies, builds everything with
+# AddressSanitizer and UndefinedBehaviorSanitizer and -Werror, and runs every ctest test (the C unit
+# tests and the pytest integration files). Exits non-zero on any failure.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+bash deploy/install-deps.sh
+
+# Debian's python3 has pytest, requests and hvac; a python3 earlier on PATH (pyenv) may not.
+/usr/bin/python3 -c 'import pytest, requests' ||
+	{ echo "tests/run.sh: /usr/bin/python3 lacks pytest or requests" >&2; exit 1; }
+
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+
+cmake -S . -B build-test -G Ninja -DCOFFER_SANITIZE=ON -DCOFFER_WERROR=ON \
+	-DCMAKE_BUILD_TYPE=Debug -DCOFFER_PYTHON=/usr/bin/python3
+ninja -C build-test
+
+rc=0
+ctest --test-dir build-test --output-on-failure --no-tests=error -j2 || rc=$?
+if ((rc == 0)); then
+	echo "tests/run.sh: all tests passed"
+else
+	echo "tests/run.sh: FAILED (ctest exit $rc); logs in build-test/Testing/Temporary/LastTest.log" >&2
+fi
+exit "$rc"

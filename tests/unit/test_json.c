@@ -1,0 +1,355 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * test_json.c: request-body parsing, the typed getters (absent, null, wrong type, coercions), the
+ * compact dump and the wiping allocator.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "json.h"
+#include "secmem.h"
+#include "test.h"
+
+static const char body[] =
+    "{\"s\":\"str\",\"n\":null,\"i\":5,\"is\":\"42\",\"ineg\":\"-7\",\"r\":5.0,\"rf\":5.5,"
+    "\"b\":true,\"bf\":false,\"bs\":\"false\",\"bt\":\"true\",\"bx\":\"yes\","
+    "\"arr\":[\"a\",\" b \",\"\"],\"arrbad\":[\"a\",1],\"csv\":\" a, b,,c \",\"empty\":\"\","
+    "\"d\":\"1h30m\",\"di\":30,\"dneg\":-1,\"dbad\":\"5x\",\"dr\":2.5,\"o\":{},"
+    "\"iplus\":\"+5\",\"ispace\":\" 5\",\"ibig\":\"9223372036854775808\","
+    "\"imin\":\"-9223372036854775808\",\"iempty\":\"\",\"idash\":\"-\"}";
+
+static json_t *load_body(void)
+{
+	json_t *obj = NULL;
+
+	if (coffer_json_parse_object(body, strlen(body), &obj, NULL, 0) != 0)
+		return NULL;
+	return obj;
+}
+
+static void test_json_parse_empty_body_is_empty_object(void)
+{
+	json_t *obj = NULL;
+
+	CHECK_EQ(coffer_json_parse_object(NULL, 0, &obj, NULL, 0), 0);
+	CHECK(json_is_object(obj) && json_object_size(obj) == 0);
+	json_decref(obj);
+}
+
+static void test_json_parse_rejects_non_object(void)
+{
+	static const char *const bad[] = {"[1]", "\"x\"",    "5",    "null", "true",
+	                                  "{",   "{\"a\":}", "{} x", " "};
+	char err[256];
+	json_t *obj = (json_t *)1;
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		CHECK_EQ(coffer_json_parse_object(bad[i], strlen(bad[i]), &obj, err, sizeof(err)),
+		         COFFER_ERR_INVALID);
+		CHECK(obj == NULL);
+		CHECK(strncmp(err, "failed to parse JSON input: ", 28) == 0);
+	}
+}
+
+static void test_json_parse_error_names_position(void)
+{
+	static const char in[] = "{\n  \"a\": tru\n}";
+	char err[256];
+	json_t *obj = NULL;
+
+	CHECK_EQ(coffer_json_parse_object(in, strlen(in), &obj, err, sizeof(err)),
+	         COFFER_ERR_INVALID);
+	CHECK(strstr(err, "at line 2 column") != NULL);
+	CHECK_EQ(coffer_json_parse_object(in, strlen(in), &obj, NULL, 0), COFFER_ERR_INVALID);
+}
+
+static void test_json_parse_accepts_object_with_length(void)
+{
+	static const char in[] = "{\"a\":1}garbage";
+	json_t *obj = NULL;
+	int64_t n = 0;
+
+	CHECK_EQ(coffer_json_parse_object(in, 7, &obj, NULL, 0), 0);
+	CHECK_EQ(coffer_json_get_int(obj, "a", &n), 0);
+	json_decref(obj);
+	CHECK_EQ(n, 1);
+}
+
+static void test_json_get_string(void)
+{
+	json_t *obj = load_body();
+	const char *s = "untouched";
+	int rc_ok, rc_null, rc_absent, rc_wrong;
+	int is_ok;
+
+	CHECK(obj != NULL);
+	rc_null = coffer_json_get_string(obj, "n", &s);
+	rc_absent = coffer_json_get_string(obj, "missing", &s);
+	is_ok = strcmp(s, "untouched") == 0;
+	rc_wrong = coffer_json_get_string(obj, "i", &s);
+	rc_ok = coffer_json_get_string(obj, "s", &s);
+	is_ok = is_ok && strcmp(s, "str") == 0;
+	json_decref(obj);
+	CHECK_EQ(rc_null, COFFER_ERR_NOT_FOUND);
+	CHECK_EQ(rc_absent, COFFER_ERR_NOT_FOUND);
+	CHECK_EQ(rc_wrong, COFFER_ERR_INVALID);
+	CHECK_EQ(rc_ok, 0);
+	CHECK(is_ok);
+}
+
+static void test_json_get_int_table(void)
+{
+	static const struct {
+		const char *key;
+		int rc;
+		int64_t want;
+	} cases[] = {
+	    {"i", 0, 5},
+	    {"is", 0, 42},
+	    {"ineg", 0, -7},
+	    {"r", 0, 5},
+	    {"imin", 0, INT64_MIN},
+	    {"rf", COFFER_ERR_INVALID, 99},
+	    {"s", COFFER_ERR_INVALID, 99},
+	    {"b", COFFER_ERR_INVALID, 99},
+	    {"o", COFFER_ERR_INVALID, 99},
+	    {"arr", COFFER_ERR_INVALID, 99},
+	    {"iplus", COFFER_ERR_INVALID, 99},
+	    {"ispace", COFFER_ERR_INVALID, 99},
+	    {"ibig", COFFER_ERR_INVALID, 99},
+	    {"iempty", COFFER_ERR_INVALID, 99},
+	    {"idash", COFFER_ERR_INVALID, 99},
+	    {"n", COFFER_ERR_NOT_FOUND, 99},
+	    {"missing", COFFER_ERR_NOT_FOUND, 99},
+	};
+	json_t *obj = load_body();
+	size_t i, n_bad = 0;
+	int64_t got;
+
+	CHECK(obj != NULL);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		got = 99;
+		if (coffer_json_get_int(obj, cases[i].key, &got) != cases[i].rc ||
+		    got != cases[i].want) {
+			fprintf(stderr, "get_int %s -> %lld\n", cases[i].key, (long long)got);
+			n_bad++;
+		}
+	}
+	json_decref(obj);
+	CHECK_EQ(n_bad, 0);
+}
+
+static void test_json_get_bool_table(void)
+{
+	static const struct {
+		const char *key;
+		int rc;
+		int want; /* -1: untouched */
+	} cases[] = {
+	    {"b", 0, 1},
+	    {"bf", 0, 0},
+	    {"bs", 0, 0},
+	    {"bt", 0, 1},
+	    {"bx", COFFER_ERR_INVALID, -1},
+	    {"i", COFFER_ERR_INVALID, -1},
+	    {"s", COFFER_ERR_INVALID, -1},
+	    {"n", COFFER_ERR_NOT_FOUND, -1},
+	    {"missing", COFFER_ERR_NOT_FOUND, -1},
+	};
+	json_t *obj = load_body();
+	size_t i, n_bad = 0;
+	bool got, was;
+
+	CHECK(obj != NULL);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		/* Start from the opposite of the expected value so that "untouched" is visible. */
+		was = cases[i].want != 1;
+		got = was;
+		if (coffer_json_get_bool(obj, cases[i].key, &got) != cases[i].rc ||
+		    (cases[i].want >= 0 && got != (cases[i].want == 1)) ||
+		    (cases[i].want < 0 && got != was))
+			n_bad++;
+	}
+	json_decref(obj);
+	CHECK_EQ(n_bad, 0);
+}
+
+static void test_json_get_duration_table(void)
+{
+	static const struct {
+		const char *key;
+		int rc;
+		int64_t want;
+	} cases[] = {
+	    {"d", 0, 5400},
+	    {"di", 0, 30},
+	    {"is", 0, 42},
+	    {"i", 0, 5},
+	    {"dneg", COFFER_ERR_INVALID, 99},
+	    {"dbad", COFFER_ERR_INVALID, 99},
+	    {"dr", COFFER_ERR_INVALID, 99},
+	    {"ineg", COFFER_ERR_INVALID, 99},
+	    {"b", COFFER_ERR_INVALID, 99},
+	    {"empty", COFFER_ERR_INVALID, 99},
+	    {"n", COFFER_ERR_NOT_FOUND, 99},
+	    {"missing", COFFER_ERR_NOT_FOUND, 99},
+	};
+	json_t *obj = load_body();
+	size_t i, n_bad = 0;
+	int64_t got;
+
+	CHECK(obj != NULL);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		got = 99;
+		if (coffer_json_get_duration(obj, cases[i].key, &got) != cases[i].rc ||
+		    got != cases[i].want) {
+			fprintf(stderr, "get_duration %s -> %lld\n", cases[i].key, (long long)got);
+			n_bad++;
+		}
+	}
+	json_decref(obj);
+	CHECK_EQ(n_bad, 0);
+}
+
+/* The list as "a|b|c", or "ERR" when the getter failed. */
+static void list_string(const json_t *obj, const char *key, char *out, size_t cap)
+{
+	json_t *list = NULL, *item;
+	size_t i, used = 0;
+
+	out[0] = '\0';
+	if (coffer_json_get_string_list(obj, key, &list) != 0) {
+		snprintf(out, cap, "ERR");
+		return;
+	}
+	json_array_foreach(list, i, item)
+	{
+		used += (size_t)snprintf(out + used, cap - used, "%s%s", i > 0 ? "|" : "",
+		                         json_string_value(item));
+	}
+	json_decref(list);
+}
+
+static void test_json_get_string_list(void)
+{
+	json_t *obj = load_body(), *list = (json_t *)1;
+	char got[5][64];
+	int rc_null, rc_absent;
+
+	CHECK(obj != NULL);
+	list_string(obj, "arr", got[0], sizeof(got[0]));
+	list_string(obj, "csv", got[1], sizeof(got[1]));
+	list_string(obj, "empty", got[2], sizeof(got[2]));
+	list_string(obj, "arrbad", got[3], sizeof(got[3]));
+	list_string(obj, "i", got[4], sizeof(got[4]));
+	rc_null = coffer_json_get_string_list(obj, "n", &list);
+	rc_absent = coffer_json_get_string_list(obj, "missing", &list);
+	json_decref(obj);
+	CHECK(strcmp(got[0], "a|b") == 0);
+	CHECK(strcmp(got[1], "a|b|c") == 0);
+	CHECK(strcmp(got[2], "") == 0);
+	CHECK(strcmp(got[3], "ERR") == 0);
+	CHECK(strcmp(got[4], "ERR") == 0);
+	CHECK_EQ(rc_null, COFFER_ERR_NOT_FOUND);
+	CHECK_EQ(rc_absent, COFFER_ERR_NOT_FOUND);
+	CHECK(list == (json_t *)1);
+}
+
+static void test_json_getters_tolerate_non_object(void)
+{
+	json_t *arr = json_array();
+	const char *s = NULL;
+	int rc1, rc2;
+
+	CHECK(arr != NULL);
+	rc1 = coffer_json_get_string(arr, "a", &s);
+	rc2 = coffer_json_get_string(NULL, "a", &s);
+	json_decref(arr);
+	CHECK_EQ(rc1, COFFER_ERR_NOT_FOUND);
+	CHECK_EQ(rc2, COFFER_ERR_NOT_FOUND);
+}
+
+static void test_json_dump_is_compact_in_insertion_order(void)
+{
+	json_t *obj = json_object();
+	char *text;
+	int is_ok;
+
+	CHECK(obj != NULL);
+	json_object_set_new(obj, "zeta", json_integer(1));
+	json_object_set_new(obj, "alpha", json_string("x y"));
+	json_object_set_new(obj, "list", json_pack("[s,b,n]", "q\"", 1));
+	text = coffer_json_dump(obj);
+	json_decref(obj);
+	CHECK(text != NULL);
+	is_ok = strcmp(text, "{\"zeta\":1,\"alpha\":\"x y\",\"list\":[\"q\\\"\",true,null]}") == 0;
+	coffer_json_free_text(text);
+	CHECK(is_ok);
+	CHECK(coffer_json_dump(NULL) == NULL);
+	coffer_json_free_text(NULL);
+}
+
+static void test_json_wiping_allocator_is_installed_and_round_trips(void)
+{
+	json_malloc_t malloc_fn = NULL;
+	json_free_t free_fn = NULL;
+	unsigned char *p;
+	json_t *obj;
+	char *text;
+	size_t i;
+
+	json_get_alloc_funcs(&malloc_fn, &free_fn);
+	CHECK(malloc_fn != NULL && free_fn != NULL);
+	CHECK(malloc_fn != malloc);
+	CHECK(free_fn != free);
+	for (i = 0; i < 300; i += 37) {
+		p = malloc_fn(i);
+		CHECK(p != NULL);
+		/* Blocks keep malloc's alignment despite the size header. */
+		CHECK(((uintptr_t)p & 15) == 0);
+		memset(p, 0xee, i);
+		free_fn(p);
+	}
+	free_fn(NULL);
+	obj = json_pack("{s:s}", "token", "s.0123456789abcdef");
+	CHECK(obj != NULL);
+	text = coffer_json_dump(obj);
+	json_decref(obj);
+	CHECK(text != NULL);
+	coffer_json_free_text(text);
+}
+
+static void test_json_init_is_idempotent(void)
+{
+	json_malloc_t before = NULL, after = NULL;
+	json_free_t f = NULL;
+
+	json_get_alloc_funcs(&before, &f);
+	coffer_json_init();
+	json_get_alloc_funcs(&after, &f);
+	CHECK(before == after);
+}
+
+int main(void)
+{
+	if (secmem_init() != 0)
+		return 1;
+	coffer_json_init();
+	RUN(test_json_parse_empty_body_is_empty_object);
+	RUN(test_json_parse_rejects_non_object);
+	RUN(test_json_parse_error_names_position);
+	RUN(test_json_parse_accepts_object_with_length);
+	RUN(test_json_get_string);
+	RUN(test_json_get_int_table);
+	RUN(test_json_get_bool_table);
+	RUN(test_json_get_duration_table);
+	RUN(test_json_get_string_list);
+	RUN(test_json_getters_tolerate_non_object);
+	RUN(test_json_dump_is_compact_in_insertion_order);
+	RUN(test_json_wiping_allocator_is_installed_and_round_trips);
+	RUN(test_json_init_is_idempotent);
+	return test_summary();
+}

@@ -1,0 +1,120 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * test_path.c: logical path normalization and prefix matching.
+ */
+#include <string.h>
+
+#include "path.h"
+#include "test.h"
+
+static int norm(const char *in, char *out, size_t cap)
+{
+	return path_normalize(in, strlen(in), out, cap);
+}
+
+static void test_path_normalize_accepts_and_normalizes(void)
+{
+	static const char *const cases[][2] = {
+	    {"/secret/data/x", "secret/data/x"},
+	    {"secret/data/x", "secret/data/x"},
+	    {"///secret/x", "secret/x"},
+	    {"secret/", "secret/"},
+	    {"/secret/metadata/", "secret/metadata/"},
+	    {"", ""},
+	    {"/", ""},
+	    {"//", ""},
+	    {"a", "a"},
+	    {"a.b/...x/...", "a.b/...x/..."},
+	    {"sys/policy/my-policy_1", "sys/policy/my-policy_1"},
+	    {"kv/caf\xc3\xa9", "kv/caf\xc3\xa9"},
+	};
+	char out[64];
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		CHECK_EQ(norm(cases[i][0], out, sizeof(out)), 0);
+		CHECK(strcmp(out, cases[i][1]) == 0);
+	}
+}
+
+static void test_path_normalize_rejects_bad_paths(void)
+{
+	static const char *const bad[] = {"..",     ".",     "a/../b", "a/./b", "a//b",
+	                                  "a\001b", "a\177", "../a",   "a/..",  "a/.",
+	                                  "/..",    "a/b//", "a\tb",   "a\nb",  "a/\037"};
+	char out[64];
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		strcpy(out, "junk");
+		CHECK_EQ(norm(bad[i], out, sizeof(out)), COFFER_ERR_INVALID);
+		CHECK(out[0] == '\0');
+	}
+}
+
+static void test_path_normalize_rejects_embedded_nul(void)
+{
+	char out[64];
+
+	CHECK_EQ(path_normalize("secret\0x", 8, out, sizeof(out)), COFFER_ERR_INVALID);
+	CHECK_EQ(path_normalize("secret\0", 7, out, sizeof(out)), COFFER_ERR_INVALID);
+	CHECK_EQ(path_normalize("secret\0x", 6, out, sizeof(out)), 0);
+	CHECK(strcmp(out, "secret") == 0);
+}
+
+static void test_path_normalize_rejects_overlong(void)
+{
+	static char in[PATH_MAX_LEN + 2], out[PATH_MAX_LEN + 2];
+
+	memset(in, 'a', PATH_MAX_LEN + 1);
+	CHECK_EQ(path_normalize(in, PATH_MAX_LEN + 1, out, sizeof(out)), COFFER_ERR_INVALID);
+	CHECK_EQ(path_normalize(in, PATH_MAX_LEN, out, sizeof(out)), 0);
+	CHECK_EQ(strlen(out), PATH_MAX_LEN);
+}
+
+static void test_path_normalize_rejects_small_output(void)
+{
+	char out[8];
+
+	CHECK_EQ(norm("/secret/x", out, 8), COFFER_ERR_INVALID);
+	CHECK_EQ(norm("/secret/x", out, 7), COFFER_ERR_INVALID);
+	CHECK_EQ(norm("/secretx", out, 8), 0);
+	CHECK_EQ(path_normalize("a", 1, out, 0), COFFER_ERR_INVALID);
+}
+
+static void test_path_is_folder(void)
+{
+	CHECK(path_is_folder("secret/"));
+	CHECK(path_is_folder("secret/metadata/"));
+	CHECK(!path_is_folder("secret"));
+	CHECK(!path_is_folder(""));
+	CHECK(!path_is_folder(NULL));
+}
+
+static void test_path_has_prefix(void)
+{
+	CHECK(path_has_prefix("secret", "secret"));
+	CHECK(path_has_prefix("secret/data/x", "secret"));
+	CHECK(path_has_prefix("secret/", "secret"));
+	CHECK(!path_has_prefix("secrets/x", "secret"));
+	CHECK(!path_has_prefix("secre", "secret"));
+	CHECK(path_has_prefix("secret/data/x", "secret/"));
+	CHECK(path_has_prefix("secret/", "secret/"));
+	CHECK(!path_has_prefix("secret", "secret/"));
+	CHECK(!path_has_prefix("secret/data/x", "secret/da"));
+	CHECK(!path_has_prefix("secret/data/x", "secret/da/"));
+	CHECK(path_has_prefix("secret/data/x", "secret/data/"));
+	CHECK(!path_has_prefix(NULL, "a"));
+}
+
+int main(void)
+{
+	RUN(test_path_normalize_accepts_and_normalizes);
+	RUN(test_path_normalize_rejects_bad_paths);
+	RUN(test_path_normalize_rejects_embedded_nul);
+	RUN(test_path_normalize_rejects_overlong);
+	RUN(test_path_normalize_rejects_small_output);
+	RUN(test_path_is_folder);
+	RUN(test_path_has_prefix);
+	return test_summary();
+}
