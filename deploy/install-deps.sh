@@ -8,7 +8,7 @@ export DEBIAN_FRONTEND=noninteractive
 
 packages=(
 	# build
-	build-essential cmake ninja-build pkg-config clang
+	build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev
 	libsodium-dev libsqlite3-dev libmicrohttpd-dev libjansson-dev libseccomp-dev
 	libcurl4-openssl-dev libgnutls28-dev
 	# run and test

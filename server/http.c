@@ -280,7 +280,8 @@ send:
 	return ret;
 }
 
-static void http_mhd_log(void *cls, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static void http_mhd_log(void *cls, const char *fmt,
+								va_list ap)
 {
 	char msg[512];
 

@@ -20,11 +20,25 @@ cmake -S . -B build-test -G Ninja -DCOFFER_SANITIZE=ON -DCOFFER_WERROR=ON \
 	-DCMAKE_BUILD_TYPE=Debug -DCOFFER_PYTHON=/usr/bin/python3
 ninja -C build-test
 
+# Fuzz smoke: every libFuzzer target (clang) runs briefly over its seed corpus. It runs before
+# ctest so that ctest's summary stays the last thing printed.
+CC=clang cmake -S . -B build-fuzz -G Ninja -DCOFFER_FUZZ=ON -DCOFFER_TESTS=OFF \
+	-DCMAKE_BUILD_TYPE=Debug >/dev/null
+ninja -C build-fuzz >/dev/null
+for fuzzer in build-fuzz/tests/fuzz/fuzz_*; do
+	name="$(basename "$fuzzer")"
+	work="build-fuzz/corpus/${name#fuzz_}"
+	mkdir -p "$work"
+	cp -n tests/fuzz/corpus/"${name#fuzz_}"/* "$work"/ 2>/dev/null || true
+	echo "fuzz: $name for ${COFFER_FUZZ_SECONDS:-10}s"
+	"$fuzzer" -max_total_time="${COFFER_FUZZ_SECONDS:-10}" -print_final_stats=0 \
+		-artifact_prefix=build-fuzz/ "$work" >"build-fuzz/$name.log" 2>&1 ||
+		{ tail -n 40 "build-fuzz/$name.log" >&2; echo "tests/run.sh: $name found a crash" >&2; exit 1; }
+done
+
 rc=0
 ctest --test-dir build-test --output-on-failure --no-tests=error -j2 || rc=$?
-if ((rc == 0)); then
-	echo "tests/run.sh: all tests passed"
-else
+if ((rc != 0)); then
 	echo "tests/run.sh: FAILED (ctest exit $rc); logs in build-test/Testing/Temporary/LastTest.log" >&2
 fi
 exit "$rc"
