@@ -214,6 +214,19 @@ int config_load_file(struct config *cfg, const char *path, char *err, size_t err
 	return rc;
 }
 
+/* "host:port", "[v6]:port" or ":port"; the host is resolved when the listener starts. */
+static bool config_listen_is_valid(const char *listen)
+{
+	const char *colon = strrchr(listen, ':');
+	char *end;
+	long port;
+
+	if (colon == NULL || colon[1] == '\0' || strchr(listen, ' ') != NULL)
+		return false;
+	port = strtol(colon + 1, &end, 10);
+	return *end == '\0' && port >= 1 && port <= 65535;
+}
+
 int config_validate(const struct config *cfg, char *err, size_t err_len)
 {
 	if (cfg->storage_path == NULL)
@@ -223,7 +236,7 @@ int config_validate(const struct config *cfg, char *err, size_t err_len)
 				   "and tls_key_file must be given together");
 	if (cfg->seal_type == SEAL_KEYFILE && cfg->seal_path == NULL)
 		return config_fail(err, err_len, "seal.path", "is required for the keyfile seal");
-	if (strchr(cfg->listen, ':') == NULL)
-		return config_fail(err, err_len, "listen", "must be host:port");
+	if (!config_listen_is_valid(cfg->listen))
+		return config_fail(err, err_len, "listen", "must be host:port with a port 1..65535");
 	return 0;
 }

@@ -248,8 +248,10 @@ int main(int argc, char **argv)
 	if (secmem_init() != 0)
 		fatal("libsodium initialisation failed");
 	coffer_json_init();
-	if (main_config(&o, &cfg, dev_dir, sizeof(dev_dir)) != 0)
+	if (main_config(&o, &cfg, dev_dir, sizeof(dev_dir)) != 0) {
+		config_free(&cfg);
 		return 1;
+	}
 	log_init(cfg.log_level, cfg.log_json);
 	main_harden(cfg.disable_mlock);
 	/* Block the signals in every thread; main_wait() takes them synchronously. */
