@@ -12,10 +12,30 @@
 #include "core.h"
 #include "crypto.h"
 #include "json.h"
+#include "lease.h"
 #include "log.h"
+#include "mount.h"
+#include "policy.h"
 #include "secmem.h"
+#include "token.h"
 
 #define CORE_CLUSTER_PATH "core/cluster"
+
+/* The identity and mount subsystems: built sealed, loaded by core_unsealed(). */
+static int core_open_subsystems(struct core *c)
+{
+	int err;
+
+	err = policy_store_new(c->barrier, &c->policies);
+	if (err == 0)
+		err = token_store_new(c->barrier, c->policies, &c->tokens);
+	if (err == 0)
+		err = lease_mgr_new((lease_revoke_fn)token_revoke_lease, c->tokens, &c->leases);
+	if (err != 0)
+		return err;
+	token_store_set_leases(c->tokens, c->leases);
+	return mount_table_new(c, true, &c->auth_mounts);
+}
 
 int core_open(const struct config *cfg, struct core **out)
 {
@@ -39,6 +59,9 @@ int core_open(const struct config *cfg, struct core **out)
 	if (err != 0)
 		goto fail;
 	err = seal_new(c->storage, c->barrier, cfg->seal_type, cfg->seal_path, &c->seal);
+	if (err != 0)
+		goto fail;
+	err = core_open_subsystems(c);
 	if (err != 0)
 		goto fail;
 	seal_get_status(c->seal, &st);
@@ -65,6 +88,11 @@ void core_close(struct core *c)
 {
 	if (c == NULL)
 		return;
+	/* Stop the revoker before the stores it calls into go away. */
+	lease_mgr_free(c->leases);
+	mount_table_free(c->auth_mounts);
+	token_store_free(c->tokens);
+	policy_store_free(c->policies);
 	seal_free(c->seal);
 	barrier_free(c->barrier);
 	storage_close(c->storage);
@@ -73,7 +101,7 @@ void core_close(struct core *c)
 }
 
 /* Load the cluster identity, or make it on the first unseal after init. */
-int core_unsealed(struct core *c)
+static int core_load_cluster(struct core *c)
 {
 	uint8_t *buf = NULL;
 	size_t len = 0;
@@ -127,27 +155,84 @@ out:
 	return err;
 }
 
+int core_unsealed(struct core *c)
+{
+	int err;
+
+	err = core_load_cluster(c);
+	if (err == 0)
+		err = policy_store_setup(c->policies);
+	if (err == 0)
+		err = mount_table_load(c->auth_mounts);
+	if (err == 0)
+		err = token_store_setup(c->tokens);
+	if (err == 0)
+		err = lease_mgr_start(c->leases);
+	if (err != 0)
+		log_error("loading the vault after unseal failed: %s", coffer_strerror(err));
+	return err;
+}
+
 void core_sealed(struct core *c)
 {
+	lease_mgr_stop(c->leases);
+	token_store_flush(c->tokens);
+	mount_table_clear(c->auth_mounts);
+	policy_store_flush(c->policies);
 	pthread_mutex_lock(&c->cluster_lock);
 	c->cluster_name[0] = '\0';
 	c->cluster_id[0] = '\0';
 	pthread_mutex_unlock(&c->cluster_lock);
 }
 
-int core_check_token(struct core *c, const struct request *req, bool needs_sudo)
+static unsigned core_op_cap(enum req_op op)
 {
+	switch (op) {
+	case REQ_OP_READ:
+		return ACL_CAP_READ;
+	case REQ_OP_LIST:
+		return ACL_CAP_LIST;
+	case REQ_OP_CREATE:
+		return ACL_CAP_CREATE;
+	case REQ_OP_PATCH:
+		return ACL_CAP_PATCH;
+	case REQ_OP_DELETE:
+		return ACL_CAP_DELETE;
+	case REQ_OP_UPDATE:
+	default:
+		return ACL_CAP_UPDATE;
+	}
+}
+
+int core_authorize(struct core *c, struct request *req, unsigned route_flags)
+{
+	unsigned caps;
 	int err;
 
-	/* Until the token store exists (issue #3) the only token is the root token, which has
-	 * sudo everywhere, so needs_sudo changes nothing yet. */
-	(void)needs_sudo;
 	if (req->token == NULL || req->token[0] == '\0')
 		return COFFER_ERR_PERMISSION;
-	err = seal_check_root_token(c->seal, req->token);
-	if (err == COFFER_ERR_SEALED)
+	err = token_authenticate(c->tokens, req->token, req->remote_addr, &req->auth);
+	if (err != 0)
+		return err == COFFER_ERR_SEALED ? err : COFFER_ERR_PERMISSION;
+	err = policy_store_acl(c->policies, req->auth->policies, &req->acl);
+	if (err != 0)
 		return err;
-	return err == 0 ? 0 : COFFER_ERR_PERMISSION;
+	caps = acl_capabilities(req->acl, req->path);
+	if ((caps & ACL_CAP_DENY) || !(caps & core_op_cap(req->op)))
+		return COFFER_ERR_PERMISSION;
+	if ((route_flags & ROUTE_SUDO) && !(caps & ACL_CAP_SUDO))
+		return COFFER_ERR_PERMISSION;
+	return 0;
+}
+
+void core_request_done(struct request *req)
+{
+	if (req->acl != NULL)
+		acl_release(req->acl);
+	req->acl = NULL;
+	if (req->auth != NULL)
+		token_entry_release(req->auth);
+	req->auth = NULL;
 }
 
 const char *core_storage_type(const struct core *c)

@@ -15,11 +15,20 @@
 #include "seal.h"
 #include "storage.h"
 
+struct policy_store;
+struct token_store;
+struct lease_mgr;
+struct mount_table;
+
 struct core {
 	const struct config *cfg;
 	struct storage *storage;
 	struct barrier *barrier;
 	struct seal *seal;
+	struct policy_store *policies;
+	struct token_store *tokens;
+	struct lease_mgr *leases;
+	struct mount_table *auth_mounts;
 	int64_t start_time;
 	pthread_mutex_t cluster_lock;
 	char cluster_name[64]; /* "" while sealed */
@@ -36,9 +45,14 @@ int core_unsealed(struct core *c);
 /* Called after sealing. */
 void core_sealed(struct core *c);
 
-/* Authenticate req's token for a route: 0, COFFER_ERR_PERMISSION (no or bad token) or
- * COFFER_ERR_SEALED. needs_sudo: the route needs root or sudo. */
-int core_check_token(struct core *c, const struct request *req, bool needs_sudo);
+/*
+ * Authenticate req's token and check the ACL for req->op on req->path (plus sudo when flags has
+ * ROUTE_SUDO). On success req->auth and req->acl are set (released by core_request_done()).
+ * COFFER_ERR_PERMISSION for a missing, invalid, expired or insufficient token.
+ */
+int core_authorize(struct core *c, struct request *req, unsigned route_flags) COFFER_WUR;
+/* Release what core_authorize() set. */
+void core_request_done(struct request *req);
 
 /* The storage type and version strings reported by the status routes. */
 const char *core_storage_type(const struct core *c);

@@ -152,3 +152,14 @@ int request_parse_bool(const char *s, bool *out)
 	}
 	return COFFER_ERR_INVALID;
 }
+
+const char *request_param(const struct request *req, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < req->n_params; i++) {
+		if (strcmp(req->param_names[i], name) == 0)
+			return req->param_values[i];
+	}
+	return NULL;
+}

@@ -16,6 +16,16 @@
 #include "path.h"
 
 enum req_method { REQ_GET, REQ_HEAD, REQ_POST, REQ_PUT, REQ_PATCH, REQ_DELETE, REQ_LIST };
+
+/* The ACL operation of a request (DESIGN.md §2): GET=read, LIST=list, POST/PUT=create or update
+ * (decided by the route's existence check), PATCH=patch, DELETE=delete. */
+enum req_op { REQ_OP_READ, REQ_OP_LIST, REQ_OP_CREATE, REQ_OP_UPDATE, REQ_OP_PATCH, REQ_OP_DELETE };
+
+#define REQ_MAX_PARAMS 4
+
+struct acl;
+struct mount_entry;
+struct token_entry;
 #define REQ_M(m) (1u << (m))
 #define REQ_M_WRITE (REQ_M(REQ_POST) | REQ_M(REQ_PUT))
 
@@ -31,7 +41,23 @@ struct request {
 	/* The value of a query parameter, NULL when absent. */
 	const char *(*query)(const struct request *req, const char *key);
 	void *transport; /* http.c's connection */
+
+	/* Set by the router before the handler runs. */
+	enum req_op op;
+	const struct mount_entry *mount; /* the mount that serves the path; NULL for sys/ */
+	const char *rel_path;            /* path below the mount (points into path) */
+	/* ":name" segments of the route pattern, in order; values point into rel_path copies. */
+	size_t n_params;
+	const char *param_names[REQ_MAX_PARAMS];
+	char param_values[REQ_MAX_PARAMS][256];
+	/* The caller's token, authenticated and counted (NULL on unauthenticated routes). The
+	 * router holds the reference and releases it after the response. */
+	struct token_entry *auth;
+	struct acl *acl; /* the ACL of auth's policies (referenced; released with auth) */
 };
+
+/* The value of the route parameter name (":name" in the pattern), or NULL. */
+const char *request_param(const struct request *req, const char *name);
 
 struct response {
 	int status;

@@ -1,57 +1,131 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * router.c: finds the route for a request in the engines' route tables (longest match wins) and
- * runs the checks common to all routes before the handler: method, state, token (DESIGN.md §2).
+ * router.c: finds the route for a request (a sys/ table, or an engine behind a mount), and runs
+ * the checks common to all routes before the handler: method, initialized and unsealed state, the
+ * ACL operation, token and capabilities (DESIGN.md §2).
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "core.h"
+#include "lease.h"
+#include "mount.h"
+#include "policy.h"
 #include "router.h"
 #include "sys.h"
 
-struct route_table {
-	const struct route *routes;
-	const size_t *len;
-};
-
-static const struct route_table route_tables[] = {
+static const struct route_table router_sys_tables[] = {
 	{sys_routes, &sys_routes_len},
+	{policy_routes, &policy_routes_len},
+	{lease_routes, &lease_routes_len},
+	{mount_sys_routes, &mount_sys_routes_len},
 };
 
-/* Length of the match of pattern against path, or 0 when it does not match. A trailing '/' on the
- * path is not part of the match (LIST of "sys/policies/acl/" is the route "sys/policies/acl"). */
-static size_t route_match(const struct route *r, const char *path)
-{
-	size_t plen = strlen(r->pattern);
-	size_t len = strlen(path);
+/* A match of a route against a path: its score (the longest pattern wins) and the parameters. */
+struct route_match {
+	size_t score;
+	size_t n_params;
+	const char *names[REQ_MAX_PARAMS];
+	const char *values[REQ_MAX_PARAMS];
+	size_t lens[REQ_MAX_PARAMS];
+};
 
-	if (len > 0 && path[len - 1] == '/')
-		len--;
-	if (strncmp(path, r->pattern, plen) != 0)
-		return 0;
-	if (len == plen)
-		return plen;
-	if ((r->flags & ROUTE_PREFIX) && path[plen] == '/')
-		return plen;
-	return 0;
+static bool route_capture(struct route_match *m, const char *name, const char *v, size_t len)
+{
+	if (m->n_params == REQ_MAX_PARAMS)
+		return false;
+	m->names[m->n_params] = name;
+	m->values[m->n_params] = v;
+	m->lens[m->n_params++] = len;
+	return true;
 }
 
-static const struct route *router_find(const char *path)
+/*
+ * Match r's pattern against path (len bytes, no trailing '/') segment by segment. ":name"
+ * captures one non-empty segment; with ROUTE_PREFIX the path may go on, and the rest is "*".
+ */
+static bool route_match(const struct route *r, const char *path, size_t len,
+			struct route_match *m)
 {
-	const struct route *best = NULL;
-	size_t best_len = 0;
-	size_t t, i, n;
+	const char *p = r->pattern;
+	size_t i = 0, plen, slen;
 
-	for (t = 0; t < sizeof(route_tables) / sizeof(route_tables[0]); t++) {
-		for (i = 0; i < *route_tables[t].len; i++) {
-			n = route_match(&route_tables[t].routes[i], path);
-			if (n > best_len) {
-				best = &route_tables[t].routes[i];
-				best_len = n;
-			}
+	memset(m, 0, sizeof(*m));
+	if (*p == '\0') {
+		if (len == 0)
+			return true;
+		return (r->flags & ROUTE_PREFIX) && route_capture(m, "*", path, len);
+	}
+	while (*p != '\0') {
+		if (i > len)
+			return false;
+		plen = strcspn(p, "/");
+		slen = strcspn(path + i, "/");
+		if (i + slen > len)
+			slen = len - i;
+		if (p[0] == ':') {
+			if (slen == 0 || !route_capture(m, p + 1, path + i, slen))
+				return false;
+		} else if (plen != slen || memcmp(p, path + i, slen) != 0) {
+			return false;
+		}
+		m->score += plen + 1;
+		p += plen + (p[plen] == '/');
+		i += slen + 1;
+	}
+	if (i == len + 1)
+		return true;
+	return i <= len && (r->flags & ROUTE_PREFIX) && route_capture(m, "*", path + i, len - i);
+}
+
+static const struct route *route_best(const struct route *routes, size_t n, const char *path,
+				      size_t len, struct route_match *best)
+{
+	const struct route *found = NULL;
+	struct route_match m;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (route_match(&routes[i], path, len, &m) &&
+		    (found == NULL || m.score > best->score)) {
+			found = &routes[i];
+			*best = m;
 		}
 	}
-	return best;
+	return found;
+}
+
+/* The route for req: sys/ tables by full path, auth/ through the auth mount table. */
+static const struct route *router_find(struct core *c, struct request *req,
+				       struct mount_entry **mount, struct route_match *m)
+{
+	const struct route *r = NULL, *cand;
+	struct route_match cm;
+	const char *rest = NULL;
+	size_t len = strlen(req->path), t;
+
+	if (len > 0 && req->path[len - 1] == '/')
+		len--;
+	req->rel_path = req->path;
+	if (strncmp(req->path, "auth/", 5) == 0) {
+		if (mount_table_find(c->auth_mounts, req->path + 5, mount, &rest) != 0)
+			return NULL;
+		req->rel_path = rest;
+		len = strlen(rest);
+		if (len > 0 && rest[len - 1] == '/')
+			len--;
+		return route_best((*mount)->engine->routes, *(*mount)->engine->n_routes, rest,
+				  len, m);
+	}
+	for (t = 0; t < sizeof(router_sys_tables) / sizeof(router_sys_tables[0]); t++) {
+		cand = route_best(router_sys_tables[t].routes, *router_sys_tables[t].len,
+				  req->path, len, &cm);
+		if (cand != NULL && (r == NULL || cm.score > m->score)) {
+			r = cand;
+			*m = cm;
+		}
+	}
+	return r;
 }
 
 /* 501 before init, 503 while sealed, 0 when unsealed. */
@@ -65,39 +139,120 @@ static int router_state(struct core *c)
 	return st.initialized ? COFFER_ERR_SEALED : COFFER_ERR_UNINIT;
 }
 
+/* The ACL operation; POST/PUT ask the route whether the target exists. */
+static int router_op(struct core *c, const struct route *r, struct request *req)
+{
+	int exists;
+
+	if (req->is_list) {
+		req->op = REQ_OP_LIST;
+		return 0;
+	}
+	switch (req->method) {
+	case REQ_GET:
+	case REQ_HEAD:
+		req->op = REQ_OP_READ;
+		return 0;
+	case REQ_PATCH:
+		req->op = REQ_OP_PATCH;
+		return 0;
+	case REQ_DELETE:
+		req->op = REQ_OP_DELETE;
+		return 0;
+	default:
+		break;
+	}
+	req->op = REQ_OP_UPDATE;
+	if (r->exists == NULL)
+		return 0;
+	exists = r->exists(c, req);
+	if (exists < 0)
+		return exists;
+	req->op = exists ? REQ_OP_UPDATE : REQ_OP_CREATE;
+	return 0;
+}
+
+static int router_params(struct request *req, const struct route_match *m)
+{
+	size_t i;
+
+	for (i = 0; i < m->n_params; i++) {
+		if (m->lens[i] >= sizeof(req->param_values[i]))
+			return COFFER_ERR_INVALID;
+		req->param_names[i] = m->names[i];
+		memcpy(req->param_values[i], m->values[i], m->lens[i]);
+		req->param_values[i][m->lens[i]] = '\0';
+	}
+	req->n_params = m->n_params;
+	return 0;
+}
+
+/* Vault checks a LIST against the folder, "path/": policies name folders as "secret/metadata/" + "*". */
+static void router_list_path(struct request *req)
+{
+	size_t len = strlen(req->path);
+
+	if (req->is_list && len > 0 && req->path[len - 1] != '/' && len + 1 < sizeof(req->path)) {
+		req->path[len] = '/';
+		req->path[len + 1] = '\0';
+	}
+}
+
+static bool router_content_type_ok(const struct request *req, const struct route *r)
+{
+	(void)r;
+	if (req->method != REQ_PATCH)
+		return true;
+	return req->content_type != NULL &&
+	       strncmp(req->content_type, "application/merge-patch+json", 28) == 0;
+}
+
 void router_dispatch(struct core *c, struct request *req, struct response *resp)
 {
+	struct mount_entry *mount = NULL;
 	const struct route *r;
-	enum req_method m = req->is_list ? REQ_LIST : req->method;
+	struct route_match m;
+	enum req_method method = req->is_list ? REQ_LIST : req->method;
 	int err;
 
-	r = router_find(req->path);
+	router_list_path(req);
+	r = router_find(c, req, &mount, &m);
 	if (r == NULL || !(r->flags & ROUTE_RAW)) {
 		err = router_state(c);
 		if (err != 0) {
 			response_err(resp, err);
-			return;
+			goto out;
 		}
 	}
 	if (r == NULL) {
 		response_error(resp, 404, "unsupported path");
-		return;
+		goto out;
 	}
-	if (!(r->methods & REQ_M(m))) {
+	if (!(r->methods & REQ_M(method))) {
 		response_error(resp, 405, "unsupported operation");
-		return;
+		goto out;
 	}
-	if (m == REQ_PATCH && (req->content_type == NULL ||
-			       strncmp(req->content_type, "application/merge-patch+json", 28) != 0)) {
+	if (!router_content_type_ok(req, r)) {
 		response_error(resp, 415, "PATCH requires Content-Type application/merge-patch+json");
-		return;
+		goto out;
 	}
+	if (router_params(req, &m) != 0) {
+		response_error(resp, 400, "path segment too long");
+		goto out;
+	}
+	req->mount = mount;
 	if (!(r->flags & ROUTE_RAW)) {
-		err = core_check_token(c, req, (r->flags & ROUTE_SUDO) != 0);
+		err = router_op(c, r, req);
+		if (err == 0 && !(r->flags & ROUTE_UNAUTH))
+			err = core_authorize(c, req, r->flags);
 		if (err != 0) {
 			response_err(resp, err);
-			return;
+			goto out;
 		}
 	}
 	r->fn(c, req, resp);
+out:
+	core_request_done(req);
+	if (mount != NULL)
+		mount_entry_release(mount);
 }

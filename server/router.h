@@ -11,18 +11,35 @@
 struct core;
 
 typedef void (*route_fn)(struct core *c, struct request *req, struct response *resp);
+/* Existence check for POST/PUT: 1 when the target exists (the ACL operation is update), 0 when
+ * it does not (create), or a negative error. */
+typedef int (*route_exists_fn)(struct core *c, struct request *req);
 
 enum route_flags {
 	ROUTE_RAW = 1 << 0,    /* no token, no envelope, served while sealed (sys/init, ...) */
 	ROUTE_PREFIX = 1 << 1, /* the pattern matches itself and anything below it */
-	ROUTE_SUDO = 1 << 2    /* needs a root or sudo token */
+	ROUTE_SUDO = 1 << 2,   /* needs the sudo capability on the path (root has it) */
+	ROUTE_UNAUTH = 1 << 3  /* needs no token, but an unsealed vault (logins) */
 };
 
+/*
+ * A route. The pattern is matched segment by segment against the path below the mount (the
+ * whole path for sys/ routes): ":name" matches one segment and is captured as a parameter
+ * (request_param()); with ROUTE_PREFIX the pattern also matches longer paths, and the rest is the
+ * parameter "*". A trailing '/' on the request path is ignored for matching.
+ */
 struct route {
-	const char *pattern; /* normalized path, e.g. "sys/seal-status" */
-	unsigned methods;    /* REQ_M() bits */
+	const char *pattern;
+	unsigned methods; /* REQ_M() bits */
 	unsigned flags;
 	route_fn fn;
+	route_exists_fn exists; /* NULL: POST/PUT is an update */
+};
+
+/* A table of sys/ routes, registered in router.c. */
+struct route_table {
+	const struct route *routes;
+	const size_t *len;
 };
 
 /* Run the request through the route tables and fill resp. Never fails: errors become responses. */

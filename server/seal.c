@@ -21,6 +21,7 @@
 #include "seal.h"
 #include "secmem.h"
 #include "shamir.h"
+#include "token.h"
 
 #define SHARE_LEN (COFFER_KEY_LEN + 1)
 #define SEAL_CONFIG_VERSION 1
@@ -30,8 +31,9 @@
 #define KEYRING_KEY "s/keyring"
 /* version | term 0 | nonce | wrapped root key | tag */
 #define ROOT_RECORD_LEN (5 + COFFER_KEY_LEN + COFFER_AEAD_OVERHEAD)
-#define ROOT_TOKEN_PATH "core/root-token"
-#define ROOT_TOKEN_LABEL "root-token"
+/* The initial root token's keyed hash waits here until the token store adopts it. */
+#define ROOT_TOKEN_PATH TOKEN_PENDING_ROOT_PATH
+#define ROOT_TOKEN_LABEL TOKEN_HASH_LABEL
 #define TOKEN_PREFIX "cof."
 #define TOKEN_RANDOM_LEN 32
 

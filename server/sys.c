@@ -218,11 +218,15 @@ static void sys_seal(struct core *c, struct request *req, struct response *resp)
 		response_err(resp, COFFER_ERR_SEALED);
 		return;
 	}
-	err = core_check_token(c, req, true);
+	req->op = REQ_OP_UPDATE;
+	err = core_authorize(c, req, ROUTE_SUDO);
 	if (err != 0) {
+		core_request_done(req);
 		response_err(resp, err);
 		return;
 	}
+	core_request_done(req);
+	/* Seal first, so that nothing refills the caches that core_sealed() drops. */
 	seal_seal(c->seal);
 	core_sealed(c);
 	log_info("vault sealed by request %s", req->request_id);
@@ -324,13 +328,13 @@ static void sys_rotate(struct core *c, struct request *req, struct response *res
 }
 
 const struct route sys_routes[] = {
-	{"sys/init", REQ_M(REQ_GET) | REQ_M_WRITE, ROUTE_RAW, sys_init},
-	{"sys/unseal", REQ_M_WRITE, ROUTE_RAW, sys_unseal},
-	{"sys/seal-status", REQ_M(REQ_GET), ROUTE_RAW, sys_seal_status},
-	{"sys/seal", REQ_M_WRITE, ROUTE_RAW, sys_seal},
-	{"sys/health", REQ_M(REQ_GET) | REQ_M(REQ_HEAD), ROUTE_RAW, sys_health},
-	{"sys/leader", REQ_M(REQ_GET), ROUTE_RAW, sys_leader},
-	{"sys/key-status", REQ_M(REQ_GET), 0, sys_key_status},
-	{"sys/rotate", REQ_M_WRITE, ROUTE_SUDO, sys_rotate},
+	{"sys/init", REQ_M(REQ_GET) | REQ_M_WRITE, ROUTE_RAW, sys_init, NULL},
+	{"sys/unseal", REQ_M_WRITE, ROUTE_RAW, sys_unseal, NULL},
+	{"sys/seal-status", REQ_M(REQ_GET), ROUTE_RAW, sys_seal_status, NULL},
+	{"sys/seal", REQ_M_WRITE, ROUTE_RAW, sys_seal, NULL},
+	{"sys/health", REQ_M(REQ_GET) | REQ_M(REQ_HEAD), ROUTE_RAW, sys_health, NULL},
+	{"sys/leader", REQ_M(REQ_GET), ROUTE_RAW, sys_leader, NULL},
+	{"sys/key-status", REQ_M(REQ_GET), 0, sys_key_status, NULL},
+	{"sys/rotate", REQ_M_WRITE, ROUTE_SUDO, sys_rotate, NULL},
 };
 const size_t sys_routes_len = sizeof(sys_routes) / sizeof(sys_routes[0]);

@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -20,6 +19,7 @@
 #include "secmem.h"
 #include "storage.h"
 #include "test.h"
+#include "testutil.h"
 
 struct fixture {
 	char dir[64];
@@ -29,47 +29,41 @@ struct fixture {
 	uint8_t root_key[COFFER_KEY_LEN];
 };
 
+/* A fresh store in a new directory, with a new barrier that is still sealed. */
+static int fixture_create(struct fixture *f)
+{
+	memset(f, 0, sizeof(*f));
+	if (testutil_mkstore(f->dir, sizeof(f->dir), f->db, sizeof(f->db), "barrier") != 0)
+		return -1;
+	coffer_random(f->root_key, sizeof(f->root_key));
+	return testutil_open_barrier(f->db, &f->st, &f->b);
+}
+
 /* A fresh store with an initialized, unsealed barrier. */
 static int fixture_init(struct fixture *f)
 {
-	memset(f, 0, sizeof(*f));
-	snprintf(f->dir, sizeof(f->dir), "/tmp/coffer-barrier-XXXXXX");
-	if (mkdtemp(f->dir) == NULL)
-		return -1;
-	snprintf(f->db, sizeof(f->db), "%s/coffer.db", f->dir);
-	coffer_random(f->root_key, sizeof(f->root_key));
-	if (storage_sqlite_open(f->db, &f->st) != 0 || barrier_new(f->st, &f->b) != 0)
+	if (fixture_create(f) != 0)
 		return -1;
 	return barrier_initialize(f->b, f->root_key);
 }
 
 static void fixture_close(struct fixture *f)
 {
-	barrier_free(f->b);
-	storage_close(f->st);
-	f->b = NULL;
-	f->st = NULL;
+	testutil_close_barrier(&f->st, &f->b);
 }
 
 /* Reopen the store and unseal a new barrier with the same root key. */
 static int fixture_reopen(struct fixture *f)
 {
-	if (storage_sqlite_open(f->db, &f->st) != 0 || barrier_new(f->st, &f->b) != 0)
+	if (testutil_open_barrier(f->db, &f->st, &f->b) != 0)
 		return -1;
 	return barrier_unseal(f->b, f->root_key);
 }
 
 static void fixture_destroy(struct fixture *f)
 {
-	static const char *const suffixes[] = {"", "-wal", "-shm"};
-	char path[160];
-
 	fixture_close(f);
-	for (size_t i = 0; i < 3; i++) {
-		snprintf(path, sizeof(path), "%s%s", f->db, suffixes[i]);
-		unlink(path);
-	}
-	rmdir(f->dir);
+	testutil_rmtree(f->dir);
 }
 
 static int put_str(struct barrier *b, const char *path, const char *value)
@@ -136,6 +130,14 @@ static int raw_rows(struct storage *st, char c, struct raw_rows *out)
 
 	memset(out, 0, sizeof(*out));
 	return storage_scan(st, &prefix, 1, raw_scan_cb, out);
+}
+
+/* How many physical rows have a key that starts with c, or -1 when the scan fails. */
+static long raw_count(struct storage *st, char c)
+{
+	struct raw_rows r;
+
+	return raw_rows(st, c, &r) == 0 ? (long)r.n : -1;
 }
 
 static void test_put_get_delete_round_trip(void)
@@ -214,7 +216,6 @@ static void test_list_shows_leaf_and_folder_of_same_name(void)
 static void test_delete_prunes_empty_folder_rows(void)
 {
 	struct fixture f;
-	struct raw_rows r;
 
 	CHECK_EQ(fixture_init(&f), 0);
 	CHECK_EQ(put_str(f.b, "a/b/c", "1"), 0);
@@ -227,17 +228,14 @@ static void test_delete_prunes_empty_folder_rows(void)
 	CHECK(list_equals(f.b, "", (const char *const[]){"x"}, 1));
 	CHECK_EQ(barrier_delete(f.b, "x"), 0);
 	CHECK(list_equals(f.b, "", NULL, 0));
-	CHECK_EQ(raw_rows(f.st, 'i', &r), 0);
-	CHECK_EQ(r.n, 0);
-	CHECK_EQ(raw_rows(f.st, 'd', &r), 0);
-	CHECK_EQ(r.n, 0);
+	CHECK_EQ(raw_count(f.st, 'i'), 0);
+	CHECK_EQ(raw_count(f.st, 'd'), 0);
 	fixture_destroy(&f);
 }
 
 static void test_batch_applies_puts_and_deletes_in_order(void)
 {
 	struct fixture f;
-	struct raw_rows r;
 	const struct barrier_op first[] = {
 	    {BARRIER_PUT, "f/one", (const uint8_t *)"1", 1},
 	    {BARRIER_PUT, "f/g/two", (const uint8_t *)"2", 1},
@@ -264,8 +262,7 @@ static void test_batch_applies_puts_and_deletes_in_order(void)
 	CHECK(get_equals(f.b, "h/three", "4"));
 	CHECK_EQ(barrier_batch(f.b, third, 3), 0);
 	CHECK(list_equals(f.b, "", NULL, 0));
-	CHECK_EQ(raw_rows(f.st, 'i', &r), 0);
-	CHECK_EQ(r.n, 0);
+	CHECK_EQ(raw_count(f.st, 'i'), 0);
 	fixture_destroy(&f);
 }
 
@@ -319,12 +316,7 @@ static void test_unseal_of_empty_store_is_uninitialized(void)
 {
 	struct fixture f;
 
-	memset(&f, 0, sizeof(f));
-	snprintf(f.dir, sizeof(f.dir), "/tmp/coffer-barrier-XXXXXX");
-	CHECK(mkdtemp(f.dir) != NULL);
-	snprintf(f.db, sizeof(f.db), "%s/coffer.db", f.dir);
-	CHECK_EQ(storage_sqlite_open(f.db, &f.st), 0);
-	CHECK_EQ(barrier_new(f.st, &f.b), 0);
+	CHECK_EQ(fixture_create(&f), 0);
 	CHECK(barrier_is_sealed(f.b));
 	CHECK_EQ(barrier_unseal(f.b, f.root_key), COFFER_ERR_UNINIT);
 	fixture_destroy(&f);
@@ -521,7 +513,6 @@ static void test_large_batch_puts_and_prunes_everything(void)
 	static struct barrier_op ops[N_LARGE];
 	static char names[N_LARGE][32];
 	struct fixture f;
-	struct raw_rows r;
 	char **keys = NULL;
 	size_t n = 0;
 
@@ -539,10 +530,8 @@ static void test_large_batch_puts_and_prunes_everything(void)
 	CHECK(list_equals(f.b, "big/", (const char *const[]){"3/"}, 1));
 	CHECK_EQ(barrier_batch(f.b, ops + N_LARGE - 1, 1), 0);
 	CHECK(list_equals(f.b, "", NULL, 0));
-	CHECK_EQ(raw_rows(f.st, 'i', &r), 0);
-	CHECK_EQ(r.n, 0);
-	CHECK_EQ(raw_rows(f.st, 'd', &r), 0);
-	CHECK_EQ(r.n, 0);
+	CHECK_EQ(raw_count(f.st, 'i'), 0);
+	CHECK_EQ(raw_count(f.st, 'd'), 0);
 	fixture_destroy(&f);
 }
 
@@ -586,7 +575,6 @@ static void test_concurrent_writers_keep_listing_consistent(void)
 	struct fixture f;
 	struct worker w[N_THREADS];
 	pthread_t th[N_THREADS];
-	struct raw_rows r;
 	int n_errors = 0;
 
 	CHECK_EQ(fixture_init(&f), 0);
@@ -609,8 +597,7 @@ static void test_concurrent_writers_keep_listing_consistent(void)
 		CHECK_EQ(barrier_delete(f.b, path), 0);
 	}
 	CHECK(list_equals(f.b, "", NULL, 0));
-	CHECK_EQ(raw_rows(f.st, 'i', &r), 0);
-	CHECK_EQ(r.n, 0);
+	CHECK_EQ(raw_count(f.st, 'i'), 0);
 	fixture_destroy(&f);
 }
 

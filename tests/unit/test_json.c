@@ -28,6 +28,38 @@ static json_t *load_body(void)
 	return obj;
 }
 
+/* One key of body for an int64 getter: the code it returns and what it leaves in the output,
+ * which starts at 99. */
+struct int_case {
+	const char *key;
+	int rc;
+	int64_t want;
+};
+
+/* How many of the n cases get answers wrongly on body (all of them when body does not parse);
+ * each is reported as "what key -> got". */
+static size_t int_cases_failed(int (*get)(const json_t *, const char *, int64_t *),
+                               const char *what, const struct int_case *cases, size_t n)
+{
+	json_t *obj = load_body();
+	size_t n_bad = 0;
+	int64_t got;
+
+	if (obj == NULL) {
+		fprintf(stderr, "%s: the test body does not parse\n", what);
+		return n;
+	}
+	for (size_t i = 0; i < n; i++) {
+		got = 99;
+		if (get(obj, cases[i].key, &got) != cases[i].rc || got != cases[i].want) {
+			fprintf(stderr, "%s %s -> %lld\n", what, cases[i].key, (long long)got);
+			n_bad++;
+		}
+	}
+	json_decref(obj);
+	return n_bad;
+}
+
 static void test_json_parse_empty_body_is_empty_object(void)
 {
 	json_t *obj = NULL;
@@ -102,11 +134,7 @@ static void test_json_get_string(void)
 
 static void test_json_get_int_table(void)
 {
-	static const struct {
-		const char *key;
-		int rc;
-		int64_t want;
-	} cases[] = {
+	static const struct int_case cases[] = {
 	    {"i", 0, 5},
 	    {"is", 0, 42},
 	    {"ineg", 0, -7},
@@ -125,21 +153,10 @@ static void test_json_get_int_table(void)
 	    {"n", COFFER_ERR_NOT_FOUND, 99},
 	    {"missing", COFFER_ERR_NOT_FOUND, 99},
 	};
-	json_t *obj = load_body();
-	size_t i, n_bad = 0;
-	int64_t got;
 
-	CHECK(obj != NULL);
-	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		got = 99;
-		if (coffer_json_get_int(obj, cases[i].key, &got) != cases[i].rc ||
-		    got != cases[i].want) {
-			fprintf(stderr, "get_int %s -> %lld\n", cases[i].key, (long long)got);
-			n_bad++;
-		}
-	}
-	json_decref(obj);
-	CHECK_EQ(n_bad, 0);
+	CHECK_EQ(int_cases_failed(coffer_json_get_int, "get_int", cases,
+	                          sizeof(cases) / sizeof(cases[0])),
+	         0);
 }
 
 static void test_json_get_bool_table(void)
@@ -179,11 +196,7 @@ static void test_json_get_bool_table(void)
 
 static void test_json_get_duration_table(void)
 {
-	static const struct {
-		const char *key;
-		int rc;
-		int64_t want;
-	} cases[] = {
+	static const struct int_case cases[] = {
 	    {"d", 0, 5400},
 	    {"di", 0, 30},
 	    {"is", 0, 42},
@@ -197,21 +210,10 @@ static void test_json_get_duration_table(void)
 	    {"n", COFFER_ERR_NOT_FOUND, 99},
 	    {"missing", COFFER_ERR_NOT_FOUND, 99},
 	};
-	json_t *obj = load_body();
-	size_t i, n_bad = 0;
-	int64_t got;
 
-	CHECK(obj != NULL);
-	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		got = 99;
-		if (coffer_json_get_duration(obj, cases[i].key, &got) != cases[i].rc ||
-		    got != cases[i].want) {
-			fprintf(stderr, "get_duration %s -> %lld\n", cases[i].key, (long long)got);
-			n_bad++;
-		}
-	}
-	json_decref(obj);
-	CHECK_EQ(n_bad, 0);
+	CHECK_EQ(int_cases_failed(coffer_json_get_duration, "get_duration", cases,
+	                          sizeof(cases) / sizeof(cases[0])),
+	         0);
 }
 
 /* The list as "a|b|c", or "ERR" when the getter failed. */

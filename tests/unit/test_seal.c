@@ -23,6 +23,7 @@
 #include "shamir.h"
 #include "storage.h"
 #include "test.h"
+#include "testutil.h"
 
 #define SHARE_LEN (COFFER_KEY_LEN + 1)
 
@@ -38,7 +39,7 @@ struct fixture {
 
 static int fixture_open(struct fixture *f)
 {
-	if (storage_sqlite_open(f->db, &f->st) != 0 || barrier_new(f->st, &f->b) != 0)
+	if (testutil_open_barrier(f->db, &f->st, &f->b) != 0)
 		return -1;
 	return seal_new(f->st, f->b, f->type, f->type == SEAL_KEYFILE ? f->keyfile : NULL, &f->s);
 }
@@ -47,10 +48,8 @@ static int fixture_create(struct fixture *f, enum seal_type type)
 {
 	memset(f, 0, sizeof(*f));
 	f->type = type;
-	snprintf(f->dir, sizeof(f->dir), "/tmp/coffer-seal-XXXXXX");
-	if (mkdtemp(f->dir) == NULL)
+	if (testutil_mkstore(f->dir, sizeof(f->dir), f->db, sizeof(f->db), "seal") != 0)
 		return -1;
-	snprintf(f->db, sizeof(f->db), "%s/coffer.db", f->dir);
 	snprintf(f->keyfile, sizeof(f->keyfile), "%s/unseal.key", f->dir);
 	return fixture_open(f);
 }
@@ -58,11 +57,8 @@ static int fixture_create(struct fixture *f, enum seal_type type)
 static void fixture_close(struct fixture *f)
 {
 	seal_free(f->s);
-	barrier_free(f->b);
-	storage_close(f->st);
 	f->s = NULL;
-	f->b = NULL;
-	f->st = NULL;
+	testutil_close_barrier(&f->st, &f->b);
 }
 
 static int fixture_restart(struct fixture *f)
@@ -73,16 +69,8 @@ static int fixture_restart(struct fixture *f)
 
 static void fixture_destroy(struct fixture *f)
 {
-	static const char *const suffixes[] = {"", "-wal", "-shm"};
-	char path[160];
-
 	fixture_close(f);
-	for (size_t i = 0; i < 3; i++) {
-		snprintf(path, sizeof(path), "%s%s", f->db, suffixes[i]);
-		unlink(path);
-	}
-	unlink(f->keyfile);
-	rmdir(f->dir);
+	testutil_rmtree(f->dir);
 }
 
 static int write_file(const char *path, const uint8_t *buf, size_t len)
@@ -429,27 +417,14 @@ struct needle {
 /* 0 when none of the needles occurs in the file (a missing file has none). */
 static int file_has_no_needle(const char *path, const struct needle *nd, size_t n)
 {
-	FILE *fp = fopen(path, "rb");
 	uint8_t *buf = NULL;
-	size_t len = 0, cap = 0, r;
-	int found = 0;
+	size_t len = 0;
+	int found = 0, ret = testutil_read_file(path, &buf, &len);
 
-	if (fp == NULL)
+	if (ret == -1)
 		return 0;
-	do {
-		if (len == cap) {
-			uint8_t *nb = realloc(buf, cap = cap ? cap * 2 : 65536);
-
-			if (nb == NULL) {
-				found = -1;
-				break;
-			}
-			buf = nb;
-		}
-		r = fread(buf + len, 1, cap - len, fp);
-		len += r;
-	} while (r > 0);
-	fclose(fp);
+	if (ret != 0)
+		return -1;
 	for (size_t i = 0; found == 0 && i < n; i++) {
 		if (memmem(buf, len, nd[i].buf, nd[i].len) != NULL) {
 			fprintf(stderr, "%s: found %s\n", path, nd[i].what);

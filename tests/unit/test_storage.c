@@ -3,7 +3,6 @@
  * test_storage.c: unit tests of the SQLite physical store (server/storage_sqlite.c): round trips,
  * prefix scans, atomic batches, persistence, group commit under concurrency, and file settings.
  */
-#include <ftw.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -17,6 +16,7 @@
 
 #include "storage.h"
 #include "test.h"
+#include "testutil.h"
 
 #define B(s) ((const uint8_t *)(s))
 
@@ -575,20 +575,11 @@ static void test_open_fails_in_missing_directory(void)
 	storage_close(NULL);
 }
 
-static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 int main(void)
 {
 	int ret;
 
-	snprintf(test_dir, sizeof(test_dir), "/tmp/coffer-storage-XXXXXX");
-	if (mkdtemp(test_dir) == NULL) {
+	if (testutil_mkdtemp(test_dir, sizeof(test_dir), "storage") != 0) {
 		perror("mkdtemp");
 		return 1;
 	}
@@ -613,6 +604,6 @@ int main(void)
 	RUN(test_existing_loose_file_is_made_private);
 	RUN(test_open_fails_in_missing_directory);
 	ret = test_summary();
-	nftw(test_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+	testutil_rmtree(test_dir);
 	return ret;
 }
