@@ -18,6 +18,7 @@
 #include "policy.h"
 #include "secmem.h"
 #include "token.h"
+#include "watch.h"
 
 #define CORE_CLUSTER_PATH "core/cluster"
 
@@ -30,11 +31,16 @@ static int core_open_subsystems(struct core *c)
 	if (err == 0)
 		err = token_store_new(c->barrier, c->policies, &c->tokens);
 	if (err == 0)
-		err = lease_mgr_new((lease_revoke_fn)token_revoke_lease, c->tokens, &c->leases);
+		err = lease_mgr_new(token_lease_revoker, c->tokens, &c->leases);
 	if (err != 0)
 		return err;
 	token_store_set_leases(c->tokens, c->leases);
-	return mount_table_new(c, true, &c->auth_mounts);
+	err = mount_table_new(c, true, &c->auth_mounts);
+	if (err == 0)
+		err = mount_table_new(c, false, &c->secret_mounts);
+	if (err == 0)
+		err = watch_new(c->barrier, &c->watch);
+	return err;
 }
 
 int core_open(const struct config *cfg, struct core **out)
@@ -90,6 +96,8 @@ void core_close(struct core *c)
 		return;
 	/* Stop the revoker before the stores it calls into go away. */
 	lease_mgr_free(c->leases);
+	watch_free(c->watch);
+	mount_table_free(c->secret_mounts);
 	mount_table_free(c->auth_mounts);
 	token_store_free(c->tokens);
 	policy_store_free(c->policies);
@@ -165,7 +173,11 @@ int core_unsealed(struct core *c)
 	if (err == 0)
 		err = mount_table_load(c->auth_mounts);
 	if (err == 0)
+		err = mount_table_load(c->secret_mounts);
+	if (err == 0)
 		err = token_store_setup(c->tokens);
+	if (err == 0)
+		err = watch_setup(c->watch);
 	if (err == 0)
 		err = lease_mgr_start(c->leases);
 	if (err != 0)
@@ -176,7 +188,9 @@ int core_unsealed(struct core *c)
 void core_sealed(struct core *c)
 {
 	lease_mgr_stop(c->leases);
+	watch_flush(c->watch);
 	token_store_flush(c->tokens);
+	mount_table_clear(c->secret_mounts);
 	mount_table_clear(c->auth_mounts);
 	policy_store_flush(c->policies);
 	pthread_mutex_lock(&c->cluster_lock);

@@ -19,6 +19,7 @@ struct policy_store;
 struct token_store;
 struct lease_mgr;
 struct mount_table;
+struct watch;
 
 struct core {
 	const struct config *cfg;
@@ -29,6 +30,8 @@ struct core {
 	struct token_store *tokens;
 	struct lease_mgr *leases;
 	struct mount_table *auth_mounts;
+	struct mount_table *secret_mounts;
+	struct watch *watch;
 	int64_t start_time;
 	pthread_mutex_t cluster_lock;
 	char cluster_name[64]; /* "" while sealed */

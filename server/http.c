@@ -38,12 +38,15 @@ struct http_ctx {
 	size_t len;
 	size_t cap;
 	bool is_too_large;
+	struct response_hold *hold; /* a held response, while the connection is suspended */
 };
 
 static void http_ctx_free(struct http_ctx *ctx)
 {
 	if (ctx == NULL)
 		return;
+	if (ctx->hold != NULL)
+		ctx->hold->release(ctx->hold);
 	secmem_freezero(ctx->body, ctx->cap);
 	free(ctx);
 }
@@ -236,6 +239,11 @@ static bool http_declared_too_large(struct MHD_Connection *conn, size_t max)
 	return errno != 0 || *end != '\0' || n > max;
 }
 
+static void http_resume(void *arg)
+{
+	MHD_resume_connection(arg);
+}
+
 static enum MHD_Result http_handle(void *cls, struct MHD_Connection *conn, const char *url,
 				   const char *method, const char *version,
 				   const char *upload_data, size_t *upload_data_size,
@@ -265,6 +273,13 @@ static enum MHD_Result http_handle(void *cls, struct MHD_Connection *conn, const
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
+	if (ctx->hold != NULL) {
+		/* Resumed: the held response is ready. */
+		ctx->hold->finish(ctx->hold, &resp);
+		ctx->hold->release(ctx->hold);
+		ctx->hold = NULL;
+		goto send;
+	}
 	if (ctx->is_too_large) {
 		response_error(&resp, 413, "request body too large (limit %zu bytes)", max);
 		goto send;
@@ -272,6 +287,12 @@ static enum MHD_Result http_handle(void *cls, struct MHD_Connection *conn, const
 	if (http_build_request(conn, url, method, ctx, &req, &resp) == 0)
 		router_dispatch(h->core, &req, &resp);
 	json_decref(req.body);
+	if (resp.hold != NULL) {
+		ctx->hold = resp.hold;
+		MHD_suspend_connection(conn);
+		ctx->hold->arm(ctx->hold, http_resume, conn);
+		return MHD_YES;
+	}
 send:
 	if (resp.status == 0)
 		response_error(&resp, 500, "internal error: no response");

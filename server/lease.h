@@ -9,8 +9,11 @@
 #ifndef COFFER_LEASE_H
 #define COFFER_LEASE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <jansson.h>
 
 #include "err.h"
 #include "router.h"
@@ -33,6 +36,13 @@ int lease_mgr_track(struct lease_mgr *lm, const char *lease_id, int64_t expire_t
 void lease_mgr_untrack(struct lease_mgr *lm, const char *lease_id);
 /* Number of leases tracked (metrics, tests). */
 size_t lease_mgr_count(struct lease_mgr *lm);
+/* The next segment of every tracked lease id below prefix ("" or ending in '/'), sorted and
+ * unique, folders '/'-suffixed (LIST sys/leases/lookup/...). *keys is a new array. */
+int lease_mgr_list(struct lease_mgr *lm, const char *prefix, json_t **keys);
+/* Revoke, through the callback, every tracked lease whose id is below prefix (a '/' is added
+ * unless prefix ends with one). With force, failures are logged and skipped; else the first
+ * failure stops and is returned. Leases revoked meanwhile by other means are not failures. */
+int lease_mgr_revoke_prefix(struct lease_mgr *lm, const char *prefix, bool force);
 
 /* sys/leases/lookup|renew|revoke|revoke-prefix|revoke-force, sys/renew, sys/revoke,
  * sys/revoke-prefix. */

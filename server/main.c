@@ -22,6 +22,7 @@
 #include "json.h"
 #include "log.h"
 #include "secmem.h"
+#include "watch.h"
 
 struct main_opts {
 	bool is_dev;
@@ -272,6 +273,9 @@ int main(int argc, char **argv)
 	main_wait();
 	rc = 0;
 out:
+	/* Held watch requests must be resumed before the listener can stop. */
+	if (c != NULL)
+		watch_flush(c->watch);
 	http_stop(h);
 	core_close(c);
 	if (o.is_dev && o.data_dir == NULL && dev_dir[0] != '\0')

@@ -49,6 +49,12 @@ struct mount_table;
 
 /* The engines compiled in; NULL for an unknown type. "generic" is kv version 1. */
 const struct engine *engine_find(const char *type);
+/* True when the API may mount type in the auth (is_auth) or the secrets table; token/ is built
+ * in and never mounted again. */
+bool engine_is_mountable(const char *type, bool is_auth);
+/* Normalize a mount path into out (cap bytes) with a trailing '/' ("approle" -> "approle/").
+ * COFFER_ERR_INVALID for "" or a path that path_normalize() rejects. */
+int mount_path_normalize(const char *path, char *out, size_t cap);
 
 int mount_table_new(struct core *c, bool is_auth, struct mount_table **out);
 void mount_table_free(struct mount_table *t);
@@ -68,7 +74,7 @@ void mount_entry_release(struct mount_entry *m);
  * COFFER_ERR_INVALID for an unknown type or a reserved path. */
 int mount_table_add(struct mount_table *t, const char *path, const char *type,
 		    const char *description, int64_t default_lease_ttl_s, int64_t max_lease_ttl_s,
-		    json_t *options);
+		    json_t *options); /* options is copied; NULL = {} */
 /* Remove a mount and purge its data. COFFER_ERR_NOT_FOUND, or COFFER_ERR_INVALID for a built-in. */
 int mount_table_remove(struct mount_table *t, const char *path);
 /* Change description and lease TTLs. */

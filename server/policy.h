@@ -60,6 +60,12 @@ unsigned acl_capabilities(const struct acl *acl, const char *path);
 bool acl_is_root(const struct acl *acl);
 /* Capability names for a mask, as sys/capabilities-self reports them ("deny" for none). */
 json_t *acl_capabilities_json(unsigned caps);
+/* The capability of a name ("read" -> ACL_CAP_READ); 0 for an unknown name. */
+unsigned acl_cap_from_name(const char *name);
+/* The capabilities of Vault's legacy `policy = "read"|"write"|"deny"|"sudo"`; 0 when unknown. */
+unsigned acl_cap_from_legacy(const char *name);
+/* True for the keys of a path rule that are accepted and ignored (allowed_parameters, ...). */
+bool policy_rule_key_is_ignored(const char *key);
 
 int policy_store_new(struct barrier *b, struct policy_store **out);
 void policy_store_free(struct policy_store *ps);
@@ -72,6 +78,24 @@ void policy_store_flush(struct policy_store *ps);
 int policy_store_acl(struct policy_store *ps, const json_t *names, struct acl **out);
 /* True when a policy of that name exists (root and default always do). */
 bool policy_store_exists(struct policy_store *ps, const char *name);
+
+/* Policy names are 1..POLICY_NAME_MAX characters of [A-Za-z0-9_.-], kept lowercased (as Vault
+ * does). Lowercase in into out (POLICY_NAME_MAX + 1 bytes); COFFER_ERR_INVALID for a bad name. */
+#define POLICY_NAME_MAX 128
+int policy_name_normalize(const char *in, char out[POLICY_NAME_MAX + 1]);
+/* Parse text (a policy document) and store it as name, replacing any policy of that name; the
+ * cached ACLs are dropped. COFFER_ERR_INVALID with a message for the client in err for a bad
+ * name, a bad document, or "root". */
+int policy_store_put(struct policy_store *ps, const char *name, const char *text, size_t len,
+                     char *err, size_t err_len);
+/* The text of a stored policy in *raw (malloc'd; "" for root). COFFER_ERR_NOT_FOUND when absent
+ * or the name is invalid. */
+int policy_store_get(struct policy_store *ps, const char *name, char **raw);
+/* Delete a policy; absent is not an error. COFFER_ERR_INVALID (message in err) for root,
+ * default and bad names. */
+int policy_store_delete(struct policy_store *ps, const char *name, char *err, size_t err_len);
+/* The names of all policies, root included, sorted: a new JSON array. */
+int policy_store_list(struct policy_store *ps, json_t **out);
 
 /* sys/policy, sys/policies/acl, sys/capabilities-self, sys/capabilities(-accessor). */
 extern const struct route policy_routes[];

@@ -163,3 +163,21 @@ const char *request_param(const struct request *req, const char *name)
 	}
 	return NULL;
 }
+
+int request_add_param(struct request *req, const char *name, const char *value, size_t len)
+{
+	size_t used = 0;
+
+	if (req->n_params > 0) {
+		const char *last = req->param_values[req->n_params - 1];
+
+		used = (size_t)(last - req->param_buf) + strlen(last) + 1;
+	}
+	if (req->n_params == REQ_MAX_PARAMS || used + len + 1 > sizeof(req->param_buf))
+		return COFFER_ERR_INVALID;
+	memcpy(req->param_buf + used, value, len);
+	req->param_buf[used + len] = '\0';
+	req->param_names[req->n_params] = name;
+	req->param_values[req->n_params++] = req->param_buf + used;
+	return 0;
+}

@@ -24,6 +24,7 @@ enum req_op { REQ_OP_READ, REQ_OP_LIST, REQ_OP_CREATE, REQ_OP_UPDATE, REQ_OP_PAT
 #define REQ_MAX_PARAMS 4
 
 struct acl;
+struct response;
 struct mount_entry;
 struct token_entry;
 #define REQ_M(m) (1u << (m))
@@ -46,10 +47,12 @@ struct request {
 	enum req_op op;
 	const struct mount_entry *mount; /* the mount that serves the path; NULL for sys/ */
 	const char *rel_path;            /* path below the mount (points into path) */
-	/* ":name" segments of the route pattern, in order; values point into rel_path copies. */
+	/* ":name" segments of the route pattern (and "*", the rest of a prefix route), in order;
+	 * the values are NUL-terminated copies in param_buf. */
 	size_t n_params;
 	const char *param_names[REQ_MAX_PARAMS];
-	char param_values[REQ_MAX_PARAMS][256];
+	const char *param_values[REQ_MAX_PARAMS];
+	char param_buf[PATH_MAX_LEN + REQ_MAX_PARAMS + 1];
 	/* The caller's token, authenticated and counted (NULL on unauthenticated routes). The
 	 * router holds the reference and releases it after the response. */
 	struct token_entry *auth;
@@ -58,9 +61,23 @@ struct request {
 
 /* The value of the route parameter name (":name" in the pattern), or NULL. */
 const char *request_param(const struct request *req, const char *name);
+/* Append a parameter (len bytes of value; name must outlive req). COFFER_ERR_INVALID when full. */
+int request_add_param(struct request *req, const char *name, const char *value, size_t len);
+
+/*
+ * A response that is not ready yet (a held sys/watch). The transport suspends the connection and
+ * calls arm(); the holder calls resume(arg) once, from any thread, possibly during arm(); then
+ * the transport calls finish() to fill the response, and release().
+ */
+struct response_hold {
+	void (*arm)(struct response_hold *h, void (*resume)(void *arg), void *arg);
+	void (*finish)(struct response_hold *h, struct response *resp);
+	void (*release)(struct response_hold *h);
+};
 
 struct response {
 	int status;
+	struct response_hold *hold; /* set instead of a body when the response is held */
 	json_t *json;             /* the body, or NULL for none */
 	char *text;               /* a non-JSON body (metrics), malloc'd; NULL for none */
 	const char *content_type; /* for text */

@@ -13,12 +13,14 @@
 #include "policy.h"
 #include "router.h"
 #include "sys.h"
+#include "watch.h"
 
 static const struct route_table router_sys_tables[] = {
 	{sys_routes, &sys_routes_len},
 	{policy_routes, &policy_routes_len},
 	{lease_routes, &lease_routes_len},
 	{mount_sys_routes, &mount_sys_routes_len},
+	{watch_routes, &watch_routes_len},
 };
 
 /* A match of a route against a path: its score (the longest pattern wins) and the parameters. */
@@ -78,16 +80,21 @@ static bool route_match(const struct route *r, const char *path, size_t len,
 	return i <= len && (r->flags & ROUTE_PREFIX) && route_capture(m, "*", path + i, len - i);
 }
 
+/* The longest matching route; on a tie, one that takes the request's method wins, so two routes
+ * may share a pattern with different methods. */
 static const struct route *route_best(const struct route *routes, size_t n, const char *path,
-				      size_t len, struct route_match *best)
+				      size_t len, unsigned method_bit, struct route_match *best)
 {
 	const struct route *found = NULL;
 	struct route_match m;
 	size_t i;
 
 	for (i = 0; i < n; i++) {
-		if (route_match(&routes[i], path, len, &m) &&
-		    (found == NULL || m.score > best->score)) {
+		if (!route_match(&routes[i], path, len, &m))
+			continue;
+		if (found == NULL || m.score > best->score ||
+		    (m.score == best->score && !(found->methods & method_bit) &&
+		     (routes[i].methods & method_bit))) {
 			found = &routes[i];
 			*best = m;
 		}
@@ -95,32 +102,50 @@ static const struct route *route_best(const struct route *routes, size_t n, cons
 	return found;
 }
 
-/* The route for req: sys/ tables by full path, auth/ through the auth mount table. */
+static unsigned router_method_bit(const struct request *req)
+{
+	return REQ_M(req->is_list ? REQ_LIST : req->method);
+}
+
+/* The route of the engine mounted at the start of path in table t. */
+static const struct route *router_find_mounted(struct mount_table *t, struct request *req,
+					       const char *path, struct mount_entry **mount,
+					       struct route_match *m)
+{
+	const char *rest = NULL;
+	size_t len;
+
+	if (mount_table_find(t, path, mount, &rest) != 0)
+		return NULL;
+	req->rel_path = rest;
+	len = strlen(rest);
+	if (len > 0 && rest[len - 1] == '/')
+		len--;
+	return route_best((*mount)->engine->routes, *(*mount)->engine->n_routes, rest, len,
+			  router_method_bit(req), m);
+}
+
+/* The route for req: sys/ tables by full path, auth/ and secrets through their mount tables. */
 static const struct route *router_find(struct core *c, struct request *req,
 				       struct mount_entry **mount, struct route_match *m)
 {
 	const struct route *r = NULL, *cand;
 	struct route_match cm;
-	const char *rest = NULL;
 	size_t len = strlen(req->path), t;
 
 	if (len > 0 && req->path[len - 1] == '/')
 		len--;
 	req->rel_path = req->path;
-	if (strncmp(req->path, "auth/", 5) == 0) {
-		if (mount_table_find(c->auth_mounts, req->path + 5, mount, &rest) != 0)
-			return NULL;
-		req->rel_path = rest;
-		len = strlen(rest);
-		if (len > 0 && rest[len - 1] == '/')
-			len--;
-		return route_best((*mount)->engine->routes, *(*mount)->engine->n_routes, rest,
-				  len, m);
-	}
+	if (strncmp(req->path, "auth/", 5) == 0)
+		return router_find_mounted(c->auth_mounts, req, req->path + 5, mount, m);
+	if (strncmp(req->path, "sys/", 4) != 0)
+		return router_find_mounted(c->secret_mounts, req, req->path, mount, m);
 	for (t = 0; t < sizeof(router_sys_tables) / sizeof(router_sys_tables[0]); t++) {
 		cand = route_best(router_sys_tables[t].routes, *router_sys_tables[t].len,
-				  req->path, len, &cm);
-		if (cand != NULL && (r == NULL || cm.score > m->score)) {
+				  req->path, len, router_method_bit(req), &cm);
+		if (cand != NULL &&
+		    (r == NULL || cm.score > m->score ||
+		     (cm.score == m->score && !(r->methods & router_method_bit(req))))) {
 			r = cand;
 			*m = cm;
 		}
@@ -176,14 +201,11 @@ static int router_params(struct request *req, const struct route_match *m)
 {
 	size_t i;
 
+	req->n_params = 0;
 	for (i = 0; i < m->n_params; i++) {
-		if (m->lens[i] >= sizeof(req->param_values[i]))
+		if (request_add_param(req, m->names[i], m->values[i], m->lens[i]) != 0)
 			return COFFER_ERR_INVALID;
-		req->param_names[i] = m->names[i];
-		memcpy(req->param_values[i], m->values[i], m->lens[i]);
-		req->param_values[i][m->lens[i]] = '\0';
 	}
-	req->n_params = m->n_params;
 	return 0;
 }
 
@@ -237,7 +259,7 @@ void router_dispatch(struct core *c, struct request *req, struct response *resp)
 		goto out;
 	}
 	if (router_params(req, &m) != 0) {
-		response_error(resp, 400, "path segment too long");
+		response_error(resp, 400, "path too long");
 		goto out;
 	}
 	req->mount = mount;

@@ -51,6 +51,7 @@ struct token_entry {
 	int64_t expire_time;     /* Unix seconds; 0 = never */
 	int64_t last_renewal_time; /* 0 = never renewed */
 	int64_t num_uses;        /* uses left; 0 = unlimited */
+	int64_t max_ttl_s;       /* the creating mount's max TTL (0 = system max); clips renewals */
 	bool is_renewable;
 	bool is_orphan;
 	bool is_root;            /* has the root policy */
@@ -108,11 +109,31 @@ int token_create(struct token_store *ts, const struct token_params *p, char **to
 int token_revoke(struct token_store *ts, const struct token_entry *e, bool orphan_children);
 /* Revoke the token whose lease is due (lease manager callback); lease_id is the token's lease id. */
 int token_revoke_lease(struct token_store *ts, const char *lease_id);
+/* token_revoke_lease() as a lease_revoke_fn (arg is the token store), so that no function pointer
+ * is cast: lease_mgr_new(token_lease_revoker, ts, &lm). */
+int token_lease_revoker(void *ts, const char *lease_id);
 /* Renew: the new TTL is increment_s (0 = the token's TTL or period), clipped at the explicit max
  * TTL and the system max counted from creation. COFFER_ERR_INVALID when not renewable. *out is
  * the renewed entry. */
 int token_renew(struct token_store *ts, const struct token_entry *e, int64_t increment_s,
 		struct token_entry **out);
+
+/* The clock every expiry check uses (Unix seconds); tests may replace it (NULL restores the real
+ * one) before any other thread runs. */
+typedef int64_t (*token_clock_fn)(void);
+void token_set_clock(token_clock_fn now);
+int64_t token_now(void);
+/* TTL arithmetic (pure). The TTL of a new token: period when set, else ttl_s (0 = the default,
+ * which is the max), capped by max_ttl_s (0 = system max); then capped by explicit_max_ttl_s.
+ * 0 = never expires, only for a root-policy token with no ttl, period or explicit max. */
+int64_t token_compute_ttl(int64_t ttl_s, int64_t max_ttl_s, int64_t explicit_max_ttl_s,
+			  int64_t period_s, bool is_root);
+/* The expire time after a renewal at now: now + period (periodic), else now + increment_s
+ * (0 = the token's TTL); clipped at creation + min(explicit max, max) (periodic tokens: at the
+ * explicit max only). 0 when the token never expires. */
+int64_t token_compute_renewal(const struct token_entry *e, int64_t increment_s, int64_t now);
+/* RFC 3339 in UTC with nanoseconds, as Vault prints times (out_cap >= 32). */
+void token_format_time(int64_t t, char *out, size_t out_cap);
 
 /* A token's lease id: "<path>/<accessor>" (e.g. "auth/token/create/AbC..."). */
 void token_lease_id(const struct token_entry *e, char *out, size_t out_len);

@@ -20,6 +20,12 @@ cmake -S . -B build-test -G Ninja -DCOFFER_SANITIZE=ON -DCOFFER_WERROR=ON \
 	-DCMAKE_BUILD_TYPE=Debug -DCOFFER_PYTHON=/usr/bin/python3
 ninja -C build-test
 
+# node-vault for tests/compat/node_vault.test.js (ctest gives it NODE_PATH=build-test/compat/
+# node_modules): installed from the committed package.json and package-lock.json, never committed.
+mkdir -p build-test/compat
+cp tests/compat/package.json tests/compat/package-lock.json build-test/compat/
+npm ci --prefix build-test/compat --no-audit --no-fund --loglevel=error
+
 # Fuzz smoke: every libFuzzer target (clang) runs briefly over its seed corpus. It runs before
 # ctest so that ctest's summary stays the last thing printed.
 CC=clang cmake -S . -B build-fuzz -G Ninja -DCOFFER_FUZZ=ON -DCOFFER_TESTS=OFF \

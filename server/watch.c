@@ -1,0 +1,522 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * watch.c: change notification (DESIGN.md §5). Remembers the change index of every path changed
+ * since unseal, hands out strictly increasing indexes (microseconds, so JavaScript clients keep
+ * them exact), and serves POST sys/watch: an answer at once when a watched path changed after
+ * the client's index, else a held request woken by watch_notify(), its wait running out, or seal.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "barrier.h"
+#include "core.h"
+#include "json.h"
+#include "log.h"
+#include "path.h"
+#include "policy.h"
+#include "watch.h"
+
+#define WATCH_MAX_PATHS 256        /* per request */
+#define WATCH_MAX_HELD 1024        /* held requests at once; more get 429 */
+#define WATCH_DEFAULT_WAIT_S 60
+#define WATCH_MAX_WAIT_S 600
+#define WATCH_BUCKETS 4096
+
+struct watch_path {
+	struct watch_path *next;
+	uint64_t index;
+	char path[];
+};
+
+enum waiter_state { WAITER_NEW = 0, WAITER_ARMED, WAITER_DONE };
+
+/* A held request. Two references: the transport's, and the watch's while it is listed. */
+struct watch_waiter {
+	struct response_hold hold;
+	struct watch *w;
+	struct watch_waiter *prev, *next; /* in w->waiters while armed */
+	enum waiter_state state;
+	int refs;
+	bool is_sealed; /* ended by seal */
+	uint64_t since;
+	int64_t deadline_ms; /* CLOCK_MONOTONIC */
+	void (*resume)(void *arg);
+	void *resume_arg;
+	size_t n_paths;
+	char **paths;
+	char request_id[37];
+};
+
+struct watch {
+	struct barrier *b;
+	pthread_mutex_t mu;
+	pthread_cond_t cond; /* the timer thread sleeps on it */
+	pthread_t timer;
+	bool has_timer;
+	bool is_stopping;
+	uint64_t last;      /* the latest index handed out or loaded */
+	uint64_t persisted; /* the index stored at unseal: unknown paths changed at or before it */
+	struct watch_path *buckets[WATCH_BUCKETS];
+	struct watch_waiter *waiters;
+	size_t n_held;
+};
+
+static int64_t watch_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static size_t watch_bucket(const char *path)
+{
+	uint64_t h = 1469598103934665603ULL; /* FNV-1a: paths are not secret here */
+
+	for (; *path != '\0'; path++)
+		h = (h ^ (uint8_t)*path) * 1099511628211ULL;
+	return (size_t)(h % WATCH_BUCKETS);
+}
+
+/* The index at which path last changed, as far as this process knows; caller holds mu. */
+static uint64_t watch_path_index(const struct watch *w, const char *path)
+{
+	const struct watch_path *p;
+
+	for (p = w->buckets[watch_bucket(path)]; p != NULL; p = p->next) {
+		if (strcmp(p->path, path) == 0)
+			return p->index;
+	}
+	return w->persisted;
+}
+
+void watch_index_encode(uint64_t index, uint8_t out[8])
+{
+	int i;
+
+	for (i = 7; i >= 0; i--) {
+		out[i] = (uint8_t)index;
+		index >>= 8;
+	}
+}
+
+uint64_t watch_next_index(struct watch *w)
+{
+	struct timespec ts;
+	uint64_t now, idx;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	now = (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+	pthread_mutex_lock(&w->mu);
+	idx = now > w->last ? now : w->last + 1;
+	w->last = idx;
+	pthread_mutex_unlock(&w->mu);
+	return idx;
+}
+
+/* Resume a listed waiter with its outcome; caller holds mu. */
+static void watch_wake(struct watch *w, struct watch_waiter *ww)
+{
+	if (ww->prev != NULL)
+		ww->prev->next = ww->next;
+	else
+		w->waiters = ww->next;
+	if (ww->next != NULL)
+		ww->next->prev = ww->prev;
+	ww->prev = ww->next = NULL;
+	ww->state = WAITER_DONE;
+	w->n_held--;
+	ww->resume(ww->resume_arg);
+	ww->refs--; /* the list's reference; the transport still holds one */
+}
+
+static bool watch_waiter_changed(const struct watch *w, const struct watch_waiter *ww)
+{
+	size_t i;
+
+	for (i = 0; i < ww->n_paths; i++) {
+		if (watch_path_index(w, ww->paths[i]) > ww->since)
+			return true;
+	}
+	return false;
+}
+
+void watch_notify(struct watch *w, const char *path, uint64_t index)
+{
+	struct watch_waiter *ww, *next;
+	struct watch_path *p;
+	size_t b = watch_bucket(path), i;
+
+	pthread_mutex_lock(&w->mu);
+	for (p = w->buckets[b]; p != NULL && strcmp(p->path, path) != 0; p = p->next)
+		;
+	if (p == NULL && (p = malloc(sizeof(*p) + strlen(path) + 1)) != NULL) {
+		strcpy(p->path, path);
+		p->index = 0;
+		p->next = w->buckets[b];
+		w->buckets[b] = p;
+	}
+	if (p != NULL && index > p->index)
+		p->index = index;
+	for (ww = w->waiters; ww != NULL; ww = next) {
+		next = ww->next;
+		for (i = 0; i < ww->n_paths; i++) {
+			if (strcmp(ww->paths[i], path) == 0 && index > ww->since) {
+				watch_wake(w, ww);
+				break;
+			}
+		}
+	}
+	pthread_mutex_unlock(&w->mu);
+}
+
+/* Ends held requests whose wait ran out. */
+static void *watch_timer_main(void *arg)
+{
+	struct watch *w = arg;
+	struct watch_waiter *ww, *next;
+	struct timespec ts;
+	int64_t now, soonest;
+
+	pthread_mutex_lock(&w->mu);
+	while (!w->is_stopping) {
+		now = watch_now_ms();
+		soonest = now + 1000;
+		for (ww = w->waiters; ww != NULL; ww = next) {
+			next = ww->next;
+			if (ww->deadline_ms <= now)
+				watch_wake(w, ww);
+			else if (ww->deadline_ms < soonest)
+				soonest = ww->deadline_ms;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_sec += (soonest - now) / 1000;
+		ts.tv_nsec += ((soonest - now) % 1000) * 1000000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&w->cond, &w->mu, &ts);
+	}
+	pthread_mutex_unlock(&w->mu);
+	return NULL;
+}
+
+int watch_new(struct barrier *b, struct watch **out)
+{
+	struct watch *w;
+	pthread_condattr_t ca;
+
+	*out = NULL;
+	w = calloc(1, sizeof(*w));
+	if (w == NULL)
+		return COFFER_ERR_NOMEM;
+	w->b = b;
+	pthread_mutex_init(&w->mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&w->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	*out = w;
+	return 0;
+}
+
+static void watch_forget_paths(struct watch *w)
+{
+	struct watch_path *p, *next;
+	size_t i;
+
+	for (i = 0; i < WATCH_BUCKETS; i++) {
+		for (p = w->buckets[i]; p != NULL; p = next) {
+			next = p->next;
+			free(p);
+		}
+		w->buckets[i] = NULL;
+	}
+}
+
+int watch_setup(struct watch *w)
+{
+	uint8_t *buf = NULL;
+	size_t len = 0, i;
+	uint64_t stored = 0;
+	int err;
+
+	err = barrier_get(w->b, WATCH_INDEX_PATH, &buf, &len);
+	if (err == 0 && len == 8) {
+		for (i = 0; i < 8; i++)
+			stored = stored << 8 | buf[i];
+	} else if (err != 0 && err != COFFER_ERR_NOT_FOUND) {
+		return err;
+	}
+	if (buf != NULL)
+		free(buf);
+	pthread_mutex_lock(&w->mu);
+	w->persisted = stored;
+	if (w->last < stored)
+		w->last = stored;
+	w->is_stopping = false;
+	pthread_mutex_unlock(&w->mu);
+	if (!w->has_timer) {
+		if (pthread_create(&w->timer, NULL, watch_timer_main, w) != 0)
+			return COFFER_ERR_INTERNAL;
+		w->has_timer = true;
+	}
+	return 0;
+}
+
+void watch_flush(struct watch *w)
+{
+	pthread_mutex_lock(&w->mu);
+	while (w->waiters != NULL) {
+		w->waiters->is_sealed = true;
+		watch_wake(w, w->waiters);
+	}
+	watch_forget_paths(w);
+	w->is_stopping = true;
+	pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&w->mu);
+	if (w->has_timer) {
+		pthread_join(w->timer, NULL);
+		w->has_timer = false;
+	}
+}
+
+void watch_free(struct watch *w)
+{
+	if (w == NULL)
+		return;
+	watch_flush(w);
+	pthread_cond_destroy(&w->cond);
+	pthread_mutex_destroy(&w->mu);
+	free(w);
+}
+
+static struct watch_waiter *watch_waiter_of(struct response_hold *h)
+{
+	return (struct watch_waiter *)(void *)((char *)h - offsetof(struct watch_waiter, hold));
+}
+
+/* The paths of ww that changed after its index, as a JSON array; caller holds mu. */
+static json_t *watch_changed_json(const struct watch *w, char *const *paths, size_t n,
+				  uint64_t since)
+{
+	json_t *changed = json_array();
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (watch_path_index(w, paths[i]) > since)
+			json_array_append_new(changed, json_string(paths[i]));
+	}
+	return changed;
+}
+
+static void watch_respond(struct response *resp, const char *request_id, uint64_t index,
+			  json_t *changed)
+{
+	struct request r;
+
+	/* response_envelope() reads only the request id. */
+	memset(&r, 0, sizeof(r));
+	memcpy(r.request_id, request_id, sizeof(r.request_id));
+	response_envelope(resp, &r,
+			  json_pack("{s:I,s:o}", "index", (json_int_t)index, "changed", changed),
+			  NULL, NULL);
+}
+
+static void watch_hold_arm(struct response_hold *h, void (*resume)(void *arg), void *arg)
+{
+	struct watch_waiter *ww = watch_waiter_of(h);
+	struct watch *w = ww->w;
+
+	pthread_mutex_lock(&w->mu);
+	ww->resume = resume;
+	ww->resume_arg = arg;
+	/* A change may have come between the handler's check and now. */
+	if (watch_waiter_changed(w, ww) || w->is_stopping) {
+		ww->state = WAITER_DONE;
+		ww->is_sealed = w->is_stopping;
+		pthread_mutex_unlock(&w->mu);
+		resume(arg);
+		return;
+	}
+	ww->state = WAITER_ARMED;
+	ww->refs++;
+	ww->next = w->waiters;
+	if (w->waiters != NULL)
+		w->waiters->prev = ww;
+	w->waiters = ww;
+	w->n_held++;
+	pthread_cond_signal(&w->cond); /* the timer may need to wake sooner */
+	pthread_mutex_unlock(&w->mu);
+}
+
+static void watch_hold_finish(struct response_hold *h, struct response *resp)
+{
+	struct watch_waiter *ww = watch_waiter_of(h);
+	struct watch *w = ww->w;
+	json_t *changed;
+	uint64_t last;
+
+	if (ww->is_sealed) {
+		response_err(resp, COFFER_ERR_SEALED);
+		return;
+	}
+	pthread_mutex_lock(&w->mu);
+	changed = watch_changed_json(w, ww->paths, ww->n_paths, ww->since);
+	last = w->last;
+	pthread_mutex_unlock(&w->mu);
+	watch_respond(resp, ww->request_id, last, changed);
+}
+
+static void watch_waiter_free(struct watch_waiter *ww)
+{
+	size_t i;
+
+	for (i = 0; i < ww->n_paths; i++)
+		free(ww->paths[i]);
+	free(ww->paths);
+	free(ww);
+}
+
+static void watch_hold_release(struct response_hold *h)
+{
+	struct watch_waiter *ww = watch_waiter_of(h);
+	struct watch *w = ww->w;
+	bool is_last;
+
+	pthread_mutex_lock(&w->mu);
+	is_last = --ww->refs == 0;
+	pthread_mutex_unlock(&w->mu);
+	if (is_last)
+		watch_waiter_free(ww);
+}
+
+/* Read the request: normalized paths, each readable by the caller. */
+static int watch_parse_paths(const struct request *req, struct response *resp, char ***out,
+			     size_t *n_out)
+{
+	json_t *list = NULL;
+	char norm[PATH_MAX_LEN + 1];
+	char **paths = NULL;
+	size_t i, n = 0;
+	int err;
+
+	err = coffer_json_get_string_list(req->body, "paths", &list);
+	if (err != 0 || json_array_size(list) == 0 || json_array_size(list) > WATCH_MAX_PATHS) {
+		response_error(resp, 400, "paths must be a list of 1..%d paths", WATCH_MAX_PATHS);
+		json_decref(list);
+		return COFFER_ERR_INVALID;
+	}
+	paths = calloc(json_array_size(list), sizeof(char *));
+	if (paths == NULL)
+		fatal("out of memory");
+	for (i = 0; i < json_array_size(list); i++) {
+		const char *p = json_string_value(json_array_get(list, i));
+
+		if (path_normalize(p, strlen(p), norm, sizeof(norm)) != 0 || norm[0] == '\0') {
+			response_error(resp, 400, "invalid path in paths: %.200s", p);
+			err = COFFER_ERR_INVALID;
+			goto out;
+		}
+		/* The ACL needs read on each path (DESIGN.md §5). */
+		if (!(acl_capabilities(req->acl, norm) & ACL_CAP_READ) ||
+		    (acl_capabilities(req->acl, norm) & ACL_CAP_DENY)) {
+			response_err(resp, COFFER_ERR_PERMISSION);
+			err = COFFER_ERR_PERMISSION;
+			goto out;
+		}
+		paths[n] = strdup(norm);
+		if (paths[n++] == NULL)
+			fatal("out of memory");
+	}
+	*out = paths;
+	*n_out = n;
+	paths = NULL;
+out:
+	if (paths != NULL) {
+		for (i = 0; i < n; i++)
+			free(paths[i]);
+		free(paths);
+	}
+	json_decref(list);
+	return err;
+}
+
+static int watch_parse_wait(const struct request *req, struct response *resp, uint64_t *since,
+			    int64_t *wait_s)
+{
+	int64_t index = 0;
+
+	*wait_s = WATCH_DEFAULT_WAIT_S;
+	if (coffer_json_get_int(req->body, "index", &index) == COFFER_ERR_INVALID || index < 0) {
+		response_error(resp, 400, "index must be a non-negative integer");
+		return COFFER_ERR_INVALID;
+	}
+	if (coffer_json_get_duration(req->body, "wait", wait_s) == COFFER_ERR_INVALID) {
+		response_error(resp, 400, "wait must be a duration such as \"60s\"");
+		return COFFER_ERR_INVALID;
+	}
+	if (*wait_s > WATCH_MAX_WAIT_S)
+		*wait_s = WATCH_MAX_WAIT_S;
+	*since = (uint64_t)index;
+	return 0;
+}
+
+static void watch_handle(struct core *c, struct request *req, struct response *resp)
+{
+	struct watch *w = c->watch;
+	struct watch_waiter *ww;
+	char **paths = NULL;
+	size_t n = 0, i;
+	uint64_t since;
+	int64_t wait_s;
+	json_t *changed;
+
+	if (watch_parse_wait(req, resp, &since, &wait_s) != 0 ||
+	    watch_parse_paths(req, resp, &paths, &n) != 0)
+		return;
+	pthread_mutex_lock(&w->mu);
+	changed = watch_changed_json(w, paths, n, since);
+	if (json_array_size(changed) > 0 || wait_s == 0) {
+		uint64_t last = w->last;
+
+		pthread_mutex_unlock(&w->mu);
+		watch_respond(resp, req->request_id, last, changed);
+		goto out;
+	}
+	json_decref(changed);
+	if (w->n_held >= WATCH_MAX_HELD) {
+		pthread_mutex_unlock(&w->mu);
+		response_error(resp, 429, "too many held watch requests");
+		goto out;
+	}
+	pthread_mutex_unlock(&w->mu);
+	ww = calloc(1, sizeof(*ww));
+	if (ww == NULL)
+		fatal("out of memory");
+	ww->hold.arm = watch_hold_arm;
+	ww->hold.finish = watch_hold_finish;
+	ww->hold.release = watch_hold_release;
+	ww->w = w;
+	ww->refs = 1;
+	ww->since = since;
+	ww->deadline_ms = watch_now_ms() + wait_s * 1000;
+	ww->paths = paths;
+	ww->n_paths = n;
+	memcpy(ww->request_id, req->request_id, sizeof(ww->request_id));
+	resp->hold = &ww->hold;
+	resp->status = 200;
+	return;
+out:
+	for (i = 0; i < n; i++)
+		free(paths[i]);
+	free(paths);
+}
+
+const struct route watch_routes[] = {
+	{"sys/watch", REQ_M_WRITE, 0, watch_handle, NULL},
+};
+const size_t watch_routes_len = sizeof(watch_routes) / sizeof(watch_routes[0]);

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# KV read benchmark (issue #4): wrk, 32 connections, a KV v2 read of a 100-byte secret with a
+# non-root token, against a minimal libmicrohttpd server that returns a body of the same size,
+# in the same run. Prints both rates and the ratio (goal >= 0.6).
+# usage: tests/bench/kv_read.sh [SECRETS_STORED (default 100)] [SECONDS (default 10)]
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+stored="${1:-100}"
+secs="${2:-10}"
+
+bench_build_release
+bench_start_cofferd
+addr="$BENCH_ADDR"
+root="$BENCH_ROOT"
+
+# A reader token: read on secret/data/bench/*, nothing else.
+curl -sf -X PUT -H "X-Vault-Token: $root" -d \
+	'{"policy":"path \"secret/data/bench/*\" { capabilities = [\"read\"] }"}' \
+	"$addr/v1/sys/policies/acl/bench-read" >/dev/null
+reader="$(curl -sf -X POST -H "X-Vault-Token: $root" -d '{"policies":["bench-read"],"ttl":"1h"}' \
+	"$addr/v1/auth/token/create" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["auth"]["client_token"])')"
+
+# The secrets: s0 is read; the rest only make the store bigger.
+/usr/bin/python3 "$(dirname "${BASH_SOURCE[0]}")/populate.py" "$addr" "$root" "$stored"
+
+size="$(curl -sf -H "X-Vault-Token: $reader" "$addr/v1/secret/data/bench/s0" | wc -c)"
+bport="$(bench_free_port)"
+"$bench_build/bench_mhd_baseline" "$bport" "$size" &
+bench_pids+=($!)
+bench_wait_http "http://127.0.0.1:$bport/"
+
+script="$(bench_wrk_script "$reader")"
+kv="$(wrk -t2 -c32 -d"${secs}s" -s "$script" "$addr/v1/secret/data/bench/s0" | tee "$bench_tmp/kv.txt" | bench_wrk_rps)"
+base="$(wrk -t2 -c32 -d"${secs}s" "http://127.0.0.1:$bport/" | tee "$bench_tmp/base.txt" | bench_wrk_rps)"
+grep -q "Non-2xx" "$bench_tmp/kv.txt" && { echo "kv_read: non-2xx responses:" >&2; cat "$bench_tmp/kv.txt" >&2; exit 1; }
+
+echo "kv_read: $stored secrets stored, response body $size bytes, wrk -t2 -c32 -d${secs}s"
+echo "  cofferd KV v2 read (non-root token): $kv req/s  (p50/p99 $(awk '/Latency/ {print $2}' "$bench_tmp/kv.txt"))"
+echo "  libmicrohttpd baseline:              $base req/s"
+echo "  ratio: $(bench_ratio "$kv" "$base")"

@@ -1,0 +1,72 @@
+# SPDX-License-Identifier: Apache-2.0
+# Shared by the benchmark scripts: a release build, a dev server on a free port, wrk parsing.
+# Sourced, not run.
+
+bench_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+bench_build="${COFFER_BENCH_BUILD:-$bench_root/build-release}"
+bench_tmp="$(mktemp -d /tmp/coffer-bench-XXXXXX)"
+bench_pids=()
+
+bench_cleanup() {
+	local pid
+	for pid in "${bench_pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+	for pid in "${bench_pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+	rm -rf "$bench_tmp"
+}
+trap bench_cleanup EXIT
+
+bench_build_release() {
+	cmake -S "$bench_root" -B "$bench_build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+		-DCOFFER_TESTS=OFF >/dev/null
+	ninja -C "$bench_build" cofferd bench_mhd_baseline bench_sqlite_baseline >/dev/null
+}
+
+bench_free_port() {
+	/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+bench_wait_http() { # URL
+	local i
+	for i in $(seq 1 100); do
+		curl -s -o /dev/null "$1" && return 0
+		sleep 0.1
+	done
+	echo "bench: $1 did not come up" >&2
+	return 1
+}
+
+# Start cofferd --dev; sets BENCH_ADDR and BENCH_ROOT. Extra args go to cofferd.
+bench_start_cofferd() {
+	local port
+	port="$(bench_free_port)"
+	BENCH_ROOT="cof.bench-root-$RANDOM$RANDOM"
+	mkdir -p "$bench_tmp/data"
+	"$bench_build/cofferd" --dev --listen "127.0.0.1:$port" --root-token "$BENCH_ROOT" \
+		--data-dir "$bench_tmp/data" --log-level warn "$@" >"$bench_tmp/cofferd.out" 2>"$bench_tmp/cofferd.err" &
+	bench_pids+=($!)
+	BENCH_ADDR="http://127.0.0.1:$port"
+	bench_wait_http "$BENCH_ADDR/v1/sys/health"
+}
+
+# Requests/sec from a wrk report on stdin.
+bench_wrk_rps() {
+	awk '/^Requests\/sec:/ { print $2 }'
+}
+
+# A wrk script that sends a token header, and optionally a method and body.
+bench_wrk_script() { # TOKEN [METHOD BODY]
+	local f="$bench_tmp/wrk-$RANDOM.lua"
+	{
+		echo "wrk.headers[\"X-Vault-Token\"] = \"$1\""
+		if [[ $# -ge 3 ]]; then
+			echo "wrk.method = \"$2\""
+			echo "wrk.body = '$3'"
+			echo 'wrk.headers["Content-Type"] = "application/json"'
+		fi
+	} >"$f"
+	echo "$f"
+}
+
+bench_ratio() { # A B
+	awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'
+}

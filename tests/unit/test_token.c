@@ -1,0 +1,661 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * test_token.c: unit tests of the token store (server/token*.c) over a real barrier on a
+ * temporary SQLite file: TTL arithmetic, create/lookup/authenticate, revocation of trees and
+ * orphans, use counts, expiry with an injected clock, CIDR binding, root token adoption, restart,
+ * and the lease manager revoking an expired token. The policy store is not needed (NULL).
+ */
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "barrier.h"
+#include "crypto.h"
+#include "json.h"
+#include "lease.h"
+#include "secmem.h"
+#include "test.h"
+#include "testutil.h"
+#include "token.h"
+
+struct fixture {
+	char dir[64];
+	char db[128];
+	uint8_t root_key[COFFER_KEY_LEN];
+	struct storage *st;
+	struct barrier *b;
+	struct token_store *ts;
+	struct lease_mgr *lm;
+};
+
+static int64_t fake_now;
+
+static int64_t fake_clock(void)
+{
+	return fake_now;
+}
+
+static int fixture_open(struct fixture *f)
+{
+	if (testutil_open_barrier(f->db, &f->st, &f->b) != 0)
+		return -1;
+	if (barrier_unseal(f->b, f->root_key) != 0)
+		return -1;
+	return token_store_new(f->b, NULL, &f->ts);
+}
+
+static int fixture_init(struct fixture *f)
+{
+	memset(f, 0, sizeof(*f));
+	token_set_clock(NULL);
+	if (testutil_mkstore(f->dir, sizeof(f->dir), f->db, sizeof(f->db), "token") != 0)
+		return -1;
+	coffer_random(f->root_key, sizeof(f->root_key));
+	if (testutil_open_barrier(f->db, &f->st, &f->b) != 0 ||
+	    barrier_initialize(f->b, f->root_key) != 0)
+		return -1;
+	return token_store_new(f->b, NULL, &f->ts) != 0 || token_store_setup(f->ts) != 0 ? -1 : 0;
+}
+
+static void fixture_close(struct fixture *f)
+{
+	lease_mgr_free(f->lm);
+	token_store_free(f->ts);
+	testutil_close_barrier(&f->st, &f->b);
+	f->lm = NULL;
+	f->ts = NULL;
+}
+
+static void fixture_destroy(struct fixture *f)
+{
+	fixture_close(f);
+	testutil_rmtree(f->dir);
+	token_set_clock(NULL);
+}
+
+/* Create a token; parent may be NULL. The text goes to *text (secmem) when text is not NULL. */
+static int make_token(struct fixture *f, const struct token_entry *parent, int64_t ttl_s,
+                      int64_t num_uses, char **text, struct token_entry **out)
+{
+	json_t *pol = json_pack("[s]", "dev");
+	struct token_params p = {.policies = pol,
+	                         .path = "auth/token/create",
+	                         .ttl_s = ttl_s,
+	                         .num_uses = num_uses,
+	                         .is_renewable = true,
+	                         .parent = parent};
+	char *t = NULL;
+	int err = token_create(f->ts, &p, &t, out);
+
+	json_decref(pol);
+	if (text != NULL)
+		*text = t;
+	else
+		secmem_free(t);
+	return err;
+}
+
+static bool is_gone(struct fixture *f, const char *text)
+{
+	struct token_entry *e = NULL;
+	int err = token_lookup(f->ts, text, &e);
+
+	token_entry_release(e);
+	return err == COFFER_ERR_NOT_FOUND;
+}
+
+/* ---- TTL arithmetic ---- */
+
+static void test_ttl_default_and_max(void)
+{
+	CHECK_EQ(token_compute_ttl(0, 0, 0, 0, false), TOKEN_SYSTEM_MAX_TTL_S);
+	CHECK_EQ(token_compute_ttl(0, 500, 0, 0, false), 500);
+	CHECK_EQ(token_compute_ttl(100, 500, 0, 0, false), 100);
+	CHECK_EQ(token_compute_ttl(1000, 500, 0, 0, false), 500);
+	CHECK_EQ(token_compute_ttl(TOKEN_SYSTEM_MAX_TTL_S + 5, 0, 0, 0, false),
+	         TOKEN_SYSTEM_MAX_TTL_S);
+}
+
+static void test_ttl_explicit_max_caps(void)
+{
+	CHECK_EQ(token_compute_ttl(1000, 0, 300, 0, false), 300);
+	CHECK_EQ(token_compute_ttl(0, 0, 300, 0, false), 300);
+	CHECK_EQ(token_compute_ttl(100, 0, 300, 0, false), 100);
+}
+
+static void test_ttl_period(void)
+{
+	CHECK_EQ(token_compute_ttl(100, 0, 0, 50, false), 50);
+	/* A periodic token is not bound by the mount's max, only by its explicit max. */
+	CHECK_EQ(token_compute_ttl(0, 500, 0, 10000, false), 10000);
+	CHECK_EQ(token_compute_ttl(0, 0, 30, 100, false), 30);
+}
+
+static void test_ttl_root_never_expires(void)
+{
+	CHECK_EQ(token_compute_ttl(0, 0, 0, 0, true), 0);
+	CHECK_EQ(token_compute_ttl(60, 0, 0, 0, true), 60);
+	CHECK_EQ(token_compute_ttl(0, 0, 100, 0, true), 100);
+	CHECK_EQ(token_compute_ttl(0, 0, 0, 40, true), 40);
+}
+
+static void test_renew_clipped_at_max(void)
+{
+	struct token_entry e = {.creation_time = 1000, .ttl_s = 100, .expire_time = 1100};
+
+	CHECK_EQ(token_compute_renewal(&e, 0, 1050), 1150);
+	CHECK_EQ(token_compute_renewal(&e, 30, 1050), 1080);
+	e.explicit_max_ttl_s = 250;
+	CHECK_EQ(token_compute_renewal(&e, 100, 1200), 1250);
+	e.explicit_max_ttl_s = 0;
+	e.max_ttl_s = 200;
+	CHECK_EQ(token_compute_renewal(&e, 500, 1100), 1200);
+	e.max_ttl_s = 0;
+	CHECK_EQ(token_compute_renewal(&e, 0, 1000 + TOKEN_SYSTEM_MAX_TTL_S),
+	         1000 + TOKEN_SYSTEM_MAX_TTL_S);
+}
+
+static void test_renew_periodic_and_never_expiring(void)
+{
+	struct token_entry e = {
+	    .creation_time = 1000, .ttl_s = 100, .period_s = 100, .expire_time = 1100};
+
+	/* The increment is ignored and the system max does not apply. */
+	CHECK_EQ(token_compute_renewal(&e, 5, 1000 + TOKEN_SYSTEM_MAX_TTL_S),
+	         1100 + TOKEN_SYSTEM_MAX_TTL_S);
+	e.explicit_max_ttl_s = 300;
+	CHECK_EQ(token_compute_renewal(&e, 0, 1250), 1300);
+	e.expire_time = 0;
+	CHECK_EQ(token_compute_renewal(&e, 100, 5000), 0);
+}
+
+/* ---- the store ---- */
+
+static void test_create_lookup_authenticate(void)
+{
+	struct fixture f;
+	struct token_entry *e = NULL, *a = NULL, *l = NULL, *x = NULL;
+	char *text = NULL;
+
+	CHECK(fixture_init(&f) == 0);
+	CHECK_EQ(make_token(&f, NULL, 3600, 0, &text, &e), 0);
+	CHECK(strncmp(text, "cof.", 4) == 0 && strlen(text) == 47);
+	CHECK_EQ(strlen(e->accessor), 24);
+	CHECK(e->is_orphan && !e->is_root && e->is_renewable);
+	CHECK_EQ(json_array_size(e->policies), 2);
+	CHECK(strcmp(json_string_value(json_array_get(e->policies, 0)), "default") == 0);
+	CHECK(strcmp(json_string_value(json_array_get(e->policies, 1)), "dev") == 0);
+	CHECK_EQ(e->expire_time - e->creation_time, 3600);
+	CHECK_EQ(token_authenticate(f.ts, text, "127.0.0.1", &a), 0);
+	CHECK(strcmp(a->accessor, e->accessor) == 0);
+	CHECK_EQ(token_lookup_accessor(f.ts, e->accessor, &l), 0);
+	CHECK(strcmp(l->hash_hex, e->hash_hex) == 0);
+	CHECK_EQ(token_authenticate(f.ts, "cof.nope", "127.0.0.1", &x), COFFER_ERR_PERMISSION);
+	CHECK_EQ(token_authenticate(f.ts, "", "127.0.0.1", &x), COFFER_ERR_PERMISSION);
+	CHECK_EQ(token_lookup(f.ts, "cof.nope", &x), COFFER_ERR_NOT_FOUND);
+	CHECK_EQ(token_lookup_accessor(f.ts, "../x", &x), COFFER_ERR_NOT_FOUND);
+	CHECK(x == NULL);
+	token_entry_release(l);
+	token_entry_release(a);
+	token_entry_release(e);
+	secmem_free(text);
+	fixture_destroy(&f);
+}
+
+/* Invariant 3: the store holds the keyed hash, never the text. */
+static void test_token_text_not_in_database(void)
+{
+	struct fixture f;
+	struct token_entry *e = NULL;
+	char *text = NULL, path[256];
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	bool found = false;
+
+	CHECK(fixture_init(&f) == 0);
+	CHECK_EQ(make_token(&f, NULL, 60, 0, &text, &e), 0);
+	fixture_close(&f);
+	for (int i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), "%s%s", f.db, i == 0 ? "" : "-wal");
+		if (testutil_read_file(path, &buf, &len) == 0) {
+			found |= memmem(buf, len, text + 4, strlen(text) - 4) != NULL;
+			free(buf);
+		}
+	}
+	token_entry_release(e);
+	secmem_free(text);
+	testutil_rmtree(f.dir);
+	CHECK(!found);
+}
+
+static void test_children_revoked_with_parent(void)
+{
+	struct fixture f;
+	struct token_entry *p = NULL, *c = NULL, *g = NULL, *a = NULL;
+	char *pt = NULL, *ct = NULL, *gt = NULL;
+	uint8_t *v = NULL;
+	size_t len = 0;
+	char path[256];
+
+	CHECK(fixture_init(&f) == 0);
+	CHECK_EQ(make_token(&f, NULL, 600, 0, &pt, &p), 0);
+	CHECK_EQ(make_token(&f, p, 600, 0, &ct, &c), 0);
+	CHECK_EQ(make_token(&f, c, 600, 0, &gt, &g), 0);
+	CHECK(!c->is_orphan && strcmp(c->parent_hex, p->hash_hex) == 0);
+	/* Fill the cache, so that revocation must invalidate it. */
+	CHECK_EQ(token_authenticate(f.ts, gt, NULL, &a), 0);
+	token_entry_release(a);
+	CHECK_EQ(token_revoke(f.ts, p, false), 0);
+	CHECK(is_gone(&f, pt) && is_gone(&f, ct) && is_gone(&f, gt));
+	CHECK_EQ(token_authenticate(f.ts, gt, NULL, &a), COFFER_ERR_PERMISSION);
+	snprintf(path, sizeof(path), "token/accessor/%s", g->accessor);
+	CHECK_EQ(barrier_get(f.b, path, &v, &len), COFFER_ERR_NOT_FOUND);
+	snprintf(path, sizeof(path), "token/parent/%s/%s", c->hash_hex, g->hash_hex);
+	CHECK_EQ(barrier_get(f.b, path, &v, &len), COFFER_ERR_NOT_FOUND);
+	CHECK_EQ(token_revoke(f.ts, p, false), COFFER_ERR_NOT_FOUND);
+	token_entry_release(g);
+	token_entry_release(c);
+	token_entry_release(p);
+	secmem_free(pt);
+	secmem_free(ct);
+	secmem_free(gt);
+	fixture_destroy(&f);
+}
+
+static void test_revoke_orphan_keeps_children(void)
+{
+	struct fixture f;
+	struct token_entry *p = NULL, *c = NULL, *g = NULL, *l = NULL;
+	char *pt = NULL, *ct = NULL, *gt = NULL;
+
+	CHECK(fixture_init(&f) == 0);
+	CHECK_EQ(make_token(&f, NULL, 600, 0, &pt, &p), 0);
+	CHECK_EQ(make_token(&f, p, 600, 0, &ct, &c), 0);
+	CHECK_EQ(make_token(&f, c, 600, 0, &gt, &g), 0);
+	CHECK_EQ(token_lookup(f.ts, ct, &l), 0); /* cached as a child */
+	token_entry_release(l);
+	CHECK_EQ(token_revoke(f.ts, p, true), 0);
+	CHECK(is_gone(&f, pt));
+	CHECK_EQ(token_lookup(f.ts, ct, &l), 0);
+	CHECK(l->is_orphan && l->parent_hex[0] == '\0');
+	token_entry_release(l);
+	l = NULL;
+	/* The grandchild is still the child's child. */
+	CHECK_EQ(token_revoke(f.ts, c, false), 0);
+	CHECK(is_gone(&f, ct) && is_gone(&f, gt));
+	token_entry_release(g);
+	token_entry_release(c);
+	token_entry_release(p);
+	secmem_free(pt);
+	secmem_free(ct);
+	secmem_free(gt);
+	fixture_destroy(&f);
+}
+
+static void test_orphan_survives_creator(void)
+{
+	struct fixture f;
+	struct token_entry *p = NULL, *o = NULL;
+	char *pt = NULL, *ot = NULL;
+
+	CHECK(fixture_init(&f) == 0);
+	CHECK_EQ(make_token(&f, NULL, 600, 0, &pt, &p), 0);
+	CHECK_EQ(make_token(&f, NULL, 600, 0, &ot, &o), 0); /* no_parent */
+	CHECK_EQ(token_revoke(f.ts, p, false), 0);
+	CHECK(is_gone(&f, pt) && !is_gone(&f, ot));
+	token_entry_release(o);
+	token_entry_release(p);
+	secmem_free(pt);
+	secmem_free(ot);
+	fixture_destroy(&f);
+}
+
+static void test_child_of_revoked_parent_refused(void)
+{
+	struct fixture f;
+	struct token_entry *p = NULL, *c = NULL;
+
+	CHECK(fixture_init(&f) == 0);
+	CHECK_EQ(make_token(&f, NULL, 600, 0, NULL, &p), 0);
+	CHECK_EQ(token_revoke(f.ts, p, false), 0);
+	CHECK_EQ(make_token(&f, p, 600, 0, NULL, &c), COFFER_ERR_PERMISSION);
+	CHECK(c == NULL);
+	token_entry_release(p);
+	fixture_destroy(&f);
+}
+
+static void test_num_uses_two_then_refused(void)
+{
+	struct fixture f;
+	struct token_entry *e = NULL, *a = NULL;
+	char *text = NULL;
+
+	CHECK(fixture_init(&f) == 0);
+	CHECK_EQ(make_token(&f, NULL, 600, 2, &text, &e), 0);
+	CHECK_EQ(token_authenticate(f.ts, text, NULL, &a), 0);
+	CHECK_EQ(a->num_uses, 1);
+	token_entry_release(a);
+	CHECK_EQ(token_authenticate(f.ts, text, NULL, &a), 0);
+	CHECK_EQ(a->num_uses, 0);
+	token_entry_release(a);
+	a = NULL;
+	CHECK_EQ(token_authenticate(f.ts, text, NULL, &a), COFFER_ERR_PERMISSION);
+	CHECK(a == NULL && is_gone(&f, text));
+	token_entry_release(e);
+	secmem_free(text);
+	fixture_destroy(&f);
+}
+
+static void test_expired_token_refused_at_once(void)
+{
+	struct fixture f;
+	struct token_entry *e = NULL, *a = NULL;
+	char *text = NULL;
+
+	CHECK(fixture_init(&f) == 0);
+	fake_now = 1000000;
+	token_set_clock(fake_clock);
+	CHECK_EQ(make_token(&f, NULL, 10, 0, &text, &e), 0);
+	CHECK_EQ(e->expire_time, 1000010);
+	CHECK_EQ(token_authenticate(f.ts, text, NULL, &a), 0);
+	token_entry_release(a);
+	a = NULL;
+	fake_now = 1000009;
+	CHECK_EQ(token_ttl_left(e, token_now()), 1);
+	fake_now = 1000010;
+	CHECK_EQ(token_authenticate(f.ts, text, NULL, &a), COFFER_ERR_PERMISSION);
+	CHECK(is_gone(&f, text));
+	CHECK_EQ(token_lookup_accessor(f.ts, e->accessor, &a), COFFER_ERR_NOT_FOUND);
+	token_entry_release(e);
+	secmem_free(text);
+	fixture_destroy(&f);
+}
+
+static void test_renew_extends_and_respects_renewable(void)
+{
+	struct fixture f;
+	struct token_entry *e = NULL, *r = NULL, *n = NULL;
+	struct token_params p = {.path = "auth/token/create",
+	                         .ttl_s = 100,
+	                         .explicit_max_ttl_s = 150,
+	                         .is_renewable = true};
+	char *text = NULL;
+
+	CHECK(fixture_init(&f) == 0);
+	fake_now = 2000000;
+	token_set_clock(fake_clock);
+	CHECK_EQ(token_create(f.ts, &p, &text, &e), 0);
+	fake_now += 50;
+	CHECK_EQ(token_renew(f.ts, e, 0, &r), 0);
+	CHECK_EQ(r->expire_time, fake_now + 100);
+	CHECK_EQ(r->last_renewal_time, fake_now);
+	token_entry_release(r);
+	fake_now += 50;
+	CHECK_EQ(token_renew(f.ts, e, 0, &r), 0); /* clipped at the explicit max */
+	CHECK_EQ(r->expire_time, 2000150);
+	token_entry_release(r);
+	CHECK_EQ(token_lookup(f.ts, text, &r), 0); /* the cache saw the renewal */
+	CHECK_EQ(r->expire_time, 2000150);
+	token_entry_release(r);
+	secmem_free(text);
+	p.is_renewable = false;
+	CHECK_EQ(token_create(f.ts, &p, &text, &n), 0);
+	CHECK_EQ(token_renew(f.ts, n, 10, &r), COFFER_ERR_INVALID);
+	token_entry_release(n);
+	token_entry_release(e);
+	secmem_free(text);
+	fixture_destroy(&f);
+}
+
+static void test_bound_cidrs(void)
+{
+	struct fixture f;
+	json_t *cidrs = json_pack("[s,s,s]", "10.0.0.0/8", "2001:db8::/32", "192.168.1.7");
+	struct token_params p = {.bound_cidrs = cidrs, .ttl_s = 60};
+	struct token_entry *e = NULL, *a = NULL;
+	char *text = NULL;
+
+	CHECK(fixture_init(&f) == 0);
+	CHECK_EQ(token_create(f.ts, &p, &text, &e), 0);
+	CHECK_EQ(token_authenticate(f.ts, text, "10.1.2.3", &a), 0);
+	token_entry_release(a);
+	CHECK_EQ(token_authenticate(f.ts, text, "::ffff:10.9.9.9", &a), 0);
+	token_entry_release(a);
+	CHECK_EQ(token_authenticate(f.ts, text, "2001:db8:1::5", &a), 0);
+	token_entry_release(a);
+	CHECK_EQ(token_authenticate(f.ts, text, "192.168.1.7", &a), 0);
+	token_entry_release(a);
+	a = NULL;
+	CHECK_EQ(token_authenticate(f.ts, text, "192.168.1.8", &a), COFFER_ERR_PERMISSION);
+	CHECK_EQ(token_authenticate(f.ts, text, "11.0.0.1", &a), COFFER_ERR_PERMISSION);
+	CHECK_EQ(token_authenticate(f.ts, text, "2001:db9::1", &a), COFFER_ERR_PERMISSION);
+	CHECK_EQ(token_authenticate(f.ts, text, NULL, &a), COFFER_ERR_PERMISSION);
+	token_entry_release(e);
+	secmem_free(text);
+	json_decref(cidrs);
+	cidrs = json_pack("[s]", "10.0.0.0/33");
+	p.bound_cidrs = cidrs;
+	CHECK_EQ(token_create(f.ts, &p, &text, &e), COFFER_ERR_INVALID);
+	json_decref(cidrs);
+	fixture_destroy(&f);
+}
+
+static void test_revoke_by_accessor(void)
+{
+	struct fixture f;
+	struct token_entry *e = NULL, *l = NULL, *a = NULL;
+	char *text = NULL;
+
+	CHECK(fixture_init(&f) == 0);
+	CHECK_EQ(make_token(&f, NULL, 600, 0, &text, &e), 0);
+	CHECK_EQ(token_lookup_accessor(f.ts, e->accessor, &l), 0);
+	CHECK_EQ(token_revoke(f.ts, l, false), 0);
+	CHECK_EQ(token_authenticate(f.ts, text, NULL, &a), COFFER_ERR_PERMISSION);
+	token_entry_release(l);
+	l = NULL;
+	CHECK_EQ(token_lookup_accessor(f.ts, e->accessor, &l), COFFER_ERR_NOT_FOUND);
+	token_entry_release(e);
+	secmem_free(text);
+	fixture_destroy(&f);
+}
+
+static void test_revoke_lease_by_id(void)
+{
+	struct fixture f;
+	struct token_entry *e = NULL;
+	char *text = NULL, lease_id[128], wrong[128];
+
+	CHECK(fixture_init(&f) == 0);
+	CHECK_EQ(make_token(&f, NULL, 600, 0, &text, &e), 0);
+	token_lease_id(e, lease_id, sizeof(lease_id));
+	CHECK(strncmp(lease_id, "auth/token/create/", 18) == 0);
+	CHECK(strcmp(lease_id + 18, e->accessor) == 0);
+	snprintf(wrong, sizeof(wrong), "auth/approle/login/%s", e->accessor);
+	CHECK_EQ(token_revoke_lease(f.ts, wrong), COFFER_ERR_NOT_FOUND);
+	CHECK(!is_gone(&f, text));
+	CHECK_EQ(token_revoke_lease(f.ts, lease_id), 0);
+	CHECK(is_gone(&f, text));
+	token_entry_release(e);
+	secmem_free(text);
+	fixture_destroy(&f);
+}
+
+static void test_custom_id_and_policies(void)
+{
+	struct fixture f;
+	json_t *pol = json_pack("[s,s,s]", "root", "b", "b");
+	struct token_params p = {.id = "my-custom-token", .policies = pol};
+	struct token_entry *e = NULL, *a = NULL;
+	char *text = NULL;
+
+	CHECK(fixture_init(&f) == 0);
+	CHECK_EQ(token_create(f.ts, &p, &text, &e), 0);
+	CHECK(strcmp(text, "my-custom-token") == 0);
+	CHECK(e->is_root && e->expire_time == 0);
+	CHECK_EQ(json_array_size(e->policies), 2); /* "b", "root": no default for root */
+	CHECK_EQ(token_authenticate(f.ts, "my-custom-token", NULL, &a), 0);
+	token_entry_release(a);
+	token_entry_release(e);
+	secmem_free(text);
+	CHECK_EQ(token_create(f.ts, &p, &text, &e), COFFER_ERR_EXISTS);
+	p.id = "has space";
+	CHECK_EQ(token_create(f.ts, &p, &text, &e), COFFER_ERR_INVALID);
+	json_decref(pol);
+	pol = json_pack("[s]", "dev");
+	p.id = NULL;
+	p.policies = pol;
+	p.no_default_policy = true;
+	CHECK_EQ(token_create(f.ts, &p, &text, &e), 0);
+	CHECK_EQ(json_array_size(e->policies), 1);
+	token_entry_release(e);
+	secmem_free(text);
+	json_decref(pol);
+	fixture_destroy(&f);
+}
+
+static void test_adopt_pending_root(void)
+{
+	struct fixture f;
+	const char *root = "cof.pending-root-token-text";
+	uint8_t hash[COFFER_MAC_LEN], *v = NULL;
+	struct token_entry *a = NULL;
+	size_t len = 0;
+
+	CHECK(fixture_init(&f) == 0);
+	CHECK_EQ(barrier_hash(f.b, TOKEN_HASH_LABEL, root, strlen(root), hash), 0);
+	CHECK_EQ(barrier_put(f.b, TOKEN_PENDING_ROOT_PATH, hash, sizeof(hash)), 0);
+	CHECK_EQ(token_store_setup(f.ts), 0);
+	CHECK_EQ(barrier_get(f.b, TOKEN_PENDING_ROOT_PATH, &v, &len), COFFER_ERR_NOT_FOUND);
+	CHECK_EQ(token_authenticate(f.ts, root, NULL, &a), 0);
+	CHECK(a->is_root && a->is_orphan && !a->is_renewable && a->expire_time == 0);
+	CHECK(strcmp(a->path, "auth/token/root") == 0 && strcmp(a->display_name, "root") == 0);
+	CHECK_EQ(json_array_size(a->policies), 1);
+	CHECK(strcmp(json_string_value(json_array_get(a->policies, 0)), "root") == 0);
+	token_entry_release(a);
+	CHECK_EQ(token_store_setup(f.ts), 0); /* nothing left to adopt */
+	fixture_destroy(&f);
+}
+
+static void test_restart_keeps_tokens(void)
+{
+	struct fixture f;
+	struct token_entry *p = NULL, *c = NULL, *a = NULL;
+	char *pt = NULL, *ct = NULL, *rt = NULL;
+	struct token_params root = {.id = "root-like", .policies = NULL};
+	json_t *pol = json_pack("[s]", "root");
+
+	root.policies = pol;
+	CHECK(fixture_init(&f) == 0);
+	CHECK_EQ(make_token(&f, NULL, 600, 0, &pt, &p), 0);
+	CHECK_EQ(make_token(&f, p, 600, 0, &ct, &c), 0);
+	CHECK_EQ(token_create(f.ts, &root, &rt, &a), 0); /* never expires: not a lease */
+	token_entry_release(a);
+	fixture_close(&f);
+	CHECK(fixture_open(&f) == 0);
+	CHECK_EQ(lease_mgr_new(token_lease_revoker, f.ts, &f.lm), 0);
+	token_store_set_leases(f.ts, f.lm);
+	CHECK_EQ(token_store_setup(f.ts), 0);
+	CHECK_EQ(lease_mgr_count(f.lm), 2);
+	CHECK_EQ(token_authenticate(f.ts, ct, NULL, &a), 0);
+	token_entry_release(a);
+	CHECK_EQ(token_revoke(f.ts, p, false), 0);
+	CHECK(is_gone(&f, ct));
+	CHECK_EQ(lease_mgr_count(f.lm), 0);
+	token_entry_release(c);
+	token_entry_release(p);
+	secmem_free(pt);
+	secmem_free(ct);
+	secmem_free(rt);
+	json_decref(pol);
+	fixture_destroy(&f);
+}
+
+/* A token whose TTL runs out is revoked by the lease manager, with its children. */
+static void test_lease_manager_revokes_expired_token(void)
+{
+	struct fixture f;
+	struct token_entry *p = NULL, *c = NULL;
+	char path[256];
+	uint8_t *v = NULL;
+	size_t len = 0;
+	int i;
+
+	CHECK(fixture_init(&f) == 0);
+	CHECK_EQ(lease_mgr_new(token_lease_revoker, f.ts, &f.lm), 0);
+	token_store_set_leases(f.ts, f.lm);
+	CHECK_EQ(make_token(&f, NULL, 1, 0, NULL, &p), 0);
+	CHECK_EQ(make_token(&f, p, 600, 0, NULL, &c), 0);
+	CHECK_EQ(lease_mgr_count(f.lm), 2);
+	CHECK_EQ(lease_mgr_start(f.lm), 0);
+	for (i = 0; i < 60 && lease_mgr_count(f.lm) > 0; i++)
+		nanosleep(&(struct timespec){0, 50000000}, NULL);
+	CHECK_EQ(lease_mgr_count(f.lm), 0);
+	snprintf(path, sizeof(path), "token/accessor/%s", c->accessor);
+	CHECK_EQ(barrier_get(f.b, path, &v, &len), COFFER_ERR_NOT_FOUND);
+	token_entry_release(c);
+	token_entry_release(p);
+	fixture_destroy(&f);
+}
+
+static void test_views(void)
+{
+	struct fixture f;
+	json_t *meta = json_pack("{s:s}", "team", "a");
+	struct token_params p = {.meta = meta, .ttl_s = 60, .display_name = "token-ci"};
+	struct token_entry *e = NULL;
+	json_t *auth = NULL, *look = NULL;
+	char *text = NULL;
+
+	CHECK(fixture_init(&f) == 0);
+	CHECK_EQ(token_create(f.ts, &p, &text, &e), 0);
+	auth = token_auth_json(e, text);
+	look = token_lookup_json(e, NULL);
+	CHECK(auth != NULL && look != NULL);
+	CHECK(strcmp(json_string_value(json_object_get(auth, "client_token")), text) == 0);
+	CHECK(json_integer_value(json_object_get(auth, "lease_duration")) > 55);
+	CHECK(json_is_object(json_object_get(auth, "metadata")));
+	CHECK(strcmp(json_string_value(json_object_get(look, "id")), "") == 0);
+	CHECK(json_is_string(json_object_get(look, "expire_time")));
+	CHECK(strcmp(json_string_value(json_object_get(look, "type")), "service") == 0);
+	CHECK(strcmp(json_string_value(json_object_get(look, "display_name")), "token-ci") == 0);
+	json_decref(auth);
+	json_decref(look);
+	token_entry_release(e);
+	secmem_free(text);
+	json_decref(meta);
+	fixture_destroy(&f);
+}
+
+int main(void)
+{
+	if (secmem_init() != 0)
+		return 1;
+	coffer_json_init();
+	RUN(test_ttl_default_and_max);
+	RUN(test_ttl_explicit_max_caps);
+	RUN(test_ttl_period);
+	RUN(test_ttl_root_never_expires);
+	RUN(test_renew_clipped_at_max);
+	RUN(test_renew_periodic_and_never_expiring);
+	RUN(test_create_lookup_authenticate);
+	RUN(test_token_text_not_in_database);
+	RUN(test_children_revoked_with_parent);
+	RUN(test_revoke_orphan_keeps_children);
+	RUN(test_orphan_survives_creator);
+	RUN(test_child_of_revoked_parent_refused);
+	RUN(test_num_uses_two_then_refused);
+	RUN(test_expired_token_refused_at_once);
+	RUN(test_renew_extends_and_respects_renewable);
+	RUN(test_bound_cidrs);
+	RUN(test_revoke_by_accessor);
+	RUN(test_revoke_lease_by_id);
+	RUN(test_custom_id_and_policies);
+	RUN(test_adopt_pending_root);
+	RUN(test_restart_keeps_tokens);
+	RUN(test_lease_manager_revokes_expired_token);
+	RUN(test_views);
+	return test_summary();
+}
