@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * mount_routes.c: the sys/auth routes (API.md "sys"): list, enable, disable, read and tune auth
- * mounts, over the auth table of mount.c. Registered by router.c through mount_sys_routes.
+ * mount_routes.c: the sys/auth and sys/mounts routes (API.md "sys"): list, enable, disable, read
+ * and tune auth and secrets mounts over the tables of mount.c, and sys/internal/ui/mounts, which
+ * the Vault CLI asks to find a path's mount. Registered by router.c through mount_sys_routes.
  */
 #include <stdio.h>
 #include <string.h>
@@ -51,9 +52,15 @@ static struct mount_entry *mount_table_get(struct mount_table *t, const char *pa
 	return m;
 }
 
-static void mount_sys_auth_list(struct core *c, struct request *req, struct response *resp)
+static struct mount_table *mount_sys_table(struct core *c, bool is_auth)
 {
-	json_t *data = mount_table_json(c->auth_mounts);
+	return is_auth ? c->auth_mounts : c->secret_mounts;
+}
+
+static void mount_sys_list(struct core *c, struct request *req, struct response *resp,
+                           bool is_auth)
+{
+	json_t *data = mount_table_json(mount_sys_table(c, is_auth));
 
 	if (data == NULL) {
 		response_err(resp, COFFER_ERR_NOMEM);
@@ -78,6 +85,29 @@ static int mount_sys_ttls(const json_t *o, int64_t *default_s, bool *has_default
 	*has_max = rc == 0;
 	return 0;
 }
+
+/* A secrets mount's options: kv's version as a string ("1" or "2"); generic is version 1. */
+static int mount_sys_secret_options(const char *type, const json_t *in, json_t **out)
+{
+	json_t *v = json_object_get(in, "version");
+	char ver[8] = "1";
+
+	if (json_is_integer(v) && (json_integer_value(v) == 1 || json_integer_value(v) == 2))
+		snprintf(ver, sizeof(ver), "%d", (int)json_integer_value(v));
+	else if (json_is_string(v) && (strcmp(json_string_value(v), "1") == 0 ||
+	                               strcmp(json_string_value(v), "2") == 0))
+		snprintf(ver, sizeof(ver), "%s", json_string_value(v));
+	else if (v != NULL && !json_is_null(v) && !(json_is_string(v) && json_string_length(v) == 0))
+		return COFFER_ERR_INVALID;
+	*out = json_is_object(in) ? json_deep_copy(in) : json_object();
+	if (*out == NULL)
+		return COFFER_ERR_NOMEM;
+	json_object_set_new(*out, "version", json_string(strcmp(type, "generic") == 0 ? "1" : ver));
+	return 0;
+}
+
+static void mount_sys_secret_enable(struct core *c, struct request *req, struct response *resp,
+                                    const char *path);
 
 static void mount_sys_auth_enable(struct core *c, struct request *req, struct response *resp,
                                   const char *path)
@@ -124,24 +154,25 @@ static void mount_sys_auth_enable(struct core *c, struct request *req, struct re
 		response_no_content(resp);
 }
 
-static void mount_sys_auth_disable(struct core *c, struct response *resp, const char *path)
+static void mount_sys_disable(struct core *c, struct response *resp, const char *path,
+                              bool is_auth)
 {
-	int rc = mount_table_remove(c->auth_mounts, path);
+	int rc = mount_table_remove(mount_sys_table(c, is_auth), path);
 
 	/* As Vault: disabling a path that has nothing mounted succeeds. */
 	if (rc == 0 || rc == COFFER_ERR_NOT_FOUND)
 		response_no_content(resp);
 	else if (rc == COFFER_ERR_INVALID)
-		response_error(resp, 400, "token credential backend cannot be disabled");
+		response_error(resp, 400, "cannot unmount %s", path);
 	else
 		response_err(resp, rc);
 }
 
 /* Tune reads show the effective TTLs: the system's where the mount sets none. */
 static void mount_sys_tune_read(struct core *c, struct request *req, struct response *resp,
-                                const char *path)
+                                const char *path, bool is_auth)
 {
-	struct mount_entry *m = mount_table_get(c->auth_mounts, path);
+	struct mount_entry *m = mount_table_get(mount_sys_table(c, is_auth), path);
 	json_t *data;
 
 	if (m == NULL) {
@@ -163,7 +194,7 @@ static void mount_sys_tune_read(struct core *c, struct request *req, struct resp
 }
 
 static void mount_sys_tune_write(struct core *c, struct request *req, struct response *resp,
-                                 const char *path)
+                                 const char *path, bool is_auth)
 {
 	const char *desc = NULL;
 	int64_t dttl = 0, mttl = 0;
@@ -175,7 +206,7 @@ static void mount_sys_tune_write(struct core *c, struct request *req, struct res
 		response_error(resp, 400, "lease TTLs must be durations, description a string");
 		return;
 	}
-	rc = mount_table_tune(c->auth_mounts, path, desc, has_d ? &dttl : NULL,
+	rc = mount_table_tune(mount_sys_table(c, is_auth), path, desc, has_d ? &dttl : NULL,
 	                      has_m ? &mttl : NULL);
 	if (rc == COFFER_ERR_NOT_FOUND)
 		response_error(resp, 400, "no mount at %s", path);
@@ -187,14 +218,14 @@ static void mount_sys_tune_write(struct core *c, struct request *req, struct res
 		response_no_content(resp);
 }
 
-static void mount_sys_auth_read(struct core *c, struct request *req, struct response *resp,
-                                const char *path)
+static void mount_sys_read(struct core *c, struct request *req, struct response *resp,
+                           const char *path, bool is_auth)
 {
-	struct mount_entry *m = mount_table_get(c->auth_mounts, path);
+	struct mount_entry *m = mount_table_get(mount_sys_table(c, is_auth), path);
 	json_t *data;
 
 	if (m == NULL) {
-		response_error(resp, 400, "no auth engine at %s", path);
+		response_error(resp, 400, "no mount at %s", path);
 		return;
 	}
 	data = mount_entry_json(m);
@@ -206,8 +237,10 @@ static void mount_sys_auth_read(struct core *c, struct request *req, struct resp
 	response_envelope(resp, req, data, NULL, NULL);
 }
 
-/* sys/auth/<path>[/tune]: the path may have several segments, so the route is a prefix. */
-static void mount_sys_auth_path(struct core *c, struct request *req, struct response *resp)
+/* sys/auth/<path>[/tune] and sys/mounts/<path>[/tune]: paths may have several segments, so
+ * the routes are prefixes. */
+static void mount_sys_path_route(struct core *c, struct request *req, struct response *resp,
+                                 bool is_auth)
 {
 	char path[PATH_MAX_LEN + 2];
 	bool is_tune, is_write = req->method == REQ_POST || req->method == REQ_PUT;
@@ -217,22 +250,105 @@ static void mount_sys_auth_path(struct core *c, struct request *req, struct resp
 		return;
 	}
 	if (is_tune && is_write)
-		mount_sys_tune_write(c, req, resp, path);
+		mount_sys_tune_write(c, req, resp, path, is_auth);
 	else if (is_tune && req->method == REQ_GET && !req->is_list)
-		mount_sys_tune_read(c, req, resp, path);
-	else if (!is_tune && is_write)
+		mount_sys_tune_read(c, req, resp, path, is_auth);
+	else if (!is_tune && is_write && is_auth)
 		mount_sys_auth_enable(c, req, resp, path);
+	else if (!is_tune && is_write)
+		mount_sys_secret_enable(c, req, resp, path);
 	else if (!is_tune && req->method == REQ_DELETE)
-		mount_sys_auth_disable(c, resp, path);
+		mount_sys_disable(c, resp, path, is_auth);
 	else if (!is_tune && req->method == REQ_GET && !req->is_list)
-		mount_sys_auth_read(c, req, resp, path);
+		mount_sys_read(c, req, resp, path, is_auth);
 	else
 		response_error(resp, 405, "unsupported operation");
+}
+
+static void mount_sys_secret_enable(struct core *c, struct request *req, struct response *resp,
+                                    const char *path)
+{
+	const char *type = NULL, *desc = NULL;
+	json_t *config = json_object_get(req->body, "config"), *options = NULL;
+	int64_t dttl = 0, mttl = 0;
+	bool has_d, has_m;
+	int rc;
+
+	if (coffer_json_get_string(req->body, "type", &type) != 0 ||
+	    coffer_json_get_string(req->body, "description", &desc) == COFFER_ERR_INVALID) {
+		response_error(resp, 400, "type must be given as a string");
+		return;
+	}
+	if (!engine_is_mountable(type, false)) {
+		response_error(resp, 400, "unsupported secrets engine type: %.64s", type);
+		return;
+	}
+	if ((json_is_object(config) && mount_sys_ttls(config, &dttl, &has_d, &mttl, &has_m) != 0) ||
+	    (config != NULL && !json_is_null(config) && !json_is_object(config))) {
+		response_error(resp, 400, "invalid config: lease TTLs must be durations");
+		return;
+	}
+	if (mount_sys_secret_options(type, json_object_get(req->body, "options"), &options) != 0) {
+		response_error(resp, 400, "options.version must be \"1\" or \"2\"");
+		return;
+	}
+	rc = mount_table_add(c->secret_mounts, path, type, desc, dttl, mttl, options);
+	json_decref(options);
+	if (rc == COFFER_ERR_EXISTS)
+		response_error(resp, 400, "path is already in use at %s", path);
+	else if (rc == COFFER_ERR_INVALID)
+		response_error(resp, 400, "cannot mount at %s: reserved or invalid path", path);
+	else if (rc != 0)
+		response_err(resp, rc);
+	else
+		response_no_content(resp);
+}
+
+static void mount_sys_auth_list(struct core *c, struct request *req, struct response *resp)
+{
+	mount_sys_list(c, req, resp, true);
+}
+
+static void mount_sys_mounts_list(struct core *c, struct request *req, struct response *resp)
+{
+	mount_sys_list(c, req, resp, false);
+}
+
+static void mount_sys_auth_path(struct core *c, struct request *req, struct response *resp)
+{
+	mount_sys_path_route(c, req, resp, true);
+}
+
+static void mount_sys_mounts_path(struct core *c, struct request *req, struct response *resp)
+{
+	mount_sys_path_route(c, req, resp, false);
+}
+
+/* sys/internal/ui/mounts/<path>: the mount that serves a path (the Vault CLI's kv helper). */
+static void mount_sys_ui_mount(struct core *c, struct request *req, struct response *resp)
+{
+	const char *p = request_param(req, "*"), *rest;
+	struct mount_entry *m = NULL;
+	json_t *data;
+
+	if (p == NULL || mount_table_find(c->secret_mounts, p, &m, &rest) != 0) {
+		response_error(resp, 403, "preflight capability check returned 403, please ensure "
+		                          "client's policies grant access to the path");
+		return;
+	}
+	data = mount_entry_json(m);
+	json_object_set_new(data, "path", json_string(m->path));
+	mount_entry_release(m);
+	response_envelope(resp, req, data, NULL, NULL);
 }
 
 const struct route mount_sys_routes[] = {
     {"sys/auth", REQ_M(REQ_GET), 0, mount_sys_auth_list, NULL},
     {"sys/auth/:path", REQ_M(REQ_GET) | REQ_M_WRITE | REQ_M(REQ_DELETE), ROUTE_PREFIX | ROUTE_SUDO,
      mount_sys_auth_path, NULL},
+    {"sys/mounts", REQ_M(REQ_GET), 0, mount_sys_mounts_list, NULL},
+    {"sys/mounts/:path", REQ_M(REQ_GET) | REQ_M_WRITE | REQ_M(REQ_DELETE), ROUTE_PREFIX,
+     mount_sys_mounts_path, NULL},
+    {"sys/internal/ui/mounts", REQ_M(REQ_GET), ROUTE_PREFIX, mount_sys_ui_mount, NULL},
 };
 const size_t mount_sys_routes_len = sizeof(mount_sys_routes) / sizeof(mount_sys_routes[0]);

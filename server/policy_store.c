@@ -34,7 +34,9 @@ static const char ps_default_policy[] =
     "path \"sys/leases/renew\" {\n\tcapabilities = [\"update\"]\n}\n"
     "path \"sys/renew\" {\n\tcapabilities = [\"update\"]\n}\n"
     "# Allow watching for changes (reading what is watched needs read on each path).\n"
-    "path \"sys/watch\" {\n\tcapabilities = [\"update\"]\n}\n";
+    "path \"sys/watch\" {\n\tcapabilities = [\"update\"]\n}\n"
+    "# Allow clients (the Vault CLI) to find the mount of a path.\n"
+    "path \"sys/internal/ui/mounts/*\" {\n\tcapabilities = [\"read\"]\n}\n";
 
 struct ps_policy {
 	struct ps_policy *next;

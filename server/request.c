@@ -166,18 +166,23 @@ const char *request_param(const struct request *req, const char *name)
 
 int request_add_param(struct request *req, const char *name, const char *value, size_t len)
 {
-	size_t used = 0;
+	size_t used = 0, name_len = strcspn(name, "/");
 
+	/* A name runs to the end of its pattern segment: "role_name" of ":role_name/role-id". */
 	if (req->n_params > 0) {
 		const char *last = req->param_values[req->n_params - 1];
 
 		used = (size_t)(last - req->param_buf) + strlen(last) + 1;
 	}
-	if (req->n_params == REQ_MAX_PARAMS || used + len + 1 > sizeof(req->param_buf))
+	if (req->n_params == REQ_MAX_PARAMS ||
+	    used + name_len + 1 + len + 1 > sizeof(req->param_buf))
 		return COFFER_ERR_INVALID;
+	memcpy(req->param_buf + used, name, name_len);
+	req->param_buf[used + name_len] = '\0';
+	req->param_names[req->n_params] = req->param_buf + used;
+	used += name_len + 1;
 	memcpy(req->param_buf + used, value, len);
 	req->param_buf[used + len] = '\0';
-	req->param_names[req->n_params] = name;
 	req->param_values[req->n_params++] = req->param_buf + used;
 	return 0;
 }

@@ -48,11 +48,11 @@ struct request {
 	const struct mount_entry *mount; /* the mount that serves the path; NULL for sys/ */
 	const char *rel_path;            /* path below the mount (points into path) */
 	/* ":name" segments of the route pattern (and "*", the rest of a prefix route), in order;
-	 * the values are NUL-terminated copies in param_buf. */
+	 * names and values are NUL-terminated copies in param_buf. */
 	size_t n_params;
 	const char *param_names[REQ_MAX_PARAMS];
 	const char *param_values[REQ_MAX_PARAMS];
-	char param_buf[PATH_MAX_LEN + REQ_MAX_PARAMS + 1];
+	char param_buf[2 * PATH_MAX_LEN + 2 * REQ_MAX_PARAMS];
 	/* The caller's token, authenticated and counted (NULL on unauthenticated routes). The
 	 * router holds the reference and releases it after the response. */
 	struct token_entry *auth;
@@ -61,7 +61,8 @@ struct request {
 
 /* The value of the route parameter name (":name" in the pattern), or NULL. */
 const char *request_param(const struct request *req, const char *name);
-/* Append a parameter (len bytes of value; name must outlive req). COFFER_ERR_INVALID when full. */
+/* Append a parameter: name up to its first '/' or NUL, and len bytes of value, both copied.
+ * COFFER_ERR_INVALID when full. */
 int request_add_param(struct request *req, const char *name, const char *value, size_t len);
 
 /*

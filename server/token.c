@@ -621,7 +621,7 @@ static int token_fill(struct token_entry *e, const struct token_params *p)
 	                        e->is_root);
 	e->creation_ttl_s = ttl;
 	e->ttl_s = ttl;
-	e->expire_time = ttl != 0 ? e->creation_time + ttl : 0;
+	token_set_expiry(e, token_now_ms(), ttl);
 	e->explicit_max_ttl_s = p->explicit_max_ttl_s;
 	e->period_s = p->period_s;
 	e->num_uses = p->num_uses;
@@ -723,7 +723,7 @@ int token_renew(struct token_store *ts, const struct token_entry *e, int64_t inc
                 struct token_entry **out)
 {
 	struct token_entry *cur = NULL, *next = NULL;
-	int64_t now = token_now();
+	int64_t now = token_now(), base;
 	int err;
 
 	*out = NULL;
@@ -741,9 +741,12 @@ int token_renew(struct token_store *ts, const struct token_entry *e, int64_t inc
 	err = COFFER_ERR_NOMEM;
 	if ((next = token_entry_dup(cur)) == NULL)
 		goto out;
-	next->expire_time = token_compute_renewal(cur, increment_s, now);
-	if (next->expire_time != 0)
-		next->ttl_s = next->expire_time > now ? next->expire_time - now : 0;
+	base = token_now_ms();
+	/* The renewal is computed in whole seconds from now and kept exact from base. */
+	next->ttl_s = token_compute_renewal(cur, increment_s, base / 1000);
+	if (next->ttl_s != 0)
+		next->ttl_s = next->ttl_s > base / 1000 ? next->ttl_s - base / 1000 : 0;
+	token_set_expiry(next, base, next->ttl_s);
 	next->last_renewal_time = now;
 	if ((err = token_persist_update(ts, next)) != 0)
 		goto out;

@@ -48,7 +48,8 @@ struct token_entry {
 	int64_t ttl_s;           /* TTL of the current lease period */
 	int64_t explicit_max_ttl_s;
 	int64_t period_s;
-	int64_t expire_time;     /* Unix seconds; 0 = never */
+	int64_t expire_time;     /* Unix seconds, rounded up; 0 = never */
+	int64_t expire_ms;       /* the exact expiry in Unix milliseconds; 0 = never */
 	int64_t last_renewal_time; /* 0 = never renewed */
 	int64_t num_uses;        /* uses left; 0 = unlimited */
 	int64_t max_ttl_s;       /* the creating mount's max TTL (0 = system max); clips renewals */
@@ -123,6 +124,10 @@ int token_renew(struct token_store *ts, const struct token_entry *e, int64_t inc
 typedef int64_t (*token_clock_fn)(void);
 void token_set_clock(token_clock_fn now);
 int64_t token_now(void);
+/* The current time in milliseconds (the injected clock's seconds * 1000 in tests). */
+int64_t token_now_ms(void);
+/* Set e's expiry to ttl_s seconds after now_ms (0: never). */
+void token_set_expiry(struct token_entry *e, int64_t now_ms, int64_t ttl_s);
 /* TTL arithmetic (pure). The TTL of a new token: period when set, else ttl_s (0 = the default,
  * which is the max), capped by max_ttl_s (0 = system max); then capped by explicit_max_ttl_s.
  * 0 = never expires, only for a root-policy token with no ttl, period or explicit max. */

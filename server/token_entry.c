@@ -34,6 +34,29 @@ int64_t token_now(void)
 	return token_clock();
 }
 
+int64_t token_now_ms(void)
+{
+	struct timespec ts;
+
+	if (token_clock != token_clock_real)
+		return token_clock() * 1000;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The exact expiry decides when a token is refused (to the millisecond, so a 2 s token is
+ * refused right after 2 s); the whole-second expiry, rounded up, is what leases and lookups show. */
+void token_set_expiry(struct token_entry *e, int64_t now_ms, int64_t ttl_s)
+{
+	if (ttl_s <= 0) {
+		e->expire_ms = 0;
+		e->expire_time = 0;
+		return;
+	}
+	e->expire_ms = now_ms + ttl_s * 1000;
+	e->expire_time = (e->expire_ms + 999) / 1000;
+}
+
 void token_format_time(int64_t t, char *out, size_t out_cap)
 {
 	time_t tt = (time_t)t;
@@ -91,11 +114,16 @@ int64_t token_ttl_left(const struct token_entry *e, int64_t now)
 {
 	if (e->expire_time == 0 || now >= e->expire_time)
 		return 0;
+	/* Never more than the lease period, though the expiry was rounded up. */
+	if (e->ttl_s > 0 && e->expire_time - now > e->ttl_s)
+		return e->ttl_s;
 	return e->expire_time - now;
 }
 
 bool token_is_expired(const struct token_entry *e, int64_t now)
 {
+	if (e->expire_ms != 0)
+		return token_now_ms() >= e->expire_ms;
 	return e->expire_time != 0 && now >= e->expire_time;
 }
 
@@ -156,7 +184,7 @@ json_t *token_entry_to_json(const struct token_entry *e)
 {
 	return json_pack(
 	    "{s:s,s:s,s:O,s:O,s:O?,s:s?,s:s?,s:s?,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,"
-	    "s:b,s:b,s:b}",
+	    "s:b,s:b,s:b,s:I}",
 	    "accessor", e->accessor, "parent", e->parent_hex, "policies", e->policies, "meta",
 	    e->meta, "bound_cidrs", e->bound_cidrs, "display_name", e->display_name, "path",
 	    e->path, "role", e->role, "creation_time", (json_int_t)e->creation_time, "creation_ttl",
@@ -164,7 +192,8 @@ json_t *token_entry_to_json(const struct token_entry *e)
 	    (json_int_t)e->explicit_max_ttl_s, "period", (json_int_t)e->period_s, "expire_time",
 	    (json_int_t)e->expire_time, "last_renewal_time", (json_int_t)e->last_renewal_time,
 	    "num_uses", (json_int_t)e->num_uses, "max_ttl", (json_int_t)e->max_ttl_s, "renewable",
-	    e->is_renewable, "orphan", e->is_orphan, "root", e->is_root);
+	    e->is_renewable, "orphan", e->is_orphan, "root", e->is_root, "expire_ms",
+	    (json_int_t)e->expire_ms);
 }
 
 /* Optional strings of a stored entry: absent stays NULL. */
@@ -185,18 +214,20 @@ int token_entry_from_json(const json_t *o, struct token_entry *e)
 {
 	const char *acc = NULL, *parent = NULL;
 	json_int_t ct = 0, cttl = 0, ttl = 0, emax = 0, period = 0, exp = 0, lr = 0, uses = 0;
-	json_int_t max = 0;
+	json_int_t max = 0, exp_ms = 0;
 	int renewable = 0, orphan = 0, root = 0;
 	json_t *pol = NULL, *meta = NULL, *cidrs = NULL;
 	json_error_t jerr;
 
 	if (json_unpack_ex((json_t *)o, &jerr, 0,
-	                   "{s:s,s:s,s:o,s:o,s?o,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s?I,s:b,s:b,s:b}",
+	                   "{s:s,s:s,s:o,s:o,s?o,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s?I,s:b,s:b,s:b,"
+	                   "s?I}",
 	                   "accessor", &acc, "parent", &parent, "policies", &pol, "meta", &meta,
 	                   "bound_cidrs", &cidrs, "creation_time", &ct, "creation_ttl", &cttl,
 	                   "ttl", &ttl, "explicit_max_ttl", &emax, "period", &period, "expire_time",
 	                   &exp, "last_renewal_time", &lr, "num_uses", &uses, "max_ttl", &max,
-	                   "renewable", &renewable, "orphan", &orphan, "root", &root) != 0 ||
+	                   "renewable", &renewable, "orphan", &orphan, "root", &root, "expire_ms",
+	                   &exp_ms) != 0 ||
 	    !json_is_array(pol) || !json_is_object(meta) || strlen(acc) >= sizeof(e->accessor) ||
 	    strlen(parent) >= sizeof(e->parent_hex))
 		return COFFER_ERR_INTEGRITY;
@@ -211,6 +242,7 @@ int token_entry_from_json(const json_t *o, struct token_entry *e)
 	e->explicit_max_ttl_s = emax;
 	e->period_s = period;
 	e->expire_time = exp;
+	e->expire_ms = exp_ms;
 	e->last_renewal_time = lr;
 	e->num_uses = uses;
 	e->max_ttl_s = max;

@@ -313,6 +313,16 @@ static json_t *watch_changed_json(const struct watch *w, char *const *paths, siz
 	return changed;
 }
 
+static json_t *watch_all_json(char *const *paths, size_t n)
+{
+	json_t *all = json_array();
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		json_array_append_new(all, json_string(paths[i]));
+	return all;
+}
+
 static void watch_respond(struct response *resp, const char *request_id, uint64_t index,
 			  json_t *changed)
 {
@@ -479,7 +489,8 @@ static void watch_handle(struct core *c, struct request *req, struct response *r
 	    watch_parse_paths(req, resp, &paths, &n) != 0)
 		return;
 	pthread_mutex_lock(&w->mu);
-	changed = watch_changed_json(w, paths, n, since);
+	/* Index 0 is a client that knows nothing yet: every path counts as changed, at once. */
+	changed = since == 0 ? watch_all_json(paths, n) : watch_changed_json(w, paths, n, since);
 	if (json_array_size(changed) > 0 || wait_s == 0) {
 		uint64_t last = w->last;
 

@@ -4,7 +4,8 @@
  * gets a change index, persisted in the same batch as the change; POST sys/watch answers at once
  * when a watched path changed after the client's index, or holds the request (libmicrohttpd
  * suspend/resume) until a change or the wait ends. Indexes are time-based and strictly increasing
- * (nanoseconds, never below the persisted one + 1), so they keep increasing across restarts.
+ * (microseconds, never below the persisted one + 1), so they keep increasing across restarts.
+ * Index 0 means "I know nothing": the answer is immediate and lists every path as changed.
  */
 #ifndef COFFER_WATCH_H
 #define COFFER_WATCH_H

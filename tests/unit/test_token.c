@@ -188,7 +188,10 @@ static void test_create_lookup_authenticate(void)
 	CHECK_EQ(json_array_size(e->policies), 2);
 	CHECK(strcmp(json_string_value(json_array_get(e->policies, 0)), "default") == 0);
 	CHECK(strcmp(json_string_value(json_array_get(e->policies, 1)), "dev") == 0);
-	CHECK_EQ(e->expire_time - e->creation_time, 3600);
+	/* The whole-second expiry is rounded up from the exact one. */
+	CHECK(e->expire_time - e->creation_time >= 3600 && e->expire_time - e->creation_time <= 3601);
+	CHECK(e->expire_ms > 0 && e->expire_ms <= e->expire_time * 1000 &&
+	      e->expire_ms > (e->expire_time - 1) * 1000);
 	CHECK_EQ(token_authenticate(f.ts, text, "127.0.0.1", &a), 0);
 	CHECK(strcmp(a->accessor, e->accessor) == 0);
 	CHECK_EQ(token_lookup_accessor(f.ts, e->accessor, &l), 0);
