@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """The compat tests' fixtures and helpers live in tests/pylib/coffer_testlib.py (shared with
-tests/compat); this file puts that folder on sys.path and re-exports everything, so that tests can
-`from conftest import ...` and pytest finds the fixtures."""
+tests/integration); this file puts that folder on sys.path and re-exports everything, so that
+pytest finds the fixtures (the tests import helpers from coffer_testlib directly)."""
 import sys
 from pathlib import Path
 

@@ -28,7 +28,8 @@ const COFFERD = process.env.COFFERD ||
     path.join(process.env.COFFER_BUILD_DIR || path.join(__dirname, '..', '..', 'build-test'), 'cofferd');
 const ROOT = `cof.${crypto.randomBytes(32).toString('base64url')}`;
 const READ = 'path "sys/policy/*" {\n  capabilities = ["read"]\n}\n';
-const CREATOR = 'path "auth/token/create" {\n  capabilities = ["update"]\n}\n';
+const CREATOR = 'path "auth/token/create" {\n  capabilities = ["update"]\n}\n' +
+    'path "auth/token/create-orphan" {\n  capabilities = ["update"]\n}\n';
 const TOKEN_RE = /^cof\.[A-Za-z0-9_-]{43}$/;
 
 let server;
@@ -183,7 +184,7 @@ test('tokenCreateOrphan, children and tokenRevokeOrphan', async () => {
 });
 
 test('tokenLookup, tokenLookupAccessor and tokenAccessors', async () => {
-    const t = (await vault().tokenCreate({ meta: { k: 'v' } })).auth;
+    const t = (await vault().tokenCreate({ policies: ['default'], meta: { k: 'v' } })).auth;
     const byToken = await vault().tokenLookup({ token: t.client_token });
     assert.equal(byToken.data.accessor, t.accessor);
     assert.deepEqual(byToken.data.meta, { k: 'v' });
@@ -196,7 +197,7 @@ test('tokenLookup, tokenLookupAccessor and tokenAccessors', async () => {
 });
 
 test('tokenRenew and tokenRenewSelf', async () => {
-    const t = (await vault().tokenCreate({ ttl: '10m' })).auth;
+    const t = (await vault().tokenCreate({ policies: ['default'], ttl: '10m' })).auth;
     const renewed = await vault().tokenRenew({ token: t.client_token, increment: 3600 });
     assert.equal(renewed.auth.lease_duration, 3600);
     assert.equal(renewed.auth.accessor, t.accessor);
@@ -205,17 +206,17 @@ test('tokenRenew and tokenRenewSelf', async () => {
     const ttl = (await vault(t.client_token).tokenLookupSelf()).data.ttl;
     assert.ok(ttl > 1790 && ttl <= 1800, String(ttl));
     const plain = await vault(t.client_token).tokenRenewSelf();
-    assert.equal(plain.auth.lease_duration, 600);
+    assert.equal(plain.auth.lease_duration, 1800, 'no increment: the current period again');
 });
 
 test('tokenRevoke, tokenRevokeSelf and tokenRevokeAccessor', async () => {
-    const a = (await vault().tokenCreate({})).auth;
+    const a = (await vault().tokenCreate({ policies: ['default'] })).auth;
     assert.equal(await vault(a.client_token).tokenRevokeSelf(), '');
     assert.equal(await alive(a.client_token), false);
-    const b = (await vault().tokenCreate({})).auth;
+    const b = (await vault().tokenCreate({ policies: ['default'] })).auth;
     assert.equal(await vault().tokenRevokeAccessor({ accessor: b.accessor }), '');
     assert.equal(await alive(b.client_token), false);
-    const c = (await vault().tokenCreate({})).auth;
+    const c = (await vault().tokenCreate({ policies: ['default'] })).auth;
     assert.equal(await vault().tokenRevoke({ token: c.client_token }), '');
     assert.equal(await alive(c.client_token), false);
 });
@@ -239,7 +240,7 @@ test('token roles: addTokenRole, getTokenRole, tokenRoles, tokenCreateRole, remo
 });
 
 test('leases: renew, revoke and revokePrefix', async () => {
-    const t = (await vault().tokenCreate({ ttl: '5m' })).auth;
+    const t = (await vault().tokenCreate({ policies: ['default'], ttl: '5m' })).auth;
     const leaseId = `auth/token/create/${t.accessor}`;
     const renewed = await vault().renew({ lease_id: leaseId, increment: 600 });
     const duration = renewed.lease_duration || (renewed.auth && renewed.auth.lease_duration);
@@ -251,7 +252,7 @@ test('leases: renew, revoke and revokePrefix', async () => {
 
     await vault().addTokenRole({ role_name: 'nv-prefix', allowed_policies: 'nv-read' });
     const inPrefix = (await vault().tokenCreateRole({ role_name: 'nv-prefix' })).auth;
-    const outside = (await vault().tokenCreate({})).auth;
+    const outside = (await vault().tokenCreate({ policies: ['default'] })).auth;
     assert.equal(await vault().revokePrefix({ path_prefix: 'auth/token/create/nv-prefix' }), '');
     assert.equal(await alive(inPrefix.client_token), false);
     assert.equal(await alive(outside.client_token), true);

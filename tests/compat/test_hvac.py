@@ -85,7 +85,7 @@ def test_create_with_num_uses_and_unknown_policy_warning(s, root):
 
 
 def test_lookup_and_lookup_accessor(s, root):
-    auth = root.auth.token.create(meta={"k": "v"})["auth"]
+    auth = root.auth.token.create(policies=["default"], meta={"k": "v"})["auth"]
     d = root.auth.token.lookup(auth["client_token"])["data"]
     assert d["accessor"] == auth["accessor"] and d["meta"] == {"k": "v"}, d
     d = root.auth.token.lookup_accessor(auth["accessor"])["data"]
@@ -102,7 +102,7 @@ def test_orphans_children_and_revoke_and_orphan_children(s, root):
     assert child["orphan"] is False, child
     orphan = parent.create_token(orphan=True, policies=["hvac-creator"])["auth"]  # create-orphan
     assert orphan["orphan"] is True, orphan
-    no_parent = root.auth.token.create(no_parent=True)["auth"]
+    no_parent = root.auth.token.create(policies=["default"], no_parent=True)["auth"]
     assert no_parent["orphan"] is True, no_parent
     legacy = root.create_token(policies=["hvac-read"], ttl="10m", display_name="legacy")["auth"]
     assert legacy["policies"] == ["default", "hvac-read"] and legacy["lease_duration"] == 600
@@ -119,7 +119,7 @@ def test_orphans_children_and_revoke_and_orphan_children(s, root):
 
 
 def test_renew_family(s, root):
-    auth = root.auth.token.create(ttl="10m")["auth"]
+    auth = root.auth.token.create(policies=["default"], ttl="10m")["auth"]
     token, accessor = auth["client_token"], auth["accessor"]
     t = client_for(s, token)
     assert root.auth.token.renew(token, increment="1h")["auth"]["lease_duration"] == 3600
@@ -129,36 +129,36 @@ def test_renew_family(s, root):
     assert root.renew_token(token, increment=900)["auth"]["lease_duration"] == 900  # legacy
     assert t.renew_self_token(increment=700)["auth"]["lease_duration"] == 700  # legacy
     assert 690 <= t.auth.token.lookup_self()["data"]["ttl"] <= 700
-    # Without an increment the TTL goes back to the token's own.
-    assert t.auth.token.renew_self()["auth"]["lease_duration"] == 600
+    # Without an increment the lease's current period is used again (Vault: the last renewal's).
+    assert t.auth.token.renew_self()["auth"]["lease_duration"] == 700
 
 
 def test_revoke_family(s, root):
-    a = root.auth.token.create()["auth"]
+    a = root.auth.token.create(policies=["default"])["auth"]
     assert is_204(client_for(s, a["client_token"]).auth.token.revoke_self())
     assert dead(s, a["client_token"])
 
-    b = root.auth.token.create()["auth"]
+    b = root.auth.token.create(policies=["default"])["auth"]
     assert is_204(root.auth.token.revoke_accessor(b["accessor"]))
     assert dead(s, b["client_token"])
 
-    c = root.auth.token.create()["auth"]
+    c = root.auth.token.create(policies=["default"])["auth"]
     root.revoke_token(c["accessor"], accessor=True)  # legacy
     assert dead(s, c["client_token"])
-    d = root.auth.token.create()["auth"]
+    d = root.auth.token.create(policies=["default"])["auth"]
     root.revoke_token(d["client_token"])  # legacy
     assert dead(s, d["client_token"])
-    e = root.auth.token.create()["auth"]
+    e = root.auth.token.create(policies=["default"])["auth"]
     client_for(s, e["client_token"]).revoke_self_token()  # legacy, PUT
     assert dead(s, e["client_token"])
-    f = root.auth.token.create()["auth"]
+    f = root.auth.token.create(policies=["default"])["auth"]
     fc = client_for(s, f["client_token"])
     fc.logout(revoke_token=True)
     assert fc.token is None and dead(s, f["client_token"])
 
 
 def test_list_accessors(s, root):
-    auth = root.auth.token.create()["auth"]
+    auth = root.auth.token.create(policies=["default"])["auth"]
     keys = root.auth.token.list_accessors()["data"]["keys"]
     assert auth["accessor"] in keys, keys
     with pytest.raises(exceptions.Forbidden):
@@ -231,7 +231,7 @@ def test_get_capabilities(s, root):
 # --- leases ----------------------------------------------------------------------------------------
 
 def test_lease_calls(s, root):
-    auth = root.auth.token.create(ttl="5m")["auth"]
+    auth = root.auth.token.create(policies=["default"], ttl="5m")["auth"]
     lease_id = f"auth/token/create/{auth['accessor']}"
     d = root.sys.read_lease(lease_id)["data"]
     assert d["id"] == lease_id and 290 <= d["ttl"] <= 300 and d["renewable"] is True, d
@@ -247,7 +247,7 @@ def test_lease_calls(s, root):
     root.auth.token.create_or_update_role("hvac-prefix", allowed_policies=["hvac-read"])
     batch = [root.auth.token.create(role_name="hvac-prefix")["auth"] for _ in range(2)]
     forced = [root.auth.token.create(role_name="hvac-prefix")["auth"]]
-    other = root.auth.token.create()["auth"]
+    other = root.auth.token.create(policies=["default"])["auth"]
     assert is_204(root.sys.revoke_prefix("auth/token/create/hvac-prefix"))
     assert all(dead(s, a["client_token"]) for a in batch + forced)
     assert not dead(s, other["client_token"])

@@ -43,7 +43,7 @@ def test_enable_and_list_auth_methods(s):
     assert body["data"]["approle/"]["type"] == "approle"
     # Enabling it again at the same path is refused, and a default token may not enable methods.
     assert_error(s.post("sys/auth/approle", token=s.root, json={"type": "approle"}), 400)
-    t = create_token(s, s.root)["auth"]["client_token"]
+    t = create_token(s, s.root, policies=["default"])["auth"]["client_token"]
     assert_denied(s.post("sys/auth/approle2", token=t, json={"type": "approle"}))
     assert_denied(s.post("auth/approle/role/sneaky", token=t, json={}))
 

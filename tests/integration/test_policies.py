@@ -50,7 +50,9 @@ def s(module_dev):
 
 
 def token_with(s, *policies, **body):
-    return create_token(s, s.root, policies=list(policies), **body)["auth"]["client_token"]
+    """A token with these policies (and default); with none, default alone (not root's)."""
+    return create_token(s, s.root, policies=list(policies) or ["default"],
+                        **body)["auth"]["client_token"]
 
 
 # --- CRUD ---------------------------------------------------------------------------------------

@@ -23,10 +23,10 @@ def test_tokens_and_leases_survive_restart_and_expiry_while_down(cofferd_factory
     long_token = long_auth["client_token"]
     child = create_token(s, long_token, policies=["creator"], ttl="30m")["auth"]["client_token"]
     short_made = time.monotonic()
-    short = create_token(s, root, ttl="3s")["auth"]["client_token"]
-    counted = create_token(s, root, num_uses=3)["auth"]["client_token"]
+    short = create_token(s, root, policies=["default"], ttl="3s")["auth"]["client_token"]
+    counted = create_token(s, root, policies=["default"], num_uses=3)["auth"]["client_token"]
     ok(lookup_self(s, counted))  # one use of three
-    revoked = create_token(s, root, ttl="1h")["auth"]["client_token"]
+    revoked = create_token(s, root, policies=["default"], ttl="1h")["auth"]["client_token"]
     ok(s.post("auth/token/revoke", token=root, json={"token": revoked}), 204)
     ok(s.post("sys/auth/approle", token=root, json={"type": "approle"}), 204)
     ok(s.post("auth/approle/role/r1", token=root, json={"token_policies": ["creator"]}), 204)

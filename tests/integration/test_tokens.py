@@ -28,7 +28,9 @@ def s(module_dev):
 
 
 def new_token(s, creator=None, **body):
-    """Creates a token (by root unless creator) and returns its auth block."""
+    """Creates a token (by root unless creator) and returns its auth block. Without policies a
+    token inherits its creator's (Vault): ask for the default policy alone unless told."""
+    body.setdefault("policies", ["default"])
     return create_token(s, creator or s.root, **body)["auth"]
 
 
@@ -478,3 +480,28 @@ def test_revoke_prefix_needs_sudo_and_revokes_only_the_prefix(s):
         assert not alive(s, a["client_token"])
     assert alive(s, outside["client_token"])
     assert alive(s, revoker)
+
+
+# --- custom ids and periodic tokens -----------------------------------------------------------------
+
+def test_custom_id_needs_root_and_must_be_unique(s):
+    custom = new_token_text("custom")
+    auth = new_token(s, id=custom)
+    assert auth["client_token"] == custom, auth
+    assert ok(lookup_self(s, custom))["data"]["id"] == custom
+    assert_error(s.post("auth/token/create", token=s.root,
+                        json={"id": custom, "policies": ["default"]}), 400)
+    parent = new_token(s, policies=["creator"])["client_token"]
+    r = s.post("auth/token/create", token=parent,
+               json={"id": new_token_text("byparent"), "policies": ["creator"]})
+    assert r.status_code in (400, 403), f"a non-root token chose a token id: {r.text}"
+
+
+def test_periodic_token_renews_to_its_period(s):
+    auth = new_token(s, period="1h")
+    assert auth["lease_duration"] == 3600 and auth["renewable"] is True, auth
+    token = auth["client_token"]
+    r = ok(s.post("auth/token/renew-self", token=token, json={"increment": "10h"}))
+    assert r["auth"]["lease_duration"] == 3600, r
+    d = ok(lookup_self(s, token))["data"]
+    assert 3590 <= d["ttl"] <= 3600, d
