@@ -432,7 +432,7 @@ static void test_sys_auth_enable_list_tune_disable(void)
 	json_t *data;
 
 	CHECK_EQ(fixture_init(&f), 0);
-	CHECK_EQ(mount_sys_routes_len, 2);
+	CHECK(mount_sys_routes_len >= 2 && strcmp(mount_sys_routes[1].pattern, "sys/auth/:path") == 0);
 	CHECK(mount_sys_routes[1].flags & ROUTE_SUDO);
 	CHECK_EQ(sys_call(&f, &resp, REQ_POST, "approle", NULL,
 	                  "{\"type\":\"approle\",\"description\":\"m\",\"config\":{\"max_lease_"
