@@ -120,15 +120,47 @@ int coffer_mac_verify(const uint8_t mac[COFFER_MAC_LEN], const void *msg, size_t
 	return rc;
 }
 
+static void coffer_uuid_format(const uint8_t b_in[16], char out[37])
+{
+	static const char hex[] = "0123456789abcdef";
+	uint8_t b[16];
+	size_t i, o = 0;
+
+	memcpy(b, b_in, sizeof(b));
+	b[6] = (uint8_t)((b[6] & 0x0f) | 0x40); /* version 4 */
+	b[8] = (uint8_t)((b[8] & 0x3f) | 0x80); /* RFC 4122 variant */
+	for (i = 0; i < 16; i++) {
+		if (i == 4 || i == 6 || i == 8 || i == 10)
+			out[o++] = '-';
+		out[o++] = hex[b[i] >> 4];
+		out[o++] = hex[b[i] & 15];
+	}
+	out[o] = '\0';
+	sodium_memzero(b, sizeof(b));
+}
+
 void coffer_uuid(char out[37])
 {
 	uint8_t b[16];
 
 	coffer_random(b, sizeof(b));
-	b[6] = (uint8_t)((b[6] & 0x0f) | 0x40); /* version 4 */
-	b[8] = (uint8_t)((b[8] & 0x3f) | 0x80); /* RFC 4122 variant */
-	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-	         b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
-	         b[13], b[14], b[15]);
+	coffer_uuid_format(b, out);
 	sodium_memzero(b, sizeof(b));
+}
+
+/* Request ids need to be unique, not secret: a per-thread ChaCha20 stream (keyed once from the
+ * system CSPRNG) saves a system call per request. */
+void coffer_request_id(char out[37])
+{
+	static _Thread_local uint8_t key[crypto_stream_chacha20_ietf_KEYBYTES];
+	static _Thread_local uint64_t counter;
+	uint8_t nonce[crypto_stream_chacha20_ietf_NONCEBYTES] = {0};
+	uint8_t b[16];
+
+	if (counter == 0)
+		coffer_random(key, sizeof(key));
+	counter++;
+	memcpy(nonce, &counter, sizeof(counter));
+	crypto_stream_chacha20_ietf(b, sizeof(b), nonce, key);
+	coffer_uuid_format(b, out);
 }

@@ -53,5 +53,7 @@ int coffer_mac_verify(const uint8_t mac[COFFER_MAC_LEN], const void *msg, size_t
 
 /* A random RFC 4122 version-4 UUID as 36 characters plus NUL. */
 void coffer_uuid(char out[37]);
+/* The same shape, unique but cheaper (no system call); for request ids, never for secrets. */
+void coffer_request_id(char out[37]);
 
 #endif

@@ -129,7 +129,7 @@ static int http_build_request(struct MHD_Connection *conn, const char *url, cons
 
 	req->transport = conn;
 	req->query = http_query;
-	coffer_uuid(req->request_id);
+	coffer_request_id(req->request_id);
 	http_remote_addr(conn, req->remote_addr, sizeof(req->remote_addr));
 	if (http_parse_method(method, &req->method) != 0) {
 		response_error(resp, 405, "unsupported method");
@@ -158,6 +158,11 @@ static int http_build_request(struct MHD_Connection *conn, const char *url, cons
 	return 0;
 }
 
+static void http_free_text(void *text)
+{
+	secmem_freezero(text, strlen(text));
+}
+
 static enum MHD_Result http_send(struct MHD_Connection *conn, struct response *resp)
 {
 	struct MHD_Response *r;
@@ -172,9 +177,11 @@ static enum MHD_Result http_send(struct MHD_Connection *conn, struct response *r
 		r = MHD_create_response_from_buffer_with_free_callback(
 			strlen(text), text, (MHD_ContentReaderFreeCallback)coffer_json_free_text);
 	} else if (resp->text != NULL) {
-		ctype = resp->content_type;
-		r = MHD_create_response_from_buffer(strlen(resp->text), resp->text,
-						    MHD_RESPMEM_MUST_FREE);
+		/* A body built as text (JSON with spliced secret data, or metrics): wiped too. */
+		if (resp->content_type != NULL)
+			ctype = resp->content_type;
+		r = MHD_create_response_from_buffer_with_free_callback(
+			strlen(resp->text), resp->text, http_free_text);
 		resp->text = NULL;
 	} else {
 		r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);

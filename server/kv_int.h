@@ -115,6 +115,15 @@ int kv_store_load_meta(struct core *c, const struct mount_entry *m, const char *
 int kv_store_load_config(struct core *c, const struct mount_entry *m, struct kv_config *out);
 /* A JSON object row at path (absolute barrier path); COFFER_ERR_NOT_FOUND when absent. */
 int kv_store_load_object(struct core *c, const char *path, json_t **out);
+/* Plaintext bytes read from the barrier. */
+struct kv_text {
+	uint8_t *buf;
+	size_t len;
+};
+
+/* The version's data as the JSON text it was stored as (plaintext: secmem_freezero it). */
+int kv_store_load_version_text(struct core *c, const struct mount_entry *m, const char *p,
+                               uint64_t v, uint8_t **out, size_t *out_len);
 int kv_store_load_version(struct core *c, const struct mount_entry *m, const char *p, uint64_t v,
                           json_t **out);
 /* Folder listing below the mount's prefix + kind ("meta/" or ""), folder "" or '/'-terminated. */

@@ -99,6 +99,20 @@ int kv_store_load_config(struct core *c, const struct mount_entry *m, struct kv_
 	return err;
 }
 
+int kv_store_load_version_text(struct core *c, const struct mount_entry *m, const char *p,
+                               uint64_t v, uint8_t **out, size_t *out_len)
+{
+	char *path = NULL;
+	int err;
+
+	*out = NULL;
+	err = kv_store_ver_path(m, p, v, &path);
+	if (err == 0)
+		err = barrier_get(c->barrier, path, out, out_len);
+	free(path);
+	return err;
+}
+
 int kv_store_load_version(struct core *c, const struct mount_entry *m, const char *p, uint64_t v,
                           json_t **out)
 {

@@ -20,6 +20,7 @@
 #include "path.h"
 #include "secmem.h"
 #include "token.h"
+#include "watch.h"
 
 #define MOUNT_PATH_AUTH "core/mounts/auth"
 #define MOUNT_PATH_SECRETS "core/mounts/secrets"
@@ -705,6 +706,9 @@ out:
 		else
 			log_info("unmounted %s%s (%s)", t->is_auth ? "auth/" : "", norm,
 			         gone->accessor);
+		/* Every secret under the mount is gone: a change to watchers of any of them. */
+		if (!t->is_auth && t->c->watch != NULL)
+			watch_notify_prefix(t->c->watch, norm, watch_next_index(t->c->watch));
 	}
 	mount_entry_release(gone);
 	return rc;

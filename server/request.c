@@ -9,6 +9,7 @@
 #include <stdlib.h>
 
 #include "request.h"
+#include "secmem.h"
 
 int request_status_for(int err)
 {
@@ -46,7 +47,8 @@ void response_clear(struct response *resp)
 {
 	json_decref(resp->json);
 	resp->json = NULL;
-	free(resp->text);
+	if (resp->text != NULL)
+		secmem_freezero(resp->text, strlen(resp->text));
 	resp->text = NULL;
 	resp->content_type = NULL;
 }
@@ -113,6 +115,38 @@ void response_envelope(struct response *resp, const struct request *req, json_t 
 	json_object_set_new(env, "warnings", warnings != NULL ? warnings : json_null());
 	json_object_set_new(env, "auth", auth != NULL ? auth : json_null());
 	response_raw(resp, 200, env);
+}
+
+void response_envelope_text(struct response *resp, const struct request *req, char *data_text)
+{
+	static const char head[] = "{\"request_id\":\"";
+	static const char mid[] = "\",\"lease_id\":\"\",\"renewable\":false,\"lease_duration\":0,"
+				  "\"data\":";
+	static const char tail[] = ",\"wrap_info\":null,\"warnings\":null,\"auth\":null}";
+	size_t id_len = strlen(req->request_id), data_len = strlen(data_text);
+	char *out, *p;
+
+	/* The same bytes response_envelope() would give, without parsing data_text again. */
+	out = malloc(sizeof(head) + id_len + sizeof(mid) + data_len + sizeof(tail));
+	if (out == NULL) {
+		secmem_freezero(data_text, data_len);
+		response_err(resp, COFFER_ERR_NOMEM);
+		return;
+	}
+	p = out;
+	memcpy(p, head, sizeof(head) - 1);
+	p += sizeof(head) - 1;
+	memcpy(p, req->request_id, id_len);
+	p += id_len;
+	memcpy(p, mid, sizeof(mid) - 1);
+	p += sizeof(mid) - 1;
+	memcpy(p, data_text, data_len);
+	p += data_len;
+	memcpy(p, tail, sizeof(tail));
+	secmem_freezero(data_text, data_len);
+	response_clear(resp);
+	resp->status = 200;
+	resp->text = out;
 }
 
 void response_legacy(struct response *resp, const struct request *req, json_t *data)

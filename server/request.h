@@ -100,6 +100,9 @@ void response_no_content(struct response *resp);
 /* 200 and the envelope; steals data, auth and warnings (each may be NULL). */
 void response_envelope(struct response *resp, const struct request *req, json_t *data, json_t *auth,
 		       json_t *warnings);
+/* The same envelope with data given as JSON text, spliced in unparsed (the hot KV read); takes
+ * data_text (malloc'd) and wipes it. */
+void response_envelope_text(struct response *resp, const struct request *req, char *data_text);
 /* The envelope plus every key of data copied to the top level (legacy sys routes). */
 void response_legacy(struct response *resp, const struct request *req, json_t *data);
 /* Release the body. */

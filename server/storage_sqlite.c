@@ -17,8 +17,10 @@
 #include <sqlite3.h>
 
 #include "storage.h"
+#include "storage_cache.h"
 
 #define SQLITE_BUSY_TIMEOUT_MS 10000
+#define SQLITE_CACHE_BYTES (64u * 1024 * 1024) /* records kept in memory for reads */
 
 /* A read connection owned by one thread; listed in its storage so close can free it. */
 struct sqlite_reader {
@@ -60,6 +62,7 @@ struct sqlite_storage {
 	struct sqlite_req **queue_tail;
 	int is_stopping;
 	int has_sync, has_key, has_writer;
+	struct storage_cache *cache;
 };
 
 static const char *const sqlite_schema =
@@ -240,12 +243,16 @@ static int sqlite_get(struct storage *base, const uint8_t *key, size_t key_len, 
 	const void *blob;
 	size_t len;
 	uint8_t *copy;
+	uint64_t epoch;
 	int rc, ret;
 
 	*value = NULL;
 	*value_len = 0;
 	if (key_len > INT_MAX || (key == NULL && key_len > 0))
 		return COFFER_ERR_INVALID;
+	if (storage_cache_get(st->cache, key, key_len, value, value_len) == 0)
+		return 0;
+	epoch = storage_cache_epoch(st->cache);
 	ret = sqlite_reader_get(st, &r);
 	if (ret != 0)
 		return ret;
@@ -271,6 +278,7 @@ static int sqlite_get(struct storage *base, const uint8_t *key, size_t key_len, 
 		memcpy(copy, blob, len);
 	*value = copy;
 	*value_len = len;
+	storage_cache_fill(st->cache, epoch, key, key_len, copy, len);
 	ret = 0;
 out:
 	sqlite3_reset(stmt);
@@ -401,6 +409,15 @@ static void sqlite_fail_writes(struct sqlite_req *group)
 	}
 }
 
+/* The cache forgets what the group wrote before any caller is acknowledged. */
+static void sqlite_invalidate_group(struct sqlite_storage *st, struct sqlite_req *group)
+{
+	for (; group != NULL; group = group->next) {
+		if (group->kind == SQLITE_REQ_WRITE)
+			storage_cache_invalidate(st->cache, group->ops, group->n_ops);
+	}
+}
+
 /* Commit every write request of the group in one transaction (one fsync). */
 static void sqlite_commit_group(struct sqlite_storage *st, struct sqlite_req *group)
 {
@@ -419,11 +436,14 @@ static void sqlite_commit_group(struct sqlite_storage *st, struct sqlite_req *gr
 		if (req->kind == SQLITE_REQ_WRITE && sqlite_apply_req(st, req) != 0)
 			goto fail;
 	}
-	if (sqlite3_exec(st->wdb, "COMMIT", NULL, NULL, NULL) == SQLITE_OK)
+	if (sqlite3_exec(st->wdb, "COMMIT", NULL, NULL, NULL) == SQLITE_OK) {
+		sqlite_invalidate_group(st, group);
 		return;
+	}
 fail:
 	if (!sqlite3_get_autocommit(st->wdb))
 		sqlite3_exec(st->wdb, "ROLLBACK", NULL, NULL, NULL);
+	sqlite_invalidate_group(st, group);
 	sqlite_fail_writes(group);
 }
 
@@ -550,6 +570,7 @@ static void sqlite_storage_free(struct sqlite_storage *st)
 		pthread_mutex_destroy(&st->lock);
 		pthread_mutex_destroy(&st->readers_lock);
 	}
+	storage_cache_free(st->cache);
 	free(st->path);
 	free(st);
 }
@@ -601,6 +622,8 @@ int storage_sqlite_open(const char *path, struct storage **out)
 		return COFFER_ERR_NOMEM;
 	st->base.ops = &sqlite_storage_ops;
 	st->queue_tail = &st->queue;
+	if (storage_cache_new(SQLITE_CACHE_BYTES, &st->cache) != 0)
+		goto out;
 	if (sqlite_create_file(path) != 0)
 		goto out;
 	/* Absolute, so reader connections opened later do not depend on the working directory. */

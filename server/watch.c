@@ -61,6 +61,8 @@ struct watch {
 	struct watch_path *buckets[WATCH_BUCKETS];
 	struct watch_waiter *waiters;
 	size_t n_held;
+	/* Whole subtrees that changed (unmounts): rare, so a plain list. */
+	struct watch_path *prefixes;
 };
 
 static int64_t watch_now_ms(void)
@@ -85,11 +87,19 @@ static uint64_t watch_path_index(const struct watch *w, const char *path)
 {
 	const struct watch_path *p;
 
+	uint64_t idx = w->persisted;
+
 	for (p = w->buckets[watch_bucket(path)]; p != NULL; p = p->next) {
-		if (strcmp(p->path, path) == 0)
-			return p->index;
+		if (strcmp(p->path, path) == 0) {
+			idx = p->index;
+			break;
+		}
 	}
-	return w->persisted;
+	for (p = w->prefixes; p != NULL; p = p->next) {
+		if (p->index > idx && strncmp(path, p->path, strlen(p->path)) == 0)
+			idx = p->index;
+	}
+	return idx;
 }
 
 void watch_index_encode(uint64_t index, uint8_t out[8])
@@ -172,6 +182,32 @@ void watch_notify(struct watch *w, const char *path, uint64_t index)
 	pthread_mutex_unlock(&w->mu);
 }
 
+void watch_notify_prefix(struct watch *w, const char *prefix, uint64_t index)
+{
+	struct watch_waiter *ww, *next;
+	struct watch_path *p;
+	size_t i;
+
+	pthread_mutex_lock(&w->mu);
+	p = malloc(sizeof(*p) + strlen(prefix) + 1);
+	if (p != NULL) {
+		strcpy(p->path, prefix);
+		p->index = index;
+		p->next = w->prefixes;
+		w->prefixes = p;
+	}
+	for (ww = w->waiters; ww != NULL; ww = next) {
+		next = ww->next;
+		for (i = 0; i < ww->n_paths; i++) {
+			if (strncmp(ww->paths[i], prefix, strlen(prefix)) == 0) {
+				watch_wake(w, ww);
+				break;
+			}
+		}
+	}
+	pthread_mutex_unlock(&w->mu);
+}
+
 /* Ends held requests whose wait ran out. */
 static void *watch_timer_main(void *arg)
 {
@@ -235,6 +271,11 @@ static void watch_forget_paths(struct watch *w)
 		}
 		w->buckets[i] = NULL;
 	}
+	for (p = w->prefixes; p != NULL; p = next) {
+		next = p->next;
+		free(p);
+	}
+	w->prefixes = NULL;
 }
 
 int watch_setup(struct watch *w)

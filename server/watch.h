@@ -35,6 +35,8 @@ void watch_index_encode(uint64_t index, uint8_t out[8]);
 /* After the batch committed: remember that path (an API path such as "secret/data/app/db")
  * changed at index, and wake the requests that watch it. */
 void watch_notify(struct watch *w, const char *path, uint64_t index);
+/* Every path under prefix (e.g. an unmounted "kv/") changed at index. */
+void watch_notify_prefix(struct watch *w, const char *prefix, uint64_t index);
 
 /* POST sys/watch. */
 extern const struct route watch_routes[];

@@ -26,7 +26,7 @@ reader="$(curl -sf -X POST -H "X-Vault-Token: $root" -d '{"policies":["bench-rea
 
 size="$(curl -sf -H "X-Vault-Token: $reader" "$addr/v1/secret/data/bench/s0" | wc -c)"
 bport="$(bench_free_port)"
-"$bench_build/bench_mhd_baseline" "$bport" "$size" &
+"$bench_build/tests/bench/bench_mhd_baseline" "$bport" "$size" &
 bench_pids+=($!)
 bench_wait_http "http://127.0.0.1:$bport/"
 

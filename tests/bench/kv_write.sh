@@ -27,7 +27,7 @@ end
 LUA
 kv="$(wrk -t2 -c32 -d"${secs}s" -s "$bench_tmp/write.lua" "$addr" | tee "$bench_tmp/kv.txt" | bench_wrk_rps)"
 grep -q "Non-2xx" "$bench_tmp/kv.txt" && { echo "kv_write: non-2xx responses:" >&2; cat "$bench_tmp/kv.txt" >&2; exit 1; }
-base="$("$bench_build/bench_sqlite_baseline" "$bench_tmp/baseline.db" "$secs" 100 | tee "$bench_tmp/base.txt" | awk '{ print $(NF) }' | sed 's|/s||')"
+base="$("$bench_build/tests/bench/bench_sqlite_baseline" "$bench_tmp/baseline.db" "$secs" 100 | tee "$bench_tmp/base.txt" | awk '{ print $(NF) }' | sed 's|/s||')"
 
 echo "kv_write: wrk -t2 -c32 -d${secs}s, durable KV v2 writes (new key each)"
 echo "  cofferd:                                   $kv writes/s"

@@ -501,3 +501,111 @@ def parse_time(text):
     zone = "+00:00" if m.group(3) == "Z" else m.group(3)
     base = datetime.datetime.fromisoformat(m.group(1) + zone)
     return base.timestamp() + (float("0." + m.group(2)) if m.group(2) else 0.0)
+
+
+# --- KV engine, mounts and watch (issue #4) -------------------------------------------------------
+
+KV_TIME_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$")
+MERGE_PATCH = {"Content-Type": "application/merge-patch+json"}
+KV_VERSION_FIELDS = ["created_time", "custom_metadata", "deletion_time", "destroyed", "version"]
+KV_METADATA_FIELDS = {"cas_required", "created_time", "current_version", "delete_version_after",
+                      "max_versions", "oldest_version", "updated_time", "custom_metadata",
+                      "versions"}
+
+
+def kv_time(text, empty_ok=False):
+    """Asserts an RFC 3339 UTC time with nanoseconds ("...T01:45:25.123456789Z"), or "" when
+    empty_ok; returns Unix seconds (None for "")."""
+    if empty_ok and text == "":
+        return None
+    assert isinstance(text, str) and KV_TIME_RE.match(text), \
+        f"not RFC 3339 with nanoseconds in UTC: {text!r}"
+    return parse_time(text)
+
+
+def kv2_write(server, token, path, data, cas=None, mount="secret", method="POST"):
+    """POST mount/data/path {"data": data[, "options": {"cas": cas}]} -> the new version's data."""
+    body = {"data": data}
+    if cas is not None:
+        body["options"] = {"cas": cas}
+    out = ok(server.request(method, f"{mount}/data/{path}", token=token, json=body))
+    assert list(out.keys()) == ENVELOPE_KEYS, out
+    assert list(out["data"].keys()) == KV_VERSION_FIELDS, out
+    return out["data"]
+
+
+def kv2_read(server, token, path, version=None, mount="secret"):
+    """GET mount/data/path[?version=N] -> data{data, metadata} of a live version (200)."""
+    params = {"version": version} if version is not None else None
+    out = ok(server.get(f"{mount}/data/{path}", token=token, params=params))
+    assert list(out.keys()) == ENVELOPE_KEYS, out
+    assert set(out["data"].keys()) == {"data", "metadata"}, out
+    return out["data"]
+
+
+def kv2_patch(server, token, path, data, mount="secret", cas=None):
+    body = {"data": data}
+    if cas is not None:
+        body["options"] = {"cas": cas}
+    return server.request("PATCH", f"{mount}/data/{path}", token=token, json=body,
+                          headers=MERGE_PATCH)
+
+
+def kv2_metadata(server, token, path, mount="secret"):
+    out = ok(server.get(f"{mount}/metadata/{path}", token=token))
+    assert set(out["data"].keys()) == KV_METADATA_FIELDS, out
+    return out["data"]
+
+
+def assert_plain_404(resp):
+    """A missing key or version: 404 with {"errors": [...]} and no envelope."""
+    body = assert_error(resp, 404)
+    assert "data" not in body, body
+    return body
+
+
+def assert_enveloped_404(resp, data_key="data"):
+    """A deleted or destroyed version: 404 with the full envelope, data{<data_key>: null,
+    metadata{...}} and no errors; returns the metadata."""
+    assert resp.status_code == 404, f"want 404, got {resp.status_code}: {resp.text[:300]}"
+    assert resp.headers.get("Content-Type", "").startswith("application/json"), resp.headers
+    body = resp.json()
+    assert list(body.keys()) == ENVELOPE_KEYS, body
+    assert "errors" not in body, body
+    assert set(body["data"].keys()) == {data_key, "metadata"}, body
+    assert body["data"][data_key] is None, body
+    assert list(body["data"]["metadata"].keys()) == KV_VERSION_FIELDS, body
+    return body["data"]["metadata"]
+
+
+def kv_list(server, token, path):
+    """LIST path -> the response (200 with data.keys, or 404)."""
+    return server.request("LIST", path, token=token)
+
+
+def enable_secrets(server, token, path, type_="kv", version=None, **body):
+    """POST sys/mounts/path {type, options{version}} -> 204."""
+    body["type"] = type_
+    if version is not None:
+        body.setdefault("options", {})["version"] = str(version)
+    ok(server.post(f"sys/mounts/{path}", token=token, json=body), 204)
+
+
+def watch(server, token, paths, index, wait=None, timeout=None):
+    """POST sys/watch; returns the response (the caller checks the status)."""
+    body = {"paths": list(paths), "index": index}
+    if wait is not None:
+        body["wait"] = wait
+    return server.post("sys/watch", token=token, json=body,
+                       timeout=timeout if timeout is not None else HTTP_TIMEOUT_S + 30)
+
+
+def watch_ok(server, token, paths, index, wait=None, timeout=None):
+    """A 200 answer of sys/watch -> data{index, changed}."""
+    out = ok(watch(server, token, paths, index, wait, timeout))
+    assert list(out.keys()) == ENVELOPE_KEYS, out
+    data = out["data"]
+    assert set(data.keys()) == {"index", "changed"}, out
+    assert isinstance(data["index"], int) and data["index"] > 0, out
+    assert isinstance(data["changed"], list), out
+    return data

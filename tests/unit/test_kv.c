@@ -484,6 +484,12 @@ static int call(route_fn fn, enum req_method method, const char *p, const char *
 	}
 	fn(&fx.core, &req, &resp);
 	json_decref(req.body);
+	/* The hot read answers with text (the envelope with the secret spliced in). */
+	if (resp.text != NULL) {
+		resp.json = json_loads(resp.text, 0, NULL);
+		free(resp.text);
+		resp.text = NULL;
+	}
 	if (out != NULL)
 		*out = resp.json;
 	else
