@@ -31,6 +31,7 @@ int config_init(struct config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->seal_type = SEAL_SHAMIR;
 	cfg->max_request_size = CONFIG_DEFAULT_MAX_REQUEST_SIZE;
+	cfg->kv_max_value_size = CONFIG_DEFAULT_MAX_REQUEST_SIZE;
 	cfg->idle_timeout_s = CONFIG_DEFAULT_IDLE_TIMEOUT_S;
 	cfg->log_level = LOG_LEVEL_INFO;
 	if (config_set_string(&cfg->listen, CONFIG_DEFAULT_LISTEN) != 0 ||
@@ -139,6 +140,12 @@ static int config_scalar(struct config *cfg, const char *key, const json_t *v, c
 			return config_fail(err, n, key,
 					   "must be an integer number of bytes, 1024..1073741824");
 		cfg->max_request_size = (size_t)json_integer_value(v);
+	} else if (strcmp(key, "kv_max_value_size") == 0) {
+		if (!json_is_integer(v) || json_integer_value(v) < 1024 ||
+		    json_integer_value(v) > (json_int_t)1 << 30)
+			return config_fail(err, n, key,
+					   "must be an integer number of bytes, 1024..1073741824");
+		cfg->kv_max_value_size = (size_t)json_integer_value(v);
 	} else if (strcmp(key, "idle_timeout") == 0) {
 		json_t *wrap = json_pack("{s:O}", "v", v);
 		int rc = coffer_json_get_duration(wrap, "v", &secs);

@@ -28,6 +28,7 @@ struct config {
 	char *seal_path; /* the keyfile seal's key file */
 	bool disable_mlock;
 	size_t max_request_size;
+	size_t kv_max_value_size; /* bytes of JSON per KV version */
 	int64_t idle_timeout_s;
 	enum log_level log_level;
 	bool log_json;

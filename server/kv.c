@@ -80,3 +80,9 @@ static const size_t kv_v1_routes_len = sizeof(kv_v1_routes) / sizeof(kv_v1_route
 /* No purge: mount.c deletes everything below the mount's storage prefix on unmount. */
 const struct engine kv_engine = {"kv", kv_routes, &kv_routes_len, NULL};
 const struct engine generic_engine = {"generic", kv_v1_routes, &kv_v1_routes_len, NULL};
+
+size_t kv_max_value_size(const struct core *c)
+{
+	/* Unit tests drive the handlers without a configuration. */
+	return c->cfg != NULL ? c->cfg->kv_max_value_size : KV_DEFAULT_MAX_VALUE_SIZE;
+}

@@ -115,6 +115,9 @@ int kv_store_load_meta(struct core *c, const struct mount_entry *m, const char *
 int kv_store_load_config(struct core *c, const struct mount_entry *m, struct kv_config *out);
 /* A JSON object row at path (absolute barrier path); COFFER_ERR_NOT_FOUND when absent. */
 int kv_store_load_object(struct core *c, const char *path, json_t **out);
+/* The largest JSON text of one version (the kv_max_value_size config key). */
+size_t kv_max_value_size(const struct core *c);
+
 /* Plaintext bytes read from the barrier. */
 struct kv_text {
 	uint8_t *buf;

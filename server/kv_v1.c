@@ -101,10 +101,10 @@ static void kv_v1_write(struct core *c, struct request *req, struct response *re
 		response_err(resp, COFFER_ERR_NOMEM);
 		return;
 	}
-	if (strlen(text) > KV_DEFAULT_MAX_VALUE_SIZE) {
+	if (strlen(text) > kv_max_value_size(c)) {
 		coffer_json_free_text(text);
-		response_error(resp, 413, "value too large: at most %d bytes of JSON",
-		               KV_DEFAULT_MAX_VALUE_SIZE);
+		response_error(resp, 413, "value too large: at most %zu bytes of JSON",
+		               kv_max_value_size(c));
 		return;
 	}
 	err = kv_v1_change(c, req, p, text);

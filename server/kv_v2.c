@@ -228,9 +228,9 @@ static int kv_write_prepare(struct core *c, const struct request *req, struct re
 		err = kv_patch_text(c, req, resp, w);
 	else if ((w->text = coffer_json_dump(w->data)) == NULL)
 		err = COFFER_ERR_NOMEM;
-	if (err == 0 && strlen(w->text) > KV_DEFAULT_MAX_VALUE_SIZE) {
-		response_error(resp, 413, "value too large: at most %d bytes of JSON per version",
-		               KV_DEFAULT_MAX_VALUE_SIZE);
+	if (err == 0 && strlen(w->text) > kv_max_value_size(c)) {
+		response_error(resp, 413, "value too large: at most %zu bytes of JSON per version",
+		               kv_max_value_size(c));
 		return COFFER_ERR_TOO_LARGE;
 	}
 	if (err == COFFER_ERR_NOMEM)

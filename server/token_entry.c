@@ -112,12 +112,21 @@ int64_t token_compute_renewal(const struct token_entry *e, int64_t increment_s, 
 
 int64_t token_ttl_left(const struct token_entry *e, int64_t now)
 {
-	if (e->expire_time == 0 || now >= e->expire_time)
-		return 0;
-	/* Never more than the lease period, though the expiry was rounded up. */
-	if (e->ttl_s > 0 && e->expire_time - now > e->ttl_s)
+	int64_t left;
+
+	if (e->expire_ms != 0) {
+		/* From the exact expiry, rounded up: a fresh 3 s token shows 3, not 2. */
+		left = e->expire_ms - token_now_ms();
+		left = left <= 0 ? 0 : (left + 999) / 1000;
+	} else {
+		if (e->expire_time == 0 || now >= e->expire_time)
+			return 0;
+		left = e->expire_time - now;
+	}
+	/* Never more than the lease period. */
+	if (e->ttl_s > 0 && left > e->ttl_s)
 		return e->ttl_s;
-	return e->expire_time - now;
+	return left;
 }
 
 bool token_is_expired(const struct token_entry *e, int64_t now)
