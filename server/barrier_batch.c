@@ -96,9 +96,15 @@ static int rows_reserve(struct rows *r)
 	return 0;
 }
 
+/* Whether the row leaves its key present (a put, or a put of an index row if absent). */
+static bool row_is_put(const struct row *row)
+{
+	return row->type != STORAGE_DELETE;
+}
+
 static bool row_is_index_put(const struct row *row)
 {
-	return row->type == STORAGE_PUT && row->key_len == BARRIER_INDEX_KEY_LEN;
+	return row_is_put(row) && row->key_len == BARRIER_INDEX_KEY_LEN;
 }
 
 /* Append a row; takes ownership of value (freed on failure too). */
@@ -159,30 +165,17 @@ static int rows_commit(struct storage *st, const struct rows *r)
 	return ret;
 }
 
-/* 1 when the index row exists once the rows so far are applied, 0 when not, or an error. */
-static int index_row_exists(struct batch_ctx *c, const uint8_t key[BARRIER_INDEX_KEY_LEN])
-{
-	const struct row *last = rows_last(&c->rows, key, BARRIER_INDEX_KEY_LEN);
-	uint8_t *v = NULL;
-	size_t v_len = 0;
-	int ret;
-
-	if (last != NULL)
-		return last->type == STORAGE_PUT;
-	ret = storage_get(c->b->st, key, BARRIER_INDEX_KEY_LEN, &v, &v_len);
-	free(v);
-	if (ret == COFFER_ERR_NOT_FOUND)
-		return 0;
-	return ret == 0 ? 1 : ret;
-}
-
-/* The data row, then index rows from the leaf up to the first one that exists: by the index
- * invariant, its ancestors exist too. */
+/*
+ * The data row, then the index rows of the path and of every folder above it, each written only
+ * if absent: no read is needed to find which exist, and the index invariant (a row's ancestors
+ * exist) holds. A row the batch already puts ends the walk: its ancestors are in the batch too.
+ */
 static int batch_add_put(struct batch_ctx *c, const struct barrier_op *op)
 {
 	uint8_t key[BARRIER_INDEX_KEY_LEN];
 	uint8_t *rec = NULL;
 	size_t rec_len = 0, child_len = strlen(op->path), dir_len;
+	const struct row *last;
 	int ret;
 
 	barrier_data_key(c->kr, op->path, key);
@@ -193,14 +186,15 @@ static int batch_add_put(struct batch_ctx *c, const struct barrier_op *op)
 		return ret;
 	for (;;) {
 		barrier_index_key(c->kr, op->path, child_len, key);
-		if ((ret = index_row_exists(c, key)) != 0)
-			return ret < 0 ? ret : 0;
+		last = rows_last(&c->rows, key, BARRIER_INDEX_KEY_LEN);
+		if (last != NULL && row_is_put(last))
+			return 0;
 		dir_len = barrier_parent_len(op->path, child_len);
 		ret = barrier_record_seal_active(c->b, c->kr, key, BARRIER_INDEX_KEY_LEN,
 		                                 (const uint8_t *)op->path + dir_len,
 		                                 child_len - dir_len, &rec, &rec_len);
-		if (ret != 0 || (ret = rows_add(&c->rows, STORAGE_PUT, key, BARRIER_INDEX_KEY_LEN,
-		                                rec, rec_len)))
+		if (ret != 0 || (ret = rows_add(&c->rows, STORAGE_PUT_IF_ABSENT, key,
+		                                BARRIER_INDEX_KEY_LEN, rec, rec_len)))
 			return ret;
 		if (dir_len == 0)
 			return 0;
@@ -228,7 +222,7 @@ static int child_scan_cb(void *arg, const uint8_t *key, size_t key_len, const ui
 
 	(void)value;
 	(void)value_len;
-	return last == NULL || last->type == STORAGE_PUT;
+	return last == NULL || row_is_put(last);
 }
 
 /* 1 when folder has a child once the batch is applied, 0 when not, or an error. */

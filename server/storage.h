@@ -15,13 +15,15 @@
 
 struct storage;
 
-enum storage_op_type { STORAGE_PUT, STORAGE_DELETE };
+/* STORAGE_PUT_IF_ABSENT writes only when the key has no value yet (index rows, which are the same
+ * whoever writes them first), so callers need not read to find out. */
+enum storage_op_type { STORAGE_PUT, STORAGE_DELETE, STORAGE_PUT_IF_ABSENT };
 
 struct storage_op {
 	enum storage_op_type type;
 	const uint8_t *key;
 	size_t key_len;
-	const uint8_t *value; /* STORAGE_PUT only */
+	const uint8_t *value; /* the puts only */
 	size_t value_len;
 };
 
