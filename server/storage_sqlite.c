@@ -41,6 +41,7 @@ struct sqlite_req {
 	size_t n_ops;
 	int result;
 	int is_done;
+	pthread_cond_t done; /* signalled for this request alone: no herd of waking callers */
 	struct sqlite_req *next;
 };
 
@@ -58,7 +59,6 @@ struct sqlite_storage {
 	pthread_t writer;
 	pthread_mutex_t lock; /* guards queue, queue_tail, is_stopping, and requests' results */
 	pthread_cond_t wake;  /* writer: work or stop */
-	pthread_cond_t done;  /* callers: some request finished */
 	struct sqlite_req *queue;
 	struct sqlite_req **queue_tail;
 	int is_stopping;
@@ -497,8 +497,8 @@ static void *sqlite_writer_main(void *arg)
 		for (req = group; req != NULL; req = next) {
 			next = req->next;
 			req->is_done = 1;
+			pthread_cond_signal(&req->done);
 		}
-		pthread_cond_broadcast(&st->done);
 	}
 	pthread_mutex_unlock(&st->lock);
 	return NULL;
@@ -507,18 +507,23 @@ static void *sqlite_writer_main(void *arg)
 /* Queue a request and wait until the writer has finished it. */
 static int sqlite_submit(struct sqlite_storage *st, struct sqlite_req *req)
 {
-	pthread_mutex_lock(&st->lock);
-	if (st->is_stopping) {
-		pthread_mutex_unlock(&st->lock);
+	int result = COFFER_ERR_IO;
+
+	if (pthread_cond_init(&req->done, NULL) != 0)
 		return COFFER_ERR_IO;
+	pthread_mutex_lock(&st->lock);
+	if (!st->is_stopping) {
+		*st->queue_tail = req;
+		st->queue_tail = &req->next;
+		pthread_cond_signal(&st->wake);
+		while (!req->is_done)
+			pthread_cond_wait(&req->done, &st->lock);
+		result = req->result;
 	}
-	*st->queue_tail = req;
-	st->queue_tail = &req->next;
-	pthread_cond_signal(&st->wake);
-	while (!req->is_done)
-		pthread_cond_wait(&st->done, &st->lock);
 	pthread_mutex_unlock(&st->lock);
-	return req->result;
+	/* The writer signalled under the lock, so it is done with req->done. */
+	pthread_cond_destroy(&req->done);
+	return result;
 }
 
 static int sqlite_batch(struct storage *base, const struct storage_op *ops, size_t n_ops)
@@ -578,7 +583,6 @@ static void sqlite_storage_free(struct sqlite_storage *st)
 	sqlite3_finalize(st->del);
 	sqlite3_close(st->wdb); /* last connection: folds the WAL into the file */
 	if (st->has_sync) {
-		pthread_cond_destroy(&st->done);
 		pthread_cond_destroy(&st->wake);
 		pthread_mutex_destroy(&st->lock);
 		pthread_mutex_destroy(&st->readers_lock);
@@ -611,12 +615,8 @@ static int sqlite_sync_init(struct sqlite_storage *st)
 		goto err_lock;
 	if (pthread_cond_init(&st->wake, NULL) != 0)
 		goto err_wake;
-	if (pthread_cond_init(&st->done, NULL) != 0)
-		goto err_done;
 	st->has_sync = 1;
 	return 0;
-err_done:
-	pthread_cond_destroy(&st->wake);
 err_wake:
 	pthread_mutex_destroy(&st->lock);
 err_lock:
