@@ -20,6 +20,7 @@ struct cache_entry {
 	struct cache_entry *lprev, *lnext;  /* LRU list, most recent first */
 	uint64_t hash;
 	size_t key_len, value_len;
+	bool is_absent; /* a remembered miss */
 	uint8_t data[]; /* key, then value */
 };
 
@@ -147,7 +148,11 @@ int storage_cache_get(struct storage_cache *c, const uint8_t *key, size_t key_le
 
 	pthread_mutex_lock(&s->mu);
 	e = *cache_slot(s, h, key, key_len);
-	if (e != NULL) {
+	if (e != NULL && e->is_absent) {
+		cache_lru_unlink(s, e);
+		cache_lru_push(s, e);
+		ret = STORAGE_CACHE_ABSENT;
+	} else if (e != NULL) {
 		*value = malloc(e->value_len > 0 ? e->value_len : 1);
 		if (*value != NULL) {
 			memcpy(*value, e->data + e->key_len, e->value_len);
@@ -177,13 +182,16 @@ void storage_cache_fill(struct storage_cache *c, uint64_t epoch, const uint8_t *
 	memset(e, 0, sizeof(*e));
 	e->hash = h;
 	e->key_len = key_len;
-	e->value_len = value_len;
+	e->value_len = value != NULL ? value_len : 0;
+	e->is_absent = value == NULL;
 	memcpy(e->data, key, key_len);
-	memcpy(e->data + key_len, value, value_len);
+	if (value != NULL)
+		memcpy(e->data + key_len, value, value_len);
 	pthread_mutex_lock(&s->mu);
-	/* Checked under the shard lock, which the writer's invalidation also takes. */
+	/* Checked under the shard lock, which forget() also takes: an odd epoch is a commit under
+	 * way, a changed one a commit since the read. */
 	pp = cache_slot(s, h, key, key_len);
-	if (atomic_load(&c->epoch) != epoch || *pp != NULL) {
+	if ((epoch & 1) != 0 || atomic_load(&c->epoch) != epoch || *pp != NULL) {
 		pthread_mutex_unlock(&s->mu);
 		free(e);
 		return;
@@ -199,13 +207,20 @@ void storage_cache_fill(struct storage_cache *c, uint64_t epoch, const uint8_t *
 	pthread_mutex_unlock(&s->mu);
 }
 
-void storage_cache_invalidate(struct storage_cache *c, const struct storage_op *ops, size_t n_ops)
+void storage_cache_write_begin(struct storage_cache *c)
+{
+	atomic_fetch_add(&c->epoch, 1);
+}
+
+void storage_cache_write_end(struct storage_cache *c)
+{
+	atomic_fetch_add(&c->epoch, 1);
+}
+
+void storage_cache_forget(struct storage_cache *c, const struct storage_op *ops, size_t n_ops)
 {
 	size_t i;
 
-	/* First the epoch, so that a reader that read the old value cannot fill it in after the
-	 * removal below. */
-	atomic_fetch_add(&c->epoch, 1);
 	for (i = 0; i < n_ops; i++) {
 		uint64_t h = cache_hash(ops[i].key, ops[i].key_len);
 		struct cache_shard *s = cache_shard_of(c, h);

@@ -259,8 +259,11 @@ static int sqlite_get(struct storage *base, const uint8_t *key, size_t key_len, 
 	*value_len = 0;
 	if (key_len > INT_MAX || (key == NULL && key_len > 0))
 		return COFFER_ERR_INVALID;
-	if (storage_cache_get(st->cache, key, key_len, value, value_len) == 0)
+	rc = storage_cache_get(st->cache, key, key_len, value, value_len);
+	if (rc == 0)
 		return 0;
+	if (rc == STORAGE_CACHE_ABSENT)
+		return COFFER_ERR_NOT_FOUND;
 	epoch = storage_cache_epoch(st->cache);
 	ret = sqlite_reader_get(st, &r);
 	if (ret != 0)
@@ -271,6 +274,7 @@ static int sqlite_get(struct storage *base, const uint8_t *key, size_t key_len, 
 		goto out;
 	rc = sqlite3_step(stmt);
 	if (rc == SQLITE_DONE) {
+		storage_cache_fill(st->cache, epoch, key, key_len, NULL, 0);
 		ret = COFFER_ERR_NOT_FOUND;
 		goto out;
 	}
@@ -420,12 +424,14 @@ static void sqlite_fail_writes(struct sqlite_req *group)
 	}
 }
 
-/* The cache forgets what the group wrote before any caller is acknowledged. */
-static void sqlite_invalidate_group(struct sqlite_storage *st, struct sqlite_req *group)
+/* Before the commit: the cache forgets what the group writes, and keeps no fill until
+ * storage_cache_write_end() after the commit. */
+static void sqlite_forget_group(struct sqlite_storage *st, struct sqlite_req *group)
 {
+	storage_cache_write_begin(st->cache);
 	for (; group != NULL; group = group->next) {
 		if (group->kind == SQLITE_REQ_WRITE)
-			storage_cache_invalidate(st->cache, group->ops, group->n_ops);
+			storage_cache_forget(st->cache, group->ops, group->n_ops);
 	}
 }
 
@@ -443,18 +449,19 @@ static void sqlite_commit_group(struct sqlite_storage *st, struct sqlite_req *gr
 		sqlite_fail_writes(group);
 		return;
 	}
+	sqlite_forget_group(st, group);
 	for (req = group; req != NULL; req = req->next) {
 		if (req->kind == SQLITE_REQ_WRITE && sqlite_apply_req(st, req) != 0)
 			goto fail;
 	}
 	if (sqlite3_exec(st->wdb, "COMMIT", NULL, NULL, NULL) == SQLITE_OK) {
-		sqlite_invalidate_group(st, group);
+		storage_cache_write_end(st->cache);
 		return;
 	}
 fail:
 	if (!sqlite3_get_autocommit(st->wdb))
 		sqlite3_exec(st->wdb, "ROLLBACK", NULL, NULL, NULL);
-	sqlite_invalidate_group(st, group);
+	storage_cache_write_end(st->cache);
 	sqlite_fail_writes(group);
 }
 

@@ -575,6 +575,81 @@ static void test_open_fails_in_missing_directory(void)
 	storage_close(NULL);
 }
 
+/* The record cache: a read after a write, a delete, or a put-if-absent sees the new state, never
+ * a value (or an absence) remembered from before. */
+static void test_cache_never_serves_a_replaced_value(void)
+{
+	struct storage *st = open_store("cache");
+	struct storage_op op = {STORAGE_PUT_IF_ABSENT, B("k"), 1, B("ignored"), 7};
+
+	CHECK(st != NULL);
+	CHECK_EQ(has_value(st, B("k"), 1, "x"), COFFER_ERR_NOT_FOUND); /* remembered absent */
+	CHECK_EQ(has_value(st, B("k"), 1, "x"), COFFER_ERR_NOT_FOUND);
+	CHECK_EQ(put_str(st, "k", "v1"), 0);
+	CHECK_EQ(has_value(st, B("k"), 1, "v1"), 1); /* fills the cache */
+	CHECK_EQ(has_value(st, B("k"), 1, "v1"), 1);
+	CHECK_EQ(put_str(st, "k", "v2"), 0);
+	CHECK_EQ(has_value(st, B("k"), 1, "v2"), 1);
+	CHECK_EQ(storage_batch(st, &op, 1), 0); /* present: ignored */
+	CHECK_EQ(has_value(st, B("k"), 1, "v2"), 1);
+	CHECK_EQ(storage_delete(st, B("k"), 1), 0);
+	CHECK_EQ(has_value(st, B("k"), 1, "v2"), COFFER_ERR_NOT_FOUND);
+	CHECK_EQ(storage_batch(st, &op, 1), 0); /* absent: written */
+	CHECK_EQ(has_value(st, B("k"), 1, "ignored"), 1);
+	storage_close(st);
+}
+
+struct cache_race {
+	struct storage *st;
+	int is_stopping;
+	int has_stale;
+};
+
+/* Readers must see a counter that never goes back while a writer raises it. */
+static void *cache_race_reader(void *arg)
+{
+	struct cache_race *r = arg;
+	long last = -1, v;
+	uint8_t *got;
+	size_t len;
+	char buf[32];
+
+	while (!__atomic_load_n(&r->is_stopping, __ATOMIC_ACQUIRE)) {
+		got = NULL;
+		if (storage_get(r->st, B("counter"), 7, &got, &len) != 0)
+			continue;
+		snprintf(buf, sizeof(buf), "%.*s", (int)len, (const char *)got);
+		free(got);
+		v = strtol(buf, NULL, 10);
+		if (v < last)
+			__atomic_store_n(&r->has_stale, 1, __ATOMIC_RELEASE);
+		last = v;
+	}
+	return NULL;
+}
+
+static void test_cache_readers_never_go_back_in_time(void)
+{
+	struct cache_race r = {open_store("cacherace"), 0, 0};
+	pthread_t readers[4];
+	char v[32];
+	int i;
+
+	CHECK(r.st != NULL);
+	for (i = 0; i < 4; i++)
+		CHECK_EQ(pthread_create(&readers[i], NULL, cache_race_reader, &r), 0);
+	for (i = 0; i < 300; i++) {
+		snprintf(v, sizeof(v), "%d", i);
+		CHECK_EQ(put_str(r.st, "counter", v), 0);
+	}
+	__atomic_store_n(&r.is_stopping, 1, __ATOMIC_RELEASE);
+	for (i = 0; i < 4; i++)
+		pthread_join(readers[i], NULL);
+	CHECK_EQ(has_value(r.st, B("counter"), 7, "299"), 1);
+	CHECK_EQ(r.has_stale, 0);
+	storage_close(r.st);
+}
+
 int main(void)
 {
 	int ret;
@@ -584,6 +659,8 @@ int main(void)
 		return 1;
 	}
 	RUN(test_put_get_delete_round_trip);
+	RUN(test_cache_never_serves_a_replaced_value);
+	RUN(test_cache_readers_never_go_back_in_time);
 	RUN(test_get_absent_key_is_not_found);
 	RUN(test_delete_absent_key_succeeds);
 	RUN(test_binary_keys_with_nul_and_ff_bytes_are_distinct);
