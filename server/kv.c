@@ -6,6 +6,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "core.h"
 #include "kv_int.h"
@@ -41,6 +42,43 @@ int kv_api_paths(const struct request *req, const char *p, char **data, char **m
 		return COFFER_ERR_NOMEM;
 	}
 	return 0;
+}
+
+void kv_list_route(struct core *c, struct request *req, struct response *resp, const char *kind)
+{
+	const char *p = kv_secret_path(req);
+	char *folder = NULL;
+	json_t *keys = NULL;
+	int err;
+
+	if (asprintf(&folder, "%s%s", p, p[0] != '\0' ? "/" : "") < 0) {
+		response_err(resp, COFFER_ERR_NOMEM);
+		return;
+	}
+	err = kv_store_list(c, req->mount, kind, folder, &keys);
+	free(folder);
+	if (err != 0)
+		kv_respond_err(resp, err, "list");
+	else if (json_array_size(keys) == 0)
+		response_not_found(resp);
+	else
+		response_envelope(resp, req, json_pack("{s:O}", "keys", keys), NULL, NULL);
+	json_decref(keys);
+}
+
+int kv_load_path_meta(struct core *c, const struct request *req, struct kv_meta *meta)
+{
+	const char *p = kv_secret_path(req);
+	int err;
+
+	if (p[0] == '\0') {
+		memset(meta, 0, sizeof(*meta));
+		return 0;
+	}
+	err = kv_store_load_meta(c, req->mount, p, meta);
+	if (err == COFFER_ERR_NOT_FOUND)
+		return 0;
+	return err == 0 ? 1 : err;
 }
 
 void kv_respond_err(struct response *resp, int err, const char *what)

@@ -154,6 +154,12 @@ int kv_require_path(const struct request *req, struct response *resp, const char
 /* "<mount>data/<p>" and "<mount>metadata/<p>" into malloc'd strings for watch_notify. */
 int kv_api_paths(const struct request *req, const char *p, char **data, char **meta);
 void kv_respond_err(struct response *resp, int err, const char *what);
+/* LIST of the request's path as a folder below the mount's prefix + kind ("meta/" or ""): 404 when
+ * it holds no keys. */
+void kv_list_route(struct core *c, struct request *req, struct response *resp, const char *kind);
+/* The metadata row of the request's path, for the existence checks: 1 with *meta loaded, 0 when the
+ * path is "" or has no row, or a negative error. *meta is safe to kv_meta_clear() in every case. */
+int kv_load_path_meta(struct core *c, const struct request *req, struct kv_meta *meta);
 void kv_data_route(struct core *c, struct request *req, struct response *resp);
 void kv_subkeys_route(struct core *c, struct request *req, struct response *resp);
 int kv_data_exists(struct core *c, struct request *req);

@@ -20,28 +20,6 @@ struct kv_meta_update {
 	const json_t *custom_metadata; /* NULL when absent */
 };
 
-static void kv_metadata_list(struct core *c, struct request *req, struct response *resp)
-{
-	const char *p = kv_secret_path(req);
-	char *folder = NULL;
-	json_t *keys = NULL;
-	int err;
-
-	if (asprintf(&folder, "%s%s", p, p[0] != '\0' ? "/" : "") < 0) {
-		response_err(resp, COFFER_ERR_NOMEM);
-		return;
-	}
-	err = kv_store_list(c, req->mount, "meta/", folder, &keys);
-	free(folder);
-	if (err != 0)
-		kv_respond_err(resp, err, "list");
-	else if (json_array_size(keys) == 0)
-		response_not_found(resp);
-	else
-		response_envelope(resp, req, json_pack("{s:O}", "keys", keys), NULL, NULL);
-	json_decref(keys);
-}
-
 static void kv_metadata_read(struct core *c, struct request *req, struct response *resp)
 {
 	struct kv_meta meta;
@@ -232,7 +210,7 @@ static void kv_metadata_delete(struct core *c, struct request *req, struct respo
 void kv_metadata_route(struct core *c, struct request *req, struct response *resp)
 {
 	if (req->is_list) {
-		kv_metadata_list(c, req, resp);
+		kv_list_route(c, req, resp, "meta/");
 		return;
 	}
 	switch (req->method) {
@@ -254,16 +232,11 @@ void kv_metadata_route(struct core *c, struct request *req, struct response *res
 int kv_metadata_exists(struct core *c, struct request *req)
 {
 	struct kv_meta meta;
-	const char *p = kv_secret_path(req);
 	int err;
 
-	if (p[0] == '\0')
-		return 0;
-	err = kv_store_load_meta(c, req->mount, p, &meta);
-	if (err == COFFER_ERR_NOT_FOUND)
-		return 0;
+	err = kv_load_path_meta(c, req, &meta);
 	kv_meta_clear(&meta);
-	return err == 0 ? 1 : err;
+	return err;
 }
 
 /* POST config: only the fields given change. The config lock is the stripe of the path "". */

@@ -18,28 +18,6 @@ static int kv_v1_path(const struct mount_entry *m, const char *p, char **out)
 	return asprintf(out, "%s%s", m->storage_prefix, p) < 0 ? COFFER_ERR_NOMEM : 0;
 }
 
-static void kv_v1_list(struct core *c, struct request *req, struct response *resp)
-{
-	const char *p = kv_secret_path(req);
-	char *folder = NULL;
-	json_t *keys = NULL;
-	int err;
-
-	if (asprintf(&folder, "%s%s", p, p[0] != '\0' ? "/" : "") < 0) {
-		response_err(resp, COFFER_ERR_NOMEM);
-		return;
-	}
-	err = kv_store_list(c, req->mount, "", folder, &keys);
-	free(folder);
-	if (err != 0)
-		kv_respond_err(resp, err, "list");
-	else if (json_array_size(keys) == 0)
-		response_not_found(resp);
-	else
-		response_envelope(resp, req, json_pack("{s:O}", "keys", keys), NULL, NULL);
-	json_decref(keys);
-}
-
 static void kv_v1_read(struct core *c, struct request *req, struct response *resp)
 {
 	char *path = NULL;
@@ -131,7 +109,7 @@ static void kv_v1_delete(struct core *c, struct request *req, struct response *r
 void kv_v1_route(struct core *c, struct request *req, struct response *resp)
 {
 	if (req->is_list) {
-		kv_v1_list(c, req, resp);
+		kv_list_route(c, req, resp, "");
 		return;
 	}
 	switch (req->method) {

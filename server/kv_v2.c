@@ -81,7 +81,8 @@ static int kv_read_version(struct core *c, const struct request *req, struct res
 		return COFFER_ERR_NOT_FOUND;
 	}
 	if (text != NULL)
-		err = kv_store_load_version_text(c, req->mount, p, v->version, &text->buf, &text->len);
+		err = kv_store_load_version_text(c, req->mount, p, v->version, &text->buf,
+		                                 &text->len);
 	else
 		err = kv_store_load_version(c, req->mount, p, v->version, data);
 	if (err != 0) {
@@ -330,15 +331,10 @@ void kv_data_route(struct core *c, struct request *req, struct response *resp)
 int kv_data_exists(struct core *c, struct request *req)
 {
 	struct kv_meta meta;
-	const char *p = kv_secret_path(req);
 	int err;
 
-	if (p[0] == '\0')
-		return 0;
-	err = kv_store_load_meta(c, req->mount, p, &meta);
-	if (err == COFFER_ERR_NOT_FOUND)
-		return 0;
-	if (err != 0)
+	err = kv_load_path_meta(c, req, &meta);
+	if (err != 1)
 		return err;
 	err = meta.current_version > 0;
 	kv_meta_clear(&meta);

@@ -115,7 +115,7 @@ static void mount_entry_ref(struct mount_entry *m)
 /* A kv mount serves version 2 only when its options say so; "generic" and plain "kv" are
  * version 1, as in Vault. */
 static const struct engine *mount_kv_version_engine(const struct engine *e, const char *type,
-						    const json_t *options)
+                                                    const json_t *options)
 {
 	const char *ver = json_string_value(json_object_get(options, "version"));
 
@@ -661,6 +661,22 @@ static int mount_purge_prefix(struct barrier *b, const char *prefix)
 	return rc;
 }
 
+/* Normalize path into norm (PATH_MAX_LEN + 2 bytes), take write_lock and find the entry at norm:
+ * its index with write_lock held, or -1 (malformed path or no such mount) without it. */
+static ssize_t mount_table_lock_find(struct mount_table *t, const char *path, char *norm,
+                                     size_t norm_cap)
+{
+	ssize_t at;
+
+	if (mount_path_normalize(path, norm, norm_cap) != 0)
+		return -1;
+	pthread_mutex_lock(&t->write_lock);
+	at = mount_table_index(t, norm);
+	if (at < 0)
+		pthread_mutex_unlock(&t->write_lock);
+	return at;
+}
+
 int mount_table_remove(struct mount_table *t, const char *path)
 {
 	char norm[PATH_MAX_LEN + 2];
@@ -669,13 +685,9 @@ int mount_table_remove(struct mount_table *t, const char *path)
 	size_t i, n = 0;
 	int rc;
 
-	if (mount_path_normalize(path, norm, sizeof(norm)) != 0)
-		return COFFER_ERR_NOT_FOUND;
-	pthread_mutex_lock(&t->write_lock);
-	rc = COFFER_ERR_NOT_FOUND;
-	at = mount_table_index(t, norm);
+	at = mount_table_lock_find(t, path, norm, sizeof(norm));
 	if (at < 0)
-		goto out;
+		return COFFER_ERR_NOT_FOUND;
 	rc = COFFER_ERR_INVALID;
 	if (t->is_auth && strcmp(t->entries[at]->type, "token") == 0)
 		goto out;
@@ -722,13 +734,9 @@ int mount_table_tune(struct mount_table *t, const char *path, const char *descri
 	ssize_t at;
 	int rc;
 
-	if (mount_path_normalize(path, norm, sizeof(norm)) != 0)
-		return COFFER_ERR_NOT_FOUND;
-	pthread_mutex_lock(&t->write_lock);
-	rc = COFFER_ERR_NOT_FOUND;
-	at = mount_table_index(t, norm);
+	at = mount_table_lock_find(t, path, norm, sizeof(norm));
 	if (at < 0)
-		goto out;
+		return COFFER_ERR_NOT_FOUND;
 	rc = COFFER_ERR_NOMEM;
 	m = mount_entry_copy(t->entries[at]);
 	if (m == NULL)

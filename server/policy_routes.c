@@ -79,6 +79,23 @@ static char *policy_route_decode(const char *text, size_t *len)
 	return (char *)out;
 }
 
+/* Answer a policy write or delete by its result rc: 204 (logged as verb), 400 with the store's
+ * message err, or the error. */
+static void policy_route_done(const struct request *req, struct response *resp, int rc,
+                              const char *err, const char *verb)
+{
+	if (rc == COFFER_ERR_INVALID) {
+		response_error(resp, 400, "%s", err);
+		return;
+	}
+	if (rc != 0) {
+		response_err(resp, rc);
+		return;
+	}
+	log_info("policy %s %s by request %s", request_param(req, "name"), verb, req->request_id);
+	response_no_content(resp);
+}
+
 static void policy_route_write(struct core *c, struct request *req, struct response *resp)
 {
 	const char *text = NULL;
@@ -101,16 +118,7 @@ static void policy_route_write(struct core *c, struct request *req, struct respo
 	rc = policy_store_put(c->policies, request_param(req, "name"),
 	                      decoded != NULL ? decoded : text, len, err, sizeof(err));
 	free(decoded);
-	if (rc == COFFER_ERR_INVALID) {
-		response_error(resp, 400, "%s", err);
-		return;
-	}
-	if (rc != 0) {
-		response_err(resp, rc);
-		return;
-	}
-	log_info("policy %s written by request %s", request_param(req, "name"), req->request_id);
-	response_no_content(resp);
+	policy_route_done(req, resp, rc, err, "written");
 }
 
 static void policy_route_delete(struct core *c, struct request *req, struct response *resp)
@@ -119,16 +127,7 @@ static void policy_route_delete(struct core *c, struct request *req, struct resp
 	int rc;
 
 	rc = policy_store_delete(c->policies, request_param(req, "name"), err, sizeof(err));
-	if (rc == COFFER_ERR_INVALID) {
-		response_error(resp, 400, "%s", err);
-		return;
-	}
-	if (rc != 0) {
-		response_err(resp, rc);
-		return;
-	}
-	log_info("policy %s deleted by request %s", request_param(req, "name"), req->request_id);
-	response_no_content(resp);
+	policy_route_done(req, resp, rc, err, "deleted");
 }
 
 static void policy_route_one(struct core *c, struct request *req, struct response *resp,

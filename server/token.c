@@ -207,6 +207,19 @@ static int token_hash_text(struct token_store *ts, const char *text, uint8_t has
 	return barrier_hash(ts->b, TOKEN_HASH_LABEL, text, len, hash);
 }
 
+/* The entry whose token text is text, from the cache or storage; expired or not. */
+static int token_get_text(struct token_store *ts, const char *text, struct token_entry **out)
+{
+	uint8_t hash[COFFER_MAC_LEN];
+	int err;
+
+	err = token_hash_text(ts, text, hash);
+	if (err == 0)
+		err = token_get(ts, hash, out);
+	secmem_wipe(hash, sizeof(hash));
+	return err;
+}
+
 /* Put e's entry and accessor rows (and its parent index row when it has a parent), and delete
  * extra_delete (may be NULL), in one batch. */
 static int token_persist_new(struct token_store *ts, const struct token_entry *e,
@@ -416,14 +429,11 @@ out:
 int token_authenticate(struct token_store *ts, const char *token, const char *remote_addr,
                        struct token_entry **out)
 {
-	uint8_t hash[COFFER_MAC_LEN];
 	struct token_entry *e = NULL;
 	int err;
 
 	*out = NULL;
-	err = token_hash_text(ts, token, hash);
-	if (err == 0)
-		err = token_get(ts, hash, &e);
+	err = token_get_text(ts, token, &e);
 	if (err == COFFER_ERR_NOT_FOUND || err == COFFER_ERR_INVALID)
 		err = COFFER_ERR_PERMISSION;
 	if (err != 0)
@@ -446,22 +456,17 @@ int token_authenticate(struct token_store *ts, const char *token, const char *re
 	*out = e;
 	e = NULL;
 out:
-	secmem_wipe(hash, sizeof(hash));
 	token_entry_release(e);
 	return err;
 }
 
 int token_lookup(struct token_store *ts, const char *token, struct token_entry **out)
 {
-	uint8_t hash[COFFER_MAC_LEN];
 	struct token_entry *e = NULL;
 	int err;
 
 	*out = NULL;
-	err = token_hash_text(ts, token, hash);
-	if (err == 0)
-		err = token_get(ts, hash, &e);
-	secmem_wipe(hash, sizeof(hash));
+	err = token_get_text(ts, token, &e);
 	if (err != 0)
 		return err;
 	if (token_is_expired(e, token_now())) {

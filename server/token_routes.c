@@ -409,23 +409,32 @@ static int tr_body_string(const struct request *req, struct response *resp, cons
 	return COFFER_ERR_INVALID;
 }
 
+/* The token whose text is the body's "token" (*text points into the body). 0;
+ * COFFER_ERR_NOT_FOUND, not answered yet; or another error, already answered. */
+static int tr_by_token(struct core *c, const struct request *req, struct response *resp,
+                       const char **text, struct token_entry **out)
+{
+	int err;
+
+	if (tr_body_string(req, resp, "token", text) != 0)
+		return COFFER_ERR_INVALID;
+	err = token_lookup(c->tokens, *text, out);
+	if (err != 0 && err != COFFER_ERR_NOT_FOUND)
+		response_err(resp, err);
+	return err;
+}
+
 static void tr_lookup(struct core *c, struct request *req, struct response *resp)
 {
 	struct token_entry *e = NULL;
 	const char *text;
 	int err;
 
-	if (tr_body_string(req, resp, "token", &text) != 0)
-		return;
-	err = token_lookup(c->tokens, text, &e);
-	if (err == COFFER_ERR_NOT_FOUND) {
+	err = tr_by_token(c, req, resp, &text, &e);
+	if (err == COFFER_ERR_NOT_FOUND)
 		response_error(resp, 403, "bad token");
+	if (err != 0)
 		return;
-	}
-	if (err != 0) {
-		response_err(resp, err);
-		return;
-	}
 	/* The caller supplied the text, so showing it reveals nothing new. */
 	response_envelope(resp, req, token_lookup_json(e, text), NULL, NULL);
 	token_entry_release(e);
@@ -496,17 +505,11 @@ static void tr_renew(struct core *c, struct request *req, struct response *resp)
 	const char *text;
 	int err;
 
-	if (tr_body_string(req, resp, "token", &text) != 0)
-		return;
-	err = token_lookup(c->tokens, text, &e);
-	if (err == COFFER_ERR_NOT_FOUND) {
+	err = tr_by_token(c, req, resp, &text, &e);
+	if (err == COFFER_ERR_NOT_FOUND)
 		response_error(resp, 400, "token not found");
+	if (err != 0)
 		return;
-	}
-	if (err != 0) {
-		response_err(resp, err);
-		return;
-	}
 	tr_renew_respond(c, req, resp, e, text);
 	token_entry_release(e);
 }
@@ -548,17 +551,11 @@ static void tr_revoke_text(struct core *c, struct request *req, struct response 
 	const char *text;
 	int err;
 
-	if (tr_body_string(req, resp, "token", &text) != 0)
-		return;
-	err = token_lookup(c->tokens, text, &e);
-	if (err == COFFER_ERR_NOT_FOUND) {
+	err = tr_by_token(c, req, resp, &text, &e);
+	if (err == COFFER_ERR_NOT_FOUND)
 		response_no_content(resp);
+	if (err != 0)
 		return;
-	}
-	if (err != 0) {
-		response_err(resp, err);
-		return;
-	}
 	tr_revoke_respond(c, req, resp, e, orphan_children);
 	token_entry_release(e);
 }

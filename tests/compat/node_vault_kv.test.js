@@ -7,97 +7,20 @@
 // own `cofferd --dev` on a free port; every answer is checked, not just "no error".
 'use strict';
 
-// Loopback only: a proxy from the environment must not see these requests (axios honours them).
-for (const name of ['http_proxy', 'https_proxy', 'all_proxy', 'HTTP_PROXY', 'HTTPS_PROXY', 'ALL_PROXY']) {
-    delete process.env[name];
-}
-for (const name of ['VAULT_TOKEN', 'VAULT_ADDR', 'VAULT_NAMESPACE', 'VAULT_PREFIX']) delete process.env[name];
-process.env.NO_PROXY = '127.0.0.1,localhost';
-
-const { test, before, after } = require('node:test');
+const { test } = require('node:test');
 const assert = require('node:assert/strict');
-const { spawn } = require('node:child_process');
 const crypto = require('node:crypto');
-const fs = require('node:fs');
-const net = require('node:net');
-const os = require('node:os');
-const path = require('node:path');
-const http = require('node:http');
 
-const nodeVault = require('node-vault');
+const { useCofferd } = require('./node_helpers');
 
-const COFFERD = process.env.COFFERD ||
-    path.join(process.env.COFFER_BUILD_DIR || path.join(__dirname, '..', '..', 'build-test'), 'cofferd');
 const ROOT = `cof.${crypto.randomBytes(32).toString('base64url')}`;
 const TIME_RE = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$/;
 
-let server;
-let endpoint;
-let workdir;
-let stderrPath;
-
-function freePort() {
-    return new Promise((resolve, reject) => {
-        const srv = net.createServer();
-        srv.once('error', reject);
-        srv.listen(0, '127.0.0.1', () => {
-            const { port } = srv.address();
-            srv.close(() => resolve(port));
-        });
-    });
-}
-
-function health(url) {
-    return new Promise((resolve) => {
-        const req = http.get(`${url}/v1/sys/health`, (res) => {
-            res.resume();
-            resolve(res.statusCode);
-        });
-        req.on('error', () => resolve(0));
-        req.setTimeout(1000, () => { req.destroy(); resolve(0); });
-    });
-}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-before(async () => {
-    assert.ok(fs.existsSync(COFFERD), `cofferd not found at ${COFFERD} (set COFFERD)`);
-    workdir = fs.mkdtempSync(path.join(os.tmpdir(), 'coffer-node-'));
-    fs.mkdirSync(path.join(workdir, 'data'), { mode: 0o700 });
-    stderrPath = path.join(workdir, 'stderr.log');
-    for (let attempt = 0; attempt < 3; attempt++) {
-        const port = await freePort();
-        endpoint = `http://127.0.0.1:${port}`;
-        const err = fs.openSync(stderrPath, 'w');
-        server = spawn(COFFERD, ['--dev', '--disable-mlock', '--listen', `127.0.0.1:${port}`,
-            '--root-token', ROOT, '--data-dir', path.join(workdir, 'data')],
-        { stdio: ['ignore', 'ignore', err] });
-        let exited = false;
-        server.once('exit', () => { exited = true; });
-        const deadline = Date.now() + 20000;
-        while (!exited && Date.now() < deadline && await health(endpoint) !== 200) await sleep(50);
-        if (!exited && await health(endpoint) === 200) return;
-        if (!exited) server.kill('SIGKILL');
-        const log = fs.readFileSync(stderrPath, 'utf8');
-        if (!/in use/i.test(log)) throw new Error(`cofferd did not start:\n${log.slice(-3000)}`);
-    }
-    throw new Error('cofferd could not bind a free port three times');
-});
-
-after(async () => {
-    if (!server || server.exitCode !== null) return;
-    const done = new Promise((resolve) => server.once('exit', (code, sig) => resolve({ code, sig })));
-    server.kill('SIGTERM');
-    const timer = setTimeout(() => server.kill('SIGKILL'), 10000);
-    const { code, sig } = await done;
-    clearTimeout(timer);
-    fs.rmSync(workdir, { recursive: true, force: true });
-    assert.equal(code, 0, `cofferd exited ${code} (${sig}) after SIGTERM`);
-});
+const cofferd = useCofferd(ROOT);
 
 // A new client each time: node-vault switches a client to the token of any answer with auth.
 function vault(token = ROOT) {
-    return nodeVault({ apiVersion: 'v1', endpoint, token });
+    return cofferd.client(token);
 }
 
 async function rejectsWith(promise, status, message) {
@@ -174,7 +97,7 @@ test('list with LIST and with ?list=1 (noCustomHTTPVerbs)', async () => {
     for (const p of ['a', 'b', 'dir/c']) await v.write(`secret/data/nv-list/${p}`, { data: { v: p } });
     const out = await v.list('secret/metadata/nv-list');
     assert.deepEqual(out.data.keys, ['a', 'b', 'dir/']);
-    const viaGet = nodeVault({ apiVersion: 'v1', endpoint, token: ROOT, noCustomHTTPVerbs: true });
+    const viaGet = cofferd.client(ROOT, { noCustomHTTPVerbs: true });
     assert.deepEqual((await viaGet.list('secret/metadata/nv-list/dir')).data.keys, ['c']);
     const body = await rejectsWith(v.list('secret/metadata/nv-list-empty'), 404, 'Status 404');
     assert.deepEqual(body, { errors: [] });

@@ -6,14 +6,13 @@ import sys
 import warnings
 
 import pytest
-import requests
 
 if "/usr/lib/python3/dist-packages" not in sys.path:  # Debian's hvac
     sys.path.append("/usr/lib/python3/dist-packages")
-import hvac  # noqa: E402
 from hvac import exceptions  # noqa: E402
 
 from coffer_testlib import TOKEN_RE, new_token_text, put_policy  # noqa: E402
+from coffer_testlib import hvac_client as client_for, is_204  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -29,19 +28,9 @@ def s(module_dev):
     return module_dev
 
 
-def client_for(s, token=None):
-    session = requests.Session()
-    session.trust_env = False  # loopback only: no proxy from the environment
-    return hvac.Client(url=s.url, token=token, session=session, timeout=10)
-
-
 @pytest.fixture
 def root(s):
     return client_for(s, s.root)
-
-
-def is_204(resp):
-    return isinstance(resp, requests.Response) and resp.status_code == 204
 
 
 def dead(s, token):

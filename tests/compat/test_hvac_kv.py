@@ -6,14 +6,13 @@ checked, not just that it raised nothing."""
 import sys
 
 import pytest
-import requests
 
 if "/usr/lib/python3/dist-packages" not in sys.path:  # Debian's hvac
     sys.path.append("/usr/lib/python3/dist-packages")
-import hvac  # noqa: E402
 from hvac import exceptions  # noqa: E402
 
 from coffer_testlib import KV_TIME_RE, create_token, put_policy  # noqa: E402
+from coffer_testlib import hvac_client as client_for, is_204  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -21,12 +20,6 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 @pytest.fixture(scope="module")
 def s(module_dev):
     return module_dev
-
-
-def client_for(s, token=None):
-    session = requests.Session()
-    session.trust_env = False  # loopback only: no proxy from the environment
-    return hvac.Client(url=s.url, token=token, session=session, timeout=10)
 
 
 @pytest.fixture
@@ -37,10 +30,6 @@ def root(s):
 @pytest.fixture
 def kv2(root):
     return root.secrets.kv.v2
-
-
-def is_204(resp):
-    return isinstance(resp, requests.Response) and resp.status_code == 204
 
 
 def check_version_meta(meta, version, deleted=False, destroyed=False):

@@ -4,10 +4,7 @@ WAL and shared-memory files, or the log, in any encoding."""
 import base64
 import secrets
 
-from conftest import b64decode_any
-
-DB_FILES = ("coffer.db", "coffer.db-wal", "coffer.db-shm", "coffer.db-journal")
-
+from conftest import b64decode_any, db_bytes
 
 def encodings(raw):
     """The ways a secret of bytes could be written down."""
@@ -27,13 +24,6 @@ def needles(root_token, unseal_key_text):
     for part in (share[1:], share[:-1]):
         found |= encodings(part)
     return found
-
-
-def db_bytes(data_dir):
-    files = {name: (data_dir / name).read_bytes() for name in DB_FILES
-             if (data_dir / name).exists()}
-    assert "coffer.db" in files, f"no coffer.db in {sorted(p.name for p in data_dir.iterdir())}"
-    return files
 
 
 def assert_absent(blobs, secret_needles, where):

@@ -7,10 +7,7 @@ the WAL into the file; the row count shows that destroy and unmount really remov
 import secrets
 import sqlite3
 
-from conftest import (enable_secrets, kv2_read, kv2_write, ok, secret_encodings)
-
-DB_FILES = ("coffer.db", "coffer.db-wal", "coffer.db-shm", "coffer.db-journal")
-
+from conftest import (db_bytes, enable_secrets, kv2_read, kv2_write, ok, secret_encodings)
 
 def needles(*texts):
     out = set()
@@ -20,13 +17,6 @@ def needles(*texts):
         # UTF-16 (a JSON library could widen strings) and JSON-escaped forms.
         out.add(text.encode("utf-16-le"))
     return {n for n in out if len(n) >= 12}
-
-
-def db_bytes(data_dir):
-    files = {name: (data_dir / name).read_bytes() for name in DB_FILES
-             if (data_dir / name).exists()}
-    assert "coffer.db" in files, f"no coffer.db in {sorted(p.name for p in data_dir.iterdir())}"
-    return files
 
 
 def assert_absent(blobs, secret_needles, where):

@@ -609,3 +609,30 @@ def watch_ok(server, token, paths, index, wait=None, timeout=None):
     assert isinstance(data["index"], int) and data["index"] > 0, out
     assert isinstance(data["changed"], list), out
     return data
+
+
+# ---- at-rest checks (tests/integration/test_*at_rest.py) ----
+
+DB_FILES = ("coffer.db", "coffer.db-wal", "coffer.db-shm", "coffer.db-journal")
+
+
+def db_bytes(data_dir):
+    """{name: bytes} of coffer.db and whichever of its WAL, shared-memory and journal files exist."""
+    files = {name: (data_dir / name).read_bytes() for name in DB_FILES
+             if (data_dir / name).exists()}
+    assert "coffer.db" in files, f"no coffer.db in {sorted(p.name for p in data_dir.iterdir())}"
+    return files
+
+
+# ---- hvac (tests/compat/test_hvac*.py, which put Debian's hvac on sys.path first) ----
+
+def hvac_client(server, token=None):
+    """An hvac Client for server that never goes through a proxy from the environment."""
+    import hvac
+    session = requests.Session()
+    session.trust_env = False  # loopback only: no proxy from the environment
+    return hvac.Client(url=server.url, token=token, session=session, timeout=10)
+
+
+def is_204(resp):
+    return isinstance(resp, requests.Response) and resp.status_code == 204
