@@ -151,8 +151,10 @@ static int sqlite_writer_open(struct sqlite_storage *st)
 	        st->wdb,
 	        "PRAGMA synchronous=FULL; PRAGMA secure_delete=ON; PRAGMA foreign_keys=OFF;"
 	        /* Names are MACs, so inserts land on random pages: keep many of them cached,
-	         * and keep savepoint journals in memory. */
-	        "PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY",
+	         * keep savepoint journals in memory, and checkpoint the WAL rarely (a page
+	         * rewritten many times is copied once; commits rarely pay for a checkpoint). */
+	        "PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY;"
+	        "PRAGMA wal_autocheckpoint=65536",
 	        NULL, NULL, NULL) != SQLITE_OK)
 		return COFFER_ERR_IO;
 	if (sqlite3_exec(st->wdb, sqlite_schema, NULL, NULL, NULL) != SQLITE_OK)
