@@ -21,17 +21,18 @@ enum codec_b64 {
 size_t codec_hex_len(size_t len);
 size_t codec_b64_len(size_t len, enum codec_b64 variant);
 
-/* Encode len bytes as lowercase hex into out (out_cap >= codec_hex_len(len) + 1), NUL-terminated. */
+/* Encode len bytes as lowercase hex into out (out_cap >= codec_hex_len(len) + 1), NUL-terminated.
+ */
 int codec_hex_encode(char *out, size_t out_cap, const uint8_t *in, size_t len);
 /* Decode exactly in_len hex characters (either case) into out; *out_len gets the byte count.
  * COFFER_ERR_INVALID on odd length, a non-hex character, or out_cap too small. */
 int codec_hex_decode(uint8_t *out, size_t out_cap, size_t *out_len, const char *in,
-		     size_t in_len) COFFER_WUR;
+                     size_t in_len) COFFER_WUR;
 
 /* Encode into out (out_cap >= codec_b64_len(len, v) + 1), NUL-terminated. */
 int codec_b64_encode(char *out, size_t out_cap, const uint8_t *in, size_t len, enum codec_b64 v);
 /* Strict decode of exactly in_len characters; same errors as hex. */
 int codec_b64_decode(uint8_t *out, size_t out_cap, size_t *out_len, const char *in, size_t in_len,
-		     enum codec_b64 v) COFFER_WUR;
+                     enum codec_b64 v) COFFER_WUR;
 
 #endif

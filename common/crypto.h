@@ -28,7 +28,7 @@ void coffer_random(void *buf, size_t len);
  * Returns 0 or COFFER_ERR_INVALID.
  */
 int coffer_aead_seal(uint8_t *out, const uint8_t *pt, size_t pt_len, const uint8_t *ad,
-		     size_t ad_len, const uint8_t key[COFFER_KEY_LEN]);
+                     size_t ad_len, const uint8_t key[COFFER_KEY_LEN]);
 
 /*
  * Decrypt and authenticate in (nonce | ciphertext | tag, in_len bytes) with ad. out must hold
@@ -36,20 +36,20 @@ int coffer_aead_seal(uint8_t *out, const uint8_t *pt, size_t pt_len, const uint8
  * short input, or COFFER_ERR_INTEGRITY when authentication fails (wrong key, data or ad).
  */
 int coffer_aead_open(uint8_t *out, const uint8_t *in, size_t in_len, const uint8_t *ad,
-		     size_t ad_len, const uint8_t key[COFFER_KEY_LEN]) COFFER_WUR;
+                     size_t ad_len, const uint8_t key[COFFER_KEY_LEN]) COFFER_WUR;
 
 /* out = keyed BLAKE2b-256(key, msg). */
 void coffer_mac(uint8_t out[COFFER_MAC_LEN], const void *msg, size_t len,
-		const uint8_t key[COFFER_KEY_LEN]);
+                const uint8_t key[COFFER_KEY_LEN]);
 /* Same, over the concatenation of a domain label and msg, so one key can serve several purposes. */
 void coffer_mac2(uint8_t out[COFFER_MAC_LEN], const char *label, const void *msg, size_t len,
-		 const uint8_t key[COFFER_KEY_LEN]);
+                 const uint8_t key[COFFER_KEY_LEN]);
 /* HMAC-SHA256 (for audit hashes, where the format is fixed by Vault compatibility). */
 void coffer_hmac_sha256(uint8_t out[32], const void *msg, size_t len, const uint8_t *key,
-			size_t key_len);
+                        size_t key_len);
 /* Constant-time: 0 when the MAC of msg under key equals mac, else COFFER_ERR_INTEGRITY. */
 int coffer_mac_verify(const uint8_t mac[COFFER_MAC_LEN], const void *msg, size_t len,
-		      const uint8_t key[COFFER_KEY_LEN]) COFFER_WUR;
+                      const uint8_t key[COFFER_KEY_LEN]) COFFER_WUR;
 
 /* A random RFC 4122 version-4 UUID as 36 characters plus NUL. */
 void coffer_uuid(char out[37]);

@@ -25,7 +25,8 @@ enum coffer_err {
 	COFFER_ERR_LIMIT = -13,      /* rate or concurrency limit reached (429) */
 	COFFER_ERR_CONFIG = -14,     /* bad configuration */
 	COFFER_ERR_INTERNAL = -15,   /* a broken invariant (500) */
-	COFFER_ERR_BAD_SHARE = -16,  /* an unseal share is malformed or the set does not open the root key (400) */
+	COFFER_ERR_BAD_SHARE =
+	    -16, /* an unseal share is malformed or the set does not open the root key (400) */
 	COFFER_ERR_CAS = -17,        /* check-and-set mismatch (400) */
 	COFFER_ERR_UNSUPPORTED = -18 /* no such route (404) */
 };

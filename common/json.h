@@ -16,13 +16,14 @@
 
 #include "err.h"
 
-/* Install the wiping allocator (json_set_alloc_funcs). Call once in main() before any jansson use. */
+/* Install the wiping allocator (json_set_alloc_funcs). Call once in main() before any jansson use.
+ */
 void coffer_json_init(void);
 
 /* Parse a request body: len 0 is an empty object; anything but an object is COFFER_ERR_INVALID.
  * On error, errbuf (may be NULL) gets a message for the client that names the position. */
 int coffer_json_parse_object(const char *buf, size_t len, json_t **out, char *errbuf,
-			     size_t errbuf_len);
+                             size_t errbuf_len);
 
 /* Typed getters; see the file comment for the absent/null rule. */
 int coffer_json_get_string(const json_t *obj, const char *key, const char **out);

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * secmem.h: locked, guarded memory for keys, tokens and plaintext (libsodium's sodium_malloc), and
- * wiping. sodium_malloc is page-granular and slow: use it for long-lived secrets, and wipe short-lived
- * stack or heap buffers with secmem_wipe() instead.
+ * wiping. sodium_malloc is page-granular and slow: use it for long-lived secrets, and wipe
+ * short-lived stack or heap buffers with secmem_wipe() instead.
  */
 #ifndef COFFER_SECMEM_H
 #define COFFER_SECMEM_H

@@ -21,7 +21,7 @@
  * Returns 0 or COFFER_ERR_INVALID. The polynomial coefficients are wiped.
  */
 int shamir_split(uint8_t *const *shares, unsigned n, unsigned t, const uint8_t *secret,
-		 size_t secret_len);
+                 size_t secret_len);
 
 /*
  * Combine count shares of share_len bytes each (share_len >= 2) into secret (share_len - 1 bytes).
@@ -30,6 +30,6 @@ int shamir_split(uint8_t *const *shares, unsigned n, unsigned t, const uint8_t *
  * the caller detects that by authenticating what the secret opens.
  */
 int shamir_combine(uint8_t *secret, const uint8_t *const *shares, unsigned count,
-		   size_t share_len) COFFER_WUR;
+                   size_t share_len) COFFER_WUR;
 
 #endif

@@ -75,6 +75,6 @@ int barrier_rotate(struct barrier *b);
 int barrier_key_status(struct barrier *b, struct barrier_key_status *out);
 /* Keyed hash for stored secrets such as token hashes: MAC(hash key, label | msg). */
 int barrier_hash(struct barrier *b, const char *label, const void *msg, size_t len,
-		 uint8_t out[COFFER_MAC_LEN]);
+                 uint8_t out[COFFER_MAC_LEN]);
 
 #endif

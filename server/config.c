@@ -78,8 +78,7 @@ static int config_storage(struct config *cfg, const json_t *v, char *err, size_t
 	{
 		if (strcmp(key, "type") == 0) {
 			if (!json_is_string(item) || strcmp(json_string_value(item), "sqlite") != 0)
-				return config_fail(err, n, "storage.type",
-						   "must be \"sqlite\"");
+				return config_fail(err, n, "storage.type", "must be \"sqlite\"");
 			rc = config_set_string(&cfg->storage_type, "sqlite");
 		} else if (strcmp(key, "path") == 0) {
 			rc = config_string(item, "storage.path", &cfg->storage_path, err, n);
@@ -112,7 +111,7 @@ static int config_seal(struct config *cfg, const json_t *v, char *err, size_t n)
 				cfg->seal_type = SEAL_KEYFILE;
 			else
 				return config_fail(err, n, "seal.type",
-						   "must be \"shamir\" or \"keyfile\"");
+				                   "must be \"shamir\" or \"keyfile\"");
 		} else if (strcmp(key, "path") == 0) {
 			rc = config_string(item, "seal.path", &cfg->seal_path, err, n);
 		} else {
@@ -125,8 +124,7 @@ static int config_seal(struct config *cfg, const json_t *v, char *err, size_t n)
 	return 0;
 }
 
-static int config_scalar(struct config *cfg, const char *key, const json_t *v, char *err,
-			 size_t n)
+static int config_scalar(struct config *cfg, const char *key, const json_t *v, char *err, size_t n)
 {
 	int64_t secs;
 
@@ -138,13 +136,13 @@ static int config_scalar(struct config *cfg, const char *key, const json_t *v, c
 		if (!json_is_integer(v) || json_integer_value(v) < 1024 ||
 		    json_integer_value(v) > (json_int_t)1 << 30)
 			return config_fail(err, n, key,
-					   "must be an integer number of bytes, 1024..1073741824");
+			                   "must be an integer number of bytes, 1024..1073741824");
 		cfg->max_request_size = (size_t)json_integer_value(v);
 	} else if (strcmp(key, "kv_max_value_size") == 0) {
 		if (!json_is_integer(v) || json_integer_value(v) < 1024 ||
 		    json_integer_value(v) > (json_int_t)1 << 30)
 			return config_fail(err, n, key,
-					   "must be an integer number of bytes, 1024..1073741824");
+			                   "must be an integer number of bytes, 1024..1073741824");
 		cfg->kv_max_value_size = (size_t)json_integer_value(v);
 	} else if (strcmp(key, "idle_timeout") == 0) {
 		json_t *wrap = json_pack("{s:O}", "v", v);
@@ -208,7 +206,7 @@ int config_load_file(struct config *cfg, const char *path, char *err, size_t err
 	root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
 	if (root == NULL) {
 		snprintf(err, err_len, "config: %s: %s (line %d, column %d)", path, jerr.text,
-			 jerr.line, jerr.column);
+		         jerr.line, jerr.column);
 		return COFFER_ERR_CONFIG;
 	}
 	if (!json_is_object(root)) {
@@ -240,10 +238,11 @@ int config_validate(const struct config *cfg, char *err, size_t err_len)
 		return config_fail(err, err_len, "storage.path", "is required");
 	if ((cfg->tls_cert_file == NULL) != (cfg->tls_key_file == NULL))
 		return config_fail(err, err_len, "tls_cert_file",
-				   "and tls_key_file must be given together");
+		                   "and tls_key_file must be given together");
 	if (cfg->seal_type == SEAL_KEYFILE && cfg->seal_path == NULL)
 		return config_fail(err, err_len, "seal.path", "is required for the keyfile seal");
 	if (!config_listen_is_valid(cfg->listen))
-		return config_fail(err, err_len, "listen", "must be host:port with a port 1..65535");
+		return config_fail(err, err_len, "listen",
+		                   "must be host:port with a port 1..65535");
 	return 0;
 }

@@ -75,7 +75,7 @@ int core_open(const struct config *cfg, struct core **out)
 		err = seal_unseal_keyfile(c->seal);
 		if (err != 0) {
 			log_error("auto-unseal with key file %s failed: %s", cfg->seal_path,
-				  coffer_strerror(err));
+			          coffer_strerror(err));
 			goto fail;
 		}
 		err = core_unsealed(c);

@@ -38,7 +38,8 @@ struct core {
 	char cluster_id[37];
 };
 
-/* Open the store and build a sealed core; with the keyfile seal and an initialized vault, unseal. */
+/* Open the store and build a sealed core; with the keyfile seal and an initialized vault, unseal.
+ */
 int core_open(const struct config *cfg, struct core **out);
 /* Seal (wiping keys) and release everything. NULL allowed. */
 void core_close(struct core *c);

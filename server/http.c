@@ -52,7 +52,7 @@ static void http_ctx_free(struct http_ctx *ctx)
 }
 
 static void http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
-			   enum MHD_RequestTerminationCode toe)
+                           enum MHD_RequestTerminationCode toe)
 {
 	(void)cls;
 	(void)conn;
@@ -71,9 +71,9 @@ static int http_parse_method(const char *m, enum req_method *out)
 	static const struct {
 		const char *name;
 		enum req_method m;
-	} methods[] = {{"GET", REQ_GET},     {"HEAD", REQ_HEAD},     {"POST", REQ_POST},
-		       {"PUT", REQ_PUT},     {"PATCH", REQ_PATCH},   {"DELETE", REQ_DELETE},
-		       {"LIST", REQ_LIST}};
+	} methods[] = {{"GET", REQ_GET},  {"HEAD", REQ_HEAD},   {"POST", REQ_POST},
+	               {"PUT", REQ_PUT},  {"PATCH", REQ_PATCH}, {"DELETE", REQ_DELETE},
+	               {"LIST", REQ_LIST}};
 	size_t i;
 
 	for (i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
@@ -97,10 +97,10 @@ static void http_remote_addr(struct MHD_Connection *conn, char *out, size_t cap)
 	sa = ci->client_addr;
 	if (sa->sa_family == AF_INET)
 		inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out,
-			  (socklen_t)cap);
+		          (socklen_t)cap);
 	else if (sa->sa_family == AF_INET6)
 		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
-			  out, (socklen_t)cap);
+		          out, (socklen_t)cap);
 }
 
 static const char *http_token(struct MHD_Connection *conn)
@@ -121,7 +121,7 @@ static const char *http_token(struct MHD_Connection *conn)
  * The path must be under /v1/; query ?list= turns a GET into a LIST.
  */
 static int http_build_request(struct MHD_Connection *conn, const char *url, const char *method,
-			      struct http_ctx *ctx, struct request *req, struct response *resp)
+                              struct http_ctx *ctx, struct request *req, struct response *resp)
 {
 	const char *list;
 	char msg[200];
@@ -175,13 +175,13 @@ static enum MHD_Result http_send(struct MHD_Connection *conn, struct response *r
 		if (text == NULL)
 			return MHD_NO;
 		r = MHD_create_response_from_buffer_with_free_callback(
-			strlen(text), text, (MHD_ContentReaderFreeCallback)coffer_json_free_text);
+		    strlen(text), text, (MHD_ContentReaderFreeCallback)coffer_json_free_text);
 	} else if (resp->text != NULL) {
 		/* A body built as text (JSON with spliced secret data, or metrics): wiped too. */
 		if (resp->content_type != NULL)
 			ctype = resp->content_type;
-		r = MHD_create_response_from_buffer_with_free_callback(
-			strlen(resp->text), resp->text, http_free_text);
+		r = MHD_create_response_from_buffer_with_free_callback(strlen(resp->text),
+		                                                       resp->text, http_free_text);
 		resp->text = NULL;
 	} else {
 		r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
@@ -252,9 +252,8 @@ static void http_resume(void *arg)
 }
 
 static enum MHD_Result http_handle(void *cls, struct MHD_Connection *conn, const char *url,
-				   const char *method, const char *version,
-				   const char *upload_data, size_t *upload_data_size,
-				   void **con_cls)
+                                   const char *method, const char *version, const char *upload_data,
+                                   size_t *upload_data_size, void **con_cls)
 {
 	struct http_server *h = cls;
 	struct http_ctx *ctx = *con_cls;
@@ -309,7 +308,7 @@ send:
 }
 
 __attribute__((format(printf, 2, 0))) static void http_mhd_log(void *cls, const char *fmt,
-								va_list ap)
+                                                               va_list ap)
 {
 	char msg[512];
 
@@ -393,7 +392,7 @@ int http_start(struct core *c, struct http_server **out)
 	struct sockaddr_storage ss;
 	socklen_t sslen = 0;
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
-			 MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+	                 MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
 	int err = 0;
 
 	*out = NULL;
@@ -412,24 +411,24 @@ int http_start(struct core *c, struct http_server **out)
 		h->tls_key = http_read_file(cfg->tls_key_file, &h->tls_key_len);
 		if (h->tls_cert == NULL || h->tls_key == NULL) {
 			log_error("tls: cannot read %s or %s", cfg->tls_cert_file,
-				  cfg->tls_key_file);
+			          cfg->tls_key_file);
 			err = COFFER_ERR_CONFIG;
 			goto out;
 		}
 		flags |= MHD_USE_TLS;
 	}
 	h->daemon = MHD_start_daemon(
-		flags, 0, NULL, NULL, http_handle, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-		MHD_OPTION_THREAD_POOL_SIZE, http_pool_size(), MHD_OPTION_CONNECTION_TIMEOUT,
-		(unsigned)cfg->idle_timeout_s, MHD_OPTION_NOTIFY_COMPLETED, http_completed, h,
-		MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, h, MHD_OPTION_CONNECTION_LIMIT, 4096u,
-		MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_THREAD_STACK_SIZE, (size_t)1 << 20,
-		h->tls_cert != NULL ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, h->tls_cert,
-		MHD_OPTION_HTTPS_MEM_KEY, h->tls_key, MHD_OPTION_END);
+	    flags, 0, NULL, NULL, http_handle, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+	    MHD_OPTION_THREAD_POOL_SIZE, http_pool_size(), MHD_OPTION_CONNECTION_TIMEOUT,
+	    (unsigned)cfg->idle_timeout_s, MHD_OPTION_NOTIFY_COMPLETED, http_completed, h,
+	    MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, h, MHD_OPTION_CONNECTION_LIMIT, 4096u,
+	    MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_THREAD_STACK_SIZE, (size_t)1 << 20,
+	    h->tls_cert != NULL ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, h->tls_cert,
+	    MHD_OPTION_HTTPS_MEM_KEY, h->tls_key, MHD_OPTION_END);
 	if (h->daemon == NULL) {
 		log_error("cannot listen on %s%s", cfg->listen,
-			  h->tls_cert != NULL ? " (or the TLS key and certificate are unusable)"
-					      : "");
+		          h->tls_cert != NULL ? " (or the TLS key and certificate are unusable)"
+		                              : "");
 		err = COFFER_ERR_CONFIG;
 		goto out;
 	}

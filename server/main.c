@@ -37,48 +37,75 @@ struct main_opts {
 
 static void main_usage(FILE *f)
 {
-	fprintf(f, "usage: cofferd --config FILE [--listen ADDR] [--log-level LEVEL]\n"
-		   "       cofferd --dev [--listen ADDR] [--root-token TOKEN] [--data-dir DIR]\n"
-		   "               [--disable-mlock]\n"
-		   "       cofferd --version\n"
-		   "\n"
-		   "  --config FILE      JSON configuration (see README.md)\n"
-		   "  --dev              an initialized, unsealed server for development; prints the\n"
-		   "                     unseal key and root token (never use it in production)\n"
-		   "  --listen ADDR      host:port to listen on (default " CONFIG_DEFAULT_LISTEN ")\n"
-		   "  --root-token TOKEN dev mode: the root token (or COFFER_DEV_ROOT_TOKEN_ID)\n"
-		   "  --data-dir DIR     dev mode: keep the database in DIR (default: a temporary\n"
-		   "                     directory removed at exit)\n"
-		   "  --disable-mlock    do not lock memory (mlockall)\n"
-		   "  --log-level LEVEL  debug, info, warn or error\n"
-		   "  --log-format FMT   text or json\n");
+	fprintf(f,
+	        "usage: cofferd --config FILE [--listen ADDR] [--log-level LEVEL]\n"
+	        "       cofferd --dev [--listen ADDR] [--root-token TOKEN] [--data-dir DIR]\n"
+	        "               [--disable-mlock]\n"
+	        "       cofferd --version\n"
+	        "\n"
+	        "  --config FILE      JSON configuration (see README.md)\n"
+	        "  --dev              an initialized, unsealed server for development; prints the\n"
+	        "                     unseal key and root token (never use it in production)\n"
+	        "  --listen ADDR      host:port to listen on (default " CONFIG_DEFAULT_LISTEN ")\n"
+	        "  --root-token TOKEN dev mode: the root token (or COFFER_DEV_ROOT_TOKEN_ID)\n"
+	        "  --data-dir DIR     dev mode: keep the database in DIR (default: a temporary\n"
+	        "                     directory removed at exit)\n"
+	        "  --disable-mlock    do not lock memory (mlockall)\n"
+	        "  --log-level LEVEL  debug, info, warn or error\n"
+	        "  --log-format FMT   text or json\n");
 }
 
 static int main_parse_args(int argc, char **argv, struct main_opts *o)
 {
-	static const struct option longopts[] = {
-		{"dev", no_argument, NULL, 'd'},           {"config", required_argument, NULL, 'c'},
-		{"listen", required_argument, NULL, 'l'},  {"root-token", required_argument, NULL, 't'},
-		{"data-dir", required_argument, NULL, 'D'}, {"disable-mlock", no_argument, NULL, 'm'},
-		{"log-level", required_argument, NULL, 'L'}, {"log-format", required_argument, NULL, 'F'},
-		{"version", no_argument, NULL, 'v'},       {"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0}};
+	static const struct option longopts[] = {{"dev", no_argument, NULL, 'd'},
+	                                         {"config", required_argument, NULL, 'c'},
+	                                         {"listen", required_argument, NULL, 'l'},
+	                                         {"root-token", required_argument, NULL, 't'},
+	                                         {"data-dir", required_argument, NULL, 'D'},
+	                                         {"disable-mlock", no_argument, NULL, 'm'},
+	                                         {"log-level", required_argument, NULL, 'L'},
+	                                         {"log-format", required_argument, NULL, 'F'},
+	                                         {"version", no_argument, NULL, 'v'},
+	                                         {"help", no_argument, NULL, 'h'},
+	                                         {NULL, 0, NULL, 0}};
 	int ch;
 
 	memset(o, 0, sizeof(*o));
 	while ((ch = getopt_long_only(argc, argv, "", longopts, NULL)) != -1) {
 		switch (ch) {
-		case 'd': o->is_dev = true; break;
-		case 'c': o->config_path = optarg; break;
-		case 'l': o->listen = optarg; break;
-		case 't': o->root_token = optarg; break;
-		case 'D': o->data_dir = optarg; break;
-		case 'm': o->disable_mlock = true; break;
-		case 'L': o->log_level = optarg; break;
-		case 'F': o->log_format = optarg; break;
-		case 'v': printf("cofferd %s\n", COFFER_VERSION); exit(0);
-		case 'h': main_usage(stdout); exit(0);
-		default: main_usage(stderr); return -1;
+		case 'd':
+			o->is_dev = true;
+			break;
+		case 'c':
+			o->config_path = optarg;
+			break;
+		case 'l':
+			o->listen = optarg;
+			break;
+		case 't':
+			o->root_token = optarg;
+			break;
+		case 'D':
+			o->data_dir = optarg;
+			break;
+		case 'm':
+			o->disable_mlock = true;
+			break;
+		case 'L':
+			o->log_level = optarg;
+			break;
+		case 'F':
+			o->log_format = optarg;
+			break;
+		case 'v':
+			printf("cofferd %s\n", COFFER_VERSION);
+			exit(0);
+		case 'h':
+			main_usage(stdout);
+			exit(0);
+		default:
+			main_usage(stderr);
+			return -1;
 		}
 	}
 	if (optind != argc || o->is_dev == (o->config_path != NULL)) {
@@ -107,12 +134,12 @@ static void main_harden(bool disable_mlock)
 		return;
 	if (mlockall(MCL_CURRENT | MCL_FUTURE) != 0)
 		log_warn("mlockall failed (%s): memory may be swapped; grant CAP_IPC_LOCK or set "
-			 "disable_mlock",
-			 strerror(errno));
+		         "disable_mlock",
+		         strerror(errno));
 }
 
 static int main_config(const struct main_opts *o, struct config *cfg, char *dev_dir,
-		       size_t dev_dir_len)
+                       size_t dev_dir_len)
 {
 	char err[512] = "";
 	char path[PATH_MAX];
@@ -167,7 +194,7 @@ static int main_dev_setup(struct core *c, const char *root_token)
 	seal_get_status(c->seal, &st);
 	if (st.initialized) {
 		log_error("dev mode needs an empty data directory; %s already holds a vault",
-			  c->cfg->storage_path);
+		          c->cfg->storage_path);
 		return COFFER_ERR_EXISTS;
 	}
 	err = seal_initialize(c->seal, 1, 1, root_token, &r);
@@ -177,7 +204,7 @@ static int main_dev_setup(struct core *c, const char *root_token)
 		err = core_unsealed(c);
 	if (err == 0)
 		err = codec_b64_encode(key_b64, sizeof(key_b64), r.shares[0], r.share_len,
-				       CODEC_B64_STD);
+		                       CODEC_B64_STD);
 	if (err != 0) {
 		log_error("dev mode set-up failed: %s", coffer_strerror(err));
 		seal_init_result_clear(&r);
@@ -269,7 +296,7 @@ int main(int argc, char **argv)
 	if (http_start(c, &h) != 0)
 		goto out;
 	log_info("cofferd %s listening on %s%s", COFFER_VERSION, cfg.listen,
-		 cfg.tls_cert_file != NULL ? " (TLS)" : "");
+	         cfg.tls_cert_file != NULL ? " (TLS)" : "");
 	main_wait();
 	rc = 0;
 out:

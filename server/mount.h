@@ -30,14 +30,14 @@ struct engine {
 };
 
 struct mount_entry {
-	char *path;        /* "approle/" (below "auth/" for auth mounts), "secret/" */
-	char *type;        /* engine type */
+	char *path; /* "approle/" (below "auth/" for auth mounts), "secret/" */
+	char *type; /* engine type */
 	char *description;
-	char *accessor;    /* "auth_approle_1a2b3c4d" */
+	char *accessor; /* "auth_approle_1a2b3c4d" */
 	char *uuid;
 	int64_t default_lease_ttl_s; /* 0 = system default */
 	int64_t max_lease_ttl_s;     /* 0 = system default */
-	json_t *options;   /* {"version":"2"} for kv v2; never NULL */
+	json_t *options;             /* {"version":"2"} for kv v2; never NULL */
 	bool is_auth;
 	const struct engine *engine;
 	/* Where the engine keeps its data in the barrier: "auth/<uuid>/" or "logical/<uuid>/". */
@@ -67,19 +67,19 @@ void mount_table_clear(struct mount_table *t);
 /* The mount serving path (relative to "auth/" for the auth table), longest prefix wins. *rest
  * points into path, after the mount's prefix. The entry is referenced: mount_entry_release(). */
 int mount_table_find(struct mount_table *t, const char *path, struct mount_entry **out,
-		     const char **rest);
+                     const char **rest);
 void mount_entry_release(struct mount_entry *m);
 
 /* Add a mount (path normalized with a trailing '/'); COFFER_ERR_EXISTS if it overlaps another,
  * COFFER_ERR_INVALID for an unknown type or a reserved path. */
 int mount_table_add(struct mount_table *t, const char *path, const char *type,
-		    const char *description, int64_t default_lease_ttl_s, int64_t max_lease_ttl_s,
-		    json_t *options); /* options is copied; NULL = {} */
+                    const char *description, int64_t default_lease_ttl_s, int64_t max_lease_ttl_s,
+                    json_t *options); /* options is copied; NULL = {} */
 /* Remove a mount and purge its data. COFFER_ERR_NOT_FOUND, or COFFER_ERR_INVALID for a built-in. */
 int mount_table_remove(struct mount_table *t, const char *path);
 /* Change description and lease TTLs. */
 int mount_table_tune(struct mount_table *t, const char *path, const char *description,
-		     const int64_t *default_lease_ttl_s, const int64_t *max_lease_ttl_s);
+                     const int64_t *default_lease_ttl_s, const int64_t *max_lease_ttl_s);
 /* {"approle/": {type, description, accessor, uuid, config{...}, options, local, seal_wrap}, ...} */
 json_t *mount_table_json(struct mount_table *t);
 json_t *mount_entry_json(const struct mount_entry *m);

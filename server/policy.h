@@ -29,8 +29,8 @@ enum acl_cap {
 	ACL_CAP_LIST = 1u << 6,
 	ACL_CAP_SUDO = 1u << 7,
 };
-#define ACL_CAP_ALL                                                                         \
-	(ACL_CAP_CREATE | ACL_CAP_READ | ACL_CAP_UPDATE | ACL_CAP_PATCH | ACL_CAP_DELETE |  \
+#define ACL_CAP_ALL                                                                                \
+	(ACL_CAP_CREATE | ACL_CAP_READ | ACL_CAP_UPDATE | ACL_CAP_PATCH | ACL_CAP_DELETE |         \
 	 ACL_CAP_LIST | ACL_CAP_SUDO)
 
 struct policy; /* one parsed policy */
@@ -43,7 +43,7 @@ struct policy_store;
  * COFFER_ERR_INVALID is returned. Unknown capabilities are errors.
  */
 int policy_parse(const char *name, const char *text, size_t len, struct policy **out, char *err,
-		 size_t err_len);
+                 size_t err_len);
 void policy_free(struct policy *p);
 
 /* policy_hcl.c: translate the HCL subset into the JSON form

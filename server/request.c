@@ -100,7 +100,7 @@ void response_not_found(struct response *resp)
 }
 
 void response_envelope(struct response *resp, const struct request *req, json_t *data, json_t *auth,
-		       json_t *warnings)
+                       json_t *warnings)
 {
 	json_t *env;
 
@@ -121,7 +121,7 @@ void response_envelope_text(struct response *resp, const struct request *req, ch
 {
 	static const char head[] = "{\"request_id\":\"";
 	static const char mid[] = "\",\"lease_id\":\"\",\"renewable\":false,\"lease_duration\":0,"
-				  "\"data\":";
+	                          "\"data\":";
 	static const char tail[] = ",\"wrap_info\":null,\"warnings\":null,\"auth\":null}";
 	size_t id_len = strlen(req->request_id), data_len = strlen(data_text);
 	char *out, *p;

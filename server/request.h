@@ -79,9 +79,9 @@ struct response_hold {
 struct response {
 	int status;
 	struct response_hold *hold; /* set instead of a body when the response is held */
-	json_t *json;             /* the body, or NULL for none */
-	char *text;               /* a non-JSON body (metrics), malloc'd; NULL for none */
-	const char *content_type; /* for text */
+	json_t *json;               /* the body, or NULL for none */
+	char *text;                 /* a non-JSON body (metrics), malloc'd; NULL for none */
+	const char *content_type;   /* for text */
 };
 
 /* The HTTP status for an error code (one table for the whole server). */
@@ -89,7 +89,7 @@ int request_status_for(int err);
 
 /* Error responses: {"errors":[message]} with the status given or derived from err. */
 void response_error(struct response *resp, int status, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 void response_err(struct response *resp, int err);
 /* 404 {"errors":[]} (an empty LIST, an unknown secret). */
 void response_not_found(struct response *resp);
@@ -99,7 +99,7 @@ void response_raw(struct response *resp, int status, json_t *body);
 void response_no_content(struct response *resp);
 /* 200 and the envelope; steals data, auth and warnings (each may be NULL). */
 void response_envelope(struct response *resp, const struct request *req, json_t *data, json_t *auth,
-		       json_t *warnings);
+                       json_t *warnings);
 /* The same envelope with data given as JSON text, spliced in unparsed (the hot KV read); takes
  * data_text (malloc'd) and wipes it. */
 void response_envelope_text(struct response *resp, const struct request *req, char *data_text);

@@ -16,11 +16,9 @@
 #include "watch.h"
 
 static const struct route_table router_sys_tables[] = {
-	{sys_routes, &sys_routes_len},
-	{policy_routes, &policy_routes_len},
-	{lease_routes, &lease_routes_len},
-	{mount_sys_routes, &mount_sys_routes_len},
-	{watch_routes, &watch_routes_len},
+    {sys_routes, &sys_routes_len},     {policy_routes, &policy_routes_len},
+    {lease_routes, &lease_routes_len}, {mount_sys_routes, &mount_sys_routes_len},
+    {watch_routes, &watch_routes_len},
 };
 
 /* A match of a route against a path: its score (the longest pattern wins) and the parameters. */
@@ -46,8 +44,7 @@ static bool route_capture(struct route_match *m, const char *name, const char *v
  * Match r's pattern against path (len bytes, no trailing '/') segment by segment. ":name"
  * captures one non-empty segment; with ROUTE_PREFIX the path may go on, and the rest is "*".
  */
-static bool route_match(const struct route *r, const char *path, size_t len,
-			struct route_match *m)
+static bool route_match(const struct route *r, const char *path, size_t len, struct route_match *m)
 {
 	const char *p = r->pattern;
 	size_t i = 0, plen, slen;
@@ -83,7 +80,7 @@ static bool route_match(const struct route *r, const char *path, size_t len,
 /* The longest matching route; on a tie, one that takes the request's method wins, so two routes
  * may share a pattern with different methods. */
 static const struct route *route_best(const struct route *routes, size_t n, const char *path,
-				      size_t len, unsigned method_bit, struct route_match *best)
+                                      size_t len, unsigned method_bit, struct route_match *best)
 {
 	const struct route *found = NULL;
 	struct route_match m;
@@ -109,8 +106,8 @@ static unsigned router_method_bit(const struct request *req)
 
 /* The route of the engine mounted at the start of path in table t. */
 static const struct route *router_find_mounted(struct mount_table *t, struct request *req,
-					       const char *path, struct mount_entry **mount,
-					       struct route_match *m)
+                                               const char *path, struct mount_entry **mount,
+                                               struct route_match *m)
 {
 	const char *rest = NULL;
 	size_t len;
@@ -122,12 +119,12 @@ static const struct route *router_find_mounted(struct mount_table *t, struct req
 	if (len > 0 && rest[len - 1] == '/')
 		len--;
 	return route_best((*mount)->engine->routes, *(*mount)->engine->n_routes, rest, len,
-			  router_method_bit(req), m);
+	                  router_method_bit(req), m);
 }
 
 /* The route for req: sys/ tables by full path, auth/ and secrets through their mount tables. */
 static const struct route *router_find(struct core *c, struct request *req,
-				       struct mount_entry **mount, struct route_match *m)
+                                       struct mount_entry **mount, struct route_match *m)
 {
 	const struct route *r = NULL, *cand;
 	struct route_match cm;
@@ -141,8 +138,8 @@ static const struct route *router_find(struct core *c, struct request *req,
 	if (strncmp(req->path, "sys/", 4) != 0)
 		return router_find_mounted(c->secret_mounts, req, req->path, mount, m);
 	for (t = 0; t < sizeof(router_sys_tables) / sizeof(router_sys_tables[0]); t++) {
-		cand = route_best(router_sys_tables[t].routes, *router_sys_tables[t].len,
-				  req->path, len, router_method_bit(req), &cm);
+		cand = route_best(router_sys_tables[t].routes, *router_sys_tables[t].len, req->path,
+		                  len, router_method_bit(req), &cm);
 		if (cand != NULL &&
 		    (r == NULL || cm.score > m->score ||
 		     (cm.score == m->score && !(r->methods & router_method_bit(req))))) {
@@ -209,7 +206,8 @@ static int router_params(struct request *req, const struct route_match *m)
 	return 0;
 }
 
-/* Vault checks a LIST against the folder, "path/": policies name folders as "secret/metadata/" + "*". */
+/* Vault checks a LIST against the folder, "path/": policies name folders as "secret/metadata/" +
+ * "*". */
 static void router_list_path(struct request *req)
 {
 	size_t len = strlen(req->path);
@@ -255,7 +253,8 @@ void router_dispatch(struct core *c, struct request *req, struct response *resp)
 		goto out;
 	}
 	if (!router_content_type_ok(req, r)) {
-		response_error(resp, 415, "PATCH requires Content-Type application/merge-patch+json");
+		response_error(resp, 415,
+		               "PATCH requires Content-Type application/merge-patch+json");
 		goto out;
 	}
 	if (router_params(req, &m) != 0) {

@@ -43,7 +43,7 @@ struct seal_init_result {
 
 /* keyfile_path is used only with SEAL_KEYFILE. st and b are not owned. */
 int seal_new(struct storage *st, struct barrier *b, enum seal_type type, const char *keyfile_path,
-	     struct seal **out);
+             struct seal **out);
 void seal_free(struct seal *s);
 
 /*
@@ -53,7 +53,7 @@ void seal_free(struct seal *s);
  * the vault sealed. COFFER_ERR_EXISTS when already initialized, COFFER_ERR_INVALID for bad n/t.
  */
 int seal_initialize(struct seal *s, unsigned n, unsigned t, const char *root_token,
-		    struct seal_init_result *out);
+                    struct seal_init_result *out);
 void seal_init_result_clear(struct seal_init_result *r);
 
 /*

@@ -30,14 +30,14 @@ struct storage_op {
 /* Called for each entry of a scan in key order; return 0 to go on, non-zero to stop (that value is
  * returned by the scan). The buffers are valid only during the call. */
 typedef int (*storage_scan_fn)(void *arg, const uint8_t *key, size_t key_len, const uint8_t *value,
-			       size_t value_len);
+                               size_t value_len);
 
 struct storage_ops {
 	const char *name; /* "sqlite" */
 	int (*get)(struct storage *st, const uint8_t *key, size_t key_len, uint8_t **value,
-		   size_t *value_len);
-	int (*scan)(struct storage *st, const uint8_t *prefix, size_t prefix_len, storage_scan_fn fn,
-		    void *arg);
+	           size_t *value_len);
+	int (*scan)(struct storage *st, const uint8_t *prefix, size_t prefix_len,
+	            storage_scan_fn fn, void *arg);
 	int (*batch)(struct storage *st, const struct storage_op *ops, size_t n_ops);
 	int (*checkpoint)(struct storage *st);
 	void (*close)(struct storage *st);
@@ -57,7 +57,7 @@ int storage_sqlite_open(const char *path, struct storage **out);
 
 /* Get: *value is malloc'd (free with free()); COFFER_ERR_NOT_FOUND when absent. */
 static inline int storage_get(struct storage *st, const uint8_t *key, size_t key_len,
-			      uint8_t **value, size_t *value_len)
+                              uint8_t **value, size_t *value_len)
 {
 	return st->ops->get(st, key, key_len, value, value_len);
 }
@@ -65,7 +65,7 @@ static inline int storage_get(struct storage *st, const uint8_t *key, size_t key
 /* Scan entries whose key starts with prefix (prefix_len may be 0), in key order. Sees only
  * committed data. */
 static inline int storage_scan(struct storage *st, const uint8_t *prefix, size_t prefix_len,
-			       storage_scan_fn fn, void *arg)
+                               storage_scan_fn fn, void *arg)
 {
 	return st->ops->scan(st, prefix, prefix_len, fn, arg);
 }
@@ -78,7 +78,7 @@ static inline int storage_batch(struct storage *st, const struct storage_op *ops
 }
 
 static inline int storage_put(struct storage *st, const uint8_t *key, size_t key_len,
-			      const uint8_t *value, size_t value_len)
+                              const uint8_t *value, size_t value_len)
 {
 	struct storage_op op = {STORAGE_PUT, key, key_len, value, value_len};
 	return st->ops->batch(st, &op, 1);

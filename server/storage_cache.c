@@ -16,8 +16,8 @@
 #define CACHE_MAX_VALUE (64 * 1024)
 
 struct cache_entry {
-	struct cache_entry *hnext;          /* bucket chain */
-	struct cache_entry *lprev, *lnext;  /* LRU list, most recent first */
+	struct cache_entry *hnext;         /* bucket chain */
+	struct cache_entry *lprev, *lnext; /* LRU list, most recent first */
 	uint64_t hash;
 	size_t key_len, value_len;
 	bool is_absent; /* a remembered miss */
@@ -54,7 +54,7 @@ static struct cache_shard *cache_shard_of(struct storage_cache *c, uint64_t h)
 }
 
 static struct cache_entry **cache_slot(struct cache_shard *s, uint64_t h, const uint8_t *key,
-				       size_t key_len)
+                                       size_t key_len)
 {
 	struct cache_entry **pp = &s->buckets[h % CACHE_BUCKETS];
 
@@ -138,8 +138,8 @@ uint64_t storage_cache_epoch(struct storage_cache *c)
 	return atomic_load(&c->epoch);
 }
 
-int storage_cache_get(struct storage_cache *c, const uint8_t *key, size_t key_len,
-		      uint8_t **value, size_t *value_len)
+int storage_cache_get(struct storage_cache *c, const uint8_t *key, size_t key_len, uint8_t **value,
+                      size_t *value_len)
 {
 	uint64_t h = cache_hash(key, key_len);
 	struct cache_shard *s = cache_shard_of(c, h);
@@ -166,8 +166,8 @@ int storage_cache_get(struct storage_cache *c, const uint8_t *key, size_t key_le
 	return ret;
 }
 
-void storage_cache_fill(struct storage_cache *c, uint64_t epoch, const uint8_t *key,
-			size_t key_len, const uint8_t *value, size_t value_len)
+void storage_cache_fill(struct storage_cache *c, uint64_t epoch, const uint8_t *key, size_t key_len,
+                        const uint8_t *value, size_t value_len)
 {
 	uint64_t h = cache_hash(key, key_len);
 	struct cache_shard *s = cache_shard_of(c, h);

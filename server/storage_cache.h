@@ -26,12 +26,12 @@ uint64_t storage_cache_epoch(struct storage_cache *c);
 /* 0 and a malloc'd copy on a hit; STORAGE_CACHE_ABSENT when the key is known to be absent;
  * COFFER_ERR_NOT_FOUND when the cache does not know. */
 #define STORAGE_CACHE_ABSENT 1
-int storage_cache_get(struct storage_cache *c, const uint8_t *key, size_t key_len,
-		      uint8_t **value, size_t *value_len);
+int storage_cache_get(struct storage_cache *c, const uint8_t *key, size_t key_len, uint8_t **value,
+                      size_t *value_len);
 /* Remember a value read from the database (value NULL: the key is absent), unless a commit came
  * since epoch. */
-void storage_cache_fill(struct storage_cache *c, uint64_t epoch, const uint8_t *key,
-			size_t key_len, const uint8_t *value, size_t value_len);
+void storage_cache_fill(struct storage_cache *c, uint64_t epoch, const uint8_t *key, size_t key_len,
+                        const uint8_t *value, size_t value_len);
 /*
  * The writer brackets every commit: write_begin() makes the epoch odd (no fill is kept while it
  * is), forget() drops the keys the commit will touch, and write_end() after the commit (or its

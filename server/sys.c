@@ -34,10 +34,10 @@ static json_t *sys_seal_status_json(struct core *c)
 
 	seal_get_status(c->seal, &st);
 	o = json_pack("{s:s,s:b,s:b,s:I,s:I,s:I,s:s,s:s,s:b,s:b,s:s}", "type", st.type,
-		      "initialized", st.initialized, "sealed", st.sealed, "t",
-		      (json_int_t)st.threshold, "n", (json_int_t)st.shares, "progress",
-		      (json_int_t)st.progress, "nonce", st.nonce, "version", COFFER_VERSION,
-		      "migration", 0, "recovery_seal", 0, "storage_type", core_storage_type(c));
+	              "initialized", st.initialized, "sealed", st.sealed, "t",
+	              (json_int_t)st.threshold, "n", (json_int_t)st.shares, "progress",
+	              (json_int_t)st.progress, "nonce", st.nonce, "version", COFFER_VERSION,
+	              "migration", 0, "recovery_seal", 0, "storage_type", core_storage_type(c));
 	if (o != NULL && !st.sealed) {
 		pthread_mutex_lock(&c->cluster_lock);
 		json_object_set_new(o, "cluster_name", json_string(c->cluster_name));
@@ -57,7 +57,7 @@ static void sys_init_read(struct core *c, struct response *resp)
 
 /* Reads secret_shares/secret_threshold; the keyfile seal needs neither. */
 static int sys_init_params(const struct request *req, struct response *resp, unsigned *n,
-			   unsigned *t)
+                           unsigned *t)
 {
 	int64_t shares = 0, threshold = 0;
 	int err;
@@ -81,7 +81,8 @@ static int sys_init_params(const struct request *req, struct response *resp, uns
 		return COFFER_ERR_INVALID;
 	}
 	if (shares > 1 && threshold < 2) {
-		response_error(resp, 400, "secret_threshold must be at least 2 when secret_shares > 1");
+		response_error(resp, 400,
+		               "secret_threshold must be at least 2 when secret_shares > 1");
 		return COFFER_ERR_INVALID;
 	}
 	*n = (unsigned)shares;
@@ -105,7 +106,7 @@ static json_t *sys_init_result_json(const struct seal_init_result *r)
 	}
 	secmem_wipe(buf, sizeof(buf));
 	return json_pack("{s:o,s:o,s:s}", "keys", keys, "keys_base64", keys_b64, "root_token",
-			 r->root_token);
+	                 r->root_token);
 }
 
 static void sys_init(struct core *c, struct request *req, struct response *resp)
@@ -183,8 +184,9 @@ static void sys_unseal(struct core *c, struct request *req, struct response *res
 		return;
 	}
 	if (key == NULL) {
-		response_error(resp, 400, "'key' must be specified in request body as JSON, or "
-					  "'reset' set to true");
+		response_error(resp, 400,
+		               "'key' must be specified in request body as JSON, or "
+		               "'reset' set to true");
 		return;
 	}
 	was_sealed = st.sealed;
@@ -194,7 +196,7 @@ static void sys_unseal(struct core *c, struct request *req, struct response *res
 	if (err != 0) {
 		log_warn("unseal attempt failed: %s", coffer_strerror(err));
 		response_error(resp, request_status_for(err), "invalid key: %s",
-			       coffer_strerror(err));
+		               coffer_strerror(err));
 		return;
 	}
 	if (was_sealed && !barrier_is_sealed(c->barrier)) {
@@ -259,7 +261,8 @@ static void sys_health(struct core *c, struct request *req, struct response *res
 	sealed = sys_health_code(req, "sealedcode", 503);
 	uninit = sys_health_code(req, "uninitcode", 501);
 	/* standbyok and standbycode are accepted; this server is never a standby. */
-	if (active < 0 || sealed < 0 || uninit < 0 || sys_health_code(req, "standbycode", 429) < 0) {
+	if (active < 0 || sealed < 0 || uninit < 0 ||
+	    sys_health_code(req, "standbycode", 429) < 0) {
 		response_error(resp, 400, "invalid status code in query");
 		return;
 	}
@@ -267,10 +270,9 @@ static void sys_health(struct core *c, struct request *req, struct response *res
 	status = !st.initialized ? uninit : st.sealed ? sealed : active;
 	clock_gettime(CLOCK_REALTIME, &now);
 	o = json_pack("{s:b,s:b,s:b,s:b,s:s,s:s,s:I,s:s}", "initialized", st.initialized, "sealed",
-		      st.sealed, "standby", 0, "performance_standby", 0,
-		      "replication_performance_mode", "disabled", "replication_dr_mode",
-		      "disabled", "server_time_utc", (json_int_t)now.tv_sec, "version",
-		      COFFER_VERSION);
+	              st.sealed, "standby", 0, "performance_standby", 0,
+	              "replication_performance_mode", "disabled", "replication_dr_mode", "disabled",
+	              "server_time_utc", (json_int_t)now.tv_sec, "version", COFFER_VERSION);
 	/* API.md lists the cluster identity always: empty until the first unseal. */
 	pthread_mutex_lock(&c->cluster_lock);
 	json_object_set_new(o, "cluster_name", json_string(c->cluster_name));
@@ -285,11 +287,11 @@ static void sys_leader(struct core *c, struct request *req, struct response *res
 
 	(void)req;
 	snprintf(addr, sizeof(addr), "%s://%s", c->cfg->tls_cert_file != NULL ? "https" : "http",
-		 c->cfg->listen);
+	         c->cfg->listen);
 	response_raw(resp, 200,
-		     json_pack("{s:b,s:b,s:s,s:s,s:b}", "ha_enabled", 0, "is_self", 1,
-			       "leader_address", addr, "leader_cluster_address", "",
-			       "performance_standby", 0));
+	             json_pack("{s:b,s:b,s:s,s:s,s:b}", "ha_enabled", 0, "is_self", 1,
+	                       "leader_address", addr, "leader_cluster_address", "",
+	                       "performance_standby", 0));
 }
 
 static void sys_key_status(struct core *c, struct request *req, struct response *resp)
@@ -307,8 +309,8 @@ static void sys_key_status(struct core *c, struct request *req, struct response 
 	ts.tv_sec = ks.install_time;
 	sys_format_time(&ts, when, sizeof(when));
 	response_legacy(resp, req,
-			json_pack("{s:I,s:s,s:I}", "term", (json_int_t)ks.term, "install_time",
-				  when, "encryptions", (json_int_t)ks.encryptions));
+	                json_pack("{s:I,s:s,s:I}", "term", (json_int_t)ks.term, "install_time",
+	                          when, "encryptions", (json_int_t)ks.encryptions));
 }
 
 static void sys_rotate(struct core *c, struct request *req, struct response *resp)
@@ -328,13 +330,13 @@ static void sys_rotate(struct core *c, struct request *req, struct response *res
 }
 
 const struct route sys_routes[] = {
-	{"sys/init", REQ_M(REQ_GET) | REQ_M_WRITE, ROUTE_RAW, sys_init, NULL},
-	{"sys/unseal", REQ_M_WRITE, ROUTE_RAW, sys_unseal, NULL},
-	{"sys/seal-status", REQ_M(REQ_GET), ROUTE_RAW, sys_seal_status, NULL},
-	{"sys/seal", REQ_M_WRITE, ROUTE_RAW, sys_seal, NULL},
-	{"sys/health", REQ_M(REQ_GET) | REQ_M(REQ_HEAD), ROUTE_RAW, sys_health, NULL},
-	{"sys/leader", REQ_M(REQ_GET), ROUTE_RAW, sys_leader, NULL},
-	{"sys/key-status", REQ_M(REQ_GET), 0, sys_key_status, NULL},
-	{"sys/rotate", REQ_M_WRITE, ROUTE_SUDO, sys_rotate, NULL},
+    {"sys/init", REQ_M(REQ_GET) | REQ_M_WRITE, ROUTE_RAW, sys_init, NULL},
+    {"sys/unseal", REQ_M_WRITE, ROUTE_RAW, sys_unseal, NULL},
+    {"sys/seal-status", REQ_M(REQ_GET), ROUTE_RAW, sys_seal_status, NULL},
+    {"sys/seal", REQ_M_WRITE, ROUTE_RAW, sys_seal, NULL},
+    {"sys/health", REQ_M(REQ_GET) | REQ_M(REQ_HEAD), ROUTE_RAW, sys_health, NULL},
+    {"sys/leader", REQ_M(REQ_GET), ROUTE_RAW, sys_leader, NULL},
+    {"sys/key-status", REQ_M(REQ_GET), 0, sys_key_status, NULL},
+    {"sys/rotate", REQ_M_WRITE, ROUTE_SUDO, sys_rotate, NULL},
 };
 const size_t sys_routes_len = sizeof(sys_routes) / sizeof(sys_routes[0]);

@@ -35,46 +35,46 @@ struct engine;
 struct token_entry {
 	uint8_t hash[COFFER_MAC_LEN];
 	char hash_hex[2 * COFFER_MAC_LEN + 1];
-	char accessor[32];       /* 24 characters of base64url */
+	char accessor[32];                       /* 24 characters of base64url */
 	char parent_hex[2 * COFFER_MAC_LEN + 1]; /* "" for orphans */
-	json_t *policies;        /* sorted array of unique names; never NULL */
-	json_t *meta;            /* object of strings; never NULL */
-	json_t *bound_cidrs;     /* array of CIDR strings, or NULL */
-	char *display_name;      /* "token", "approle", "root" ... */
-	char *path;              /* "auth/token/create", "auth/token/root", "auth/approle/login" */
-	char *role;              /* token role, or NULL */
-	int64_t creation_time;   /* Unix seconds */
-	int64_t creation_ttl_s;  /* TTL at creation (0 = none) */
-	int64_t ttl_s;           /* TTL of the current lease period */
+	json_t *policies;                        /* sorted array of unique names; never NULL */
+	json_t *meta;                            /* object of strings; never NULL */
+	json_t *bound_cidrs;                     /* array of CIDR strings, or NULL */
+	char *display_name;                      /* "token", "approle", "root" ... */
+	char *path;             /* "auth/token/create", "auth/token/root", "auth/approle/login" */
+	char *role;             /* token role, or NULL */
+	int64_t creation_time;  /* Unix seconds */
+	int64_t creation_ttl_s; /* TTL at creation (0 = none) */
+	int64_t ttl_s;          /* TTL of the current lease period */
 	int64_t explicit_max_ttl_s;
 	int64_t period_s;
-	int64_t expire_time;     /* Unix seconds, rounded up; 0 = never */
-	int64_t expire_ms;       /* the exact expiry in Unix milliseconds; 0 = never */
+	int64_t expire_time;       /* Unix seconds, rounded up; 0 = never */
+	int64_t expire_ms;         /* the exact expiry in Unix milliseconds; 0 = never */
 	int64_t last_renewal_time; /* 0 = never renewed */
-	int64_t num_uses;        /* uses left; 0 = unlimited */
-	int64_t max_ttl_s;       /* the creating mount's max TTL (0 = system max); clips renewals */
+	int64_t num_uses;          /* uses left; 0 = unlimited */
+	int64_t max_ttl_s; /* the creating mount's max TTL (0 = system max); clips renewals */
 	bool is_renewable;
 	bool is_orphan;
-	bool is_root;            /* has the root policy */
-	int refs;                /* atomic; the store's cache holds one */
+	bool is_root; /* has the root policy */
+	int refs;     /* atomic; the store's cache holds one */
 };
 
 /* Parameters of a new token. The caller (a route) has checked who may ask for what. */
 struct token_params {
-	const char *id;           /* custom text, or NULL for a random one */
-	const json_t *policies;   /* array of names (may be NULL) */
-	const json_t *meta;       /* object or NULL */
-	const json_t *bound_cidrs;/* array or NULL */
-	const char *display_name; /* NULL = "token" */
-	const char *path;         /* creating path, e.g. "auth/token/create" */
-	const char *role;         /* NULL */
-	int64_t ttl_s;            /* 0 = default (mount default, else system) */
-	int64_t max_ttl_s;        /* the mount's max, 0 = system max */
+	const char *id;            /* custom text, or NULL for a random one */
+	const json_t *policies;    /* array of names (may be NULL) */
+	const json_t *meta;        /* object or NULL */
+	const json_t *bound_cidrs; /* array or NULL */
+	const char *display_name;  /* NULL = "token" */
+	const char *path;          /* creating path, e.g. "auth/token/create" */
+	const char *role;          /* NULL */
+	int64_t ttl_s;             /* 0 = default (mount default, else system) */
+	int64_t max_ttl_s;         /* the mount's max, 0 = system max */
 	int64_t explicit_max_ttl_s;
 	int64_t period_s;
 	int64_t num_uses;
 	bool is_renewable;
-	bool no_default_policy;   /* else "default" is added (not to root tokens) */
+	bool no_default_policy;           /* else "default" is added (not to root tokens) */
 	const struct token_entry *parent; /* NULL = orphan */
 };
 
@@ -96,7 +96,7 @@ void token_store_flush(struct token_store *ts);
  * (revoking the token after its last). COFFER_ERR_PERMISSION for any refusal.
  */
 int token_authenticate(struct token_store *ts, const char *token, const char *remote_addr,
-		       struct token_entry **out) COFFER_WUR;
+                       struct token_entry **out) COFFER_WUR;
 /* Lookups without counting a use. COFFER_ERR_NOT_FOUND (or expired). */
 int token_lookup(struct token_store *ts, const char *token, struct token_entry **out);
 int token_lookup_accessor(struct token_store *ts, const char *accessor, struct token_entry **out);
@@ -105,10 +105,11 @@ void token_entry_release(struct token_entry *e);
 
 /* Create and persist a token; *token_text (secmem, free with secmem_free) is its text. */
 int token_create(struct token_store *ts, const struct token_params *p, char **token_text,
-		 struct token_entry **out);
+                 struct token_entry **out);
 /* Revoke a token; its children too unless orphan_children, in which case they become orphans. */
 int token_revoke(struct token_store *ts, const struct token_entry *e, bool orphan_children);
-/* Revoke the token whose lease is due (lease manager callback); lease_id is the token's lease id. */
+/* Revoke the token whose lease is due (lease manager callback); lease_id is the token's lease id.
+ */
 int token_revoke_lease(struct token_store *ts, const char *lease_id);
 /* token_revoke_lease() as a lease_revoke_fn (arg is the token store), so that no function pointer
  * is cast: lease_mgr_new(token_lease_revoker, ts, &lm). */
@@ -117,7 +118,7 @@ int token_lease_revoker(void *ts, const char *lease_id);
  * TTL and the system max counted from creation. COFFER_ERR_INVALID when not renewable. *out is
  * the renewed entry. */
 int token_renew(struct token_store *ts, const struct token_entry *e, int64_t increment_s,
-		struct token_entry **out);
+                struct token_entry **out);
 
 /* The clock every expiry check uses (Unix seconds); tests may replace it (NULL restores the real
  * one) before any other thread runs. */
@@ -132,7 +133,7 @@ void token_set_expiry(struct token_entry *e, int64_t now_ms, int64_t ttl_s);
  * which is the max), capped by max_ttl_s (0 = system max); then capped by explicit_max_ttl_s.
  * 0 = never expires, only for a root-policy token with no ttl, period or explicit max. */
 int64_t token_compute_ttl(int64_t ttl_s, int64_t max_ttl_s, int64_t explicit_max_ttl_s,
-			  int64_t period_s, bool is_root);
+                          int64_t period_s, bool is_root);
 /* The expire time after a renewal at now: now + period (periodic), else now + increment_s
  * (0 = the token's TTL); clipped at creation + min(explicit max, max) (periodic tokens: at the
  * explicit max only). 0 when the token never expires. */

@@ -18,8 +18,8 @@
 #include "policy.h"
 #include "watch.h"
 
-#define WATCH_MAX_PATHS 256        /* per request */
-#define WATCH_MAX_HELD 1024        /* held requests at once; more get 429 */
+#define WATCH_MAX_PATHS 256 /* per request */
+#define WATCH_MAX_HELD 1024 /* held requests at once; more get 429 */
 #define WATCH_DEFAULT_WAIT_S 60
 #define WATCH_MAX_WAIT_S 600
 #define WATCH_BUCKETS 4096
@@ -163,7 +163,7 @@ void watch_notify(struct watch *w, const char *path, uint64_t index)
 	for (p = w->buckets[b]; p != NULL && strcmp(p->path, path) != 0; p = p->next)
 		;
 	if (p == NULL && (p = malloc(sizeof(*p) + strlen(path) + 1)) != NULL) {
-		strcpy(p->path, path);
+		memcpy(p->path, path, strlen(path) + 1);
 		p->index = 0;
 		p->next = w->buckets[b];
 		w->buckets[b] = p;
@@ -191,7 +191,7 @@ void watch_notify_prefix(struct watch *w, const char *prefix, uint64_t index)
 	pthread_mutex_lock(&w->mu);
 	p = malloc(sizeof(*p) + strlen(prefix) + 1);
 	if (p != NULL) {
-		strcpy(p->path, prefix);
+		memcpy(p->path, prefix, strlen(prefix) + 1);
 		p->index = index;
 		p->next = w->prefixes;
 		w->prefixes = p;
@@ -342,7 +342,7 @@ static struct watch_waiter *watch_waiter_of(struct response_hold *h)
 
 /* The paths of ww that changed after its index, as a JSON array; caller holds mu. */
 static json_t *watch_changed_json(const struct watch *w, char *const *paths, size_t n,
-				  uint64_t since)
+                                  uint64_t since)
 {
 	json_t *changed = json_array();
 	size_t i;
@@ -365,7 +365,7 @@ static json_t *watch_all_json(char *const *paths, size_t n)
 }
 
 static void watch_respond(struct response *resp, const char *request_id, uint64_t index,
-			  json_t *changed)
+                          json_t *changed)
 {
 	struct request r;
 
@@ -373,8 +373,8 @@ static void watch_respond(struct response *resp, const char *request_id, uint64_
 	memset(&r, 0, sizeof(r));
 	memcpy(r.request_id, request_id, sizeof(r.request_id));
 	response_envelope(resp, &r,
-			  json_pack("{s:I,s:o}", "index", (json_int_t)index, "changed", changed),
-			  NULL, NULL);
+	                  json_pack("{s:I,s:o}", "index", (json_int_t)index, "changed", changed),
+	                  NULL, NULL);
 }
 
 static void watch_hold_arm(struct response_hold *h, void (*resume)(void *arg), void *arg)
@@ -447,7 +447,7 @@ static void watch_hold_release(struct response_hold *h)
 
 /* Read the request: normalized paths, each readable by the caller. */
 static int watch_parse_paths(const struct request *req, struct response *resp, char ***out,
-			     size_t *n_out)
+                             size_t *n_out)
 {
 	json_t *list = NULL;
 	char norm[PATH_MAX_LEN + 1];
@@ -497,7 +497,7 @@ out:
 }
 
 static int watch_parse_wait(const struct request *req, struct response *resp, uint64_t *since,
-			    int64_t *wait_s)
+                            int64_t *wait_s)
 {
 	int64_t index = 0;
 
@@ -569,6 +569,6 @@ out:
 }
 
 const struct route watch_routes[] = {
-	{"sys/watch", REQ_M_WRITE, 0, watch_handle, NULL},
+    {"sys/watch", REQ_M_WRITE, 0, watch_handle, NULL},
 };
 const size_t watch_routes_len = sizeof(watch_routes) / sizeof(watch_routes[0]);

@@ -17,8 +17,8 @@ static char *body;
 static size_t body_len;
 
 static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
-			      const char *method, const char *version, const char *upload_data,
-			      size_t *upload_data_size, void **con_cls)
+                              const char *method, const char *version, const char *upload_data,
+                              size_t *upload_data_size, void **con_cls)
 {
 	struct MHD_Response *r;
 	enum MHD_Result ret;
@@ -63,9 +63,10 @@ int main(int argc, char **argv)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, (uint16_t)atoi(argv[1]),
-			     NULL, NULL, handle, NULL, MHD_OPTION_THREAD_POOL_SIZE, pool,
-			     MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_END);
+	d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL,
+	                     (uint16_t)atoi(argv[1]), NULL, NULL, handle, NULL,
+	                     MHD_OPTION_THREAD_POOL_SIZE, pool, MHD_OPTION_CONNECTION_TIMEOUT, 30u,
+	                     MHD_OPTION_END);
 	if (d == NULL)
 		return 1;
 	sigwait(&set, &sig);

@@ -39,12 +39,13 @@ int main(int argc, char **argv)
 	if (value == NULL || sqlite3_open(argv[1], &db) != SQLITE_OK)
 		return 1;
 	memset(value, 'v', value_len);
-	sqlite3_exec(db,
-		     "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
-		     "CREATE TABLE IF NOT EXISTS kv (k BLOB PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWID;",
-		     NULL, NULL, NULL);
+	sqlite3_exec(
+	    db,
+	    "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+	    "CREATE TABLE IF NOT EXISTS kv (k BLOB PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWID;",
+	    NULL, NULL, NULL);
 	if (sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO kv (k, v) VALUES (?, ?)", -1, &ins,
-			       NULL) != SQLITE_OK)
+	                       NULL) != SQLITE_OK)
 		return 1;
 	start = now_s();
 	while (now_s() - start < secs) {

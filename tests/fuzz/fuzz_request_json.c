@@ -9,8 +9,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const char *const keys[] = {"secret_shares", "secret_threshold", "key", "reset",
-					   "policies", "ttl", "data", "options"};
+	static const char *const keys[] = {"secret_shares", "secret_threshold", "key",
+	                                   "reset",         "policies",         "ttl",
+	                                   "data",          "options"};
 	static int is_init;
 	json_t *obj = NULL, *list = NULL;
 	const char *s;

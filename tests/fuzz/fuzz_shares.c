@@ -24,7 +24,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (codec_hex_decode(decoded, sizeof(decoded), &len, (const char *)data + 1, size - 1) != 0)
 		len = 0;
 	if (codec_b64_decode(decoded, sizeof(decoded), &len, (const char *)data + 1, size - 1,
-			     CODEC_B64_STD) != 0)
+	                     CODEC_B64_STD) != 0)
 		len = 0;
 	count = (size_t)(data[0] % 8) + 1;
 	share_len = (size - 1) / count;
