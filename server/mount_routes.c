@@ -57,8 +57,7 @@ static struct mount_table *mount_sys_table(struct core *c, bool is_auth)
 	return is_auth ? c->auth_mounts : c->secret_mounts;
 }
 
-static void mount_sys_list(struct core *c, struct request *req, struct response *resp,
-                           bool is_auth)
+static void mount_sys_list(struct core *c, struct request *req, struct response *resp, bool is_auth)
 {
 	json_t *data = mount_table_json(mount_sys_table(c, is_auth));
 
@@ -94,10 +93,11 @@ static int mount_sys_secret_options(const char *type, const json_t *in, json_t *
 
 	if (json_is_integer(v) && (json_integer_value(v) == 1 || json_integer_value(v) == 2))
 		snprintf(ver, sizeof(ver), "%d", (int)json_integer_value(v));
-	else if (json_is_string(v) && (strcmp(json_string_value(v), "1") == 0 ||
-	                               strcmp(json_string_value(v), "2") == 0))
+	else if (json_is_string(v) &&
+	         (strcmp(json_string_value(v), "1") == 0 || strcmp(json_string_value(v), "2") == 0))
 		snprintf(ver, sizeof(ver), "%s", json_string_value(v));
-	else if (v != NULL && !json_is_null(v) && !(json_is_string(v) && json_string_length(v) == 0))
+	else if (v != NULL && !json_is_null(v) &&
+	         !(json_is_string(v) && json_string_length(v) == 0))
 		return COFFER_ERR_INVALID;
 	*out = json_is_object(in) ? json_deep_copy(in) : json_object();
 	if (*out == NULL)
@@ -106,29 +106,50 @@ static int mount_sys_secret_options(const char *type, const json_t *in, json_t *
 	return 0;
 }
 
-static void mount_sys_secret_enable(struct core *c, struct request *req, struct response *resp,
-                                    const char *path);
+/* The arguments that enabling any mount takes: type, description and config's lease TTLs. 0, or
+ * a 400 was answered. */
+static int mount_sys_enable_args(const struct request *req, struct response *resp,
+                                 const char **type, const char **desc, int64_t *dttl, int64_t *mttl)
+{
+	json_t *config = json_object_get(req->body, "config");
+	bool has_d, has_m;
+
+	if (coffer_json_get_string(req->body, "type", type) != 0 ||
+	    coffer_json_get_string(req->body, "description", desc) == COFFER_ERR_INVALID) {
+		response_error(resp, 400, "type must be given as a string");
+		return COFFER_ERR_INVALID;
+	}
+	if ((json_is_object(config) && mount_sys_ttls(config, dttl, &has_d, mttl, &has_m) != 0) ||
+	    (config != NULL && !json_is_null(config) && !json_is_object(config))) {
+		response_error(resp, 400, "invalid config: lease TTLs must be durations");
+		return COFFER_ERR_INVALID;
+	}
+	return 0;
+}
+
+/* The answer to mount_table_add(). */
+static void mount_sys_enable_done(struct response *resp, int rc, const char *path)
+{
+	if (rc == COFFER_ERR_EXISTS)
+		response_error(resp, 400, "path is already in use at %s", path);
+	else if (rc == COFFER_ERR_INVALID)
+		response_error(resp, 400, "cannot mount at %s: reserved path or invalid lease TTLs",
+		               path);
+	else if (rc != 0)
+		response_err(resp, rc);
+	else
+		response_no_content(resp);
+}
 
 static void mount_sys_auth_enable(struct core *c, struct request *req, struct response *resp,
                                   const char *path)
 {
 	const char *type = NULL, *desc = NULL;
-	json_t *config, *options = json_object_get(req->body, "options");
+	json_t *options = json_object_get(req->body, "options");
 	int64_t dttl = 0, mttl = 0;
-	bool has_d, has_m;
-	int rc;
 
-	if (coffer_json_get_string(req->body, "type", &type) != 0 ||
-	    coffer_json_get_string(req->body, "description", &desc) == COFFER_ERR_INVALID) {
-		response_error(resp, 400, "type must be given as a string");
+	if (mount_sys_enable_args(req, resp, &type, &desc, &dttl, &mttl) != 0)
 		return;
-	}
-	config = json_object_get(req->body, "config");
-	if ((json_is_object(config) && mount_sys_ttls(config, &dttl, &has_d, &mttl, &has_m) != 0) ||
-	    (config != NULL && !json_is_null(config) && !json_is_object(config))) {
-		response_error(resp, 400, "invalid config: lease TTLs must be durations");
-		return;
-	}
 	if (options != NULL && !json_is_null(options) && !json_is_object(options)) {
 		response_error(resp, 400, "options must be an object");
 		return;
@@ -141,21 +162,35 @@ static void mount_sys_auth_enable(struct core *c, struct request *req, struct re
 		response_error(resp, 400, "unsupported auth type: %.64s", type);
 		return;
 	}
-	rc = mount_table_add(c->auth_mounts, path, type, desc, dttl, mttl,
-	                     json_is_object(options) ? options : NULL);
-	if (rc == COFFER_ERR_EXISTS)
-		response_error(resp, 400, "path is already in use at %s", path);
-	else if (rc == COFFER_ERR_INVALID)
-		response_error(resp, 400, "cannot mount %s: reserved path or invalid lease TTLs",
-		               path);
-	else if (rc != 0)
-		response_err(resp, rc);
-	else
-		response_no_content(resp);
+	mount_sys_enable_done(resp,
+	                      mount_table_add(c->auth_mounts, path, type, desc, dttl, mttl,
+	                                      json_is_object(options) ? options : NULL),
+	                      path);
 }
 
-static void mount_sys_disable(struct core *c, struct response *resp, const char *path,
-                              bool is_auth)
+static void mount_sys_secret_enable(struct core *c, struct request *req, struct response *resp,
+                                    const char *path)
+{
+	const char *type = NULL, *desc = NULL;
+	json_t *options = NULL;
+	int64_t dttl = 0, mttl = 0;
+
+	if (mount_sys_enable_args(req, resp, &type, &desc, &dttl, &mttl) != 0)
+		return;
+	if (!engine_is_mountable(type, false)) {
+		response_error(resp, 400, "unsupported secrets engine type: %.64s", type);
+		return;
+	}
+	if (mount_sys_secret_options(type, json_object_get(req->body, "options"), &options) != 0) {
+		response_error(resp, 400, "options.version must be \"1\" or \"2\"");
+		return;
+	}
+	mount_sys_enable_done(
+	    resp, mount_table_add(c->secret_mounts, path, type, desc, dttl, mttl, options), path);
+	json_decref(options);
+}
+
+static void mount_sys_disable(struct core *c, struct response *resp, const char *path, bool is_auth)
 {
 	int rc = mount_table_remove(mount_sys_table(c, is_auth), path);
 
@@ -265,45 +300,6 @@ static void mount_sys_path_route(struct core *c, struct request *req, struct res
 		response_error(resp, 405, "unsupported operation");
 }
 
-static void mount_sys_secret_enable(struct core *c, struct request *req, struct response *resp,
-                                    const char *path)
-{
-	const char *type = NULL, *desc = NULL;
-	json_t *config = json_object_get(req->body, "config"), *options = NULL;
-	int64_t dttl = 0, mttl = 0;
-	bool has_d, has_m;
-	int rc;
-
-	if (coffer_json_get_string(req->body, "type", &type) != 0 ||
-	    coffer_json_get_string(req->body, "description", &desc) == COFFER_ERR_INVALID) {
-		response_error(resp, 400, "type must be given as a string");
-		return;
-	}
-	if (!engine_is_mountable(type, false)) {
-		response_error(resp, 400, "unsupported secrets engine type: %.64s", type);
-		return;
-	}
-	if ((json_is_object(config) && mount_sys_ttls(config, &dttl, &has_d, &mttl, &has_m) != 0) ||
-	    (config != NULL && !json_is_null(config) && !json_is_object(config))) {
-		response_error(resp, 400, "invalid config: lease TTLs must be durations");
-		return;
-	}
-	if (mount_sys_secret_options(type, json_object_get(req->body, "options"), &options) != 0) {
-		response_error(resp, 400, "options.version must be \"1\" or \"2\"");
-		return;
-	}
-	rc = mount_table_add(c->secret_mounts, path, type, desc, dttl, mttl, options);
-	json_decref(options);
-	if (rc == COFFER_ERR_EXISTS)
-		response_error(resp, 400, "path is already in use at %s", path);
-	else if (rc == COFFER_ERR_INVALID)
-		response_error(resp, 400, "cannot mount at %s: reserved or invalid path", path);
-	else if (rc != 0)
-		response_err(resp, rc);
-	else
-		response_no_content(resp);
-}
-
 static void mount_sys_auth_list(struct core *c, struct request *req, struct response *resp)
 {
 	mount_sys_list(c, req, resp, true);
@@ -332,8 +328,9 @@ static void mount_sys_ui_mount(struct core *c, struct request *req, struct respo
 	json_t *data;
 
 	if (p == NULL || mount_table_find(c->secret_mounts, p, &m, &rest) != 0) {
-		response_error(resp, 403, "preflight capability check returned 403, please ensure "
-		                          "client's policies grant access to the path");
+		response_error(resp, 403,
+		               "preflight capability check returned 403, please ensure "
+		               "client's policies grant access to the path");
 		return;
 	}
 	data = mount_entry_json(m);

@@ -218,9 +218,8 @@ static void router_list_path(struct request *req)
 	}
 }
 
-static bool router_content_type_ok(const struct request *req, const struct route *r)
+static bool router_content_type_ok(const struct request *req)
 {
-	(void)r;
 	if (req->method != REQ_PATCH)
 		return true;
 	return req->content_type != NULL &&
@@ -252,7 +251,7 @@ void router_dispatch(struct core *c, struct request *req, struct response *resp)
 		response_error(resp, 405, "unsupported operation");
 		goto out;
 	}
-	if (!router_content_type_ok(req, r)) {
+	if (!router_content_type_ok(req)) {
 		response_error(resp, 415,
 		               "PATCH requires Content-Type application/merge-patch+json");
 		goto out;

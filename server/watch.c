@@ -30,14 +30,11 @@ struct watch_path {
 	char path[];
 };
 
-enum waiter_state { WAITER_NEW = 0, WAITER_ARMED, WAITER_DONE };
-
 /* A held request. Two references: the transport's, and the watch's while it is listed. */
 struct watch_waiter {
 	struct response_hold hold;
 	struct watch *w;
 	struct watch_waiter *prev, *next; /* in w->waiters while armed */
-	enum waiter_state state;
 	int refs;
 	bool is_sealed; /* ended by seal */
 	uint64_t since;
@@ -136,7 +133,6 @@ static void watch_wake(struct watch *w, struct watch_waiter *ww)
 	if (ww->next != NULL)
 		ww->next->prev = ww->prev;
 	ww->prev = ww->next = NULL;
-	ww->state = WAITER_DONE;
 	w->n_held--;
 	ww->resume(ww->resume_arg);
 	ww->refs--; /* the list's reference; the transport still holds one */
@@ -387,13 +383,11 @@ static void watch_hold_arm(struct response_hold *h, void (*resume)(void *arg), v
 	ww->resume_arg = arg;
 	/* A change may have come between the handler's check and now. */
 	if (watch_waiter_changed(w, ww) || w->is_stopping) {
-		ww->state = WAITER_DONE;
 		ww->is_sealed = w->is_stopping;
 		pthread_mutex_unlock(&w->mu);
 		resume(arg);
 		return;
 	}
-	ww->state = WAITER_ARMED;
 	ww->refs++;
 	ww->next = w->waiters;
 	if (w->waiters != NULL)
