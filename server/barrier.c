@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -216,6 +217,11 @@ int barrier_new(struct storage *st, struct barrier **out)
 		pthread_rwlock_destroy(&b->key_lock);
 		goto out;
 	}
+	if ((ret = barrier_known_init(&b->known)) != 0) {
+		pthread_rwlock_destroy(&b->tree_lock);
+		pthread_rwlock_destroy(&b->key_lock);
+		goto out;
+	}
 	*out = b;
 	b = NULL;
 	ret = 0;
@@ -230,6 +236,7 @@ void barrier_free(struct barrier *b)
 	if (b == NULL)
 		return;
 	barrier_seal(b);
+	barrier_known_destroy(&b->known);
 	pthread_rwlock_destroy(&b->tree_lock);
 	pthread_rwlock_destroy(&b->key_lock);
 	free(b);
@@ -240,6 +247,7 @@ static void barrier_install(struct barrier *b, struct keyring *kr, uint8_t *root
 {
 	keyring_free(b->kr);
 	secmem_free(b->root_key);
+	barrier_known_clear(&b->known);
 	b->kr = kr;
 	b->root_key = root_key;
 	atomic_store(&b->encryptions, 0);
@@ -401,10 +409,14 @@ int barrier_batch(struct barrier *b, const struct barrier_op *ops, size_t n_ops)
 	int ret;
 
 	for (size_t i = 0; i < n_ops; i++) {
+		bool is_put = ops[i].type == BARRIER_PUT || ops[i].type == BARRIER_PUT_UNLISTED;
+
 		if (!path_is_valid(ops[i].path, false) ||
-		    (ops[i].type != BARRIER_PUT && ops[i].type != BARRIER_DELETE) ||
-		    (ops[i].type == BARRIER_PUT && ops[i].value == NULL && ops[i].len > 0))
+		    (!is_put && ops[i].type != BARRIER_DELETE &&
+		     ops[i].type != BARRIER_DELETE_UNLISTED) ||
+		    (is_put && ops[i].value == NULL && ops[i].len > 0))
 			return COFFER_ERR_INVALID;
+		/* Only a delete that prunes the index needs the tree to itself. */
 		has_delete |= ops[i].type == BARRIER_DELETE;
 	}
 	if ((ret = barrier_enter(b)) != 0)
@@ -507,6 +519,68 @@ int barrier_list(struct barrier *b, const char *folder, char ***keys, size_t *n)
 	*keys = c.names;
 	*n = c.n;
 	return 0;
+}
+
+/* A growable list of malloc'd paths. */
+struct path_list {
+	char **v;
+	size_t n, cap;
+};
+
+/* Append path (taking it); on failure it is freed. */
+static int path_list_push(struct path_list *p, char *path)
+{
+	char **nv;
+
+	if (p->n == p->cap) {
+		nv = reallocarray(p->v, p->cap * 2 + 16, sizeof(*nv));
+		if (nv == NULL) {
+			free(path);
+			return COFFER_ERR_NOMEM;
+		}
+		p->v = nv;
+		p->cap = p->cap * 2 + 16;
+	}
+	p->v[p->n++] = path;
+	return 0;
+}
+
+static int list_tree(struct barrier *b, const char *folder, struct path_list *p)
+{
+	char **keys = NULL, *full;
+	size_t i, n_keys = 0;
+	int ret;
+
+	ret = barrier_list(b, folder, &keys, &n_keys);
+	for (i = 0; ret == 0 && i < n_keys; i++) {
+		if (asprintf(&full, "%s%s", folder, keys[i]) < 0) {
+			ret = COFFER_ERR_NOMEM;
+			break;
+		}
+		if (full[strlen(full) - 1] == '/') {
+			ret = list_tree(b, full, p);
+			free(full);
+		} else {
+			ret = path_list_push(p, full);
+		}
+	}
+	barrier_list_free(keys, n_keys);
+	return ret;
+}
+
+int barrier_list_tree(struct barrier *b, const char *folder, char ***paths, size_t *n)
+{
+	struct path_list p = {0};
+	int ret = list_tree(b, folder, &p);
+
+	if (ret != 0) {
+		barrier_list_free(p.v, p.n);
+		p.v = NULL;
+		p.n = 0;
+	}
+	*paths = p.v;
+	*n = p.n;
+	return ret;
 }
 
 void barrier_list_free(char **keys, size_t n)

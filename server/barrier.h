@@ -20,7 +20,18 @@
 
 struct barrier;
 
-enum barrier_op_type { BARRIER_PUT, BARRIER_DELETE };
+/*
+ * PUT and DELETE keep the directory index (a put adds its folders' rows, a delete prunes those left
+ * empty). The _UNLISTED kinds touch the data row alone: for records that are never listed but
+ * always found through another record (KV versions, through their metadata), so that writing one
+ * costs one row. Whoever writes unlisted records must delete them the same way.
+ */
+enum barrier_op_type {
+	BARRIER_PUT,
+	BARRIER_DELETE,
+	BARRIER_PUT_UNLISTED,
+	BARRIER_DELETE_UNLISTED,
+};
 
 struct barrier_op {
 	enum barrier_op_type type;
@@ -68,6 +79,9 @@ int barrier_batch(struct barrier *b, const struct barrier_op *ops, size_t n_ops)
  * An empty folder gives n = 0, not an error.
  */
 int barrier_list(struct barrier *b, const char *folder, char ***keys, size_t *n);
+/* The full paths of every listed record below folder, at any depth (folders themselves are not
+ * records). Not atomic: a concurrent write may or may not be seen. Free with barrier_list_free(). */
+int barrier_list_tree(struct barrier *b, const char *folder, char ***paths, size_t *n);
 void barrier_list_free(char **keys, size_t n);
 
 /* Add a keyring term (sys/rotate) and persist the keyring. */

@@ -43,6 +43,62 @@ struct batch_ctx {
 	struct rows rows;
 };
 
+int barrier_known_init(struct barrier_known *k)
+{
+	k->n = 0;
+	if ((k->keys = calloc(BARRIER_KNOWN_SLOTS, sizeof(*k->keys))) == NULL)
+		return COFFER_ERR_NOMEM;
+	if (pthread_mutex_init(&k->lock, NULL) != 0) {
+		free(k->keys);
+		k->keys = NULL;
+		return COFFER_ERR_INTERNAL;
+	}
+	return 0;
+}
+
+void barrier_known_destroy(struct barrier_known *k)
+{
+	if (k->keys == NULL)
+		return;
+	pthread_mutex_destroy(&k->lock);
+	free(k->keys);
+	k->keys = NULL;
+}
+
+void barrier_known_clear(struct barrier_known *k)
+{
+	pthread_mutex_lock(&k->lock);
+	memset(k->keys, 0, BARRIER_KNOWN_SLOTS * sizeof(*k->keys));
+	k->n = 0;
+	pthread_mutex_unlock(&k->lock);
+}
+
+/* The slot of key, or the empty slot where it belongs; k->lock held. An index key starts with
+ * 'i', so no key is all zero, and it ends in a MAC, so its last bytes are uniformly distributed. */
+static uint8_t *known_slot(struct barrier_known *k, const uint8_t key[BARRIER_INDEX_KEY_LEN])
+{
+	static const uint8_t zero[BARRIER_INDEX_KEY_LEN];
+	uint64_t h;
+	size_t j;
+
+	memcpy(&h, key + BARRIER_INDEX_KEY_LEN - sizeof(h), sizeof(h));
+	for (j = (size_t)h % BARRIER_KNOWN_SLOTS;; j = (j + 1) % BARRIER_KNOWN_SLOTS) {
+		if (memcmp(k->keys[j], key, BARRIER_INDEX_KEY_LEN) == 0 ||
+		    memcmp(k->keys[j], zero, BARRIER_INDEX_KEY_LEN) == 0)
+			return k->keys[j];
+	}
+}
+
+static bool known_has(struct barrier_known *k, const uint8_t key[BARRIER_INDEX_KEY_LEN])
+{
+	bool has;
+
+	pthread_mutex_lock(&k->lock);
+	has = known_slot(k, key)[0] != 0;
+	pthread_mutex_unlock(&k->lock);
+	return has;
+}
+
 static void rows_free(struct rows *r)
 {
 	for (size_t i = 0; i < r->n; i++)
@@ -168,7 +224,8 @@ static int rows_commit(struct storage *st, const struct rows *r)
 /*
  * The data row, then the index rows of the path and of every folder above it, each written only
  * if absent: no read is needed to find which exist, and the index invariant (a row's ancestors
- * exist) holds. A row the batch already puts ends the walk: its ancestors are in the batch too.
+ * exist) holds. A row the batch already puts ends the walk (its ancestors are in the batch too),
+ * and so does a row known to be stored (its ancestors are stored). Unlisted puts have no walk.
  */
 static int batch_add_put(struct batch_ctx *c, const struct barrier_op *op)
 {
@@ -184,10 +241,11 @@ static int batch_add_put(struct batch_ctx *c, const struct barrier_op *op)
 	if (ret != 0 ||
 	    (ret = rows_add(&c->rows, STORAGE_PUT, key, BARRIER_DATA_KEY_LEN, rec, rec_len)))
 		return ret;
-	for (;;) {
+	while (op->type == BARRIER_PUT) {
 		barrier_index_key(c->kr, op->path, child_len, key);
 		last = rows_last(&c->rows, key, BARRIER_INDEX_KEY_LEN);
-		if (last != NULL && row_is_put(last))
+		/* The batch's own row decides (it may delete a known row); else the memory may. */
+		if (last != NULL ? row_is_put(last) : known_has(&c->b->known, key))
 			return 0;
 		dir_len = barrier_parent_len(op->path, child_len);
 		ret = barrier_record_seal_active(c->b, c->kr, key, BARRIER_INDEX_KEY_LEN,
@@ -200,6 +258,7 @@ static int batch_add_put(struct batch_ctx *c, const struct barrier_op *op)
 			return 0;
 		child_len = dir_len;
 	}
+	return 0;
 }
 
 static int batch_add_delete(struct batch_ctx *c, const struct barrier_op *op)
@@ -208,7 +267,8 @@ static int batch_add_delete(struct batch_ctx *c, const struct barrier_op *op)
 	int ret;
 
 	barrier_data_key(c->kr, op->path, key);
-	if ((ret = rows_add(&c->rows, STORAGE_DELETE, key, BARRIER_DATA_KEY_LEN, NULL, 0)) != 0)
+	if ((ret = rows_add(&c->rows, STORAGE_DELETE, key, BARRIER_DATA_KEY_LEN, NULL, 0)) != 0 ||
+	    op->type == BARRIER_DELETE_UNLISTED)
 		return ret;
 	barrier_index_key(c->kr, op->path, strlen(op->path), key);
 	return rows_add(&c->rows, STORAGE_DELETE, key, BARRIER_INDEX_KEY_LEN, NULL, 0);
@@ -317,12 +377,39 @@ static int batch_build(struct batch_ctx *c, const struct barrier_op *ops, size_t
 	int ret = 0;
 
 	for (size_t i = 0; i < n_ops && ret == 0; i++) {
-		if (ops[i].type == BARRIER_PUT)
+		if (ops[i].type == BARRIER_PUT || ops[i].type == BARRIER_PUT_UNLISTED)
 			ret = batch_add_put(c, &ops[i]);
 		else
 			ret = batch_add_delete(c, &ops[i]);
 	}
 	return ret == 0 ? batch_add_prunes(c, ops, n_ops) : ret;
+}
+
+/* After a committed batch: remember its index rows, or forget all when it deleted any index row
+ * (only BARRIER_DELETE does, under tree_lock held exclusively). */
+static void known_update(struct barrier_known *k, const struct rows *r)
+{
+	bool has_delete = false;
+
+	for (size_t i = 0; i < r->n; i++)
+		has_delete |= r->v[i].type == STORAGE_DELETE && r->v[i].key_len == BARRIER_INDEX_KEY_LEN;
+	pthread_mutex_lock(&k->lock);
+	if (has_delete || k->n + r->n_index_puts > BARRIER_KNOWN_SLOTS / 2) {
+		memset(k->keys, 0, BARRIER_KNOWN_SLOTS * sizeof(*k->keys));
+		k->n = 0;
+	}
+	for (size_t i = 0; !has_delete && i < r->n; i++) {
+		uint8_t *slot;
+
+		if (!row_is_index_put(&r->v[i]) || rows_last(r, r->v[i].key, r->v[i].key_len) != &r->v[i])
+			continue;
+		slot = known_slot(k, r->v[i].key);
+		if (slot[0] == 0) {
+			memcpy(slot, r->v[i].key, BARRIER_INDEX_KEY_LEN);
+			k->n++;
+		}
+	}
+	pthread_mutex_unlock(&k->lock);
 }
 
 int barrier_batch_apply(struct barrier *b, const struct keyring *kr, const struct barrier_op *ops,
@@ -334,6 +421,10 @@ int barrier_batch_apply(struct barrier *b, const struct keyring *kr, const struc
 	ret = batch_build(&c, ops, n_ops);
 	if (ret == 0)
 		ret = rows_commit(b->st, &c.rows);
+	if (ret == 0)
+		known_update(&b->known, &c.rows);
+	else /* rare; whatever the store holds now, forgetting is always safe */
+		barrier_known_clear(&b->known);
 	rows_free(&c.rows);
 	return ret;
 }

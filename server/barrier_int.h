@@ -23,6 +23,20 @@
 #define BARRIER_INDEX_KEY_LEN (1 + 2 * COFFER_MAC_LEN)
 
 /*
+ * Index rows known to be stored: a put whose index row is here stops its walk up the folders
+ * there (the row's ancestors exist by the index invariant), so a write to a known folder costs no
+ * index work. Filled after a put batch commits; emptied by any batch that deletes (those hold
+ * tree_lock exclusively, so no put batch runs meanwhile) and at seal. Bounded: emptied when full.
+ * Holds only physical keys (MACs), which are in the database file anyway.
+ */
+#define BARRIER_KNOWN_SLOTS 16384
+struct barrier_known {
+	pthread_mutex_t lock;
+	size_t n;
+	uint8_t (*keys)[BARRIER_INDEX_KEY_LEN]; /* BARRIER_KNOWN_SLOTS; all-zero = empty */
+};
+
+/*
  * Lock order: key_lock before tree_lock. key_lock guards kr and root_key (read for every call,
  * write for unseal, seal and rotate). tree_lock keeps the index invariant (a row's ancestors have
  * rows too): puts only add rows idempotently and share it; anything that prunes holds it
@@ -35,6 +49,7 @@ struct barrier {
 	struct keyring *kr; /* NULL while sealed */
 	uint8_t *root_key;  /* secmem; NULL while sealed */
 	atomic_uint_fast64_t encryptions;
+	struct barrier_known known;
 };
 
 /* barrier.c */
@@ -62,5 +77,10 @@ void barrier_index_key(const struct keyring *kr, const char *p, size_t child_len
  * kr == b->kr, and tree_lock: exclusively when any op is a delete. 0 or a negative coffer_err. */
 int barrier_batch_apply(struct barrier *b, const struct keyring *kr, const struct barrier_op *ops,
                         size_t n_ops);
+
+/* Set up and tear down b->known; forget every key (at seal). */
+int barrier_known_init(struct barrier_known *k);
+void barrier_known_destroy(struct barrier_known *k);
+void barrier_known_clear(struct barrier_known *k);
 
 #endif

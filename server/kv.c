@@ -115,8 +115,9 @@ static const struct route kv_v1_routes[] = {
 };
 static const size_t kv_v1_routes_len = sizeof(kv_v1_routes) / sizeof(kv_v1_routes[0]);
 
-/* No purge: mount.c deletes everything below the mount's storage prefix on unmount. */
-const struct engine kv_engine = {"kv", kv_routes, &kv_routes_len, NULL};
+/* On unmount mount.c deletes every listed row below the mount's prefix; version rows are unlisted,
+ * so version 2 purges them first. */
+const struct engine kv_engine = {"kv", kv_routes, &kv_routes_len, kv_purge};
 const struct engine generic_engine = {"generic", kv_v1_routes, &kv_v1_routes_len, NULL};
 
 size_t kv_max_value_size(const struct core *c)

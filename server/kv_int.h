@@ -143,8 +143,14 @@ int kv_batch_delete(struct kv_batch *b, char *path);
 /* The meta row of p and the data rows of pruned/destroyed versions are usual members. */
 int kv_batch_put_meta(struct kv_batch *b, const struct mount_entry *m, const char *p,
                       const struct kv_meta *meta);
+/* A version's data row (text is stolen), and its removal. */
+int kv_batch_put_version(struct kv_batch *b, const struct mount_entry *m, const char *p, uint64_t v,
+                         char *text);
 int kv_batch_delete_version(struct kv_batch *b, const struct mount_entry *m, const char *p,
                             uint64_t v);
+/* The engine's purge (unmount): delete every version row, found through the metadata rows; the
+ * listed rows go with the mount's prefix afterwards. */
+int kv_purge(struct core *c, const struct mount_entry *m);
 /* Stamp a watch index, commit atomically, then announce the API paths (NULL-terminated). */
 int kv_batch_commit(struct core *c, struct kv_batch *b, const char *const *api_paths);
 

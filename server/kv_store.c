@@ -234,7 +234,7 @@ static int kv_batch_reserve(struct kv_batch *b)
 	return 0;
 }
 
-int kv_batch_put_text(struct kv_batch *b, char *path, char *text)
+static int kv_batch_put_as(struct kv_batch *b, enum barrier_op_type type, char *path, char *text)
 {
 	if (path == NULL || text == NULL || kv_batch_reserve(b) != 0) {
 		free(path);
@@ -242,9 +242,14 @@ int kv_batch_put_text(struct kv_batch *b, char *path, char *text)
 			coffer_json_free_text(text);
 		return COFFER_ERR_NOMEM;
 	}
-	b->ops[b->n] = (struct barrier_op){BARRIER_PUT, path, (const uint8_t *)text, strlen(text)};
+	b->ops[b->n] = (struct barrier_op){type, path, (const uint8_t *)text, strlen(text)};
 	b->texts[b->n++] = text;
 	return 0;
+}
+
+int kv_batch_put_text(struct kv_batch *b, char *path, char *text)
+{
+	return kv_batch_put_as(b, BARRIER_PUT, path, text);
 }
 
 int kv_batch_put_json(struct kv_batch *b, char *path, const json_t *v)
@@ -252,15 +257,20 @@ int kv_batch_put_json(struct kv_batch *b, char *path, const json_t *v)
 	return kv_batch_put_text(b, path, v != NULL ? coffer_json_dump(v) : NULL);
 }
 
-int kv_batch_delete(struct kv_batch *b, char *path)
+static int kv_batch_delete_as(struct kv_batch *b, enum barrier_op_type type, char *path)
 {
 	if (path == NULL || kv_batch_reserve(b) != 0) {
 		free(path);
 		return COFFER_ERR_NOMEM;
 	}
-	b->ops[b->n] = (struct barrier_op){BARRIER_DELETE, path, NULL, 0};
+	b->ops[b->n] = (struct barrier_op){type, path, NULL, 0};
 	b->texts[b->n++] = NULL;
 	return 0;
+}
+
+int kv_batch_delete(struct kv_batch *b, char *path)
+{
+	return kv_batch_delete_as(b, BARRIER_DELETE, path);
 }
 
 int kv_batch_put_meta(struct kv_batch *b, const struct mount_entry *m, const char *p,
@@ -278,6 +288,18 @@ int kv_batch_put_meta(struct kv_batch *b, const struct mount_entry *m, const cha
 	return err;
 }
 
+/* Version rows are unlisted (barrier.h): the metadata row lists them, and kv_purge() finds them
+ * there on unmount. */
+int kv_batch_put_version(struct kv_batch *b, const struct mount_entry *m, const char *p, uint64_t v,
+                         char *text)
+{
+	char *path = NULL;
+
+	if (kv_store_ver_path(m, p, v, &path) != 0)
+		path = NULL;
+	return kv_batch_put_as(b, BARRIER_PUT_UNLISTED, path, text);
+}
+
 int kv_batch_delete_version(struct kv_batch *b, const struct mount_entry *m, const char *p,
                             uint64_t v)
 {
@@ -285,7 +307,7 @@ int kv_batch_delete_version(struct kv_batch *b, const struct mount_entry *m, con
 
 	if (kv_store_ver_path(m, p, v, &path) != 0)
 		return COFFER_ERR_NOMEM;
-	return kv_batch_delete(b, path);
+	return kv_batch_delete_as(b, BARRIER_DELETE_UNLISTED, path);
 }
 
 int kv_batch_commit(struct core *c, struct kv_batch *b, const char *const *api_paths)
@@ -314,4 +336,53 @@ int kv_batch_commit(struct core *c, struct kv_batch *b, const char *const *api_p
 	for (i = 0; api_paths != NULL && api_paths[i] != NULL; i++)
 		watch_notify(c->watch, api_paths[i], index);
 	return 0;
+}
+
+#define KV_PURGE_BATCH 256 /* version rows deleted per commit on unmount */
+
+/* Commit b's ops without a watch index (the mount is gone) and empty it. */
+static int kv_purge_flush(struct core *c, struct kv_batch *b)
+{
+	int err = b->n > 0 ? barrier_batch(c->barrier, b->ops, b->n) : 0;
+
+	for (size_t i = 0; i < b->n; i++)
+		free((char *)b->ops[i].path);
+	b->n = 0;
+	return err;
+}
+
+int kv_purge(struct core *c, const struct mount_entry *m)
+{
+	struct kv_batch *b = kv_batch_new();
+	char *folder = NULL, **paths = NULL;
+	size_t i, j, n = 0, folder_len;
+	int err = COFFER_ERR_NOMEM;
+
+	if (b == NULL || asprintf(&folder, "%smeta/", m->storage_prefix) < 0) {
+		folder = NULL;
+		goto out;
+	}
+	folder_len = strlen(folder);
+	err = barrier_list_tree(c->barrier, folder, &paths, &n);
+	for (i = 0; err == 0 && i < n; i++) {
+		struct kv_meta meta;
+		const char *p = paths[i] + folder_len;
+
+		err = kv_store_load_meta(c, m, p, &meta);
+		for (j = 0; err == 0 && j < meta.n_versions; j++) {
+			err = kv_batch_delete_version(b, m, p, meta.versions[j].version);
+			if (err == 0 && b->n >= KV_PURGE_BATCH)
+				err = kv_purge_flush(c, b);
+		}
+		kv_meta_clear(&meta); /* zeroed by the load whatever happened */
+		if (err == COFFER_ERR_NOT_FOUND) /* deleted meanwhile */
+			err = 0;
+	}
+	if (err == 0)
+		err = kv_purge_flush(c, b);
+out:
+	barrier_list_free(paths, n);
+	free(folder);
+	kv_batch_free(b);
+	return err;
 }

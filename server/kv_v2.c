@@ -244,7 +244,7 @@ static int kv_write_commit(struct core *c, const struct request *req, struct kv_
                            uint64_t *version)
 {
 	int64_t now = kv_now_ns(), dva, deletion = 0;
-	char *path = NULL, *dpath = NULL, *mpath = NULL;
+	char *dpath = NULL, *mpath = NULL;
 	struct kv_batch *b = kv_batch_new();
 	const struct kv_version *v;
 	int err = COFFER_ERR_NOMEM;
@@ -257,9 +257,7 @@ static int kv_write_commit(struct core *c, const struct request *req, struct kv_
 	if (b == NULL || v == NULL)
 		goto out;
 	*version = v->version;
-	if (kv_store_ver_path(req->mount, w->p, v->version, &path) != 0)
-		goto out;
-	err = kv_batch_put_text(b, path, w->text);
+	err = kv_batch_put_version(b, req->mount, w->p, v->version, w->text);
 	w->text = NULL;
 	if (err == 0)
 		err = kv_prune_into(b, req->mount, w->p, &w->meta, &w->cfg);

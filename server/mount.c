@@ -593,71 +593,21 @@ out:
 	return rc;
 }
 
-/* A growable list of malloc'd paths. */
-struct mount_paths {
-	char **v;
-	size_t n, cap;
-};
-
-/* Append path (taking it); on failure it is freed. */
-static int mount_paths_push(struct mount_paths *p, char *path)
-{
-	char **nv;
-
-	if (p->n == p->cap) {
-		nv = reallocarray(p->v, p->cap * 2 + 16, sizeof(*nv));
-		if (nv == NULL) {
-			free(path);
-			return COFFER_ERR_NOMEM;
-		}
-		p->v = nv;
-		p->cap = p->cap * 2 + 16;
-	}
-	p->v[p->n++] = path;
-	return 0;
-}
-
-/* Collect the paths of every record below folder ('/'-terminated). */
-static int mount_collect(struct barrier *b, const char *folder, struct mount_paths *p)
-{
-	char **keys = NULL, *full;
-	size_t i, n_keys = 0;
-	int rc;
-
-	rc = barrier_list(b, folder, &keys, &n_keys);
-	for (i = 0; rc == 0 && i < n_keys; i++) {
-		if (asprintf(&full, "%s%s", folder, keys[i]) < 0) {
-			rc = COFFER_ERR_NOMEM;
-			break;
-		}
-		if (full[strlen(full) - 1] == '/') {
-			rc = mount_collect(b, full, p);
-			free(full);
-		} else {
-			rc = mount_paths_push(p, full);
-		}
-	}
-	barrier_list_free(keys, n_keys);
-	return rc;
-}
-
 /* Delete everything below prefix, in batches. */
 static int mount_purge_prefix(struct barrier *b, const char *prefix)
 {
 	struct barrier_op ops[MOUNT_PURGE_BATCH];
-	struct mount_paths p = {0};
-	size_t i, j;
+	char **paths = NULL;
+	size_t i, j, n = 0;
 	int rc;
 
-	rc = mount_collect(b, prefix, &p);
-	for (i = 0; rc == 0 && i < p.n; i += j) {
-		for (j = 0; j < MOUNT_PURGE_BATCH && i + j < p.n; j++)
-			ops[j] = (struct barrier_op){BARRIER_DELETE, p.v[i + j], NULL, 0};
+	rc = barrier_list_tree(b, prefix, &paths, &n);
+	for (i = 0; rc == 0 && i < n; i += j) {
+		for (j = 0; j < MOUNT_PURGE_BATCH && i + j < n; j++)
+			ops[j] = (struct barrier_op){BARRIER_DELETE, paths[i + j], NULL, 0};
 		rc = barrier_batch(b, ops, j);
 	}
-	for (i = 0; i < p.n; i++)
-		free(p.v[i]);
-	free(p.v);
+	barrier_list_free(paths, n);
 	return rc;
 }
 

@@ -266,6 +266,84 @@ static void test_batch_applies_puts_and_deletes_in_order(void)
 	fixture_destroy(&f);
 }
 
+/* Folders pruned by a delete come back when written again: the barrier's memory of stored index
+ * rows (which lets a put skip folders it knows) must forget what a delete removed. */
+static void test_folder_written_again_after_prune_is_listed(void)
+{
+	struct fixture f;
+
+	CHECK_EQ(fixture_init(&f), 0);
+	CHECK_EQ(put_str(f.b, "x/y/z", "1"), 0);
+	CHECK_EQ(put_str(f.b, "x/y/z", "2"), 0); /* a second put of known folders */
+	CHECK_EQ(barrier_delete(f.b, "x/y/z"), 0);
+	CHECK(list_equals(f.b, "", NULL, 0));
+	CHECK_EQ(put_str(f.b, "x/y/w", "3"), 0);
+	CHECK(list_equals(f.b, "", (const char *const[]){"x/"}, 1));
+	CHECK(list_equals(f.b, "x/", (const char *const[]){"y/"}, 1));
+	CHECK(list_equals(f.b, "x/y/", (const char *const[]){"w"}, 1));
+	/* Sealing forgets too, and a put after unseal still finds its folders. */
+	barrier_seal(f.b);
+	CHECK_EQ(barrier_unseal(f.b, f.root_key), 0);
+	CHECK_EQ(barrier_delete(f.b, "x/y/w"), 0);
+	CHECK_EQ(put_str(f.b, "x/v", "4"), 0);
+	CHECK(list_equals(f.b, "x/", (const char *const[]){"v"}, 1));
+	CHECK_EQ(raw_count(f.st, 'i'), 2);
+	fixture_destroy(&f);
+}
+
+/* Unlisted records: one data row each, readable, never listed, removed by an unlisted delete
+ * without touching the index of listed siblings. */
+static void test_unlisted_records_have_no_index_rows(void)
+{
+	struct fixture f;
+	const struct barrier_op put[] = {
+	    {BARRIER_PUT, "k/listed", (const uint8_t *)"1", 1},
+	    {BARRIER_PUT_UNLISTED, "k/hidden/1", (const uint8_t *)"2", 1},
+	    {BARRIER_PUT_UNLISTED, "k/hidden/2", (const uint8_t *)"3", 1},
+	};
+	const struct barrier_op del[] = {
+	    {BARRIER_DELETE_UNLISTED, "k/hidden/1", NULL, 0},
+	    {BARRIER_DELETE_UNLISTED, "k/hidden/2", NULL, 0},
+	};
+	char **paths = NULL;
+	size_t n = 0;
+
+	CHECK_EQ(fixture_init(&f), 0);
+	CHECK_EQ(barrier_batch(f.b, put, 3), 0);
+	CHECK(get_equals(f.b, "k/hidden/1", "2"));
+	CHECK(get_equals(f.b, "k/hidden/2", "3"));
+	CHECK(list_equals(f.b, "k/", (const char *const[]){"listed"}, 1));
+	CHECK_EQ(raw_count(f.st, 'i'), 2); /* "k/" and "k/listed" */
+	CHECK_EQ(raw_count(f.st, 'd'), 3);
+	CHECK_EQ(barrier_list_tree(f.b, "", &paths, &n), 0);
+	CHECK_EQ(n, 1);
+	CHECK(n == 1 && strcmp(paths[0], "k/listed") == 0);
+	barrier_list_free(paths, n);
+	CHECK_EQ(barrier_batch(f.b, del, 2), 0);
+	CHECK_EQ(raw_count(f.st, 'd'), 1);
+	CHECK(list_equals(f.b, "k/", (const char *const[]){"listed"}, 1));
+	fixture_destroy(&f);
+}
+
+static void test_list_tree_walks_every_level(void)
+{
+	static const char *const want[] = {"t/a", "t/b/c", "t/b/d/e", "t/f"};
+	struct fixture f;
+	char **paths = NULL;
+	size_t n = 0;
+
+	CHECK_EQ(fixture_init(&f), 0);
+	for (size_t i = 0; i < 4; i++)
+		CHECK_EQ(put_str(f.b, want[i], "v"), 0);
+	CHECK_EQ(put_str(f.b, "u/other", "v"), 0);
+	CHECK_EQ(barrier_list_tree(f.b, "t/", &paths, &n), 0);
+	CHECK_EQ(n, 4);
+	for (size_t i = 0; i < n && i < 4; i++)
+		CHECK(strcmp(paths[i], want[i]) == 0);
+	barrier_list_free(paths, n);
+	fixture_destroy(&f);
+}
+
 static void test_sealed_barrier_refuses_every_call(void)
 {
 	struct fixture f;
@@ -613,6 +691,9 @@ int main(void)
 	RUN(test_delete_prunes_empty_folder_rows);
 	RUN(test_batch_applies_puts_and_deletes_in_order);
 	RUN(test_large_batch_puts_and_prunes_everything);
+	RUN(test_folder_written_again_after_prune_is_listed);
+	RUN(test_unlisted_records_have_no_index_rows);
+	RUN(test_list_tree_walks_every_level);
 	RUN(test_sealed_barrier_refuses_every_call);
 	RUN(test_unseal_needs_the_right_root_key);
 	RUN(test_unseal_of_empty_store_is_uninitialized);
