@@ -313,10 +313,12 @@ int lease_mgr_start(struct lease_mgr *lm)
 	pthread_mutex_lock(&lm->mu);
 	if (!lm->is_running) {
 		lm->is_stopping = false;
-		if (pthread_create(&lm->thread, NULL, lease_thread, lm) != 0)
+		if (pthread_create(&lm->thread, NULL, lease_thread, lm) != 0) {
 			err = COFFER_ERR_INTERNAL;
-		else
+		} else {
+			pthread_setname_np(lm->thread, "lease-revoker");
 			lm->is_running = true;
+		}
 	}
 	pthread_mutex_unlock(&lm->mu);
 	return err;

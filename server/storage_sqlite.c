@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,14 +35,13 @@ struct sqlite_reader {
 
 enum sqlite_req_kind { SQLITE_REQ_WRITE, SQLITE_REQ_CHECKPOINT };
 
-/* A request queued for the writer; lives on the caller's stack, which blocks until is_done. */
+/* A request queued for the writer; lives on the caller's stack, which blocks until done. */
 struct sqlite_req {
 	enum sqlite_req_kind kind;
 	const struct storage_op *ops;
 	size_t n_ops;
 	int result;
-	int is_done;
-	pthread_cond_t done; /* signalled for this request alone: no herd of waking callers */
+	sem_t done; /* posted for this request alone: no herd, and no shared lock on the way out */
 	struct sqlite_req *next;
 };
 
@@ -56,8 +56,9 @@ struct sqlite_storage {
 	sqlite3_stmt *put;
 	sqlite3_stmt *put_absent;
 	sqlite3_stmt *del;
+	sqlite3_stmt *sp_begin, *sp_release, *sp_rollback; /* one request's savepoint */
 	pthread_t writer;
-	pthread_mutex_t lock; /* guards queue, queue_tail, is_stopping, and requests' results */
+	pthread_mutex_t lock; /* guards queue, queue_tail and is_stopping */
 	pthread_cond_t wake;  /* writer: work or stop */
 	struct sqlite_req *queue;
 	struct sqlite_req **queue_tail;
@@ -165,7 +166,10 @@ static int sqlite_writer_open(struct sqlite_storage *st)
 	if (sqlite_prepare(st->wdb, "INSERT OR IGNORE INTO kv (k, v) VALUES (?1, ?2)",
 	                   &st->put_absent) != SQLITE_OK)
 		return COFFER_ERR_IO;
-	if (sqlite_prepare(st->wdb, "DELETE FROM kv WHERE k = ?1", &st->del) != SQLITE_OK)
+	if (sqlite_prepare(st->wdb, "DELETE FROM kv WHERE k = ?1", &st->del) != SQLITE_OK ||
+	    sqlite_prepare(st->wdb, "SAVEPOINT req", &st->sp_begin) != SQLITE_OK ||
+	    sqlite_prepare(st->wdb, "RELEASE req", &st->sp_release) != SQLITE_OK ||
+	    sqlite_prepare(st->wdb, "ROLLBACK TO req", &st->sp_rollback) != SQLITE_OK)
 		return COFFER_ERR_IO;
 	return sqlite_chmod_sidecars(st->path);
 }
@@ -379,6 +383,15 @@ out:
 	return ret;
 }
 
+/* Run a prepared statement that returns no rows, and reset it. */
+static int sqlite_step_once(sqlite3_stmt *stmt)
+{
+	int rc = sqlite3_step(stmt);
+
+	sqlite3_reset(stmt);
+	return rc == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
+}
+
 /* Apply one request's ops inside the open transaction. */
 static int sqlite_apply_ops(struct sqlite_storage *st, const struct storage_op *ops, size_t n_ops)
 {
@@ -407,13 +420,12 @@ static int sqlite_apply_ops(struct sqlite_storage *st, const struct storage_op *
  * Returns nonzero when the whole transaction is lost (SQLite rolled it back). */
 static int sqlite_apply_req(struct sqlite_storage *st, struct sqlite_req *req)
 {
-	if (sqlite3_exec(st->wdb, "SAVEPOINT req", NULL, NULL, NULL) != SQLITE_OK)
+	if (sqlite_step_once(st->sp_begin) != SQLITE_OK)
 		return -1;
 	req->result = sqlite_apply_ops(st, req->ops, req->n_ops);
-	if (req->result != 0 &&
-	    sqlite3_exec(st->wdb, "ROLLBACK TO req", NULL, NULL, NULL) != SQLITE_OK)
+	if (req->result != 0 && sqlite_step_once(st->sp_rollback) != SQLITE_OK)
 		return -1;
-	if (sqlite3_exec(st->wdb, "RELEASE req", NULL, NULL, NULL) != SQLITE_OK)
+	if (sqlite_step_once(st->sp_release) != SQLITE_OK)
 		return -1;
 	return 0;
 }
@@ -501,13 +513,12 @@ static void *sqlite_writer_main(void *arg)
 		sqlite_commit_group(st, group);
 		sqlite_checkpoint_group(st, group);
 
-		pthread_mutex_lock(&st->lock);
-		/* A request's caller may return as soon as it sees is_done: read next first. */
+		/* A request's caller may return as soon as it is posted: read next first. */
 		for (req = group; req != NULL; req = next) {
 			next = req->next;
-			req->is_done = 1;
-			pthread_cond_signal(&req->done);
+			sem_post(&req->done);
 		}
+		pthread_mutex_lock(&st->lock);
 	}
 	pthread_mutex_unlock(&st->lock);
 	return NULL;
@@ -516,23 +527,23 @@ static void *sqlite_writer_main(void *arg)
 /* Queue a request and wait until the writer has finished it. */
 static int sqlite_submit(struct sqlite_storage *st, struct sqlite_req *req)
 {
-	int result = COFFER_ERR_IO;
+	int is_queued = 0;
 
-	if (pthread_cond_init(&req->done, NULL) != 0)
+	if (sem_init(&req->done, 0, 0) != 0)
 		return COFFER_ERR_IO;
 	pthread_mutex_lock(&st->lock);
 	if (!st->is_stopping) {
 		*st->queue_tail = req;
 		st->queue_tail = &req->next;
 		pthread_cond_signal(&st->wake);
-		while (!req->is_done)
-			pthread_cond_wait(&req->done, &st->lock);
-		result = req->result;
+		is_queued = 1;
 	}
 	pthread_mutex_unlock(&st->lock);
-	/* The writer signalled under the lock, so it is done with req->done. */
-	pthread_cond_destroy(&req->done);
-	return result;
+	while (is_queued && sem_wait(&req->done) != 0)
+		; /* EINTR */
+	/* glibc allows destroying a semaphore as soon as sem_wait has returned. */
+	sem_destroy(&req->done);
+	return is_queued ? req->result : COFFER_ERR_IO;
 }
 
 static int sqlite_batch(struct storage *base, const struct storage_op *ops, size_t n_ops)
@@ -590,6 +601,9 @@ static void sqlite_storage_free(struct sqlite_storage *st)
 	sqlite3_finalize(st->put);
 	sqlite3_finalize(st->put_absent);
 	sqlite3_finalize(st->del);
+	sqlite3_finalize(st->sp_begin);
+	sqlite3_finalize(st->sp_release);
+	sqlite3_finalize(st->sp_rollback);
 	sqlite3_close(st->wdb); /* last connection: folds the WAL into the file */
 	if (st->has_sync) {
 		pthread_cond_destroy(&st->wake);
@@ -659,6 +673,7 @@ int storage_sqlite_open(const char *path, struct storage **out)
 		goto out;
 	if (pthread_create(&st->writer, NULL, sqlite_writer_main, st) != 0)
 		goto out;
+	pthread_setname_np(st->writer, "store-writer");
 	st->has_writer = 1;
 	*out = &st->base;
 	st = NULL;
