@@ -133,3 +133,65 @@ int duration_format(int64_t s, char *out, size_t out_cap)
 	}
 	return COFFER_OK;
 }
+
+/* Write v as exactly n decimal digits (leading zeros) and return the end. */
+static char *put_digits(char *p, uint64_t v, int n)
+{
+	for (int i = n - 1; i >= 0; i--, v /= 10)
+		p[i] = (char)('0' + v % 10);
+	return p + n;
+}
+
+void coffer_time_format(int64_t sec, long nsec, int digits, char out[COFFER_TIME_LEN])
+{
+	/* Days since 1970-01-01 to a civil date in the proleptic Gregorian calendar, counting in
+	 * 400-year eras that start on March 1st (so leap days end each year). */
+	int64_t days = sec / 86400, rem = sec % 86400, z, era, doe, yoe, doy, mp, y;
+	unsigned month, day;
+	char *p = out;
+	int n;
+
+	if (digits > 9)
+		digits = 9;
+	if (rem < 0) {
+		rem += 86400;
+		days--;
+	}
+	z = days + 719468;
+	era = (z >= 0 ? z : z - 146096) / 146097;
+	doe = z - era * 146097;
+	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	mp = (5 * doy + 2) / 153;
+	day = (unsigned)(doy - (153 * mp + 2) / 5 + 1);
+	month = (unsigned)(mp < 10 ? mp + 3 : mp - 9);
+	y = yoe + era * 400 + (month <= 2);
+	if (y < 0) {
+		*p++ = '-';
+		y = -y;
+	}
+	n = 4;
+	for (int64_t big = 10000; y >= big && n < 19; big *= 10)
+		n++;
+	p = put_digits(p, (uint64_t)y, n);
+	*p++ = '-';
+	p = put_digits(p, month, 2);
+	*p++ = '-';
+	p = put_digits(p, day, 2);
+	*p++ = 'T';
+	p = put_digits(p, (uint64_t)(rem / 3600), 2);
+	*p++ = ':';
+	p = put_digits(p, (uint64_t)(rem / 60 % 60), 2);
+	*p++ = ':';
+	p = put_digits(p, (uint64_t)(rem % 60), 2);
+	if (digits > 0) {
+		uint64_t frac = (uint64_t)nsec;
+
+		for (n = 9; n > digits; n--)
+			frac /= 10;
+		*p++ = '.';
+		p = put_digits(p, frac, digits);
+	}
+	*p++ = 'Z';
+	*p = '\0';
+}

@@ -12,6 +12,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "duration.h"
 #include "log.h"
 
 /* A message longer than this is truncated; log lines are not a data channel. */
@@ -49,16 +50,12 @@ int log_parse_level(const char *name, enum log_level *out)
 }
 
 /* RFC 3339 UTC with milliseconds: 2026-11-29T01:02:03.123Z */
-static void log_timestamp(char out[32])
+static void log_timestamp(char out[COFFER_TIME_LEN])
 {
 	struct timespec ts;
-	struct tm tm;
-	size_t n;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(out + n, 32 - n, ".%03ldZ", ts.tv_nsec / 1000000);
+	coffer_time_format(ts.tv_sec, ts.tv_nsec, 3, out);
 }
 
 /*
@@ -155,7 +152,7 @@ static void log_vwrite(enum log_level level, const char *fmt, va_list ap)
 	static const char *const text_tags[] = {"[DEBUG] ", "[INFO]  ", "[WARN]  ", "[ERROR] "};
 	static const char *const json_names[] = {"debug", "info", "warn", "error"};
 	char msg[LOG_MSG_MAX];
-	char ts[32];
+	char ts[COFFER_TIME_LEN];
 	char *esc;
 	bool is_json = atomic_load(&log_is_json);
 	int idx = (int)level;

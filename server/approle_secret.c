@@ -12,19 +12,17 @@
 #include "approle_int.h"
 #include "cidr.h"
 #include "json.h"
+#include "duration.h"
 #include "secmem.h"
 
 /* RFC 3339 in UTC; Go's zero time for 0 (never), as Vault prints it. */
 static json_t *approle_time_json(int64_t t)
 {
-	char buf[32];
-	time_t tt = (time_t)t;
-	struct tm tm;
+	char buf[COFFER_TIME_LEN];
 
 	if (t == 0)
 		return json_string("0001-01-01T00:00:00Z");
-	gmtime_r(&tt, &tm);
-	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	coffer_time_format(t, 0, 0, buf);
 	return json_string(buf);
 }
 

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "json.h"
+#include "duration.h"
 #include "kv_int.h"
 
 int64_t kv_now_ns(void)
@@ -20,28 +21,19 @@ int64_t kv_now_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-void kv_format_time(int64_t ns, char *out, size_t out_cap)
+void kv_format_time(int64_t ns, char out[KV_TIME_LEN])
 {
-	time_t sec;
-	long nsec;
-	struct tm tm;
-	char base[32];
+	int64_t sec = ns / 1000000000;
+	long nsec = (long)(ns % 1000000000);
 
-	if (out_cap == 0)
-		return;
 	out[0] = '\0';
 	if (ns == 0)
 		return;
-	sec = (time_t)(ns / 1000000000);
-	nsec = (long)(ns % 1000000000);
 	if (nsec < 0) {
 		nsec += 1000000000;
 		sec--;
 	}
-	if (gmtime_r(&sec, &tm) == NULL ||
-	    strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm) == 0)
-		return;
-	snprintf(out, out_cap, "%s.%09ldZ", base, nsec);
+	coffer_time_format(sec, nsec, 9, out);
 }
 
 /* RFC 7386 §2 on a target we own (stolen, may be NULL); the result, or NULL when out of memory. */

@@ -547,7 +547,7 @@ static void lease_respond_err(struct response *resp, int err)
 
 static void lease_lookup(struct core *c, struct request *req, struct response *resp)
 {
-	char issue[40], expire[40], renewed[40];
+	char issue[COFFER_TIME_LEN], expire[COFFER_TIME_LEN], renewed[COFFER_TIME_LEN];
 	struct token_entry *e = NULL;
 	const char *id;
 	int err;
@@ -558,9 +558,9 @@ static void lease_lookup(struct core *c, struct request *req, struct response *r
 		lease_respond_err(resp, err);
 		return;
 	}
-	token_format_time(e->creation_time, issue, sizeof(issue));
-	token_format_time(e->expire_time, expire, sizeof(expire));
-	token_format_time(e->last_renewal_time, renewed, sizeof(renewed));
+	token_format_time(e->creation_time, issue);
+	token_format_time(e->expire_time, expire);
+	token_format_time(e->last_renewal_time, renewed);
 	response_envelope(resp, req,
 	                  json_pack("{s:s,s:s,s:s?,s:s?,s:b,s:I}", "id", id, "issue_time", issue,
 	                            "expire_time", e->expire_time != 0 ? expire : NULL,

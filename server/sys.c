@@ -12,20 +12,10 @@
 #include "codec.h"
 #include "core.h"
 #include "json.h"
+#include "duration.h"
 #include "log.h"
 #include "secmem.h"
 #include "sys.h"
-
-/* RFC 3339 in UTC with nanoseconds, as Vault prints times. */
-static void sys_format_time(const struct timespec *ts, char *out, size_t out_cap)
-{
-	struct tm tm;
-	char base[32];
-
-	gmtime_r(&ts->tv_sec, &tm);
-	strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(out, out_cap, "%s.%09ldZ", base, ts->tv_nsec);
-}
 
 static json_t *sys_seal_status_json(struct core *c)
 {
@@ -297,8 +287,7 @@ static void sys_leader(struct core *c, struct request *req, struct response *res
 static void sys_key_status(struct core *c, struct request *req, struct response *resp)
 {
 	struct barrier_key_status ks;
-	struct timespec ts = {0, 0};
-	char when[64];
+	char when[COFFER_TIME_LEN];
 	int err;
 
 	err = barrier_key_status(c->barrier, &ks);
@@ -306,8 +295,7 @@ static void sys_key_status(struct core *c, struct request *req, struct response 
 		response_err(resp, err);
 		return;
 	}
-	ts.tv_sec = ks.install_time;
-	sys_format_time(&ts, when, sizeof(when));
+	coffer_time_format(ks.install_time, 0, 9, when);
 	response_legacy(resp, req,
 	                json_pack("{s:I,s:s,s:I}", "term", (json_int_t)ks.term, "install_time",
 	                          when, "encryptions", (json_int_t)ks.encryptions));

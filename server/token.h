@@ -18,6 +18,7 @@
 
 #include "barrier.h"
 #include "crypto.h"
+#include "duration.h"
 #include "err.h"
 
 /* The label of the keyed hash of a token's text (barrier_hash); seal.c stores the initial root
@@ -138,8 +139,8 @@ int64_t token_compute_ttl(int64_t ttl_s, int64_t max_ttl_s, int64_t explicit_max
  * (0 = the token's TTL); clipped at creation + min(explicit max, max) (periodic tokens: at the
  * explicit max only). 0 when the token never expires. */
 int64_t token_compute_renewal(const struct token_entry *e, int64_t increment_s, int64_t now);
-/* RFC 3339 in UTC with nanoseconds, as Vault prints times (out_cap >= 32). */
-void token_format_time(int64_t t, char *out, size_t out_cap);
+/* RFC 3339 in UTC with nanoseconds, as Vault prints times. */
+void token_format_time(int64_t t, char out[COFFER_TIME_LEN]);
 
 /* A token's lease id: "<path>/<accessor>" (e.g. "auth/token/create/AbC..."). */
 void token_lease_id(const struct token_entry *e, char *out, size_t out_len);

@@ -57,15 +57,9 @@ void token_set_expiry(struct token_entry *e, int64_t now_ms, int64_t ttl_s)
 	e->expire_time = (e->expire_ms + 999) / 1000;
 }
 
-void token_format_time(int64_t t, char *out, size_t out_cap)
+void token_format_time(int64_t t, char out[COFFER_TIME_LEN])
 {
-	time_t tt = (time_t)t;
-	struct tm tm;
-	char base[32];
-
-	gmtime_r(&tt, &tm);
-	strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(out, out_cap, "%s.000000000Z", base);
+	coffer_time_format(t, 0, 9, out);
 }
 
 int64_t token_compute_ttl(int64_t ttl_s, int64_t max_ttl_s, int64_t explicit_max_ttl_s,
@@ -426,12 +420,12 @@ json_t *token_auth_json(const struct token_entry *e, const char *token_text)
 /* Fields Vault shows only when set. */
 static void token_lookup_optional(const struct token_entry *e, json_t *o)
 {
-	char when[40];
+	char when[COFFER_TIME_LEN];
 
 	if (e->period_s > 0)
 		json_object_set_new(o, "period", json_integer(e->period_s));
 	if (e->last_renewal_time != 0) {
-		token_format_time(e->last_renewal_time, when, sizeof(when));
+		token_format_time(e->last_renewal_time, when);
 		json_object_set_new(o, "last_renewal", json_string(when));
 		json_object_set_new(o, "last_renewal_time", json_integer(e->last_renewal_time));
 	}
@@ -443,12 +437,12 @@ static void token_lookup_optional(const struct token_entry *e, json_t *o)
 
 json_t *token_lookup_json(const struct token_entry *e, const char *id_text)
 {
-	char issue[40], expire[40];
+	char issue[COFFER_TIME_LEN], expire[COFFER_TIME_LEN];
 	json_t *o;
 
-	token_format_time(e->creation_time, issue, sizeof(issue));
+	token_format_time(e->creation_time, issue);
 	if (e->expire_time != 0)
-		token_format_time(e->expire_time, expire, sizeof(expire));
+		token_format_time(e->expire_time, expire);
 	o = json_pack("{s:s,s:I,s:I,s:s,s:s,s:s?,s:I,s:s,s:s,s:o,s:I,s:b,s:s,s:O,s:b,s:I,s:s}",
 	              "accessor", e->accessor, "creation_time", (json_int_t)e->creation_time,
 	              "creation_ttl", (json_int_t)e->creation_ttl_s, "display_name",

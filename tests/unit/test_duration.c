@@ -3,7 +3,10 @@
  * test_duration.c: Vault-style duration parsing and Go-style formatting.
  */
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "duration.h"
 #include "test.h"
@@ -135,6 +138,49 @@ static void test_duration_round_trips_through_format(void)
 	}
 }
 
+static void test_time_format_known_points(void)
+{
+	char out[COFFER_TIME_LEN];
+
+	coffer_time_format(0, 0, 0, out);
+	CHECK(strcmp(out, "1970-01-01T00:00:00Z") == 0);
+	coffer_time_format(1795916725, 123456789, 9, out);
+	CHECK(strcmp(out, "2026-11-29T01:45:25.123456789Z") == 0);
+	coffer_time_format(1795916725, 123456789, 3, out);
+	CHECK(strcmp(out, "2026-11-29T01:45:25.123Z") == 0);
+	coffer_time_format(1, 1, 9, out);
+	CHECK(strcmp(out, "1970-01-01T00:00:01.000000001Z") == 0);
+	coffer_time_format(951782400, 0, 0, out); /* a leap day of a century divisible by 400 */
+	CHECK(strcmp(out, "2000-02-29T00:00:00Z") == 0);
+	coffer_time_format(4107542400, 0, 0, out); /* 2100 is no leap year */
+	CHECK(strcmp(out, "2100-03-01T00:00:00Z") == 0);
+	coffer_time_format(-1, 0, 0, out);
+	CHECK(strcmp(out, "1969-12-31T23:59:59Z") == 0);
+	coffer_time_format(253402300799, 0, 0, out);
+	CHECK(strcmp(out, "9999-12-31T23:59:59Z") == 0);
+	coffer_time_format(253402300800, 0, 0, out);
+	CHECK(strcmp(out, "10000-01-01T00:00:00Z") == 0);
+}
+
+/* The same text as the C library's gmtime_r + strftime over four centuries of random seconds. */
+static void test_time_format_agrees_with_gmtime(void)
+{
+	char out[COFFER_TIME_LEN], want[64];
+	struct tm tm;
+	int n_bad = 0;
+
+	srand(7);
+	for (int i = 0; i < 200000; i++) {
+		time_t t = (time_t)(((int64_t)rand() << 16 ^ rand()) % 12600000000LL - 2200000000LL);
+
+		gmtime_r(&t, &tm);
+		strftime(want, sizeof(want), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		coffer_time_format((int64_t)t, 0, 0, out);
+		n_bad += strcmp(out, want) != 0;
+	}
+	CHECK_EQ(n_bad, 0);
+}
+
 int main(void)
 {
 	RUN(test_duration_parse_accepts_valid);
@@ -142,5 +188,7 @@ int main(void)
 	RUN(test_duration_format_like_go);
 	RUN(test_duration_format_rejects_small_buffer);
 	RUN(test_duration_round_trips_through_format);
+	RUN(test_time_format_known_points);
+	RUN(test_time_format_agrees_with_gmtime);
 	return test_summary();
 }
