@@ -407,13 +407,14 @@ static enum MHD_Result http_handle(void *cls, struct MHD_Connection *conn, const
 {
 	struct http_server *h = cls;
 	struct http_ctx *ctx = *con_cls;
-	struct request stack_req = {0}, *req = &stack_req;
+	struct request stack_req, *req = &stack_req;
 	struct http_job *job = NULL;
 	struct response resp = {0};
 	size_t max = h->core->cfg->max_request_size;
 	enum MHD_Result ret;
 
 	(void)version;
+	memset(&stack_req, 0, REQUEST_ZERO_LEN); /* 12 KiB of buffers need no zeroing */
 	if (ctx == NULL) {
 		ctx = calloc(1, sizeof(*ctx));
 		if (ctx == NULL)

@@ -44,83 +44,135 @@ static int kv_meta_reserve(struct kv_meta *m, size_t n)
 	return 0;
 }
 
-/* Stored form of a version: [version, created_ns, deletion_ns, destroyed]. */
-static int kv_version_from_json(const json_t *j, struct kv_version *v)
+/*
+ * Stored form of a metadata row: fixed-width little-endian fields, so that the hot read decodes it
+ * without a JSON parser: 'M' 1 | cas_required (1) | max_versions, delete_version_after, created,
+ * updated, current_version, oldest_version (8 each) | n (4) | n x (version, created, deletion (8
+ * each), destroyed (1)) | custom metadata length (4) | custom metadata as JSON text (0 = none).
+ */
+#define KV_META_MAGIC 'M'
+#define KV_META_FORMAT 1
+#define KV_META_HEAD (2 + 1 + 6 * 8 + 4)
+#define KV_META_VERSION_LEN (3 * 8 + 1)
+
+static uint8_t *put_u64(uint8_t *p, uint64_t v)
 {
-	if (!json_is_array(j) || json_array_size(j) != 4 ||
-	    !json_is_integer(json_array_get(j, 0)) || !json_is_integer(json_array_get(j, 1)) ||
-	    !json_is_integer(json_array_get(j, 2)) || !json_is_boolean(json_array_get(j, 3)))
-		return COFFER_ERR_INTEGRITY;
-	v->version = (uint64_t)json_integer_value(json_array_get(j, 0));
-	v->created_ns = json_integer_value(json_array_get(j, 1));
-	v->deletion_ns = json_integer_value(json_array_get(j, 2));
-	v->is_destroyed = json_is_true(json_array_get(j, 3));
-	return 0;
+	for (int i = 0; i < 8; i++)
+		*p++ = (uint8_t)(v >> (8 * i));
+	return p;
 }
 
-int kv_meta_from_json(const json_t *j, struct kv_meta *m)
+static uint8_t *put_u32(uint8_t *p, uint32_t v)
 {
-	json_int_t cur = 0, old = 0, maxv = 0, dva = 0, created = 0, updated = 0;
-	json_t *versions = NULL, *cm = NULL;
-	int cas = 0;
-	size_t i;
+	for (int i = 0; i < 4; i++)
+		*p++ = (uint8_t)(v >> (8 * i));
+	return p;
+}
 
-	memset(m, 0, sizeof(*m));
-	if (json_unpack((json_t *)j, "{s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:o}", "cas_required", &cas,
-	                "max_versions", &maxv, "delete_version_after", &dva, "created", &created,
-	                "updated", &updated, "current_version", &cur, "oldest_version", &old,
-	                "custom_metadata", &cm, "versions", &versions) != 0 ||
-	    !json_is_array(versions) || (!json_is_null(cm) && !json_is_object(cm)))
-		return COFFER_ERR_INTEGRITY;
-	m->cas_required = cas != 0;
-	m->max_versions = maxv;
-	m->delete_version_after_s = dva;
-	m->created_ns = created;
-	m->updated_ns = updated;
-	m->current_version = (uint64_t)cur;
-	m->oldest_version = (uint64_t)old;
-	m->custom_metadata = json_is_object(cm) ? json_deep_copy(cm) : NULL;
-	if ((json_is_object(cm) && m->custom_metadata == NULL) ||
-	    kv_meta_reserve(m, json_array_size(versions)) != 0) {
-		kv_meta_clear(m);
+static uint64_t get_u64(const uint8_t *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 7; i >= 0; i--)
+		v = v << 8 | p[i];
+	return v;
+}
+
+static uint32_t get_u32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+int kv_meta_encode(const struct kv_meta *m, uint8_t **out, size_t *out_len)
+{
+	char *cm = NULL;
+	size_t cm_len = 0, len;
+	uint8_t *buf, *p;
+
+	*out = NULL;
+	*out_len = 0;
+	if (m->custom_metadata != NULL) {
+		if ((cm = coffer_json_dump(m->custom_metadata)) == NULL)
+			return COFFER_ERR_NOMEM;
+		cm_len = strlen(cm);
+	}
+	len = KV_META_HEAD + m->n_versions * KV_META_VERSION_LEN + 4 + cm_len;
+	if (m->n_versions > UINT32_MAX || cm_len > UINT32_MAX || (buf = malloc(len)) == NULL) {
+		coffer_json_free_text(cm);
 		return COFFER_ERR_NOMEM;
 	}
-	for (i = 0; i < json_array_size(versions); i++) {
-		if (kv_version_from_json(json_array_get(versions, i), &m->versions[i]) != 0) {
-			kv_meta_clear(m);
-			return COFFER_ERR_INTEGRITY;
-		}
-		m->n_versions++;
+	p = buf;
+	*p++ = KV_META_MAGIC;
+	*p++ = KV_META_FORMAT;
+	*p++ = m->cas_required;
+	p = put_u64(p, (uint64_t)m->max_versions);
+	p = put_u64(p, (uint64_t)m->delete_version_after_s);
+	p = put_u64(p, (uint64_t)m->created_ns);
+	p = put_u64(p, (uint64_t)m->updated_ns);
+	p = put_u64(p, m->current_version);
+	p = put_u64(p, m->oldest_version);
+	p = put_u32(p, (uint32_t)m->n_versions);
+	for (size_t i = 0; i < m->n_versions; i++) {
+		p = put_u64(p, m->versions[i].version);
+		p = put_u64(p, (uint64_t)m->versions[i].created_ns);
+		p = put_u64(p, (uint64_t)m->versions[i].deletion_ns);
+		*p++ = m->versions[i].is_destroyed;
 	}
+	p = put_u32(p, (uint32_t)cm_len);
+	if (cm_len > 0)
+		memcpy(p, cm, cm_len);
+	coffer_json_free_text(cm);
+	*out = buf;
+	*out_len = len;
 	return 0;
 }
 
-json_t *kv_meta_to_json(const struct kv_meta *m)
+int kv_meta_decode(const uint8_t *buf, size_t len, struct kv_meta *m)
 {
-	json_t *versions = json_array(), *o;
-	const struct kv_version *v;
-	size_t i;
+	const uint8_t *p = buf, *end = buf + len;
+	size_t n, cm_len;
 
-	if (versions == NULL)
-		return NULL;
-	for (i = 0; i < m->n_versions; i++) {
-		v = &m->versions[i];
-		if (json_array_append_new(versions, json_pack("[I,I,I,b]", (json_int_t)v->version,
-		                                              (json_int_t)v->created_ns,
-		                                              (json_int_t)v->deletion_ns,
-		                                              v->is_destroyed)) != 0) {
-			json_decref(versions);
-			return NULL;
-		}
+	memset(m, 0, sizeof(*m));
+	if (len < KV_META_HEAD || p[0] != KV_META_MAGIC || p[1] != KV_META_FORMAT || p[2] > 1)
+		return COFFER_ERR_INTEGRITY;
+	m->cas_required = p[2] != 0;
+	p += 3;
+	m->max_versions = (int64_t)get_u64(p);
+	m->delete_version_after_s = (int64_t)get_u64(p + 8);
+	m->created_ns = (int64_t)get_u64(p + 16);
+	m->updated_ns = (int64_t)get_u64(p + 24);
+	m->current_version = get_u64(p + 32);
+	m->oldest_version = get_u64(p + 40);
+	n = get_u32(p + 48);
+	p += 52;
+	if ((size_t)(end - p) < 4 || n > ((size_t)(end - p) - 4) / KV_META_VERSION_LEN)
+		return COFFER_ERR_INTEGRITY;
+	if (kv_meta_reserve(m, n) != 0)
+		return COFFER_ERR_NOMEM;
+	for (size_t i = 0; i < n; i++, p += KV_META_VERSION_LEN) {
+		struct kv_version *v = &m->versions[i];
+
+		if (p[24] > 1)
+			goto bad;
+		v->version = get_u64(p);
+		v->created_ns = (int64_t)get_u64(p + 8);
+		v->deletion_ns = (int64_t)get_u64(p + 16);
+		v->is_destroyed = p[24] != 0;
+		m->n_versions++;
 	}
-	o = json_pack("{s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:O?,s:o}", "cas_required", m->cas_required,
-	              "max_versions", (json_int_t)m->max_versions, "delete_version_after",
-	              (json_int_t)m->delete_version_after_s, "created", (json_int_t)m->created_ns,
-	              "updated", (json_int_t)m->updated_ns, "current_version",
-	              (json_int_t)m->current_version, "oldest_version",
-	              (json_int_t)m->oldest_version, "custom_metadata", m->custom_metadata,
-	              "versions", versions);
-	return o;
+	cm_len = get_u32(p);
+	p += 4;
+	if (cm_len != (size_t)(end - p))
+		goto bad;
+	if (cm_len > 0) {
+		m->custom_metadata = json_loadb((const char *)p, cm_len, 0, NULL);
+		if (!json_is_object(m->custom_metadata))
+			goto bad;
+	}
+	return 0;
+bad:
+	kv_meta_clear(m);
+	return COFFER_ERR_INTEGRITY;
 }
 
 struct kv_version *kv_meta_find(const struct kv_meta *m, uint64_t version)
@@ -183,12 +235,31 @@ bool kv_version_is_deleted(const struct kv_version *v, int64_t now_ns)
 	return v->deletion_ns != 0 && v->deletion_ns <= now_ns;
 }
 
+char *kv_version_api_text(const struct kv_meta *m, const struct kv_version *v)
+{
+	char created[KV_TIME_LEN], deleted[KV_TIME_LEN], *cm = NULL, *out = NULL;
+
+	if (m->custom_metadata != NULL && (cm = coffer_json_dump(m->custom_metadata)) == NULL)
+		return NULL;
+	kv_format_time(v->created_ns, created);
+	kv_format_time(v->deletion_ns, deleted);
+	/* Times are digits and punctuation only: nothing to escape. */
+	if (asprintf(&out,
+	             "{\"created_time\":\"%s\",\"custom_metadata\":%s,\"deletion_time\":\"%s\","
+	             "\"destroyed\":%s,\"version\":%llu}",
+	             created, cm != NULL ? cm : "null", deleted, v->is_destroyed ? "true" : "false",
+	             (unsigned long long)v->version) < 0)
+		out = NULL;
+	coffer_json_free_text(cm);
+	return out;
+}
+
 json_t *kv_version_api_json(const struct kv_meta *m, const struct kv_version *v)
 {
 	char created[KV_TIME_LEN], deleted[KV_TIME_LEN];
 
-	kv_format_time(v->created_ns, created, sizeof(created));
-	kv_format_time(v->deletion_ns, deleted, sizeof(deleted));
+	kv_format_time(v->created_ns, created);
+	kv_format_time(v->deletion_ns, deleted);
 	return json_pack("{s:s,s:O,s:s,s:b,s:I}", "created_time", created, "custom_metadata",
 	                 m->custom_metadata != NULL ? m->custom_metadata : json_null(),
 	                 "deletion_time", deleted, "destroyed", v->is_destroyed, "version",
@@ -204,8 +275,8 @@ static json_t *kv_versions_api_json(const struct kv_meta *m)
 
 	for (i = 0; o != NULL && i < m->n_versions; i++) {
 		v = &m->versions[i];
-		kv_format_time(v->created_ns, created, sizeof(created));
-		kv_format_time(v->deletion_ns, deleted, sizeof(deleted));
+		kv_format_time(v->created_ns, created);
+		kv_format_time(v->deletion_ns, deleted);
 		snprintf(key, sizeof(key), "%llu", (unsigned long long)v->version);
 		if (json_object_set_new(o, key,
 		                        json_pack("{s:s,s:s,s:b}", "created_time", created,
@@ -222,8 +293,8 @@ json_t *kv_meta_api_json(const struct kv_meta *m)
 {
 	char created[KV_TIME_LEN], updated[KV_TIME_LEN], dva[48];
 
-	kv_format_time(m->created_ns, created, sizeof(created));
-	kv_format_time(m->updated_ns, updated, sizeof(updated));
+	kv_format_time(m->created_ns, created);
+	kv_format_time(m->updated_ns, updated);
 	if (duration_format(m->delete_version_after_s, dva, sizeof(dva)) != 0)
 		snprintf(dva, sizeof(dva), "0s");
 	return json_pack("{s:b,s:s,s:I,s:s,s:I,s:I,s:s,s:O,s:o}", "cas_required", m->cas_required,

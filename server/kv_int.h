@@ -13,6 +13,7 @@
 
 #include <jansson.h>
 
+#include "duration.h"
 #include "err.h"
 #include "kv.h"
 
@@ -54,12 +55,12 @@ struct kv_meta {
 /* Result of a check-and-set decision. */
 enum kv_cas_result { KV_CAS_OK, KV_CAS_REQUIRED, KV_CAS_MISMATCH };
 
-#define KV_TIME_LEN 40 /* "2026-11-29T01:45:25.123456789Z" and room to spare */
+#define KV_TIME_LEN COFFER_TIME_LEN
 
 /* kv_util.c: pure helpers (no barrier, no watch). */
 int64_t kv_now_ns(void);
 /* RFC 3339 UTC with nanoseconds; "" when ns is 0. */
-void kv_format_time(int64_t ns, char *out, size_t out_cap);
+void kv_format_time(int64_t ns, char out[KV_TIME_LEN]);
 /* RFC 7386 merge patch of target (NULL = absent) with patch: a new value, NULL when out of memory.
  */
 json_t *kv_merge_patch(const json_t *target, const json_t *patch);
@@ -84,8 +85,10 @@ int kv_parse_query_uint(const char *s, int64_t *out);
 /* kv_codec.c: metadata and config rows, and their API forms. */
 void kv_meta_init(struct kv_meta *m, int64_t now_ns);
 void kv_meta_clear(struct kv_meta *m);
-int kv_meta_from_json(const json_t *j, struct kv_meta *m);
-json_t *kv_meta_to_json(const struct kv_meta *m);
+/* The stored (binary) form of a metadata row: *out malloc'd. decode gives COFFER_ERR_INTEGRITY for
+ * anything malformed. */
+int kv_meta_encode(const struct kv_meta *m, uint8_t **out, size_t *out_len);
+int kv_meta_decode(const uint8_t *buf, size_t len, struct kv_meta *m);
 struct kv_version *kv_meta_find(const struct kv_meta *m, uint64_t version);
 /* Append version current+1 created at now_ns; the new entry or NULL when out of memory. */
 struct kv_version *kv_meta_add_version(struct kv_meta *m, int64_t now_ns, int64_t deletion_ns);
@@ -96,6 +99,8 @@ void kv_meta_drop_oldest(struct kv_meta *m, size_t n);
 bool kv_version_is_deleted(const struct kv_version *v, int64_t now_ns);
 /* {created_time, custom_metadata, deletion_time, destroyed, version} */
 json_t *kv_version_api_json(const struct kv_meta *m, const struct kv_version *v);
+/* The same object as compact JSON text (malloc'd), for the read path. */
+char *kv_version_api_text(const struct kv_meta *m, const struct kv_version *v);
 /* GET metadata's data object. */
 json_t *kv_meta_api_json(const struct kv_meta *m);
 int kv_config_from_json(const json_t *j, struct kv_config *cfg);

@@ -24,7 +24,10 @@ static pthread_once_t kv_locks_once = PTHREAD_ONCE_INIT;
 
 struct kv_batch {
 	struct barrier_op *ops;
-	char **texts; /* serialised values, wiped on free; NULL for deletes */
+	/* The values, wiped on free: JSON text from jansson (is_text) or malloc'd bytes of
+	 * ops[i].len; NULL for deletes. */
+	void **vals;
+	bool *is_text;
 	size_t n;
 	size_t cap;
 };
@@ -66,16 +69,18 @@ int kv_store_load_meta(struct core *c, const struct mount_entry *m, const char *
                        struct kv_meta *out)
 {
 	char *path = NULL;
-	json_t *j = NULL;
+	uint8_t *buf = NULL;
+	size_t len = 0;
 	int err;
 
 	memset(out, 0, sizeof(*out));
 	err = kv_store_meta_path(m, p, &path);
 	if (err == 0)
-		err = kv_store_load_object(c, path, &j);
-	if (err == 0)
-		err = kv_meta_from_json(j, out);
-	json_decref(j);
+		err = barrier_get(c->barrier, path, &buf, &len);
+	if (err == 0) {
+		err = kv_meta_decode(buf, len, out);
+		secmem_freezero(buf, len);
+	}
 	free(path);
 	return err;
 }
@@ -205,31 +210,36 @@ void kv_batch_free(struct kv_batch *b)
 		return;
 	for (i = 0; i < b->n; i++) {
 		free((char *)b->ops[i].path);
-		if (b->texts[i] != NULL)
-			coffer_json_free_text(b->texts[i]);
+		if (b->is_text[i])
+			coffer_json_free_text(b->vals[i]);
+		else if (b->vals[i] != NULL)
+			secmem_freezero(b->vals[i], b->ops[i].len);
 	}
 	free(b->ops);
-	free(b->texts);
+	free(b->vals);
+	free(b->is_text);
 	free(b);
 }
 
 static int kv_batch_reserve(struct kv_batch *b)
 {
 	struct barrier_op *ops;
-	char **texts;
+	void **vals;
+	bool *is_text;
 	size_t cap;
 
 	if (b->n < b->cap)
 		return 0;
 	cap = b->cap != 0 ? b->cap * 2 : 8;
-	ops = realloc(b->ops, cap * sizeof(*ops));
-	if (ops == NULL)
+	if ((ops = realloc(b->ops, cap * sizeof(*ops))) == NULL)
 		return COFFER_ERR_NOMEM;
 	b->ops = ops;
-	texts = realloc(b->texts, cap * sizeof(*texts));
-	if (texts == NULL)
+	if ((vals = realloc(b->vals, cap * sizeof(*vals))) == NULL)
 		return COFFER_ERR_NOMEM;
-	b->texts = texts;
+	b->vals = vals;
+	if ((is_text = realloc(b->is_text, cap * sizeof(*is_text))) == NULL)
+		return COFFER_ERR_NOMEM;
+	b->is_text = is_text;
 	b->cap = cap;
 	return 0;
 }
@@ -243,7 +253,23 @@ static int kv_batch_put_as(struct kv_batch *b, enum barrier_op_type type, char *
 		return COFFER_ERR_NOMEM;
 	}
 	b->ops[b->n] = (struct barrier_op){type, path, (const uint8_t *)text, strlen(text)};
-	b->texts[b->n++] = text;
+	b->vals[b->n] = text;
+	b->is_text[b->n++] = true;
+	return 0;
+}
+
+/* Queue a put of len malloc'd bytes (stolen, like path). */
+static int kv_batch_put_bytes(struct kv_batch *b, char *path, uint8_t *buf, size_t len)
+{
+	if (path == NULL || buf == NULL || kv_batch_reserve(b) != 0) {
+		free(path);
+		if (buf != NULL)
+			secmem_freezero(buf, len);
+		return COFFER_ERR_NOMEM;
+	}
+	b->ops[b->n] = (struct barrier_op){BARRIER_PUT, path, buf, len};
+	b->vals[b->n] = buf;
+	b->is_text[b->n++] = false;
 	return 0;
 }
 
@@ -264,7 +290,8 @@ static int kv_batch_delete_as(struct kv_batch *b, enum barrier_op_type type, cha
 		return COFFER_ERR_NOMEM;
 	}
 	b->ops[b->n] = (struct barrier_op){type, path, NULL, 0};
-	b->texts[b->n++] = NULL;
+	b->vals[b->n] = NULL;
+	b->is_text[b->n++] = false;
 	return 0;
 }
 
@@ -277,15 +304,14 @@ int kv_batch_put_meta(struct kv_batch *b, const struct mount_entry *m, const cha
                       const struct kv_meta *meta)
 {
 	char *path = NULL;
-	json_t *j;
-	int err;
+	uint8_t *buf = NULL;
+	size_t len = 0;
 
 	if (kv_store_meta_path(m, p, &path) != 0)
 		return COFFER_ERR_NOMEM;
-	j = kv_meta_to_json(meta);
-	err = kv_batch_put_json(b, path, j);
-	json_decref(j);
-	return err;
+	if (kv_meta_encode(meta, &buf, &len) != 0)
+		buf = NULL;
+	return kv_batch_put_bytes(b, path, buf, len);
 }
 
 /* Version rows are unlisted (barrier.h): the metadata row lists them, and kv_purge() finds them

@@ -46,13 +46,14 @@ int kv_prune_into(struct kv_batch *b, const struct mount_entry *m, const char *p
 }
 
 /*
- * Load the meta row and the version asked for (?version=, 0 = latest) and its data. 0 with *data
- * set, or a response was made: plain 404 for a missing key or version, 404 with the envelope
- * {data_key: null, metadata} for a deleted or destroyed version.
+ * Load the meta row and the version asked for (?version=, 0 = latest) and its data: as JSON in
+ * *data with the version's metadata in *md, or (text given) as stored text with the metadata as
+ * text in *md_text. 0, or a response was made: plain 404 for a missing key or version, 404 with
+ * the envelope {data_key: null, metadata} for a deleted or destroyed version.
  */
 static int kv_read_version(struct core *c, const struct request *req, struct response *resp,
                            const char *p, const char *data_key, struct kv_meta *meta, json_t **data,
-                           json_t **md, struct kv_text *text)
+                           json_t **md, struct kv_text *text, char **md_text)
 {
 	const struct kv_version *v;
 	int64_t want = 0;
@@ -72,40 +73,41 @@ static int kv_read_version(struct core *c, const struct request *req, struct res
 		response_not_found(resp);
 		return COFFER_ERR_NOT_FOUND;
 	}
-	*md = kv_version_api_json(meta, v);
 	if (v->is_destroyed || kv_version_is_deleted(v, kv_now_ns())) {
-		response_envelope(resp, req, json_pack("{s:n,s:o}", data_key, "metadata", *md),
+		response_envelope(resp, req,
+		                  json_pack("{s:n,s:o}", data_key, "metadata",
+		                            kv_version_api_json(meta, v)),
 		                  NULL, NULL);
-		*md = NULL;
 		resp->status = 404;
 		return COFFER_ERR_NOT_FOUND;
 	}
-	if (text != NULL)
+	if (text != NULL) {
 		err = kv_store_load_version_text(c, req->mount, p, v->version, &text->buf,
 		                                 &text->len);
-	else
+		if (err == 0 && (*md_text = kv_version_api_text(meta, v)) == NULL)
+			err = COFFER_ERR_NOMEM;
+	} else {
 		err = kv_store_load_version(c, req->mount, p, v->version, data);
-	if (err != 0) {
-		/* NOT_FOUND here means a destroy raced this unlocked read. */
-		json_decref(*md);
-		*md = NULL;
-		kv_respond_err(resp, err, "version read");
+		if (err == 0 && (*md = kv_version_api_json(meta, v)) == NULL) {
+			json_decref(*data);
+			*data = NULL;
+			err = COFFER_ERR_NOMEM;
+		}
 	}
+	/* NOT_FOUND here means a destroy raced this unlocked read. */
+	if (err != 0)
+		kv_respond_err(resp, err, "version read");
 	return err;
 }
 
 /* {"data":<stored text>,"metadata":<md>}: the secret's JSON is spliced in as stored (it was
  * written by kv_data_write as one JSON object and is authenticated by the barrier), so the hot
  * read neither parses nor re-serialises it. */
-static char *kv_read_body(const struct kv_text *t, const json_t *md)
+static char *kv_read_body(const struct kv_text *t, const char *mds)
 {
-	char *mds = coffer_json_dump(md), *out = NULL;
-	size_t mlen;
+	size_t mlen = strlen(mds);
+	char *out = malloc(sizeof("{\"data\":,\"metadata\":}") + t->len + mlen);
 
-	if (mds == NULL)
-		return NULL;
-	mlen = strlen(mds);
-	out = malloc(sizeof("{\"data\":,\"metadata\":}") + t->len + mlen);
 	if (out != NULL) {
 		memcpy(out, "{\"data\":", 8);
 		memcpy(out + 8, t->buf, t->len);
@@ -113,7 +115,6 @@ static char *kv_read_body(const struct kv_text *t, const json_t *md)
 		memcpy(out + 20 + t->len, mds, mlen);
 		memcpy(out + 20 + t->len + mlen, "}", 2);
 	}
-	coffer_json_free_text(mds);
 	return out;
 }
 
@@ -121,19 +122,18 @@ static void kv_data_read(struct core *c, struct request *req, struct response *r
 {
 	struct kv_meta meta = {0};
 	struct kv_text text = {NULL, 0};
-	json_t *md = NULL;
 	const char *p;
-	char *body;
+	char *body, *md = NULL;
 
 	if (kv_require_path(req, resp, &p) != 0)
 		return;
-	if (kv_read_version(c, req, resp, p, "data", &meta, NULL, &md, &text) == 0) {
+	if (kv_read_version(c, req, resp, p, "data", &meta, NULL, NULL, &text, &md) == 0) {
 		body = kv_read_body(&text, md);
 		if (body != NULL)
 			response_envelope_text(resp, req, body);
 		else
 			response_err(resp, COFFER_ERR_NOMEM);
-		json_decref(md);
+		free(md);
 	}
 	if (text.buf != NULL)
 		secmem_freezero(text.buf, text.len);
@@ -153,7 +153,7 @@ void kv_subkeys_route(struct core *c, struct request *req, struct response *resp
 		response_error(resp, 400, "depth must be a non-negative integer");
 		return;
 	}
-	if (kv_read_version(c, req, resp, p, "subkeys", &meta, &data, &md, NULL) == 0) {
+	if (kv_read_version(c, req, resp, p, "subkeys", &meta, &data, &md, NULL, NULL) == 0) {
 		sk = kv_subkeys(data, depth);
 		json_decref(data);
 		if (sk == NULL) {

@@ -33,7 +33,6 @@ struct token_entry;
 struct request {
 	enum req_method method;
 	bool is_list;                /* LIST, or GET with ?list=true */
-	char path[PATH_MAX_LEN + 1]; /* normalized, relative to /v1/ */
 	const char *token;           /* X-Vault-Token or bearer token; NULL when absent */
 	const char *content_type;    /* NULL when absent */
 	json_t *body;                /* always an object (empty for an empty body) */
@@ -52,12 +51,19 @@ struct request {
 	size_t n_params;
 	const char *param_names[REQ_MAX_PARAMS];
 	const char *param_values[REQ_MAX_PARAMS];
-	char param_buf[2 * PATH_MAX_LEN + 2 * REQ_MAX_PARAMS];
 	/* The caller's token, authenticated and counted (NULL on unauthenticated routes). The
 	 * router holds the reference and releases it after the response. */
 	struct token_entry *auth;
 	struct acl *acl; /* the ACL of auth's policies (referenced; released with auth) */
+
+	/* The large buffers come last: http.c zeroes only the fields above them
+	 * (REQUEST_ZERO_LEN), as each buffer is written before it is read. */
+	char path[PATH_MAX_LEN + 1]; /* normalized, relative to /v1/ */
+	char param_buf[2 * PATH_MAX_LEN + 2 * REQ_MAX_PARAMS];
 };
+
+/* The bytes of struct request before its buffers. */
+#define REQUEST_ZERO_LEN offsetof(struct request, path)
 
 /* The value of the route parameter name (":name" in the pattern), or NULL. */
 const char *request_param(const struct request *req, const char *name);

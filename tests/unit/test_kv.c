@@ -129,9 +129,9 @@ static void test_format_time_is_rfc3339_nanoseconds_utc(void)
 {
 	char out[KV_TIME_LEN];
 
-	kv_format_time(1795916725123456789LL, out, sizeof(out));
+	kv_format_time(1795916725123456789LL, out);
 	CHECK(strcmp(out, "2026-11-29T01:45:25.123456789Z") == 0);
-	kv_format_time(1000000001LL, out, sizeof(out));
+	kv_format_time(1000000001LL, out);
 	CHECK(strcmp(out, "1970-01-01T00:00:01.000000001Z") == 0);
 }
 
@@ -139,7 +139,7 @@ static void test_format_time_of_unset_is_empty(void)
 {
 	char out[KV_TIME_LEN] = "junk";
 
-	kv_format_time(0, out, sizeof(out));
+	kv_format_time(0, out);
 	CHECK(out[0] == '\0');
 }
 
@@ -335,20 +335,25 @@ static void test_parse_query_uint(void)
 static void test_meta_round_trips_through_its_stored_form(void)
 {
 	struct kv_meta m, back;
-	json_t *j, *api;
+	json_t *api;
+	uint8_t *buf = NULL;
+	size_t len = 0;
 	int rc;
 
 	meta_with_versions(&m, 3);
 	m.cas_required = true;
 	m.max_versions = 4;
 	m.delete_version_after_s = 3600;
+	m.created_ns = -7; /* signed fields survive */
+	m.oldest_version = UINT64_MAX;
 	m.versions[1].deletion_ns = 5000;
 	m.versions[2].is_destroyed = true;
 	m.custom_metadata = json_pack("{s:s}", "owner", "ops");
-	j = kv_meta_to_json(&m);
-	rc = kv_meta_from_json(j, &back);
-	json_decref(j);
+	CHECK_EQ(kv_meta_encode(&m, &buf, &len), 0);
+	rc = kv_meta_decode(buf, len, &back);
+	free(buf);
 	CHECK_EQ(rc, 0);
+	CHECK(back.created_ns == -7 && back.oldest_version == UINT64_MAX);
 	CHECK(back.cas_required && back.max_versions == 4 && back.delete_version_after_s == 3600);
 	CHECK_EQ(back.current_version, 3);
 	CHECK_EQ(back.n_versions, 3);
@@ -366,13 +371,51 @@ static void test_meta_round_trips_through_its_stored_form(void)
 	CHECK(rc);
 }
 
-static void test_meta_from_json_rejects_malformed_records(void)
+/* Every truncation and every bad marker byte of a valid record is refused, never misread. */
+static void test_meta_decode_rejects_malformed_records(void)
+{
+	struct kv_meta m, out;
+	uint8_t *buf = NULL;
+	size_t len = 0;
+
+	meta_with_versions(&m, 2);
+	m.custom_metadata = json_pack("{s:s}", "k", "v");
+	CHECK_EQ(kv_meta_encode(&m, &buf, &len), 0);
+	for (size_t cut = 0; cut < len; cut++)
+		CHECK_EQ(kv_meta_decode(buf, cut, &out), COFFER_ERR_INTEGRITY);
+	buf[0] = '{'; /* not the format's marker (the old JSON form started so) */
+	CHECK_EQ(kv_meta_decode(buf, len, &out), COFFER_ERR_INTEGRITY);
+	buf[0] = 'M';
+	buf[2] = 2; /* cas_required is 0 or 1 */
+	CHECK_EQ(kv_meta_decode(buf, len, &out), COFFER_ERR_INTEGRITY);
+	buf[2] = 0;
+	buf[len - 2] = '!'; /* custom metadata that is not a JSON object */
+	CHECK_EQ(kv_meta_decode(buf, len, &out), COFFER_ERR_INTEGRITY);
+	CHECK_EQ(kv_meta_decode((const uint8_t *)"M", 1, &out), COFFER_ERR_INTEGRITY);
+	free(buf);
+	kv_meta_clear(&m);
+}
+
+/* The read path's text is the same JSON as the object the other routes build. */
+static void test_version_api_text_equals_json(void)
 {
 	struct kv_meta m;
-	json_t *j = json_loads("{\"cas_required\":false}", 0, NULL);
+	json_t *j, *t;
+	char *text;
 
-	CHECK_EQ(kv_meta_from_json(j, &m), COFFER_ERR_INTEGRITY);
-	json_decref(j);
+	meta_with_versions(&m, 2);
+	m.versions[1].deletion_ns = 1700000000123456789;
+	m.custom_metadata = json_pack("{s:s}", "owner", "a\"b");
+	for (size_t i = 0; i < 2; i++) {
+		j = kv_version_api_json(&m, &m.versions[i]);
+		text = kv_version_api_text(&m, &m.versions[i]);
+		t = text != NULL ? json_loads(text, 0, NULL) : NULL;
+		CHECK(t != NULL && json_equal(j, t));
+		json_decref(j);
+		json_decref(t);
+		free(text);
+	}
+	kv_meta_clear(&m);
 }
 
 static void test_version_api_json_shape(void)
@@ -729,7 +772,8 @@ int main(void)
 	RUN(test_parse_versions_forms);
 	RUN(test_parse_query_uint);
 	RUN(test_meta_round_trips_through_its_stored_form);
-	RUN(test_meta_from_json_rejects_malformed_records);
+	RUN(test_meta_decode_rejects_malformed_records);
+	RUN(test_version_api_text_equals_json);
 	RUN(test_version_api_json_shape);
 	RUN(test_settings_parse_only_given_fields);
 	RUN(test_handlers_write_read_and_versions);
