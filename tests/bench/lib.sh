@@ -70,3 +70,7 @@ bench_wrk_script() { # TOKEN [METHOD BODY]
 bench_ratio() { # A B
 	awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'
 }
+
+bench_median() { # NUMBER...
+	printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'
+}
