@@ -16,6 +16,7 @@
 #include "json.h"
 #include "log.h"
 #include "kv.h"
+#include "lease.h"
 #include "mount.h"
 #include "path.h"
 #include "secmem.h"
@@ -611,6 +612,18 @@ static int mount_purge_prefix(struct barrier *b, const char *prefix)
 	return rc;
 }
 
+/* Revoke every token issued through the auth mount at path ("approle/"). */
+static void mount_revoke_auth_tokens(struct core *c, const char *path)
+{
+	char prefix[PATH_MAX_LEN + 8];
+	int err;
+
+	snprintf(prefix, sizeof(prefix), "auth/%s", path);
+	err = lease_mgr_revoke_prefix(c->leases, prefix, true);
+	if (err != 0)
+		log_error("revoking the tokens of %s failed: %s", prefix, coffer_strerror(err));
+}
+
 /* Normalize path into norm (PATH_MAX_LEN + 2 bytes), take write_lock and find the entry at norm:
  * its index with write_lock held, or -1 (malformed path or no such mount) without it. */
 static ssize_t mount_table_lock_find(struct mount_table *t, const char *path, char *norm,
@@ -658,6 +671,10 @@ int mount_table_remove(struct mount_table *t, const char *path)
 out:
 	pthread_mutex_unlock(&t->write_lock);
 	if (rc == 0) {
+		/* Tokens issued through an auth mount go with it (their lease ids start with its
+		 * login path), as in Vault. */
+		if (t->is_auth && t->c->leases != NULL)
+			mount_revoke_auth_tokens(t->c, norm);
 		if (gone->engine != NULL && gone->engine->purge != NULL)
 			rc = gone->engine->purge(t->c, gone);
 		if (rc == 0)

@@ -214,3 +214,18 @@ def test_token_settings_of_the_role(s):
     auth = ok(login(s, role_id, new_secret(s, "limits")["secret_id"]))["auth"]
     r = ok(s.post("auth/token/renew-self", token=auth["client_token"], json={"increment": "1h"}))
     assert 0 < r["auth"]["lease_duration"] <= 300, r
+
+
+def test_disabling_the_method_revokes_its_tokens(s):
+    ok(s.post("sys/auth/approle-gone", token=s.root, json={"type": "approle"}), 204)
+    ok(s.post("auth/approle-gone/role/r", token=s.root, json={"token_policies": ["default"]}), 204)
+    role_id = ok(s.get("auth/approle-gone/role/r/role-id", token=s.root))["data"]["role_id"]
+    secret = ok(s.post("auth/approle-gone/role/r/secret-id", token=s.root, json={}))["data"]
+    auth = ok(s.post("auth/approle-gone/login",
+                     json={"role_id": role_id, "secret_id": secret["secret_id"]}))["auth"]
+    other = create_token(s, s.root, policies=["default"])["auth"]["client_token"]
+    assert lookup_self(s, auth["client_token"]).status_code == 200
+    ok(s.request("DELETE", "sys/auth/approle-gone", token=s.root), 204)
+    assert_denied(s.get("auth/token/lookup-self", token=auth["client_token"]))
+    # Tokens from elsewhere stay.
+    assert lookup_self(s, other).status_code == 200
