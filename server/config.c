@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit.h"
 #include "config.h"
 #include "duration.h"
 #include "json.h"
@@ -48,6 +49,13 @@ void config_free(struct config *cfg)
 	free(cfg->storage_type);
 	free(cfg->storage_path);
 	free(cfg->seal_path);
+	for (size_t i = 0; i < cfg->n_audit; i++) {
+		free(cfg->audit[i].path);
+		free(cfg->audit[i].description);
+		free(cfg->audit[i].file_path);
+	}
+	free(cfg->audit);
+	free(cfg->audit_dir);
 	memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -124,6 +132,112 @@ static int config_seal(struct config *cfg, const json_t *v, char *err, size_t n)
 	return 0;
 }
 
+/* An absolute path without NUL (audit file_path, audit_dir). */
+static int config_abs_path(const json_t *v, const char *key, char **member, char *err, size_t n)
+{
+	int rc = config_string(v, key, member, err, n);
+
+	if (rc == 0 && (*member)[0] != '/')
+		return config_fail(err, n, key, "must be an absolute path");
+	return rc;
+}
+
+/* One member of an "audit" item; key names the member for errors ("audit[0].path"). */
+static int config_audit_member(struct config_audit *a, const char *name, const json_t *item,
+                               const char *key, char *err, size_t n)
+{
+	char path[AUDIT_NAME_MAX + 2], sub[160];
+	const char *opt;
+	json_t *v;
+	int rc = 0;
+
+	if (strcmp(name, "type") == 0) {
+		if (!json_is_string(item) || strcmp(json_string_value(item), "file") != 0)
+			return config_fail(err, n, key, "must be \"file\"");
+	} else if (strcmp(name, "path") == 0) {
+		if (!json_is_string(item) || audit_path_normalize(json_string_value(item), path,
+		                                                  sizeof(path)) != 0)
+			return config_fail(err, n, key,
+			                   "must be one segment of letters, digits, '.', '_' or '-'");
+		rc = config_set_string(&a->path, path);
+	} else if (strcmp(name, "description") == 0) {
+		if (!json_is_string(item))
+			return config_fail(err, n, key, "must be a string");
+		rc = config_set_string(&a->description, json_string_value(item));
+	} else if (strcmp(name, "options") == 0) {
+		if (!json_is_object(item))
+			return config_fail(err, n, key, "must be an object");
+		json_object_foreach((json_t *)item, opt, v)
+		{
+			snprintf(sub, sizeof(sub), "%s.%.32s", key, opt);
+			if (strcmp(opt, "file_path") != 0) {
+				snprintf(err, n, "config: unknown key \"%s\"", sub);
+				return COFFER_ERR_CONFIG;
+			}
+			rc = config_abs_path(v, sub, &a->file_path, err, n);
+			if (rc != 0)
+				return rc;
+		}
+	} else {
+		snprintf(err, n, "config: unknown key \"%s\"", key);
+		return COFFER_ERR_CONFIG;
+	}
+	return rc;
+}
+
+/* One item of "audit": {"type":"file", "path"?, "description"?, "options":{"file_path"}}. */
+static int config_audit_item(struct config_audit *a, size_t i, const json_t *v, char *err,
+                             size_t n)
+{
+	char key[96];
+	const char *name;
+	json_t *item;
+	int rc;
+
+	snprintf(key, sizeof(key), "audit[%zu]", i);
+	if (!json_is_object(v) || !json_is_string(json_object_get(v, "type")))
+		return config_fail(err, n, key, "must be an object with \"type\": \"file\"");
+	json_object_foreach((json_t *)v, name, item)
+	{
+		snprintf(key, sizeof(key), "audit[%zu].%.32s", i, name);
+		rc = config_audit_member(a, name, item, key, err, n);
+		if (rc != 0)
+			return rc;
+	}
+	snprintf(key, sizeof(key), "audit[%zu].options.file_path", i);
+	if (a->file_path == NULL)
+		return config_fail(err, n, key, "is required");
+	if ((a->path == NULL && config_set_string(&a->path, "file/") != 0) ||
+	    (a->description == NULL && config_set_string(&a->description, "") != 0))
+		return COFFER_ERR_NOMEM;
+	return 0;
+}
+
+static int config_audit(struct config *cfg, const json_t *v, char *err, size_t n)
+{
+	size_t i, j, count = json_array_size(v);
+	int rc;
+
+	if (!json_is_array(v) || count > AUDIT_MAX_DEVICES)
+		return config_fail(err, n, "audit", "must be an array of at most 8 devices");
+	if (cfg->audit != NULL)
+		return config_fail(err, n, "audit", "is given twice");
+	cfg->audit = calloc(count + 1, sizeof(*cfg->audit));
+	if (cfg->audit == NULL)
+		return COFFER_ERR_NOMEM;
+	for (i = 0; i < count; i++) {
+		cfg->n_audit = i + 1; /* so that config_free() frees what is filled */
+		rc = config_audit_item(&cfg->audit[i], i, json_array_get(v, i), err, n);
+		if (rc != 0)
+			return rc;
+		for (j = 0; j < i; j++) {
+			if (strcmp(cfg->audit[j].path, cfg->audit[i].path) == 0)
+				return config_fail(err, n, "audit", "two devices have the same path");
+		}
+	}
+	return 0;
+}
+
 static int config_scalar(struct config *cfg, const char *key, const json_t *v, char *err, size_t n)
 {
 	int64_t secs;
@@ -132,6 +246,10 @@ static int config_scalar(struct config *cfg, const char *key, const json_t *v, c
 		if (!json_is_boolean(v))
 			return config_fail(err, n, key, "must be true or false");
 		cfg->disable_mlock = json_is_true(v);
+	} else if (strcmp(key, "allow_api_audit") == 0) {
+		if (!json_is_boolean(v))
+			return config_fail(err, n, key, "must be true or false");
+		cfg->allow_api_audit = json_is_true(v);
 	} else if (strcmp(key, "max_request_size") == 0) {
 		if (!json_is_integer(v) || json_integer_value(v) < 1024 ||
 		    json_integer_value(v) > (json_int_t)1 << 30)
@@ -189,6 +307,10 @@ static int config_apply(struct config *cfg, json_t *root, char *err, size_t n)
 			rc = config_storage(cfg, v, err, n);
 		else if (strcmp(key, "seal") == 0)
 			rc = config_seal(cfg, v, err, n);
+		else if (strcmp(key, "audit") == 0)
+			rc = config_audit(cfg, v, err, n);
+		else if (strcmp(key, "audit_dir") == 0)
+			rc = config_abs_path(v, key, &cfg->audit_dir, err, n);
 		else
 			rc = config_scalar(cfg, key, v, err, n);
 		if (rc != 0)
@@ -241,6 +363,8 @@ int config_validate(const struct config *cfg, char *err, size_t err_len)
 		                   "and tls_key_file must be given together");
 	if (cfg->seal_type == SEAL_KEYFILE && cfg->seal_path == NULL)
 		return config_fail(err, err_len, "seal.path", "is required for the keyfile seal");
+	if (cfg->allow_api_audit && cfg->audit_dir == NULL)
+		return config_fail(err, err_len, "audit_dir", "is required with allow_api_audit");
 	if (!config_listen_is_valid(cfg->listen))
 		return config_fail(err, err_len, "listen",
 		                   "must be host:port with a port 1..65535");

@@ -18,6 +18,13 @@
 #define CONFIG_DEFAULT_MAX_REQUEST_SIZE (1024 * 1024)
 #define CONFIG_DEFAULT_IDLE_TIMEOUT_S 30
 
+/* A file audit device declared in the config file ("audit": [...]). */
+struct config_audit {
+	char *path;        /* normalized, "file/" by default */
+	char *description; /* "" by default */
+	char *file_path;   /* absolute */
+};
+
 struct config {
 	char *listen;        /* "host:port", "[v6]:port" */
 	char *tls_cert_file; /* both or neither */
@@ -32,6 +39,10 @@ struct config {
 	int64_t idle_timeout_s;
 	enum log_level log_level;
 	bool log_json;
+	struct config_audit *audit; /* n_audit devices, always enabled */
+	size_t n_audit;
+	bool allow_api_audit; /* sys/audit may create devices (inside audit_dir) */
+	char *audit_dir;      /* absolute; where API-created devices may write */
 };
 
 /* Fill cfg with defaults (all strings owned by cfg). */

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "audit.h"
 #include "codec.h"
 #include "core.h"
 #include "crypto.h"
@@ -40,6 +41,8 @@ static int core_open_subsystems(struct core *c)
 		err = mount_table_new(c, false, &c->secret_mounts);
 	if (err == 0)
 		err = watch_new(c->barrier, &c->watch);
+	if (err == 0)
+		err = audit_broker_new(c->cfg, c->barrier, &c->audit);
 	return err;
 }
 
@@ -97,6 +100,7 @@ void core_close(struct core *c)
 	/* Stop the revoker before the stores it calls into go away. */
 	lease_mgr_free(c->leases);
 	watch_free(c->watch);
+	audit_broker_free(c->audit);
 	mount_table_free(c->secret_mounts);
 	mount_table_free(c->auth_mounts);
 	token_store_free(c->tokens);
@@ -179,6 +183,8 @@ int core_unsealed(struct core *c)
 	if (err == 0)
 		err = watch_setup(c->watch);
 	if (err == 0)
+		err = audit_broker_unsealed(c->audit);
+	if (err == 0)
 		err = lease_mgr_start(c->leases);
 	if (err != 0)
 		log_error("loading the vault after unseal failed: %s", coffer_strerror(err));
@@ -193,6 +199,7 @@ void core_sealed(struct core *c)
 	mount_table_clear(c->secret_mounts);
 	mount_table_clear(c->auth_mounts);
 	policy_store_flush(c->policies);
+	audit_broker_sealed(c->audit);
 	pthread_mutex_lock(&c->cluster_lock);
 	c->cluster_name[0] = '\0';
 	c->cluster_id[0] = '\0';

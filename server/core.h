@@ -20,6 +20,7 @@ struct token_store;
 struct lease_mgr;
 struct mount_table;
 struct watch;
+struct audit_broker;
 
 struct core {
 	const struct config *cfg;
@@ -32,6 +33,7 @@ struct core {
 	struct mount_table *auth_mounts;
 	struct mount_table *secret_mounts;
 	struct watch *watch;
+	struct audit_broker *audit; /* the audit devices; hooks in router.c */
 	int64_t start_time;
 	pthread_mutex_t cluster_lock;
 	char cluster_name[64]; /* "" while sealed */

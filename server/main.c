@@ -15,6 +15,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "audit.h"
 #include "codec.h"
 #include "config.h"
 #include "core.h"
@@ -239,8 +240,8 @@ static void main_remove_dev_dir(const char *dir)
 	rmdir(dir);
 }
 
-/* Wait for a signal; SIGHUP is for the audit log (issue #5) and only logged for now. */
-static void main_wait(void)
+/* Wait for a signal; SIGHUP reopens the audit files (after logrotate renamed them). */
+static void main_wait(struct core *c)
 {
 	sigset_t set;
 	int sig;
@@ -253,7 +254,8 @@ static void main_wait(void)
 		if (sigwait(&set, &sig) != 0)
 			continue;
 		if (sig == SIGHUP) {
-			log_info("SIGHUP received");
+			log_info("SIGHUP received: reopening the audit files");
+			audit_broker_reopen(c->audit);
 			continue;
 		}
 		log_info("%s received, shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
@@ -297,7 +299,7 @@ int main(int argc, char **argv)
 		goto out;
 	log_info("cofferd %s listening on %s%s", COFFER_VERSION, cfg.listen,
 	         cfg.tls_cert_file != NULL ? " (TLS)" : "");
-	main_wait();
+	main_wait(c);
 	rc = 0;
 out:
 	/* Held watch requests must be resumed before the listener can stop. */

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "audit.h"
 #include "core.h"
 #include "lease.h"
 #include "mount.h"
@@ -18,7 +19,7 @@
 static const struct route_table router_sys_tables[] = {
     {sys_routes, &sys_routes_len},     {policy_routes, &policy_routes_len},
     {lease_routes, &lease_routes_len}, {mount_sys_routes, &mount_sys_routes_len},
-    {watch_routes, &watch_routes_len},
+    {watch_routes, &watch_routes_len}, {audit_routes, &audit_routes_len},
 };
 
 /* A match of a route against a path: its score (the longest pattern wins) and the parameters. */
@@ -161,31 +162,31 @@ static int router_state(struct core *c)
 	return st.initialized ? COFFER_ERR_SEALED : COFFER_ERR_UNINIT;
 }
 
+/* The ACL operation that the method alone gives (POST/PUT: update until the route says more). */
+static enum req_op router_method_op(const struct request *req)
+{
+	if (req->is_list)
+		return REQ_OP_LIST;
+	switch (req->method) {
+	case REQ_GET:
+	case REQ_HEAD:
+		return REQ_OP_READ;
+	case REQ_PATCH:
+		return REQ_OP_PATCH;
+	case REQ_DELETE:
+		return REQ_OP_DELETE;
+	default:
+		return REQ_OP_UPDATE;
+	}
+}
+
 /* The ACL operation; POST/PUT ask the route whether the target exists. */
 static int router_op(struct core *c, const struct route *r, struct request *req)
 {
 	int exists;
 
-	if (req->is_list) {
-		req->op = REQ_OP_LIST;
-		return 0;
-	}
-	switch (req->method) {
-	case REQ_GET:
-	case REQ_HEAD:
-		req->op = REQ_OP_READ;
-		return 0;
-	case REQ_PATCH:
-		req->op = REQ_OP_PATCH;
-		return 0;
-	case REQ_DELETE:
-		req->op = REQ_OP_DELETE;
-		return 0;
-	default:
-		break;
-	}
-	req->op = REQ_OP_UPDATE;
-	if (r->exists == NULL)
+	req->op = router_method_op(req);
+	if (req->op != REQ_OP_UPDATE || r->exists == NULL)
 		return 0;
 	exists = r->exists(c, req);
 	if (exists < 0)
@@ -226,51 +227,76 @@ static bool router_content_type_ok(const struct request *req)
 	       strncmp(req->content_type, "application/merge-patch+json", 28) == 0;
 }
 
+/* The checks before the handler: route found, method, content type, parameters, and for logical
+ * routes the ACL operation and the token. false (and the error in resp) when one fails. */
+static bool router_check(struct core *c, const struct route *r, struct request *req,
+                         struct response *resp, const struct route_match *m)
+{
+	enum req_method method = req->is_list ? REQ_LIST : req->method;
+	int err;
+
+	req->op = router_method_op(req); /* for the audit line of a request refused here */
+	if (r == NULL) {
+		response_error(resp, 404, "unsupported path");
+		return false;
+	}
+	if (!(r->methods & REQ_M(method))) {
+		response_error(resp, 405, "unsupported operation");
+		return false;
+	}
+	if (!router_content_type_ok(req)) {
+		response_error(resp, 415,
+		               "PATCH requires Content-Type application/merge-patch+json");
+		return false;
+	}
+	if (router_params(req, m) != 0) {
+		response_error(resp, 400, "path too long");
+		return false;
+	}
+	if (r->flags & ROUTE_RAW)
+		return true;
+	err = router_op(c, r, req);
+	if (err == 0 && !(r->flags & ROUTE_UNAUTH))
+		err = core_authorize(c, req, r->flags);
+	if (err != 0) {
+		response_err(resp, err);
+		return false;
+	}
+	return true;
+}
+
+/*
+ * Raw routes are served as they are. A logical request is audited (DESIGN.md §6) once the vault
+ * is unsealed, whether or not it passed the checks: its request line before the handler runs
+ * (fail closed: when no device records it, the handler does not run and the answer is 500), its
+ * response line before the response goes out.
+ */
 void router_dispatch(struct core *c, struct request *req, struct response *resp)
 {
 	struct mount_entry *mount = NULL;
+	struct audit_ctx *audit = NULL;
 	const struct route *r;
 	struct route_match m;
-	enum req_method method = req->is_list ? REQ_LIST : req->method;
+	bool is_raw, is_ok;
 	int err;
 
 	router_list_path(req);
 	r = router_find(c, req, &mount, &m);
-	if (r == NULL || !(r->flags & ROUTE_RAW)) {
+	req->mount = mount;
+	is_raw = r != NULL && (r->flags & ROUTE_RAW);
+	if (!is_raw) {
 		err = router_state(c);
 		if (err != 0) {
 			response_err(resp, err);
 			goto out;
 		}
 	}
-	if (r == NULL) {
-		response_error(resp, 404, "unsupported path");
+	is_ok = router_check(c, r, req, resp, &m);
+	if (!is_raw && audit_log_request(c->audit, req, resp, &audit) != 0)
 		goto out;
-	}
-	if (!(r->methods & REQ_M(method))) {
-		response_error(resp, 405, "unsupported operation");
-		goto out;
-	}
-	if (!router_content_type_ok(req)) {
-		response_error(resp, 415,
-		               "PATCH requires Content-Type application/merge-patch+json");
-		goto out;
-	}
-	if (router_params(req, &m) != 0) {
-		response_error(resp, 400, "path too long");
-		goto out;
-	}
-	req->mount = mount;
-	if (!(r->flags & ROUTE_RAW)) {
-		err = router_op(c, r, req);
-		if (err == 0 && !(r->flags & ROUTE_UNAUTH))
-			err = core_authorize(c, req, r->flags);
-		if (err != 0) {
-			response_err(resp, err);
-			goto out;
-		}
-	}
-	r->fn(c, req, resp);
+	if (is_ok)
+		r->fn(c, req, resp);
+	audit_log_response(audit, resp);
 out:
 	core_request_done(req);
 	if (mount != NULL)

@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * audit_int.h: what the audit files share: the device (its file, its hash chain and its HMAC
+ * key) and the line builders. audit.c is the broker, audit_file.c the file device and its chain,
+ * audit_format.c the line contents, audit_routes.c the sys/ routes.
+ */
+#ifndef COFFER_AUDIT_INT_H
+#define COFFER_AUDIT_INT_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <jansson.h>
+#include <sodium.h>
+
+#include "audit.h"
+#include "audit_chain.h"
+
+/*
+ * One file device. Reference-counted: a request holds the devices its request line went to
+ * until its response line is written, so disabling a device never pulls it from under a writer.
+ */
+struct audit_device {
+	char path[AUDIT_NAME_MAX + 2]; /* "file/" */
+	char *description;
+	char *file_path;
+	bool is_config; /* declared in the config file: always present, never disabled */
+	bool has_chain; /* seq and prev were read from the file */
+	int refs;       /* atomic */
+
+	/* The HMAC-SHA256 state keyed with the device's key (secmem); NULL while sealed. */
+	pthread_rwlock_t key_lock;
+	crypto_auth_hmacsha256_state *hmac;
+
+	/* The file and the chain, in file order: mu serialises seq/prev with the writes. */
+	pthread_mutex_t mu;
+	int fd;       /* -1 when the file could not be (re)opened: every write fails */
+	off_t size;   /* bytes of complete lines in the file, to undo a short write */
+	uint64_t seq; /* of the last line written (0 for none) */
+	uint8_t prev[AUDIT_HASH_LEN];
+	char prev_text[AUDIT_PREV_TEXT_LEN + 1];
+};
+
+/* Room kept before a line's body for {"seq":N,"prev":"blake2b:<hex>", */
+#define AUDIT_PREFIX_ROOM 128
+
+/* A line under construction: AUDIT_PREFIX_ROOM bytes reserved in front, then the body ("{..."). An
+ * allocation failure sets is_failed and later appends do nothing. */
+struct audit_sb {
+	char *p;
+	size_t len, cap;
+	bool is_failed;
+};
+
+/* audit_file.c */
+/* A device for file_path; opens it (O_NOFOLLOW when is_strict) and reads its chain's tail. On
+ * error err says why and *out is NULL. */
+int audit_device_open(const char *path, const char *file_path, const char *description,
+                      bool is_config, bool is_strict, struct audit_device **out, char *err,
+                      size_t err_len);
+/* A device whose file could not be opened: every write fails until a reopen (SIGHUP) opens the
+ * file and reads its chain. NULL when out of memory. */
+struct audit_device *audit_device_broken(const char *path, const char *file_path,
+                                         const char *description);
+void audit_device_ref(struct audit_device *d);
+void audit_device_release(struct audit_device *d);
+/* Reopen the file by its path (SIGHUP); the chain goes on from memory. */
+int audit_device_reopen(struct audit_device *d);
+/* Write the bodies of sbs[0..n) (JSON objects without seq and prev; n is 1 or 2) as the next
+ * lines of d's chain, with one write. On failure nothing of them stays in the file and err says
+ * why. */
+int audit_device_write(struct audit_device *d, struct audit_sb *const *sbs, size_t n, char *err,
+                       size_t err_len);
+/* The canonical form of an API-given file_path inside audit_dir (no "..", no symlink escaping
+ * it, parent directory existing, not a symlink itself) into out. COFFER_ERR_INVALID with err. */
+int audit_file_path_check(const char *audit_dir, const char *file_path, char *out, size_t cap,
+                          char *err, size_t err_len);
+
+/* audit_format.c */
+void audit_sb_init(struct audit_sb *sb);
+void audit_sb_free(struct audit_sb *sb);
+void audit_sb_put(struct audit_sb *sb, const char *s, size_t len);
+void audit_sb_puts(struct audit_sb *sb, const char *s);
+/* s as a JSON string (escaped; invalid UTF-8 becomes U+FFFD). */
+void audit_sb_put_str(struct audit_sb *sb, const char *s, size_t len);
+/* "hmac-sha256:<hex>" of s under d's key into out; COFFER_ERR_SEALED without a key. Caller
+ * holds d->key_lock (read). */
+int audit_hmac_text(struct audit_device *d, const char *s, size_t len, char *out);
+/* v with every non-empty string value (at any depth) replaced by its HMAC text (d NULL: v as
+ * it is). Caller holds d->key_lock. */
+int audit_sb_put_hmac_json(struct audit_sb *sb, struct audit_device *d, const json_t *v);
+/* The "auth" object of a line for req as JSON text (malloc'd), or NULL with *err = 0 when the
+ * request carries no token (*err < 0 on failure). Caller holds d->key_lock. */
+char *audit_auth_text(struct audit_device *d, const struct request *req, int *err);
+/* The members of "request" as JSON text without the closing brace (malloc'd):
+ * {"id":...,"operation":...,"mount_type":...,"mount_point":...,"path":...,"remote_address":...,
+ * the path HMAC'd below a secrets engine; NULL with *err set on failure. Caller holds
+ * d->key_lock. */
+char *audit_request_text(struct audit_device *d, const struct request *req, int *err);
+/* ,"response":{status, data, auth, warnings} with data's strings and auth's token and accessor
+ * HMAC'd; body is resp->json or the parse of resp->text. Caller holds d->key_lock. */
+int audit_sb_put_response(struct audit_sb *sb, struct audit_device *d, const struct response *resp,
+                          const json_t *body);
+/* The first error message of an {"errors":[...]} body, or NULL. */
+const char *audit_body_error(const json_t *body);
+/* RFC 3339 UTC time with microseconds into out (>= 32 bytes). */
+void audit_format_now(char *out, size_t cap);
+
+#endif

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# KV read benchmark with the audit log (issue #5): wrk, 2 threads, 32 connections, a KV v2 read of
+# a 100-byte secret with a non-root token, against the same cofferd (same data, keyfile seal)
+# without and then with a file audit device, in one run. Prints both rates and the ratio
+# (goal >= 0.8). The audit file goes to $COFFER_BENCH_AUDIT_DIR (default: the temporary dir).
+# usage: tests/bench/kv_read_audit.sh [SECRETS_STORED (default 100)] [SECONDS (default 10)]
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+stored="${1:-100}"
+secs="${2:-10}"
+audit_dir="${COFFER_BENCH_AUDIT_DIR:-$bench_tmp}"
+
+bench_build_release
+port="$(bench_free_port)"
+addr="http://127.0.0.1:$port"
+mkdir -p "$bench_tmp/data"
+head -c 32 /dev/urandom >"$bench_tmp/seal.key"
+chmod 600 "$bench_tmp/seal.key"
+
+# A config file for the same server, with the audit device or without ($1 = the "audit" JSON).
+bench_config() { # FILE AUDIT_JSON
+	cat >"$1" <<JSON
+{"listen": "127.0.0.1:$port", "log_level": "warn",
+ "storage": {"type": "sqlite", "path": "$bench_tmp/data/coffer.db"},
+ "seal": {"type": "keyfile", "path": "$bench_tmp/seal.key"},
+ "audit": $2}
+JSON
+}
+
+server_pid=""
+bench_start() { # CONFIG
+	"$bench_build/cofferd" --config "$1" >>"$bench_tmp/cofferd.out" 2>>"$bench_tmp/cofferd.err" &
+	server_pid=$!
+	bench_pids+=("$server_pid")
+	bench_wait_http "$addr/v1/sys/health"
+}
+bench_stop() {
+	kill "$server_pid"
+	wait "$server_pid" || true
+}
+
+bench_config "$bench_tmp/off.json" '[]'
+bench_config "$bench_tmp/on.json" \
+	"[{\"type\": \"file\", \"options\": {\"file_path\": \"$audit_dir/kv-read-audit.log\"}}]"
+rm -f "$audit_dir/kv-read-audit.log"
+
+# First start: init (the keyfile seal unseals at once), a reader token, the secrets.
+bench_start "$bench_tmp/off.json"
+root="$(curl -sf -X PUT -d '{}' "$addr/v1/sys/init" |
+	/usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["root_token"])')"
+curl -sf -X PUT -H "X-Vault-Token: $root" -d \
+	'{"policy":"path \"secret/data/bench/*\" { capabilities = [\"read\"] }"}' \
+	"$addr/v1/sys/policies/acl/bench-read" >/dev/null
+reader="$(curl -sf -X POST -H "X-Vault-Token: $root" -d '{"policies":["bench-read"],"ttl":"1h"}' \
+	"$addr/v1/auth/token/create" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["auth"]["client_token"])')"
+/usr/bin/python3 "$(dirname "${BASH_SOURCE[0]}")/populate.py" "$addr" "$root" "$stored"
+size="$(curl -sf -H "X-Vault-Token: $reader" "$addr/v1/secret/data/bench/s0" | wc -c)"
+script="$(bench_wrk_script "$reader")"
+
+run_wrk() { # NAME
+	wrk -t2 -c32 -d"${secs}s" -s "$script" "$addr/v1/secret/data/bench/s0" |
+		tee "$bench_tmp/$1.txt" | bench_wrk_rps
+	if grep -q "Non-2xx" "$bench_tmp/$1.txt"; then
+		echo "kv_read_audit: non-2xx responses ($1):" >&2
+		cat "$bench_tmp/$1.txt" >&2
+		exit 1
+	fi
+}
+
+off="$(run_wrk off)"
+bench_stop
+bench_start "$bench_tmp/on.json"
+on="$(run_wrk on)"
+bench_stop
+lines="$(wc -l <"$audit_dir/kv-read-audit.log")"
+audit_bytes="$(wc -c <"$audit_dir/kv-read-audit.log")"
+
+echo "kv_read_audit: $stored secrets stored, response body $size bytes, wrk -t2 -c32 -d${secs}s"
+echo "  audit off: $off req/s  (p50 $(awk '/Latency/ {print $2}' "$bench_tmp/off.txt"))"
+echo "  audit on:  $on req/s  (p50 $(awk '/Latency/ {print $2}' "$bench_tmp/on.txt")); $lines lines, $audit_bytes bytes in $audit_dir/kv-read-audit.log"
+echo "  ratio on/off: $(bench_ratio "$on" "$off")"

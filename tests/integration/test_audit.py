@@ -1,0 +1,502 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The audit log (issue #5, DESIGN.md §6, API.md sys/audit and sys/audit-hash): a request line and
+a response line per logical request, none for raw routes; no secret in clear (HMACs that
+sys/audit-hash reproduces); the hash chain (seq, prev = BLAKE2b-256 of the previous line) across
+SIGHUP rotation and restarts; sys/audit list, API creation only when the config allows it and only
+inside audit_dir; and fail-closed when the audit file cannot be written (a full tmpfs)."""
+import hashlib
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from conftest import (Cofferd, assert_error, base_config, cofferd_path, create_token, free_port,
+                      kv2_read, kv2_write, ok, token_needles, wait_for)
+
+ZERO_PREV = "blake2b:" + "0" * 64
+LINE_HEAD_RE = re.compile(rb'^\{"seq":(\d+),"prev":"(blake2b:[0-9a-f]{64})",')
+TIME_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
+HMAC_RE = re.compile(r"^hmac-sha256:[0-9a-f]{64}$")
+RAW_PATHS = {"sys/init", "sys/unseal", "sys/seal-status", "sys/health", "sys/seal", "sys/leader"}
+
+
+# --- helpers -----------------------------------------------------------------------------------
+
+def audit_config(log_path, path=None, **extra):
+    device = {"type": "file", "options": {"file_path": str(log_path)}}
+    if path is not None:
+        device["path"] = path
+    return {"audit": [device], **extra}
+
+
+def start_unsealed(factory, overrides):
+    """A server with the given config overrides, initialized and unsealed; returns (server,
+    unseal keys, root token)."""
+    server = factory(config_overrides=overrides)
+    init = server.init(1, 1)
+    server.unseal(init["keys"])
+    return server, init["keys"], init["root_token"]
+
+
+def read_lines(*paths):
+    """The raw lines (bytes, without the newline) of the files, in order."""
+    out = []
+    for p in paths:
+        data = Path(p).read_bytes()
+        assert data == b"" or data.endswith(b"\n"), f"{p} does not end with a newline"
+        out += data.split(b"\n")[:-1]
+    return out
+
+
+def check_chain(lines, first_seq=1, first_prev=ZERO_PREV):
+    """Checks seq and prev of every line (Python's BLAKE2b, independent of the server's); returns
+    the parsed lines."""
+    parsed = []
+    want_seq, want_prev = first_seq, first_prev
+    for raw in lines:
+        m = LINE_HEAD_RE.match(raw)
+        assert m, f"line does not start with seq and prev: {raw[:120]!r}"
+        assert int(m.group(1)) == want_seq, f"seq {m.group(1)} where {want_seq} was due"
+        assert m.group(2).decode() == want_prev, f"bad prev at seq {want_seq}"
+        obj = json.loads(raw)
+        assert list(obj)[:2] == ["seq", "prev"], obj
+        parsed.append(obj)
+        want_seq += 1
+        want_prev = "blake2b:" + hashlib.blake2b(raw, digest_size=32).hexdigest()
+    return parsed
+
+
+def tail_state(lines):
+    """(seq, prev) that the line after lines must carry."""
+    last = lines[-1]
+    return int(LINE_HEAD_RE.match(last).group(1)) + 1, \
+        "blake2b:" + hashlib.blake2b(last, digest_size=32).hexdigest()
+
+
+def coffer_path():
+    if os.environ.get("COFFER"):
+        return Path(os.environ["COFFER"])
+    return cofferd_path().parent / "coffer"
+
+
+def coffer_verify(*paths):
+    binary = coffer_path()
+    assert binary.is_file(), f"coffer not built at {binary}"
+    return subprocess.run([str(binary), "audit", "verify", *map(str, paths)],
+                          capture_output=True, timeout=60, stdin=subprocess.DEVNULL)
+
+
+def audit_hash(server, token, value, device="file"):
+    body = ok(server.post(f"sys/audit-hash/{device}", token=token, json={"input": value}))
+    assert body["hash"] == body["data"]["hash"], body  # legacy top-level copy
+    assert HMAC_RE.match(body["data"]["hash"]), body
+    return body["data"]["hash"]
+
+
+def by_request_id(parsed):
+    out = {}
+    for obj in parsed:
+        out.setdefault(obj["request"]["id"], []).append(obj)
+    return out
+
+
+@pytest.fixture
+def audited(cofferd_factory, tmp_path):
+    log = tmp_path / "audit.log"
+    server, keys, root = start_unsealed(cofferd_factory, audit_config(log))
+    return server, keys, root, log
+
+
+# --- lines per request ---------------------------------------------------------------------------
+
+def test_every_logical_request_has_a_request_and_a_response_line(audited):
+    server, _keys, root, log = audited
+    ids = []
+    for _ in range(3):
+        assert server.get("sys/health").status_code == 200
+        server.seal_status()
+    assert log.read_bytes() == b"", "init, unseal, health and seal-status must not be audited"
+
+    w = ok(server.post("secret/data/app/db", token=root, json={"data": {"user": "u"}}))
+    r = ok(server.get("secret/data/app/db", token=root))
+    m = ok(server.get("sys/mounts", token=root))
+    ids += [w["request_id"], r["request_id"], m["request_id"]]
+    denied = server.get("secret/data/app/db", token="cof.not-a-token")
+    assert denied.status_code == 403
+    missing = server.get("nowhere/at/all", token=root)
+    assert missing.status_code == 404
+
+    parsed = check_chain(read_lines(log))
+    assert len(parsed) == 2 * 5, [p["request"]["path"] for p in parsed]
+    groups = by_request_id(parsed)
+    assert len(groups) == 5
+    for rid in ids:
+        assert [g["type"] for g in groups[rid]] == ["request", "response"], groups[rid]
+    for rid, (req, resp) in groups.items():
+        assert req["request"]["path"] not in RAW_PATHS
+        assert TIME_RE.match(req["time"]) and TIME_RE.match(resp["time"]), req
+        assert resp["request"]["path"] == req["request"]["path"]
+        assert isinstance(resp["response"]["status"], int)
+    read_req, read_resp = groups[r["request_id"]]
+    assert read_req["request"]["operation"] == "read"
+    assert read_req["request"]["mount_type"] == "kv"
+    assert read_req["request"]["remote_address"] == "127.0.0.1"
+    assert read_req["auth"]["policies"] == ["root"]
+    assert HMAC_RE.match(read_req["auth"]["client_token"])
+    assert HMAC_RE.match(read_req["auth"]["accessor"])
+    assert read_resp["response"]["status"] == 200
+    assert HMAC_RE.match(read_resp["response"]["data"]["data"]["user"]), read_resp
+    assert groups[w["request_id"]][0]["request"]["operation"] == "create"
+    statuses = sorted(g[1]["response"]["status"] for g in groups.values())
+    assert statuses == [200, 200, 200, 403, 404], statuses
+    errors = {g[1]["response"]["status"]: g[1].get("error") for g in groups.values()}
+    assert errors[403] == "permission denied" and errors[200] is None
+
+    # The raw routes stay unaudited after unseal too.
+    before = len(read_lines(log))
+    server.get("sys/health")
+    server.get("sys/leader")
+    server.seal_status()
+    assert len(read_lines(log)) == before
+
+
+def test_canaries_never_appear_in_clear_and_audit_hash_finds_them(audited):
+    server, _keys, root, log = audited
+    token_canary = "cof." + "CanaryTok" + "x" * 34
+    secret_canary = "s3cr3t-canary-value-7f3a9d"
+    create_token(server, root, id=token_canary, policies=["default"])
+    ok(server.get("auth/token/lookup-self", token=token_canary))
+    # The secret's name is no more in clear than its value (DESIGN.md §10.1).
+    kv2_write(server, root, "name-canary-q9z", {"password": secret_canary})
+    assert kv2_read(server, root, "name-canary-q9z")["data"]["password"] == secret_canary
+    ok(server.post("sys/auth/approle", token=root, json={"type": "approle"}), 204)
+    ok(server.post("auth/approle/role/r1", token=root, json={"token_policies": "default"}), 204)
+    role_id = ok(server.get("auth/approle/role/r1/role-id", token=root))["data"]["role_id"]
+    secret_id = ok(server.post("auth/approle/role/r1/secret-id", token=root))["data"]["secret_id"]
+    login = ok(server.post("auth/approle/login",
+                           json={"role_id": role_id, "secret_id": secret_id}))
+    login_token = login["auth"]["client_token"]
+
+    text = log.read_bytes()
+    for needle in token_needles(token_canary) | token_needles(login_token) | \
+            token_needles(root) | {secret_canary.encode(), secret_id.encode(),
+                                   b"name-canary-q9z"}:
+        assert needle not in text, f"{needle!r} is in the audit file in clear"
+
+    parsed = check_chain(read_lines(log))
+    hashed = {name: audit_hash(server, root, value) for name, value in
+              [("token", token_canary), ("secret", secret_canary), ("secret_id", secret_id),
+               ("login_token", login_token)]}
+    for name, h in hashed.items():
+        assert h.encode() in text, f"the HMAC of the {name} canary is not in the log"
+    # Where they are: the token's id in the create request and as client_token later; the
+    # secret in the write request and the read response; the secret_id in the secret-id
+    # response and the login request; the login token in the login response's auth.
+    create = next(p for p in parsed if p["type"] == "request"
+                  and p["request"]["path"] == "auth/token/create")
+    assert create["request"]["data"]["id"] == hashed["token"]
+    assert any(p.get("auth", {}).get("client_token") == hashed["token"] for p in parsed)
+    secret_path = audit_hash(server, root, "secret/data/name-canary-q9z")
+    write = next(p for p in parsed if p["type"] == "request"
+                 and p["request"]["path"] == secret_path)
+    assert write["request"]["data"]["data"]["password"] == hashed["secret"]
+    assert write["request"]["mount_point"] == "secret/"
+    read = next(p for p in parsed if p["type"] == "response"
+                and p["request"]["path"] == secret_path and p["request"]["operation"] == "read")
+    assert read["response"]["data"]["data"]["password"] == hashed["secret"]
+    # Paths outside secrets engines stay readable.
+    assert any(p["request"]["path"] == "auth/token/lookup-self" for p in parsed)
+    login_req = next(p for p in parsed if p["type"] == "request"
+                     and p["request"]["path"] == "auth/approle/login")
+    assert login_req["request"]["data"]["secret_id"] == hashed["secret_id"]
+    login_resp = next(p for p in parsed if p["type"] == "response"
+                      and p["request"]["path"] == "auth/approle/login")
+    assert login_resp["response"]["auth"]["client_token"] == hashed["login_token"]
+    assert login_resp["response"]["auth"]["policies"] == login["auth"]["policies"]
+    # Another input gives another hash; a missing input is refused.
+    assert audit_hash(server, root, secret_canary + "x") != hashed["secret"]
+    assert_error(server.post("sys/audit-hash/file", token=root, json={}), 400)
+    assert_error(server.post("sys/audit-hash/nosuch", token=root, json={"input": "a"}), 400)
+
+
+def test_chain_fields_are_right(audited):
+    server, _keys, root, log = audited
+    for i in range(5):
+        kv2_write(server, root, f"c/{i}", {"v": str(i)})
+    lines = read_lines(log)
+    parsed = check_chain(lines)
+    assert parsed[0]["seq"] == 1 and parsed[0]["prev"] == ZERO_PREV
+    assert [p["seq"] for p in parsed] == list(range(1, len(parsed) + 1))
+    assert oct(os.stat(log).st_mode & 0o777) == "0o600"
+    # Each line is compact JSON: no spaces after separators in the head.
+    assert all(line.startswith(b'{"seq":') for line in lines)
+    done = coffer_verify(log)
+    assert done.returncode == 0, done.stdout + done.stderr
+    # An edited line breaks it (the verifier and this test agree).
+    tampered = log.parent / "tampered.log"
+    tampered.write_bytes(log.read_bytes().replace(b'"type":"request"', b'"type":"requesT"', 1))
+    with pytest.raises(AssertionError):
+        check_chain(read_lines(tampered))
+    assert coffer_verify(tampered).returncode != 0
+
+
+def test_sighup_rotation_continues_the_chain_into_the_new_file(audited):
+    server, _keys, root, log = audited
+    for i in range(3):
+        kv2_write(server, root, f"rot/{i}", {"v": "x"})
+    old = log.parent / "audit.log.1"
+    os.rename(log, old)
+    kv2_read(server, root, "rot/0")  # still written to the renamed file until SIGHUP
+    server.proc.send_signal(signal.SIGHUP)
+    assert wait_for(lambda: log.exists(), 5), "SIGHUP did not reopen the audit file"
+    for i in range(3):
+        kv2_read(server, root, f"rot/{i}")
+    old_lines, new_lines = read_lines(old), read_lines(log)
+    assert len(new_lines) == 6 and len(old_lines) == 8
+    check_chain(old_lines)
+    seq, prev = tail_state(old_lines)
+    parsed = check_chain(new_lines, seq, prev)
+    assert parsed[0]["seq"] == 9
+    done = coffer_verify(old, log)
+    assert done.returncode == 0, done.stdout + done.stderr
+    # Out of order, the files do not verify.
+    assert coffer_verify(log, old).returncode != 0
+
+
+def test_restart_continues_the_chain_from_the_last_line(audited):
+    server, keys, root, log = audited
+    kv2_write(server, root, "restart/a", {"v": "1"})
+    before = read_lines(log)
+    server.restart()
+    server.unseal(keys)
+    kv2_read(server, root, "restart/a")
+    lines = read_lines(log)
+    assert lines[:len(before)] == before
+    parsed = check_chain(lines)
+    assert parsed[len(before)]["seq"] == len(before) + 1
+    # The device's key survived the restart: the same value hashes the same.
+    assert parsed[len(before) + 1]["response"]["data"]["data"]["v"] == \
+        audit_hash(server, root, "1")
+    write_req = parsed[0]
+    assert write_req["request"]["data"]["data"]["v"] == audit_hash(server, root, "1")
+
+
+def test_sys_audit_lists_the_config_devices_and_needs_sudo(audited):
+    server, _keys, root, log = audited
+    body = ok(server.get("sys/audit", token=root))
+    want = {"type": "file", "description": "", "options": {"file_path": str(log)},
+            "local": False, "path": "file/"}
+    assert body["data"] == {"file/": want}, body
+    assert body["file/"] == want, body  # legacy: top level too (node-vault reads it there)
+    user = create_token(server, root, policies=["default"])["auth"]["client_token"]
+    assert_error(server.get("sys/audit", token=user), 403)
+    assert_error(server.put("sys/audit/other", token=user,
+                            json={"type": "file", "options": {"file_path": "/tmp/x"}}), 403)
+    # A config device cannot be disabled through the API.
+    assert_error(server.request("DELETE", "sys/audit/file", token=root), 400)
+    assert "file/" in ok(server.get("sys/audit", token=root))["data"]
+
+
+def test_api_creation_is_refused_without_allow_api_audit(audited, tmp_path):
+    server, _keys, root, _log = audited
+    target = tmp_path / "api.log"
+    body = assert_error(server.put("sys/audit/api", token=root,
+                                   json={"type": "file", "options": {"file_path": str(target)}}),
+                        403)
+    assert "allow_api_audit" in body["errors"][0], body
+    assert not target.exists()
+    assert list(ok(server.get("sys/audit", token=root))["data"]) == ["file/"]
+
+
+def test_api_creation_only_inside_audit_dir(cofferd_factory, tmp_path):
+    adir = tmp_path / "adir"
+    adir.mkdir()
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (adir / "escape").symlink_to(outside)
+    (adir / "link.log").symlink_to(outside / "x.log")
+    server, keys, root = start_unsealed(cofferd_factory, {
+        **audit_config(tmp_path / "audit.log"), "allow_api_audit": True, "audit_dir": str(adir)})
+
+    def enable(name, file_path, **extra):
+        return server.put(f"sys/audit/{name}", token=root,
+                          json={"type": "file", "options": {"file_path": str(file_path)},
+                                **extra})
+
+    for bad in [outside / "x.log", f"{adir}/../outside/x.log", adir / "escape" / "x.log",
+                adir / "link.log", "relative.log", adir / "nodir" / "x.log"]:
+        assert_error(enable("bad", bad), 400)
+    assert_error(server.put("sys/audit/bad", token=root,
+                            json={"type": "syslog", "options": {"file_path": str(adir / "a")}}),
+                 400)
+    assert_error(enable("file", adir / "dup.log"), 400)  # path in use
+    assert not any(outside.iterdir()), "nothing may be created outside audit_dir"
+
+    ok(enable("api", adir / "api.log", description="made through the API"), 204)
+    listed = ok(server.get("sys/audit", token=root))["data"]
+    assert listed["api/"] == {"type": "file", "description": "made through the API",
+                              "options": {"file_path": str(adir / "api.log")},
+                              "local": False, "path": "api/"}, listed
+    kv2_write(server, root, "api/x", {"k": "api-secret-value"})
+    api_lines = check_chain(read_lines(adir / "api.log"))
+    assert api_lines and b"api-secret-value" not in (adir / "api.log").read_bytes()
+    # Each device has its own key.
+    assert audit_hash(server, root, "v", "api") != audit_hash(server, root, "v", "file")
+    write = next(p for p in api_lines if p["type"] == "request"
+                 and p["request"]["path"] == audit_hash(server, root, "secret/data/api/x", "api"))
+    assert write["request"]["data"]["data"]["k"] == \
+        audit_hash(server, root, "api-secret-value", "api")
+
+    # API-created devices are persisted in the barrier: back after a restart, chain intact.
+    server.restart()
+    server.unseal(keys)
+    assert "api/" in ok(server.get("sys/audit", token=root))["data"]
+    check_chain(read_lines(adir / "api.log"))
+    ok(server.request("DELETE", "sys/audit/api", token=root), 204)
+    assert list(ok(server.get("sys/audit", token=root))["data"]) == ["file/"]
+    ok(server.request("DELETE", "sys/audit/api", token=root), 204)  # absent: as Vault
+    server.restart()
+    server.unseal(keys)
+    assert list(ok(server.get("sys/audit", token=root))["data"]) == ["file/"]
+
+
+def test_no_device_means_no_audit_and_requests_work(unsealed, tmp_path):
+    server, root = unsealed.server, unsealed.root_token
+    kv2_write(server, root, "plain", {"a": "b"})
+    assert ok(server.get("sys/audit", token=root))["data"] == {}
+    assert_error(server.post("sys/audit-hash/file", token=root, json={"input": "a"}), 400)
+
+
+@pytest.mark.parametrize("audit,named", [
+    ([{"type": "syslog", "options": {"file_path": "/tmp/a"}}], "audit[0].type"),
+    ([{"type": "file", "options": {"file_path": "/tmp/a"}, "bogus": 1}], "audit[0].bogus"),
+    ([{"type": "file", "options": {"file_path": "/tmp/a", "mode": "0600"}}],
+     "audit[0].options.mode"),
+    ([{"type": "file", "options": {}}], "audit[0].options.file_path"),
+    ([{"type": "file", "options": {"file_path": "rel.log"}}], "audit[0].options.file_path"),
+    ([{"type": "file", "path": "a/b", "options": {"file_path": "/tmp/a"}}], "audit[0].path"),
+    ({"type": "file"}, "audit"),
+])
+def test_bad_audit_config_exits_1_naming_the_key(tmp_path, audit, named):
+    config = base_config(tmp_path, audit=audit)
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(config))
+    done = subprocess.run([str(cofferd_path()), "--config", str(path)], capture_output=True,
+                          timeout=15, stdin=subprocess.DEVNULL)
+    assert done.returncode == 1, done.stderr
+    assert named in done.stderr.decode(), done.stderr
+
+
+def test_allow_api_audit_needs_audit_dir_and_a_boolean(tmp_path):
+    for extra, named in [({"allow_api_audit": True}, "audit_dir"),
+                         ({"allow_api_audit": "yes", "audit_dir": "/tmp"}, "allow_api_audit"),
+                         ({"audit_dir": "relative"}, "audit_dir")]:
+        path = tmp_path / "bad.json"
+        path.write_text(json.dumps(base_config(tmp_path, **extra)))
+        done = subprocess.run([str(cofferd_path()), "--config", str(path)],
+                              capture_output=True, timeout=15, stdin=subprocess.DEVNULL)
+        assert done.returncode == 1 and named in done.stderr.decode(), done.stderr
+
+
+def test_unwritable_audit_file_stops_the_start(tmp_path):
+    config = base_config(tmp_path, **audit_config(tmp_path / "no" / "such" / "dir" / "a.log"))
+    config["listen"] = f"127.0.0.1:{free_port()}"
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps(config))
+    done = subprocess.run([str(cofferd_path()), "--config", str(path)], capture_output=True,
+                          timeout=15, stdin=subprocess.DEVNULL)
+    assert done.returncode == 1, done.stderr
+    assert b"a.log" in done.stderr
+
+
+# --- fail closed -----------------------------------------------------------------------------
+
+class NamespacedCofferd(Cofferd):
+    """cofferd in a private mount namespace whose audit directory is a small tmpfs."""
+
+    def __init__(self, workdir, config, mount_dir):
+        super().__init__(workdir, config=config)
+        self.mount_dir = mount_dir
+
+    def argv(self):
+        inner = super().argv()
+        script = (f"mount -t tmpfs -o size=256k,mode=0700 tmpfs '{self.mount_dir}' && "
+                  f"exec '{inner[0]}' --config '{inner[2]}'")
+        return ["unshare", "-m", "--propagation", "private", "sh", "-c", script]
+
+
+def fill(path):
+    """Write to path until the file system is full."""
+    chunk = b"\0" * 4096
+    with open(path, "ab", buffering=0) as f:
+        while True:
+            try:
+                f.write(chunk)
+            except OSError:
+                break
+        for size in (1024, 256, 64, 16, 1):
+            try:
+                while True:
+                    f.write(b"\0" * size)
+            except OSError:
+                pass
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("unshare") is None,
+                    reason="needs root and unshare(1) for a private tmpfs")
+def test_fail_closed_when_the_audit_file_cannot_be_written(tmp_path):
+    mount_dir = tmp_path / "auditfs"
+    mount_dir.mkdir()
+    workdir = tmp_path / "srv"
+    workdir.mkdir(mode=0o700)
+    config = base_config(workdir / "data", **audit_config(mount_dir / "audit.log"))
+    server = NamespacedCofferd(workdir, config, mount_dir)
+    server.start()
+    try:
+        init = server.init(1, 1)
+        server.unseal(init["keys"])
+        root = init["root_token"]
+        kv2_write(server, root, "fc/key", {"v": "before"})
+        inside = Path(f"/proc/{server.proc.pid}/root{mount_dir}")
+        assert (inside / "audit.log").exists(), "the audit file is not on the private tmpfs"
+        assert not (mount_dir / "audit.log").exists(), "the tmpfs leaked out of the namespace"
+
+        fill(inside / "filler")
+        # The file's last page may still hold a few lines: use it up with the shortest line
+        # there is (the request line of a request to no route), so no longer line fits after.
+        assert wait_for(lambda: server.post("sys/no-such-route", token=root,
+                                            json={}).status_code == 500, 10, 0), \
+            "requests kept succeeding on a full audit file system"
+        assert_error(server.get("sys/mounts", token=root), 500)
+        r = server.post("secret/data/fc/key", token=root, json={"data": {"v": "after"}})
+        body = assert_error(r, 500)
+        assert body["errors"][0].startswith("audit: "), body
+        r = server.post("secret/data/fc/new", token=root, json={"data": {"v": "x"}})
+        assert_error(r, 500)
+
+        (inside / "filler").unlink()
+        # Not applied: the old version is still the latest, the new key does not exist.
+        got = kv2_read(server, root, "fc/key")
+        assert got["data"] == {"v": "before"} and got["metadata"]["version"] == 1, got
+        assert server.get("secret/data/fc/new", token=root).status_code == 404
+        # Service resumes, and the chain in the file is whole (failed lines left nothing).
+        kv2_write(server, root, "fc/key", {"v": "after"})
+        assert kv2_read(server, root, "fc/key")["data"] == {"v": "after"}
+        parsed = check_chain(read_lines(inside / "audit.log"))
+        new_path = audit_hash(server, root, "secret/data/fc/new")
+        refused = [p for p in parsed if p["request"]["path"] == new_path
+                   and p["request"]["operation"] != "read"]
+        assert refused == [], refused
+        key_path = audit_hash(server, root, "secret/data/fc/key")
+        assert [p["request"]["operation"] for p in parsed
+                if p["request"]["path"] == key_path
+                and p["type"] == "request"] == ["create", "read", "update", "read"]
+        done = coffer_verify(inside / "audit.log")
+        assert done.returncode == 0, done.stdout + done.stderr
+    finally:
+        server.stop()
