@@ -517,9 +517,26 @@ int audit_log_request(struct audit_broker *ab, const struct request *req, struct
 
 struct audit_response_arg {
 	const struct response *resp;
-	const json_t *body;
+	const json_t *body; /* resp->json, or NULL for a body built as text */
+	const char *text;   /* that text: a JSON envelope */
 	const char *time_text;
 };
+
+/* ,"response":{...} of a body built as text: from the text itself, or from its parse when the
+ * text is more than the walk understands. Caller holds d->key_lock. */
+static int audit_put_text_response(struct audit_sb *sb, struct audit_device *d,
+                                   const struct response *resp, const char *text)
+{
+	json_t *parsed;
+	int rc = audit_sb_put_response_text(sb, d, resp->status, text);
+
+	if (rc != AUDIT_TEXT_FALLBACK)
+		return rc;
+	parsed = json_loads(text, 0, NULL);
+	rc = audit_sb_put_response(sb, d, resp, parsed);
+	json_decref(parsed);
+	return rc;
+}
 
 static int audit_build_response(struct audit_sb *sb, struct audit_ctx *ctx, size_t i,
                                 const void *arg)
@@ -531,7 +548,10 @@ static int audit_build_response(struct audit_sb *sb, struct audit_ctx *ctx, size
 	audit_line_start(sb, ctx, i, a->time_text, "response");
 	audit_sb_put(sb, "}", 1);
 	pthread_rwlock_rdlock(&d->key_lock);
-	rc = audit_sb_put_response(sb, d, a->resp, a->body);
+	if (a->text != NULL)
+		rc = audit_put_text_response(sb, d, a->resp, a->text);
+	else
+		rc = audit_sb_put_response(sb, d, a->resp, a->body);
 	pthread_rwlock_unlock(&d->key_lock);
 	audit_line_end(sb, audit_body_error(a->body));
 	return rc;
@@ -540,18 +560,16 @@ static int audit_build_response(struct audit_sb *sb, struct audit_ctx *ctx, size
 /* Write the response lines of ctx for resp; on failure resp becomes the audit error. */
 static void audit_write_response(struct audit_ctx *ctx, struct response *resp)
 {
-	struct audit_response_arg arg = {resp, resp->json, NULL};
+	struct audit_response_arg arg = {resp, resp->json, NULL, NULL};
 	char time_text[40], err[400];
-	json_t *parsed = NULL;
 
-	/* A body built as JSON text (the KV read) is parsed only here, when someone audits it. */
+	/* A body built as JSON text (the KV read) is read as text. */
 	if (resp->json == NULL && resp->text != NULL && resp->content_type == NULL)
-		arg.body = parsed = json_loads(resp->text, 0, NULL);
+		arg.text = resp->text;
 	audit_format_now(time_text, sizeof(time_text));
 	arg.time_text = time_text;
 	if (!audit_write_all(ctx, "response", audit_build_response, &arg, err, sizeof(err)))
 		audit_fail_response(resp, "the response", err);
-	json_decref(parsed);
 }
 
 /* A held response (sys/watch) wrapped so that its line is written when it is finished. */

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <semaphore.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -158,6 +159,8 @@ static struct audit_device *audit_device_alloc(const char *path, const char *fil
 	d->file_path = strdup(file_path);
 	d->description = strdup(description != NULL ? description : "");
 	pthread_mutex_init(&d->mu, &audit_mutex_attr);
+	pthread_mutex_init(&d->queue_mu, &audit_mutex_attr);
+	d->queue_tail = &d->queue;
 	pthread_rwlock_init(&d->key_lock, NULL);
 	if (d->file_path == NULL || d->description == NULL) {
 		audit_device_release(d);
@@ -214,6 +217,7 @@ void audit_device_release(struct audit_device *d)
 	secmem_free(d->hmac);
 	pthread_rwlock_destroy(&d->key_lock);
 	pthread_mutex_destroy(&d->mu);
+	pthread_mutex_destroy(&d->queue_mu);
 	free(d->file_path);
 	free(d->description);
 	free(d);
@@ -283,8 +287,8 @@ static size_t audit_line_seal(struct audit_sb *sb, uint64_t seq, const char *pre
                               uint8_t hash[AUDIT_HASH_LEN], char **line)
 {
 	char prefix[AUDIT_PREFIX_ROOM];
-	size_t plen = (size_t)snprintf(prefix, sizeof(prefix), "{\"seq\":%" PRIu64 ",\"prev\":\"%s\",",
-	                               seq, prev_text);
+	size_t plen = (size_t)snprintf(prefix, sizeof(prefix),
+	                               "{\"seq\":%" PRIu64 ",\"prev\":\"%s\",", seq, prev_text);
 
 	*line = sb->p + AUDIT_PREFIX_ROOM + 1 - plen;
 	memcpy(*line, prefix, plen);
@@ -293,42 +297,111 @@ static size_t audit_line_seal(struct audit_sb *sb, uint64_t seq, const char *pre
 	return (size_t)(sb->p + sb->len + 1 - *line);
 }
 
+/* One caller's lines, queued for the writing thread; on the caller's stack until done is posted. */
+struct audit_pending {
+	struct audit_sb *const *sbs;
+	size_t n;
+	int rc;
+	char *err;
+	size_t err_len;
+	sem_t done;
+	struct audit_pending *next;
+};
+
+#define AUDIT_BATCH_IOV 64 /* lines per writev */
+
+/* Write the lines of the pending entries from *at on, as many as one writev takes, continuing
+ * the chain; set each entry's result. Returns the first entry not written. Caller holds d->mu. */
+static struct audit_pending *audit_write_batch(struct audit_device *d, struct audit_pending *at)
+{
+	struct iovec iov[AUDIT_BATCH_IOV];
+	uint8_t hash[AUDIT_HASH_LEN];
+	char prev_text[AUDIT_PREV_TEXT_LEN + 1];
+	struct audit_pending *p, *end;
+	uint64_t seq = d->seq;
+	int n_iov = 0, rc;
+
+	memcpy(prev_text, d->prev_text, sizeof(prev_text));
+	for (p = at; p != NULL && n_iov + (int)p->n <= AUDIT_BATCH_IOV; p = p->next) {
+		for (size_t i = 0; i < p->n; i++) {
+			char *line;
+
+			iov[n_iov].iov_len =
+			    audit_line_seal(p->sbs[i], ++seq, prev_text, hash, &line);
+			iov[n_iov++].iov_base = line;
+			audit_prev_text(hash, prev_text);
+		}
+	}
+	end = p;
+	rc = audit_write_lines(d, iov, n_iov, at->err, at->err_len);
+	if (rc == 0) {
+		d->seq = seq;
+		memcpy(d->prev, hash, sizeof(d->prev));
+		memcpy(d->prev_text, prev_text, sizeof(prev_text));
+	}
+	/* One writev: all its lines are written, or none. */
+	for (p = at; p != end; p = p->next) {
+		p->rc = rc;
+		if (p != at && rc != 0)
+			snprintf(p->err, p->err_len, "%s", at->err);
+	}
+	return end;
+}
+
 int audit_device_write(struct audit_device *d, struct audit_sb *const *sbs, size_t n, char *err,
                        size_t err_len)
 {
-	uint8_t hash[2][AUDIT_HASH_LEN];
-	char prev_text[AUDIT_PREV_TEXT_LEN + 1];
-	struct iovec iov[2];
-	int rc;
+	struct audit_pending me = {sbs, n, 0, err, err_len, {{0}}, NULL}, *batch, *p, *next;
 
 	for (size_t i = 0; i < n; i++) {
 		const struct audit_sb *sb = sbs[i];
 
 		if (n > 2 || sb->is_failed || sb->len < AUDIT_PREFIX_ROOM + 2 ||
 		    sb->p[AUDIT_PREFIX_ROOM] != '{') {
-			snprintf(err, err_len, "%s: cannot build the line (out of memory)", d->path);
+			snprintf(err, err_len, "%s: cannot build the line (out of memory)",
+			         d->path);
 			return COFFER_ERR_NOMEM;
 		}
 	}
-	pthread_mutex_lock(&d->mu);
-	/* Each line's prev is the hash of the one before, the first's the chain's last. */
-	for (size_t i = 0; i < n; i++) {
-		char *line;
+	if (sem_init(&me.done, 0, 0) != 0) {
+		snprintf(err, err_len, "%s: %s", d->path, strerror(errno));
+		return COFFER_ERR_INTERNAL;
+	}
+	pthread_mutex_lock(&d->queue_mu);
+	*d->queue_tail = &me;
+	d->queue_tail = &me.next;
+	if (d->is_writing) {
+		/* The writing thread takes our lines with its next batch. */
+		pthread_mutex_unlock(&d->queue_mu);
+		while (sem_wait(&me.done) != 0)
+			; /* EINTR */
+		sem_destroy(&me.done);
+		return me.rc;
+	}
+	d->is_writing = true;
+	while ((batch = d->queue) != NULL) {
+		d->queue = NULL;
+		d->queue_tail = &d->queue;
+		pthread_mutex_unlock(&d->queue_mu);
+		pthread_mutex_lock(&d->mu);
+		for (p = batch; p != NULL;) {
+			next = audit_write_batch(d, p);
+			/* Wake the others of this writev; read next before, as they may return. */
+			while (p != next) {
+				struct audit_pending *after = p->next;
 
-		if (i > 0)
-			audit_prev_text(hash[i - 1], prev_text);
-		iov[i].iov_len = audit_line_seal(sbs[i], d->seq + 1 + i,
-		                                 i == 0 ? d->prev_text : prev_text, hash[i], &line);
-		iov[i].iov_base = line;
+				if (p != &me)
+					sem_post(&p->done);
+				p = after;
+			}
+		}
+		pthread_mutex_unlock(&d->mu);
+		pthread_mutex_lock(&d->queue_mu);
 	}
-	rc = audit_write_lines(d, iov, (int)n, err, err_len);
-	if (rc == 0) {
-		d->seq += n;
-		memcpy(d->prev, hash[n - 1], sizeof(d->prev));
-		audit_prev_text(hash[n - 1], d->prev_text);
-	}
-	pthread_mutex_unlock(&d->mu);
-	return rc;
+	d->is_writing = false;
+	pthread_mutex_unlock(&d->queue_mu);
+	sem_destroy(&me.done);
+	return me.rc;
 }
 
 /* Lexical checks: absolute, no "." or ".." segment. */

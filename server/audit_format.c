@@ -166,8 +166,7 @@ int audit_hmac_text(struct audit_device *d, const char *s, size_t len, char *out
 }
 
 /* A string value: "" stays "" (emptiness is no secret), anything else becomes its HMAC. */
-static int audit_sb_put_hmac_str(struct audit_sb *sb, struct audit_device *d, const char *s,
-                                 size_t len)
+int audit_sb_put_hmac_str(struct audit_sb *sb, struct audit_device *d, const char *s, size_t len)
 {
 	char text[AUDIT_HMAC_TEXT_LEN + 1];
 

@@ -34,6 +34,12 @@ struct audit_device {
 	pthread_rwlock_t key_lock;
 	crypto_auth_hmacsha256_state *hmac;
 
+	/* Lines waiting for the thread that writes (audit_device_write): whoever finds no writer
+	 * becomes it and writes every waiting line, its own included, with one writev. */
+	pthread_mutex_t queue_mu; /* guards queue, queue_tail and is_writing */
+	struct audit_pending *queue, **queue_tail;
+	bool is_writing;
+
 	/* The file and the chain, in file order: mu serialises seq/prev with the writes. */
 	pthread_mutex_t mu;
 	int fd;       /* -1 when the file could not be (re)opened: every write fails */
@@ -42,6 +48,8 @@ struct audit_device {
 	uint8_t prev[AUDIT_HASH_LEN];
 	char prev_text[AUDIT_PREV_TEXT_LEN + 1];
 };
+
+struct audit_pending;
 
 /* Room kept before a line's body for {"seq":N,"prev":"blake2b:<hex>", */
 #define AUDIT_PREFIX_ROOM 128
@@ -103,6 +111,19 @@ char *audit_request_text(struct audit_device *d, const struct request *req, int 
  * HMAC'd; body is resp->json or the parse of resp->text. Caller holds d->key_lock. */
 int audit_sb_put_response(struct audit_sb *sb, struct audit_device *d, const struct response *resp,
                           const json_t *body);
+/* s as "hmac-sha256:<hex>" under d's key ("" stays ""); COFFER_ERR_SEALED without a key. Caller
+ * holds d->key_lock. */
+int audit_sb_put_hmac_str(struct audit_sb *sb, struct audit_device *d, const char *s, size_t len);
+
+/* audit_text.c */
+#define AUDIT_TEXT_FALLBACK 1
+/* ,"response":{status, data, warnings} from an envelope built as JSON text, like
+ * audit_sb_put_response() of its parse. AUDIT_TEXT_FALLBACK (sb as before) when the text is not
+ * an envelope this understands (an auth block, malformed): then parse it. Caller holds
+ * d->key_lock. */
+int audit_sb_put_response_text(struct audit_sb *sb, struct audit_device *d, int status,
+                               const char *text);
+
 /* The first error message of an {"errors":[...]} body, or NULL. */
 const char *audit_body_error(const json_t *body);
 /* RFC 3339 UTC time with microseconds into out (>= 32 bytes). */

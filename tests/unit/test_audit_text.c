@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * test_audit_text.c: the response line of a body built as text (audit_text.c) is the same as the
+ * line built from its parse (audit_format.c), for envelopes with escapes, non-ASCII text, nesting
+ * and every scalar; and envelopes it does not understand fall back with nothing written.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <sodium.h>
+
+#include "audit_int.h"
+#include "json.h"
+#include "request.h"
+#include "secmem.h"
+#include "test.h"
+
+static struct audit_device dev;
+
+static void device_init(void)
+{
+	static const uint8_t key[32] = {1, 2, 3};
+
+	pthread_rwlock_init(&dev.key_lock, NULL);
+	dev.hmac = secmem_alloc(sizeof(*dev.hmac));
+	crypto_auth_hmacsha256_init(dev.hmac, key, sizeof(key));
+}
+
+/* The response part of a line for text, built both ways; 1 when both agree. */
+static int same_both_ways(const char *text)
+{
+	struct response resp = {.status = 200};
+	struct audit_sb a, b;
+	json_t *parsed = json_loads(text, 0, NULL);
+	int ok, rc_text, rc_tree = -1;
+
+	audit_sb_init(&a);
+	audit_sb_init(&b);
+	rc_text = audit_sb_put_response_text(&a, &dev, 200, text);
+	if (parsed != NULL)
+		rc_tree = audit_sb_put_response(&b, &dev, &resp, parsed);
+	ok = rc_text == 0 && rc_tree == 0 && a.len == b.len && memcmp(a.p, b.p, a.len) == 0;
+	if (!ok && a.p != NULL && b.p != NULL)
+		fprintf(stderr, "%s\n%d %d\ntext: %.*s\ntree: %.*s\n", text, rc_text, rc_tree,
+		        (int)(a.len - AUDIT_PREFIX_ROOM), a.p + AUDIT_PREFIX_ROOM,
+		        (int)(b.len - AUDIT_PREFIX_ROOM), b.p + AUDIT_PREFIX_ROOM);
+	json_decref(parsed);
+	audit_sb_free(&a);
+	audit_sb_free(&b);
+	return ok;
+}
+
+static void test_text_and_tree_agree(void)
+{
+	static const char *const texts[] = {
+	    "{\"request_id\":\"x\",\"lease_id\":\"\",\"renewable\":false,\"lease_duration\":0,"
+	    "\"data\":{\"data\":{\"v\":\"s3cr3t\"},\"metadata\":{\"created_time\":\"2026-11-29T01:"
+	    "02:03.000000001Z\",\"custom_metadata\":null,\"deletion_time\":\"\",\"destroyed\":"
+	    "false,"
+	    "\"version\":1}},\"wrap_info\":null,\"warnings\":null,\"auth\":null}",
+	    "{\"data\":{\"a\":\"q\\\"uote\\\\back\\/slash\\n\\t\\u00e9\\ud83d\\ude00\",\"b\":[1,-2,"
+	    "3,true,false,null,[\"x\",{\"y\":\"z\"}]],\"c\":{},\"d\":[],\"e\":\"\"}}",
+	    "{\"data\":{\"k\":\"caf\xc3\xa9\",\"n\":{\"deep\":{\"deeper\":[\"1\",\"2\"]}}},"
+	    "\"warnings\":[\"careful\"]}",
+	    "{\"data\":null,\"warnings\":null}",
+	    "  { \"data\" : { \"sp\" : \"a b\" , \"arr\" : [ 1 , \"two\" ] } }  ",
+	};
+
+	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++)
+		CHECK(same_both_ways(texts[i]));
+}
+
+static void test_unknown_envelopes_fall_back_untouched(void)
+{
+	static const char *const texts[] = {
+	    "{\"data\":{\"a\":1},\"auth\":{\"client_token\":\"t\"}}", /* auth: the tree's job */
+	    "{\"data\":{\"a\":\"unterminated}}",
+	    "[1,2]",
+	    "",
+	};
+	struct audit_sb sb;
+
+	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+		audit_sb_init(&sb);
+		audit_sb_puts(&sb, "{\"before\":1");
+		size_t len = sb.len;
+
+		CHECK_EQ(audit_sb_put_response_text(&sb, &dev, 200, texts[i]), AUDIT_TEXT_FALLBACK);
+		CHECK_EQ(sb.len, len);
+		audit_sb_free(&sb);
+	}
+}
+
+int main(void)
+{
+	if (secmem_init() != 0)
+		return 1;
+	coffer_json_init();
+	device_init();
+	RUN(test_text_and_tree_agree);
+	RUN(test_unknown_envelopes_fall_back_untouched);
+	return test_summary();
+}
