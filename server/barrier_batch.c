@@ -392,7 +392,8 @@ static void known_update(struct barrier_known *k, const struct rows *r)
 	bool has_delete = false;
 
 	for (size_t i = 0; i < r->n; i++)
-		has_delete |= r->v[i].type == STORAGE_DELETE && r->v[i].key_len == BARRIER_INDEX_KEY_LEN;
+		has_delete |=
+		    r->v[i].type == STORAGE_DELETE && r->v[i].key_len == BARRIER_INDEX_KEY_LEN;
 	pthread_mutex_lock(&k->lock);
 	if (has_delete || k->n + r->n_index_puts > BARRIER_KNOWN_SLOTS / 2) {
 		memset(k->keys, 0, BARRIER_KNOWN_SLOTS * sizeof(*k->keys));
@@ -401,7 +402,8 @@ static void known_update(struct barrier_known *k, const struct rows *r)
 	for (size_t i = 0; !has_delete && i < r->n; i++) {
 		uint8_t *slot;
 
-		if (!row_is_index_put(&r->v[i]) || rows_last(r, r->v[i].key, r->v[i].key_len) != &r->v[i])
+		if (!row_is_index_put(&r->v[i]) ||
+		    rows_last(r, r->v[i].key, r->v[i].key_len) != &r->v[i])
 			continue;
 		slot = known_slot(k, r->v[i].key);
 		if (slot[0] == 0) {

@@ -400,7 +400,7 @@ int kv_purge(struct core *c, const struct mount_entry *m)
 			if (err == 0 && b->n >= KV_PURGE_BATCH)
 				err = kv_purge_flush(c, b);
 		}
-		kv_meta_clear(&meta); /* zeroed by the load whatever happened */
+		kv_meta_clear(&meta);            /* zeroed by the load whatever happened */
 		if (err == COFFER_ERR_NOT_FOUND) /* deleted meanwhile */
 			err = 0;
 	}

@@ -74,10 +74,10 @@ static int kv_read_version(struct core *c, const struct request *req, struct res
 		return COFFER_ERR_NOT_FOUND;
 	}
 	if (v->is_destroyed || kv_version_is_deleted(v, kv_now_ns())) {
-		response_envelope(resp, req,
-		                  json_pack("{s:n,s:o}", data_key, "metadata",
-		                            kv_version_api_json(meta, v)),
-		                  NULL, NULL);
+		response_envelope(
+		    resp, req,
+		    json_pack("{s:n,s:o}", data_key, "metadata", kv_version_api_json(meta, v)),
+		    NULL, NULL);
 		resp->status = 404;
 		return COFFER_ERR_NOT_FOUND;
 	}

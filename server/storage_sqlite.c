@@ -217,8 +217,7 @@ static int sqlite_reader_open(struct sqlite_storage *st, struct sqlite_reader **
 	if (sqlite3_open_v2(st->path, &r->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) !=
 	        SQLITE_OK ||
 	    sqlite3_busy_timeout(r->db, SQLITE_BUSY_TIMEOUT_MS) != SQLITE_OK ||
-	    sqlite3_exec(r->db, "PRAGMA cache_size=-8192", NULL, NULL,
-	                 NULL) != SQLITE_OK)
+	    sqlite3_exec(r->db, "PRAGMA cache_size=-8192", NULL, NULL, NULL) != SQLITE_OK)
 		goto out;
 	if (sqlite_prepare(r->db, "SELECT v FROM kv WHERE k = ?1", &r->get) != SQLITE_OK ||
 	    sqlite_prepare(r->db, "SELECT k, v FROM kv WHERE k >= ?1 AND k < ?2 ORDER BY k",
@@ -400,7 +399,7 @@ static int sqlite_apply_ops(struct sqlite_storage *st, const struct storage_op *
 	int rc;
 
 	for (i = 0; i < n_ops; i++) {
-		stmt = ops[i].type == STORAGE_PUT            ? st->put
+		stmt = ops[i].type == STORAGE_PUT             ? st->put
 		       : ops[i].type == STORAGE_PUT_IF_ABSENT ? st->put_absent
 		                                              : st->del;
 		rc = sqlite_bind(stmt, 1, ops[i].key, ops[i].key_len);
