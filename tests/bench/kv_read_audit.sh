@@ -4,11 +4,12 @@
 # a 100-byte secret with a non-root token, against the same cofferd (same data, keyfile seal)
 # without and then with a file audit device, in one run. Prints both rates and the ratio
 # (goal >= 0.8). The audit file goes to $COFFER_BENCH_AUDIT_DIR (default: the temporary dir).
-# usage: tests/bench/kv_read_audit.sh [SECRETS_STORED (default 100)] [SECONDS (default 10)]
+# usage: tests/bench/kv_read_audit.sh [SECRETS_STORED (default 100)] [SECONDS (default 10)] [ROUNDS (default 3)]
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 stored="${1:-100}"
 secs="${2:-10}"
+rounds="${3:-3}"
 audit_dir="${COFFER_BENCH_AUDIT_DIR:-$bench_tmp}"
 
 bench_build_release
@@ -68,15 +69,21 @@ run_wrk() { # NAME
 	fi
 }
 
-off="$(run_wrk off)"
-bench_stop
-bench_start "$bench_tmp/on.json"
-on="$(run_wrk on)"
+# Alternating rounds (as kv_read.sh): the median of neighbouring ratios is the figure.
+echo "kv_read_audit: $stored secrets stored, response body $size bytes, wrk -t2 -c32 -d${secs}s, $rounds rounds"
+ratios=()
+for round in $(seq 1 "$rounds"); do
+	off="$(run_wrk off)"
+	bench_stop
+	bench_start "$bench_tmp/on.json"
+	on="$(run_wrk on)"
+	bench_stop
+	ratios+=("$(bench_ratio "$on" "$off")")
+	echo "  round $round: audit off $off req/s (p50 $(awk '/Latency/ {print $2}' "$bench_tmp/off.txt")), audit on $on req/s (p50 $(awk '/Latency/ {print $2}' "$bench_tmp/on.txt")), ratio ${ratios[-1]}"
+	bench_start "$bench_tmp/off.json"
+done
 bench_stop
 lines="$(wc -l <"$audit_dir/kv-read-audit.log")"
 audit_bytes="$(wc -c <"$audit_dir/kv-read-audit.log")"
-
-echo "kv_read_audit: $stored secrets stored, response body $size bytes, wrk -t2 -c32 -d${secs}s"
-echo "  audit off: $off req/s  (p50 $(awk '/Latency/ {print $2}' "$bench_tmp/off.txt"))"
-echo "  audit on:  $on req/s  (p50 $(awk '/Latency/ {print $2}' "$bench_tmp/on.txt")); $lines lines, $audit_bytes bytes in $audit_dir/kv-read-audit.log"
-echo "  ratio on/off: $(bench_ratio "$on" "$off")"
+echo "  audit file: $lines lines, $audit_bytes bytes in $audit_dir/kv-read-audit.log"
+echo "  ratio on/off (median of $rounds rounds): $(bench_median "${ratios[@]}")"
