@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * cmd_audit.c: the `coffer audit` commands. verify checks a file audit device's hash chain offline
- * with common/audit_chain.c; enable, list and disable (HTTP) come with issue #6.
+ * with common/audit_chain.c; enable, disable and list go to sys/audit through mounts.c.
  */
 #include <stdio.h>
 #include <string.h>
@@ -52,23 +52,15 @@ static void cmd_audit_verify_print_table(const struct audit_verify_result *res, 
 /* coffer audit verify [-format=table|json] FILE...: 0 intact, 1 broken or unreadable. */
 static int cmd_audit_verify(const struct cli_cmd *cmd, const char *name, int argc, char **argv)
 {
-	const char *format = "table";
-	const struct cli_flag flags[] = {
-	    {"format", CLI_FLAG_STRING, &format, "FORMAT",
-	     "Print the result as \"table\" (for people, the default) or \"json\"."},
-	    {NULL, CLI_FLAG_BOOL, NULL, NULL, NULL},
-	};
+	const struct cli_flag flags[] = {CLI_FLAG_FORMAT, CLI_FLAG_END};
 	struct audit_verify_result res;
 	bool is_json;
 	int n_args, rc;
 
-	rc = cli_flags_parse(cmd, name, flags, argc, argv, &n_args);
+	rc = cli_args_parse(cmd, name, flags, argc, argv, 0, -1, &n_args);
 	if (rc != CLI_CONTINUE)
 		return rc;
-	is_json = strcmp(format, "json") == 0;
-	if (!is_json && strcmp(format, "table") != 0)
-		return cli_usage_error(cmd, name, flags,
-		                       "-format must be table or json, not \"%s\"", format);
+	is_json = cli_output_is_json();
 	if (n_args == 0)
 		return cli_usage_error(cmd, name, flags, "no FILE given");
 	rc = audit_verify_files((const char *const *)(argv + 1), (size_t)n_args, &res);
@@ -85,7 +77,31 @@ static int cmd_audit_verify(const struct cli_cmd *cmd, const char *name, int arg
 	return res.is_ok ? CLI_EXIT_OK : CLI_EXIT_ERROR;
 }
 
+static int cmd_audit_enable(const struct cli_cmd *cmd, const char *name, int argc, char **argv)
+{
+	return cli_mounts_enable(cmd, name, argc, argv, "sys/audit");
+}
+
+static int cmd_audit_disable(const struct cli_cmd *cmd, const char *name, int argc, char **argv)
+{
+	return cli_mounts_disable(cmd, name, argc, argv, "sys/audit");
+}
+
+static int cmd_audit_list(const struct cli_cmd *cmd, const char *name, int argc, char **argv)
+{
+	static const char *const cols[] = {"type", "description", "options", NULL};
+
+	return cli_mounts_list(cmd, name, argc, argv, "sys/audit", cols);
+}
+
 const struct cli_cmd cli_audit_cmds[] = {
+    {"enable", cmd_audit_enable, NULL, "TYPE [file_path=PATH]", "Enable an audit device",
+     "Enable an audit device of TYPE (file) at -path (default: TYPE), e.g.\n"
+     "  coffer audit enable file file_path=/var/log/coffer/audit.log\n"
+     "The server allows this only with \"allow_api_audit\" and inside its \"audit_dir\";\n"
+     "devices are usually declared in its config file."},
+    {"disable", cmd_audit_disable, NULL, "PATH", "Disable an audit device", NULL},
+    {"list", cmd_audit_list, NULL, NULL, "List the audit devices", NULL},
     {"verify", cmd_audit_verify, NULL, "FILE...", "Check the hash chain of audit log files",
      "Check the hash chain of a file audit device's log: every line must follow the one\n"
      "before it by seq and by BLAKE2b hash. Give rotated files oldest first; the chain\n"

@@ -30,9 +30,10 @@ void cli_print_help(FILE *f, const struct cli_cmd *cmd, const char *name,
 	}
 	fprintf(f, "\nFlags:\n");
 	for (fl = flags; fl != NULL && fl->name != NULL; fl++) {
-		if (fl->kind == CLI_FLAG_STRING)
-			fprintf(f, "  -%s=%s\n", fl->name,
-			        fl->value_name ? fl->value_name : "VALUE");
+		if (fl->kind != CLI_FLAG_BOOL)
+			fprintf(f, "  -%s=%s%s\n", fl->name,
+			        fl->value_name ? fl->value_name : "VALUE",
+			        fl->kind == CLI_FLAG_LIST ? " (repeatable)" : "");
 		else
 			fprintf(f, "  -%s\n", fl->name);
 		fprintf(f, "      %s\n", fl->help);
@@ -61,6 +62,20 @@ static const struct cli_flag *cli_flag_find(const struct cli_flag *flags, const 
 			return flags;
 	}
 	return NULL;
+}
+
+/* Append value to a repeatable flag's list. */
+static int cli_flag_list_add(const struct cli_cmd *cmd, const char *name,
+                             const struct cli_flag *flags, const struct cli_flag *fl,
+                             const char *value)
+{
+	struct cli_flag_list *list = fl->dst;
+
+	if (list->n >= CLI_FLAG_LIST_MAX)
+		return cli_usage_error(cmd, name, flags, "-%s is given more than %d times",
+		                       fl->name, CLI_FLAG_LIST_MAX);
+	list->items[list->n++] = value;
+	return CLI_CONTINUE;
 }
 
 /*
@@ -103,6 +118,8 @@ static int cli_flag_apply(const struct cli_cmd *cmd, const char *name, const str
 			return cli_usage_error(cmd, name, flags, "-%s needs a value", fl->name);
 		value = argv[++*i];
 	}
+	if (fl->kind == CLI_FLAG_LIST)
+		return cli_flag_list_add(cmd, name, flags, fl, value);
 	*(const char **)fl->dst = value;
 	return CLI_CONTINUE;
 }

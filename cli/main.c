@@ -15,7 +15,25 @@
 static int cli_version(const struct cli_cmd *cmd, const char *name, int argc, char **argv);
 
 static const struct cli_cmd cli_root_cmds[] = {
+    {"status", cmd_status, NULL, NULL, "Show the seal status (exit 0 unsealed, 2 sealed)", NULL},
+    {"login", cmd_login, NULL, "[TOKEN|-|@FILE] | -method=approle role_id=... secret_id=@FILE",
+     "Log in and keep the token in ~/.coffer-token",
+     "Check a token (read from stdin or a prompt without echo when not given) or log in\n"
+     "with AppRole, and store the token in ~/.coffer-token (mode 0600) for later commands.\n"
+     "COFFER_TOKEN, when set, wins over the stored token."},
+    {"operator", NULL, cli_operator_cmds, NULL, "Initialize, unseal, seal, rotate keys", NULL},
+    {"kv", NULL, cli_kv_cmds, NULL, "Read and write KV secrets (versions 1 and 2)", NULL},
+    {"token", NULL, cli_token_cmds, NULL, "Create, look up, renew and revoke tokens", NULL},
+    {"policy", NULL, cli_policy_cmds, NULL, "Write, read, list and delete ACL policies", NULL},
+    {"auth", NULL, cli_auth_cmds, NULL, "Enable, disable and list auth methods", NULL},
     {"audit", NULL, cli_audit_cmds, NULL, "Interact with audit devices and logs", NULL},
+    {"lease", NULL, cli_lease_cmds, NULL, "Look up, renew and revoke leases", NULL},
+    {"read", cmd_read, NULL, "PATH [KEY=VALUE...]", "Read any API path", NULL},
+    {"write", cmd_write, NULL, "PATH [KEY=VALUE...|-]", "Write to any API path",
+     "POST the KEY=VALUE pairs (VALUE may be @FILE or - for stdin) as a JSON object to\n"
+     "PATH; a lone - reads the whole JSON body from stdin."},
+    {"list", cmd_list, NULL, "PATH", "List any API path", NULL},
+    {"delete", cmd_delete, NULL, "PATH [KEY=VALUE...]", "Delete at any API path", NULL},
     {"version", cli_version, NULL, NULL, "Print the version", NULL},
     {NULL, NULL, NULL, NULL, NULL, NULL},
 };
@@ -27,7 +45,10 @@ static const struct cli_cmd cli_root = {
     "[-version] <command> [args]",
     NULL,
     "A client for Coffer, a secrets vault with HashiCorp Vault's HTTP API.\n"
-    "Run \"coffer <command> -h\" for the help of a command.",
+    "Run \"coffer <command> -h\" for the help of a command.\n\n"
+    "Environment: COFFER_ADDR (default http://127.0.0.1:8200), COFFER_TOKEN (else the token\n"
+    "in ~/.coffer-token), COFFER_CACERT (a PEM file to verify https), COFFER_FORMAT.\n"
+    "Exit codes: 0 ok, 1 error, 2 usage error or not found.",
 };
 
 static int cli_version(const struct cli_cmd *cmd, const char *name, int argc, char **argv)

@@ -1,0 +1,99 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * cmd_generic.c: `coffer read|write|list|delete PATH [KEY=VALUE...]`, raw access to any API path
+ * (the Vault CLI's generic commands): write sends the pairs as the JSON body, read and delete as
+ * the query.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+/* read and delete: method on PATH + "?k=v&...". */
+static int cmd_generic_query(const struct cli_cmd *cmd, const char *name, int argc, char **argv,
+                             const char *method, const char *success)
+{
+	const char *field = NULL;
+	const struct cli_flag flags[] = {
+	    {"field", CLI_FLAG_STRING, &field, "FIELD", "Print only FIELD of the data, raw."},
+	    CLI_FLAG_FORMAT,
+	    CLI_FLAG_END,
+	};
+	char *query, *path = NULL, msg[600];
+	json_t *resp = NULL;
+	long status;
+	int n_args, rc;
+
+	rc = cli_args_parse(cmd, name, flags, argc, argv, 1, -1, &n_args);
+	if (rc != CLI_CONTINUE)
+		return rc;
+	query = cli_values_query(n_args - 1, argv + 2);
+	if (query == NULL)
+		return CLI_EXIT_USAGE;
+	if (asprintf(&path, "%s%s", argv[1], query) < 0) {
+		free(query);
+		return CLI_EXIT_ERROR;
+	}
+	rc = cli_client_send(method, path, NULL, &status, &resp);
+	if (rc == CLI_EXIT_OK)
+		rc = cli_client_status_exit(method, argv[1], status, resp);
+	snprintf(msg, sizeof(msg), "%s %s", success, argv[1]);
+	if (rc == CLI_EXIT_OK)
+		rc = cli_print_response(resp, field, msg);
+	json_decref(resp);
+	free(path);
+	free(query);
+	return rc;
+}
+
+int cmd_read(const struct cli_cmd *cmd, const char *name, int argc, char **argv)
+{
+	return cmd_generic_query(cmd, name, argc, argv, "GET", "Nothing to show at");
+}
+
+int cmd_delete(const struct cli_cmd *cmd, const char *name, int argc, char **argv)
+{
+	return cmd_generic_query(cmd, name, argc, argv, "DELETE",
+	                         "Data deleted (if it existed) at:");
+}
+
+int cmd_write(const struct cli_cmd *cmd, const char *name, int argc, char **argv)
+{
+	const char *field = NULL;
+	const struct cli_flag flags[] = {
+	    {"field", CLI_FLAG_STRING, &field, "FIELD", "Print only FIELD of the answer, raw."},
+	    CLI_FLAG_FORMAT,
+	    CLI_FLAG_END,
+	};
+	char msg[600];
+	json_t *body;
+	int n_args, rc;
+
+	rc = cli_args_parse(cmd, name, flags, argc, argv, 1, -1, &n_args);
+	if (rc != CLI_CONTINUE)
+		return rc;
+	body = cli_values_parse(n_args - 1, argv + 2);
+	if (body == NULL)
+		return CLI_EXIT_USAGE;
+	snprintf(msg, sizeof(msg), "Data written to: %s", argv[1]);
+	rc = cli_client_run("POST", argv[1], body, field, msg);
+	json_decref(body);
+	return rc;
+}
+
+int cmd_list(const struct cli_cmd *cmd, const char *name, int argc, char **argv)
+{
+	const struct cli_flag flags[] = {CLI_FLAG_FORMAT, CLI_FLAG_END};
+	json_t *resp = NULL;
+	long status;
+	int n_args, rc;
+
+	rc = cli_args_parse(cmd, name, flags, argc, argv, 1, 1, &n_args);
+	if (rc != CLI_CONTINUE)
+		return rc;
+	rc = cli_client_send("LIST", argv[1], NULL, &status, &resp);
+	if (rc == CLI_EXIT_OK)
+		rc = cli_print_list(argv[1], status, resp);
+	json_decref(resp);
+	return rc;
+}

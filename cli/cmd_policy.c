@@ -1,0 +1,107 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * cmd_policy.c: `coffer policy write|read|list|delete` over sys/policies/acl (API.md). A policy is
+ * Vault's HCL subset or its JSON form, read from a file or stdin.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+/* "sys/policies/acl/" + name into buf; -1 after a message when it does not fit. */
+static int cmd_policy_path(const char *name, char *buf, size_t len)
+{
+	int n = snprintf(buf, len, "sys/policies/acl/%s", name);
+
+	if (n < 0 || (size_t)n >= len) {
+		fprintf(stderr, "Error: the policy name is too long\n");
+		return -1;
+	}
+	return 0;
+}
+
+static int cmd_policy_write(const struct cli_cmd *cmd, const char *name, int argc, char **argv)
+{
+	const struct cli_flag flags[] = {CLI_FLAG_FORMAT, CLI_FLAG_END};
+	json_t *text, *body;
+	char path[512], msg[512];
+	int n_args, rc;
+
+	rc = cli_args_parse(cmd, name, flags, argc, argv, 2, 2, &n_args);
+	if (rc != CLI_CONTINUE)
+		return rc;
+	if (cmd_policy_path(argv[1], path, sizeof(path)) != 0)
+		return CLI_EXIT_USAGE;
+	text = cli_values_text(argv[2]);
+	if (text == NULL)
+		return CLI_EXIT_ERROR;
+	body = json_pack("{s:o}", "policy", text);
+	snprintf(msg, sizeof(msg), "Uploaded policy: %s", argv[1]);
+	rc = cli_client_run("PUT", path, body, NULL, msg);
+	json_decref(body);
+	return rc;
+}
+
+static int cmd_policy_read(const struct cli_cmd *cmd, const char *name, int argc, char **argv)
+{
+	const struct cli_flag flags[] = {CLI_FLAG_FORMAT, CLI_FLAG_END};
+	json_t *resp = NULL;
+	char path[512];
+	int n_args, rc;
+
+	rc = cli_args_parse(cmd, name, flags, argc, argv, 1, 1, &n_args);
+	if (rc != CLI_CONTINUE)
+		return rc;
+	if (cmd_policy_path(argv[1], path, sizeof(path)) != 0)
+		return CLI_EXIT_USAGE;
+	rc = cli_client_call("GET", path, NULL, &resp);
+	/* For people, the policy text as written; it ends with its own newline. */
+	if (rc == CLI_EXIT_OK && !cli_output_is_json())
+		rc = cli_print_field(json_object_get(resp, "data"), "policy");
+	else if (rc == CLI_EXIT_OK)
+		cli_print_json(resp);
+	json_decref(resp);
+	return rc;
+}
+
+static int cmd_policy_list(const struct cli_cmd *cmd, const char *name, int argc, char **argv)
+{
+	const struct cli_flag flags[] = {CLI_FLAG_FORMAT, CLI_FLAG_END};
+	json_t *resp = NULL;
+	long status;
+	int n_args, rc;
+
+	rc = cli_args_parse(cmd, name, flags, argc, argv, 0, 0, &n_args);
+	if (rc != CLI_CONTINUE)
+		return rc;
+	rc = cli_client_send("LIST", "sys/policies/acl", NULL, &status, &resp);
+	if (rc == CLI_EXIT_OK)
+		rc = cli_print_list("sys/policies/acl", status, resp);
+	json_decref(resp);
+	return rc;
+}
+
+static int cmd_policy_delete(const struct cli_cmd *cmd, const char *name, int argc, char **argv)
+{
+	const struct cli_flag flags[] = {CLI_FLAG_FORMAT, CLI_FLAG_END};
+	char path[512], msg[512];
+	int n_args, rc;
+
+	rc = cli_args_parse(cmd, name, flags, argc, argv, 1, 1, &n_args);
+	if (rc != CLI_CONTINUE)
+		return rc;
+	if (cmd_policy_path(argv[1], path, sizeof(path)) != 0)
+		return CLI_EXIT_USAGE;
+	snprintf(msg, sizeof(msg), "Deleted policy: %s", argv[1]);
+	return cli_client_run("DELETE", path, NULL, NULL, msg);
+}
+
+const struct cli_cmd cli_policy_cmds[] = {
+    {"write", cmd_policy_write, NULL, "NAME FILE|-", "Create or replace a policy",
+     "Upload the policy NAME from FILE, or from stdin with -. HCL:\n"
+     "  path \"secret/data/app/*\" { capabilities = [\"read\"] }"},
+    {"read", cmd_policy_read, NULL, "NAME", "Print a policy", NULL},
+    {"list", cmd_policy_list, NULL, NULL, "List the policies", NULL},
+    {"delete", cmd_policy_delete, NULL, "NAME", "Delete a policy", NULL},
+    {NULL, NULL, NULL, NULL, NULL, NULL},
+};

@@ -1,0 +1,120 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * token_file.c: where the CLI keeps its token between runs: $COFFER_TOKEN wins, else
+ * ~/.coffer-token, which `coffer login` writes with mode 0600 through a temp file and rename, so
+ * that no reader ever sees a partial or world-readable token.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "secmem.h"
+
+#define CLI_TOKEN_FILE ".coffer-token"
+#define CLI_TOKEN_MAX 4096
+
+int cli_token_file_path(char *buf, size_t len)
+{
+	const char *home = getenv("HOME");
+	int n;
+
+	if (home == NULL || home[0] == '\0')
+		return -1;
+	n = snprintf(buf, len, "%s/%s", home, CLI_TOKEN_FILE);
+	return n < 0 || (size_t)n >= len ? -1 : 0;
+}
+
+/* Read the token file (first line, trimmed) into secmem; NULL when absent or unreadable. */
+static char *cli_token_file_read(const char *path)
+{
+	char buf[CLI_TOKEN_MAX + 1], *token = NULL;
+	struct stat st;
+	ssize_t n;
+	size_t len;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return NULL;
+	if (fstat(fd, &st) == 0 && (st.st_mode & 077) != 0)
+		fprintf(stderr, "Warning: %s is readable by other users; run chmod 600 %s\n", path,
+		        path);
+	n = read(fd, buf, CLI_TOKEN_MAX);
+	close(fd);
+	if (n > 0) {
+		len = strcspn(buf, "\r\n");
+		buf[len < (size_t)n ? len : (size_t)n] = '\0';
+		if (buf[0] != '\0')
+			token = secmem_strdup(buf);
+	}
+	secmem_wipe(buf, sizeof(buf));
+	return token;
+}
+
+char *cli_token_load(void)
+{
+	const char *env = getenv("COFFER_TOKEN");
+	char path[4096];
+
+	if (env != NULL && env[0] != '\0')
+		return secmem_strdup(env);
+	if (cli_token_file_path(path, sizeof(path)) != 0)
+		return NULL;
+	return cli_token_file_read(path);
+}
+
+/* Write all of buf[0..len) to fd. */
+static int cli_token_write_all(int fd, const char *buf, size_t len)
+{
+	ssize_t n;
+
+	while (len > 0) {
+		n = write(fd, buf, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int cli_token_save(const char *token)
+{
+	char path[4096], tmp[4200];
+	int fd = -1, rc = -1;
+
+	if (cli_token_file_path(path, sizeof(path)) != 0) {
+		fprintf(stderr, "Error: HOME is not set: cannot store the token\n");
+		return -1;
+	}
+	snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path);
+	/* mkstemp creates the file 0600: the mode is right before the first byte is written. */
+	fd = mkstemp(tmp);
+	if (fd < 0) {
+		fprintf(stderr, "Error: cannot create %s: %s\n", tmp, strerror(errno));
+		return -1;
+	}
+	if (fchmod(fd, 0600) != 0 || cli_token_write_all(fd, token, strlen(token)) != 0 ||
+	    cli_token_write_all(fd, "\n", 1) != 0 || fsync(fd) != 0) {
+		fprintf(stderr, "Error: cannot write %s: %s\n", tmp, strerror(errno));
+		goto out;
+	}
+	rc = close(fd);
+	fd = -1;
+	if (rc == 0)
+		rc = rename(tmp, path);
+	if (rc != 0)
+		fprintf(stderr, "Error: cannot replace %s: %s\n", path, strerror(errno));
+out:
+	if (fd >= 0)
+		close(fd);
+	if (rc != 0)
+		unlink(tmp);
+	return rc;
+}
