@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# Quick start: install the dependencies, build cofferd in release mode and run a dev server in the
+# Quick start: install the dependencies, build cofferd and the coffer CLI in release mode (in
+# build-release/) and run a dev server in the
 # foreground (initialized, unsealed, in-memory keys; NOT for production). Extra arguments go to
 # cofferd, e.g. `deploy/quickstart.sh --listen 127.0.0.1:8300`. Stop it with Ctrl-C.
 set -euo pipefail
@@ -9,5 +10,5 @@ cd "$root"
 
 bash deploy/install-deps.sh
 cmake -S . -B build-release -G Ninja -DCMAKE_BUILD_TYPE=Release -DCOFFER_TESTS=OFF
-ninja -C build-release cofferd
+ninja -C build-release cofferd coffer
 exec build-release/cofferd --dev "$@"

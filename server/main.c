@@ -216,10 +216,13 @@ static int main_dev_setup(struct core *c, const char *root_token)
 	       "    Address:     http://%s\n"
 	       "    Unseal Key:  %s\n"
 	       "    Root Token:  %s\n\n"
-	       "Try:\n"
-	       "    export COFFER_ADDR=http://%s COFFER_TOKEN=<the root token above>\n"
-	       "    curl -s $COFFER_ADDR/v1/sys/seal-status\n"
-	       "    curl -s -H \"X-Vault-Token: $COFFER_TOKEN\" $COFFER_ADDR/v1/sys/key-status\n\n",
+	       "Try, in another shell (the coffer CLI is built next to cofferd):\n"
+	       "    export COFFER_ADDR=http://%s\n"
+	       "    coffer login                  # paste the root token above; it is not echoed\n"
+	       "    coffer kv put secret/app/db password=@FILE\n"
+	       "    coffer kv get secret/app/db\n"
+	       "or with curl:\n"
+	       "    curl -s -H \"X-Vault-Token: <the root token>\" $COFFER_ADDR/v1/sys/key-status\n\n",
 	       c->cfg->storage_path, c->cfg->listen, key_b64, r.root_token, c->cfg->listen);
 	fflush(stdout);
 	secmem_wipe(key_b64, sizeof(key_b64));
