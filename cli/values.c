@@ -7,6 +7,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <termios.h>
@@ -68,10 +69,40 @@ static int cli_value_read_fd(int fd, struct cli_value *v)
 	return 0;
 }
 
+/* The terminal's settings while a prompt has echo off, for the signal handler below. */
+static struct termios cli_tty_saved;
+static const int cli_tty_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+
+/* Ctrl-C (or another fatal signal) at a prompt: give the terminal its echo back, then die of
+ * the signal as usual. Only async-signal-safe calls. */
+static void cli_tty_restore_and_die(int sig)
+{
+	tcsetattr(STDIN_FILENO, TCSAFLUSH, &cli_tty_saved);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+/* Install (on) or remove the handler above for the fatal terminal signals. */
+static void cli_tty_guard(bool on, struct sigaction old[4])
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = cli_tty_restore_and_die;
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < 4; i++) {
+		if (on)
+			sigaction(cli_tty_signals[i], &sa, &old[i]);
+		else
+			sigaction(cli_tty_signals[i], &old[i], NULL);
+	}
+}
+
 /* One line from the terminal on stdin with echo off, after prompt on stderr. */
 static int cli_value_prompt(const char *prompt, struct cli_value *v)
 {
 	struct termios old, quiet;
+	struct sigaction old_actions[4];
 	bool is_quiet;
 	char c;
 	ssize_t n;
@@ -84,6 +115,8 @@ static int cli_value_prompt(const char *prompt, struct cli_value *v)
 	fflush(stderr);
 	is_quiet = tcgetattr(STDIN_FILENO, &old) == 0;
 	if (is_quiet) {
+		cli_tty_saved = old;
+		cli_tty_guard(true, old_actions);
 		quiet = old;
 		quiet.c_lflag &= ~(tcflag_t)ECHO;
 		tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
@@ -92,8 +125,10 @@ static int cli_value_prompt(const char *prompt, struct cli_value *v)
 		v->data[v->len++] = c;
 	v->data[v->len] = '\0';
 	secmem_wipe(&c, sizeof(c)); /* the last character typed */
-	if (is_quiet)
+	if (is_quiet) {
 		tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+		cli_tty_guard(false, old_actions);
+	}
 	fputc('\n', stderr);
 	return n < 0 ? -1 : 0;
 }

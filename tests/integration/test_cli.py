@@ -472,3 +472,26 @@ def test_https_with_coffer_cacert(cofferd_factory, tmp_path):
                     env={"COFFER_CACERT": str(cert)})
     cli.ok("operator", "unseal", "-", stdin=init["keys"][0], env={"COFFER_CACERT": str(cert)})
     assert cli.run("status", env={"COFFER_CACERT": str(cert)}, check=0).returncode == 0
+
+
+def test_ctrl_c_at_a_hidden_prompt_gives_the_terminal_its_echo_back():
+    import pty
+    import signal
+    import termios
+    import time
+
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: coffer login prompts for the token with echo off
+        os.environ["COFFER_ADDR"] = "http://127.0.0.1:1"
+        os.execv(str(coffer_path()), ["coffer", "login"])
+    try:
+        deadline = time.monotonic() + 10
+        while termios.tcgetattr(fd)[3] & termios.ECHO and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not termios.tcgetattr(fd)[3] & termios.ECHO, "the prompt did not turn echo off"
+        os.write(fd, b"\x03")  # Ctrl-C
+        _, status = os.waitpid(pid, 0)
+        assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGINT, status
+        assert termios.tcgetattr(fd)[3] & termios.ECHO, "echo stayed off after Ctrl-C"
+    finally:
+        os.close(fd)
