@@ -3,8 +3,9 @@
  * json.c: jansson set-up with a wiping allocator, request-body parsing and typed getters. Used by
  * every request handler (server/) to read bodies and by the response code to serialise them.
  */
-#include <stdio.h>
 #include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -55,6 +56,33 @@ void coffer_json_init(void)
 	(void)pthread_once(&json_once, json_init_once);
 }
 
+/* The deepest nesting of arrays and objects in JSON text buf[0..len) (strings skipped), or
+ * COFFER_JSON_MAX_DEPTH + 1 as soon as it is deeper. */
+static size_t json_text_depth(const char *buf, size_t len)
+{
+	size_t depth = 0, max = 0;
+	bool is_in_string = false;
+
+	for (size_t i = 0; i < len && max <= COFFER_JSON_MAX_DEPTH; i++) {
+		char c = buf[i];
+
+		if (is_in_string) {
+			if (c == '\\')
+				i++;
+			else if (c == '"')
+				is_in_string = false;
+		} else if (c == '"') {
+			is_in_string = true;
+		} else if (c == '{' || c == '[') {
+			if (++depth > max)
+				max = depth;
+		} else if ((c == '}' || c == ']') && depth > 0) {
+			depth--;
+		}
+	}
+	return max;
+}
+
 int coffer_json_parse_object(const char *buf, size_t len, json_t **out, char *errbuf,
                              size_t errbuf_len)
 {
@@ -74,6 +102,15 @@ int coffer_json_parse_object(const char *buf, size_t len, json_t **out, char *er
 	}
 	if (buf == NULL)
 		goto out;
+	/* Bounded nesting keeps every recursive walk of a body (dump, merge patch, audit) shallow,
+	 * whatever thread and stack runs it. */
+	if (json_text_depth(buf, len) > COFFER_JSON_MAX_DEPTH) {
+		if (errbuf != NULL && errbuf_len > 0)
+			snprintf(errbuf, errbuf_len,
+			         "failed to parse JSON input: nested deeper than %d levels",
+			         COFFER_JSON_MAX_DEPTH);
+		goto out;
+	}
 	v = json_loadb(buf, len, 0, &jerr);
 	if (v == NULL) {
 		if (errbuf != NULL && errbuf_len > 0)

@@ -20,8 +20,12 @@
  */
 void coffer_json_init(void);
 
-/* Parse a request body: len 0 is an empty object; anything but an object is COFFER_ERR_INVALID.
- * On error, errbuf (may be NULL) gets a message for the client that names the position. */
+/* How deep arrays and objects of a request body may nest. */
+#define COFFER_JSON_MAX_DEPTH 128
+
+/* Parse a request body: len 0 is an empty object; anything but an object, or one nested deeper
+ * than COFFER_JSON_MAX_DEPTH, is COFFER_ERR_INVALID. On error, errbuf (may be NULL) gets a
+ * message for the client that names the position. */
 int coffer_json_parse_object(const char *buf, size_t len, json_t **out, char *errbuf,
                              size_t errbuf_len);
 

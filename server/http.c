@@ -32,6 +32,7 @@
 
 #define HTTP_WRITERS_PER_CORE 32
 #define HTTP_WRITERS_MAX 128
+#define HTTP_WRITER_STACK ((size_t)512 << 10) /* half a listener thread's (1 MiB) */
 
 /* A write request handed to the write pool; its connection is suspended meanwhile. */
 struct http_job {
@@ -357,6 +358,7 @@ static int http_pool_start(struct http_server *h)
 {
 	struct http_pool *p = &h->pool;
 	size_t n = (size_t)http_cores() * HTTP_WRITERS_PER_CORE;
+	pthread_attr_t attr;
 
 	if (n > HTTP_WRITERS_MAX)
 		n = HTTP_WRITERS_MAX;
@@ -368,12 +370,18 @@ static int http_pool_start(struct http_server *h)
 	if (pthread_cond_init(&p->wake, NULL) != 0)
 		goto fail_mutex;
 	h->has_pool = true;
+	/* Small stacks: mlockall() makes every stack resident, and 64 default 8 MiB stacks would
+	 * lock half a gigabyte. Handlers keep large buffers on the heap (the job's request). */
+	if (pthread_attr_init(&attr) != 0 ||
+	    pthread_attr_setstacksize(&attr, HTTP_WRITER_STACK) != 0)
+		return COFFER_ERR_INTERNAL;
 	for (; p->n_threads < n; p->n_threads++) {
-		if (pthread_create(&p->threads[p->n_threads], NULL, http_pool_main, h) != 0)
-			return COFFER_ERR_INTERNAL; /* http_stop() joins those started */
+		if (pthread_create(&p->threads[p->n_threads], &attr, http_pool_main, h) != 0)
+			break; /* http_stop() joins those started */
 		pthread_setname_np(p->threads[p->n_threads], "http-write");
 	}
-	return 0;
+	pthread_attr_destroy(&attr);
+	return p->n_threads == n ? 0 : COFFER_ERR_INTERNAL;
 fail_mutex:
 	pthread_mutex_destroy(&p->lock);
 fail_free:

@@ -302,6 +302,24 @@ def test_sys_audit_lists_the_config_devices_and_needs_sudo(audited):
     assert "file/" in ok(server.get("sys/audit", token=root))["data"]
 
 
+def test_deepest_allowed_secret_is_written_patched_read_and_audited(audited):
+    # 128 levels is the request limit; every recursive walk (the write's dump, the merge patch,
+    # the audit of request and response) runs on the write pool's small stacks and must hold.
+    server, _keys, root, log = audited
+    deep = {"leaf": "deep-secret-value"}
+    for _ in range(124):
+        deep = {"n": deep}
+    kv2_write(server, root, "deep", deep)
+    patched = ok(server.request("PATCH", "secret/data/deep", token=root,
+                                headers={"Content-Type": "application/merge-patch+json"},
+                                json={"data": {"extra": "x"}}))
+    assert patched["data"]["version"] == 2
+    got = kv2_read(server, root, "deep")["data"]
+    assert got["extra"] == "x" and got["n"]["n"]["n"] is not None
+    assert b"deep-secret-value" not in log.read_bytes()
+    check_chain(read_lines(log))
+
+
 def test_api_creation_is_refused_without_allow_api_audit(audited, tmp_path):
     server, _keys, root, _log = audited
     target = tmp_path / "api.log"

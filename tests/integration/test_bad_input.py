@@ -87,6 +87,14 @@ def test_deeply_nested_json_is_400(cofferd):
     assert_error(cofferd.put("sys/init", data=body), 400)
     body = b'{"a":' * 50_000 + b"1" + b"}" * 50_000
     assert_error(cofferd.put("sys/init", data=body), 400)
+    # Past the server's own limit (128 levels), though jansson would take 2048: every later walk
+    # of a body (dump, merge patch, audit) stays shallow on the small stacks of the write pool.
+    body = b'{"a":' * 129 + b"1" + b"}" * 129
+    msg = assert_error(cofferd.put("sys/init", data=body), 400)["errors"][0]
+    assert "nested deeper than 128" in msg, msg
+    # Brackets inside strings do not count.
+    body = b'{"secret_shares":"' + b"[" * 500 + b'"}'
+    assert "nested" not in assert_error(cofferd.put("sys/init", data=body), 400)["errors"][0]
     assert cofferd.get("sys/health").status_code == 501
 
 

@@ -335,6 +335,34 @@ static void test_json_init_is_idempotent(void)
 	CHECK(before == after);
 }
 
+/* 128 levels pass, 129 do not; brackets inside strings (escaped quotes too) do not count. */
+static void test_json_parse_bounds_nesting(void)
+{
+	char buf[2048], msg[128];
+	json_t *v = NULL;
+	size_t n = 0;
+
+	for (int depth = 128; depth <= 129; depth++) {
+		n = 0;
+		for (int i = 0; i < depth; i++)
+			n += (size_t)snprintf(buf + n, sizeof(buf) - n, "{\"a\":");
+		buf[n++] = '1';
+		for (int i = 0; i < depth; i++)
+			buf[n++] = '}';
+		CHECK_EQ(coffer_json_parse_object(buf, n, &v, msg, sizeof(msg)),
+		         depth <= COFFER_JSON_MAX_DEPTH ? COFFER_OK : COFFER_ERR_INVALID);
+		json_decref(v);
+		v = NULL;
+	}
+	CHECK(strstr(msg, "nested deeper than 128") != NULL);
+	n = (size_t)snprintf(buf, sizeof(buf), "{\"s\":\"\\\"");
+	for (int i = 0; i < 300; i++)
+		buf[n++] = '[';
+	n += (size_t)snprintf(buf + n, sizeof(buf) - n, "\"}");
+	CHECK_EQ(coffer_json_parse_object(buf, n, &v, msg, sizeof(msg)), COFFER_OK);
+	json_decref(v);
+}
+
 int main(void)
 {
 	if (secmem_init() != 0)
@@ -353,5 +381,6 @@ int main(void)
 	RUN(test_json_dump_is_compact_in_insertion_order);
 	RUN(test_json_wiping_allocator_is_installed_and_round_trips);
 	RUN(test_json_init_is_idempotent);
+	RUN(test_json_parse_bounds_nesting);
 	return test_summary();
 }
