@@ -488,7 +488,7 @@ int audit_log_request(struct audit_broker *ab, const struct request *req, struct
 {
 	struct audit_request_arg arg = {req, NULL, NULL};
 	struct audit_ctx *ctx;
-	char time_text[40], err[400];
+	char time_text[COFFER_TIME_LEN], err[400];
 
 	*out = NULL;
 	if (__atomic_load_n(&ab->n_devs, __ATOMIC_ACQUIRE) == 0)
@@ -498,7 +498,7 @@ int audit_log_request(struct audit_broker *ab, const struct request *req, struct
 		audit_fail_response(resp, "the request", "out of memory");
 		return COFFER_ERR_NOMEM;
 	}
-	audit_format_now(time_text, sizeof(time_text));
+	audit_format_now(time_text);
 	arg.time_text = time_text;
 	arg.error = resp->status != 0 ? audit_body_error(resp->json) : NULL;
 	if (req->op == REQ_OP_READ || req->op == REQ_OP_LIST) {
@@ -561,12 +561,12 @@ static int audit_build_response(struct audit_sb *sb, struct audit_ctx *ctx, size
 static void audit_write_response(struct audit_ctx *ctx, struct response *resp)
 {
 	struct audit_response_arg arg = {resp, resp->json, NULL, NULL};
-	char time_text[40], err[400];
+	char time_text[COFFER_TIME_LEN], err[400];
 
 	/* A body built as JSON text (the KV read) is read as text. */
 	if (resp->json == NULL && resp->text != NULL && resp->content_type == NULL)
 		arg.text = resp->text;
-	audit_format_now(time_text, sizeof(time_text));
+	audit_format_now(time_text);
 	arg.time_text = time_text;
 	if (!audit_write_all(ctx, "response", audit_build_response, &arg, err, sizeof(err)))
 		audit_fail_response(resp, "the response", err);

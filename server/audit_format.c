@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "audit_int.h"
+#include "duration.h"
 #include "mount.h"
 #include "secmem.h"
 #include "token.h"
@@ -125,21 +126,12 @@ void audit_sb_put_str(struct audit_sb *sb, const char *s, size_t len)
 	audit_sb_put(sb, "\"", 1);
 }
 
-void audit_format_now(char *out, size_t cap)
+void audit_format_now(char out[COFFER_TIME_LEN])
 {
-	/* gmtime_r takes a process-wide lock: the date part is cached per thread and second. */
-	static __thread time_t cached_sec = -1;
-	static __thread char cached[24];
 	struct timespec ts;
-	struct tm tm;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
-	if (ts.tv_sec != cached_sec) {
-		gmtime_r(&ts.tv_sec, &tm);
-		strftime(cached, sizeof(cached), "%Y-%m-%dT%H:%M:%S", &tm);
-		cached_sec = ts.tv_sec;
-	}
-	snprintf(out, cap, "%s.%06ldZ", cached, ts.tv_nsec / 1000);
+	coffer_time_format(ts.tv_sec, ts.tv_nsec, 6, out);
 }
 
 int audit_hmac_text(struct audit_device *d, const char *s, size_t len, char *out)

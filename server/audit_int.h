@@ -17,6 +17,7 @@
 
 #include "audit.h"
 #include "audit_chain.h"
+#include "duration.h"
 
 /*
  * One file device. Reference-counted: a request holds the devices its request line went to
@@ -126,7 +127,7 @@ int audit_sb_put_response_text(struct audit_sb *sb, struct audit_device *d, int 
 
 /* The first error message of an {"errors":[...]} body, or NULL. */
 const char *audit_body_error(const json_t *body);
-/* RFC 3339 UTC time with microseconds into out (>= 32 bytes). */
-void audit_format_now(char *out, size_t cap);
+/* The time now, RFC 3339 UTC with microseconds. */
+void audit_format_now(char out[COFFER_TIME_LEN]);
 
 #endif
