@@ -304,6 +304,7 @@ struct audit_pending {
 	int rc;
 	char *err;
 	size_t err_len;
+	bool is_writer; /* posted to take over the writing, not because its lines are written */
 	sem_t done;
 	struct audit_pending *next;
 };
@@ -348,10 +349,15 @@ static struct audit_pending *audit_write_batch(struct audit_device *d, struct au
 	return end;
 }
 
+/*
+ * Whoever finds no writer becomes it and writes every line queued by then, its own included,
+ * with as few writevs as they take; it then hands the writing to the first thread queued
+ * meanwhile, if any, so that no thread writes for others for longer than one round.
+ */
 int audit_device_write(struct audit_device *d, struct audit_sb *const *sbs, size_t n, char *err,
                        size_t err_len)
 {
-	struct audit_pending me = {sbs, n, 0, err, err_len, {{0}}, NULL}, *batch, *p, *next;
+	struct audit_pending me = {sbs, n, 0, err, err_len, false, {{0}}, NULL}, *batch, *p, *next;
 
 	for (size_t i = 0; i < n; i++) {
 		const struct audit_sb *sb = sbs[i];
@@ -371,34 +377,43 @@ int audit_device_write(struct audit_device *d, struct audit_sb *const *sbs, size
 	*d->queue_tail = &me;
 	d->queue_tail = &me.next;
 	if (d->is_writing) {
-		/* The writing thread takes our lines with its next batch. */
+		/* The writing thread takes our lines with its round, or hands us the writing. */
 		pthread_mutex_unlock(&d->queue_mu);
 		while (sem_wait(&me.done) != 0)
 			; /* EINTR */
-		sem_destroy(&me.done);
-		return me.rc;
-	}
-	d->is_writing = true;
-	while ((batch = d->queue) != NULL) {
-		d->queue = NULL;
-		d->queue_tail = &d->queue;
-		pthread_mutex_unlock(&d->queue_mu);
-		pthread_mutex_lock(&d->mu);
-		for (p = batch; p != NULL;) {
-			next = audit_write_batch(d, p);
-			/* Wake the others of this writev; read next before, as they may return. */
-			while (p != next) {
-				struct audit_pending *after = p->next;
-
-				if (p != &me)
-					sem_post(&p->done);
-				p = after;
-			}
+		if (!me.is_writer) {
+			sem_destroy(&me.done);
+			return me.rc;
 		}
-		pthread_mutex_unlock(&d->mu);
 		pthread_mutex_lock(&d->queue_mu);
 	}
-	d->is_writing = false;
+	d->is_writing = true;
+	batch = d->queue;
+	d->queue = NULL;
+	d->queue_tail = &d->queue;
+	pthread_mutex_unlock(&d->queue_mu);
+
+	pthread_mutex_lock(&d->mu);
+	for (p = batch; p != NULL;) {
+		next = audit_write_batch(d, p);
+		/* Wake the others of this writev; read next before, as they may return. */
+		while (p != next) {
+			struct audit_pending *after = p->next;
+
+			if (p != &me)
+				sem_post(&p->done);
+			p = after;
+		}
+	}
+	pthread_mutex_unlock(&d->mu);
+
+	pthread_mutex_lock(&d->queue_mu);
+	if (d->queue != NULL) {
+		d->queue->is_writer = true; /* still queued: it takes itself with the queue */
+		sem_post(&d->queue->done);
+	} else {
+		d->is_writing = false;
+	}
 	pthread_mutex_unlock(&d->queue_mu);
 	sem_destroy(&me.done);
 	return me.rc;

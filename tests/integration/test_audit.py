@@ -320,6 +320,36 @@ def test_deepest_allowed_secret_is_written_patched_read_and_audited(audited):
     check_chain(read_lines(log))
 
 
+def test_concurrent_requests_keep_one_whole_chain(audited):
+    # Many threads at once: one of them writes the lines of all waiting (one writev), then hands
+    # the writing on; the file must still be one chain with every request and response in it.
+    import threading
+    server, _keys, root, log = audited
+    before = len(read_lines(log))
+    errors = []
+
+    def worker(n):
+        try:
+            for i in range(25):
+                kv2_write(server, root, f"conc/{n}", {"i": str(i)})
+                assert kv2_read(server, root, f"conc/{n}")["data"] == {"i": str(i)}
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    parsed = check_chain(read_lines(log))
+    assert len(parsed) - before == 8 * 25 * 2 * 2, len(parsed) - before
+    pairs = by_request_id(parsed[before:])
+    assert all(sorted(p["type"] for p in v) == ["request", "response"] for v in pairs.values())
+    done = coffer_verify(log)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
 def test_api_creation_is_refused_without_allow_api_audit(audited, tmp_path):
     server, _keys, root, _log = audited
     target = tmp_path / "api.log"
