@@ -1,0 +1,226 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * auth.c: the agent's identity: credentials read from files before the sandbox is on (a token
+ * file, or an AppRole role_id and secret_id), login, and token renewal. Every credential lives in
+ * secmem and is wiped by auth_clear().
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "http_client.h"
+#include "log.h"
+#include "secmem.h"
+
+#define AUTH_FILE_MAX 4096
+
+char *auth_read_file(const char *path, char *err, size_t err_len)
+{
+	char *buf = NULL, *out = NULL;
+	size_t len = 0;
+	struct stat st;
+	ssize_t n;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		snprintf(err, err_len, "%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	if (fstat(fd, &st) == 0 && (st.st_mode & 0004))
+		log_warn("credential file %s is world-readable", path);
+	buf = secmem_alloc(AUTH_FILE_MAX + 1);
+	if (buf == NULL) {
+		snprintf(err, err_len, "out of memory");
+		goto out;
+	}
+	while (len <= AUTH_FILE_MAX) {
+		n = read(fd, buf + len, AUTH_FILE_MAX + 1 - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			snprintf(err, err_len, "%s: %s", path, strerror(errno));
+			goto out;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	if (len > AUTH_FILE_MAX) {
+		snprintf(err, err_len, "%s: larger than %d bytes", path, AUTH_FILE_MAX);
+		goto out;
+	}
+	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r' || buf[len - 1] == ' ' ||
+	                   buf[len - 1] == '\t'))
+		len--;
+	buf[len] = '\0';
+	if (len == 0 || strlen(buf) != len) {
+		snprintf(err, err_len, "%s: empty or not text", path);
+		goto out;
+	}
+	out = secmem_strdup(buf);
+	if (out == NULL)
+		snprintf(err, err_len, "out of memory");
+out:
+	secmem_free(buf);
+	close(fd);
+	return out;
+}
+
+void auth_clear(struct agent_auth *a)
+{
+	secmem_free(a->token);
+	secmem_free(a->role_id);
+	secmem_free(a->secret_id);
+	memset(a, 0, sizeof(*a));
+}
+
+int auth_load(const struct agent_config *cfg, struct agent_auth *a, char *err, size_t err_len)
+{
+	memset(a, 0, sizeof(*a));
+	if (cfg->auth_method == AGENT_AUTH_TOKEN_FILE) {
+		a->token = auth_read_file(cfg->token_path, err, err_len);
+		return a->token == NULL ? COFFER_ERR_CONFIG : 0;
+	}
+	a->role_id = auth_read_file(cfg->role_id_file, err, err_len);
+	if (a->role_id == NULL)
+		return COFFER_ERR_CONFIG;
+	a->secret_id = auth_read_file(cfg->secret_id_file, err, err_len);
+	if (a->secret_id == NULL) {
+		auth_clear(a);
+		return COFFER_ERR_CONFIG;
+	}
+	/* A secret_id is single-use in spirit: take it off the disk once it is in memory. */
+	if (cfg->remove_secret_id_file && unlink(cfg->secret_id_file) != 0)
+		log_warn("cannot remove %s: %s", cfg->secret_id_file, strerror(errno));
+	return 0;
+}
+
+/* The first error message of an answer, or a generic one. */
+static void auth_answer_error(const json_t *resp, long status, const char *what, char *err,
+                              size_t err_len)
+{
+	const char *msg = json_string_value(json_array_get(json_object_get(resp, "errors"), 0));
+
+	snprintf(err, err_len, "%s: HTTP %ld: %.200s", what, status, msg ? msg : "no message");
+}
+
+/* Take the token and TTL from an answer's auth block. */
+static int auth_take(const json_t *resp, struct agent_auth *a, char *err, size_t err_len)
+{
+	const json_t *auth = json_object_get(resp, "auth");
+	const char *token = json_string_value(json_object_get(auth, "client_token"));
+	char *copy;
+
+	if (token == NULL || token[0] == '\0') {
+		snprintf(err, err_len, "login: no client_token in the answer");
+		return COFFER_ERR_INVALID;
+	}
+	copy = secmem_strdup(token);
+	if (copy == NULL) {
+		snprintf(err, err_len, "out of memory");
+		return COFFER_ERR_NOMEM;
+	}
+	secmem_free(a->token);
+	a->token = copy;
+	a->ttl_s = json_integer_value(json_object_get(auth, "lease_duration"));
+	a->is_renewable = json_is_true(json_object_get(auth, "renewable"));
+	return 0;
+}
+
+static int auth_approle(const struct agent_config *cfg, struct coffer_http *h, struct agent_auth *a,
+                        char *err, size_t err_len)
+{
+	json_t *body, *resp = NULL;
+	char path[512];
+	long status;
+	int rc;
+
+	body = json_pack("{s:s,s:s}", "role_id", a->role_id, "secret_id", a->secret_id);
+	if (body == NULL) {
+		snprintf(err, err_len, "out of memory");
+		return COFFER_ERR_NOMEM;
+	}
+	snprintf(path, sizeof(path), "auth/%s/login", cfg->approle_mount);
+	rc = coffer_http_request(h, "POST", path, NULL, body, &status, &resp);
+	json_decref(body);
+	if (rc != 0) {
+		snprintf(err, err_len, "AppRole login: %s", coffer_http_error(h));
+	} else if (status != 200) {
+		auth_answer_error(resp, status, "AppRole login", err, err_len);
+		rc = status == 400 || status == 403 ? COFFER_ERR_PERMISSION : COFFER_ERR_IO;
+	} else {
+		rc = auth_take(resp, a, err, err_len);
+	}
+	json_decref(resp);
+	return rc;
+}
+
+static int auth_lookup_self(struct coffer_http *h, struct agent_auth *a, char *err, size_t err_len)
+{
+	json_t *resp = NULL, *data;
+	long status;
+	int rc;
+
+	rc =
+	    coffer_http_request(h, "GET", "auth/token/lookup-self", a->token, NULL, &status, &resp);
+	if (rc != 0) {
+		snprintf(err, err_len, "token lookup: %s", coffer_http_error(h));
+	} else if (status != 200) {
+		auth_answer_error(resp, status, "token lookup", err, err_len);
+		rc = status == 403 ? COFFER_ERR_PERMISSION : COFFER_ERR_IO;
+	} else {
+		data = json_object_get(resp, "data");
+		a->ttl_s = json_integer_value(json_object_get(data, "ttl"));
+		a->is_renewable = json_is_true(json_object_get(data, "renewable"));
+	}
+	json_decref(resp);
+	return rc;
+}
+
+int auth_login(const struct agent_config *cfg, struct coffer_http *h, struct agent_auth *a,
+               char *err, size_t err_len)
+{
+	char *token;
+
+	if (cfg->auth_method == AGENT_AUTH_APPROLE)
+		return auth_approle(cfg, h, a, err, err_len);
+	/* A token file may be refreshed by someone else: read it again on a second login. */
+	if (a->token == NULL) {
+		token = auth_read_file(cfg->token_path, err, err_len);
+		if (token == NULL)
+			return COFFER_ERR_CONFIG;
+		a->token = token;
+	}
+	return auth_lookup_self(h, a, err, err_len);
+}
+
+int auth_renew(struct coffer_http *h, struct agent_auth *a, char *err, size_t err_len)
+{
+	json_t *body = json_object(), *resp = NULL;
+	long status;
+	int rc;
+
+	if (body == NULL) {
+		snprintf(err, err_len, "out of memory");
+		return COFFER_ERR_NOMEM;
+	}
+	rc =
+	    coffer_http_request(h, "POST", "auth/token/renew-self", a->token, body, &status, &resp);
+	json_decref(body);
+	if (rc != 0) {
+		snprintf(err, err_len, "token renewal: %s", coffer_http_error(h));
+	} else if (status != 200) {
+		auth_answer_error(resp, status, "token renewal", err, err_len);
+		rc = status == 403 || status == 400 ? COFFER_ERR_PERMISSION : COFFER_ERR_IO;
+	} else {
+		rc = auth_take(resp, a, err, err_len);
+	}
+	json_decref(resp);
+	return rc;
+}

@@ -1,0 +1,193 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * main.c: coffer-agent's entry (DESIGN.md §7): flags, the order of start-up (config, destination
+ * dir, credentials, sandbox, login, fetch, render, write), and init mode, which writes every file
+ * or none. Sidecar mode continues in supervise.c.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "http_client.h"
+#include "json.h"
+#include "log.h"
+#include "sandbox.h"
+#include "secmem.h"
+
+static void agent_usage(FILE *f)
+{
+	fprintf(f,
+	        "usage: coffer-agent --config FILE [--mode init|sidecar]\n"
+	        "       coffer-agent --print-seccomp-profile\n"
+	        "       coffer-agent --version\n"
+	        "\n"
+	        "Logs in to a Coffer (or Vault) server, fetches the secrets the config names and\n"
+	        "writes them as files on tmpfs. Init mode exits 0 after the first complete render\n"
+	        "(non-zero and no files on failure); sidecar mode keeps them fresh.\n"
+	        "Environment: COFFER_LOG_LEVEL (debug, info, warn, error).\n");
+}
+
+/* Init mode: log in, fetch, render everything in memory, then write. */
+static int agent_init_run(const struct agent_config *cfg, struct coffer_http *h,
+                          struct agent_auth *a, int dir_fd, json_t **data)
+{
+	struct agent_buf *out;
+	char err[AGENT_ERR_LEN];
+	size_t i;
+	int rc;
+
+	out = calloc(cfg->n_secrets, sizeof(*out));
+	if (out == NULL) {
+		log_error("out of memory");
+		return 1;
+	}
+	rc = auth_login(cfg, h, a, err, sizeof(err));
+	if (rc == 0)
+		rc = fetch_all(cfg, h, a->token, data, err, sizeof(err));
+	if (rc == 0)
+		rc = agent_render_all(cfg, data, out, err, sizeof(err));
+	if (rc != 0)
+		log_error("%s; no file written", err);
+	else
+		rc = agent_write_files(cfg, dir_fd, out);
+	if (rc == 0)
+		log_info("wrote %zu secret file(s) to %s", cfg->n_secrets, cfg->dest_dir);
+	for (i = 0; i < cfg->n_secrets; i++)
+		agent_buf_free(&out[i]);
+	free(out);
+	return rc == 0 ? 0 : 1;
+}
+
+static int agent_parse_args(int argc, char **argv, const char **config_path, const char **mode,
+                            bool *is_profile)
+{
+	static const struct option opts[] = {
+	    {"config", required_argument, NULL, 'c'},
+	    {"mode", required_argument, NULL, 'm'},
+	    {"print-seccomp-profile", no_argument, NULL, 'p'},
+	    {"version", no_argument, NULL, 'V'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "c:m:hV", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			*config_path = optarg;
+			break;
+		case 'm':
+			*mode = optarg;
+			break;
+		case 'p':
+			*is_profile = true;
+			break;
+		case 'V':
+			printf("coffer-agent %s\n", COFFER_VERSION);
+			return 0;
+		case 'h':
+			agent_usage(stdout);
+			return 0;
+		default:
+			agent_usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "coffer-agent: unexpected argument %s\n", argv[optind]);
+		return 2;
+	}
+	if (*mode != NULL && strcmp(*mode, "init") != 0 && strcmp(*mode, "sidecar") != 0) {
+		fprintf(stderr, "coffer-agent: --mode must be init or sidecar\n");
+		return 2;
+	}
+	if (!*is_profile && *config_path == NULL) {
+		agent_usage(stderr);
+		return 2;
+	}
+	return -1;
+}
+
+static void agent_log_init(void)
+{
+	const char *name = getenv("COFFER_LOG_LEVEL");
+	enum log_level level = LOG_LEVEL_INFO;
+
+	if (name != NULL && log_parse_level(name, &level) != 0)
+		level = LOG_LEVEL_INFO;
+	log_init(level, false);
+}
+
+int main(int argc, char **argv)
+{
+	const char *config_path = NULL, *mode = NULL;
+	struct agent_auth auth = {0};
+	struct agent_config cfg;
+	struct coffer_http *h = NULL;
+	char err[AGENT_ERR_LEN];
+	json_t **data = NULL;
+	bool is_profile = false;
+	int rc, dir_fd = -1;
+	size_t i;
+
+	rc = agent_parse_args(argc, argv, &config_path, &mode, &is_profile);
+	if (rc >= 0)
+		return rc;
+	if (is_profile)
+		return sandbox_print_profile(stdout) == 0 && fflush(stdout) == 0 ? 0 : 1;
+	if (secmem_init() != 0) {
+		fprintf(stderr, "coffer-agent: cannot initialise libsodium\n");
+		return 1;
+	}
+	coffer_json_init();
+	agent_log_init();
+	if (agent_config_load(config_path, &cfg, err, sizeof(err)) != 0) {
+		log_error("config %s", err);
+		return 1;
+	}
+	if (mode != NULL)
+		cfg.mode_run = strcmp(mode, "sidecar") == 0 ? AGENT_MODE_SIDECAR : AGENT_MODE_INIT;
+	rc = 1;
+	data = calloc(cfg.n_secrets, sizeof(*data));
+	if (data == NULL) {
+		log_error("out of memory");
+		goto out;
+	}
+	dir_fd = sink_open(cfg.dest_dir, cfg.require_tmpfs, err, sizeof(err));
+	if (dir_fd < 0) {
+		log_error("%s", err);
+		goto out;
+	}
+	if (auth_load(&cfg, &auth, err, sizeof(err)) != 0) {
+		log_error("credentials: %s", err);
+		goto out;
+	}
+	h = coffer_http_new(cfg.address, cfg.ca_cert, (long)cfg.timeout_s * 1000, err, sizeof(err));
+	if (h == NULL) {
+		log_error("server.address: %s", err);
+		goto out;
+	}
+	if (sandbox_apply(cfg.dest_dir, err, sizeof(err)) != 0) {
+		log_error("sandbox: %s", err);
+		goto out;
+	}
+	if (cfg.mode_run == AGENT_MODE_INIT)
+		rc = agent_init_run(&cfg, h, &auth, dir_fd, data);
+	else
+		rc = supervise_run(&cfg, h, &auth, dir_fd, data);
+out:
+	for (i = 0; data != NULL && i < cfg.n_secrets; i++)
+		json_decref(data[i]);
+	free(data);
+	coffer_http_free(h);
+	auth_clear(&auth);
+	if (dir_fd >= 0)
+		close(dir_fd);
+	agent_config_free(&cfg);
+	return rc;
+}

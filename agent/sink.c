@@ -1,0 +1,116 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * sink.c: the agent's only writer of files (DESIGN.md §7, §10.8). The destination directory is
+ * opened once and every call is relative to its fd; a file is a temp file created O_EXCL with mode
+ * 0, given its final owner and mode before any byte is written, synced, then renamed over the
+ * final name, so an app never sees a partial or world-readable file.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+
+#include <linux/magic.h>
+#include <sodium.h>
+
+#include "agent.h"
+
+int sink_open(const char *dir, bool require_tmpfs, char *err, size_t err_len)
+{
+	struct statfs sfs;
+	int fd;
+
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(err, err_len, "destination %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	if (fstatfs(fd, &sfs) != 0) {
+		snprintf(err, err_len, "destination %s: statfs: %s", dir, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	if (require_tmpfs && sfs.f_type != TMPFS_MAGIC && sfs.f_type != RAMFS_MAGIC) {
+		snprintf(
+		    err, err_len,
+		    "destination %s is not tmpfs or ramfs (set destination.require_tmpfs to false "
+		    "to allow it)",
+		    dir);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int sink_write_all(int fd, const char *p, size_t len)
+{
+	ssize_t n;
+
+	while (len > 0) {
+		n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int sink_write(int dir_fd, const char *name, uid_t uid, gid_t gid, mode_t mode, const void *data,
+               size_t len, char *err, size_t err_len)
+{
+	char tmp[256];
+	const char *step = "create";
+	int fd, saved;
+
+	snprintf(tmp, sizeof(tmp), ".coffer-tmp.%08x%08x", randombytes_random(),
+	         randombytes_random());
+	fd = openat(dir_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0);
+	if (fd < 0)
+		goto fail;
+	/* Owner and mode before content: the file is never readable by anyone else. */
+	step = "chown";
+	if (fchown(fd, uid, gid) != 0)
+		goto fail_unlink;
+	step = "chmod";
+	if (fchmod(fd, mode) != 0)
+		goto fail_unlink;
+	step = "write";
+	if (sink_write_all(fd, data, len) != 0)
+		goto fail_unlink;
+	step = "fsync";
+	if (fsync(fd) != 0)
+		goto fail_unlink;
+	step = "close";
+	if (close(fd) != 0) {
+		fd = -1;
+		goto fail_unlink;
+	}
+	fd = -1;
+	step = "rename";
+	if (renameat(dir_fd, tmp, dir_fd, name) != 0)
+		goto fail_unlink;
+	(void)fsync(dir_fd);
+	return 0;
+fail_unlink:
+	saved = errno;
+	if (fd >= 0)
+		close(fd);
+	(void)unlinkat(dir_fd, tmp, 0);
+	errno = saved;
+fail:
+	snprintf(err, err_len, "%s: %s: %s", name, step, strerror(errno));
+	return COFFER_ERR_IO;
+}
+
+int sink_remove(int dir_fd, const char *name)
+{
+	if (unlinkat(dir_fd, name, 0) != 0 && errno != ENOENT)
+		return COFFER_ERR_IO;
+	return 0;
+}

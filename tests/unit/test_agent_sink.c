@@ -1,0 +1,122 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * test_agent_sink.c: coffer-agent's file writer (agent/sink.c): the tmpfs check, the final mode
+ * and content, replacement by rename with no temp file left behind, and no writing through a
+ * symlink planted at the final name's place.
+ */
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "secmem.h"
+#include "test.h"
+
+static char dir[64];
+
+static int count_entries(void)
+{
+	struct dirent *e;
+	int n = 0;
+	DIR *d = opendir(dir);
+
+	while (d != NULL && (e = readdir(d)) != NULL)
+		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+			n++;
+	if (d != NULL)
+		closedir(d);
+	return n;
+}
+
+static void test_require_tmpfs_refuses_a_disk_directory(void)
+{
+	char err[AGENT_ERR_LEN];
+	struct stat st;
+	int fd;
+
+	/* dir is under /tmp; when /tmp is itself tmpfs the refusal cannot be shown here. */
+	fd = sink_open(dir, true, err, sizeof(err));
+	if (fd >= 0) {
+		close(fd);
+		fprintf(stderr, "(skipped: %s is on tmpfs)\n", dir);
+		return;
+	}
+	CHECK(strstr(err, "is not tmpfs or ramfs") != NULL);
+	fd = sink_open(dir, false, err, sizeof(err));
+	CHECK(fd >= 0);
+	close(fd);
+	if (stat("/dev/shm", &st) == 0) {
+		fd = sink_open("/dev/shm", true, err, sizeof(err));
+		CHECK(fd >= 0);
+		close(fd);
+	}
+	CHECK_EQ(sink_open("/nonexistent/dir", false, err, sizeof(err)), -1);
+}
+
+static void test_write_sets_mode_and_replaces_atomically(void)
+{
+	char err[AGENT_ERR_LEN], path[128], buf[64];
+	struct stat st;
+	int fd;
+	ssize_t n;
+
+	fd = sink_open(dir, false, err, sizeof(err));
+	CHECK(fd >= 0);
+	CHECK_EQ(sink_write(fd, "a", getuid(), getgid(), 0440, "one", 3, err, sizeof(err)), 0);
+	CHECK_EQ(sink_write(fd, "a", getuid(), getgid(), 0400, "second", 6, err, sizeof(err)), 0);
+	snprintf(path, sizeof(path), "%s/a", dir);
+	CHECK_EQ(stat(path, &st), 0);
+	CHECK_EQ(st.st_mode & 07777, 0400);
+	CHECK_EQ(st.st_size, 6);
+	CHECK_EQ(count_entries(), 1);
+	{
+		int rfd = open(path, O_RDONLY);
+
+		CHECK(rfd >= 0);
+		n = read(rfd, buf, sizeof(buf));
+		close(rfd);
+	}
+	CHECK_EQ(n, 6);
+	CHECK(memcmp(buf, "second", 6) == 0);
+	CHECK_EQ(sink_remove(fd, "a"), 0);
+	CHECK_EQ(sink_remove(fd, "a"), 0);
+	CHECK_EQ(count_entries(), 0);
+	close(fd);
+}
+
+static void test_a_symlink_at_the_name_is_replaced_not_followed(void)
+{
+	char err[AGENT_ERR_LEN], link_path[128], target[128];
+	struct stat st;
+	int fd;
+
+	snprintf(target, sizeof(target), "%s.target", dir);
+	snprintf(link_path, sizeof(link_path), "%s/b", dir);
+	CHECK_EQ(symlink(target, link_path), 0);
+	fd = sink_open(dir, false, err, sizeof(err));
+	CHECK(fd >= 0);
+	CHECK_EQ(sink_write(fd, "b", getuid(), getgid(), 0400, "x", 1, err, sizeof(err)), 0);
+	CHECK_EQ(lstat(link_path, &st), 0);
+	CHECK(S_ISREG(st.st_mode));
+	CHECK(access(target, F_OK) != 0);
+	CHECK_EQ(sink_remove(fd, "b"), 0);
+	close(fd);
+}
+
+int main(void)
+{
+	if (secmem_init() != 0)
+		return 1;
+	snprintf(dir, sizeof(dir), "/tmp/test_agent_sink.XXXXXX");
+	if (mkdtemp(dir) == NULL)
+		return 1;
+	RUN(test_require_tmpfs_refuses_a_disk_directory);
+	RUN(test_write_sets_mode_and_replaces_atomically);
+	RUN(test_a_symlink_at_the_name_is_replaced_not_followed);
+	rmdir(dir);
+	return test_summary();
+}
