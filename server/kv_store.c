@@ -357,11 +357,12 @@ int kv_batch_commit(struct core *c, struct kv_batch *b, const char *const *api_p
 	} else {
 		err = barrier_batch(c->barrier, b->ops, b->n);
 	}
-	if (err != 0 || c->watch == NULL)
+	if (c->watch == NULL)
 		return err;
-	for (i = 0; api_paths != NULL && api_paths[i] != NULL; i++)
+	for (i = 0; err == 0 && api_paths != NULL && api_paths[i] != NULL; i++)
 		watch_notify(c->watch, api_paths[i], index);
-	return 0;
+	watch_index_done(c->watch, index);
+	return err;
 }
 
 #define KV_PURGE_BATCH 256 /* version rows deleted per commit on unmount */

@@ -612,6 +612,15 @@ static int mount_purge_prefix(struct barrier *b, const char *prefix)
 	return rc;
 }
 
+/* Tell watchers that every path below the mount at path changed. */
+static void mount_announce_gone(struct watch *w, const char *path)
+{
+	uint64_t index = watch_next_index(w);
+
+	watch_notify_prefix(w, path, index);
+	watch_index_done(w, index);
+}
+
 /* Revoke every token issued through the auth mount at path ("approle/"). */
 static void mount_revoke_auth_tokens(struct core *c, const char *path)
 {
@@ -687,7 +696,7 @@ out:
 			         gone->accessor);
 		/* Every secret under the mount is gone: a change to watchers of any of them. */
 		if (!t->is_auth && t->c->watch != NULL)
-			watch_notify_prefix(t->c->watch, norm, watch_next_index(t->c->watch));
+			mount_announce_gone(t->c->watch, norm);
 	}
 	mount_entry_release(gone);
 	return rc;

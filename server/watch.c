@@ -53,7 +53,11 @@ struct watch {
 	pthread_t timer;
 	bool has_timer;
 	bool is_stopping;
-	uint64_t last;      /* the latest index handed out or loaded */
+	uint64_t last; /* the latest index handed out or loaded */
+	/* Indexes handed out whose change is not announced yet (still committing), ascending: an
+	 * answer must not tell a client it has seen them (watch_stable_index). */
+	uint64_t *pending;
+	size_t n_pending, cap_pending;
 	uint64_t persisted; /* the index stored at unseal: unknown paths changed at or before it */
 	struct watch_path *buckets[WATCH_BUCKETS];
 	struct watch_waiter *waiters;
@@ -119,6 +123,46 @@ uint64_t watch_next_index(struct watch *w)
 	pthread_mutex_lock(&w->mu);
 	idx = now > w->last ? now : w->last + 1;
 	w->last = idx;
+	if (w->n_pending == w->cap_pending) {
+		size_t cap = w->cap_pending != 0 ? w->cap_pending * 2 : 64;
+		uint64_t *v = reallocarray(w->pending, cap, sizeof(*v));
+
+		if (v == NULL)
+			fatal("out of memory");
+		w->pending = v;
+		w->cap_pending = cap;
+	}
+	w->pending[w->n_pending++] = idx; /* ascending: idx is the largest yet */
+	pthread_mutex_unlock(&w->mu);
+	return idx;
+}
+
+void watch_index_done(struct watch *w, uint64_t index)
+{
+	pthread_mutex_lock(&w->mu);
+	for (size_t i = 0; i < w->n_pending; i++) {
+		if (w->pending[i] == index) {
+			memmove(&w->pending[i], &w->pending[i + 1],
+			        (w->n_pending - i - 1) * sizeof(*w->pending));
+			w->n_pending--;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&w->mu);
+}
+
+/* The index an answer may give: below every change still committing; caller holds mu. */
+static uint64_t watch_stable_locked(const struct watch *w)
+{
+	return w->n_pending > 0 ? w->pending[0] - 1 : w->last;
+}
+
+uint64_t watch_stable_index(struct watch *w)
+{
+	uint64_t idx;
+
+	pthread_mutex_lock(&w->mu);
+	idx = watch_stable_locked(w);
 	pthread_mutex_unlock(&w->mu);
 	return idx;
 }
@@ -328,6 +372,7 @@ void watch_free(struct watch *w)
 	watch_flush(w);
 	pthread_cond_destroy(&w->cond);
 	pthread_mutex_destroy(&w->mu);
+	free(w->pending);
 	free(w);
 }
 
@@ -411,7 +456,7 @@ static void watch_hold_finish(struct response_hold *h, struct response *resp)
 	}
 	pthread_mutex_lock(&w->mu);
 	changed = watch_changed_json(w, ww->paths, ww->n_paths, ww->since);
-	last = w->last;
+	last = watch_stable_locked(w);
 	pthread_mutex_unlock(&w->mu);
 	watch_respond(resp, ww->request_id, last, changed);
 }
@@ -527,7 +572,7 @@ static void watch_handle(struct core *c, struct request *req, struct response *r
 	/* Index 0 is a client that knows nothing yet: every path counts as changed, at once. */
 	changed = since == 0 ? watch_all_json(paths, n) : watch_changed_json(w, paths, n, since);
 	if (json_array_size(changed) > 0 || wait_s == 0) {
-		uint64_t last = w->last;
+		uint64_t last = watch_stable_locked(w);
 
 		pthread_mutex_unlock(&w->mu);
 		watch_respond(resp, req->request_id, last, changed);

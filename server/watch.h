@@ -29,8 +29,14 @@ int watch_setup(struct watch *w);
 void watch_flush(struct watch *w);
 
 /* A new, strictly increasing change index. The caller writes it (watch_index_encode) at
- * WATCH_INDEX_PATH in the batch that makes the change. */
+ * WATCH_INDEX_PATH in the batch that makes the change, announces the change (watch_notify) once
+ * the batch committed, and calls watch_index_done() either way. */
 uint64_t watch_next_index(struct watch *w);
+/* The change of index is announced, or will never be (its batch failed). Until then answers
+ * give an index below it, so that a client never skips a change still committing. */
+void watch_index_done(struct watch *w, uint64_t index);
+/* The index the next answer would give: every change at or below it has been announced. */
+uint64_t watch_stable_index(struct watch *w);
 void watch_index_encode(uint64_t index, uint8_t out[8]);
 /* After the batch committed: remember that path (an API path such as "secret/data/app/db")
  * changed at index, and wake the requests that watch it. */
