@@ -181,6 +181,13 @@ static void supervise_renew(struct supervise *sv)
 	if (sv->a->ttl_s < sv->login_ttl_s)
 		sv->is_renew_final = true;
 	log_debug("token renewed (TTL %llds)", (long long)sv->a->ttl_s);
+	/* A TTL of 0 here is a token that ends within the second, not one that never expires:
+	 * log in again at once. */
+	if (sv->a->ttl_s <= 0) {
+		sv->is_renew_final = true;
+		sv->renew_at = supervise_now();
+		return;
+	}
 	supervise_schedule_renew(sv);
 }
 
@@ -213,8 +220,12 @@ static int supervise_watch(struct supervise *sv, int64_t wait_s)
 		supervise_sleep(wait_s);
 		rc = 0;
 	} else if (status == 200 && json_is_integer(json_object_get(d, "index"))) {
-		sv->index = (uint64_t)json_integer_value(json_object_get(d, "index"));
 		rc = json_array_size(json_object_get(d, "changed")) > 0 ? 1 : 0;
+		/* A wait that ran out keeps the old index: nothing is lost by asking again from
+		 * it, while a server whose answer covered a write still committing (cofferd's does
+		 * not since watch_stable_index) would make moving past it lose that change. */
+		if (rc == 1 || sv->index == 0)
+			sv->index = (uint64_t)json_integer_value(json_object_get(d, "index"));
 	} else if (status == 400 || status == 404 || status == 405 || status == 501 ||
 	           (status == 403 && sv->n_watch_denied > 0)) {
 		/* No watch extension (a Vault server), too many paths, or a policy without it. */

@@ -1,0 +1,2 @@
+unclosed {{ db.USER 
+{{ nosuch.key }} {{ db.USER | yaml }} {{ .x }} }} {{
