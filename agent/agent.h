@@ -108,7 +108,8 @@ int template_filter(const char *name, const char *in, size_t in_len,
                     struct agent_buf *out) COFFER_WUR;
 
 /* sink.c */
-/* Open the destination directory; refuse a non-tmpfs/ramfs one when require_tmpfs. A fd or -1. */
+/* Open the destination directory; refuse a non-tmpfs/ramfs one when require_tmpfs; remove temp
+ * files an earlier run left there. A fd or -1. */
 int sink_open(const char *dir, bool require_tmpfs, char *err, size_t err_len);
 /* Write name atomically under dir_fd with owner uid:gid and mode set before any content. */
 int sink_write(int dir_fd, const char *name, uid_t uid, gid_t gid, mode_t mode, const void *data,

@@ -5,6 +5,7 @@
  * 0, given its final owner and mode before any byte is written, synced, then renamed over the
  * final name, so an app never sees a partial or world-readable file.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -17,6 +18,34 @@
 #include <sodium.h>
 
 #include "agent.h"
+
+#define SINK_TMP_PREFIX ".coffer-tmp."
+#include "log.h"
+
+/* Temp files a previous run left (killed between create and rename): regular files only, never
+ * followed; they may hold part of a secret. Runs before the sandbox (it reads the directory). */
+static void sink_remove_stale(int dir_fd)
+{
+	int fd = dup(dir_fd);
+	struct dirent *e;
+	struct stat st;
+	DIR *d;
+
+	if (fd < 0 || (d = fdopendir(fd)) == NULL) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	while ((e = readdir(d)) != NULL) {
+		if (strncmp(e->d_name, SINK_TMP_PREFIX, strlen(SINK_TMP_PREFIX)) != 0 ||
+		    fstatat(dir_fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+		    !S_ISREG(st.st_mode))
+			continue;
+		if (unlinkat(dir_fd, e->d_name, 0) == 0)
+			log_info("removed %s, left by an earlier run", e->d_name);
+	}
+	closedir(d);
+}
 
 int sink_open(const char *dir, bool require_tmpfs, char *err, size_t err_len)
 {
@@ -42,6 +71,7 @@ int sink_open(const char *dir, bool require_tmpfs, char *err, size_t err_len)
 		close(fd);
 		return -1;
 	}
+	sink_remove_stale(fd);
 	return fd;
 }
 
@@ -68,7 +98,7 @@ int sink_write(int dir_fd, const char *name, uid_t uid, gid_t gid, mode_t mode, 
 	const char *step = "create";
 	int fd, saved;
 
-	snprintf(tmp, sizeof(tmp), ".coffer-tmp.%08x%08x", randombytes_random(),
+	snprintf(tmp, sizeof(tmp), SINK_TMP_PREFIX "%08x%08x", randombytes_random(),
 	         randombytes_random());
 	fd = openat(dir_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0);
 	if (fd < 0)

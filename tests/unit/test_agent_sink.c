@@ -107,6 +107,39 @@ static void test_a_symlink_at_the_name_is_replaced_not_followed(void)
 	close(fd);
 }
 
+/* A temp file a killed run left is removed at the next open; other files, and a directory or a
+ * symlink with the prefix, are not touched. */
+static void test_open_removes_stale_temp_files_only(void)
+{
+	char err[AGENT_ERR_LEN], path[160];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/.coffer-tmp.0123456789abcdef", dir);
+	fd = open(path, O_CREAT | O_WRONLY | O_EXCL, 0400);
+	CHECK(fd >= 0 && write(fd, "half a secr", 11) == 11);
+	close(fd);
+	snprintf(path, sizeof(path), "%s/keep", dir);
+	fd = open(path, O_CREAT | O_WRONLY | O_EXCL, 0400);
+	close(fd);
+	snprintf(path, sizeof(path), "%s/.coffer-tmp.dir", dir);
+	CHECK_EQ(mkdir(path, 0700), 0);
+	snprintf(path, sizeof(path), "%s/.coffer-tmp.link", dir);
+	CHECK_EQ(symlink("/etc/hostname", path), 0);
+	fd = sink_open(dir, false, err, sizeof(err));
+	CHECK(fd >= 0);
+	close(fd);
+	snprintf(path, sizeof(path), "%s/.coffer-tmp.0123456789abcdef", dir);
+	CHECK(access(path, F_OK) != 0);
+	CHECK_EQ(count_entries(), 3);
+	CHECK(access("/etc/hostname", F_OK) == 0);
+	snprintf(path, sizeof(path), "%s/keep", dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/.coffer-tmp.dir", dir);
+	rmdir(path);
+	snprintf(path, sizeof(path), "%s/.coffer-tmp.link", dir);
+	unlink(path);
+}
+
 int main(void)
 {
 	if (secmem_init() != 0)
@@ -117,6 +150,7 @@ int main(void)
 	RUN(test_require_tmpfs_refuses_a_disk_directory);
 	RUN(test_write_sets_mode_and_replaces_atomically);
 	RUN(test_a_symlink_at_the_name_is_replaced_not_followed);
+	RUN(test_open_removes_stale_temp_files_only);
 	rmdir(dir);
 	return test_summary();
 }
