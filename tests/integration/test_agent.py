@@ -455,3 +455,29 @@ def test_sidecar_logs_in_again_when_the_max_ttl_ends(tmp_path, dev):
     finally:
         rc = side.stop()
     assert rc == 0, side.log()
+
+
+def test_init_over_https_verifies_the_server_with_ca_cert(tmp_path, cofferd_factory):
+    # TLS is read and checked after the sandbox is on: the CA file, the handshake, then the files.
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ed25519", "-nodes", "-days", "2",
+                    "-keyout", str(key), "-out", str(cert), "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
+                   check=True, capture_output=True, timeout=60)
+    os.chmod(key, 0o600)
+    server = cofferd_factory({"tls_cert_file": str(cert), "tls_key_file": str(key)},
+                             ca_file=cert)
+    assert server.url.startswith("https://")
+    init = server.init(1, 1)
+    server.unseal(init["keys"])
+    server.root = init["root_token"]
+    put_secret(server, "agent/tls", {"token": "tls-secret"})
+    setup = Setup(tmp_path, server)
+    secrets = [{"name": "a", "path": "secret/data/agent/tls", "file": "a", "format": "raw",
+                "key": "token"}]
+    trusted = setup.config(secrets, name="trusted.json", server={"ca_cert": str(cert)})
+    untrusted = setup.config(secrets, name="untrusted.json")
+    [(rc_bad, files_bad), (rc_ok, files_ok)], err = run_agents(setup, [untrusted, trusted])
+    assert rc_bad != 0 and files_bad == {}, err
+    assert rc_ok == 0, err
+    assert files_ok["a"][3] == b"tls-secret"
