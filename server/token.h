@@ -36,7 +36,7 @@ struct engine;
 struct token_entry {
 	uint8_t hash[COFFER_MAC_LEN];
 	char hash_hex[2 * COFFER_MAC_LEN + 1];
-	char accessor[32];                       /* 24 characters of base64url */
+	char accessor[32];                       /* 24 letters and digits */
 	char parent_hex[2 * COFFER_MAC_LEN + 1]; /* "" for orphans */
 	json_t *policies;                        /* sorted array of unique names; never NULL */
 	json_t *meta;                            /* object of strings; never NULL */

@@ -15,7 +15,7 @@
 #include "secmem.h"
 #include "token_int.h"
 
-#define TOKEN_ACCESSOR_RAW 18
+#define TOKEN_ACCESSOR_CHARS 24
 
 static int64_t token_clock_real(void)
 {
@@ -45,7 +45,8 @@ int64_t token_now_ms(void)
 }
 
 /* The exact expiry decides when a token is refused (to the millisecond, so a 2 s token is
- * refused right after 2 s); the whole-second expiry, rounded up, is what leases and lookups show. */
+ * refused right after 2 s); the whole-second expiry, rounded up, is what leases and lookups show.
+ */
 void token_set_expiry(struct token_entry *e, int64_t now_ms, int64_t ttl_s)
 {
 	if (ttl_s <= 0) {
@@ -259,15 +260,28 @@ int token_entry_from_json(const json_t *o, struct token_entry *e)
 	return 0;
 }
 
+/* 24 random letters and digits (about 143 bits), like Vault's accessors: no '-' or '_', so an
+ * accessor never looks like a flag to a command line (base64url ones started with '-' one time
+ * in 64). Uniform: bytes of 248 and above are drawn again. */
 static int token_new_accessor(char *out, size_t out_cap)
 {
-	uint8_t raw[TOKEN_ACCESSOR_RAW];
-	int err;
+	static const char alphabet[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+	uint8_t raw[32];
+	size_t n = 0;
 
-	coffer_random(raw, sizeof(raw));
-	err = codec_b64_encode(out, out_cap, raw, sizeof(raw), CODEC_B64_URL);
+	if (out_cap < TOKEN_ACCESSOR_CHARS + 1)
+		return COFFER_ERR_INVALID;
+	while (n < TOKEN_ACCESSOR_CHARS) {
+		coffer_random(raw, sizeof(raw));
+		for (size_t i = 0; i < sizeof(raw) && n < TOKEN_ACCESSOR_CHARS; i++) {
+			if (raw[i] < 248)
+				out[n++] = alphabet[raw[i] % 62];
+		}
+	}
+	out[n] = '\0';
 	secmem_wipe(raw, sizeof(raw));
-	return err;
+	return 0;
 }
 
 struct token_entry *token_entry_new(const uint8_t *hash, int64_t now)

@@ -184,12 +184,17 @@ static void test_create_lookup_authenticate(void)
 	CHECK_EQ(make_token(&f, NULL, 3600, 0, &text, &e), 0);
 	CHECK(strncmp(text, "cof.", 4) == 0 && strlen(text) == 47);
 	CHECK_EQ(strlen(e->accessor), 24);
+	/* Letters and digits only: never a '-' that a command line would take for a flag. */
+	CHECK_EQ(
+	    strspn(e->accessor, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"),
+	    24);
 	CHECK(e->is_orphan && !e->is_root && e->is_renewable);
 	CHECK_EQ(json_array_size(e->policies), 2);
 	CHECK(strcmp(json_string_value(json_array_get(e->policies, 0)), "default") == 0);
 	CHECK(strcmp(json_string_value(json_array_get(e->policies, 1)), "dev") == 0);
 	/* The whole-second expiry is rounded up from the exact one. */
-	CHECK(e->expire_time - e->creation_time >= 3600 && e->expire_time - e->creation_time <= 3601);
+	CHECK(e->expire_time - e->creation_time >= 3600 &&
+	      e->expire_time - e->creation_time <= 3601);
 	CHECK(e->expire_ms > 0 && e->expire_ms <= e->expire_time * 1000 &&
 	      e->expire_ms > (e->expire_time - 1) * 1000);
 	CHECK_EQ(token_authenticate(f.ts, text, "127.0.0.1", &a), 0);
