@@ -34,6 +34,15 @@ int cli_args_parse(const struct cli_cmd *cmd, const char *name, const struct cli
 	return CLI_CONTINUE;
 }
 
+int cli_args_plain(const struct cli_cmd *cmd, const char *name, int argc, char **argv, int min_args,
+                   int max_args)
+{
+	const struct cli_flag flags[] = {CLI_FLAG_FORMAT, CLI_FLAG_END};
+	int n_args;
+
+	return cli_args_parse(cmd, name, flags, argc, argv, min_args, max_args, &n_args);
+}
+
 int cli_args_int(const char *name, const char *flag, const char *value, long long min,
                  long long max, long long *out)
 {

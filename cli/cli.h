@@ -93,6 +93,9 @@ int cli_dispatch(const struct cli_cmd *cmd, const char *name, int argc, char **a
  */
 int cli_args_parse(const struct cli_cmd *cmd, const char *name, const struct cli_flag *flags,
                    int argc, char **argv, int min_args, int max_args, int *n_args);
+/* cli_args_parse() for a command whose only flag is -format. Same returns. */
+int cli_args_plain(const struct cli_cmd *cmd, const char *name, int argc, char **argv, int min_args,
+                   int max_args);
 /* Parse a decimal integer flag value into *out; -1 and a message on stderr when it is not one. */
 int cli_args_int(const char *name, const char *flag, const char *value, long long min,
                  long long max, long long *out);

@@ -83,12 +83,11 @@ int cmd_write(const struct cli_cmd *cmd, const char *name, int argc, char **argv
 
 int cmd_list(const struct cli_cmd *cmd, const char *name, int argc, char **argv)
 {
-	const struct cli_flag flags[] = {CLI_FLAG_FORMAT, CLI_FLAG_END};
 	json_t *resp = NULL;
 	long status;
-	int n_args, rc;
+	int rc;
 
-	rc = cli_args_parse(cmd, name, flags, argc, argv, 1, 1, &n_args);
+	rc = cli_args_plain(cmd, name, argc, argv, 1, 1);
 	if (rc != CLI_CONTINUE)
 		return rc;
 	rc = cli_client_send("LIST", argv[1], NULL, &status, &resp);

@@ -10,11 +10,10 @@
 
 static int cmd_lease_lookup(const struct cli_cmd *cmd, const char *name, int argc, char **argv)
 {
-	const struct cli_flag flags[] = {CLI_FLAG_FORMAT, CLI_FLAG_END};
 	json_t *body;
-	int n_args, rc;
+	int rc;
 
-	rc = cli_args_parse(cmd, name, flags, argc, argv, 1, 1, &n_args);
+	rc = cli_args_plain(cmd, name, argc, argv, 1, 1);
 	if (rc != CLI_CONTINUE)
 		return rc;
 	body = json_pack("{s:s}", "lease_id", argv[1]);

@@ -51,11 +51,10 @@ static void cmd_seal_status_print(const json_t *st)
 /* status: 0 unsealed, 2 sealed, 1 error (the Vault CLI's codes). */
 int cmd_status(const struct cli_cmd *cmd, const char *name, int argc, char **argv)
 {
-	const struct cli_flag flags[] = {CLI_FLAG_FORMAT, CLI_FLAG_END};
 	json_t *resp = NULL;
-	int n_args, rc;
+	int rc;
 
-	rc = cli_args_parse(cmd, name, flags, argc, argv, 0, 0, &n_args);
+	rc = cli_args_plain(cmd, name, argc, argv, 0, 0);
 	if (rc != CLI_CONTINUE)
 		return rc;
 	rc = cli_client_call("GET", "sys/seal-status", NULL, &resp);
@@ -165,11 +164,10 @@ static int cmd_operator_unseal(const struct cli_cmd *cmd, const char *name, int 
 static int cmd_operator_put(const struct cli_cmd *cmd, const char *name, int argc, char **argv,
                             const char *path, const char *done, const char *show)
 {
-	const struct cli_flag flags[] = {CLI_FLAG_FORMAT, CLI_FLAG_END};
 	json_t *resp = NULL;
-	int n_args, rc;
+	int rc;
 
-	rc = cli_args_parse(cmd, name, flags, argc, argv, 0, 0, &n_args);
+	rc = cli_args_plain(cmd, name, argc, argv, 0, 0);
 	if (rc != CLI_CONTINUE)
 		return rc;
 	rc = cli_client_call("PUT", path, NULL, &resp);
@@ -200,11 +198,10 @@ static int cmd_operator_rotate(const struct cli_cmd *cmd, const char *name, int 
 static int cmd_operator_key_status(const struct cli_cmd *cmd, const char *name, int argc,
                                    char **argv)
 {
-	const struct cli_flag flags[] = {CLI_FLAG_FORMAT, CLI_FLAG_END};
 	json_t *resp = NULL;
-	int n_args, rc;
+	int rc;
 
-	rc = cli_args_parse(cmd, name, flags, argc, argv, 0, 0, &n_args);
+	rc = cli_args_plain(cmd, name, argc, argv, 0, 0);
 	if (rc != CLI_CONTINUE)
 		return rc;
 	rc = cli_client_call("GET", "sys/key-status", NULL, &resp);

@@ -22,12 +22,11 @@ static int cmd_policy_path(const char *name, char *buf, size_t len)
 
 static int cmd_policy_write(const struct cli_cmd *cmd, const char *name, int argc, char **argv)
 {
-	const struct cli_flag flags[] = {CLI_FLAG_FORMAT, CLI_FLAG_END};
 	json_t *text, *body;
 	char path[512], msg[512];
-	int n_args, rc;
+	int rc;
 
-	rc = cli_args_parse(cmd, name, flags, argc, argv, 2, 2, &n_args);
+	rc = cli_args_plain(cmd, name, argc, argv, 2, 2);
 	if (rc != CLI_CONTINUE)
 		return rc;
 	if (cmd_policy_path(argv[1], path, sizeof(path)) != 0)
@@ -44,12 +43,11 @@ static int cmd_policy_write(const struct cli_cmd *cmd, const char *name, int arg
 
 static int cmd_policy_read(const struct cli_cmd *cmd, const char *name, int argc, char **argv)
 {
-	const struct cli_flag flags[] = {CLI_FLAG_FORMAT, CLI_FLAG_END};
 	json_t *resp = NULL;
 	char path[512];
-	int n_args, rc;
+	int rc;
 
-	rc = cli_args_parse(cmd, name, flags, argc, argv, 1, 1, &n_args);
+	rc = cli_args_plain(cmd, name, argc, argv, 1, 1);
 	if (rc != CLI_CONTINUE)
 		return rc;
 	if (cmd_policy_path(argv[1], path, sizeof(path)) != 0)
@@ -66,12 +64,11 @@ static int cmd_policy_read(const struct cli_cmd *cmd, const char *name, int argc
 
 static int cmd_policy_list(const struct cli_cmd *cmd, const char *name, int argc, char **argv)
 {
-	const struct cli_flag flags[] = {CLI_FLAG_FORMAT, CLI_FLAG_END};
 	json_t *resp = NULL;
 	long status;
-	int n_args, rc;
+	int rc;
 
-	rc = cli_args_parse(cmd, name, flags, argc, argv, 0, 0, &n_args);
+	rc = cli_args_plain(cmd, name, argc, argv, 0, 0);
 	if (rc != CLI_CONTINUE)
 		return rc;
 	rc = cli_client_send("LIST", "sys/policies/acl", NULL, &status, &resp);
@@ -83,11 +80,10 @@ static int cmd_policy_list(const struct cli_cmd *cmd, const char *name, int argc
 
 static int cmd_policy_delete(const struct cli_cmd *cmd, const char *name, int argc, char **argv)
 {
-	const struct cli_flag flags[] = {CLI_FLAG_FORMAT, CLI_FLAG_END};
 	char path[512], msg[512];
-	int n_args, rc;
+	int rc;
 
-	rc = cli_args_parse(cmd, name, flags, argc, argv, 1, 1, &n_args);
+	rc = cli_args_plain(cmd, name, argc, argv, 1, 1);
 	if (rc != CLI_CONTINUE)
 		return rc;
 	if (cmd_policy_path(argv[1], path, sizeof(path)) != 0)

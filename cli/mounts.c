@@ -57,11 +57,10 @@ int cli_mounts_enable(const struct cli_cmd *cmd, const char *name, int argc, cha
 int cli_mounts_disable(const struct cli_cmd *cmd, const char *name, int argc, char **argv,
                        const char *prefix)
 {
-	const struct cli_flag flags[] = {CLI_FLAG_FORMAT, CLI_FLAG_END};
 	char *api;
-	int n_args, rc;
+	int rc;
 
-	rc = cli_args_parse(cmd, name, flags, argc, argv, 1, 1, &n_args);
+	rc = cli_args_plain(cmd, name, argc, argv, 1, 1);
 	if (rc != CLI_CONTINUE)
 		return rc;
 	api = cli_mounts_path(prefix, argv[1]);
@@ -75,11 +74,10 @@ int cli_mounts_disable(const struct cli_cmd *cmd, const char *name, int argc, ch
 int cli_mounts_list(const struct cli_cmd *cmd, const char *name, int argc, char **argv,
                     const char *prefix, const char *const *cols)
 {
-	const struct cli_flag flags[] = {CLI_FLAG_FORMAT, CLI_FLAG_END};
 	json_t *resp = NULL;
-	int n_args, rc;
+	int rc;
 
-	rc = cli_args_parse(cmd, name, flags, argc, argv, 0, 0, &n_args);
+	rc = cli_args_plain(cmd, name, argc, argv, 0, 0);
 	if (rc != CLI_CONTINUE)
 		return rc;
 	rc = cli_client_call("GET", prefix, NULL, &resp);
