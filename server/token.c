@@ -7,9 +7,12 @@
  */
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <sodium.h>
 
 #include "codec.h"
 #include "json.h"
@@ -29,6 +32,12 @@ static size_t token_cache_bucket(const uint8_t *hash)
 	return (size_t)(v & (TOKEN_CACHE_BUCKETS - 1));
 }
 
+/* Token hashes are compared in constant time: they stand for the token (DESIGN.md §10.5). */
+static bool token_hash_eq(const uint8_t *a, const uint8_t *b)
+{
+	return sodium_memcmp(a, b, COFFER_MAC_LEN) == 0;
+}
+
 static struct token_entry *token_cache_get(struct token_store *ts, const uint8_t *hash)
 {
 	struct token_cache_node *n;
@@ -36,7 +45,7 @@ static struct token_entry *token_cache_get(struct token_store *ts, const uint8_t
 
 	pthread_rwlock_rdlock(&ts->cache_lock);
 	for (n = ts->buckets[token_cache_bucket(hash)]; n != NULL; n = n->next) {
-		if (memcmp(n->e->hash, hash, COFFER_MAC_LEN) == 0) {
+		if (token_hash_eq(n->e->hash, hash)) {
 			e = n->e;
 			token_entry_ref(e);
 			break;
@@ -71,7 +80,7 @@ static void token_cache_put(struct token_store *ts, struct token_entry *e, uint_
 		return;
 	pthread_rwlock_wrlock(&ts->cache_lock);
 	for (struct token_cache_node *m = ts->buckets[i]; m != NULL; m = m->next) {
-		if (memcmp(m->e->hash, e->hash, COFFER_MAC_LEN) == 0)
+		if (token_hash_eq(m->e->hash, e->hash))
 			gen = ~gen; /* already cached by another thread */
 	}
 	if (gen != atomic_load(&ts->cache_gen)) {
@@ -98,7 +107,7 @@ void token_cache_invalidate(struct token_store *ts, const uint8_t *hash)
 	for (pp = &ts->buckets[token_cache_bucket(hash)]; *pp != NULL; pp = &(*pp)->next) {
 		struct token_cache_node *n = *pp;
 
-		if (memcmp(n->e->hash, hash, COFFER_MAC_LEN) == 0) {
+		if (token_hash_eq(n->e->hash, hash)) {
 			*pp = n->next;
 			token_entry_release(n->e);
 			free(n);
