@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ok, start_dev, wait_for
+from conftest import make_cert, ok, start_dev, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 RUN_TIMEOUT_S = 60
@@ -459,12 +459,7 @@ def test_sidecar_logs_in_again_when_the_max_ttl_ends(tmp_path, dev):
 
 def test_init_over_https_verifies_the_server_with_ca_cert(tmp_path, cofferd_factory):
     # TLS is read and checked after the sandbox is on: the CA file, the handshake, then the files.
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ed25519", "-nodes", "-days", "2",
-                    "-keyout", str(key), "-out", str(cert), "-subj", "/CN=localhost",
-                    "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
-                   check=True, capture_output=True, timeout=60)
-    os.chmod(key, 0o600)
+    cert, key = make_cert(tmp_path)
     server = cofferd_factory({"tls_cert_file": str(cert), "tls_key_file": str(key)},
                              ca_file=cert)
     assert server.url.startswith("https://")

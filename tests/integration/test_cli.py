@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import start_dev
+from conftest import make_cert, start_dev
 
 
 REPO = Path(__file__).resolve().parents[2]
@@ -455,12 +455,7 @@ def test_bash_completion_follows_the_command_tree(tmp_path):
 
 
 def test_https_with_coffer_cacert(cofferd_factory, tmp_path):
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ed25519", "-nodes", "-days", "2",
-                    "-keyout", str(key), "-out", str(cert), "-subj", "/CN=localhost",
-                    "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
-                   check=True, capture_output=True, timeout=60)
-    os.chmod(key, 0o600)
+    cert, key = make_cert(tmp_path)
     server = cofferd_factory({"tls_cert_file": str(cert), "tls_key_file": str(key)},
                              ca_file=cert)
     cli = Cli(server, tmp_path / "home")

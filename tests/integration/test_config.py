@@ -8,7 +8,7 @@ import subprocess
 import pytest
 import requests
 
-from conftest import TOKEN_RE, base_config, cofferd_path, free_port, b64decode_any
+from conftest import TOKEN_RE, b64decode_any, base_config, cofferd_path, free_port, make_cert
 
 
 def run_config(tmp_path, config, timeout_s=15):
@@ -122,17 +122,6 @@ def test_keyfile_seal_with_another_key_stays_sealed(cofferd_factory, tmp_path):
         assert s.last_exit not in (0, None)
         return
     assert s.seal_status()["sealed"] is True
-
-
-def make_cert(tmp_path, algorithm):
-    cert, key = tmp_path / f"cert-{algorithm}.pem", tmp_path / f"key-{algorithm}.pem"
-    newkey = ["-newkey", "ed25519"] if algorithm == "ed25519" else ["-newkey", "rsa:2048"]
-    subprocess.run(["openssl", "req", "-x509", *newkey, "-nodes", "-days", "2",
-                    "-keyout", str(key), "-out", str(cert), "-subj", "/CN=localhost",
-                    "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
-                   check=True, capture_output=True, timeout=60)
-    os.chmod(key, 0o600)
-    return cert, key
 
 
 @pytest.mark.parametrize("algorithm", ["ed25519", "rsa"])

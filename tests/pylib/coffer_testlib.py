@@ -636,3 +636,16 @@ def hvac_client(server, token=None):
 
 def is_204(resp):
     return isinstance(resp, requests.Response) and resp.status_code == 204
+
+
+def make_cert(tmp_path, algorithm="ed25519"):
+    """A self-signed certificate for 127.0.0.1 and localhost and its key (mode 0600) under
+    tmp_path: (cert, key) paths."""
+    cert, key = tmp_path / f"cert-{algorithm}.pem", tmp_path / f"key-{algorithm}.pem"
+    newkey = ["-newkey", "ed25519"] if algorithm == "ed25519" else ["-newkey", "rsa:2048"]
+    subprocess.run(["openssl", "req", "-x509", *newkey, "-nodes", "-days", "2",
+                    "-keyout", str(key), "-out", str(cert), "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
+                   check=True, capture_output=True, timeout=60)
+    os.chmod(key, 0o600)
+    return cert, key
