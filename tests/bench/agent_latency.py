@@ -26,7 +26,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -34,10 +33,8 @@ import tempfile
 import time
 from pathlib import Path
 
-for _name in ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
-    os.environ.pop(_name, None)
-
-import requests  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchlib import session, start_dev  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 COFFERD = Path(os.environ.get("COFFERD", REPO / "build-release" / "cofferd"))
@@ -47,12 +44,6 @@ RSS_AFTER_S = float(os.environ.get("RSS_AFTER_S", "60"))
 N_SECRETS = 10
 POLL_S = 0.001
 TRIAL_TIMEOUT_S = 10
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def config(url, token_file, dest, mode):
@@ -108,29 +99,10 @@ def main():
     if not Path("/usr/bin/time").is_file():
         sys.exit("agent_latency: needs /usr/bin/time (Debian package time)")
     work = Path(tempfile.mkdtemp(prefix="coffer-agent-bench-"))
-    root = "cof." + secrets.token_urlsafe(32)[:43]
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen([str(COFFERD), "--dev", "--disable-mlock", "--log-level", "error",
-                               "--listen", f"127.0.0.1:{port}", "--root-token", root,
-                               "--data-dir", str(work)], stdout=subprocess.DEVNULL,
-                              stderr=open(work / "cofferd.log", "wb"), start_new_session=True)
+    server, url, root = start_dev(COFFERD, work, "agent_latency")
     sidecar = None
     try:
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                if requests.get(url + "/v1/sys/health", timeout=1).status_code == 200:
-                    break
-            except requests.exceptions.RequestException:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                sys.exit("agent_latency: cofferd did not start:\n" +
-                         (work / "cofferd.log").read_text(errors="replace")[-2000:])
-            time.sleep(0.05)
-        writer = requests.Session()
-        writer.trust_env = False
-        writer.headers["X-Vault-Token"] = root
+        writer = session(root)
         for i in range(N_SECRETS):
             writer.post(f"{url}/v1/secret/data/bench/s{i}",
                         json={"data": {"value": secrets.token_hex(50)}},

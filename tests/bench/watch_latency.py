@@ -16,10 +16,8 @@ woken after the commit too, so the two are close).
 """
 import json
 import os
-import secrets
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -28,28 +26,13 @@ import threading
 import time
 from pathlib import Path
 
-for _name in ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
-    os.environ.pop(_name, None)
-
-import requests  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchlib import session, start_dev  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 COFFERD = Path(os.environ.get("COFFERD", REPO / "build-release" / "cofferd"))
 TRIALS = int(os.environ.get("TRIALS", "50"))
 PATH = "secret/data/bench/watched"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def session(token):
-    sess = requests.Session()
-    sess.trust_env = False
-    sess.headers["X-Vault-Token"] = token
-    return sess
 
 
 def main():
@@ -58,26 +41,8 @@ def main():
                  "  cmake -S . -B build-release -G Ninja -DCMAKE_BUILD_TYPE=Release "
                  "-DCOFFER_TESTS=OFF && ninja -C build-release cofferd")
     work = Path(tempfile.mkdtemp(prefix="coffer-watch-bench-"))
-    root = "cof." + secrets.token_urlsafe(32)[:43]
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    err = open(work / "stderr.log", "wb")
-    proc = subprocess.Popen([str(COFFERD), "--dev", "--disable-mlock", "--log-level", "error",
-                             "--listen", f"127.0.0.1:{port}", "--root-token", root,
-                             "--data-dir", str(work)], stdout=subprocess.DEVNULL, stderr=err,
-                            start_new_session=True)
+    proc, url, root = start_dev(COFFERD, work, "watch_latency")
     try:
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                if requests.get(url + "/v1/sys/health", timeout=1).status_code == 200:
-                    break
-            except requests.exceptions.RequestException:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                sys.exit("watch_latency: cofferd did not start:\n" +
-                         (work / "stderr.log").read_text(errors="replace")[-2000:])
-            time.sleep(0.05)
         writer = session(root)
         watcher = session(root)
         r = writer.post(f"{url}/v1/{PATH}", json={"data": {"n": 0}}, timeout=10)
@@ -130,7 +95,6 @@ def main():
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-        err.close()
         shutil.rmtree(work, ignore_errors=True)
 
 
