@@ -56,6 +56,21 @@ void coffer_json_init(void)
 	(void)pthread_once(&json_once, json_init_once);
 }
 
+bool coffer_json_is_string_map(const json_t *v)
+{
+	const char *key;
+	json_t *item;
+
+	if (!json_is_object(v))
+		return false;
+	json_object_foreach((json_t *)v, key, item)
+	{
+		if (!json_is_string(item))
+			return false;
+	}
+	return true;
+}
+
 /* The deepest nesting of arrays and objects in JSON text buf[0..len) (strings skipped), or
  * COFFER_JSON_MAX_DEPTH + 1 as soon as it is deeper. */
 static size_t json_text_depth(const char *buf, size_t len)

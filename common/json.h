@@ -29,6 +29,9 @@ void coffer_json_init(void);
 int coffer_json_parse_object(const char *buf, size_t len, json_t **out, char *errbuf,
                              size_t errbuf_len);
 
+/* Whether v is an object whose every value is a string (token and secret_id metadata). */
+bool coffer_json_is_string_map(const json_t *v);
+
 /* Typed getters; see the file comment for the absent/null rule. */
 int coffer_json_get_string(const json_t *obj, const char *key, const char **out);
 int coffer_json_get_bool(const json_t *obj, const char *key, bool *out);

@@ -30,8 +30,7 @@ static json_t *approle_time_json(int64_t t)
 static int approle_metadata(const json_t *body, json_t **out)
 {
 	const json_t *v = json_object_get(body, "metadata");
-	const char *key;
-	json_t *md = NULL, *item;
+	json_t *md = NULL;
 
 	*out = NULL;
 	if (v == NULL || json_is_null(v))
@@ -40,16 +39,9 @@ static int approle_metadata(const json_t *body, json_t **out)
 		md = json_loads(json_string_value(v), 0, NULL);
 	else
 		md = json_deep_copy(v);
-	if (!json_is_object(md)) {
+	if (!coffer_json_is_string_map(md)) {
 		json_decref(md);
 		return COFFER_ERR_INVALID;
-	}
-	json_object_foreach(md, key, item)
-	{
-		if (!json_is_string(item)) {
-			json_decref(md);
-			return COFFER_ERR_INVALID;
-		}
 	}
 	*out = md;
 	return 0;

@@ -586,21 +586,6 @@ static int token_policies_build(const struct token_params *p, json_t **out)
 	return 0;
 }
 
-static int token_meta_check(const json_t *meta)
-{
-	const char *k;
-	json_t *v;
-
-	if (!json_is_object(meta))
-		return COFFER_ERR_INVALID;
-	json_object_foreach((json_t *)meta, k, v)
-	{
-		if (!json_is_string(v))
-			return COFFER_ERR_INVALID;
-	}
-	return 0;
-}
-
 /* Everything of a new entry that comes from p (the parent is set under the store's lock). */
 static int token_fill(struct token_entry *e, const struct token_params *p)
 {
@@ -614,8 +599,8 @@ static int token_fill(struct token_entry *e, const struct token_params *p)
 		return err;
 	e->is_root = token_policies_has(e->policies, "root");
 	if (p->meta != NULL) {
-		if ((err = token_meta_check(p->meta)) != 0)
-			return err;
+		if (!coffer_json_is_string_map(p->meta))
+			return COFFER_ERR_INVALID;
 		json_decref(e->meta);
 		if ((e->meta = json_deep_copy(p->meta)) == NULL)
 			return COFFER_ERR_NOMEM;

@@ -77,18 +77,11 @@ static bool tr_array_has(const json_t *arr, const char *name)
 static int tr_meta_check(const json_t *body, const json_t **out)
 {
 	const json_t *meta = json_object_get(body, "meta");
-	const char *k;
-	json_t *v;
 
 	if (meta == NULL || json_is_null(meta))
 		return 0;
-	if (!json_is_object(meta))
+	if (!coffer_json_is_string_map(meta))
 		return COFFER_ERR_INVALID;
-	json_object_foreach((json_t *)meta, k, v)
-	{
-		if (!json_is_string(v))
-			return COFFER_ERR_INVALID;
-	}
 	*out = meta;
 	return 0;
 }
