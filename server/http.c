@@ -422,7 +422,6 @@ static enum MHD_Result http_handle(void *cls, struct MHD_Connection *conn, const
 	enum MHD_Result ret;
 
 	(void)version;
-	memset(&stack_req, 0, REQUEST_ZERO_LEN); /* 12 KiB of buffers need no zeroing */
 	if (ctx == NULL) {
 		ctx = calloc(1, sizeof(*ctx));
 		if (ctx == NULL)
@@ -457,7 +456,9 @@ static enum MHD_Result http_handle(void *cls, struct MHD_Connection *conn, const
 		goto send;
 	}
 	if (h->has_pool && http_is_write(method) && (job = calloc(1, sizeof(*job))) != NULL)
-		req = &job->req;
+		req = &job->req; /* calloc'd */
+	else
+		memset(&stack_req, 0, REQUEST_ZERO_LEN); /* 12 KiB of buffers need no zeroing */
 	if (http_build_request(conn, url, method, ctx, req, &resp) == 0) {
 		if (job != NULL) {
 			job->conn = conn;
