@@ -340,7 +340,6 @@ int kv_batch_commit(struct core *c, struct kv_batch *b, const char *const *api_p
 {
 	uint8_t enc[8];
 	uint64_t index = 0;
-	size_t i;
 	int err;
 
 	/* Without a watch (tests, or a build without watch.c wired) the change is just not
@@ -359,9 +358,10 @@ int kv_batch_commit(struct core *c, struct kv_batch *b, const char *const *api_p
 	}
 	if (c->watch == NULL)
 		return err;
-	for (i = 0; err == 0 && api_paths != NULL && api_paths[i] != NULL; i++)
-		watch_notify(c->watch, api_paths[i], index);
-	watch_index_done(c->watch, index);
+	if (err == 0 && api_paths != NULL)
+		watch_notify(c->watch, api_paths, index);
+	else
+		watch_index_done(c->watch, index);
 	return err;
 }
 

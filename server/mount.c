@@ -618,7 +618,6 @@ static void mount_announce_gone(struct watch *w, const char *path)
 	uint64_t index = watch_next_index(w);
 
 	watch_notify_prefix(w, path, index);
-	watch_index_done(w, index);
 }
 
 /* Revoke every token issued through the auth mount at path ("approle/"). */

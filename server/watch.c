@@ -137,9 +137,9 @@ uint64_t watch_next_index(struct watch *w)
 	return idx;
 }
 
-void watch_index_done(struct watch *w, uint64_t index)
+/* Drop index from the changes in flight; caller holds mu. */
+static void watch_index_done_locked(struct watch *w, uint64_t index)
 {
-	pthread_mutex_lock(&w->mu);
 	for (size_t i = 0; i < w->n_pending; i++) {
 		if (w->pending[i] == index) {
 			memmove(&w->pending[i], &w->pending[i + 1],
@@ -148,6 +148,12 @@ void watch_index_done(struct watch *w, uint64_t index)
 			break;
 		}
 	}
+}
+
+void watch_index_done(struct watch *w, uint64_t index)
+{
+	pthread_mutex_lock(&w->mu);
+	watch_index_done_locked(w, index);
 	pthread_mutex_unlock(&w->mu);
 }
 
@@ -193,13 +199,12 @@ static bool watch_waiter_changed(const struct watch *w, const struct watch_waite
 	return false;
 }
 
-void watch_notify(struct watch *w, const char *path, uint64_t index)
+/* Remember that path changed at index; caller holds mu. */
+static void watch_record(struct watch *w, const char *path, uint64_t index)
 {
-	struct watch_waiter *ww, *next;
+	size_t b = watch_bucket(path);
 	struct watch_path *p;
-	size_t b = watch_bucket(path), i;
 
-	pthread_mutex_lock(&w->mu);
 	for (p = w->buckets[b]; p != NULL && strcmp(p->path, path) != 0; p = p->next)
 		;
 	if (p == NULL && (p = malloc(sizeof(*p) + strlen(path) + 1)) != NULL) {
@@ -210,10 +215,25 @@ void watch_notify(struct watch *w, const char *path, uint64_t index)
 	}
 	if (p != NULL && index > p->index)
 		p->index = index;
+}
+
+void watch_notify(struct watch *w, const char *const *paths, uint64_t index)
+{
+	struct watch_waiter *ww, *next;
+	size_t i, j;
+
+	pthread_mutex_lock(&w->mu);
+	/* Every path first, then the index is out of flight, then the waiters: a woken request
+	 * answers with an index that covers this change, and sees all of its paths. */
+	for (j = 0; paths[j] != NULL; j++)
+		watch_record(w, paths[j], index);
+	watch_index_done_locked(w, index);
 	for (ww = w->waiters; ww != NULL; ww = next) {
 		next = ww->next;
-		for (i = 0; i < ww->n_paths; i++) {
-			if (strcmp(ww->paths[i], path) == 0 && index > ww->since) {
+		for (i = 0; i < ww->n_paths && index > ww->since; i++) {
+			for (j = 0; paths[j] != NULL && strcmp(ww->paths[i], paths[j]) != 0; j++)
+				;
+			if (paths[j] != NULL) {
 				watch_wake(w, ww);
 				break;
 			}
@@ -236,6 +256,7 @@ void watch_notify_prefix(struct watch *w, const char *prefix, uint64_t index)
 		p->next = w->prefixes;
 		w->prefixes = p;
 	}
+	watch_index_done_locked(w, index);
 	for (ww = w->waiters; ww != NULL; ww = next) {
 		next = ww->next;
 		for (i = 0; i < ww->n_paths; i++) {

@@ -29,8 +29,9 @@ int watch_setup(struct watch *w);
 void watch_flush(struct watch *w);
 
 /* A new, strictly increasing change index. The caller writes it (watch_index_encode) at
- * WATCH_INDEX_PATH in the batch that makes the change, announces the change (watch_notify) once
- * the batch committed, and calls watch_index_done() either way. */
+ * WATCH_INDEX_PATH in the batch that makes the change and, once the batch committed, announces
+ * the change (watch_notify or watch_notify_prefix, which release the index), or calls
+ * watch_index_done() when the batch failed. */
 uint64_t watch_next_index(struct watch *w);
 /* The change of index is announced, or will never be (its batch failed). Until then answers
  * give an index below it, so that a client never skips a change still committing. */
@@ -38,9 +39,10 @@ void watch_index_done(struct watch *w, uint64_t index);
 /* The index the next answer would give: every change at or below it has been announced. */
 uint64_t watch_stable_index(struct watch *w);
 void watch_index_encode(uint64_t index, uint8_t out[8]);
-/* After the batch committed: remember that path (an API path such as "secret/data/app/db")
- * changed at index, and wake the requests that watch it. */
-void watch_notify(struct watch *w, const char *path, uint64_t index);
+/* After the batch committed: remember that each of paths (API paths such as
+ * "secret/data/app/db"; NULL-terminated) changed at index, release the index, and wake the
+ * requests that watch one of them. */
+void watch_notify(struct watch *w, const char *const *paths, uint64_t index);
 /* Every path under prefix (e.g. an unmounted "kv/") changed at index. */
 void watch_notify_prefix(struct watch *w, const char *prefix, uint64_t index);
 
