@@ -102,6 +102,20 @@ out:
 	return rc;
 }
 
+int audit_chain_link(const char *line, size_t len, uint64_t *seq, uint8_t prev[AUDIT_HASH_LEN])
+{
+	char text[AUDIT_PREV_TEXT_LEN + 1], reason[64];
+	const char *hex = text + sizeof(AUDIT_PREV_PREFIX) - 1;
+	size_t n = 0;
+
+	if (audit_parse_line(line, len, seq, text, reason, sizeof(reason)) != 0)
+		return COFFER_ERR_INVALID;
+	if (codec_hex_decode(prev, AUDIT_HASH_LEN, &n, hex, strlen(hex)) != 0 ||
+	    n != AUDIT_HASH_LEN)
+		return COFFER_ERR_INVALID;
+	return 0;
+}
+
 /* Record the first problem: where it is and why. */
 __attribute__((format(printf, 4, 5))) static void
 audit_fail(struct audit_verify_result *out, const char *path, uint64_t line, const char *fmt, ...)

@@ -24,6 +24,10 @@ void audit_line_hash(const char *line, size_t len, uint8_t out[AUDIT_HASH_LEN]);
 /* "blake2b:<hex>" into out (AUDIT_PREV_TEXT_LEN + 1 bytes, NUL-terminated). */
 void audit_prev_text(const uint8_t hash[AUDIT_HASH_LEN], char out[AUDIT_PREV_TEXT_LEN + 1]);
 
+/* The seq and the prev hash of one line (len bytes, no newline); COFFER_ERR_INVALID when it is
+ * not an audit line. */
+int audit_chain_link(const char *line, size_t len, uint64_t *seq, uint8_t prev[AUDIT_HASH_LEN]);
+
 struct audit_verify_result {
 	bool is_ok;
 	char file[512];   /* where the first problem is ("" when ok); truncated if longer */

@@ -9,7 +9,7 @@ export DEBIAN_FRONTEND=noninteractive
 packages=(
 	# build
 	build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev
-	libsodium-dev libsqlite3-dev libmicrohttpd-dev libjansson-dev libseccomp-dev
+	libsodium-dev libsqlite3-dev libmicrohttpd-dev libjansson-dev libseccomp-dev nettle-dev
 	libcurl4-openssl-dev libgnutls28-dev
 	# run and test
 	sqlite3 python3 python3-pytest python3-requests python3-hvac

@@ -153,7 +153,7 @@ static void audit_key_path(const struct audit_device *d, char *out, size_t cap)
 /* Key d with its stored key, creating a random one the first time. */
 static int audit_load_key(struct audit_broker *ab, struct audit_device *d)
 {
-	crypto_auth_hmacsha256_state *st = NULL;
+	struct hmac_sha256_ctx *st = NULL;
 	uint8_t fresh[AUDIT_KEY_LEN], *stored = NULL;
 	const uint8_t *key = fresh;
 	char kpath[AUDIT_NAME_MAX + 32];
@@ -174,7 +174,7 @@ static int audit_load_key(struct audit_broker *ab, struct audit_device *d)
 	if (rc == 0 && (st = secmem_alloc(sizeof(*st))) == NULL)
 		rc = COFFER_ERR_NOMEM;
 	if (rc == 0)
-		crypto_auth_hmacsha256_init(st, key, len);
+		hmac_sha256_set_key(st, len, key);
 	secmem_wipe(fresh, sizeof(fresh));
 	if (stored != NULL)
 		secmem_freezero(stored, len);
@@ -183,6 +183,7 @@ static int audit_load_key(struct audit_broker *ab, struct audit_device *d)
 	pthread_rwlock_wrlock(&d->key_lock);
 	secmem_free(d->hmac);
 	d->hmac = st;
+	audit_auth_cache_clear(d);
 	pthread_rwlock_unlock(&d->key_lock);
 	return 0;
 }
@@ -192,6 +193,7 @@ static void audit_wipe_key(struct audit_device *d)
 	pthread_rwlock_wrlock(&d->key_lock);
 	secmem_free(d->hmac);
 	d->hmac = NULL;
+	audit_auth_cache_clear(d);
 	pthread_rwlock_unlock(&d->key_lock);
 }
 
@@ -443,8 +445,8 @@ static bool audit_write_all(struct audit_ctx *ctx, const char *what,
 		if ((build != audit_build_request && ctx->request[i] == NULL) ||
 		    build(&sb, ctx, i, arg) != 0)
 			snprintf(derr, sizeof(derr), "%s: no key (sealed)", ctx->devs[i]->path);
-		else if (audit_device_write(ctx->devs[i], lines + !is_pair, 1 + is_pair, derr,
-		                            sizeof(derr)) == 0)
+		else if (audit_device_write(ctx->devs[i], lines + !is_pair, 1 + is_pair, is_pair,
+		                            derr, sizeof(derr)) == 0)
 			n_ok++;
 		if (n_ok == 0 && err[0] == '\0')
 			snprintf(err, err_len, "%s", derr);

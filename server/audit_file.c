@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "audit_int.h"
@@ -90,6 +91,7 @@ static int audit_trim_partial(struct audit_device *d, int rfd, char *err, size_t
 		}
 	}
 	d->size = keep;
+	d->written_back = keep; /* (re)opened: drop behind from here */
 	return 0;
 }
 
@@ -134,7 +136,7 @@ static int audit_load_tail(struct audit_device *d, char *err, size_t err_len)
 	return rc;
 }
 
-/* The chain's lock is held for a hash and a write(): waiters spin a little before they sleep. */
+/* The chain's lock is held for a hash and a copy: waiters spin a little before they sleep. */
 static pthread_mutexattr_t audit_mutex_attr;
 static pthread_once_t audit_mutex_once = PTHREAD_ONCE_INIT;
 
@@ -153,15 +155,18 @@ static struct audit_device *audit_device_alloc(const char *path, const char *fil
 		return NULL;
 	pthread_once(&audit_mutex_once, audit_mutex_attr_init);
 	d->fd = -1;
+	d->stage.fd = -1;
 	d->refs = 1;
 	d->is_config = is_config;
 	snprintf(d->path, sizeof(d->path), "%s", path);
 	d->file_path = strdup(file_path);
 	d->description = strdup(description != NULL ? description : "");
 	pthread_mutex_init(&d->mu, &audit_mutex_attr);
-	pthread_mutex_init(&d->queue_mu, &audit_mutex_attr);
-	d->queue_tail = &d->queue;
+	pthread_mutex_init(&d->file_mu, NULL);
+	pthread_mutex_init(&d->idle_mu, NULL);
+	pthread_cond_init(&d->idle_wake, NULL);
 	pthread_rwlock_init(&d->key_lock, NULL);
+	pthread_mutex_init(&d->auth_mu, NULL);
 	if (d->file_path == NULL || d->description == NULL) {
 		audit_device_release(d);
 		return NULL;
@@ -169,91 +174,8 @@ static struct audit_device *audit_device_alloc(const char *path, const char *fil
 	return d;
 }
 
-int audit_device_open(const char *path, const char *file_path, const char *description,
-                      bool is_config, bool is_strict, struct audit_device **out, char *err,
-                      size_t err_len)
-{
-	struct audit_device *d;
-	int rc;
-
-	*out = NULL;
-	d = audit_device_alloc(path, file_path, description, is_config);
-	if (d == NULL) {
-		snprintf(err, err_len, "out of memory");
-		return COFFER_ERR_NOMEM;
-	}
-	d->fd = audit_open_fd(file_path, is_strict, err, err_len);
-	if (d->fd < 0) {
-		audit_device_release(d);
-		return COFFER_ERR_IO;
-	}
-	rc = audit_load_tail(d, err, err_len);
-	if (rc != 0) {
-		audit_device_release(d);
-		return rc;
-	}
-	d->has_chain = true;
-	*out = d;
-	return 0;
-}
-
-struct audit_device *audit_device_broken(const char *path, const char *file_path,
-                                         const char *description)
-{
-	return audit_device_alloc(path, file_path, description, false);
-}
-
-void audit_device_ref(struct audit_device *d)
-{
-	__atomic_add_fetch(&d->refs, 1, __ATOMIC_RELAXED);
-}
-
-void audit_device_release(struct audit_device *d)
-{
-	if (d == NULL || __atomic_sub_fetch(&d->refs, 1, __ATOMIC_ACQ_REL) != 0)
-		return;
-	if (d->fd >= 0)
-		close(d->fd);
-	secmem_free(d->hmac);
-	pthread_rwlock_destroy(&d->key_lock);
-	pthread_mutex_destroy(&d->mu);
-	pthread_mutex_destroy(&d->queue_mu);
-	free(d->file_path);
-	free(d->description);
-	free(d);
-}
-
-int audit_device_reopen(struct audit_device *d)
-{
-	char err[300];
-	int fd, old, rc = 0;
-
-	/* API-created files are always opened without following a symlink. */
-	fd = audit_open_fd(d->file_path, !d->is_config, err, sizeof(err));
-	if (fd < 0) {
-		log_error("audit %s: reopen failed: %s", d->path, err);
-		return COFFER_ERR_IO;
-	}
-	pthread_mutex_lock(&d->mu);
-	old = d->fd;
-	d->fd = fd;
-	/* A device that never opened its file learns where its chain stands now. */
-	rc = d->has_chain ? audit_load_size(d, err, sizeof(err))
-	                  : audit_load_tail(d, err, sizeof(err));
-	if (rc == 0) {
-		d->has_chain = true;
-	} else {
-		log_error("audit %s: reopen failed: %s", d->path, err);
-		d->fd = -1;
-		old = fd;
-	}
-	pthread_mutex_unlock(&d->mu);
-	if (old >= 0)
-		close(old);
-	return rc;
-}
-
-/* One write of whole lines; a short write is undone so the file keeps whole lines. */
+/* One write of whole lines; a short write is undone so the file keeps whole lines. Caller holds
+ * d->file_mu. */
 static int audit_write_lines(struct audit_device *d, const struct iovec *iov, int n_iov, char *err,
                              size_t err_len)
 {
@@ -281,8 +203,33 @@ static int audit_write_lines(struct audit_device *d, const struct iovec *iov, in
 	return COFFER_ERR_IO;
 }
 
+#define AUDIT_BATCH_IOV 64 /* lines per writev */
+
+/* Copy every staged line into the file. Caller holds d->file_mu. On failure the lines stay
+ * staged (they are recorded; a later write retries them) and the device is failing. */
+static int audit_flush_locked(struct audit_device *d, char *err, size_t err_len)
+{
+	struct iovec iov[AUDIT_BATCH_IOV];
+	uint64_t next;
+	int n, rc;
+
+	if (d->stage.map == NULL)
+		return 0;
+	while ((n = audit_stage_collect(&d->stage, iov, AUDIT_BATCH_IOV, &next)) > 0 ||
+	       next != d->stage.head) {
+		rc = n > 0 ? audit_write_lines(d, iov, n, err, err_len) : 0;
+		if (rc != 0) {
+			__atomic_store_n(&d->is_failing, true, __ATOMIC_RELEASE);
+			return rc;
+		}
+		audit_stage_consumed(&d->stage, next);
+	}
+	return 0;
+}
+
 /* Put {"seq":seq,"prev":"<prev>", over the room in front of sb's body (whose own '{' it
- * replaces), end the line with '\n', and hash it: the start and length of the line in *line. */
+ * replaces), end the line with '\n', and hash it: the start and length (newline included) of
+ * the line in *line. */
 static size_t audit_line_seal(struct audit_sb *sb, uint64_t seq, const char *prev_text,
                               uint8_t hash[AUDIT_HASH_LEN], char **line)
 {
@@ -297,68 +244,88 @@ static size_t audit_line_seal(struct audit_sb *sb, uint64_t seq, const char *pre
 	return (size_t)(sb->p + sb->len + 1 - *line);
 }
 
-/* One caller's lines, queued for the writing thread; on the caller's stack until done is posted. */
-struct audit_pending {
-	struct audit_sb *const *sbs;
-	size_t n;
-	int rc;
-	char *err;
-	size_t err_len;
-	bool is_writer; /* posted to take over the writing, not because its lines are written */
-	sem_t done;
-	struct audit_pending *next;
-};
-
-#define AUDIT_BATCH_IOV 64 /* lines per writev */
-
-/* Write the lines of the pending entries from *at on, as many as one writev takes, continuing
- * the chain; set each entry's result. Returns the first entry not written. Caller holds d->mu. */
-static struct audit_pending *audit_write_batch(struct audit_device *d, struct audit_pending *at)
+/* Stage the lines when the stage has room and the file is not failing: 0, or -1 (not staged).
+ * Staging is what makes a read cheap: a hash and a copy, no system call. */
+static int audit_stage_lines(struct audit_device *d, struct audit_sb *const *sbs, size_t n)
 {
-	struct iovec iov[AUDIT_BATCH_IOV];
 	uint8_t hash[AUDIT_HASH_LEN];
-	char prev_text[AUDIT_PREV_TEXT_LEN + 1];
-	struct audit_pending *p, *end;
-	uint64_t seq = d->seq;
-	int n_iov = 0, rc;
+	size_t max_len = 0;
+	char *line;
+	size_t len;
 
-	memcpy(prev_text, d->prev_text, sizeof(prev_text));
-	for (p = at; p != NULL && n_iov + (int)p->n <= AUDIT_BATCH_IOV; p = p->next) {
-		for (size_t i = 0; i < p->n; i++) {
-			char *line;
-
-			iov[n_iov].iov_len =
-			    audit_line_seal(p->sbs[i], ++seq, prev_text, hash, &line);
-			iov[n_iov++].iov_base = line;
-			audit_prev_text(hash, prev_text);
-		}
+	if (d->stage.map == NULL || __atomic_load_n(&d->is_failing, __ATOMIC_ACQUIRE))
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		if (sbs[i]->len + 1 > max_len)
+			max_len = sbs[i]->len + 1; /* the sealed line is shorter than body and room */
 	}
-	end = p;
-	rc = audit_write_lines(d, iov, n_iov, at->err, at->err_len);
-	if (rc == 0) {
-		d->seq = seq;
-		memcpy(d->prev, hash, sizeof(d->prev));
-		memcpy(d->prev_text, prev_text, sizeof(prev_text));
+	pthread_mutex_lock(&d->mu);
+	if (!audit_stage_has_room(&d->stage, n, max_len)) {
+		pthread_mutex_unlock(&d->mu);
+		return -1;
 	}
-	/* One writev: all its lines are written, or none. */
-	for (p = at; p != end; p = p->next) {
-		p->rc = rc;
-		if (p != at && rc != 0)
-			snprintf(p->err, p->err_len, "%s", at->err);
+	for (size_t i = 0; i < n; i++) {
+		len = audit_line_seal(sbs[i], ++d->seq, d->prev_text, hash, &line);
+		audit_stage_put(&d->stage, line, len);
+		audit_prev_text(hash, d->prev_text);
 	}
-	return end;
+	memcpy(d->prev, hash, sizeof(d->prev));
+	audit_stage_publish(&d->stage);
+	pthread_mutex_unlock(&d->mu);
+	/* The stage's tail is published (sequentially consistent) before is_idle is read, and the
+	 * flusher sets is_idle before it looks at the tail: one of the two sees the other. */
+	if (__atomic_load_n(&d->is_idle, __ATOMIC_SEQ_CST)) {
+		pthread_mutex_lock(&d->idle_mu);
+		__atomic_store_n(&d->is_idle, false, __ATOMIC_SEQ_CST);
+		pthread_cond_signal(&d->idle_wake);
+		pthread_mutex_unlock(&d->idle_mu);
+	}
+	return 0;
 }
 
-/*
- * Whoever finds no writer becomes it and writes every line queued by then, its own included,
- * with as few writevs as they take; it then hands the writing to the first thread queued
- * meanwhile, if any, so that no thread writes for others for longer than one round.
- */
-int audit_device_write(struct audit_device *d, struct audit_sb *const *sbs, size_t n, char *err,
-                       size_t err_len)
+/* Write the lines to the file after everything staged, with one write; the chain moves only
+ * when it succeeds. */
+static int audit_write_direct(struct audit_device *d, struct audit_sb *const *sbs, size_t n,
+                              char *err, size_t err_len)
 {
-	struct audit_pending me = {sbs, n, 0, err, err_len, false, {{0}}, NULL}, *batch, *p, *next;
+	struct iovec iov[2];
+	uint8_t hash[AUDIT_HASH_LEN];
+	char prev_text[AUDIT_PREV_TEXT_LEN + 1];
+	char *line;
+	int rc;
 
+	pthread_mutex_lock(&d->file_mu);
+	/* Most of what is staged goes first without holding up the readers that stage... */
+	rc = audit_flush_locked(d, err, err_len);
+	if (rc == 0) {
+		pthread_mutex_lock(&d->mu);
+		/* ...and what they staged meanwhile, with the chain held still. */
+		rc = audit_flush_locked(d, err, err_len);
+		if (rc == 0) {
+			memcpy(prev_text, d->prev_text, sizeof(prev_text));
+			for (size_t i = 0; i < n; i++) {
+				iov[i].iov_len =
+				    audit_line_seal(sbs[i], d->seq + 1 + i, prev_text, hash, &line);
+				iov[i].iov_base = line;
+				audit_prev_text(hash, prev_text);
+			}
+			rc = audit_write_lines(d, iov, (int)n, err, err_len);
+		}
+		if (rc == 0) {
+			d->seq += n;
+			memcpy(d->prev, hash, sizeof(d->prev));
+			memcpy(d->prev_text, prev_text, sizeof(prev_text));
+		}
+		pthread_mutex_unlock(&d->mu);
+	}
+	__atomic_store_n(&d->is_failing, rc != 0, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&d->file_mu);
+	return rc;
+}
+
+int audit_device_write(struct audit_device *d, struct audit_sb *const *sbs, size_t n,
+                       bool may_stage, char *err, size_t err_len)
+{
 	for (size_t i = 0; i < n; i++) {
 		const struct audit_sb *sb = sbs[i];
 
@@ -369,54 +336,272 @@ int audit_device_write(struct audit_device *d, struct audit_sb *const *sbs, size
 			return COFFER_ERR_NOMEM;
 		}
 	}
-	if (sem_init(&me.done, 0, 0) != 0) {
-		snprintf(err, err_len, "%s: %s", d->path, strerror(errno));
+	if (may_stage && audit_stage_lines(d, sbs, n) == 0)
+		return 0;
+	return audit_write_direct(d, sbs, n, err, err_len);
+}
+
+/*
+ * The flusher: while lines are being staged it copies them into the file every
+ * AUDIT_FLUSH_INTERVAL (so a tail -f sees them within that), and sleeps once the stage has been
+ * empty for a while. A failing file is retried less often; requests meanwhile write directly
+ * and fail closed.
+ */
+#define AUDIT_FLUSH_INTERVAL_NS 1000000L   /* 1 ms */
+#define AUDIT_FLUSH_RETRY_NS 100000000L    /* 100 ms */
+#define AUDIT_FLUSH_IDLE_ROUNDS 100
+
+static void audit_flusher_sleep(long ns)
+{
+	struct timespec ts = {ns / 1000000000L, ns % 1000000000L};
+
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+/* Sleep until a line is staged or the device stops. */
+static void audit_flusher_idle(struct audit_device *d)
+{
+	pthread_mutex_lock(&d->idle_mu);
+	__atomic_store_n(&d->is_idle, true, __ATOMIC_SEQ_CST);
+	while (!audit_stage_is_pending(&d->stage) &&
+	       !__atomic_load_n(&d->is_stopping, __ATOMIC_ACQUIRE))
+		pthread_cond_wait(&d->idle_wake, &d->idle_mu);
+	__atomic_store_n(&d->is_idle, false, __ATOMIC_SEQ_CST);
+	pthread_mutex_unlock(&d->idle_mu);
+}
+
+/*
+ * Keep the log out of the page cache behind the writer: start writing each AUDIT_DROP_CHUNK to
+ * the disk once it is full, and drop the one before from the cache (written by then). An audit
+ * log is written once and read rarely; left alone, gigabytes of it would push out the cache of
+ * the store, and every new page costs the kernel an allocation (several microseconds on a
+ * virtual machine) where a dropped page is reused. Caller holds d->file_mu.
+ */
+#define AUDIT_DROP_CHUNK ((off_t)4 << 20)
+
+static void audit_drop_behind(struct audit_device *d)
+{
+	off_t from = d->written_back;
+
+	if (d->fd < 0 || d->size - from < AUDIT_DROP_CHUNK)
+		return;
+	(void)sync_file_range(d->fd, from, AUDIT_DROP_CHUNK, SYNC_FILE_RANGE_WRITE);
+	if (from >= AUDIT_DROP_CHUNK) {
+		(void)sync_file_range(d->fd, from - AUDIT_DROP_CHUNK, AUDIT_DROP_CHUNK,
+		                      SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+		                          SYNC_FILE_RANGE_WAIT_AFTER);
+		(void)posix_fadvise(d->fd, from - AUDIT_DROP_CHUNK, AUDIT_DROP_CHUNK,
+		                    POSIX_FADV_DONTNEED);
+	}
+	d->written_back = from + AUDIT_DROP_CHUNK;
+}
+
+static void *audit_flusher_main(void *arg)
+{
+	struct audit_device *d = arg;
+	unsigned quiet = 0;
+	bool was_failing = false;
+	char err[300];
+	int rc;
+
+	while (!__atomic_load_n(&d->is_stopping, __ATOMIC_ACQUIRE)) {
+		audit_flusher_sleep(was_failing ? AUDIT_FLUSH_RETRY_NS : AUDIT_FLUSH_INTERVAL_NS);
+		if (!audit_stage_is_pending(&d->stage)) {
+			if (++quiet >= AUDIT_FLUSH_IDLE_ROUNDS) {
+				audit_flusher_idle(d);
+				quiet = 0;
+			}
+			continue;
+		}
+		quiet = 0;
+		pthread_mutex_lock(&d->file_mu);
+		rc = audit_flush_locked(d, err, sizeof(err));
+		if (rc == 0) {
+			__atomic_store_n(&d->is_failing, false, __ATOMIC_RELEASE);
+			audit_drop_behind(d);
+		}
+		pthread_mutex_unlock(&d->file_mu);
+		if (rc != 0 && !was_failing)
+			log_error("audit %s: staged lines wait: %s", d->path, err);
+		else if (rc == 0 && was_failing)
+			log_info("audit %s: staged lines written again", d->path);
+		was_failing = rc != 0;
+	}
+	return NULL;
+}
+
+/* Copy into the file the lines a crashed process staged: those that continue its chain. */
+static int audit_recover_line(const char *line, size_t len, void *arg)
+{
+	struct audit_device *d = arg;
+	struct iovec iov = {(void *)line, len};
+	uint8_t prev[AUDIT_HASH_LEN];
+	char err[300];
+	uint64_t seq;
+
+	if (audit_chain_link(line, len - 1, &seq, prev) != 0)
+		return 1;
+	if (d->seq != 0 && seq <= d->seq)
+		return 0; /* in the file already */
+	if ((d->seq != 0 || d->size != 0) &&
+	    (seq != d->seq + 1 || sodium_memcmp(prev, d->prev, sizeof(prev)) != 0))
+		return 1; /* does not continue the file's chain: stale */
+	if (audit_write_lines(d, &iov, 1, err, sizeof(err)) != 0) {
+		log_error("audit %s: cannot copy staged lines: %s", d->path, err);
+		return -1;
+	}
+	d->seq = seq;
+	audit_line_hash(line, len - 1, d->prev);
+	return 0;
+}
+
+/* Open the stage beside the file, copy what it holds into the file, start the flusher. A device
+ * whose stage cannot be made (no space, a read-only directory) works without. */
+static int audit_stage_start(struct audit_device *d, bool is_strict, char *err, size_t err_len)
+{
+	char path[PATH_MAX];
+	uint64_t before = d->seq;
+	int rc;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s.stage", d->file_path) >= sizeof(path)) {
+		snprintf(err, err_len, "%s.stage: path too long", d->file_path);
+		return COFFER_ERR_INVALID;
+	}
+	rc = audit_stage_open(&d->stage, path, is_strict, err, err_len);
+	if (rc != 0) {
+		/* Slower, not less safe: every line is then written before its answer leaves. */
+		log_warn("audit %s: no staging (%s); every line is written directly", d->path, err);
+		return 0;
+	}
+	if (audit_stage_recover(&d->stage, audit_recover_line, d) < 0) {
+		snprintf(err, err_len, "cannot copy the staged lines of %s into %s", path,
+		         d->file_path);
+		audit_stage_close(&d->stage);
+		return COFFER_ERR_IO;
+	}
+	audit_prev_text(d->prev, d->prev_text);
+	if (d->seq != before)
+		log_warn("audit %s: copied %llu staged lines into %s (the previous process stopped "
+		         "before writing them)",
+		         d->path, (unsigned long long)(d->seq - before), d->file_path);
+	if (pthread_create(&d->flusher, NULL, audit_flusher_main, d) != 0) {
+		snprintf(err, err_len, "cannot start the audit flusher");
+		audit_stage_close(&d->stage);
 		return COFFER_ERR_INTERNAL;
 	}
-	pthread_mutex_lock(&d->queue_mu);
-	*d->queue_tail = &me;
-	d->queue_tail = &me.next;
-	if (d->is_writing) {
-		/* The writing thread takes our lines with its round, or hands us the writing. */
-		pthread_mutex_unlock(&d->queue_mu);
-		while (sem_wait(&me.done) != 0)
-			; /* EINTR */
-		if (!me.is_writer) {
-			sem_destroy(&me.done);
-			return me.rc;
-		}
-		pthread_mutex_lock(&d->queue_mu);
+	pthread_setname_np(d->flusher, "audit-flush");
+	d->has_flusher = true;
+	return 0;
+}
+
+int audit_device_open(const char *path, const char *file_path, const char *description,
+                      bool is_config, bool is_strict, struct audit_device **out, char *err,
+                      size_t err_len)
+{
+	struct audit_device *d;
+	int rc;
+
+	*out = NULL;
+	d = audit_device_alloc(path, file_path, description, is_config);
+	if (d == NULL) {
+		snprintf(err, err_len, "out of memory");
+		return COFFER_ERR_NOMEM;
 	}
-	d->is_writing = true;
-	batch = d->queue;
-	d->queue = NULL;
-	d->queue_tail = &d->queue;
-	pthread_mutex_unlock(&d->queue_mu);
+	d->fd = audit_open_fd(file_path, is_strict, err, err_len);
+	if (d->fd < 0) {
+		audit_device_release(d);
+		return COFFER_ERR_IO;
+	}
+	rc = audit_load_tail(d, err, err_len);
+	if (rc == 0)
+		rc = audit_stage_start(d, is_strict, err, err_len);
+	if (rc != 0) {
+		audit_device_release(d);
+		return rc;
+	}
+	d->has_chain = true;
+	*out = d;
+	return 0;
+}
 
+struct audit_device *audit_device_broken(const char *path, const char *file_path,
+                                         const char *description)
+{
+	return audit_device_alloc(path, file_path, description, false);
+}
+
+void audit_device_ref(struct audit_device *d)
+{
+	__atomic_add_fetch(&d->refs, 1, __ATOMIC_RELAXED);
+}
+
+void audit_device_release(struct audit_device *d)
+{
+	char err[300];
+
+	if (d == NULL || __atomic_sub_fetch(&d->refs, 1, __ATOMIC_ACQ_REL) != 0)
+		return;
+	if (d->has_flusher) {
+		pthread_mutex_lock(&d->idle_mu);
+		__atomic_store_n(&d->is_stopping, true, __ATOMIC_RELEASE);
+		pthread_cond_signal(&d->idle_wake);
+		pthread_mutex_unlock(&d->idle_mu);
+		pthread_join(d->flusher, NULL);
+		/* What cannot be written now stays staged for the next start. */
+		if (audit_flush_locked(d, err, sizeof(err)) != 0)
+			log_error("audit %s: staged lines kept in %s.stage: %s", d->path,
+			          d->file_path, err);
+	}
+	audit_stage_close(&d->stage);
+	if (d->fd >= 0)
+		close(d->fd);
+	secmem_free(d->hmac);
+	audit_auth_cache_clear(d);
+	pthread_mutex_destroy(&d->auth_mu);
+	pthread_rwlock_destroy(&d->key_lock);
+	pthread_mutex_destroy(&d->mu);
+	pthread_mutex_destroy(&d->file_mu);
+	pthread_mutex_destroy(&d->idle_mu);
+	pthread_cond_destroy(&d->idle_wake);
+	free(d->file_path);
+	free(d->description);
+	free(d);
+}
+
+int audit_device_reopen(struct audit_device *d)
+{
+	char err[300];
+	int fd, old, rc = 0;
+
+	/* API-created files are always opened without following a symlink. */
+	fd = audit_open_fd(d->file_path, !d->is_config, err, sizeof(err));
+	if (fd < 0) {
+		log_error("audit %s: reopen failed: %s", d->path, err);
+		return COFFER_ERR_IO;
+	}
+	pthread_mutex_lock(&d->file_mu);
+	/* Staged lines belong to the old file, which logrotate renamed. */
+	if (audit_flush_locked(d, err, sizeof(err)) != 0)
+		log_error("audit %s: staged lines go to the new file: %s", d->path, err);
 	pthread_mutex_lock(&d->mu);
-	for (p = batch; p != NULL;) {
-		next = audit_write_batch(d, p);
-		/* Wake the others of this writev; read next before, as they may return. */
-		while (p != next) {
-			struct audit_pending *after = p->next;
-
-			if (p != &me)
-				sem_post(&p->done);
-			p = after;
-		}
+	old = d->fd;
+	d->fd = fd;
+	/* A device that never opened its file learns where its chain stands now. */
+	rc = d->has_chain ? audit_load_size(d, err, sizeof(err))
+	                  : audit_load_tail(d, err, sizeof(err));
+	if (rc == 0) {
+		d->has_chain = true;
+	} else {
+		log_error("audit %s: reopen failed: %s", d->path, err);
+		d->fd = -1;
+		old = fd;
 	}
 	pthread_mutex_unlock(&d->mu);
-
-	pthread_mutex_lock(&d->queue_mu);
-	if (d->queue != NULL) {
-		d->queue->is_writer = true; /* still queued: it takes itself with the queue */
-		sem_post(&d->queue->done);
-	} else {
-		d->is_writing = false;
-	}
-	pthread_mutex_unlock(&d->queue_mu);
-	sem_destroy(&me.done);
-	return me.rc;
+	pthread_mutex_unlock(&d->file_mu);
+	if (old >= 0)
+		close(old);
+	return rc;
 }
 
 /* Lexical checks: absolute, no "." or ".." segment. */

@@ -137,16 +137,16 @@ void audit_format_now(char out[COFFER_TIME_LEN])
 int audit_hmac_text(struct audit_device *d, const char *s, size_t len, char *out)
 {
 	static const char hex[] = "0123456789abcdef";
-	crypto_auth_hmacsha256_state st;
-	uint8_t mac[32];
+	struct hmac_sha256_ctx st;
+	uint8_t mac[SHA256_DIGEST_SIZE];
 	size_t i;
 
 	if (d->hmac == NULL)
 		return COFFER_ERR_SEALED;
 	/* The keyed state is copied, so the key's pads are not recomputed for every string. */
 	memcpy(&st, d->hmac, sizeof(st));
-	crypto_auth_hmacsha256_update(&st, (const unsigned char *)s, len);
-	crypto_auth_hmacsha256_final(&st, mac);
+	hmac_sha256_update(&st, len, (const uint8_t *)s);
+	hmac_sha256_digest(&st, sizeof(mac), mac);
 	secmem_wipe(&st, sizeof(st));
 	memcpy(out, "hmac-sha256:", 12);
 	for (i = 0; i < sizeof(mac); i++) {
@@ -260,6 +260,49 @@ static char *audit_sb_take(struct audit_sb *sb)
 	return out;
 }
 
+/* A copy of the cached auth text of token e, or NULL. */
+static char *audit_auth_cached(struct audit_device *d, const struct token_entry *e)
+{
+	struct audit_auth_slot *slot = &d->auth_cache[e->hash[0] % AUDIT_AUTH_CACHE];
+	char *out = NULL;
+
+	pthread_mutex_lock(&d->auth_mu);
+	if (slot->text != NULL &&
+	    sodium_memcmp(slot->token_hash, e->hash, sizeof(slot->token_hash)) == 0 &&
+	    (out = malloc(slot->len + 1)) != NULL)
+		memcpy(out, slot->text, slot->len + 1);
+	pthread_mutex_unlock(&d->auth_mu);
+	return out;
+}
+
+static void audit_auth_remember(struct audit_device *d, const struct token_entry *e,
+                                const char *text)
+{
+	struct audit_auth_slot *slot = &d->auth_cache[e->hash[0] % AUDIT_AUTH_CACHE];
+	char *copy = strdup(text);
+
+	if (copy == NULL)
+		return;
+	pthread_mutex_lock(&d->auth_mu);
+	free(slot->text);
+	memcpy(slot->token_hash, e->hash, sizeof(slot->token_hash));
+	slot->text = copy;
+	slot->len = strlen(copy);
+	pthread_mutex_unlock(&d->auth_mu);
+}
+
+void audit_auth_cache_clear(struct audit_device *d)
+{
+	pthread_mutex_lock(&d->auth_mu);
+	for (size_t i = 0; i < AUDIT_AUTH_CACHE; i++) {
+		free(d->auth_cache[i].text);
+		d->auth_cache[i].text = NULL;
+	}
+	pthread_mutex_unlock(&d->auth_mu);
+}
+
+/* {"accessor":...,"client_token":...,"display_name":...,"policies":[...]}: the same for every
+ * request of a token (its policies and name do not change), so kept per token. */
 char *audit_auth_text(struct audit_device *d, const struct request *req, int *err)
 {
 	const struct token_entry *e = req->auth;
@@ -270,6 +313,8 @@ char *audit_auth_text(struct audit_device *d, const struct request *req, int *er
 	*err = 0;
 	if (e == NULL && (req->token == NULL || req->token[0] == '\0'))
 		return NULL;
+	if (e != NULL && d->hmac != NULL && (out = audit_auth_cached(d, e)) != NULL)
+		return out;
 	audit_sb_init(&sb);
 	audit_sb_put(&sb, "{", 1);
 	if (e != NULL)
@@ -297,6 +342,8 @@ char *audit_auth_text(struct audit_device *d, const struct request *req, int *er
 	out = audit_sb_take(&sb);
 	if (out == NULL)
 		*err = COFFER_ERR_NOMEM;
+	else if (e != NULL)
+		audit_auth_remember(d, e, out);
 	return out;
 }
 

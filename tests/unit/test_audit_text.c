@@ -18,13 +18,35 @@
 
 static struct audit_device dev;
 
+static const uint8_t device_key[32] = {1, 2, 3};
+
 static void device_init(void)
 {
-	static const uint8_t key[32] = {1, 2, 3};
-
 	pthread_rwlock_init(&dev.key_lock, NULL);
+	pthread_mutex_init(&dev.auth_mu, NULL);
 	dev.hmac = secmem_alloc(sizeof(*dev.hmac));
-	crypto_auth_hmacsha256_init(dev.hmac, key, sizeof(key));
+	hmac_sha256_set_key(dev.hmac, sizeof(device_key), device_key);
+}
+
+/* The device's HMAC (nettle) is HMAC-SHA256 as libsodium computes it, for strings of every
+ * length around the hash's block boundaries. */
+static void test_hmac_is_hmac_sha256(void)
+{
+	char text[AUDIT_HMAC_TEXT_LEN + 1], want[AUDIT_HMAC_TEXT_LEN + 1], msg[300];
+	uint8_t mac[crypto_auth_hmacsha256_BYTES];
+	crypto_auth_hmacsha256_state st;
+
+	for (size_t len = 1; len < sizeof(msg); len++) {
+		for (size_t i = 0; i < len; i++)
+			msg[i] = (char)('a' + (i * 7 + len) % 26);
+		crypto_auth_hmacsha256_init(&st, device_key, sizeof(device_key));
+		crypto_auth_hmacsha256_update(&st, (const uint8_t *)msg, len);
+		crypto_auth_hmacsha256_final(&st, mac);
+		memcpy(want, "hmac-sha256:", 12);
+		sodium_bin2hex(want + 12, sizeof(want) - 12, mac, sizeof(mac));
+		CHECK_EQ(audit_hmac_text(&dev, msg, len, text), 0);
+		CHECK(strcmp(text, want) == 0);
+	}
 }
 
 /* The response part of a line for text, built both ways; 1 when both agree. */
@@ -98,6 +120,7 @@ int main(void)
 		return 1;
 	coffer_json_init();
 	device_init();
+	RUN(test_hmac_is_hmac_sha256);
 	RUN(test_text_and_tree_agree);
 	RUN(test_unknown_envelopes_fall_back_untouched);
 	return test_summary();
