@@ -23,6 +23,7 @@ static void agent_usage(FILE *f)
 {
 	fprintf(f,
 	        "usage: coffer-agent --config FILE [--mode init|sidecar]\n"
+	        "       coffer-agent --config FILE --check-config\n"
 	        "       coffer-agent --print-seccomp-profile\n"
 	        "       coffer-agent --version\n"
 	        "\n"
@@ -64,11 +65,12 @@ static int agent_init_run(const struct agent_config *cfg, struct coffer_http *h,
 }
 
 static int agent_parse_args(int argc, char **argv, const char **config_path, const char **mode,
-                            bool *is_profile)
+                            bool *is_profile, bool *is_check)
 {
 	static const struct option opts[] = {
 	    {"config", required_argument, NULL, 'c'},
 	    {"mode", required_argument, NULL, 'm'},
+	    {"check-config", no_argument, NULL, 'k'},
 	    {"print-seccomp-profile", no_argument, NULL, 'p'},
 	    {"version", no_argument, NULL, 'V'},
 	    {"help", no_argument, NULL, 'h'},
@@ -86,6 +88,9 @@ static int agent_parse_args(int argc, char **argv, const char **config_path, con
 			break;
 		case 'p':
 			*is_profile = true;
+			break;
+		case 'k':
+			*is_check = true;
 			break;
 		case 'V':
 			printf("coffer-agent %s\n", COFFER_VERSION);
@@ -131,11 +136,11 @@ int main(int argc, char **argv)
 	struct coffer_http *h = NULL;
 	char err[AGENT_ERR_LEN];
 	json_t **data = NULL;
-	bool is_profile = false;
+	bool is_profile = false, is_check = false;
 	int rc, dir_fd = -1;
 	size_t i;
 
-	rc = agent_parse_args(argc, argv, &config_path, &mode, &is_profile);
+	rc = agent_parse_args(argc, argv, &config_path, &mode, &is_profile, &is_check);
 	if (rc >= 0)
 		return rc;
 	if (is_profile)
@@ -149,6 +154,13 @@ int main(int argc, char **argv)
 	if (agent_config_load(config_path, &cfg, err, sizeof(err)) != 0) {
 		log_error("config %s", err);
 		return 1;
+	}
+	if (is_check) {
+		/* Checks the file only: nothing is read from the destination or the server. */
+		printf("%s: ok (%zu secrets, %s mode)\n", config_path, cfg.n_secrets,
+		       cfg.mode_run == AGENT_MODE_SIDECAR ? "sidecar" : "init");
+		agent_config_free(&cfg);
+		return 0;
 	}
 	if (mode != NULL)
 		cfg.mode_run = strcmp(mode, "sidecar") == 0 ? AGENT_MODE_SIDECAR : AGENT_MODE_INIT;

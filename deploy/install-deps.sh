@@ -12,7 +12,7 @@ packages=(
 	libsodium-dev libsqlite3-dev libmicrohttpd-dev libjansson-dev libseccomp-dev nettle-dev
 	libcurl4-openssl-dev libgnutls28-dev
 	# run and test
-	sqlite3 python3 python3-pytest python3-requests python3-hvac
+	sqlite3 python3 python3-pytest python3-requests python3-hvac python3-yaml
 	wrk curl openssl nodejs npm util-linux iproute2
 )
 
