@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * audit_chain.h: the hash chain that makes audit logs tamper-evident (DESIGN.md §6). Every line is
- * a compact JSON object whose first members are "seq" (1, 2, 3... over the device's whole life,
- * across rotated files) and "prev" ("blake2b:<hex>" of the previous line's bytes without its
- * newline; 64 zeros before seq 1). The server's file device writes lines with these helpers;
- * `coffer audit verify` and the server's restart path read them back.
+ * a compact JSON object with the members "seq" (1, 2, 3... over the device's whole life, across
+ * rotated files) and "prev" ("blake2b:<hex>" of the previous line's bytes without its newline; 64
+ * zeros before seq 1). The server writes them last (so that it can hash the rest of a line
+ * before it knows them); readers find them by name. The server's file device writes lines with
+ * these helpers; `coffer audit verify` and the server's restart path read them back.
  */
 #ifndef COFFER_AUDIT_CHAIN_H
 #define COFFER_AUDIT_CHAIN_H

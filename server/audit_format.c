@@ -22,7 +22,7 @@ static const char *const audit_op_names[] = {"read", "list", "create", "update",
 void audit_sb_init(struct audit_sb *sb)
 {
 	sb->cap = 1024;
-	sb->len = AUDIT_PREFIX_ROOM;
+	sb->len = 0;
 	sb->p = malloc(sb->cap);
 	sb->is_failed = sb->p == NULL;
 }
@@ -33,7 +33,7 @@ void audit_sb_free(struct audit_sb *sb)
 	sb->p = NULL;
 }
 
-/* Room for len more bytes plus a newline (audit_device_write adds it). */
+/* Room for len more bytes plus the chain's suffix and a newline (audit_device_write adds them). */
 static bool audit_sb_reserve(struct audit_sb *sb, size_t len)
 {
 	size_t ncap;
@@ -41,9 +41,10 @@ static bool audit_sb_reserve(struct audit_sb *sb, size_t len)
 
 	if (sb->is_failed)
 		return false;
-	if (sb->len + len + 1 <= sb->cap)
+	if (sb->len + len + AUDIT_SUFFIX_ROOM <= sb->cap)
 		return true;
-	ncap = sb->cap * 2 > sb->len + len + 1 ? sb->cap * 2 : sb->len + len + 1;
+	ncap = sb->cap * 2 > sb->len + len + AUDIT_SUFFIX_ROOM ? sb->cap * 2
+	                                                       : sb->len + len + AUDIT_SUFFIX_ROOM;
 	np = realloc(sb->p, ncap);
 	if (np == NULL) {
 		sb->is_failed = true;
@@ -248,14 +249,14 @@ static int audit_sb_put_hmac_member(struct audit_sb *sb, struct audit_device *d,
 	return audit_sb_put_hmac_str(sb, d, s, strlen(s));
 }
 
-/* Take the finished text of sb (NUL-terminated, without the reserved room). */
+/* Take the finished text of sb (NUL-terminated). */
 static char *audit_sb_take(struct audit_sb *sb)
 {
 	char *out = NULL;
 
 	audit_sb_put(sb, "", 1);
-	if (!sb->is_failed && (out = malloc(sb->len - AUDIT_PREFIX_ROOM)) != NULL)
-		memcpy(out, sb->p + AUDIT_PREFIX_ROOM, sb->len - AUDIT_PREFIX_ROOM);
+	if (!sb->is_failed && (out = malloc(sb->len)) != NULL)
+		memcpy(out, sb->p, sb->len);
 	audit_sb_free(sb);
 	return out;
 }

@@ -76,11 +76,11 @@ struct audit_device {
 };
 
 
-/* Room kept before a line's body for {"seq":N,"prev":"blake2b:<hex>", */
-#define AUDIT_PREFIX_ROOM 128
+/* Room kept after a line's body for ,"seq":N,"prev":"blake2b:<hex>"} and the newline. */
+#define AUDIT_SUFFIX_ROOM 128
 
-/* A line under construction: AUDIT_PREFIX_ROOM bytes reserved in front, then the body ("{..."). An
- * allocation failure sets is_failed and later appends do nothing. */
+/* A line under construction: its body ("{...}"), with AUDIT_SUFFIX_ROOM bytes always free after
+ * it. An allocation failure sets is_failed and later appends do nothing. */
 struct audit_sb {
 	char *p;
 	size_t len, cap;

@@ -19,7 +19,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
-#define AUDIT_STAGE_CAP ((size_t)512 << 10) /* ring bytes: ~300 reads of small secrets */
+#define AUDIT_STAGE_CAP ((size_t)1 << 20) /* ring bytes: ~600 reads of small secrets */
 
 struct audit_stage_hdr;
 

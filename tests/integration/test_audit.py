@@ -20,7 +20,7 @@ from conftest import (Cofferd, assert_error, base_config, cofferd_path, create_t
                       kv2_read, kv2_write, ok, token_needles, wait_for)
 
 ZERO_PREV = "blake2b:" + "0" * 64
-LINE_HEAD_RE = re.compile(rb'^\{"seq":(\d+),"prev":"(blake2b:[0-9a-f]{64})",')
+LINE_CHAIN_RE = re.compile(rb',"seq":(\d+),"prev":"(blake2b:[0-9a-f]{64})"\}$')
 TIME_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
 HMAC_RE = re.compile(r"^hmac-sha256:[0-9a-f]{64}$")
 RAW_PATHS = {"sys/init", "sys/unseal", "sys/seal-status", "sys/health", "sys/seal", "sys/leader"}
@@ -81,12 +81,12 @@ def check_chain(lines, first_seq=1, first_prev=ZERO_PREV):
     parsed = []
     want_seq, want_prev = first_seq, first_prev
     for raw in lines:
-        m = LINE_HEAD_RE.match(raw)
-        assert m, f"line does not start with seq and prev: {raw[:120]!r}"
+        m = LINE_CHAIN_RE.search(raw)
+        assert m, f"line does not end with seq and prev: {raw[-160:]!r}"
         assert int(m.group(1)) == want_seq, f"seq {m.group(1)} where {want_seq} was due"
         assert m.group(2).decode() == want_prev, f"bad prev at seq {want_seq}"
         obj = json.loads(raw)
-        assert list(obj)[:2] == ["seq", "prev"], obj
+        assert list(obj)[-2:] == ["seq", "prev"], obj
         parsed.append(obj)
         want_seq += 1
         want_prev = "blake2b:" + hashlib.blake2b(raw, digest_size=32).hexdigest()
@@ -96,7 +96,7 @@ def check_chain(lines, first_seq=1, first_prev=ZERO_PREV):
 def tail_state(lines):
     """(seq, prev) that the line after lines must carry."""
     last = lines[-1]
-    return int(LINE_HEAD_RE.match(last).group(1)) + 1, \
+    return int(LINE_CHAIN_RE.search(last).group(1)) + 1, \
         "blake2b:" + hashlib.blake2b(last, digest_size=32).hexdigest()
 
 
@@ -257,8 +257,8 @@ def test_chain_fields_are_right(audited):
     assert parsed[0]["seq"] == 1 and parsed[0]["prev"] == ZERO_PREV
     assert [p["seq"] for p in parsed] == list(range(1, len(parsed) + 1))
     assert oct(os.stat(log).st_mode & 0o777) == "0o600"
-    # Each line is compact JSON: no spaces after separators in the head.
-    assert all(line.startswith(b'{"seq":') for line in lines)
+    # Each line is compact JSON, the chain's members last, no spaces after separators.
+    assert all(line.startswith(b'{"time":') and b',"seq":' in line for line in lines)
     done = coffer_verify(log)
     assert done.returncode == 0, done.stdout + done.stderr
     # An edited line breaks it (the verifier and this test agree).
@@ -497,7 +497,7 @@ class NamespacedCofferd(Cofferd):
 
     def argv(self):
         inner = super().argv()
-        script = (f"mount -t tmpfs -o size=1m,mode=0700 tmpfs '{self.mount_dir}' && "
+        script = (f"mount -t tmpfs -o size=2m,mode=0700 tmpfs '{self.mount_dir}' && "
                   f"exec '{inner[0]}' --config '{inner[2]}'")
         return ["unshare", "-m", "--propagation", "private", "sh", "-c", script]
 
@@ -580,7 +580,7 @@ class HeldNamespace:
     """A private mount namespace with a small tmpfs at mount_dir, held by a sleeping process so
     that cofferd can be killed and started again inside it (nsenter)."""
 
-    def __init__(self, mount_dir, size="1m"):
+    def __init__(self, mount_dir, size="2m"):
         script = (f"mount -t tmpfs -o size={size},mode=0700 tmpfs '{mount_dir}' && "
                   "echo ready && exec sleep 600")
         self.proc = subprocess.Popen(["unshare", "-m", "--propagation", "private", "sh", "-c",

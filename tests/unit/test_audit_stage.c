@@ -66,7 +66,7 @@ static void test_records_come_out_in_order_over_many_laps(void)
 	CHECK_EQ(audit_stage_open(&st, path, true, err, sizeof(err)), 0);
 	CHECK_EQ(audit_stage_recover(&st, NULL, NULL), 0); /* fresh: nothing to recover */
 	/* Bursts of varying length, so the ring wraps at every kind of position. */
-	for (unsigned burst = 1; burst < 120; burst++) {
+	for (unsigned burst = 1; st.tail <= 4 * AUDIT_STAGE_CAP; burst++) {
 		for (unsigned k = 0; k < burst % 37 + 1; k++) {
 			size_t len = make_line(line, sizeof(line), put);
 
@@ -133,8 +133,10 @@ static void test_unconsumed_records_are_recovered_once(void)
 
 	CHECK_EQ(audit_stage_open(&st, path, true, err, sizeof(err)), 0);
 	CHECK_EQ(audit_stage_recover(&st, NULL, NULL), 0);
-	/* Consume a first part, leave the rest staged (a lap and a bit, so recovery wraps). */
-	for (; put < 500; put++) {
+	/* Consume a first part (over a lap: lines average 1.5 KB), leave the rest staged. */
+	const unsigned first = (unsigned)(AUDIT_STAGE_CAP / 1000) / 50 * 50;
+
+	for (; put < first; put++) {
 		len = make_line(line, sizeof(line), put);
 		CHECK(audit_stage_has_room(&st, 1, len));
 		audit_stage_put(&st, line, len);
@@ -142,7 +144,7 @@ static void test_unconsumed_records_are_recovered_once(void)
 		if (put % 50 == 49)
 			CHECK_EQ(drain(&st, put - 49), put + 1);
 	}
-	for (; put < 520; put++) {
+	for (; put < first + 20; put++) {
 		len = make_line(line, sizeof(line), put);
 		audit_stage_put(&st, line, len);
 	}
@@ -153,10 +155,10 @@ static void test_unconsumed_records_are_recovered_once(void)
 	audit_stage_close(&st);
 
 	CHECK_EQ(audit_stage_open(&st, path, true, err, sizeof(err)), 0);
-	s.next = 500;
+	s.next = first;
 	CHECK_EQ(audit_stage_recover(&st, recovered, &s), 0);
 	CHECK_EQ(s.n, 20);
-	CHECK_EQ(s.next, 520);
+	CHECK_EQ(s.next, first + 20);
 	audit_stage_close(&st);
 	/* Recovered once: the ring is empty now. */
 	CHECK_EQ(audit_stage_open(&st, path, true, err, sizeof(err)), 0);

@@ -65,8 +65,7 @@ static int same_both_ways(const char *text)
 	ok = rc_text == 0 && rc_tree == 0 && a.len == b.len && memcmp(a.p, b.p, a.len) == 0;
 	if (!ok && a.p != NULL && b.p != NULL)
 		fprintf(stderr, "%s\n%d %d\ntext: %.*s\ntree: %.*s\n", text, rc_text, rc_tree,
-		        (int)(a.len - AUDIT_PREFIX_ROOM), a.p + AUDIT_PREFIX_ROOM,
-		        (int)(b.len - AUDIT_PREFIX_ROOM), b.p + AUDIT_PREFIX_ROOM);
+		        (int)a.len, a.p, (int)b.len, b.p);
 	json_decref(parsed);
 	audit_sb_free(&a);
 	audit_sb_free(&b);
