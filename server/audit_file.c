@@ -250,10 +250,26 @@ static void audit_line_begin(struct audit_line *l, struct audit_sb *sb)
 static size_t audit_line_seal(const struct audit_line *l, uint64_t seq, const char *prev_text,
                               uint8_t hash[AUDIT_HASH_LEN])
 {
+	static const char seq_key[] = ",\"seq\":", prev_key[] = ",\"prev\":\"";
 	crypto_generichash_state st = l->pre;
-	char *end = l->sb->p + l->sb->len - 1;
-	size_t n = (size_t)snprintf(end, AUDIT_SUFFIX_ROOM, ",\"seq\":%" PRIu64 ",\"prev\":\"%s\"}",
-	                            seq, prev_text);
+	char *end = l->sb->p + l->sb->len - 1, digits[20];
+	size_t n = 0, nd = 0;
+
+	/* By hand, not snprintf: this runs under the chain's lock. */
+	do {
+		digits[nd++] = (char)('0' + seq % 10);
+		seq /= 10;
+	} while (seq != 0);
+	memcpy(end, seq_key, sizeof(seq_key) - 1);
+	n += sizeof(seq_key) - 1;
+	while (nd > 0)
+		end[n++] = digits[--nd];
+	memcpy(end + n, prev_key, sizeof(prev_key) - 1);
+	n += sizeof(prev_key) - 1;
+	memcpy(end + n, prev_text, AUDIT_PREV_TEXT_LEN);
+	n += AUDIT_PREV_TEXT_LEN;
+	end[n++] = '"';
+	end[n++] = '}';
 
 	crypto_generichash_update(&st, (const unsigned char *)end, n);
 	crypto_generichash_final(&st, hash, AUDIT_HASH_LEN);

@@ -21,7 +21,7 @@ static const char *const audit_op_names[] = {"read", "list", "create", "update",
 
 void audit_sb_init(struct audit_sb *sb)
 {
-	sb->cap = 1024;
+	sb->cap = 2048; /* a read's response line fits */
 	sb->len = 0;
 	sb->p = malloc(sb->cap);
 	sb->is_failed = sb->p == NULL;
