@@ -14,24 +14,10 @@
 
 int agent_buf_append(struct agent_buf *b, const char *s, size_t len)
 {
-	size_t cap;
-	char *grown;
-
 	if (len > SIZE_MAX / 2 - b->len)
 		return COFFER_ERR_NOMEM;
-	if (b->len + len + 1 > b->cap) {
-		cap = b->cap ? b->cap : 256;
-		while (cap < b->len + len + 1)
-			cap *= 2;
-		grown = malloc(cap);
-		if (grown == NULL)
-			return COFFER_ERR_NOMEM;
-		if (b->len > 0)
-			memcpy(grown, b->data, b->len);
-		secmem_freezero(b->data, b->cap);
-		b->data = grown;
-		b->cap = cap;
-	}
+	if (secmem_grow(&b->data, &b->cap, b->len, b->len + len + 1, 256) != 0)
+		return COFFER_ERR_NOMEM;
 	if (len > 0)
 		memcpy(b->data + b->len, s, len);
 	b->len += len;

@@ -38,7 +38,6 @@ static void cli_value_release(struct cli_value *v)
 /* Read fd to its end into v, growing by copy-and-wipe. 0, or -1 with errno (EFBIG: too big). */
 static int cli_value_read_fd(int fd, struct cli_value *v)
 {
-	char *grown;
 	ssize_t n;
 
 	for (;;) {
@@ -47,14 +46,9 @@ static int cli_value_read_fd(int fd, struct cli_value *v)
 				errno = EFBIG;
 				return -1;
 			}
-			grown = malloc(v->cap ? v->cap * 2 : 4096);
-			if (grown == NULL)
+			if (secmem_grow(&v->data, &v->cap, v->len, v->cap ? v->cap * 2 : 4096,
+			                4096) != 0)
 				return -1;
-			if (v->len > 0)
-				memcpy(grown, v->data, v->len);
-			secmem_freezero(v->data, v->cap);
-			v->data = grown;
-			v->cap = v->cap ? v->cap * 2 : 4096;
 		}
 		n = read(fd, v->data + v->len, v->cap - v->len - 1);
 		if (n < 0 && errno == EINTR)

@@ -1,9 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * http_client.c: the libcurl client of http_client.h. Every buffer that may hold a secret (request
- * JSON, token header, response body) is wiped before it is released; the response buffer grows by
- * copy-and-wipe rather than realloc(), which could leave an unwiped copy behind.
+ * http_client.c: the client of http_client.h, over two transports (http_int.h): its own
+ * HTTP/1.1 for http://, and libcurl for https://, loaded with dlopen() when the first https
+ * client is made, so that a plain-HTTP process never maps libcurl and its TLS stack. Every buffer
+ * that may hold a secret (request JSON, token header, response body) is wiped before it is
+ * released; the response buffer grows by copy-and-wipe rather than realloc(), which could leave
+ * an unwiped copy behind.
  */
+#include <dlfcn.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -13,33 +17,72 @@
 #include <curl/curl.h>
 
 #include "http_client.h"
+#include "http_int.h"
 #include "json.h"
 #include "secmem.h"
 
-#define HTTP_RESPONSE_MAX (64u << 20) /* a larger answer is refused, not buffered */
+/* The libcurl functions used, resolved from libcurl.so.4 at the first https client. */
+static struct {
+	CURLcode (*global_init)(long flags);
+	CURL *(*easy_init)(void);
+	void (*easy_cleanup)(CURL *c);
+	void (*easy_reset)(CURL *c);
+	CURLcode (*easy_setopt)(CURL *c, CURLoption opt, ...);
+	CURLcode (*easy_perform)(CURL *c);
+	CURLcode (*easy_getinfo)(CURL *c, CURLINFO info, ...);
+	const char *(*easy_strerror)(CURLcode rc);
+	struct curl_slist *(*slist_append)(struct curl_slist *l, const char *s);
+	void (*slist_free_all)(struct curl_slist *l);
+} curl;
+
+static pthread_once_t http_once = PTHREAD_ONCE_INIT;
+static char http_curl_error[256]; /* why libcurl is not there; "" once loaded */
+
+#define HTTP_CURL_SYM(field, name)                                                         \
+	do {                                                                               \
+		*(void **)&curl.field = dlsym(lib, name);                                  \
+		if (curl.field == NULL) {                                                  \
+			snprintf(http_curl_error, sizeof(http_curl_error), "libcurl has no %s", \
+			         name);                                                    \
+			return;                                                            \
+		}                                                                          \
+	} while (0)
+
+static void http_curl_load(void)
+{
+	void *lib = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
+
+	if (lib == NULL) {
+		snprintf(http_curl_error, sizeof(http_curl_error),
+		         "https needs libcurl (libcurl.so.4): %s", dlerror());
+		return;
+	}
+	HTTP_CURL_SYM(global_init, "curl_global_init");
+	HTTP_CURL_SYM(easy_init, "curl_easy_init");
+	HTTP_CURL_SYM(easy_cleanup, "curl_easy_cleanup");
+	HTTP_CURL_SYM(easy_reset, "curl_easy_reset");
+	HTTP_CURL_SYM(easy_setopt, "curl_easy_setopt");
+	HTTP_CURL_SYM(easy_perform, "curl_easy_perform");
+	HTTP_CURL_SYM(easy_getinfo, "curl_easy_getinfo");
+	HTTP_CURL_SYM(easy_strerror, "curl_easy_strerror");
+	HTTP_CURL_SYM(slist_append, "curl_slist_append");
+	HTTP_CURL_SYM(slist_free_all, "curl_slist_free_all");
+	if (curl.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		snprintf(http_curl_error, sizeof(http_curl_error), "cannot initialise libcurl");
+		return;
+	}
+	http_curl_error[0] = '\0';
+}
 
 struct coffer_http {
-	CURL *curl;
+	CURL *curl;              /* https */
+	struct http_plain plain; /* http */
+	bool is_plain;
 	char *addr; /* without a trailing '/' */
 	char *ca_cert;
 	long timeout_ms;
 	char error[CURL_ERROR_SIZE + 64];
 };
-
-/* The response body as it arrives. */
-struct http_buf {
-	char *data;
-	size_t len, cap;
-	bool is_too_large;
-};
-
-static pthread_once_t http_once = PTHREAD_ONCE_INIT;
-static CURLcode http_global_rc = CURLE_FAILED_INIT;
-
-static void http_global_init(void)
-{
-	http_global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
 
 static void http_set_error(char *errbuf, size_t errbuf_len, const char *msg)
 {
@@ -51,6 +94,8 @@ struct coffer_http *coffer_http_new(const char *addr, const char *ca_cert, long 
                                     char *errbuf, size_t errbuf_len)
 {
 	struct coffer_http *h;
+	const char *authority;
+	bool is_plain;
 	size_t len;
 
 	if (addr == NULL ||
@@ -59,22 +104,36 @@ struct coffer_http *coffer_http_new(const char *addr, const char *ca_cert, long 
 		               "the address must start with http:// or https://");
 		return NULL;
 	}
-	pthread_once(&http_once, http_global_init);
-	if (http_global_rc != CURLE_OK) {
-		http_set_error(errbuf, errbuf_len, "cannot initialise libcurl");
-		return NULL;
+	is_plain = strncmp(addr, "http://", 7) == 0;
+	if (!is_plain) {
+		pthread_once(&http_once, http_curl_load);
+		if (http_curl_error[0] != '\0') {
+			http_set_error(errbuf, errbuf_len, http_curl_error);
+			return NULL;
+		}
 	}
 	h = calloc(1, sizeof(*h));
 	if (h == NULL || (h->addr = strdup(addr)) == NULL ||
 	    (ca_cert != NULL && (h->ca_cert = strdup(ca_cert)) == NULL) ||
-	    (h->curl = curl_easy_init()) == NULL) {
+	    (!is_plain && (h->curl = curl.easy_init()) == NULL)) {
 		http_set_error(errbuf, errbuf_len, "out of memory");
 		coffer_http_free(h);
 		return NULL;
 	}
+	h->plain.fd = -1;
+	h->is_plain = is_plain;
 	len = strlen(h->addr);
 	while (len > 0 && h->addr[len - 1] == '/')
 		h->addr[--len] = '\0';
+	if (is_plain) {
+		/* http://authority[/prefix]: the prefix goes in front of every target. */
+		authority = h->addr + 7;
+		if (http_plain_init(&h->plain, authority, strcspn(authority, "/"), errbuf,
+		                    errbuf_len) != 0) {
+			coffer_http_free(h);
+			return NULL;
+		}
+	}
 	h->timeout_ms = timeout_ms;
 	return h;
 }
@@ -84,7 +143,8 @@ void coffer_http_free(struct coffer_http *h)
 	if (h == NULL)
 		return;
 	if (h->curl != NULL)
-		curl_easy_cleanup(h->curl);
+		curl.easy_cleanup(h->curl);
+	http_plain_close(&h->plain);
 	free(h->ca_cert);
 	free(h->addr);
 	free(h);
@@ -148,34 +208,12 @@ static char *http_url(const struct coffer_http *h, const char *path)
 	return url;
 }
 
-/* libcurl's write callback: append to the http_buf, growing it by copy-and-wipe. */
+/* libcurl's write callback: append to the http_buf. */
 static size_t http_write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
-	struct http_buf *b = userdata;
-	size_t n = size * nmemb, cap;
-	char *grown;
+	size_t n = size * nmemb;
 
-	if (n > HTTP_RESPONSE_MAX - b->len) {
-		b->is_too_large = true;
-		return 0;
-	}
-	if (b->len + n + 1 > b->cap) {
-		cap = b->cap ? b->cap : 4096;
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		grown = malloc(cap);
-		if (grown == NULL)
-			return 0;
-		if (b->len > 0)
-			memcpy(grown, b->data, b->len);
-		secmem_freezero(b->data, b->cap);
-		b->data = grown;
-		b->cap = cap;
-	}
-	memcpy(b->data + b->len, ptr, n);
-	b->len += n;
-	b->data[b->len] = '\0';
-	return n;
+	return http_buf_append(userdata, ptr, n) == 0 ? n : 0;
 }
 
 /* Wipe and free a header list: the token header holds the token. */
@@ -185,7 +223,7 @@ static void http_headers_free(struct curl_slist *headers)
 
 	for (s = headers; s != NULL; s = s->next)
 		secmem_wipe(s->data, strlen(s->data));
-	curl_slist_free_all(headers);
+	curl.slist_free_all(headers);
 }
 
 /* The request headers: the token, and the content type when there is a body. */
@@ -199,13 +237,13 @@ static struct curl_slist *http_headers(const char *method, const char *token, bo
 		n = asprintf(&line, "X-Vault-Token: %s", token);
 		if (n < 0)
 			return NULL;
-		headers = curl_slist_append(NULL, line);
+		headers = curl.slist_append(NULL, line);
 		secmem_freezero(line, (size_t)n);
 		if (headers == NULL)
 			return NULL;
 	}
 	if (has_body) {
-		next = curl_slist_append(headers, strcmp(method, "PATCH") == 0
+		next = curl.slist_append(headers, strcmp(method, "PATCH") == 0
 		                                      ? "Content-Type: application/merge-patch+json"
 		                                      : "Content-Type: application/json");
 		if (next == NULL) {
@@ -224,32 +262,31 @@ static CURLcode http_setup(struct coffer_http *h, const char *method, const char
 	CURL *c = h->curl;
 	CURLcode rc = CURLE_OK;
 
-	curl_easy_reset(c);
-	h->error[0] = '\0';
+	curl.easy_reset(c);
 	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(c, CURLOPT_URL, url);
+		rc = curl.easy_setopt(c, CURLOPT_URL, url);
 	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+		rc = curl.easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
 	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+		rc = curl.easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
 	if (rc == CURLE_OK && strcmp(method, "HEAD") == 0)
-		rc = curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+		rc = curl.easy_setopt(c, CURLOPT_NOBODY, 1L);
 	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+		rc = curl.easy_setopt(c, CURLOPT_HTTPHEADER, headers);
 	if (rc == CURLE_OK && body_text != NULL)
-		rc = curl_easy_setopt(c, CURLOPT_POSTFIELDS, body_text);
+		rc = curl.easy_setopt(c, CURLOPT_POSTFIELDS, body_text);
 	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, http_write_cb);
+		rc = curl.easy_setopt(c, CURLOPT_WRITEFUNCTION, http_write_cb);
 	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(c, CURLOPT_WRITEDATA, b);
+		rc = curl.easy_setopt(c, CURLOPT_WRITEDATA, b);
 	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(c, CURLOPT_ERRORBUFFER, h->error);
+		rc = curl.easy_setopt(c, CURLOPT_ERRORBUFFER, h->error);
 	if (rc == CURLE_OK && h->timeout_ms > 0)
-		rc = curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, h->timeout_ms);
+		rc = curl.easy_setopt(c, CURLOPT_TIMEOUT_MS, h->timeout_ms);
 	if (rc == CURLE_OK && h->ca_cert != NULL)
-		rc = curl_easy_setopt(c, CURLOPT_CAINFO, h->ca_cert);
+		rc = curl.easy_setopt(c, CURLOPT_CAINFO, h->ca_cert);
 	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+		rc = curl.easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	return rc;
 }
 
@@ -260,45 +297,83 @@ static void http_parse(const struct http_buf *b, json_t **out)
 		*out = json_loadb(b->data, b->len, JSON_ALLOW_NUL, NULL);
 }
 
+/* One request over h's own HTTP/1.1 (http://): the target is url after the authority. */
+static int http_plain_send(struct coffer_http *h, const char *method, const char *url,
+                           const char *token, const char *body_text, struct http_buf *b,
+                           long *status)
+{
+	const char *target = url + 7 + strlen(h->plain.authority);
+	char *headers = NULL;
+	int n;
+
+	n = asprintf(&headers, "%s%s%s%s", token != NULL ? "X-Vault-Token: " : "",
+	             token != NULL ? token : "", token != NULL ? "\r\n" : "",
+	             body_text == NULL               ? ""
+	             : strcmp(method, "PATCH") == 0 ? "Content-Type: application/merge-patch+json\r\n"
+	                                            : "Content-Type: application/json\r\n");
+	if (n < 0) {
+		snprintf(h->error, sizeof(h->error), "out of memory");
+		return COFFER_ERR_NOMEM;
+	}
+	n = http_plain_request(&h->plain, h->timeout_ms, method, target, headers, body_text, b,
+	                       status, h->error, sizeof(h->error));
+	secmem_freezero(headers, strlen(headers));
+	return n == 0 ? 0 : COFFER_ERR_IO;
+}
+
+/* One request through libcurl (https://). */
+static int http_curl_send(struct coffer_http *h, const char *method, const char *url,
+                          const char *token, const char *body_text, struct http_buf *b,
+                          long *status)
+{
+	struct curl_slist *headers = http_headers(method, token, body_text != NULL);
+	CURLcode crc;
+	int rc = 0;
+
+	if (headers == NULL && (token != NULL || body_text != NULL)) {
+		snprintf(h->error, sizeof(h->error), "out of memory");
+		return COFFER_ERR_NOMEM;
+	}
+	crc = http_setup(h, method, url, headers, body_text, b);
+	if (crc == CURLE_OK)
+		crc = curl.easy_perform(h->curl);
+	if (crc != CURLE_OK) {
+		if (b->is_too_large)
+			snprintf(h->error, sizeof(h->error), "the answer is larger than %u bytes",
+			         HTTP_RESPONSE_MAX);
+		else if (h->error[0] == '\0')
+			snprintf(h->error, sizeof(h->error), "%s", curl.easy_strerror(crc));
+		rc = COFFER_ERR_IO;
+	} else {
+		curl.easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, status);
+	}
+	/* The options point at headers and body_text: drop them before both are freed. */
+	curl.easy_reset(h->curl);
+	http_headers_free(headers);
+	return rc;
+}
+
 int coffer_http_request(struct coffer_http *h, const char *method, const char *path,
                         const char *token, const json_t *body, long *status, json_t **resp_json)
 {
-	struct curl_slist *headers = NULL;
 	struct http_buf b = {NULL, 0, 0, false};
 	char *url = NULL, *body_text = NULL;
-	CURLcode crc;
 	int rc = COFFER_ERR_NOMEM;
 
 	*status = 0;
 	*resp_json = NULL;
+	h->error[0] = '\0';
 	url = http_url(h, path);
-	if (url == NULL || (body != NULL && (body_text = coffer_json_dump(body)) == NULL))
-		goto out;
-	headers = http_headers(method, token, body_text != NULL);
-	if (headers == NULL && (token != NULL || body_text != NULL))
-		goto out;
-	crc = http_setup(h, method, url, headers, body_text, &b);
-	if (crc == CURLE_OK)
-		crc = curl_easy_perform(h->curl);
-	if (crc != CURLE_OK) {
-		if (b.is_too_large)
-			snprintf(h->error, sizeof(h->error), "the answer is larger than %u bytes",
-			         HTTP_RESPONSE_MAX);
-		else if (h->error[0] == '\0')
-			snprintf(h->error, sizeof(h->error), "%s", curl_easy_strerror(crc));
-		rc = COFFER_ERR_IO;
+	if (url == NULL || (body != NULL && (body_text = coffer_json_dump(body)) == NULL)) {
+		snprintf(h->error, sizeof(h->error), "out of memory");
 		goto out;
 	}
-	curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, status);
-	http_parse(&b, resp_json);
-	rc = 0;
+	rc = h->is_plain ? http_plain_send(h, method, url, token, body_text, &b, status)
+	                 : http_curl_send(h, method, url, token, body_text, &b, status);
+	if (rc == 0)
+		http_parse(&b, resp_json);
 out:
-	if (rc == COFFER_ERR_NOMEM)
-		snprintf(h->error, sizeof(h->error), "out of memory");
-	/* The options point at headers and body_text: drop them before both are freed. */
-	curl_easy_reset(h->curl);
 	secmem_freezero(b.data, b.cap);
-	http_headers_free(headers);
 	coffer_json_free_text(body_text);
 	free(url);
 	return rc;

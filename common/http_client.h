@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * http_client.h: a small libcurl client for Coffer's HTTP API (API.md), shared by the coffer CLI
- * and (later) coffer-agent. It sends JSON, parses JSON answers, and wipes every buffer that may
- * hold a token or a secret (the serialised request, the token header, the response body). It lives
- * in its own static library (coffer_http) so that cofferd does not link libcurl.
+ * http_client.h: a small client for Coffer's HTTP API (API.md), shared by the coffer CLI and
+ * coffer-agent. It sends JSON, parses JSON answers, and wipes every buffer that may hold a token
+ * or a secret (the serialised request, the token header, the response body). http:// goes over
+ * an HTTP/1.1 client of its own; https:// through libcurl, loaded at run time (http_int.h). It
+ * lives in its own static library (coffer_http), which cofferd does not link.
  */
 #ifndef COFFER_HTTP_CLIENT_H
 #define COFFER_HTTP_CLIENT_H

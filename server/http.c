@@ -236,9 +236,6 @@ static enum MHD_Result http_send(struct MHD_Connection *conn, struct response *r
 /* Append an upload chunk, or mark the request too large and drop the body. */
 static void http_ctx_append(struct http_ctx *ctx, const char *data, size_t len, size_t max)
 {
-	char *nb;
-	size_t ncap;
-
 	if (ctx->is_too_large)
 		return;
 	if (len > max - ctx->len) {
@@ -248,20 +245,8 @@ static void http_ctx_append(struct http_ctx *ctx, const char *data, size_t len, 
 		ctx->len = ctx->cap = 0;
 		return;
 	}
-	if (ctx->len + len + 1 > ctx->cap) {
-		ncap = ctx->cap == 0 ? 1024 : ctx->cap;
-		while (ncap < ctx->len + len + 1)
-			ncap *= 2;
-		/* Not realloc: the old buffer may hold a secret and must be wiped. */
-		nb = malloc(ncap);
-		if (nb == NULL)
-			fatal("out of memory");
-		if (ctx->len > 0)
-			memcpy(nb, ctx->body, ctx->len);
-		secmem_freezero(ctx->body, ctx->cap);
-		ctx->body = nb;
-		ctx->cap = ncap;
-	}
+	if (secmem_grow(&ctx->body, &ctx->cap, ctx->len, ctx->len + len + 1, 1024) != 0)
+		fatal("out of memory");
 	memcpy(ctx->body + ctx->len, data, len);
 	ctx->len += len;
 	ctx->body[ctx->len] = '\0';

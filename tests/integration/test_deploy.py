@@ -212,3 +212,5 @@ def test_the_runtime_images_install_every_library_the_binaries_load():
             missing = packages_of(BUILD / b) - have - essential
             assert not missing, f"{b} needs {missing}, not installed in the {stage} image"
     assert "libsqlite3-0" not in stages["agent"], "the agent image carries the server's store"
+    # https loads libcurl at run time (dlopen): ldd does not show it, the images need it.
+    assert "libcurl4" in stages["agent"] and "libcurl4" in stages["cofferd"], stages

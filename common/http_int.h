@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * http_int.h: what the two transports of http_client.c share. http:// goes through a small
+ * HTTP/1.1 client of its own (http_plain.c): a process that talks plain HTTP (loopback, a
+ * service mesh) then loads no TLS stack at all, which is most of an agent's memory. https://
+ * goes through libcurl, loaded when the first https client is made.
+ */
+#ifndef COFFER_HTTP_INT_H
+#define COFFER_HTTP_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* The largest answer accepted (a KV read of a large secret fits many times). */
+#define HTTP_RESPONSE_MAX (64u << 20)
+
+/* A growing buffer for answers: grown by copy-and-wipe, wiped when freed. */
+struct http_buf {
+	char *data; /* NUL-terminated */
+	size_t len;
+	size_t cap;
+	bool is_too_large;
+};
+
+/* Append n bytes; -1 when memory runs out or the answer would pass HTTP_RESPONSE_MAX
+ * (is_too_large). */
+int http_buf_append(struct http_buf *b, const char *p, size_t n);
+
+/* One server reached over plain HTTP/1.1, with a connection kept between requests. */
+struct http_plain {
+	char host[256]; /* without brackets */
+	char port[8];
+	char authority[300]; /* the Host header */
+	int fd;              /* -1: not connected */
+};
+
+/* From "host[:port]" or "[v6][:port]" (port 80 when absent). -1 with err on a bad authority. */
+int http_plain_init(struct http_plain *p, const char *authority, size_t len, char *err,
+                    size_t err_len);
+void http_plain_close(struct http_plain *p);
+/*
+ * method target (e.g. "/v1/sys/health") with the headers given, each ending in "\r\n" (they may
+ * hold the token: wiped here), and body (may be NULL); the answer's body into out and its status
+ * into *status. 0, or -1 with the reason in err. timeout_ms (0: none) bounds the whole exchange.
+ */
+int http_plain_request(struct http_plain *p, long timeout_ms, const char *method,
+                       const char *target, const char *headers, const char *body,
+                       struct http_buf *out, long *status, char *err, size_t err_len);
+
+#endif
