@@ -371,6 +371,31 @@ def test_sidecar_polls_when_watch_is_off(tmp_path, dev):
     assert rc == 0, side.log()
 
 
+def test_more_paths_than_one_watch_takes_fall_back_to_polling(tmp_path, dev):
+    """sys/watch takes at most 256 paths (API.md): with 300 secrets the server refuses the watch
+    with 400 and the agent polls instead, and still follows a change. (Most of the secrets only
+    feed a template, so that the files fit the test's small tmpfs.)"""
+    setup = Setup(tmp_path, dev)
+    secrets = []
+    for i in range(300):
+        put_secret(dev, f"agent/many/s{i}", {"v": f"value-{i}"})
+        secrets.append({"name": f"s{i}", "path": f"secret/data/agent/many/s{i}"})
+    secrets[123].update({"file": "s123", "format": "raw", "key": "v"})
+    secrets.append({"name": "all", "file": "all.txt", "template": setup.template(
+        "".join(f"{{{{ s{i}.v }}}}\n" for i in range(300)))})
+    cfg = setup.config(secrets, mode="sidecar", watch=True, poll_interval="1s")
+    side = Sidecar(setup, cfg)
+    try:
+        assert wait_for(lambda: side.read(".ready") is not None, 30), side.log()
+        assert side.read("all.txt").splitlines()[299] == b"value-299"
+        put_secret(dev, "agent/many/s123", {"v": "changed"})
+        assert wait_for(lambda: side.read("s123") == b"changed", 15), side.log()
+        assert "sys/watch unavailable (HTTP 400)" in side.log(), side.log()
+    finally:
+        rc = side.stop()
+    assert rc == 0, side.log()
+
+
 def test_owner_and_mode_are_set_before_any_content(tmp_path, dev):
     """Traced with strace: each temp file is created O_EXCL|O_NOFOLLOW with mode 0 relative to the
     directory fd, gets fchown and fchmod before its first write, is synced and closed, and only
