@@ -26,6 +26,13 @@ struct http_buf {
  * (is_too_large). */
 int http_buf_append(struct http_buf *b, const char *p, size_t n);
 
+/* The answer in raw so far (status line, headers, body), read to the end of the stream when
+ * is_eof: 1 and the status, the body in out and whether the server closes the connection when
+ * it is complete; 0 when more must be read; -1 with a reason in *why when it is malformed or cut
+ * short. Only bytes inside raw are read (fuzzed: tests/fuzz/fuzz_http_answer.c). */
+int http_parse_answer(const struct http_buf *raw, bool is_head, bool is_eof, struct http_buf *out,
+                      long *status, bool *is_close, const char **why);
+
 /* One server reached over plain HTTP/1.1, with a connection kept between requests. */
 struct http_plain {
 	char host[256]; /* without brackets */

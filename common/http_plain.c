@@ -255,17 +255,106 @@ static int http_dechunk(const struct http_buf *raw, size_t at, struct http_buf *
 		if (num_end == p || errno != 0 || size > HTTP_RESPONSE_MAX)
 			return -1;
 		p = eol + 1;
-		if (size == 0) /* the last chunk; trailers are not used by the API */
-			return memmem(p - 2, (size_t)(end - p + 2), "\r\n\r\n", 4) != NULL ||
-			               (end - p >= 2 && p[0] == '\r' && p[1] == '\n')
-			           ? 1
-			           : 0;
+		if (size == 0) /* the last chunk, then trailers (unused by the API) and a blank line */
+			return memmem(p - 2, (size_t)(end - p + 2), "\r\n\r\n", 4) != NULL ? 1 : 0;
 		if ((size_t)(end - p) < size + 2)
 			return 0;
 		if (http_buf_append(out, p, (size_t)size) != 0)
 			return -1;
 		p += size + 2;
 	}
+}
+
+int http_parse_answer(const struct http_buf *raw, bool is_head, bool is_eof, struct http_buf *out,
+                      long *status, bool *is_close, const char **why)
+{
+	const char *head_end, *v;
+	size_t head_len, body_at, vlen = 0;
+	unsigned long long clen = 0;
+	bool has_clen = false, is_chunked;
+	int minor, d;
+
+	*why = "malformed answer";
+	head_end = raw->len > 0 ? memmem(raw->data, raw->len, "\r\n\r\n", 4) : NULL;
+	if (head_end == NULL) {
+		if (raw->len > HTTP_HEAD_MAX) {
+			*why = "malformed answer (headers too long)";
+			return -1;
+		}
+		if (is_eof) {
+			*why = raw->len > 0 ? "the server closed the connection mid-answer"
+			                    : "the server closed the connection";
+			return -1;
+		}
+		return 0;
+	}
+	head_len = (size_t)(head_end - raw->data) + 2;
+	body_at = head_len + 2;
+	if (sscanf(raw->data, "HTTP/1.%d %ld", &minor, status) != 2 || *status < 100 ||
+	    *status > 999) {
+		*why = "malformed answer (status line)";
+		return -1;
+	}
+	v = http_header(raw->data, head_len, "Connection", &vlen);
+	*is_close = minor == 0 || (v != NULL && vlen == 5 && strncasecmp(v, "close", 5) == 0);
+	v = http_header(raw->data, head_len, "Transfer-Encoding", &vlen);
+	is_chunked = v != NULL && vlen >= 7 && strncasecmp(v + vlen - 7, "chunked", 7) == 0;
+	v = http_header(raw->data, head_len, "Content-Length", &vlen);
+	if (v != NULL) {
+		char *end;
+
+		errno = 0;
+		clen = strtoull(v, &end, 10);
+		if (errno != 0 || end == v || clen > HTTP_RESPONSE_MAX) {
+			*why = "malformed answer (length)";
+			return -1;
+		}
+		has_clen = true;
+	}
+	if (is_head || *status == 204 || *status == 304) {
+		has_clen = true;
+		clen = 0;
+		is_chunked = false;
+	}
+	out->len = 0;
+	if (is_chunked) {
+		/* Complete only when the stream ends in the blank line after the last chunk (one
+		 * request at a time: nothing follows an answer); decoding is put off until then. */
+		if (!is_eof && memcmp(raw->data + raw->len - 4, "\r\n\r\n", 4) != 0)
+			return 0;
+		d = http_dechunk(raw, body_at, out);
+		if (d < 0) {
+			*why = "malformed answer (chunks)";
+			return -1;
+		}
+		if (d == 0 && is_eof) {
+			*why = "the server closed the connection mid-answer";
+			return -1;
+		}
+		return d;
+	}
+	if (has_clen) {
+		if (raw->len - body_at < clen) {
+			if (is_eof) {
+				*why = "the server closed the connection mid-answer";
+				return -1;
+			}
+			return 0;
+		}
+		if (http_buf_append(out, raw->data + body_at, (size_t)clen) != 0) {
+			*why = "out of memory";
+			return -1;
+		}
+		return 1;
+	}
+	if (!is_eof)
+		return 0; /* the body runs to the end of the stream */
+	if (raw->len > body_at && http_buf_append(out, raw->data + body_at, raw->len - body_at) != 0) {
+		*why = "out of memory";
+		return -1;
+	}
+	*is_close = true;
+	return 1;
 }
 
 /* Read one answer: the status, the body into out; *is_close when the server ends the
@@ -275,95 +364,24 @@ static int http_read_answer(struct http_plain *p, bool is_head, int64_t deadline
                             char *err, size_t err_len)
 {
 	struct http_buf raw = {NULL, 0, 0, false};
-	const char *v, *head_end = NULL;
-	size_t head_len = 0, vlen = 0, body_at = 0;
-	unsigned long long clen = 0;
-	bool has_clen = false, is_chunked = false;
+	const char *why;
 	ssize_t n;
-	int rc = -1, minor;
+	int rc;
 
 	*got_any = false;
-	for (;;) {
+	do {
 		n = http_recv_some(p->fd, &raw, deadline, err, err_len);
-		if (n < 0)
-			goto out;
-		if (n > 0)
-			*got_any = true;
-		if (head_end == NULL && raw.len > 0) {
-			head_end = memmem(raw.data, raw.len, "\r\n\r\n", 4);
-			if (head_end == NULL && raw.len > HTTP_HEAD_MAX) {
-				snprintf(err, err_len, "malformed answer (headers too long)");
-				goto out;
-			}
-			if (head_end != NULL) {
-				head_len = (size_t)(head_end - raw.data) + 2;
-				body_at = head_len + 2;
-				if (sscanf(raw.data, "HTTP/1.%d %ld", &minor, status) != 2 ||
-				    *status < 100 || *status > 999) {
-					snprintf(err, err_len, "malformed answer (status line)");
-					goto out;
-				}
-				v = http_header(raw.data, head_len, "Connection", &vlen);
-				*is_close = minor == 0 || (v != NULL && vlen == 5 &&
-				                           strncasecmp(v, "close", 5) == 0);
-				v = http_header(raw.data, head_len, "Transfer-Encoding", &vlen);
-				is_chunked = v != NULL && vlen >= 7 &&
-				             strncasecmp(v + vlen - 7, "chunked", 7) == 0;
-				v = http_header(raw.data, head_len, "Content-Length", &vlen);
-				if (v != NULL) {
-					char *end;
-
-					errno = 0;
-					clen = strtoull(v, &end, 10);
-					if (errno != 0 || end == v || clen > HTTP_RESPONSE_MAX) {
-						snprintf(err, err_len, "malformed answer (length)");
-						goto out;
-					}
-					has_clen = true;
-				}
-				if (is_head || *status == 204 || *status == 304) {
-					has_clen = true;
-					clen = 0;
-				}
-			}
+		if (n < 0) {
+			rc = -1;
+			break;
 		}
-		if (head_end != NULL) {
-			if (is_chunked) {
-				int d = http_dechunk(&raw, body_at, out);
-
-				if (d < 0) {
-					snprintf(err, err_len, "malformed answer (chunks)");
-					goto out;
-				}
-				if (d > 0)
-					break;
-			} else if (has_clen && raw.len - body_at >= clen) {
-				if (http_buf_append(out, raw.data + body_at, (size_t)clen) != 0) {
-					snprintf(err, err_len, "out of memory");
-					goto out;
-				}
-				break;
-			} else if (!has_clen && n == 0) {
-				/* The body runs to the end of the stream. */
-				if (raw.len > body_at &&
-				    http_buf_append(out, raw.data + body_at, raw.len - body_at) != 0) {
-					snprintf(err, err_len, "out of memory");
-					goto out;
-				}
-				*is_close = true;
-				break;
-			}
-		}
-		if (n == 0) {
-			snprintf(err, err_len, *got_any ? "the server closed the connection mid-answer"
-			                                : "the server closed the connection");
-			goto out;
-		}
-	}
-	rc = 0;
-out:
+		*got_any = *got_any || n > 0;
+		rc = http_parse_answer(&raw, is_head, n == 0, out, status, is_close, &why);
+		if (rc < 0)
+			snprintf(err, err_len, "%s", why);
+	} while (rc == 0);
 	secmem_freezero(raw.data, raw.cap);
-	return rc;
+	return rc < 0 ? -1 : 0;
 }
 
 int http_plain_request(struct http_plain *p, long timeout_ms, const char *method,
