@@ -126,7 +126,7 @@ int audit_stage_recover(struct audit_stage *st,
 	memcpy(h->magic, AUDIT_STAGE_MAGIC, sizeof(h->magic));
 	h->cap = st->cap;
 	h->head = h->tail = 0;
-	st->head = st->tail = 0;
+	st->head = st->tail = st->end = 0;
 	return rc;
 }
 
@@ -142,7 +142,7 @@ static uint64_t audit_stage_place(const struct audit_stage *st, uint64_t off, si
 
 bool audit_stage_has_room(const struct audit_stage *st, size_t n, size_t max_len)
 {
-	uint64_t head = __atomic_load_n(&st->head, __ATOMIC_ACQUIRE), end = st->tail;
+	uint64_t head = __atomic_load_n(&st->head, __ATOMIC_ACQUIRE), end = st->end;
 
 	if (max_len + AUDIT_STAGE_REC > st->cap / 4)
 		return false; /* a long line goes straight to the log */
@@ -153,11 +153,11 @@ bool audit_stage_has_room(const struct audit_stage *st, size_t n, size_t max_len
 
 void audit_stage_put(struct audit_stage *st, const char *line, size_t len)
 {
-	uint64_t end = audit_stage_place(st, st->tail, len + AUDIT_STAGE_REC);
-	size_t pos = (size_t)(st->tail % st->cap);
+	uint64_t end = audit_stage_place(st, st->end, len + AUDIT_STAGE_REC);
+	size_t pos = (size_t)(st->end % st->cap);
 	uint32_t n = (uint32_t)len, wrap = AUDIT_STAGE_WRAP;
 
-	if (end - st->tail != len + AUDIT_STAGE_REC) {
+	if (end - st->end != len + AUDIT_STAGE_REC) {
 		/* Not enough room before the end: mark the wrap (when it fits) and start over. */
 		if (st->cap - pos >= AUDIT_STAGE_REC)
 			memcpy(st->ring + pos, &wrap, sizeof(wrap));
@@ -165,14 +165,14 @@ void audit_stage_put(struct audit_stage *st, const char *line, size_t len)
 	}
 	memcpy(st->ring + pos + AUDIT_STAGE_REC, line, len);
 	memcpy(st->ring + pos, &n, sizeof(n));
-	st->tail = end;
+	st->end = end;
 }
 
 void audit_stage_publish(struct audit_stage *st)
 {
 	/* The header's tail only ever covers complete records: what recovery may copy. */
-	__atomic_store_n(&st->hdr->tail, st->tail, __ATOMIC_RELEASE);
-	__atomic_store_n(&st->tail, st->tail, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&st->hdr->tail, st->end, __ATOMIC_RELEASE);
+	__atomic_store_n(&st->tail, st->end, __ATOMIC_SEQ_CST);
 }
 
 int audit_stage_collect(const struct audit_stage *st, struct iovec *iov, int max, uint64_t *next)

@@ -33,7 +33,8 @@ struct audit_stage {
 	/* Logical byte offsets (they only grow; ring position = offset % cap): records in
 	 * [head, tail) are staged and not yet in the log. */
 	uint64_t head; /* written by the consumer, read atomically by appenders */
-	uint64_t tail; /* written by appenders, read atomically by the consumer */
+	uint64_t tail; /* published by appenders (atomic), read by the consumer */
+	uint64_t end;  /* the appenders' own: tail plus what is put and not yet published */
 };
 
 /* Open (creating, preallocated) and map path; O_NOFOLLOW when is_strict. Its records, if any,

@@ -322,14 +322,24 @@ static void *http_pool_main(void *arg)
 	return NULL;
 }
 
-static void http_pool_submit(struct http_pool *p, struct http_job *job)
+/* Queue job for the pool; once the pool is stopping (shutdown), run it here instead: nobody
+ * would take it from the queue. */
+static void http_pool_submit(struct http_server *h, struct http_job *job)
 {
+	struct http_pool *p = &h->pool;
+	bool is_stopping;
+
 	pthread_mutex_lock(&p->lock);
-	job->next = NULL;
-	*p->tail = job;
-	p->tail = &job->next;
-	pthread_cond_signal(&p->wake);
+	is_stopping = p->is_stopping;
+	if (!is_stopping) {
+		job->next = NULL;
+		*p->tail = job;
+		p->tail = &job->next;
+		pthread_cond_signal(&p->wake);
+	}
 	pthread_mutex_unlock(&p->lock);
+	if (is_stopping)
+		http_job_run(h, job);
 }
 
 static unsigned http_cores(void)
@@ -375,7 +385,8 @@ fail_free:
 	return COFFER_ERR_INTERNAL;
 }
 
-/* Finish every queued job (each resumes its connection), then join the threads. */
+/* Finish every queued job (each resumes its connection), then join the threads. Writes that
+ * come after run on the listener's threads (http_pool_submit) until the listener stops. */
 static void http_pool_stop(struct http_server *h)
 {
 	struct http_pool *p = &h->pool;
@@ -388,6 +399,15 @@ static void http_pool_stop(struct http_server *h)
 	pthread_mutex_unlock(&p->lock);
 	for (size_t i = 0; i < p->n_threads; i++)
 		pthread_join(p->threads[i], NULL);
+}
+
+/* After the listener stopped: nothing can submit any more. */
+static void http_pool_free(struct http_server *h)
+{
+	struct http_pool *p = &h->pool;
+
+	if (!h->has_pool)
+		return;
 	pthread_cond_destroy(&p->wake);
 	pthread_mutex_destroy(&p->lock);
 	free(p->threads);
@@ -449,7 +469,7 @@ static enum MHD_Result http_handle(void *cls, struct MHD_Connection *conn, const
 			job->conn = conn;
 			job->ctx = ctx;
 			MHD_suspend_connection(conn);
-			http_pool_submit(&h->pool, job);
+			http_pool_submit(h, job);
 			return MHD_YES;
 		}
 		router_dispatch(h->core, req, &resp);
@@ -619,6 +639,7 @@ void http_stop(struct http_server *h)
 	http_pool_stop(h);
 	if (h->daemon != NULL)
 		MHD_stop_daemon(h->daemon);
+	http_pool_free(h);
 	if (listen_fd != MHD_INVALID_SOCKET)
 		close(listen_fd);
 	if (h->tls_key != NULL)

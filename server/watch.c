@@ -360,17 +360,19 @@ int watch_setup(struct watch *w)
 	if (w->last < stored)
 		w->last = stored;
 	w->is_stopping = false;
-	pthread_mutex_unlock(&w->mu);
-	if (!w->has_timer) {
-		if (pthread_create(&w->timer, NULL, watch_timer_main, w) != 0)
-			return COFFER_ERR_INTERNAL;
+	/* Under mu: a seal (or the shutdown) may flush from another thread meanwhile. */
+	if (!w->has_timer && pthread_create(&w->timer, NULL, watch_timer_main, w) == 0)
 		w->has_timer = true;
-	}
-	return 0;
+	err = w->has_timer ? 0 : COFFER_ERR_INTERNAL;
+	pthread_mutex_unlock(&w->mu);
+	return err;
 }
 
 void watch_flush(struct watch *w)
 {
+	pthread_t timer;
+	bool has_timer;
+
 	pthread_mutex_lock(&w->mu);
 	while (w->waiters != NULL) {
 		w->waiters->is_sealed = true;
@@ -379,11 +381,12 @@ void watch_flush(struct watch *w)
 	watch_forget_paths(w);
 	w->is_stopping = true;
 	pthread_cond_signal(&w->cond);
+	has_timer = w->has_timer;
+	timer = w->timer;
+	w->has_timer = false;
 	pthread_mutex_unlock(&w->mu);
-	if (w->has_timer) {
-		pthread_join(w->timer, NULL);
-		w->has_timer = false;
-	}
+	if (has_timer)
+		pthread_join(timer, NULL);
 }
 
 void watch_free(struct watch *w)

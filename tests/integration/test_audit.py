@@ -12,9 +12,12 @@ import shutil
 import signal
 import struct
 import subprocess
+import threading
+import time
 from pathlib import Path
 
 import pytest
+import requests
 
 from conftest import (Cofferd, assert_error, base_config, cofferd_path, create_token, free_port,
                       kv2_read, kv2_write, ok, token_needles, wait_for)
@@ -290,6 +293,62 @@ def test_sighup_rotation_continues_the_chain_into_the_new_file(audited):
     assert done.returncode == 0, done.stdout + done.stderr
     # Out of order, the files do not verify.
     assert coffer_verify(log, old).returncode != 0
+
+
+def test_concurrent_reads_writes_and_rotations_keep_one_whole_chain(audited):
+    """Staged reads and direct writes from several threads at once, the file rotated twice
+    meanwhile: the files verify as one chain, and every answered request has both its lines."""
+    server, _keys, root, log = audited
+    for i in range(4):
+        kv2_write(server, root, f"conc/{i}", {"v": str(i)})
+    answered, errors = [], []
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def worker(n):
+        session = requests.Session()
+        session.trust_env = False
+        i = 0
+        while not stop.is_set():
+            i += 1
+            if i % 5 == 0:
+                r = session.post(f"{server.url}/v1/secret/data/conc/w{n}",
+                                 headers={"X-Vault-Token": root},
+                                 json={"data": {"i": str(i)}}, timeout=10)
+            else:
+                r = session.get(f"{server.url}/v1/secret/data/conc/{i % 4}",
+                                headers={"X-Vault-Token": root}, timeout=10)
+            with lock:
+                (answered if r.status_code == 200 else errors).append(
+                    (r.status_code, r.json().get("request_id")))
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(6)]
+    for t in threads:
+        t.start()
+    rotated = []
+    try:
+        for k in (1, 2):
+            time.sleep(1.0)
+            old = log.parent / f"audit.log.{k}"
+            os.rename(log, old)
+            rotated.append(old)
+            server.proc.send_signal(signal.SIGHUP)
+            assert wait_for(lambda: log.exists(), 5), "SIGHUP did not reopen the audit file"
+        time.sleep(1.0)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+    assert errors == [], errors[:5]
+    assert len(answered) > 200, len(answered)
+    lines = read_lines(*rotated, log)
+    parsed = check_chain(lines)
+    assert all(read_lines(p) for p in rotated), "a rotated file holds no line"
+    groups = by_request_id(parsed)
+    for _status, rid in answered:
+        assert [g["type"] for g in groups.get(rid, [])] == ["request", "response"], rid
+    done = coffer_verify(*rotated, log)
+    assert done.returncode == 0, done.stdout + done.stderr
 
 
 def test_restart_continues_the_chain_from_the_last_line(audited):
