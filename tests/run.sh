@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # The one test entry (CI runs it through .ci/run): installs the dependencies, builds everything with
-# AddressSanitizer and UndefinedBehaviorSanitizer and -Werror, and runs every ctest test (the C unit
+# AddressSanitizer and UndefinedBehaviorSanitizer and -Werror, runs the fuzz smoke and a
+# ThreadSanitizer pass over the busiest integration files, then every ctest test (the C unit
 # tests and the pytest integration files). Exits non-zero on any failure.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -41,6 +42,21 @@ for fuzzer in build-fuzz/tests/fuzz/fuzz_*; do
 		-artifact_prefix=build-fuzz/ "$work" >"build-fuzz/$name.log" 2>&1 ||
 		{ tail -n 40 "build-fuzz/$name.log" >&2; echo "tests/run.sh: $name found a crash" >&2; exit 1; }
 done
+
+# ThreadSanitizer: cofferd built with -fsanitize=thread serves the integration files that drive
+# it from the most threads at once (staged and direct audit writes with rotations, watches, KV
+# writes, tokens). A race report makes cofferd exit 66 at its clean stop, which fails the test.
+cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCOFFER_TESTS=OFF \
+	-DCMAKE_C_FLAGS="-fsanitize=thread -O1" >/dev/null
+ninja -C build-tsan cofferd >/dev/null
+tsan_tests=(test_audit.py test_watch.py test_kv.py test_tokens.py)
+echo "tsan: cofferd under ThreadSanitizer for ${tsan_tests[*]}"
+COFFERD="$root/build-tsan/cofferd" COFFER_BUILD_DIR="$root/build-test" \
+	COFFER="$root/build-test/coffer" COFFER_AGENT="$root/build-test/coffer-agent" \
+	TSAN_OPTIONS=halt_on_error=0:exitcode=66 \
+	/usr/bin/python3 -m pytest -q -p no:cacheprovider \
+	"${tsan_tests[@]/#/tests/integration/}" >build-tsan/pytest.log 2>&1 ||
+	{ tail -n 60 build-tsan/pytest.log >&2; echo "tests/run.sh: the ThreadSanitizer run failed" >&2; exit 1; }
 
 rc=0
 ctest --test-dir build-test --output-on-failure --no-tests=error -j2 || rc=$?
