@@ -29,24 +29,40 @@ static void cmd_kv_meta_print(const json_t *data)
 	json_decref(settings);
 }
 
-static int cmd_kv_meta_get(const struct cli_cmd *cmd, const char *name, int argc, char **argv)
+/* [-mount M] PATH: send method to PATH's metadata. CLI_CONTINUE when it was answered (the
+ * answer in *resp, the resolved path in p), else the exit code (the help, or an error already
+ * reported). The caller frees *resp and p, whatever the result. */
+static int cmd_kv_meta_send(const struct cli_cmd *cmd, const char *name, int argc, char **argv,
+                            const char *method, struct cli_kv_path *p, json_t **resp)
 {
 	const char *mount = NULL;
 	const struct cli_flag flags[] = {CLI_FLAG_KV_MOUNT(&mount), CLI_FLAG_FORMAT, CLI_FLAG_END};
-	struct cli_kv_path p;
-	json_t *resp = NULL;
 	int n_args, rc;
 
+	memset(p, 0, sizeof(*p));
+	*resp = NULL;
 	rc = cli_args_parse(cmd, name, flags, argc, argv, 1, 1, &n_args);
 	if (rc != CLI_CONTINUE)
 		return rc;
-	rc = cli_kv_path_resolve(mount, argv[1], "metadata", "kv metadata", &p);
+	rc = cli_kv_path_resolve(mount, argv[1], "metadata", "kv metadata", p);
 	if (rc == CLI_EXIT_OK)
-		rc = cli_client_call("GET", p.api, NULL, &resp);
-	if (rc == CLI_EXIT_OK && cli_output_is_json())
-		cli_print_json(resp);
-	else if (rc == CLI_EXIT_OK)
-		cmd_kv_meta_print(json_object_get(resp, "data"));
+		rc = cli_client_call(method, p->api, NULL, resp);
+	return rc == CLI_EXIT_OK ? CLI_CONTINUE : rc;
+}
+
+static int cmd_kv_meta_get(const struct cli_cmd *cmd, const char *name, int argc, char **argv)
+{
+	struct cli_kv_path p;
+	json_t *resp;
+	int rc = cmd_kv_meta_send(cmd, name, argc, argv, "GET", &p, &resp);
+
+	if (rc == CLI_CONTINUE) {
+		if (cli_output_is_json())
+			cli_print_json(resp);
+		else
+			cmd_kv_meta_print(json_object_get(resp, "data"));
+		rc = CLI_EXIT_OK;
+	}
 	json_decref(resp);
 	cli_kv_path_free(&p);
 	return rc;
@@ -144,20 +160,14 @@ static int cmd_kv_meta_put(const struct cli_cmd *cmd, const char *name, int argc
 
 static int cmd_kv_meta_delete(const struct cli_cmd *cmd, const char *name, int argc, char **argv)
 {
-	const char *mount = NULL;
-	const struct cli_flag flags[] = {CLI_FLAG_KV_MOUNT(&mount), CLI_FLAG_FORMAT, CLI_FLAG_END};
 	struct cli_kv_path p;
-	json_t *resp = NULL;
-	int n_args, rc;
+	json_t *resp;
+	int rc = cmd_kv_meta_send(cmd, name, argc, argv, "DELETE", &p, &resp);
 
-	rc = cli_args_parse(cmd, name, flags, argc, argv, 1, 1, &n_args);
-	if (rc != CLI_CONTINUE)
-		return rc;
-	rc = cli_kv_path_resolve(mount, argv[1], "metadata", "kv metadata", &p);
-	if (rc == CLI_EXIT_OK)
-		rc = cli_client_call("DELETE", p.api, NULL, &resp);
-	if (rc == CLI_EXIT_OK)
+	if (rc == CLI_CONTINUE) {
 		cli_print_success("All versions and metadata deleted at: %s", p.text);
+		rc = CLI_EXIT_OK;
+	}
 	json_decref(resp);
 	cli_kv_path_free(&p);
 	return rc;

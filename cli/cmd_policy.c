@@ -20,17 +20,27 @@ static int cmd_policy_path(const char *name, char *buf, size_t len)
 	return 0;
 }
 
+/* The arguments of a command on one policy (NAME and n_args - 1 more) and its API path:
+ * CLI_CONTINUE, or the exit code. */
+static int cmd_policy_args(const struct cli_cmd *cmd, const char *name, int argc, char **argv,
+                           int n_args, char path[512])
+{
+	int rc = cli_args_plain(cmd, name, argc, argv, n_args, n_args);
+
+	if (rc == CLI_CONTINUE && cmd_policy_path(argv[1], path, 512) != 0)
+		rc = CLI_EXIT_USAGE;
+	return rc;
+}
+
 static int cmd_policy_write(const struct cli_cmd *cmd, const char *name, int argc, char **argv)
 {
 	json_t *text, *body;
 	char path[512], msg[512];
 	int rc;
 
-	rc = cli_args_plain(cmd, name, argc, argv, 2, 2);
+	rc = cmd_policy_args(cmd, name, argc, argv, 2, path);
 	if (rc != CLI_CONTINUE)
 		return rc;
-	if (cmd_policy_path(argv[1], path, sizeof(path)) != 0)
-		return CLI_EXIT_USAGE;
 	text = cli_values_text(argv[2]);
 	if (text == NULL)
 		return CLI_EXIT_ERROR;
@@ -47,11 +57,9 @@ static int cmd_policy_read(const struct cli_cmd *cmd, const char *name, int argc
 	char path[512];
 	int rc;
 
-	rc = cli_args_plain(cmd, name, argc, argv, 1, 1);
+	rc = cmd_policy_args(cmd, name, argc, argv, 1, path);
 	if (rc != CLI_CONTINUE)
 		return rc;
-	if (cmd_policy_path(argv[1], path, sizeof(path)) != 0)
-		return CLI_EXIT_USAGE;
 	rc = cli_client_call("GET", path, NULL, &resp);
 	/* For people, the policy text as written; it ends with its own newline. */
 	if (rc == CLI_EXIT_OK && !cli_output_is_json())
@@ -83,11 +91,9 @@ static int cmd_policy_delete(const struct cli_cmd *cmd, const char *name, int ar
 	char path[512], msg[512];
 	int rc;
 
-	rc = cli_args_plain(cmd, name, argc, argv, 1, 1);
+	rc = cmd_policy_args(cmd, name, argc, argv, 1, path);
 	if (rc != CLI_CONTINUE)
 		return rc;
-	if (cmd_policy_path(argv[1], path, sizeof(path)) != 0)
-		return CLI_EXIT_USAGE;
 	snprintf(msg, sizeof(msg), "Deleted policy: %s", argv[1]);
 	return cli_client_run("DELETE", path, NULL, NULL, msg);
 }

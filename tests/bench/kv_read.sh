@@ -16,11 +16,7 @@ addr="$BENCH_ADDR"
 root="$BENCH_ROOT"
 
 # A reader token: read on secret/data/bench/*, nothing else.
-curl -sf -X PUT -H "X-Vault-Token: $root" -d \
-	'{"policy":"path \"secret/data/bench/*\" { capabilities = [\"read\"] }"}' \
-	"$addr/v1/sys/policies/acl/bench-read" >/dev/null
-reader="$(curl -sf -X POST -H "X-Vault-Token: $root" -d '{"policies":["bench-read"],"ttl":"1h"}' \
-	"$addr/v1/auth/token/create" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["auth"]["client_token"])')"
+reader="$(bench_reader_token "$addr" "$root")"
 
 # The secrets: s0 is read; the rest only make the store bigger.
 /usr/bin/python3 "$(dirname "${BASH_SOURCE[0]}")/populate.py" "$addr" "$root" "$stored"

@@ -50,11 +50,7 @@ rm -f "$audit_dir/kv-read-audit.log"
 bench_start "$bench_tmp/off.json"
 root="$(curl -sf -X PUT -d '{}' "$addr/v1/sys/init" |
 	/usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["root_token"])')"
-curl -sf -X PUT -H "X-Vault-Token: $root" -d \
-	'{"policy":"path \"secret/data/bench/*\" { capabilities = [\"read\"] }"}' \
-	"$addr/v1/sys/policies/acl/bench-read" >/dev/null
-reader="$(curl -sf -X POST -H "X-Vault-Token: $root" -d '{"policies":["bench-read"],"ttl":"1h"}' \
-	"$addr/v1/auth/token/create" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["auth"]["client_token"])')"
+reader="$(bench_reader_token "$addr" "$root")"
 /usr/bin/python3 "$(dirname "${BASH_SOURCE[0]}")/populate.py" "$addr" "$root" "$stored"
 size="$(curl -sf -H "X-Vault-Token: $reader" "$addr/v1/secret/data/bench/s0" | wc -c)"
 script="$(bench_wrk_script "$reader")"

@@ -48,6 +48,16 @@ bench_start_cofferd() {
 	bench_wait_http "$BENCH_ADDR/v1/sys/health"
 }
 
+# A token that may only read secret/data/bench/* (policy bench-read), printed.
+bench_reader_token() { # ADDR ROOT_TOKEN
+	curl -sf -X PUT -H "X-Vault-Token: $2" -d \
+		'{"policy":"path \"secret/data/bench/*\" { capabilities = [\"read\"] }"}' \
+		"$1/v1/sys/policies/acl/bench-read" >/dev/null
+	curl -sf -X POST -H "X-Vault-Token: $2" -d '{"policies":["bench-read"],"ttl":"1h"}' \
+		"$1/v1/auth/token/create" |
+		/usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["auth"]["client_token"])'
+}
+
 # Requests/sec from a wrk report on stdin.
 bench_wrk_rps() {
 	awk '/^Requests\/sec:/ { print $2 }'

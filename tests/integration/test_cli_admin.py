@@ -7,18 +7,7 @@ import json
 
 import pytest
 
-from conftest import start_dev
-from test_cli import Cli, table
-
-
-@pytest.fixture(scope="module")
-def s(module_cofferd_factory):
-    return start_dev(module_cofferd_factory)
-
-
-@pytest.fixture
-def cli(s, tmp_path):
-    return Cli(s, tmp_path / "home", token=s.root)
+from test_cli import Cli, cli, s, table  # noqa: F401 (cli and s are the fixtures)
 
 
 POLICY = 'path "secret/data/team/*" {\n  capabilities = ["read", "list"]\n}\n'

@@ -8,23 +8,12 @@ import http.server
 import string
 import threading
 
-import pytest
 import requests
 
 from conftest import kv2_metadata, kv2_read, kv2_write, start_dev
-from test_cli import Cli, table
+from test_cli import Cli, cli, s, table  # noqa: F401 (cli and s are the fixtures)
 
 ALNUM = set(string.ascii_letters + string.digits)
-
-
-@pytest.fixture(scope="module")
-def s(module_cofferd_factory):
-    return start_dev(module_cofferd_factory)
-
-
-@pytest.fixture
-def cli(s, tmp_path):
-    return Cli(s, tmp_path / "home", token=s.root)
 
 
 _n = iter(range(10000))

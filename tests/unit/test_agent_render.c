@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "agent.h"
@@ -82,13 +83,17 @@ static bool template_is(const char *tpl, const char *db_json, const char *want)
 	return ok;
 }
 
-/* What `sh` reads back as $name after sourcing the env text. */
+/* What `sh` reads back as $name after sourcing the env text. The file and the name reach the
+ * shell as its arguments ($1, $2), never inside its script. */
 static char *shell_read_back(const char *env_text, const char *name)
 {
-	char path[] = "/tmp/test_agent_env.XXXXXX", cmd[256], *buf;
-	size_t len = 0, n;
-	FILE *f, *p;
-	int fd;
+	static const char script[] = ". \"$1\" && eval \"v=\\${$2}\" && printf %s \"$v\"";
+	char path[] = "/tmp/test_agent_env.XXXXXX", *buf;
+	size_t len = 0;
+	int fd, pipefd[2], status = -1;
+	ssize_t n;
+	pid_t pid;
+	FILE *f;
 
 	fd = mkstemp(path);
 	if (fd < 0)
@@ -96,12 +101,26 @@ static char *shell_read_back(const char *env_text, const char *name)
 	f = fdopen(fd, "w");
 	fputs(env_text, f);
 	fclose(f);
-	snprintf(cmd, sizeof(cmd), "sh -c '. %s && printf %%s \"$%s\"'", path, name);
-	p = popen(cmd, "r");
 	buf = calloc(1, 4096);
-	while (p != NULL && buf != NULL && (n = fread(buf + len, 1, 4095 - len, p)) > 0)
-		len += n;
-	if (p == NULL || pclose(p) != 0) {
+	if (buf == NULL || pipe(pipefd) != 0) {
+		free(buf);
+		unlink(path);
+		return NULL;
+	}
+	pid = fork();
+	if (pid == 0) {
+		dup2(pipefd[1], STDOUT_FILENO);
+		close(pipefd[0]);
+		close(pipefd[1]);
+		execl("/bin/sh", "sh", "-c", script, "sh", path, name, (char *)NULL);
+		_exit(127);
+	}
+	close(pipefd[1]);
+	while (pid > 0 && (n = read(pipefd[0], buf + len, 4095 - len)) > 0)
+		len += (size_t)n;
+	close(pipefd[0]);
+	if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
+	    WEXITSTATUS(status) != 0) {
 		free(buf);
 		buf = NULL;
 	}
