@@ -451,9 +451,13 @@ int seal_submit_share(struct seal *s, const uint8_t *share, size_t len)
 		ret = COFFER_ERR_BAD_SHARE;
 		goto out;
 	}
+	/* The same share twice is an operator's slip (or a replay): it would not bring the vault
+	 * closer to unsealing, so say so instead of counting nothing in silence. Progress stays. */
 	for (unsigned i = 0; i < s->progress; i++) {
-		if (secmem_equal(s->shares + (size_t)i * SHARE_LEN, share, SHARE_LEN) == 0)
+		if (secmem_equal(s->shares + (size_t)i * SHARE_LEN, share, SHARE_LEN) == 0) {
+			ret = COFFER_ERR_EXISTS;
 			goto out;
+		}
 	}
 	memcpy(s->shares + (size_t)s->progress * SHARE_LEN, share, SHARE_LEN);
 	if (s->progress++ == 0)

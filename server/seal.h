@@ -60,7 +60,8 @@ void seal_init_result_clear(struct seal_init_result *r);
  * Submit one share (raw bytes, already decoded). Returns 0 with the vault still sealed while
  * progress < threshold, or unsealed once the threshold is met. COFFER_ERR_BAD_SHARE for a share
  * of the wrong length or a set that does not open the root key (progress is reset);
- * COFFER_ERR_UNINIT when not initialized. A share already submitted is ignored.
+ * COFFER_ERR_UNINIT when not initialized; COFFER_ERR_EXISTS for a share already submitted in
+ * this round (progress is kept).
  */
 int seal_submit_share(struct seal *s, const uint8_t *share, size_t len) COFFER_WUR;
 /* Forget submitted shares. */

@@ -183,6 +183,13 @@ static void sys_unseal(struct core *c, struct request *req, struct response *res
 	sys_decode_share(key, share, sizeof(share), &share_len);
 	err = share_len == 0 ? COFFER_ERR_BAD_SHARE : seal_submit_share(c->seal, share, share_len);
 	secmem_wipe(share, sizeof(share));
+	if (err == COFFER_ERR_EXISTS) {
+		seal_get_status(c->seal, &st);
+		response_error(resp, 400,
+		               "invalid key: this share was already submitted (progress %u of %u)",
+		               st.progress, st.threshold);
+		return;
+	}
 	if (err != 0) {
 		log_warn("unseal attempt failed: %s", coffer_strerror(err));
 		response_error(resp, request_status_for(err), "invalid key: %s",

@@ -67,6 +67,21 @@ def test_unseal_rejects_wrong_share_set_and_stays_sealed(cofferd):
     cofferd.unseal(keys[2:5])
 
 
+def test_unseal_refuses_a_duplicate_share_and_keeps_progress(cofferd):
+    init = cofferd.init(5, 3)
+    keys = init["keys"]
+    assert cofferd.put("sys/unseal", json={"key": keys[0]}).json()["progress"] == 1
+    # The same share again, hex or base64: a 400 that says so, and the progress stays.
+    for same in [keys[0], init["keys_base64"][0]]:
+        r = cofferd.put("sys/unseal", json={"key": same})
+        assert assert_error(r, 400)["errors"] == [
+            "invalid key: this share was already submitted (progress 1 of 3)"]
+    status = cofferd.seal_status()
+    assert status["sealed"] is True and status["progress"] == 1
+    cofferd.unseal(keys[1:3])
+    assert cofferd.seal_status()["sealed"] is False
+
+
 def test_unseal_rejects_malformed_keys(cofferd):
     init = cofferd.init(3, 2)
     for bad in ["zz-not-a-key", "abcd", "", "0" * 1000, 42, ["x"]]:

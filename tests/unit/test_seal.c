@@ -200,7 +200,7 @@ static void test_unseal_below_threshold_stays_sealed(void)
 	fixture_destroy(&f);
 }
 
-static void test_duplicate_share_is_ignored(void)
+static void test_duplicate_share_is_refused_and_keeps_progress(void)
 {
 	struct fixture f;
 	struct seal_init_result r;
@@ -209,9 +209,9 @@ static void test_duplicate_share_is_ignored(void)
 	CHECK_EQ(fixture_create(&f, SEAL_SHAMIR), 0);
 	CHECK_EQ(seal_initialize(f.s, 5, 3, NULL, &r), 0);
 	CHECK_EQ(seal_submit_share(f.s, r.shares[0], SHARE_LEN), 0);
-	CHECK_EQ(seal_submit_share(f.s, r.shares[0], SHARE_LEN), 0);
+	CHECK_EQ(seal_submit_share(f.s, r.shares[0], SHARE_LEN), COFFER_ERR_EXISTS);
 	CHECK_EQ(seal_submit_share(f.s, r.shares[1], SHARE_LEN), 0);
-	CHECK_EQ(seal_submit_share(f.s, r.shares[1], SHARE_LEN), 0);
+	CHECK_EQ(seal_submit_share(f.s, r.shares[1], SHARE_LEN), COFFER_ERR_EXISTS);
 	status_of(&f, &st);
 	CHECK(st.sealed && st.progress == 2);
 	CHECK_EQ(seal_submit_share(f.s, r.shares[2], SHARE_LEN), 0);
@@ -541,7 +541,7 @@ int main(void)
 	RUN(test_unseal_rejects_wrong_share);
 	RUN(test_unseal_rejects_share_of_wrong_length);
 	RUN(test_unseal_below_threshold_stays_sealed);
-	RUN(test_duplicate_share_is_ignored);
+	RUN(test_duplicate_share_is_refused_and_keeps_progress);
 	RUN(test_restart_keeps_data_behind_the_seal);
 	RUN(test_init_rejects_bad_share_counts);
 	RUN(test_second_init_returns_exists);
