@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * cmd_lease.c: `coffer lease lookup|renew|revoke` over sys/leases (API.md). Every token is a lease
- * ("auth/token/create/<accessor>"); lease ids are not secrets.
+ * ("auth/token/create/<32 random characters>", shown as lease_id by `coffer token lookup`); the
+ * server acts on a token's lease only for that token or a sudo caller.
  */
 #include <stdlib.h>
 #include <string.h>

@@ -2,8 +2,8 @@
 /*
  * lease.c: the expiration manager (DESIGN.md §4): a min-heap of {expiry, lease id} with a map of
  * each lease's current expiry (heap items that disagree with the map are stale and skipped), and
- * a thread that revokes due leases through the owner's callback. Also the sys/leases routes.
- * Created by core.c; fed by token.c.
+ * a thread that revokes due leases through the owner's callback. Also the sys/leases routes, which
+ * act on a token's lease only for that token or a sudo caller. Created by core.c; fed by token.c.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -224,6 +224,16 @@ static void lease_clear_locked(struct lease_mgr *lm)
 
 /* ---- the revoker ---- */
 
+/* A lease id as logs show it: its last segment cut to 4 characters, so that a log reader does
+ * not learn a token's lease id (the path part is enough to tell leases apart when debugging). */
+static void lease_id_redact(const char *id, char *out, size_t out_len)
+{
+	const char *slash = strrchr(id, '/');
+	int keep = slash != NULL ? (int)(slash - id) + 1 : 0;
+
+	snprintf(out, out_len, "%.*s%.4s...", keep, id, id + keep);
+}
+
 /* Revoke one due lease with the lock released; a failure is retried later. */
 static void lease_revoke_due(struct lease_mgr *lm)
 {
@@ -236,11 +246,14 @@ static void lease_revoke_due(struct lease_mgr *lm)
 	pthread_mutex_lock(&lm->mu);
 	if (err != 0 && err != COFFER_ERR_NOT_FOUND && !lm->is_stopping &&
 	    *lease_map_find(lm, it.id) == NULL) {
-		log_warn("lease %s: revocation failed (%s); retrying in %ds", it.id,
+		char shown[LEASE_ID_MAX + 8];
+
+		lease_id_redact(it.id, shown, sizeof(shown));
+		log_warn("lease %s: revocation failed (%s); retrying in %ds", shown,
 		         coffer_strerror(err), LEASE_RETRY_S);
 		if (lease_map_set(lm, it.id, (int64_t)time(NULL) + LEASE_RETRY_S) != 0 ||
 		    lease_heap_push(lm, it.id, (int64_t)time(NULL) + LEASE_RETRY_S) != 0)
-			log_error("lease %s: cannot schedule a retry", it.id);
+			log_error("lease %s: cannot schedule a retry", shown);
 	}
 	free(it.id);
 }
@@ -493,25 +506,38 @@ int lease_mgr_revoke_prefix(struct lease_mgr *lm, const char *prefix, bool force
 
 /* ---- sys/leases routes ---- */
 
-/* The token whose lease id is lease_id (its last segment is the token's accessor). */
-static int lease_find_token(struct core *c, const char *lease_id, struct token_entry **out)
+/* Whether the caller has sudo on the request path (root has it everywhere). */
+static bool lease_caller_is_sudo(const struct request *req)
 {
-	char want[LEASE_ID_MAX + 1];
-	const char *slash = strrchr(lease_id, '/');
-	int err;
+	return req->acl != NULL &&
+	       (acl_is_root(req->acl) || (acl_capabilities(req->acl, req->path) & ACL_CAP_SUDO));
+}
 
+/*
+ * The token whose lease is lease_id, for a caller allowed to act on it: the token itself, or a
+ * caller with sudo on the request path. Any other caller is refused whether or not the lease
+ * exists (no oracle), and told where a token's lease is managed: the ACL grants
+ * sys/leases/renew|lookup to every token (the default policy) for the leases of secrets, and a
+ * token lease id is not a credential. Every token lease id starts with "auth/"; other ids name
+ * no lease (there are no leased secrets yet): COFFER_ERR_NOT_FOUND. 0, NOT_FOUND, or
+ * COFFER_ERR_PERMISSION already answered (op, "lookup", "renew" or "revoke", names the token routes
+ * to use instead).
+ */
+static int lease_find_token(struct core *c, const struct request *req, struct response *resp,
+                            const char *lease_id, const char *op, struct token_entry **out)
+{
 	*out = NULL;
-	if (slash == NULL)
+	if (strncmp(lease_id, "auth/", 5) != 0)
 		return COFFER_ERR_NOT_FOUND;
-	if ((err = token_lookup_accessor(c->tokens, slash + 1, out)) != 0)
-		return err;
-	token_lease_id(*out, want, sizeof(want));
-	if (strcmp(want, lease_id) != 0) {
-		token_entry_release(*out);
-		*out = NULL;
-		return COFFER_ERR_NOT_FOUND;
-	}
-	return 0;
+	if (lease_caller_is_sudo(req) ||
+	    (req->auth != NULL && token_owns_lease(req->auth, lease_id)))
+		return token_lookup_lease(c->tokens, lease_id, out);
+	response_error(
+	    resp, 403,
+	    "permission denied: %s of a token's lease is allowed here only to that token "
+	    "or a caller with sudo on this path; use auth/token/%s-self or auth/token/%s",
+	    op, op, op);
+	return COFFER_ERR_PERMISSION;
 }
 
 /* The lease id of a request: "lease_id" in the body, else the rest of the path
@@ -554,8 +580,9 @@ static void lease_lookup(struct core *c, struct request *req, struct response *r
 
 	if (lease_request_id(req, resp, &id) != 0)
 		return;
-	if ((err = lease_find_token(c, id, &e)) != 0) {
-		lease_respond_err(resp, err);
+	if ((err = lease_find_token(c, req, resp, id, "lookup", &e)) != 0) {
+		if (err != COFFER_ERR_PERMISSION)
+			lease_respond_err(resp, err);
 		return;
 	}
 	token_format_time(e->creation_time, issue);
@@ -580,8 +607,7 @@ static void lease_list(struct core *c, struct request *req, struct response *res
 	size_t len = prefix != NULL ? strlen(prefix) : 0;
 	int err;
 
-	if (req->acl == NULL ||
-	    !(acl_is_root(req->acl) || (acl_capabilities(req->acl, req->path) & ACL_CAP_SUDO))) {
+	if (!lease_caller_is_sudo(req)) {
 		response_err(resp, COFFER_ERR_PERMISSION);
 		return;
 	}
@@ -617,7 +643,8 @@ static void lease_renew(struct core *c, struct request *req, struct response *re
 		response_error(resp, 400, "increment must be a duration");
 		return;
 	}
-	err = lease_find_token(c, id, &e);
+	if ((err = lease_find_token(c, req, resp, id, "renew", &e)) == COFFER_ERR_PERMISSION)
+		return;
 	if (err == 0)
 		err = token_renew(c->tokens, e, increment, &renewed);
 	if (err != 0) {
@@ -644,7 +671,8 @@ static void lease_revoke(struct core *c, struct request *req, struct response *r
 
 	if (lease_request_id(req, resp, &id) != 0)
 		return;
-	err = lease_find_token(c, id, &e);
+	if ((err = lease_find_token(c, req, resp, id, "revoke", &e)) == COFFER_ERR_PERMISSION)
+		return;
 	if (err == 0)
 		err = token_revoke(c->tokens, e, false);
 	token_entry_release(e);

@@ -229,14 +229,14 @@ static int token_get_text(struct token_store *ts, const char *text, struct token
 	return err;
 }
 
-/* Put e's entry and accessor rows (and its parent index row when it has a parent), and delete
- * extra_delete (may be NULL), in one batch. */
+/* Put e's entry, accessor and lease rows (and its parent index row when it has a parent), and
+ * delete extra_delete (may be NULL), in one batch. */
 static int token_persist_new(struct token_store *ts, const struct token_entry *e,
                              const char *extra_delete)
 {
 	char id_path[TOKEN_PATH_CAP], acc_path[TOKEN_PATH_CAP], parent_path[TOKEN_PATH_CAP];
-	char acc_json[2 * COFFER_MAC_LEN + 16];
-	struct barrier_op ops[4];
+	char lease_path[TOKEN_PATH_CAP], acc_json[2 * COFFER_MAC_LEN + 16];
+	struct barrier_op ops[5];
 	json_t *o = token_entry_to_json(e);
 	char *text = o != NULL ? coffer_json_dump(o) : NULL;
 	size_t n = 0;
@@ -251,6 +251,9 @@ static int token_persist_new(struct token_store *ts, const struct token_entry *e
 	ops[n++] = (struct barrier_op){BARRIER_PUT, id_path, (const uint8_t *)text, strlen(text)};
 	ops[n++] =
 	    (struct barrier_op){BARRIER_PUT, acc_path, (const uint8_t *)acc_json, strlen(acc_json)};
+	snprintf(lease_path, sizeof(lease_path), "token/lease/%s", e->lease_nonce);
+	ops[n++] = (struct barrier_op){BARRIER_PUT, lease_path, (const uint8_t *)acc_json,
+	                               strlen(acc_json)};
 	if (e->parent_hex[0] != '\0') {
 		snprintf(parent_path, sizeof(parent_path), "token/parent/%s/%s", e->parent_hex,
 		         e->hash_hex);
@@ -359,15 +362,14 @@ out:
 	return err;
 }
 
-/* Give every stored token with an expiry to the lease manager. */
+/* Give every stored token with an expiry to the lease manager (and a lease nonce to those stored
+ * before lease ids had one). */
 static int token_schedule_all(struct token_store *ts)
 {
 	char **keys = NULL;
 	size_t n = 0;
 	int err;
 
-	if (ts->lm == NULL)
-		return 0;
 	err = barrier_list(ts->b, "token/id/", &keys, &n);
 	for (size_t i = 0; err == 0 && i < n; i++) {
 		struct token_entry *e = NULL;
@@ -378,7 +380,9 @@ static int token_schedule_all(struct token_store *ts)
 			         coffer_strerror(lerr));
 			continue;
 		}
-		err = token_track(ts, e);
+		err = token_lease_migrate(ts, &e);
+		if (err == 0)
+			err = token_track(ts, e);
 		token_entry_release(e);
 	}
 	barrier_list_free(keys, n);
@@ -489,6 +493,16 @@ int token_lookup(struct token_store *ts, const char *token, struct token_entry *
 int token_get_accessor(struct token_store *ts, const char *accessor, struct token_entry **out)
 {
 	char path[TOKEN_PATH_CAP];
+
+	*out = NULL;
+	if (!token_accessor_is_valid(accessor))
+		return COFFER_ERR_NOT_FOUND;
+	snprintf(path, sizeof(path), "token/accessor/%s", accessor);
+	return token_get_indexed(ts, path, out);
+}
+
+int token_get_indexed(struct token_store *ts, const char *path, struct token_entry **out)
+{
 	uint8_t hash[COFFER_MAC_LEN];
 	uint8_t *buf = NULL;
 	size_t len = 0, hlen = 0;
@@ -497,9 +511,6 @@ int token_get_accessor(struct token_store *ts, const char *accessor, struct toke
 	int err;
 
 	*out = NULL;
-	if (!token_accessor_is_valid(accessor))
-		return COFFER_ERR_NOT_FOUND;
-	snprintf(path, sizeof(path), "token/accessor/%s", accessor);
 	err = barrier_get(ts->b, path, &buf, &len);
 	if (err != 0)
 		return err;

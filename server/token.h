@@ -2,10 +2,10 @@
 /*
  * token.h: the token store (DESIGN.md §4). A token's text ("cof." + base64url of 32 random bytes)
  * is never stored: entries live in the barrier under the keyed hash of the text
- * ("token/id/<hex>"), with an accessor index ("token/accessor/<accessor>") and a parent/child
- * index ("token/parent/<parent hex>/<child hex>"). An in-memory cache serves lookups and is
- * invalidated on revoke, renew and use counts. Every token with a TTL is a lease (lease.c).
- * Also the auth/token/ engine (its routes).
+ * ("token/id/<hex>"), with an accessor index ("token/accessor/<accessor>"), a lease index
+ * ("token/lease/<lease nonce>") and a parent/child index ("token/parent/<parent hex>/<child hex>").
+ * An in-memory cache serves lookups and is invalidated on revoke, renew and use counts. Every token
+ * with a TTL is a lease (lease.c). Also the auth/token/ engine (its routes).
  */
 #ifndef COFFER_TOKEN_H
 #define COFFER_TOKEN_H
@@ -36,7 +36,11 @@ struct engine;
 struct token_entry {
 	uint8_t hash[COFFER_MAC_LEN];
 	char hash_hex[2 * COFFER_MAC_LEN + 1];
-	char accessor[32];                       /* 24 letters and digits */
+	char accessor[32]; /* 24 letters and digits */
+	/* The last segment of the lease id: 32 random letters and digits, unrelated to the accessor
+	 * (which is public), so a lease id cannot be derived from it. "" only in an entry stored by
+	 * an older version, until token_store_setup() gives it one. */
+	char lease_nonce[40];
 	char parent_hex[2 * COFFER_MAC_LEN + 1]; /* "" for orphans */
 	json_t *policies;                        /* sorted array of unique names; never NULL */
 	json_t *meta;                            /* object of strings; never NULL */
@@ -101,6 +105,9 @@ int token_authenticate(struct token_store *ts, const char *token, const char *re
 /* Lookups without counting a use. COFFER_ERR_NOT_FOUND (or expired). */
 int token_lookup(struct token_store *ts, const char *token, struct token_entry **out);
 int token_lookup_accessor(struct token_store *ts, const char *accessor, struct token_entry **out);
+/* The token whose lease id is lease_id, through the lease index (no scan). COFFER_ERR_NOT_FOUND
+ * when there is none (or it expired). */
+int token_lookup_lease(struct token_store *ts, const char *lease_id, struct token_entry **out);
 void token_entry_ref(struct token_entry *e);
 void token_entry_release(struct token_entry *e);
 
@@ -142,8 +149,11 @@ int64_t token_compute_renewal(const struct token_entry *e, int64_t increment_s, 
 /* RFC 3339 in UTC with nanoseconds, as Vault prints times. */
 void token_format_time(int64_t t, char out[COFFER_TIME_LEN]);
 
-/* A token's lease id: "<path>/<accessor>" (e.g. "auth/token/create/AbC..."). */
+/* A token's lease id: "<path>/<lease nonce>" (e.g. "auth/token/create/Xy3..."); "" when the entry
+ * has no lease nonce. */
 void token_lease_id(const struct token_entry *e, char *out, size_t out_len);
+/* True when lease_id is e's lease id; the nonce is compared in constant time. */
+bool token_owns_lease(const struct token_entry *e, const char *lease_id);
 /* The "auth" block of a login or create response (API.md); token_text may be NULL. */
 json_t *token_auth_json(const struct token_entry *e, const char *token_text);
 /* The data of a lookup (API.md): "id" is id_text, or "" when NULL. */

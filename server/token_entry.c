@@ -10,6 +10,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <sodium.h>
+
 #include "codec.h"
 #include "json.h"
 #include "secmem.h"
@@ -133,7 +135,25 @@ bool token_is_expired(const struct token_entry *e, int64_t now)
 
 void token_lease_id(const struct token_entry *e, char *out, size_t out_len)
 {
-	snprintf(out, out_len, "%s/%s", e->path != NULL ? e->path : "", e->accessor);
+	if (e->lease_nonce[0] == '\0') {
+		if (out_len > 0)
+			out[0] = '\0';
+		return;
+	}
+	snprintf(out, out_len, "%s/%s", e->path != NULL ? e->path : "", e->lease_nonce);
+}
+
+/* The path part is public (the creating path); the nonce is what makes the id unguessable, so it
+ * is compared in constant time. Lengths are fixed (TOKEN_LEASE_NONCE_CHARS) for valid nonces. */
+bool token_owns_lease(const struct token_entry *e, const char *lease_id)
+{
+	const char *path = e->path != NULL ? e->path : "";
+	size_t plen = strlen(path);
+
+	if (lease_id == NULL || e->lease_nonce[0] == '\0' || strncmp(lease_id, path, plen) != 0 ||
+	    lease_id[plen] != '/' || strlen(lease_id + plen + 1) != strlen(e->lease_nonce))
+		return false;
+	return sodium_memcmp(lease_id + plen + 1, e->lease_nonce, strlen(e->lease_nonce)) == 0;
 }
 
 /* ---- entries ---- */
@@ -187,17 +207,17 @@ struct token_entry *token_entry_dup(const struct token_entry *e)
 json_t *token_entry_to_json(const struct token_entry *e)
 {
 	return json_pack(
-	    "{s:s,s:s,s:O,s:O,s:O?,s:s?,s:s?,s:s?,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,"
+	    "{s:s,s:s,s:s,s:O,s:O,s:O?,s:s?,s:s?,s:s?,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,"
 	    "s:b,s:b,s:b,s:I}",
-	    "accessor", e->accessor, "parent", e->parent_hex, "policies", e->policies, "meta",
-	    e->meta, "bound_cidrs", e->bound_cidrs, "display_name", e->display_name, "path",
-	    e->path, "role", e->role, "creation_time", (json_int_t)e->creation_time, "creation_ttl",
-	    (json_int_t)e->creation_ttl_s, "ttl", (json_int_t)e->ttl_s, "explicit_max_ttl",
-	    (json_int_t)e->explicit_max_ttl_s, "period", (json_int_t)e->period_s, "expire_time",
-	    (json_int_t)e->expire_time, "last_renewal_time", (json_int_t)e->last_renewal_time,
-	    "num_uses", (json_int_t)e->num_uses, "max_ttl", (json_int_t)e->max_ttl_s, "renewable",
-	    e->is_renewable, "orphan", e->is_orphan, "root", e->is_root, "expire_ms",
-	    (json_int_t)e->expire_ms);
+	    "accessor", e->accessor, "lease_nonce", e->lease_nonce, "parent", e->parent_hex,
+	    "policies", e->policies, "meta", e->meta, "bound_cidrs", e->bound_cidrs, "display_name",
+	    e->display_name, "path", e->path, "role", e->role, "creation_time",
+	    (json_int_t)e->creation_time, "creation_ttl", (json_int_t)e->creation_ttl_s, "ttl",
+	    (json_int_t)e->ttl_s, "explicit_max_ttl", (json_int_t)e->explicit_max_ttl_s, "period",
+	    (json_int_t)e->period_s, "expire_time", (json_int_t)e->expire_time, "last_renewal_time",
+	    (json_int_t)e->last_renewal_time, "num_uses", (json_int_t)e->num_uses, "max_ttl",
+	    (json_int_t)e->max_ttl_s, "renewable", e->is_renewable, "orphan", e->is_orphan, "root",
+	    e->is_root, "expire_ms", (json_int_t)e->expire_ms);
 }
 
 /* Optional strings of a stored entry: absent stays NULL. */
@@ -216,7 +236,7 @@ static int token_json_strdup(const json_t *o, const char *key, char **out)
 
 int token_entry_from_json(const json_t *o, struct token_entry *e)
 {
-	const char *acc = NULL, *parent = NULL;
+	const char *acc = NULL, *parent = NULL, *nonce = "";
 	json_int_t ct = 0, cttl = 0, ttl = 0, emax = 0, period = 0, exp = 0, lr = 0, uses = 0;
 	json_int_t max = 0, exp_ms = 0;
 	int renewable = 0, orphan = 0, root = 0;
@@ -224,18 +244,20 @@ int token_entry_from_json(const json_t *o, struct token_entry *e)
 	json_error_t jerr;
 
 	if (json_unpack_ex((json_t *)o, &jerr, 0,
-	                   "{s:s,s:s,s:o,s:o,s?o,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s?I,s:b,s:b,s:b,"
-	                   "s?I}",
-	                   "accessor", &acc, "parent", &parent, "policies", &pol, "meta", &meta,
-	                   "bound_cidrs", &cidrs, "creation_time", &ct, "creation_ttl", &cttl,
-	                   "ttl", &ttl, "explicit_max_ttl", &emax, "period", &period, "expire_time",
-	                   &exp, "last_renewal_time", &lr, "num_uses", &uses, "max_ttl", &max,
-	                   "renewable", &renewable, "orphan", &orphan, "root", &root, "expire_ms",
-	                   &exp_ms) != 0 ||
+	                   "{s:s,s?s,s:s,s:o,s:o,s?o,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s?I,s:b,s:b,"
+	                   "s:b,s?I}",
+	                   "accessor", &acc, "lease_nonce", &nonce, "parent", &parent, "policies",
+	                   &pol, "meta", &meta, "bound_cidrs", &cidrs, "creation_time", &ct,
+	                   "creation_ttl", &cttl, "ttl", &ttl, "explicit_max_ttl", &emax, "period",
+	                   &period, "expire_time", &exp, "last_renewal_time", &lr, "num_uses",
+	                   &uses, "max_ttl", &max, "renewable", &renewable, "orphan", &orphan,
+	                   "root", &root, "expire_ms", &exp_ms) != 0 ||
 	    !json_is_array(pol) || !json_is_object(meta) || strlen(acc) >= sizeof(e->accessor) ||
-	    strlen(parent) >= sizeof(e->parent_hex))
+	    strlen(parent) >= sizeof(e->parent_hex) ||
+	    (nonce[0] != '\0' && !token_lease_nonce_is_valid(nonce)))
 		return COFFER_ERR_INTEGRITY;
 	snprintf(e->accessor, sizeof(e->accessor), "%s", acc);
+	snprintf(e->lease_nonce, sizeof(e->lease_nonce), "%s", nonce);
 	snprintf(e->parent_hex, sizeof(e->parent_hex), "%s", parent);
 	e->policies = json_incref(pol);
 	e->meta = json_incref(meta);
@@ -260,28 +282,34 @@ int token_entry_from_json(const json_t *o, struct token_entry *e)
 	return 0;
 }
 
-/* 24 random letters and digits (about 143 bits), like Vault's accessors: no '-' or '_', so an
- * accessor never looks like a flag to a command line (base64url ones started with '-' one time
- * in 64). Uniform: bytes of 248 and above are drawn again. */
-static int token_new_accessor(char *out, size_t out_cap)
+#define TOKEN_ALNUM "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+
+/* Letters and digits only, like Vault's accessors: no '-' or '_', so an accessor never looks like
+ * a flag to a command line (base64url ones started with '-' one time in 64). Uniform: bytes of
+ * 248 and above are drawn again. Accessors take 24 (about 143 bits), lease nonces 32 (190). */
+int token_random_alnum(char *out, size_t out_cap, size_t want)
 {
-	static const char alphabet[] =
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 	uint8_t raw[32];
 	size_t n = 0;
 
-	if (out_cap < TOKEN_ACCESSOR_CHARS + 1)
+	if (out_cap < want + 1)
 		return COFFER_ERR_INVALID;
-	while (n < TOKEN_ACCESSOR_CHARS) {
+	while (n < want) {
 		coffer_random(raw, sizeof(raw));
-		for (size_t i = 0; i < sizeof(raw) && n < TOKEN_ACCESSOR_CHARS; i++) {
+		for (size_t i = 0; i < sizeof(raw) && n < want; i++) {
 			if (raw[i] < 248)
-				out[n++] = alphabet[raw[i] % 62];
+				out[n++] = TOKEN_ALNUM[raw[i] % 62];
 		}
 	}
 	out[n] = '\0';
 	secmem_wipe(raw, sizeof(raw));
 	return 0;
+}
+
+bool token_lease_nonce_is_valid(const char *s)
+{
+	return s != NULL && strlen(s) == TOKEN_LEASE_NONCE_CHARS &&
+	       strspn(s, TOKEN_ALNUM) == TOKEN_LEASE_NONCE_CHARS;
 }
 
 struct token_entry *token_entry_new(const uint8_t *hash, int64_t now)
@@ -296,14 +324,15 @@ struct token_entry *token_entry_new(const uint8_t *hash, int64_t now)
 	e->meta = json_object();
 	if (e->meta == NULL ||
 	    codec_hex_encode(e->hash_hex, sizeof(e->hash_hex), hash, COFFER_MAC_LEN) != 0 ||
-	    token_new_accessor(e->accessor, sizeof(e->accessor)) != 0) {
+	    token_random_alnum(e->accessor, sizeof(e->accessor), TOKEN_ACCESSOR_CHARS) != 0 ||
+	    token_random_alnum(e->lease_nonce, sizeof(e->lease_nonce), TOKEN_LEASE_NONCE_CHARS) !=
+	        0) {
 		token_entry_free(e);
 		return NULL;
 	}
 	return e;
 }
 
-/* Turn the root token hash that seal.c left at init into the root token's entry. */
 /* ---- CIDR binding ---- */
 
 /* Parse "a.b.c.d[/n]" or "x::y[/n]" into the address bytes, their length and the prefix bits. */
@@ -411,8 +440,6 @@ bool token_accessor_is_valid(const char *a)
 	return strspn(a, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") == len;
 }
 
-/* The entry of an accessor, expired or not. */
-
 /* ---- views ---- */
 
 /* meta as Vault shows it: null when empty. */
@@ -447,6 +474,14 @@ static void token_lookup_optional(const struct token_entry *e, json_t *o)
 		json_object_set_new(o, "role", json_string(e->role));
 	if (e->bound_cidrs != NULL && json_array_size(e->bound_cidrs) > 0)
 		json_object_set_new(o, "bound_cidrs", json_deep_copy(e->bound_cidrs));
+	/* Not in Vault's view: how the token (or a sudo caller) learns the id of its lease for
+	 * sys/leases/lookup|renew|revoke. Audit devices HMAC it with the rest of the data. */
+	if (e->expire_time != 0 && e->lease_nonce[0] != '\0') {
+		char lease_id[TOKEN_PATH_CAP];
+
+		token_lease_id(e, lease_id, sizeof(lease_id));
+		json_object_set_new(o, "lease_id", json_string(lease_id));
+	}
 }
 
 json_t *token_lookup_json(const struct token_entry *e, const char *id_text)

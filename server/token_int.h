@@ -21,6 +21,7 @@
 #define TOKEN_CACHE_MAX 16384    /* entries; the cache is dropped when full */
 #define TOKEN_TEXT_MAX 256
 #define TOKEN_PATH_CAP 192
+#define TOKEN_LEASE_NONCE_CHARS 32
 
 struct token_cache_node {
 	struct token_entry *e;
@@ -50,11 +51,19 @@ int token_load(struct token_store *ts, const uint8_t *hash, struct token_entry *
 int token_load_hex(struct token_store *ts, const char *hex, struct token_entry **out);
 /* The entry of an accessor, from the cache or storage, expired or not. */
 int token_get_accessor(struct token_store *ts, const char *accessor, struct token_entry **out);
+/* The entry an index row at path ({"hash":"<hex>"}) points to, from the cache or storage. */
+int token_get_indexed(struct token_store *ts, const char *path, struct token_entry **out);
 /* Drop an entry from the cache (after its stored form changed or went away). */
 void token_cache_invalidate(struct token_store *ts, const uint8_t *hash);
 void token_cache_invalidate_hex(struct token_store *ts, const char *hex);
 
 /* token_revoke.c */
+
+/* The entry whose lease id is lease_id, through the lease index, expired or not. */
+int token_get_lease(struct token_store *ts, const char *lease_id, struct token_entry **out);
+/* Give an entry stored by an older version (no lease nonce) one, with its index row (ts->mu
+ * held); *e is replaced by the updated entry. Entries that have one are left alone. */
+int token_lease_migrate(struct token_store *ts, struct token_entry **e);
 
 /* Revoke the token stored under hex (ts->mu held): its tree, or the token alone with its children
  * made orphans. COFFER_ERR_NOT_FOUND when no such token is stored. */
@@ -81,5 +90,9 @@ bool token_addr_allowed(const struct token_entry *e, const char *remote_addr);
 bool token_cidrs_are_valid(const json_t *cidrs);
 /* True for 1..31 characters of base64url (a safe path segment). */
 bool token_accessor_is_valid(const char *a);
+/* Fill out with n random letters and digits (uniform) and a NUL; out_cap must exceed n. */
+int token_random_alnum(char *out, size_t out_cap, size_t n);
+/* True when s is exactly TOKEN_LEASE_NONCE_CHARS letters and digits. */
+bool token_lease_nonce_is_valid(const char *s);
 
 #endif

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * token_revoke.c: revocation of a token and its tree of children (or of the token alone, its
- * children made orphans) in one barrier batch, then the cache and the lease manager. Called by
- * token.c (last use), token_routes.c and, through token_revoke_lease(), the lease manager.
+ * children made orphans) in one barrier batch, then the cache and the lease manager; and the
+ * lease side of tokens: lookups through the lease index and lease nonces for entries from older
+ * versions. Called by token.c (last use, setup), token_routes.c, lease.c and the lease manager.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -106,7 +107,8 @@ static void token_rev_free(struct token_revocation *r)
 	token_strs_free(&r->rewritten);
 }
 
-/* Delete e's entry and accessor rows (and its row in its parent's index when with_parent_row). */
+/* Delete e's entry, accessor and lease rows (and its row in its parent's index when
+ * with_parent_row). */
 static int token_rev_entry(struct token_revocation *r, const struct token_entry *e,
                            bool with_parent_row)
 {
@@ -119,6 +121,11 @@ static int token_rev_entry(struct token_revocation *r, const struct token_entry 
 	snprintf(path, sizeof(path), "token/accessor/%s", e->accessor);
 	if ((err = token_rev_op(r, BARRIER_DELETE, NULL, path)) != 0)
 		return err;
+	if (e->lease_nonce[0] != '\0') {
+		snprintf(path, sizeof(path), "token/lease/%s", e->lease_nonce);
+		if ((err = token_rev_op(r, BARRIER_DELETE, NULL, path)) != 0)
+			return err;
+	}
 	if (with_parent_row && e->parent_hex[0] != '\0') {
 		snprintf(path, sizeof(path), "token/parent/%s/%s", e->parent_hex, e->hash_hex);
 		if ((err = token_rev_op(r, BARRIER_DELETE, NULL, path)) != 0)
@@ -126,7 +133,7 @@ static int token_rev_entry(struct token_revocation *r, const struct token_entry 
 	}
 	if (token_strs_addf(&r->revoked, "%s", e->hash_hex) == NULL)
 		return COFFER_ERR_NOMEM;
-	if (e->expire_time != 0) {
+	if (e->expire_time != 0 && e->lease_nonce[0] != '\0') {
 		token_lease_id(e, path, sizeof(path));
 		if (token_strs_addf(&r->leases, "%s", path) == NULL)
 			return COFFER_ERR_NOMEM;
@@ -234,19 +241,49 @@ int token_revoke(struct token_store *ts, const struct token_entry *e, bool orpha
 	return err;
 }
 
+/* ---- leases ---- */
+
+int token_get_lease(struct token_store *ts, const char *lease_id, struct token_entry **out)
+{
+	char path[TOKEN_PATH_CAP];
+	const char *slash = strrchr(lease_id, '/');
+	int err;
+
+	*out = NULL;
+	if (slash == NULL || !token_lease_nonce_is_valid(slash + 1))
+		return COFFER_ERR_NOT_FOUND;
+	snprintf(path, sizeof(path), "token/lease/%s", slash + 1);
+	if ((err = token_get_indexed(ts, path, out)) != 0)
+		return err;
+	/* The index row names the nonce; the path part must match too. */
+	if (!token_owns_lease(*out, lease_id)) {
+		token_entry_release(*out);
+		*out = NULL;
+		return COFFER_ERR_NOT_FOUND;
+	}
+	return 0;
+}
+
+int token_lookup_lease(struct token_store *ts, const char *lease_id, struct token_entry **out)
+{
+	int err = token_get_lease(ts, lease_id, out);
+
+	if (err == 0 && token_is_expired(*out, token_now())) {
+		token_entry_release(*out);
+		*out = NULL;
+		err = COFFER_ERR_NOT_FOUND;
+	}
+	return err;
+}
+
 int token_revoke_lease(struct token_store *ts, const char *lease_id)
 {
-	char want[TOKEN_PATH_CAP];
-	const char *slash = strrchr(lease_id, '/');
 	struct token_entry *e = NULL;
 	int err;
 
-	if (slash == NULL)
-		return COFFER_ERR_NOT_FOUND;
-	if ((err = token_get_accessor(ts, slash + 1, &e)) != 0)
+	if ((err = token_get_lease(ts, lease_id, &e)) != 0)
 		return err;
-	token_lease_id(e, want, sizeof(want));
-	err = strcmp(want, lease_id) == 0 ? token_revoke(ts, e, false) : COFFER_ERR_NOT_FOUND;
+	err = token_revoke(ts, e, false);
 	token_entry_release(e);
 	return err;
 }
@@ -254,4 +291,41 @@ int token_revoke_lease(struct token_store *ts, const char *lease_id)
 int token_lease_revoker(void *ts, const char *lease_id)
 {
 	return token_revoke_lease(ts, lease_id);
+}
+
+int token_lease_migrate(struct token_store *ts, struct token_entry **e)
+{
+	char id_path[TOKEN_PATH_CAP], lease_path[TOKEN_PATH_CAP];
+	char row[2 * COFFER_MAC_LEN + 16];
+	struct token_entry *d;
+	struct barrier_op ops[2];
+	json_t *o = NULL;
+	char *text = NULL;
+	int err = COFFER_ERR_NOMEM;
+
+	if ((*e)->lease_nonce[0] != '\0')
+		return 0;
+	if ((d = token_entry_dup(*e)) == NULL)
+		return COFFER_ERR_NOMEM;
+	if (token_random_alnum(d->lease_nonce, sizeof(d->lease_nonce), TOKEN_LEASE_NONCE_CHARS) !=
+	        0 ||
+	    (o = token_entry_to_json(d)) == NULL || (text = coffer_json_dump(o)) == NULL)
+		goto out;
+	snprintf(id_path, sizeof(id_path), "token/id/%s", d->hash_hex);
+	snprintf(lease_path, sizeof(lease_path), "token/lease/%s", d->lease_nonce);
+	snprintf(row, sizeof(row), "{\"hash\":\"%s\"}", d->hash_hex);
+	ops[0] = (struct barrier_op){BARRIER_PUT, id_path, (const uint8_t *)text, strlen(text)};
+	ops[1] = (struct barrier_op){BARRIER_PUT, lease_path, (const uint8_t *)row, strlen(row)};
+	if ((err = barrier_batch(ts->b, ops, 2)) != 0)
+		goto out;
+	token_cache_invalidate(ts, d->hash);
+	log_info("token %s: gave its lease a new id (stored by an older version)", d->accessor);
+	token_entry_release(*e);
+	*e = d;
+	d = NULL;
+out:
+	coffer_json_free_text(text);
+	json_decref(o);
+	token_entry_release(d);
+	return err;
 }

@@ -164,7 +164,9 @@ test('token roles: addTokenRole, getTokenRole, tokenRoles, tokenCreateRole, remo
 
 test('leases: renew, revoke and revokePrefix', async () => {
     const t = (await vault().tokenCreate({ policies: ['default'], ttl: '5m' })).auth;
-    const leaseId = `auth/token/create/${t.accessor}`;
+    // Coffer's lookup names the lease (its id is random, not the accessor).
+    const leaseId = (await vault(t.client_token).tokenLookupSelf()).data.lease_id;
+    assert.match(leaseId, /^auth\/token\/create\/[A-Za-z0-9]{32}$/);
     const renewed = await vault().renew({ lease_id: leaseId, increment: 600 });
     const duration = renewed.lease_duration || (renewed.auth && renewed.auth.lease_duration);
     assert.equal(duration, 600, JSON.stringify(renewed));

@@ -100,7 +100,8 @@ def test_login_gives_a_token_with_the_roles_policies(s):
     ok(s.get("sys/policy/web-read", token=token))
     assert_denied(s.get("sys/key-status", token=token))
     # Its lease.
-    lease = f"auth/approle/login/{auth['accessor']}"
+    lease = d["lease_id"]
+    assert lease.startswith("auth/approle/login/") and auth["accessor"] not in lease, lease
     assert ok(s.put("sys/leases/lookup", token=s.root, json={"lease_id": lease}))["data"]["id"] \
         == lease
     # The secret id's own view: one use spent, metadata kept.

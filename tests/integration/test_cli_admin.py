@@ -150,7 +150,8 @@ def test_audit_enable_refused_without_allow_api_audit(cli):
 
 def test_lease_lookup_renew_revoke(cli):
     acc = cli.json("token", "create", "-ttl=1h")["auth"]["accessor"]
-    lease = f"auth/token/create/{acc}"
+    lease = cli.json("token", "lookup", "-accessor", acc)["data"]["lease_id"]
+    assert lease.startswith("auth/token/create/") and acc not in lease, lease
     looked = cli.json("lease", "lookup", lease)["data"]
     assert looked["id"] == lease and 3500 <= looked["ttl"] <= 3600, looked
     renewed = cli.json("lease", "renew", "-increment=2h", lease)

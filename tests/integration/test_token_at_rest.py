@@ -41,8 +41,9 @@ def test_token_canaries_never_at_rest_or_in_logs(cofferd_factory):
     ok(s.post("auth/token/renew", token=root, json={"token": canary, "increment": "2h"}))
     ok(s.post("auth/token/renew-self", token=canary, json={}))
     ok(s.post("sys/capabilities-self", token=canary, json={"paths": ["sys/policy/x"]}))
-    ok(s.put("sys/leases/lookup", token=root,
-             json={"lease_id": f"auth/token/create/{accessor}"}))
+    lease_id = ok(lookup_self(s, canary))["data"]["lease_id"]
+    assert accessor not in lease_id, lease_id
+    ok(s.put("sys/leases/lookup", token=root, json={"lease_id": lease_id}))
     # Refused requests with the canary in them too.
     assert s.put("sys/rotate", token=canary).status_code == 403
     assert s.post("auth/token/create", token=root, json={"id": canary}).status_code == 400

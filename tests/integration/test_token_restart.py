@@ -34,6 +34,7 @@ def test_tokens_and_leases_survive_restart_and_expiry_while_down(cofferd_factory
     secret_id = ok(s.post("auth/approle/role/r1/secret-id", token=root, json={}))["data"]["secret_id"]
     for t in (long_token, child, short):
         ok(lookup_self(s, t))
+    long_lease_id = ok(lookup_self(s, long_token))["data"]["lease_id"]
 
     s.stop()
     # Stay down until the short token has certainly expired.
@@ -58,7 +59,8 @@ def test_tokens_and_leases_survive_restart_and_expiry_while_down(cofferd_factory
     ok(lookup_self(s, counted))
     assert_denied(lookup_self(s, counted))
 
-    lease_id = f"auth/token/create/{long_auth['accessor']}"
+    lease_id = ok(lookup_self(s, long_token))["data"]["lease_id"]
+    assert lease_id == long_lease_id, (lease_id, long_lease_id)  # persisted, not regenerated
     lease = ok(s.put("sys/leases/lookup", token=root, json={"lease_id": lease_id}))["data"]
     assert lease["id"] == lease_id and 3000 < lease["ttl"] <= 3600, lease
     ok(s.put("sys/leases/renew", token=root, json={"lease_id": lease_id, "increment": 7200}))

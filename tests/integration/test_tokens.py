@@ -409,10 +409,12 @@ def test_token_roles_apply_allowed_policies(s):
     d = ok(lookup_self(s, auth["client_token"]))["data"]
     assert d["path"] == "auth/token/create/deployer", d
     assert d["policies"] == ["creator", "default"], d
-    # The role's lease prefix.
-    lease = ok(s.put("sys/leases/lookup", token=s.root,
-                     json={"lease_id": f"auth/token/create/deployer/{auth['accessor']}"}))
-    assert lease["data"]["id"] == f"auth/token/create/deployer/{auth['accessor']}", lease
+    # The role's lease prefix (then a random part, not the accessor).
+    lease_id = d["lease_id"]
+    assert lease_id.startswith("auth/token/create/deployer/"), lease_id
+    assert auth["accessor"] not in lease_id, lease_id
+    lease = ok(s.put("sys/leases/lookup", token=s.root, json={"lease_id": lease_id}))
+    assert lease["data"]["id"] == lease_id, lease
     # With no policies asked for, the token gets the role's allowed policies.
     auth2 = create_token(s, s.root, path="auth/token/create/deployer")["auth"]
     assert auth2["policies"] == ["creator", "default", "read-policies"], auth2
@@ -437,8 +439,8 @@ def test_token_roles_apply_allowed_policies(s):
 
 def test_token_lease_lookup_renew_revoke(s):
     t = new_token(s, ttl="5m")
-    lease_id = f"auth/token/create/{t['accessor']}"
     before = time.time()
+    lease_id = ok(lookup_self(s, t["client_token"]))["data"]["lease_id"]
     d = ok(s.put("sys/leases/lookup", token=s.root, json={"lease_id": lease_id}))["data"]
     assert set(d) >= {"id", "issue_time", "expire_time", "last_renewal", "renewable", "ttl"}, d
     assert d["id"] == lease_id and d["renewable"] is True, d
@@ -457,7 +459,7 @@ def test_token_lease_lookup_renew_revoke(s):
 
     listed = ok(s.request("LIST", "sys/leases/lookup/auth/token/create/", token=s.root))
     keys = listed["data"]["keys"]
-    assert t["accessor"] in keys or lease_id in keys, keys
+    assert lease_id.rsplit("/", 1)[1] in keys and t["accessor"] not in keys, keys
 
     ok(s.put("sys/leases/revoke", token=s.root, json={"lease_id": lease_id}), 204)
     assert not alive(s, t["client_token"])

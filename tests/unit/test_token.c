@@ -3,7 +3,9 @@
  * test_token.c: unit tests of the token store (server/token*.c) over a real barrier on a
  * temporary SQLite file: TTL arithmetic, create/lookup/authenticate, revocation of trees and
  * orphans, use counts, expiry with an injected clock, CIDR binding, root token adoption, restart,
- * and the lease manager revoking an expired token. The policy store is not needed (NULL).
+ * lease ids (not derived from the accessor, found through their index, given to entries stored by
+ * older versions) and the lease manager revoking an expired token. The policy store is not needed
+ * (NULL).
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -470,22 +472,120 @@ static void test_revoke_by_accessor(void)
 	fixture_destroy(&f);
 }
 
-static void test_revoke_lease_by_id(void)
+/* A lease id is the path and a random nonce, not the accessor (which is public). */
+static void test_lease_id_not_from_accessor(void)
 {
 	struct fixture f;
-	struct token_entry *e = NULL;
-	char *text = NULL, lease_id[128], wrong[128];
+	struct token_entry *e = NULL, *o = NULL, *l = NULL;
+	char *text = NULL, lease_id[128], other_id[128], wrong[160];
 
 	CHECK(fixture_init(&f) == 0);
 	CHECK_EQ(make_token(&f, NULL, 600, 0, &text, &e), 0);
+	CHECK_EQ(make_token(&f, NULL, 600, 0, NULL, &o), 0);
 	token_lease_id(e, lease_id, sizeof(lease_id));
+	token_lease_id(o, other_id, sizeof(other_id));
 	CHECK(strncmp(lease_id, "auth/token/create/", 18) == 0);
-	CHECK(strcmp(lease_id + 18, e->accessor) == 0);
-	snprintf(wrong, sizeof(wrong), "auth/approle/login/%s", e->accessor);
+	CHECK_EQ(strlen(lease_id + 18), 32);
+	CHECK(strspn(lease_id + 18, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	                            "0123456789") == 32);
+	CHECK(strstr(lease_id, e->accessor) == NULL);
+	CHECK(strcmp(lease_id, other_id) != 0);
+	CHECK(token_owns_lease(e, lease_id));
+	CHECK(!token_owns_lease(e, other_id));
+	CHECK(!token_owns_lease(o, lease_id));
+	/* The accessor form of older versions names no lease. */
+	snprintf(wrong, sizeof(wrong), "auth/token/create/%s", e->accessor);
+	CHECK(!token_owns_lease(e, wrong));
+	CHECK_EQ(token_lookup_lease(f.ts, wrong, &l), COFFER_ERR_NOT_FOUND);
 	CHECK_EQ(token_revoke_lease(f.ts, wrong), COFFER_ERR_NOT_FOUND);
+	/* The right nonce under another path, a cut nonce, a longer one. */
+	snprintf(wrong, sizeof(wrong), "auth/approle/login/%s", lease_id + 18);
+	CHECK(!token_owns_lease(e, wrong));
+	CHECK_EQ(token_lookup_lease(f.ts, wrong, &l), COFFER_ERR_NOT_FOUND);
+	CHECK_EQ(token_revoke_lease(f.ts, wrong), COFFER_ERR_NOT_FOUND);
+	snprintf(wrong, sizeof(wrong), "%.*s", (int)strlen(lease_id) - 1, lease_id);
+	CHECK(!token_owns_lease(e, wrong));
+	CHECK_EQ(token_lookup_lease(f.ts, wrong, &l), COFFER_ERR_NOT_FOUND);
+	snprintf(wrong, sizeof(wrong), "%sA", lease_id);
+	CHECK(!token_owns_lease(e, wrong));
+	CHECK_EQ(token_lookup_lease(f.ts, wrong, &l), COFFER_ERR_NOT_FOUND);
 	CHECK(!is_gone(&f, text));
+	/* Found through the index. */
+	CHECK_EQ(token_lookup_lease(f.ts, lease_id, &l), 0);
+	CHECK(l != NULL && strcmp(l->hash_hex, e->hash_hex) == 0);
+	token_entry_release(l);
 	CHECK_EQ(token_revoke_lease(f.ts, lease_id), 0);
 	CHECK(is_gone(&f, text));
+	l = NULL;
+	CHECK_EQ(token_lookup_lease(f.ts, lease_id, &l), COFFER_ERR_NOT_FOUND);
+	CHECK_EQ(token_lookup_lease(f.ts, other_id, &l), 0);
+	token_entry_release(l);
+	token_entry_release(o);
+	token_entry_release(e);
+	secmem_free(text);
+	fixture_destroy(&f);
+}
+
+/* Rewrite e's stored entry as a version without lease nonces wrote it, and drop its lease row. */
+static void store_as_old_version(struct fixture *f, const struct token_entry *e)
+{
+	char path[256], *dump;
+	uint8_t *v = NULL;
+	size_t len = 0;
+	json_t *o = NULL;
+
+	snprintf(path, sizeof(path), "token/id/%s", e->hash_hex);
+	CHECK_EQ(barrier_get(f->b, path, &v, &len), 0);
+	CHECK_EQ(coffer_json_parse_object((const char *)v, len, &o, NULL, 0), 0);
+	secmem_freezero(v, len);
+	CHECK(json_object_get(o, "lease_nonce") != NULL);
+	CHECK_EQ(json_object_del(o, "lease_nonce"), 0);
+	dump = coffer_json_dump(o);
+	CHECK(dump != NULL);
+	CHECK_EQ(barrier_put(f->b, path, (const uint8_t *)dump, strlen(dump)), 0);
+	coffer_json_free_text(dump);
+	json_decref(o);
+	snprintf(path, sizeof(path), "token/lease/%s", e->lease_nonce);
+	CHECK_EQ(barrier_delete(f->b, path), 0);
+}
+
+/* An entry stored before lease nonces existed gets one (and its index row) at setup. */
+static void test_old_entry_gets_lease_nonce(void)
+{
+	struct fixture f;
+	struct token_entry *e = NULL, *a = NULL, *l = NULL;
+	char *text = NULL, old_id[128], new_id[128];
+	json_t *look;
+
+	CHECK(fixture_init(&f) == 0);
+	CHECK_EQ(make_token(&f, NULL, 600, 0, &text, &e), 0);
+	token_lease_id(e, old_id, sizeof(old_id));
+	store_as_old_version(&f, e);
+	fixture_close(&f);
+	CHECK(fixture_open(&f) == 0);
+	CHECK_EQ(lease_mgr_new(token_lease_revoker, f.ts, &f.lm), 0);
+	token_store_set_leases(f.ts, f.lm);
+	CHECK_EQ(token_store_setup(f.ts), 0);
+	CHECK_EQ(lease_mgr_count(f.lm), 1);
+	CHECK_EQ(token_authenticate(f.ts, text, NULL, &a), 0);
+	CHECK(a != NULL && strlen(a->lease_nonce) == 32);
+	token_lease_id(a, new_id, sizeof(new_id));
+	CHECK(strncmp(new_id, "auth/token/create/", 18) == 0 && strcmp(new_id, old_id) != 0);
+	CHECK(strstr(new_id, a->accessor) == NULL);
+	CHECK_EQ(token_lookup_lease(f.ts, new_id, &l), 0);
+	token_entry_release(l);
+	look = token_lookup_json(a, NULL);
+	CHECK(strcmp(json_string_value(json_object_get(look, "lease_id")), new_id) == 0);
+	json_decref(look);
+	/* Kept across the next setup: given once. */
+	CHECK_EQ(token_store_setup(f.ts), 0);
+	l = NULL;
+	CHECK_EQ(token_lookup_lease(f.ts, new_id, &l), 0);
+	token_entry_release(l);
+	CHECK_EQ(token_revoke_lease(f.ts, new_id), 0);
+	CHECK(is_gone(&f, text));
+	CHECK_EQ(lease_mgr_count(f.lm), 0);
+	token_entry_release(a);
 	token_entry_release(e);
 	secmem_free(text);
 	fixture_destroy(&f);
@@ -603,6 +703,8 @@ static void test_lease_manager_revokes_expired_token(void)
 	CHECK_EQ(lease_mgr_count(f.lm), 0);
 	snprintf(path, sizeof(path), "token/accessor/%s", c->accessor);
 	CHECK_EQ(barrier_get(f.b, path, &v, &len), COFFER_ERR_NOT_FOUND);
+	snprintf(path, sizeof(path), "token/lease/%s", c->lease_nonce);
+	CHECK_EQ(barrier_get(f.b, path, &v, &len), COFFER_ERR_NOT_FOUND);
 	token_entry_release(c);
 	token_entry_release(p);
 	fixture_destroy(&f);
@@ -614,8 +716,8 @@ static void test_views(void)
 	json_t *meta = json_pack("{s:s}", "team", "a");
 	struct token_params p = {.meta = meta, .ttl_s = 60, .display_name = "token-ci"};
 	struct token_entry *e = NULL;
-	json_t *auth = NULL, *look = NULL;
-	char *text = NULL;
+	json_t *auth = NULL, *look = NULL, *root = json_pack("[s]", "root");
+	char *text = NULL, lease_id[128];
 
 	CHECK(fixture_init(&f) == 0);
 	CHECK_EQ(token_create(f.ts, &p, &text, &e), 0);
@@ -629,8 +731,23 @@ static void test_views(void)
 	CHECK(json_is_string(json_object_get(look, "expire_time")));
 	CHECK(strcmp(json_string_value(json_object_get(look, "type")), "service") == 0);
 	CHECK(strcmp(json_string_value(json_object_get(look, "display_name")), "token-ci") == 0);
+	/* The lookup view names the lease; the auth block (logged with only its token and accessor
+	 * HMAC'd) does not. */
+	token_lease_id(e, lease_id, sizeof(lease_id));
+	CHECK(strcmp(json_string_value(json_object_get(look, "lease_id")), lease_id) == 0);
+	CHECK(json_object_get(auth, "lease_id") == NULL);
 	json_decref(auth);
 	json_decref(look);
+	token_entry_release(e);
+	secmem_free(text);
+	/* A token that never expires has no lease. */
+	p.policies = root;
+	p.ttl_s = 0;
+	CHECK_EQ(token_create(f.ts, &p, &text, &e), 0);
+	look = token_lookup_json(e, NULL);
+	CHECK(e->expire_time == 0 && json_object_get(look, "lease_id") == NULL);
+	json_decref(look);
+	json_decref(root);
 	token_entry_release(e);
 	secmem_free(text);
 	json_decref(meta);
@@ -659,7 +776,8 @@ int main(void)
 	RUN(test_renew_extends_and_respects_renewable);
 	RUN(test_bound_cidrs);
 	RUN(test_revoke_by_accessor);
-	RUN(test_revoke_lease_by_id);
+	RUN(test_lease_id_not_from_accessor);
+	RUN(test_old_entry_gets_lease_nonce);
 	RUN(test_custom_id_and_policies);
 	RUN(test_adopt_pending_root);
 	RUN(test_restart_keeps_tokens);
