@@ -6,13 +6,14 @@ routes (and sys/leases/revoke, sys/revoke and the legacy forms with the id in th
 token's lease only for the token itself or a caller with sudo on the path, and refuse everyone
 else with 403 whether or not the lease exists; and a lease id is the path and 32 random letters
 and digits stored with the token, not its accessor."""
+import os
 import re
 import secrets
 import string
 
 import pytest
 
-from conftest import (assert_denied, create_token, lookup_self, ok, put_policy)
+from conftest import (assert_denied, cofferd_path, create_token, lookup_self, ok, put_policy)
 
 LEASE_RE = re.compile(r"^auth/token/create/[A-Za-z0-9]{32}$")
 
@@ -224,3 +225,39 @@ def test_lease_id_survives_restart(cofferd_factory):
                               json={"lease_id": lease_id, "increment": "9h"}), "renew")
     ok(server.put("sys/leases/revoke", token=root, json={"lease_id": lease_id}), 204)
     assert lookup_self(server, t["client_token"]).status_code == 403
+
+
+@pytest.mark.skipif(not os.environ.get("COFFERD_OLD"),
+                    reason="set COFFERD_OLD to a cofferd built before lease nonces")
+def test_tokens_from_an_older_version_get_a_lease_id(cofferd_factory, monkeypatch):
+    """Upgrade: tokens stored by a cofferd without lease nonces (COFFERD_OLD) keep working after
+    the new one unseals their store; each gets a random lease id, and the accessor form of old
+    names nothing."""
+    new = os.environ.get("COFFERD") or str(cofferd_path())
+    monkeypatch.setenv("COFFERD", os.environ["COFFERD_OLD"])
+    server = cofferd_factory()
+    init = server.init(1, 1)
+    server.unseal(init["keys"])
+    root = init["root_token"]
+    victim = create_token(server, root, policies=["default"], ttl="60s")["auth"]
+    assert "lease_id" not in ok(lookup_self(server, victim["client_token"]))["data"]
+    server.stop()
+    monkeypatch.setenv("COFFERD", new)
+    server.start()
+    server.unseal(init["keys"])
+    d = ok(lookup_self(server, victim["client_token"]))["data"]
+    assert LEASE_RE.match(d["lease_id"]) and victim["accessor"] not in d["lease_id"], d
+    old_form = f"auth/token/create/{victim['accessor']}"
+    attacker = create_token(server, root, policies=["default"])["auth"]["client_token"]
+    for lease_id in (d["lease_id"], old_form):
+        assert_refused(server.put("sys/leases/renew", token=attacker,
+                                  json={"lease_id": lease_id, "increment": "9h"}), "renew")
+    r = server.put("sys/leases/lookup", token=root, json={"lease_id": old_form})
+    assert r.status_code == 400 and r.json() == {"errors": ["invalid lease"]}, r.text
+    r = ok(server.put("sys/leases/renew", token=victim["client_token"],
+                      json={"lease_id": d["lease_id"], "increment": 120}))
+    assert r["lease_duration"] == 120, r
+    # Kept across the next restart.
+    server.restart()
+    server.unseal(init["keys"])
+    assert ok(lookup_self(server, victim["client_token"]))["data"]["lease_id"] == d["lease_id"]
