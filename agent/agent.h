@@ -58,6 +58,7 @@ struct agent_config {
 	int notify_signal; /* 0: no notification */
 	char *notify_pid_file;
 	bool remove_files_on_exit;
+	bool require_landlock; /* refuse to run without Landlock */
 };
 
 /* A growable byte buffer for rendered secrets: it grows by copy-and-wipe and agent_buf_free()

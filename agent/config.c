@@ -470,6 +470,8 @@ static int config_rest(const json_t *root, struct agent_config *cfg, char *err, 
 			return rc;
 	}
 	if ((rc = config_bool(root, "", "watch", &cfg->watch, err, err_len)) != 0 ||
+	    (rc = config_bool(root, "", "require_landlock", &cfg->require_landlock, err,
+	                      err_len)) != 0 ||
 	    (rc = config_duration(root, "", "poll_interval", &cfg->poll_interval_s, err,
 	                          err_len)) != 0 ||
 	    (rc = config_object(root, "notify", false, &o, err, err_len)) != 0)
@@ -536,8 +538,9 @@ static int config_templates(struct agent_config *cfg, char *err, size_t err_len)
 
 int agent_config_parse(const char *text, struct agent_config *cfg, char *err, size_t err_len)
 {
-	static const char *const keys[] = {"server", "auth",   "destination",   "secrets", "mode",
-	                                   "watch",  "notify", "poll_interval", "on_exit", NULL};
+	static const char *const keys[] = {
+	    "server", "auth",          "destination", "secrets",          "mode", "watch",
+	    "notify", "poll_interval", "on_exit",     "require_landlock", NULL};
 	json_error_t jerr;
 	json_t *root;
 	int rc;

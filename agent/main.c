@@ -128,12 +128,40 @@ static void agent_log_init(void)
 	log_init(level, false);
 }
 
+/* The sandbox's inputs from the config: the files read after start-up (the CA file at a TLS
+ * handshake; the token file at a new login and the pid file at each notification, which their
+ * owners may replace; templates and AppRole ids are read before it), the owner of the files and
+ * the notify signal. */
+static void agent_sandbox_opts(const struct agent_config *cfg, const char *files[2],
+                               const char *rereads[3], struct sandbox_opts *o)
+{
+	size_t n = 0;
+
+	files[0] = cfg->ca_cert; /* NULL: an empty list */
+	files[1] = NULL;
+	if (cfg->auth_method == AGENT_AUTH_TOKEN_FILE)
+		rereads[n++] = cfg->token_path;
+	if (cfg->notify_signal != 0)
+		rereads[n++] = cfg->notify_pid_file;
+	rereads[n] = NULL;
+	*o = (struct sandbox_opts){.dest_dir = cfg->dest_dir,
+	                           .read_files = files,
+	                           .reread_files = rereads,
+	                           .uid = cfg->uid,
+	                           .gid = cfg->gid,
+	                           .notify_signal =
+	                               cfg->mode_run == AGENT_MODE_SIDECAR ? cfg->notify_signal : 0,
+	                           .require_landlock = cfg->require_landlock};
+}
+
 int main(int argc, char **argv)
 {
 	const char *config_path = NULL, *mode = NULL;
 	struct agent_auth auth = {0};
 	struct agent_config cfg;
 	struct coffer_http *h = NULL;
+	struct sandbox_opts sbx;
+	const char *sbx_files[2], *sbx_rereads[3];
 	char err[AGENT_ERR_LEN];
 	json_t **data = NULL;
 	bool is_profile = false, is_check = false;
@@ -184,8 +212,9 @@ int main(int argc, char **argv)
 		log_error("server.address: %s", err);
 		goto out;
 	}
-	if (sandbox_apply(cfg.dest_dir, err, sizeof(err)) != 0) {
-		log_error("sandbox: %s", err);
+	agent_sandbox_opts(&cfg, sbx_files, sbx_rereads, &sbx);
+	if (sandbox_apply(&sbx, err, sizeof(err)) != 0) {
+		log_error("%s", err);
 		goto out;
 	}
 	if (cfg.mode_run == AGENT_MODE_INIT)

@@ -1,29 +1,36 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * sandbox.c: coffer-agent's confinement (DESIGN.md §7, §10.8): no core dumps, locked memory,
- * no_new_privs, Landlock (writes only below the destination) and a seccomp allow-list. The list is
- * sandbox_rules[] below; sandbox_apply() loads its run-time rows as the in-process filter and
- * sandbox_print_profile() prints every row as the OCI profile (deploy/seccomp/coffer-agent.json),
- * so the two are generated from one table. Called by agent/main.c.
+ * no_new_privs, no capabilities it does not need, Landlock (writes only below the destination,
+ * reads only of the files it needs) and a seccomp allow-list. The list is sandbox_rules[] below;
+ * sandbox_apply() loads its run-time rows as the in-process filter and sandbox_print_profile()
+ * prints every row as the OCI profile (deploy/seccomp/coffer-agent.json), so the two are generated
+ * from one table. Called by agent/main.c.
  */
 #include "sandbox.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <linux/capability.h>
 #include <linux/landlock.h>
+#include <linux/netlink.h>
 #include <linux/sched.h>
 #include <seccomp.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/ioctl.h>
 #include <unistd.h>
-#include <linux/netlink.h>
 
 #include "log.h"
 
@@ -56,12 +63,20 @@ void __lsan_do_leak_check(void);
  */
 enum sandbox_phase { SANDBOX_RUN, SANDBOX_START };
 
-/* One argument condition: EQ (arg == value) or MASKED_EQ ((arg & mask) == value). */
+/* Where a condition's value comes from: the table, or sandbox_opts at run time. */
+enum sandbox_src { SANDBOX_CONST, SANDBOX_SIGNAL, SANDBOX_PID, SANDBOX_UID, SANDBOX_GID };
+
+/*
+ * One argument condition: EQ (arg == value) or MASKED_EQ ((arg & mask) == value). A run-time
+ * value (src other than SANDBOX_CONST) is compared on the low 32 bits, as the kernel reads an
+ * int or a uid_t; the profile cannot know it and leaves the condition out.
+ */
 struct sandbox_cond {
 	unsigned int arg;
 	enum scmp_compare op;
 	uint64_t mask;
 	uint64_t value;
+	enum sandbox_src src;
 };
 
 /* One row: allow name (when every condition holds), or fail it with errno_ret when nonzero.
@@ -81,8 +96,9 @@ struct sandbox_rule {
 	 CLONE_NEWPID | CLONE_NEWNET)
 
 /* clang-format off */
-#define EQ(a, v) {(a), SCMP_CMP_EQ, 0, (uint64_t)(v)}
-#define MASKED_EQ(a, m, v) {(a), SCMP_CMP_MASKED_EQ, (uint64_t)(m), (uint64_t)(v)}
+#define EQ(a, v) {(a), SCMP_CMP_EQ, 0, (uint64_t)(v), SANDBOX_CONST}
+#define MASKED_EQ(a, m, v) {(a), SCMP_CMP_MASKED_EQ, (uint64_t)(m), (uint64_t)(v), SANDBOX_CONST}
+#define RUN_EQ(a, src) {(a), SCMP_CMP_MASKED_EQ, 0xffffffffULL, 0, (src)}
 #define ALLOW(n, why) {n, SANDBOX_RUN, 0, 0, {{0}}, why}
 #define ALLOW_IF(n, c, why) {n, SANDBOX_RUN, 0, 1, {c}, why}
 #define ALLOW_IF2(n, c1, c2, why) {n, SANDBOX_RUN, 0, 2, {c1, c2}, why}
@@ -120,9 +136,10 @@ static const struct sandbox_rule sandbox_rules[] = {
 	ALLOW("newfstatat", "fstatat and stat: file checks (glibc's fstat on x86_64)"),
 	ALLOW("statfs", "the destination must be tmpfs"),
 	ALLOW("fstatfs", "the destination must be tmpfs"),
-	ALLOW("fchown", "owner of the temp file set before content"),
-	ALLOW("fchownat", "owner of the temp file set before content"),
-	ALLOW("fchmod", "mode of the temp file set before content"),
+	/* A temp file is created with its mode (no chmod of any kind) and given its owner through
+	 * its own fd: fchown to the configured uid and gid only; no fchownat, chown or lchown. */
+	ALLOW_IF2("fchown", RUN_EQ(1, SANDBOX_UID), RUN_EQ(2, SANDBOX_GID),
+	          "owner of the temp file set before content (in-process: destination uid:gid only)"),
 	ALLOW("fsync", "temp file and directory flushed before and after the rename"),
 	ALLOW("renameat", "atomic replace of a rendered file"),
 	ALLOW("renameat2", "atomic replace (glibc's renameat on aarch64)"),
@@ -171,8 +188,11 @@ static const struct sandbox_rule sandbox_rules[] = {
 	ALLOW("rt_sigreturn", "return from a signal handler"),
 	ALLOW("sigaltstack", "AddressSanitizer's alternate signal stack per thread"),
 	ALLOW("restart_syscall", "a sleep interrupted by a signal resumes"),
-	ALLOW("kill", "notify the app (the pid file's process) after a change; raise()"),
-	ALLOW("tgkill", "raise() and abort()"),
+	/* kill(pid > 0 below 2^31) with notify.signal only (none without notify) */
+	ALLOW_IF2("kill", MASKED_EQ(0, 0x80000000, 0), RUN_EQ(1, SANDBOX_SIGNAL),
+	          "notify the app (the pid file's process) after a change (in-process: "
+	          "notify.signal only)"),
+	ALLOW_IF("tgkill", RUN_EQ(0, SANDBOX_PID), "raise() and abort() (in-process: own pid only)"),
 	/* time, identity, randomness */
 	ALLOW("clock_gettime", "timestamps and timeouts where the vDSO falls back to the syscall"),
 	ALLOW("gettimeofday", "OpenSSL's clock where the vDSO falls back to the syscall"),
@@ -189,14 +209,21 @@ static const struct sandbox_rule sandbox_rules[] = {
 	START("set_tid_address", "the loader sets up the main thread"),
 	START("access", "the loader looks for /etc/ld.so.preload"),
 	START("mlockall", "keep secrets out of swap"),
+	START("getcwd", "realpath() of a relative path in the config (Landlock rules)"),
+	START("capget", "read the capabilities to drop"),
+	START("capset", "drop every capability the agent does not need (never gains one)"),
+	START_IF("prctl", EQ(0, PR_CAPBSET_READ), "drop the bounding set"),
+	START_IF("prctl", EQ(0, PR_CAPBSET_DROP), "drop the bounding set"),
+	START_IF("prctl", EQ(0, PR_CAP_AMBIENT), "clear the ambient set"),
 	START_IF("prctl", EQ(0, PR_SET_DUMPABLE), "no core dumps, no ptrace by the same user"),
 	START_IF("prctl", EQ(0, PR_SET_NO_NEW_PRIVS), "required for seccomp and Landlock"),
-	START_IF("prlimit64", EQ(0, 0), "own process: the loader reads RLIMIT_STACK; RLIMIT_CORE 0"),
+	START_IF("prlimit64", EQ(0, 0),
+	         "own process: the loader reads RLIMIT_STACK; RLIMIT_CORE 0; RLIMIT_MEMLOCK raised"),
 	START("unlink", "the secret_id file is removed before the sandbox (unlinkat on aarch64)"),
 	START("seccomp", "load the in-process filter"),
-	START("landlock_create_ruleset", "writes only below the destination"),
-	START("landlock_add_rule", "writes only below the destination"),
-	START("landlock_restrict_self", "writes only below the destination"),
+	START("landlock_create_ruleset", "writes below the destination, reads of what the agent needs"),
+	START("landlock_add_rule", "writes below the destination, reads of what the agent needs"),
+	START("landlock_restrict_self", "writes below the destination, reads of what the agent needs"),
 };
 /* clang-format on */
 
@@ -213,98 +240,347 @@ static void sandbox_set_err(char *err, size_t err_len, const char *what, int err
 }
 
 /* The kernel side of mlockall() with MCL_FUTURE refuses mappings past RLIMIT_MEMLOCK without
- * CAP_IPC_LOCK, so a failure here is logged and tolerated. MCL_ONFAULT locks pages as they are
- * touched instead of populating every mapping at once. */
-static void sandbox_lock_memory(void)
+ * CAP_IPC_LOCK, so the limit is raised first where allowed (root: the capability is dropped
+ * next, and the limit is what lets it go on locking), and a failure is logged and tolerated.
+ * MCL_ONFAULT locks pages as they are touched instead of populating every mapping at once. True
+ * when every future mapping is locked while RLIMIT_MEMLOCK is finite: then only CAP_IPC_LOCK, if
+ * the process has it, lets those mappings (every malloc past the limit) succeed. */
+static bool sandbox_lock_memory(void)
 {
+	struct rlimit lim = {RLIM_INFINITY, RLIM_INFINITY};
+
+	(void)setrlimit(RLIMIT_MEMLOCK, &lim);
 #ifdef SANDBOX_HAS_ASAN
 	/* Locking would fault in terabytes of shadow memory. */
 	log_info("sandbox: mlockall skipped under AddressSanitizer");
+	return false;
 #else
-	if (mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) == 0)
-		return;
-	if (errno == EINVAL && mlockall(MCL_CURRENT | MCL_FUTURE) == 0)
-		return;
-	/* Not fatal: the secrets themselves are in sodium_malloc buffers, each mlock()ed. */
-	log_info("sandbox: mlockall failed (%s); only the secret buffers are locked",
-	         strerror(errno));
+	if (mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) != 0 &&
+	    (errno != EINVAL || mlockall(MCL_CURRENT | MCL_FUTURE) != 0)) {
+		/* Not fatal: the secrets themselves are in sodium_malloc buffers, each mlock()ed.
+		 */
+		log_info("sandbox: mlockall failed (%s); only the secret buffers are locked",
+		         strerror(errno));
+		return false;
+	}
+	return getrlimit(RLIMIT_MEMLOCK, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY;
 #endif
 }
 
-/* Landlock: the rights Coffer handles at the kernel's ABI version, of which only creating,
- * writing, truncating and removing regular files are granted, and only below dest_dir (none when
- * dest_dir is NULL). Reads are not restricted. 0 also when the kernel has no Landlock. */
-static int sandbox_landlock(const char *dest_dir, char *err, size_t err_len)
+/* The capabilities still needed once the destination is open: CAP_CHOWN to give the files an
+ * owner or group other than the agent's own; with another owner, CAP_FOWNER too when the
+ * destination is a sticky directory of another user (replacing or removing a file there needs
+ * it). None when the files keep the agent's ids, but CAP_IPC_LOCK when is_locked (see
+ * sandbox_lock_memory(): root without CAP_SYS_RESOURCE, as in some containers). */
+static uint64_t sandbox_caps_needed(const struct sandbox_opts *o, bool is_locked)
+{
+	uint64_t keep = is_locked ? 1ULL << CAP_IPC_LOCK : 0;
+	struct stat st;
+
+	if (o->uid == geteuid() && o->gid == getegid())
+		return keep;
+	keep |= 1ULL << CAP_CHOWN;
+	if (o->uid != geteuid() && o->dest_dir != NULL && stat(o->dest_dir, &st) == 0 &&
+	    (st.st_mode & S_ISVTX) != 0 && st.st_uid != geteuid())
+		keep |= 1ULL << CAP_FOWNER;
+	return keep;
+}
+
+/* Drop every capability but sandbox_caps_needed(): permitted, effective and inheritable, the
+ * ambient set, and the bounding set where CAP_SETPCAP allows it (it only bounds an exec, which
+ * the filter forbids anyway). Nothing to do for an ordinary user. */
+static int sandbox_drop_caps(const struct sandbox_opts *o, bool is_locked, char *err,
+                             size_t err_len)
+{
+	struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
+	struct __user_cap_data_struct d[2];
+	uint64_t eff, perm, keep;
+	int cap;
+
+	memset(d, 0, sizeof(d));
+	if (syscall(SYS_capget, &hdr, d) != 0) {
+		sandbox_set_err(err, err_len, "capget", errno);
+		return -1;
+	}
+	eff = d[0].effective | (uint64_t)d[1].effective << 32;
+	perm = d[0].permitted | (uint64_t)d[1].permitted << 32;
+	keep = sandbox_caps_needed(o, is_locked) & perm;
+	for (cap = 0; (eff & (1ULL << CAP_SETPCAP)) != 0 && cap < 64; cap++) {
+		if (prctl(PR_CAPBSET_READ, cap, 0, 0, 0) < 0)
+			break; /* past the kernel's last capability */
+		if ((keep & (1ULL << cap)) == 0 && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0) {
+			sandbox_set_err(err, err_len, "prctl(PR_CAPBSET_DROP)", errno);
+			return -1;
+		}
+	}
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 && errno != EINVAL) {
+		sandbox_set_err(err, err_len, "prctl(PR_CAP_AMBIENT_CLEAR_ALL)", errno);
+		return -1;
+	}
+	if (perm == keep && eff == keep && (d[0].inheritable | d[1].inheritable) == 0)
+		return 0;
+	d[0].effective = d[0].permitted = (uint32_t)keep;
+	d[1].effective = d[1].permitted = (uint32_t)(keep >> 32);
+	d[0].inheritable = d[1].inheritable = 0;
+	if (syscall(SYS_capset, &hdr, d) != 0) {
+		sandbox_set_err(err, err_len, "capset", errno);
+		return -1;
+	}
+	if (keep != 0)
+		log_info("sandbox: capabilities kept:%s%s%s (files owned by %u:%u)",
+		         (keep & (1ULL << CAP_CHOWN)) != 0 ? " CAP_CHOWN" : "",
+		         (keep & (1ULL << CAP_FOWNER)) != 0 ? " CAP_FOWNER" : "",
+		         (keep & (1ULL << CAP_IPC_LOCK)) != 0 ? " CAP_IPC_LOCK" : "",
+		         (unsigned)o->uid, (unsigned)o->gid);
+	return 0;
+}
+
+/* Files glibc reads after start-up (name resolution, the loader's cache for an NSS module, the
+ * time zone), and directories read below: shared libraries (NSS modules named in
+ * nsswitch.conf, OpenSSL's providers, loaded on first use) and the system CA store (libcurl's
+ * default CA file and path, whose links point into /usr/share/ca-certificates). */
+static const char *const sandbox_sys_reads[] = {
+    "/etc/hosts",
+    "/etc/resolv.conf",
+    "/etc/nsswitch.conf",
+    "/etc/host.conf",
+    "/etc/gai.conf",
+    "/etc/ld.so.cache",
+    "/etc/localtime",
+    "/dev/urandom", /* OpenSSL's and jansson's fallback without getrandom() */
+    "/usr/lib",
+    "/usr/lib64",
+    "/lib",
+    "/lib64",
+    "/usr/local/lib",
+    "/etc/ssl/certs",
+    "/usr/share/ca-certificates",
+#ifdef SANDBOX_HAS_ASAN
+    "/proc/self", /* AddressSanitizer's reports read /proc/self/maps */
+#endif
+    NULL,
+};
+
+/* Components of a resolved path: 0 for "/", 1 for "/etc", 2 for "/run/app". */
+static int sandbox_depth(const char *real)
+{
+	int n = 0;
+
+	for (; *real != '\0'; real++)
+		if (*real == '/' && real[1] != '\0')
+			n++;
+	return n;
+}
+
+/* A Landlock rule: access below path (a directory) or to path (a file: file rights only). A
+ * path that does not exist (or cannot be reached) grants nothing and is no error unless
+ * is_required. */
+static int sandbox_ll_add(int ruleset_fd, const char *path, uint64_t access, bool is_required)
+{
+	struct landlock_path_beneath_attr b = {.allowed_access = access};
+	struct stat st;
+	int rc;
+
+	b.parent_fd = open(path, O_PATH | O_CLOEXEC);
+	if (b.parent_fd < 0)
+		return !is_required && (errno == ENOENT || errno == ENOTDIR || errno == EACCES)
+		           ? 0
+		           : -1;
+	rc = fstat(b.parent_fd, &st);
+	if (rc == 0 && !S_ISDIR(st.st_mode))
+		b.allowed_access &= LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_WRITE_FILE |
+		                    LANDLOCK_ACCESS_FS_TRUNCATE;
+	if (rc == 0)
+		rc = (int)syscall(SYS_landlock_add_rule, ruleset_fd, LANDLOCK_RULE_PATH_BENEATH, &b,
+		                  0);
+	close(b.parent_fd);
+	return rc;
+}
+
+/* path's directory, resolved, when it is deeper than top-level (not /, /etc, /run, /tmp). */
+static bool sandbox_deep_dir(const char *path, char dir[PATH_MAX])
+{
+	char buf[PATH_MAX];
+	size_t len = strlen(path);
+
+	if (len >= sizeof(buf))
+		return false;
+	memcpy(buf, path, len + 1);
+	return realpath(dirname(buf), dir) != NULL && sandbox_depth(dir) >= 2;
+}
+
+/* Reads of path: a directory below, a file itself; with is_replaced, also below the file's
+ * directory and below the directory it resolves into, each unless top-level, so that a file
+ * replaced by rename stays readable (a pid file, a token file, Kubernetes' ..data link swap,
+ * systemd-resolved's stub-resolv.conf behind /etc/resolv.conf). */
+static int sandbox_ll_read(int ruleset_fd, const char *path, bool is_replaced)
+{
+	const uint64_t rd = LANDLOCK_ACCESS_FS_READ_FILE;
+	char dir[PATH_MAX], real[PATH_MAX];
+	bool is_real = realpath(path, real) != NULL;
+	struct stat st;
+
+	if (is_real && stat(real, &st) == 0 && S_ISDIR(st.st_mode))
+		return sandbox_ll_add(ruleset_fd, real, rd, false);
+	if (is_replaced && sandbox_deep_dir(path, dir) &&
+	    sandbox_ll_add(ruleset_fd, dir, rd, false) != 0)
+		return -1;
+	if (!is_real)
+		return 0;
+	if (is_replaced && sandbox_deep_dir(real, dir) &&
+	    sandbox_ll_add(ruleset_fd, dir, rd, false) != 0)
+		return -1;
+	return sandbox_ll_add(ruleset_fd, real, rd, false);
+}
+
+/* No Landlock in this kernel: a warning, or the end when the config requires it. */
+static int sandbox_no_landlock(const struct sandbox_opts *o, int errnum, char *err, size_t err_len)
+{
+	if (o->require_landlock) {
+		snprintf(err, err_len,
+		         "sandbox: require_landlock is true but the kernel has no Landlock (%s)",
+		         strerror(errnum));
+		return -1;
+	}
+	log_warn("sandbox: the kernel has no Landlock (%s): reads and writes are not confined to "
+	         "the destination and the files the agent needs (\"require_landlock\": true "
+	         "refuses to run without it)",
+	         strerror(errnum));
+	return 0;
+}
+
+/* The Landlock rules: the rights Coffer handles at the kernel's ABI version, of which only
+ * reading, listing, creating, writing, truncating and removing regular files are granted below
+ * dest_dir, and reading the files of read_files, reread_files and sandbox_sys_reads. */
+static int sandbox_ll_rules(int ruleset_fd, int abi, const struct sandbox_opts *o, char *err,
+                            size_t err_len)
+{
+	uint64_t write = LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_READ_DIR |
+	                 LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_REMOVE_FILE |
+	                 LANDLOCK_ACCESS_FS_MAKE_REG;
+	size_t i;
+
+	if (abi >= 3)
+		write |= LANDLOCK_ACCESS_FS_TRUNCATE;
+	if (o->dest_dir != NULL && sandbox_ll_add(ruleset_fd, o->dest_dir, write, true) != 0) {
+		sandbox_set_err(err, err_len, "landlock rule for the destination", errno);
+		return -1;
+	}
+	for (i = 0; o->read_files != NULL && o->read_files[i] != NULL; i++) {
+		if (sandbox_ll_read(ruleset_fd, o->read_files[i], false) != 0) {
+			snprintf(err, err_len, "sandbox: landlock rule for %s: %s",
+			         o->read_files[i], strerror(errno));
+			return -1;
+		}
+	}
+	for (i = 0; o->reread_files != NULL && o->reread_files[i] != NULL; i++) {
+		if (sandbox_ll_read(ruleset_fd, o->reread_files[i], true) != 0) {
+			snprintf(err, err_len, "sandbox: landlock rule for %s: %s",
+			         o->reread_files[i], strerror(errno));
+			return -1;
+		}
+	}
+	for (i = 0; sandbox_sys_reads[i] != NULL; i++) {
+		if (sandbox_ll_read(ruleset_fd, sandbox_sys_reads[i], true) != 0) {
+			snprintf(err, err_len, "sandbox: landlock rule for %s: %s",
+			         sandbox_sys_reads[i], strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int sandbox_landlock(const struct sandbox_opts *o, char *err, size_t err_len)
 {
 	struct landlock_ruleset_attr attr = {0};
-	struct landlock_path_beneath_attr beneath = {0};
-	int abi, ruleset_fd = -1, ret = -1;
+	int abi, ruleset_fd, ret = -1;
 
 	abi = (int)syscall(SYS_landlock_create_ruleset, NULL, 0, LANDLOCK_CREATE_RULESET_VERSION);
+	if (abi < 0 && (errno == ENOSYS || errno == EOPNOTSUPP))
+		return sandbox_no_landlock(o, errno, err, err_len);
 	if (abi < 0) {
-		if (errno == ENOSYS || errno == EOPNOTSUPP) {
-			log_info(
-			    "sandbox: the kernel has no Landlock (%s); writes are not confined "
-			    "to the destination",
-			    strerror(errno));
-			return 0;
-		}
 		sandbox_set_err(err, err_len, "landlock ABI version", errno);
 		return -1;
 	}
 	attr.handled_access_fs = LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_WRITE_FILE |
+	                         LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_READ_DIR |
 	                         LANDLOCK_ACCESS_FS_REMOVE_DIR | LANDLOCK_ACCESS_FS_REMOVE_FILE |
 	                         LANDLOCK_ACCESS_FS_MAKE_CHAR | LANDLOCK_ACCESS_FS_MAKE_DIR |
 	                         LANDLOCK_ACCESS_FS_MAKE_REG | LANDLOCK_ACCESS_FS_MAKE_SOCK |
 	                         LANDLOCK_ACCESS_FS_MAKE_FIFO | LANDLOCK_ACCESS_FS_MAKE_BLOCK |
 	                         LANDLOCK_ACCESS_FS_MAKE_SYM;
-	beneath.allowed_access = LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_REMOVE_FILE |
-	                         LANDLOCK_ACCESS_FS_MAKE_REG;
 	if (abi >= 2)
 		attr.handled_access_fs |= LANDLOCK_ACCESS_FS_REFER;
-	if (abi >= 3) {
+	if (abi >= 3)
 		attr.handled_access_fs |= LANDLOCK_ACCESS_FS_TRUNCATE;
-		beneath.allowed_access |= LANDLOCK_ACCESS_FS_TRUNCATE;
-	}
 	ruleset_fd = (int)syscall(SYS_landlock_create_ruleset, &attr, sizeof(attr), 0);
 	if (ruleset_fd < 0) {
 		sandbox_set_err(err, err_len, "landlock_create_ruleset", errno);
+		return -1;
+	}
+	if (sandbox_ll_rules(ruleset_fd, abi, o, err, err_len) != 0)
 		goto out;
-	}
-	if (dest_dir != NULL) {
-		beneath.parent_fd = open(dest_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-		if (beneath.parent_fd < 0) {
-			sandbox_set_err(err, err_len, "open the destination directory", errno);
-			goto out;
-		}
-		if (syscall(SYS_landlock_add_rule, ruleset_fd, LANDLOCK_RULE_PATH_BENEATH, &beneath,
-		            0) != 0) {
-			sandbox_set_err(err, err_len, "landlock_add_rule", errno);
-			close(beneath.parent_fd);
-			goto out;
-		}
-		close(beneath.parent_fd);
-	}
 	if (syscall(SYS_landlock_restrict_self, ruleset_fd, 0) != 0) {
 		sandbox_set_err(err, err_len, "landlock_restrict_self", errno);
 		goto out;
 	}
 	ret = 0;
 out:
-	if (ruleset_fd >= 0)
-		close(ruleset_fd);
+	close(ruleset_fd);
 	return ret;
 }
 
-/* The SANDBOX_RUN rows as a seccomp filter; anything else kills the whole process. */
-static int sandbox_seccomp(char *err, size_t err_len)
+/* A condition's value: the table's, or the run-time one it names. */
+static uint64_t sandbox_cond_value(const struct sandbox_cond *c, const struct sandbox_opts *o)
+{
+	switch (c->src) {
+	case SANDBOX_SIGNAL:
+		return (uint32_t)o->notify_signal;
+	case SANDBOX_PID:
+		return (uint32_t)getpid();
+	case SANDBOX_UID:
+		return (uint32_t)o->uid;
+	case SANDBOX_GID:
+		return (uint32_t)o->gid;
+	case SANDBOX_CONST:
+		break;
+	}
+	return c->value;
+}
+
+/* One SANDBOX_RUN row into ctx (a kill row is left out without a notify signal). */
+static int sandbox_seccomp_row(scmp_filter_ctx ctx, const struct sandbox_rule *r,
+                               const struct sandbox_opts *o)
 {
 	struct scmp_arg_cmp cmp[2];
-	scmp_filter_ctx ctx;
 	uint32_t action;
-	size_t i;
 	unsigned int j;
-	int nr, rc, ret = -1;
+	int nr;
+
+	nr = seccomp_syscall_resolve_name(r->name);
+	if (nr < 0) /* not a syscall of this architecture */
+		return 0;
+	for (j = 0; j < r->n_conds; j++) {
+		const struct sandbox_cond *c = &r->conds[j];
+		bool is_masked = c->op == SCMP_CMP_MASKED_EQ;
+
+		if (c->src == SANDBOX_SIGNAL && o->notify_signal == 0)
+			return 0;
+		cmp[j].arg = c->arg;
+		cmp[j].op = c->op;
+		cmp[j].datum_a = is_masked ? c->mask : sandbox_cond_value(c, o);
+		cmp[j].datum_b = is_masked ? sandbox_cond_value(c, o) : 0;
+	}
+	action = r->errno_ret != 0 ? SCMP_ACT_ERRNO((uint32_t)r->errno_ret) : SCMP_ACT_ALLOW;
+	return seccomp_rule_add_array(ctx, action, nr, r->n_conds, cmp);
+}
+
+/* The SANDBOX_RUN rows as a seccomp filter; anything else kills the whole process. */
+static int sandbox_seccomp(const struct sandbox_opts *o, char *err, size_t err_len)
+{
+	scmp_filter_ctx ctx;
+	size_t i;
+	int rc, ret = -1;
 
 	ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
 	if (ctx == NULL) {
@@ -319,26 +595,11 @@ static int sandbox_seccomp(char *err, size_t err_len)
 		goto out;
 	}
 	for (i = 0; i < SANDBOX_N_RULES; i++) {
-		const struct sandbox_rule *r = &sandbox_rules[i];
-
-		if (r->phase != SANDBOX_RUN)
+		if (sandbox_rules[i].phase != SANDBOX_RUN)
 			continue;
-		nr = seccomp_syscall_resolve_name(r->name);
-		if (nr < 0) /* not a syscall of this architecture */
-			continue;
-		for (j = 0; j < r->n_conds; j++) {
-			cmp[j].arg = r->conds[j].arg;
-			cmp[j].op = r->conds[j].op;
-			cmp[j].datum_a = r->conds[j].op == SCMP_CMP_MASKED_EQ ? r->conds[j].mask
-			                                                      : r->conds[j].value;
-			cmp[j].datum_b =
-			    r->conds[j].op == SCMP_CMP_MASKED_EQ ? r->conds[j].value : 0;
-		}
-		action =
-		    r->errno_ret != 0 ? SCMP_ACT_ERRNO((uint32_t)r->errno_ret) : SCMP_ACT_ALLOW;
-		rc = seccomp_rule_add_array(ctx, action, nr, r->n_conds, cmp);
+		rc = sandbox_seccomp_row(ctx, &sandbox_rules[i], o);
 		if (rc != 0) {
-			sandbox_set_err(err, err_len, r->name, -rc);
+			sandbox_set_err(err, err_len, sandbox_rules[i].name, -rc);
 			goto out;
 		}
 	}
@@ -353,12 +614,18 @@ out:
 	return ret;
 }
 
-int sandbox_apply(const char *dest_dir, char *err, size_t err_len)
+int sandbox_apply(const struct sandbox_opts *o, char *err, size_t err_len)
 {
 	struct rlimit no_core = {0, 0};
+	bool is_locked;
 
 	if (err != NULL && err_len > 0)
 		err[0] = '\0';
+#ifdef SANDBOX_HAS_ASAN
+	/* First: its helper thread ptraces this process (PR_SET_DUMPABLE 0 and no capabilities
+	 * would refuse it) and reads /proc/self/maps (Landlock would refuse it). */
+	__lsan_do_leak_check();
+#endif
 	if (setrlimit(RLIMIT_CORE, &no_core) != 0) {
 		sandbox_set_err(err, err_len, "setrlimit(RLIMIT_CORE)", errno);
 		return -1;
@@ -367,45 +634,44 @@ int sandbox_apply(const char *dest_dir, char *err, size_t err_len)
 		sandbox_set_err(err, err_len, "prctl(PR_SET_DUMPABLE)", errno);
 		return -1;
 	}
-	sandbox_lock_memory();
+	is_locked = sandbox_lock_memory();
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
 		sandbox_set_err(err, err_len, "prctl(PR_SET_NO_NEW_PRIVS)", errno);
 		return -1;
 	}
-	if (sandbox_landlock(dest_dir, err, err_len) != 0)
+	if (sandbox_drop_caps(o, is_locked, err, err_len) != 0 ||
+	    sandbox_landlock(o, err, err_len) != 0)
 		return -1;
-#ifdef SANDBOX_HAS_ASAN
-	__lsan_do_leak_check();
-#endif
-	return sandbox_seccomp(err, err_len);
+	return sandbox_seccomp(o, err, err_len);
 }
 
 /* One row as one entry of the profile's syscalls array, on one line. */
 static void sandbox_print_rule(FILE *f, const struct sandbox_rule *r, bool is_last)
 {
-	unsigned int j;
+	unsigned int j, n_args = 0;
 
 	fprintf(f, "    {\"names\": [\"%s\"], \"action\": \"%s\"", r->name,
 	        r->errno_ret != 0 ? "SCMP_ACT_ERRNO" : "SCMP_ACT_ALLOW");
 	if (r->errno_ret != 0)
 		fprintf(f, ", \"errnoRet\": %d", r->errno_ret);
-	if (r->n_conds > 0) {
-		fputs(", \"args\": [", f);
-		for (j = 0; j < r->n_conds; j++) {
-			const struct sandbox_cond *c = &r->conds[j];
-			bool is_masked = c->op == SCMP_CMP_MASKED_EQ;
+	for (j = 0; j < r->n_conds; j++) {
+		const struct sandbox_cond *c = &r->conds[j];
+		bool is_masked = c->op == SCMP_CMP_MASKED_EQ;
 
-			/* As runc and crun read it: MASKED_EQ's value is the mask. */
-			fprintf(f,
-			        "%s{\"index\": %u, \"value\": %llu, \"valueTwo\": %llu, \"op\": "
-			        "\"%s\"}",
-			        j > 0 ? ", " : "", c->arg,
-			        (unsigned long long)(is_masked ? c->mask : c->value),
-			        (unsigned long long)(is_masked ? c->value : 0),
-			        is_masked ? "SCMP_CMP_MASKED_EQ" : "SCMP_CMP_EQ");
-		}
-		fputs("]", f);
+		/* A run-time value is the in-process filter's only: the profile cannot know it. */
+		if (c->src != SANDBOX_CONST)
+			continue;
+		/* As runc and crun read it: MASKED_EQ's value is the mask. */
+		fprintf(f,
+		        "%s{\"index\": %u, \"value\": %llu, \"valueTwo\": %llu, \"op\": "
+		        "\"%s\"}",
+		        n_args++ > 0 ? ", " : ", \"args\": [", c->arg,
+		        (unsigned long long)(is_masked ? c->mask : c->value),
+		        (unsigned long long)(is_masked ? c->value : 0),
+		        is_masked ? "SCMP_CMP_MASKED_EQ" : "SCMP_CMP_EQ");
 	}
+	if (n_args > 0)
+		fputs("]", f);
 	fprintf(f, ", \"comment\": \"%s%s\"}%s\n",
 	        r->phase == SANDBOX_START ? "start-up only: " : "", r->why, is_last ? "" : ",");
 }

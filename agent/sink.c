@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * sink.c: the agent's only writer of files (DESIGN.md §7, §10.8). The destination directory is
- * opened once and every call is relative to its fd; a file is a temp file created O_EXCL with mode
- * 0, given its final owner and mode before any byte is written, synced, then renamed over the
- * final name, so an app never sees a partial or world-readable file.
+ * opened once and every call is relative to its fd; a file is a temp file created O_EXCL with its
+ * final mode (umask 0), given its final owner through its own fd (fchown) and checked before any
+ * byte is written, synced, then renamed over the final name, so an app never sees a partial or
+ * world-readable file. No chmod of any kind: the sandbox forbids them all.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -72,6 +73,8 @@ int sink_open(const char *dir, bool require_tmpfs, char *err, size_t err_len)
 		return -1;
 	}
 	sink_remove_stale(fd);
+	/* Files are created with their final mode, which no umask may narrow. */
+	umask(0);
 	return fd;
 }
 
@@ -96,20 +99,30 @@ int sink_write(int dir_fd, const char *name, uid_t uid, gid_t gid, mode_t mode, 
 {
 	char tmp[256];
 	const char *step = "create";
+	struct stat st;
 	int fd, saved;
 
 	snprintf(tmp, sizeof(tmp), SINK_TMP_PREFIX "%08x%08x", randombytes_random(),
 	         randombytes_random());
-	fd = openat(dir_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0);
+	fd = openat(dir_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
 	if (fd < 0)
 		goto fail;
 	/* Owner and mode before content: the file is never readable by anyone else. */
 	step = "chown";
 	if (fchown(fd, uid, gid) != 0)
 		goto fail_unlink;
-	step = "chmod";
-	if (fchmod(fd, mode) != 0)
+	step = "stat";
+	if (fstat(fd, &st) != 0)
 		goto fail_unlink;
+	if ((st.st_mode & 07777) != mode || st.st_uid != uid || st.st_gid != gid) {
+		/* A umask set since sink_open() or a default ACL on the directory. */
+		snprintf(err, err_len, "%s: created with mode %04o owner %u:%u, not %04o %u:%u",
+		         name, (unsigned)(st.st_mode & 07777), (unsigned)st.st_uid,
+		         (unsigned)st.st_gid, (unsigned)mode, (unsigned)uid, (unsigned)gid);
+		close(fd);
+		(void)unlinkat(dir_fd, tmp, 0);
+		return COFFER_ERR_IO;
+	}
 	step = "write";
 	if (sink_write_all(fd, data, len) != 0)
 		goto fail_unlink;

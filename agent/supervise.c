@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -267,7 +268,8 @@ static void supervise_notify(const struct agent_config *cfg)
 	secmem_free(text);
 	errno = 0;
 	pid = strtol(buf, &end, 10);
-	if (errno != 0 || *end != '\0' || pid <= 1) {
+	/* Above INT_MAX it would not be the pid the kernel reads (and the filter would kill). */
+	if (errno != 0 || *end != '\0' || pid <= 1 || pid > INT_MAX) {
 		log_warn("notify: %s does not hold a pid", cfg->notify_pid_file);
 		return;
 	}

@@ -85,16 +85,17 @@ class Setup:
         return str(path)
 
 
-def run_agents(setup, configs, tmpfs=True, mode=None):
+def run_agents(setup, configs, tmpfs=True, mode=None, wrapper=()):
     """Runs coffer-agent once per config, one after another, in one private mount namespace
-    (with a fresh tmpfs on the destination when tmpfs). Returns [(rc, {name: (mode, uid, gid,
-    bytes)})] after each run, and the agents' stderr."""
+    (with a fresh tmpfs on the destination when tmpfs), through the wrapper command when given.
+    Returns [(rc, {name: (mode, uid, gid, bytes)})] after each run, and the agents' stderr."""
     script = ""
     if tmpfs:
         script += 'mount -t tmpfs -o size=1m,mode=0755 tmpfs "$DEST" || exit 99\n'
     for i, cfg in enumerate(configs):
         extra = f" --mode {mode}" if mode else ""
-        script += f'"$AGENT" --config "{cfg}"{extra}; echo "RUN {i} RC=$?"\n'
+        wrap = "".join(f'"{w}" ' for w in wrapper)
+        script += f'{wrap}"$AGENT" --config "{cfg}"{extra}; echo "RUN {i} RC=$?"\n'
         script += ('for f in "$DEST"/* "$DEST"/.[!.]*; do [ -e "$f" ] || continue; '
                    f'echo "RUN {i} F $(stat -c "%a %u %g" "$f") $(basename "$f") '
                    '$(base64 -w0 "$f")"; done\n')
@@ -211,6 +212,55 @@ def test_config_errors_name_the_key(tmp_path, dev):
     [(rc, files)], err = run_agents(setup, [setup.config(secrets)])
     assert rc != 0 and files == {}
     assert "secrets[1].format: must be raw, json, env or template" in err, err
+
+
+def probe_path():
+    return Path(os.environ.get("COFFER_BUILD_DIR", REPO / "build-test")) / "tests" / "sandbox_probe"
+
+
+def test_without_landlock_the_agent_warns_or_refuses_when_required(tmp_path, dev):
+    """A kernel without Landlock, simulated by sandbox_probe nolandlock (a seccomp filter that
+    makes landlock_create_ruleset fail with EOPNOTSUPP, then exec): the agent warns at warning
+    level and writes its files; with "require_landlock": true it refuses and writes nothing."""
+    if not probe_path().is_file():
+        pytest.fail(f"{probe_path()} is not built")
+    setup = Setup(tmp_path, dev)
+    secrets = three_secrets(setup, "agent/landlock")
+    plain = setup.config(secrets)
+    required = setup.config(secrets, name="required.json", require_landlock=True)
+    wrap = (str(probe_path()), "nolandlock")
+    [(rc, files)], err = run_agents(setup, [plain], wrapper=wrap)
+    assert rc == 0, err
+    assert files["api-key"][3] == b"tok-123"
+    assert "[WARN]  sandbox: the kernel has no Landlock (Operation not supported)" in err, err
+    [(rc, files)], err = run_agents(setup, [required], wrapper=wrap)
+    assert rc == 1 and files == {}, err
+    assert ("[ERROR] sandbox: require_landlock is true but the kernel has no Landlock "
+            "(Operation not supported)") in err, err
+    # The same config where the kernel has Landlock: it runs, without the warning.
+    [(rc, files)], err = run_agents(setup, [required])
+    if landlock_abi() >= 1:
+        assert rc == 0 and files["api-key"][3] == b"tok-123", err
+        assert "no Landlock" not in err, err
+    else:
+        assert rc == 1 and "require_landlock is true" in err, err
+
+
+def test_require_landlock_must_be_a_boolean(tmp_path, dev):
+    setup = Setup(tmp_path, dev)
+    cfg = setup.config(three_secrets(setup, "agent/llbool"), require_landlock="yes")
+    [(rc, files)], err = run_agents(setup, [cfg])
+    assert rc == 1 and files == {}
+    assert "require_landlock: must be true or false" in err, err
+
+
+def landlock_abi():
+    import ctypes
+    if os.uname().machine not in ("x86_64", "aarch64"):
+        return -1
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    return libc.syscall(ctypes.c_long(444), None, ctypes.c_size_t(0), ctypes.c_uint32(1))
 
 
 def test_approle_login_and_secret_id_file_removal(tmp_path, dev):
@@ -397,9 +447,9 @@ def test_more_paths_than_one_watch_takes_fall_back_to_polling(tmp_path, dev):
 
 
 def test_owner_and_mode_are_set_before_any_content(tmp_path, dev):
-    """Traced with strace: each temp file is created O_EXCL|O_NOFOLLOW with mode 0 relative to the
-    directory fd, gets fchown and fchmod before its first write, is synced and closed, and only
-    then renamed over its final name."""
+    """Traced with strace: each temp file is created O_EXCL|O_NOFOLLOW with its final mode relative
+    to the directory fd, gets fchown before its first write, is synced and closed, and only then
+    renamed over its final name. No chmod of any kind (the sandbox forbids them all)."""
     import re
     import shutil
     if shutil.which("strace") is None:
@@ -410,14 +460,15 @@ def test_owner_and_mode_are_set_before_any_content(tmp_path, dev):
     # LeakSanitizer cannot run under ptrace.
     asan_no_leaks = ":".join(filter(None, [os.environ.get("ASAN_OPTIONS"), "detect_leaks=0"]))
     script = ('mount -t tmpfs -o size=1m,mode=0755 tmpfs "$DEST" || exit 99\n'
-              f'strace -f -qq -s 0 -o "{trace}" -e trace=openat,fchown,fchmod,write,fsync,close,'
-              f'renameat,renameat2,rename "$AGENT" --config "{cfg}"\n')
+              f'strace -f -qq -s 0 -o "{trace}" -e trace=openat,fchown,fchmod,fchmodat,chmod,write,'
+              f'fsync,close,renameat,renameat2,rename "$AGENT" --config "{cfg}"\n')
     proc = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c", script],
                           capture_output=True, text=True, timeout=RUN_TIMEOUT_S,
                           env=agent_env(DEST=setup.dest, ASAN_OPTIONS=asan_no_leaks))
     assert proc.returncode == 0, proc.stderr
     events = {}  # temp name -> list of calls on its fd, then "rename <final>"
     fd_name = {}
+    modes = {}  # temp name -> the mode it was created with
     for line in trace.read_text().splitlines():
         m = re.match(r"^\d+\s+(\w+)\((.*)\)\s+=\s+(-?\d+)", line)
         if not m:
@@ -426,12 +477,14 @@ def test_owner_and_mode_are_set_before_any_content(tmp_path, dev):
         if call == "openat" and ".coffer-tmp" in args:
             name = re.search(r'"([^"]+)"', args).group(1)
             assert "O_CREAT" in args and "O_EXCL" in args and "O_NOFOLLOW" in args, line
-            assert args.rstrip().endswith(", 000"), line
             assert not args.startswith("AT_FDCWD"), line
             assert ret >= 0, line
+            modes[name] = args.rstrip().rsplit(", ", 1)[1]
             fd_name[ret] = name
             events[name] = ["open"]
-        elif call in ("fchown", "fchmod", "write", "fsync", "close"):
+        elif call in ("fchmod", "fchmodat", "chmod"):
+            assert False, line
+        elif call in ("fchown", "write", "fsync", "close"):
             fd = int(args.split(",")[0])
             if fd in fd_name:
                 events[fd_name[fd]].append(call)
@@ -443,11 +496,13 @@ def test_owner_and_mode_are_set_before_any_content(tmp_path, dev):
             events[names[0]].append("rename " + names[1])
     finals = {}
     for name, calls in events.items():
-        assert calls[:3] == ["open", "fchown", "fchmod"], (name, calls)
+        assert calls[:2] == ["open", "fchown"], (name, calls)
         assert calls[-3:-1] == ["fsync", "close"] and calls[-1].startswith("rename "), (name, calls)
-        assert set(calls[3:-3]) <= {"write"}, (name, calls)
-        finals[calls[-1][7:]] = calls
-    assert set(finals) == {"db.env", "api-key", "app.conf", ".ready"}, finals
+        assert set(calls[2:-3]) <= {"write"}, (name, calls)
+        finals[calls[-1][7:]] = modes[name]
+    # Created with the final mode (api-key's own 0440, the default 0400 for the others).
+    assert finals == {"db.env": "0400", "api-key": "0440", "app.conf": "0400", ".ready": "0400"}, \
+        finals
 
 
 def test_sidecar_logs_in_again_when_the_max_ttl_ends(tmp_path, dev):

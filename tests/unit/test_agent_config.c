@@ -91,6 +91,11 @@ static void test_example_config_parses_with_its_values(void)
 	CHECK_EQ(cfg.poll_interval_s, 300);
 	CHECK_EQ(cfg.notify_signal, 1);
 	CHECK(strcmp(cfg.ready_file, ".ready") == 0);
+	CHECK(!cfg.require_landlock); /* off unless asked for */
+	agent_config_free(&cfg);
+	snprintf(text, sizeof(text), BASE_FMT, tpl_path, "", ", \"require_landlock\": true");
+	CHECK_EQ(agent_config_parse(text, &cfg, err, sizeof(err)), 0);
+	CHECK(cfg.require_landlock);
 	agent_config_free(&cfg);
 }
 
@@ -145,6 +150,10 @@ static void test_bad_values_are_named(void)
 	CHECK_EQ(parse_replaced("\"watch\": true", "\"watch\": \"yes\"", err, sizeof(err)),
 	         COFFER_ERR_CONFIG);
 	CHECK(strcmp(err, "watch: must be true or false") == 0);
+	CHECK_EQ(parse_replaced("\"watch\": true", "\"watch\": true, \"require_landlock\": 1", err,
+	                        sizeof(err)),
+	         COFFER_ERR_CONFIG);
+	CHECK(strcmp(err, "require_landlock: must be true or false") == 0);
 	CHECK_EQ(parse_replaced("\"http://127", "\"ftp://127", err, sizeof(err)),
 	         COFFER_ERR_CONFIG);
 	CHECK(strncmp(err, "server.address: ", 16) == 0);
