@@ -22,6 +22,7 @@
  *   sandbox_probe chown DIR PATH               apply; chown(PATH, own ids); print its errno
  *   sandbox_probe chmod DIR PATH               apply; chmod(PATH, its mode); print its errno
  *   sandbox_probe fchmodat DIR PATH            apply; fchmodat(PATH, its mode); print its errno
+ *   sandbox_probe fchmodat2 DIR PATH           the same through the fchmodat2 syscall
  *   sandbox_probe fchmod DIR PATH              open PATH, apply; fchmod(fd, its mode); errno
  *   sandbox_probe fchown DIR PATH UID GID      open PATH, apply; fchown(fd, UID, GID); errno
  *   sandbox_probe kill DIR PID SIG             apply; kill(PID, SIG) (PID may be negative)
@@ -48,6 +49,10 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#ifndef __NR_fchmodat2
+#define __NR_fchmodat2 452 /* Linux 6.6; the same number on every architecture */
+#endif
 
 #include "http_client.h"
 #include "sandbox.h"
@@ -247,6 +252,8 @@ static int probe_metadata(const char *mode, int argc, char **argv, int pre_fd)
 		rc = chmod(path, st.st_mode & 07777);
 	else if (strcmp(mode, "fchmodat") == 0)
 		rc = fchmodat(AT_FDCWD, path, st.st_mode & 07777, 0);
+	else if (strcmp(mode, "fchmodat2") == 0)
+		rc = (int)syscall(__NR_fchmodat2, AT_FDCWD, path, st.st_mode & 07777, 0);
 	else if (strcmp(mode, "fchmod") == 0)
 		rc = fchmod(pre_fd, st.st_mode & 07777);
 	else if (strcmp(mode, "fchown") == 0 && argc >= 6)

@@ -255,7 +255,7 @@ def owner_mode(path):
     return st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)
 
 
-@pytest.mark.parametrize("mode", ["fchownat", "chown", "chmod", "fchmodat"])
+@pytest.mark.parametrize("mode", ["fchownat", "chown", "chmod", "fchmodat", "fchmodat2"])
 def test_path_based_chown_and_chmod_kill_after_apply(dest, victim, mode):
     before = owner_mode(victim)
     r = run_probe(mode, dest, victim)
