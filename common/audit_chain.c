@@ -31,7 +31,9 @@ struct audit_walk {
 	uint8_t prev_hash[AUDIT_HASH_LEN];
 	const char *prev_path; /* file of the previous line, for messages */
 	uint64_t prev_line;
-	bool is_broken; /* a problem was recorded in the result; stop */
+	bool is_broken;                       /* a problem was recorded in the result; stop */
+	const struct audit_verify_opts *opts; /* NULL: the chain only */
+	bool saw_head;                        /* the line at opts->head_seq was seen */
 };
 
 void audit_line_hash(const char *line, size_t len, uint8_t out[AUDIT_HASH_LEN])
@@ -75,7 +77,8 @@ static bool audit_prev_is_wellformed(const char *s, size_t len)
  * a JSON object with an integer seq >= 1 and a well-formed prev string.
  */
 static int audit_parse_line(const char *line, size_t len, uint64_t *seq,
-                            char prev[AUDIT_PREV_TEXT_LEN + 1], char *reason, size_t reason_len)
+                            char prev[AUDIT_PREV_TEXT_LEN + 1], char *reason, size_t reason_len,
+                            json_t **root_out)
 {
 	json_error_t jerr;
 	json_t *root, *v;
@@ -103,6 +106,10 @@ static int audit_parse_line(const char *line, size_t len, uint64_t *seq,
 	if (prev != NULL)
 		memcpy(prev, json_string_value(v), AUDIT_PREV_TEXT_LEN + 1);
 	rc = 0;
+	if (root_out != NULL) {
+		*root_out = root;
+		root = NULL;
+	}
 out:
 	json_decref(root);
 	return rc;
@@ -114,7 +121,7 @@ int audit_chain_link(const char *line, size_t len, uint64_t *seq, uint8_t prev[A
 	const char *hex = text + sizeof(AUDIT_PREV_PREFIX) - 1;
 	size_t n = 0;
 
-	if (audit_parse_line(line, len, seq, text, reason, sizeof(reason)) != 0)
+	if (audit_parse_line(line, len, seq, text, reason, sizeof(reason), NULL) != 0)
 		return COFFER_ERR_INVALID;
 	if (codec_hex_decode(prev, AUDIT_HASH_LEN, &n, hex, strlen(hex)) != 0 ||
 	    n != AUDIT_HASH_LEN)
@@ -136,28 +143,189 @@ audit_fail(struct audit_verify_result *out, const char *path, uint64_t line, con
 	va_end(ap);
 }
 
-/*
- * Check one complete line (len bytes, newline removed) against the walk so far and advance the
- * walk. On a problem, record it in out and mark the walk broken.
- */
-static void audit_check_line(struct audit_walk *w, const char *path, uint64_t line_no,
-                             const char *line, size_t len, struct audit_verify_result *out)
+/* Whether s is a field a checkpoint may carry: 1..AUDIT_CKPT_FIELD_MAX printable characters,
+ * none that JSON would escape (the server writes them as they are). */
+static bool audit_ckpt_field_ok(const char *s)
 {
-	char prev[AUDIT_PREV_TEXT_LEN + 1], want[AUDIT_PREV_TEXT_LEN + 1];
-	char reason[sizeof(out->reason)];
-	uint8_t zero[AUDIT_HASH_LEN] = {0};
-	uint64_t seq;
+	size_t len = strlen(s);
 
-	if (audit_parse_line(line, len, &seq, prev, reason, sizeof(reason)) != 0) {
-		audit_fail(out, path, line_no, "%s", reason);
-		goto broken;
+	if (len == 0 || len > AUDIT_CKPT_FIELD_MAX)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f || s[i] == '"' || s[i] == '\\')
+			return false;
 	}
+	return true;
+}
+
+static bool audit_ckpt_kind_ok(const char *kind)
+{
+	static const char *const kinds[] = {AUDIT_CKPT_HEADER, AUDIT_CKPT_PERIODIC,
+	                                    AUDIT_CKPT_REOPEN, AUDIT_CKPT_SEAL,
+	                                    AUDIT_CKPT_SHUTDOWN};
+
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		if (strcmp(kind, kinds[i]) == 0)
+			return true;
+	}
+	return false;
+}
+
+size_t audit_ckpt_message(char *out, const char *kind, const char *device, const char *time,
+                          uint64_t seq, const char *prev_text)
+{
+	int n;
+
+	if (!audit_ckpt_kind_ok(kind) || !audit_ckpt_field_ok(device) ||
+	    !audit_ckpt_field_ok(time) || strlen(prev_text) != AUDIT_PREV_TEXT_LEN)
+		return 0;
+	n = snprintf(out, AUDIT_CKPT_MSG_MAX,
+	             "coffer-audit-checkpoint-v1\n%s\n%s\n%s\n%" PRIu64 "\n%s\n", kind, device,
+	             time, seq, prev_text);
+	return n > 0 && n < AUDIT_CKPT_MSG_MAX ? (size_t)n : 0;
+}
+
+size_t audit_ckpt_line(char *out, const uint8_t sk[AUDIT_SK_LEN], const char *kind,
+                       const char *device, const char *time, uint64_t seq, const char *prev_text)
+{
+	char msg[AUDIT_CKPT_MSG_MAX], sig_text[AUDIT_SIG_TEXT_LEN + 1];
+	uint8_t sig[AUDIT_SIG_LEN];
+	size_t msg_len = audit_ckpt_message(msg, kind, device, time, seq, prev_text);
+	int n;
+
+	if (msg_len == 0)
+		return 0;
+	crypto_sign_detached(sig, NULL, (const unsigned char *)msg, msg_len, sk);
+	memcpy(sig_text, AUDIT_SIG_PREFIX, sizeof(AUDIT_SIG_PREFIX) - 1);
+	codec_b64_encode(sig_text + sizeof(AUDIT_SIG_PREFIX) - 1,
+	                 sizeof(sig_text) - (sizeof(AUDIT_SIG_PREFIX) - 1), sig, sizeof(sig),
+	                 CODEC_B64_STD);
+	n = snprintf(out, AUDIT_CKPT_LINE_MAX,
+	             "{\"time\":\"%s\",\"type\":\"checkpoint\",\"kind\":\"%s\",\"device\":\"%s\","
+	             "\"sig\":\"%s\",\"seq\":%" PRIu64 ",\"prev\":\"%s\"}\n",
+	             time, kind, device, sig_text, seq, prev_text);
+	return n > 0 && n < AUDIT_CKPT_LINE_MAX ? (size_t)n : 0;
+}
+
+void audit_pk_encode(const uint8_t pk[AUDIT_PK_LEN], char out[AUDIT_PK_TEXT_LEN + 1])
+{
+	codec_b64_encode(out, AUDIT_PK_TEXT_LEN + 1, pk, AUDIT_PK_LEN, CODEC_B64_STD);
+}
+
+int audit_pk_decode(const char *text, uint8_t pk[AUDIT_PK_LEN])
+{
+	size_t len, n = 0;
+
+	while (*text == ' ' || *text == '\t' || *text == '\n' || *text == '\r')
+		text++;
+	if (strncmp(text, AUDIT_SIG_PREFIX, sizeof(AUDIT_SIG_PREFIX) - 1) == 0)
+		text += sizeof(AUDIT_SIG_PREFIX) - 1;
+	len = strlen(text);
+	while (len > 0 && strchr(" \t\r\n", text[len - 1]) != NULL)
+		len--;
+	if (codec_b64_decode(pk, AUDIT_PK_LEN, &n, text, len, CODEC_B64_STD) != 0 ||
+	    n != AUDIT_PK_LEN)
+		return COFFER_ERR_INVALID;
+	return 0;
+}
+
+/*
+ * The checkpoint in root, if it is one: 1 when its signature verifies with pk (its kind into
+ * kind), 0 when the line is no checkpoint, -1 with a reason when it claims to be one and does
+ * not verify.
+ */
+static int audit_check_ckpt(const json_t *root, uint64_t seq, const char *prev_text,
+                            const uint8_t *pk, char kind[16], char *reason, size_t reason_len)
+{
+	const char *type = json_string_value(json_object_get(root, "type"));
+	const char *k = json_string_value(json_object_get(root, "kind"));
+	const char *dev = json_string_value(json_object_get(root, "device"));
+	const char *time = json_string_value(json_object_get(root, "time"));
+	const char *sig_text = json_string_value(json_object_get(root, "sig"));
+	char msg[AUDIT_CKPT_MSG_MAX];
+	uint8_t sig[AUDIT_SIG_LEN];
+	size_t msg_len = 0, n = 0;
+
+	if (type == NULL || strcmp(type, "checkpoint") != 0)
+		return 0;
+	if (k != NULL && dev != NULL && time != NULL)
+		msg_len = audit_ckpt_message(msg, k, dev, time, seq, prev_text);
+	if (msg_len == 0 || sig_text == NULL ||
+	    strncmp(sig_text, AUDIT_SIG_PREFIX, sizeof(AUDIT_SIG_PREFIX) - 1) != 0 ||
+	    codec_b64_decode(sig, sizeof(sig), &n, sig_text + sizeof(AUDIT_SIG_PREFIX) - 1,
+	                     strlen(sig_text) - (sizeof(AUDIT_SIG_PREFIX) - 1),
+	                     CODEC_B64_STD) != 0 ||
+	    n != sizeof(sig)) {
+		snprintf(reason, reason_len, "malformed checkpoint (kind, device, time or sig)");
+		return -1;
+	}
+	if (crypto_sign_verify_detached(sig, (const unsigned char *)msg, msg_len, pk) != 0) {
+		snprintf(reason, reason_len,
+		         "the %s checkpoint's signature does not verify with the trusted key", k);
+		return -1;
+	}
+	snprintf(kind, 16, "%s", k);
+	return 1;
+}
+
+/* Signed verification of one line that passed the chain check: a file's first line is a
+ * header, every checkpoint's signature verifies, and the line at the server's head is the one it
+ * recorded. False after recording the problem in out. */
+static bool audit_check_signed(struct audit_walk *w, const char *path, uint64_t line_no,
+                               const json_t *root, uint64_t seq, const char *prev,
+                               const uint8_t hash[AUDIT_HASH_LEN], struct audit_verify_result *out)
+{
+	const struct audit_verify_opts *o = w->opts;
+	char kind[16] = "", reason[sizeof(out->reason)];
+	int rc = audit_check_ckpt(root, seq, prev, o->public_key, kind, reason, sizeof(reason));
+
+	if (rc < 0) {
+		audit_fail(out, path, line_no, "%s", reason);
+		return false;
+	}
+	if (line_no == 1 && (rc == 0 || strcmp(kind, AUDIT_CKPT_HEADER) != 0)) {
+		audit_fail(
+		    out, path, line_no,
+		    "the first line is not a signed header: the head of the file was cut, or "
+		    "it was not written by the server with this key");
+		return false;
+	}
+	if (o->has_head && seq == o->head_seq) {
+		if (sodium_memcmp(hash, o->head_hash, AUDIT_HASH_LEN) != 0) {
+			audit_fail(
+			    out, path, line_no,
+			    "seq %" PRIu64 " is not the line the server recorded as its head", seq);
+			return false;
+		}
+		w->saw_head = true;
+	}
+	if (rc == 1) {
+		out->n_checkpoints++;
+		out->signed_seq = seq;
+		out->unsigned_lines = 0;
+		out->is_closed = strcmp(kind, AUDIT_CKPT_REOPEN) == 0 ||
+		                 strcmp(kind, AUDIT_CKPT_SEAL) == 0 ||
+		                 strcmp(kind, AUDIT_CKPT_SHUTDOWN) == 0;
+	} else {
+		out->unsigned_lines++;
+		out->is_closed = false;
+	}
+	return true;
+}
+
+/* The chain's rule for one parsed line: seq and prev follow the line before. */
+static bool audit_check_link(struct audit_walk *w, const char *path, uint64_t line_no, uint64_t seq,
+                             const char *prev, struct audit_verify_result *out)
+{
+	char want[AUDIT_PREV_TEXT_LEN + 1];
+	uint8_t zero[AUDIT_HASH_LEN] = {0};
+
 	if (w->has_prev && seq != w->prev_seq + 1) {
 		audit_fail(out, path, line_no, "seq %" PRIu64 " follows seq %" PRIu64 " (%s)", seq,
 		           w->prev_seq,
 		           seq > w->prev_seq ? "a line is missing or moved"
 		                             : "a line is repeated or moved");
-		goto broken;
+		return false;
 	}
 	if (w->has_prev || seq == 1) {
 		audit_prev_text(w->has_prev ? w->prev_hash : zero, want);
@@ -172,10 +340,41 @@ static void audit_check_line(struct audit_walk *w, const char *path, uint64_t li
 				audit_fail(out, path, line_no,
 				           "prev hash does not match line %" PRIu64 " of %s",
 				           w->prev_line, w->prev_path);
-			goto broken;
+			return false;
 		}
 	}
-	audit_line_hash(line, len, w->prev_hash);
+	return true;
+}
+
+/*
+ * Check one complete line (len bytes, newline removed) against the walk so far and advance the
+ * walk. On a problem, record it in out and mark the walk broken.
+ */
+static void audit_check_line(struct audit_walk *w, const char *path, uint64_t line_no,
+                             const char *line, size_t len, struct audit_verify_result *out)
+{
+	char prev[AUDIT_PREV_TEXT_LEN + 1];
+	char reason[sizeof(out->reason)];
+	uint8_t hash[AUDIT_HASH_LEN];
+	json_t *root = NULL;
+	uint64_t seq;
+	bool is_ok;
+
+	if (audit_parse_line(line, len, &seq, prev, reason, sizeof(reason), &root) != 0) {
+		audit_fail(out, path, line_no, "%s", reason);
+		w->is_broken = true;
+		return;
+	}
+	audit_line_hash(line, len, hash);
+	is_ok =
+	    audit_check_link(w, path, line_no, seq, prev, out) &&
+	    (w->opts == NULL || audit_check_signed(w, path, line_no, root, seq, prev, hash, out));
+	json_decref(root);
+	if (!is_ok) {
+		w->is_broken = true;
+		return;
+	}
+	memcpy(w->prev_hash, hash, sizeof(hash));
 	w->prev_seq = seq;
 	w->prev_path = path;
 	w->prev_line = line_no;
@@ -184,9 +383,6 @@ static void audit_check_line(struct audit_walk *w, const char *path, uint64_t li
 	w->has_prev = true;
 	out->last_seq = seq;
 	out->n_lines++;
-	return;
-broken:
-	w->is_broken = true;
 }
 
 /* Stream one file through the walk. 0 (see w->is_broken), or COFFER_ERR_IO / COFFER_ERR_NOMEM. */
@@ -223,22 +419,77 @@ static int audit_verify_file(struct audit_walk *w, const char *path,
 	return rc;
 }
 
-int audit_verify_files(const char *const *paths, size_t n_paths, struct audit_verify_result *out)
+__attribute__((format(printf, 2, 3))) static void audit_warn(struct audit_verify_result *out,
+                                                             const char *fmt, ...)
+{
+	va_list ap;
+
+	if (out->n_warnings >= 2)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(out->warnings[out->n_warnings++], sizeof(out->warnings[0]), fmt, ap);
+	va_end(ap);
+}
+
+/* After an intact signed walk: a tail cut before the server's head is an error; what the log
+ * cannot prove by itself is a warning. */
+static void audit_check_end(const struct audit_walk *w, const char *last_path,
+                            struct audit_verify_result *out)
+{
+	const struct audit_verify_opts *o = w->opts;
+
+	if (o->has_head && !w->saw_head && (out->n_lines == 0 || out->last_seq < o->head_seq)) {
+		audit_fail(out, last_path, 0,
+		           "the log ends at seq %" PRIu64 ", before the head the server recorded "
+		           "(seq %" PRIu64 "): its tail was cut",
+		           out->last_seq, o->head_seq);
+		return;
+	}
+	if (out->n_lines == 0) {
+		audit_warn(out, "no lines: nothing was verified");
+		return;
+	}
+	if (out->unsigned_lines > 0)
+		audit_warn(out,
+		           "the last %" PRIu64 " line%s (after seq %" PRIu64
+		           ") %s not covered by a "
+		           "signed checkpoint yet: a live file's last second, or a server that "
+		           "stopped without one",
+		           out->unsigned_lines, out->unsigned_lines == 1 ? "" : "s",
+		           out->signed_seq, out->unsigned_lines == 1 ? "is" : "are");
+	else if (!out->is_closed && !o->has_head)
+		audit_warn(out,
+		           "the log ends at a periodic checkpoint (seq %" PRIu64 "), not at a "
+		           "closing one: it is live, or its tail may have been cut; verify "
+		           "against the server to know",
+		           out->signed_seq);
+}
+
+int audit_verify_files_signed(const char *const *paths, size_t n_paths,
+                              const struct audit_verify_opts *opts, struct audit_verify_result *out)
 {
 	struct audit_walk w = {0};
 	size_t i;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	if (n_paths == 0)
+	if (n_paths == 0 || (opts != NULL && opts->public_key == NULL))
 		return COFFER_ERR_INVALID;
+	w.opts = opts;
 	for (i = 0; i < n_paths && !w.is_broken; i++) {
 		rc = audit_verify_file(&w, paths[i], out);
 		if (rc != 0)
 			return rc;
 	}
 	out->is_ok = !w.is_broken;
+	if (out->is_ok && opts != NULL)
+		audit_check_end(&w, paths[n_paths - 1], out);
 	return 0;
+}
+
+int audit_verify_files(const char *const *paths, size_t n_paths, struct audit_verify_result *out)
+{
+	return audit_verify_files_signed(paths, n_paths, NULL, out);
 }
 
 /* Read exactly len bytes at off. A short read means the file shrank under us: an I/O error. */
@@ -318,7 +569,7 @@ int audit_chain_tail(const char *path, uint64_t *seq, uint8_t hash[AUDIT_HASH_LE
 	rc = audit_pread_full(fd, line, len, start);
 	if (rc != 0)
 		goto out;
-	if (audit_parse_line(line, len, &s, NULL, reason, sizeof(reason)) != 0) {
+	if (audit_parse_line(line, len, &s, NULL, reason, sizeof(reason), NULL) != 0) {
 		rc = COFFER_ERR_INTEGRITY;
 		goto out;
 	}

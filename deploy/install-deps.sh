@@ -13,6 +13,7 @@ packages=(
 	libcurl4-openssl-dev libgnutls28-dev
 	# run and test
 	sqlite3 python3 python3-pytest python3-requests python3-hvac python3-yaml
+	python3-cryptography # Ed25519 in tests/integration/test_audit_verify.py
 	wrk curl openssl nodejs npm util-linux iproute2
 )
 

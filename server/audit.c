@@ -26,6 +26,8 @@ struct audit_broker {
 	size_t n_devs; /* read without the lock (atomic) for the no-device fast path */
 	pthread_mutex_t
 	    admin; /* serialises enable, disable and unseal (the table in the barrier) */
+
+	uint8_t *sign_sk; /* the checkpoints' Ed25519 key (secmem; NULL while sealed; admin) */
 };
 
 struct audit_ctx {
@@ -137,8 +139,10 @@ void audit_broker_free(struct audit_broker *ab)
 
 	if (ab == NULL)
 		return;
+	/* Each device signs its file's last line ("shutdown") as it is released. */
 	for (i = 0; i < ab->n_devs; i++)
 		audit_device_release(ab->devs[i]);
+	secmem_free(ab->sign_sk);
 	pthread_mutex_destroy(&ab->admin);
 	pthread_rwlock_destroy(&ab->lock);
 	free(ab);
@@ -277,6 +281,45 @@ static int audit_load_api_devices(struct audit_broker *ab)
 	return 0;
 }
 
+/* --- signed checkpoints (audit_sign.c) ---------------------------------------------------- */
+
+/* Give d the signing key, loading it from the barrier first (made on the first unseal). Caller
+ * holds admin. */
+static int audit_sign_device(struct audit_broker *ab, struct audit_device *d)
+{
+	int rc;
+
+	if (ab->sign_sk == NULL) {
+		rc = audit_sign_key_load(ab->barrier, &ab->sign_sk);
+		if (rc != 0)
+			return rc;
+	}
+	return audit_device_set_signing(d, ab->sign_sk, ab->barrier);
+}
+
+/* At seal: the file's last line is signed ("seal"), then d's copy of the key is wiped. */
+static void audit_sign_sealed(struct audit_device *d)
+{
+	(void)audit_device_checkpoint(d, AUDIT_CKPT_SEAL);
+	(void)audit_device_set_signing(d, NULL, NULL);
+}
+
+int audit_broker_public_key(struct audit_broker *ab, char *out)
+{
+	uint8_t pk[AUDIT_PK_LEN];
+	int rc = 0;
+
+	pthread_mutex_lock(&ab->admin);
+	if (ab->sign_sk == NULL)
+		rc = COFFER_ERR_SEALED;
+	else
+		crypto_sign_ed25519_sk_to_pk(pk, ab->sign_sk);
+	pthread_mutex_unlock(&ab->admin);
+	if (rc == 0)
+		audit_pk_encode(pk, out);
+	return rc;
+}
+
 int audit_broker_unsealed(struct audit_broker *ab)
 {
 	struct audit_device *devs[AUDIT_MAX_DEVICES];
@@ -290,7 +333,10 @@ int audit_broker_unsealed(struct audit_broker *ab)
 	memcpy(devs, ab->devs, n * sizeof(devs[0]));
 	pthread_rwlock_unlock(&ab->lock);
 	for (i = 0; i < n; i++) {
-		rc = audit_load_key(ab, devs[i]);
+		/* The signing key first: a line written with the HMAC key needs it. */
+		rc = audit_sign_device(ab, devs[i]);
+		if (rc == 0)
+			rc = audit_load_key(ab, devs[i]);
 		if (rc != 0) {
 			log_error("audit device %s: cannot load its key: %s", devs[i]->path,
 			          coffer_strerror(rc));
@@ -307,9 +353,15 @@ void audit_broker_sealed(struct audit_broker *ab)
 	size_t i;
 
 	pthread_rwlock_rdlock(&ab->lock);
-	for (i = 0; i < ab->n_devs; i++)
+	for (i = 0; i < ab->n_devs; i++) {
+		audit_sign_sealed(ab->devs[i]);
 		audit_wipe_key(ab->devs[i]);
+	}
 	pthread_rwlock_unlock(&ab->lock);
+	pthread_mutex_lock(&ab->admin);
+	secmem_free(ab->sign_sk);
+	ab->sign_sk = NULL;
+	pthread_mutex_unlock(&ab->admin);
 }
 
 void audit_broker_reopen(struct audit_broker *ab)
@@ -652,6 +704,8 @@ json_t *audit_broker_list_json(struct audit_broker *ab)
 			continue;
 		json_object_set_new(e, "local", json_false());
 		json_object_set_new(e, "path", json_string(ab->devs[i]->path));
+		/* The last checkpoint the server recorded: a log must reach it (audit verify). */
+		json_object_set_new(e, "head", audit_device_head_json(ab->devs[i]));
 		json_object_set_new(out, ab->devs[i]->path, e);
 	}
 	pthread_rwlock_unlock(&ab->lock);
@@ -694,7 +748,9 @@ int audit_broker_enable(struct audit_broker *ab, const char *path, const char *d
 		rc = COFFER_ERR_INVALID;
 		goto out;
 	}
-	rc = audit_load_key(ab, d);
+	rc = audit_sign_device(ab, d);
+	if (rc == 0)
+		rc = audit_load_key(ab, d);
 	if (rc == 0)
 		rc = audit_table_add(ab, d);
 	if (rc == 0)

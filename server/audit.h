@@ -73,6 +73,10 @@ json_t *audit_broker_list_json(struct audit_broker *ab);
 int audit_broker_hash(struct audit_broker *ab, const char *path, const char *input, size_t len,
                       char *out);
 
+/* The public half of the key that signs the audit checkpoints, as base64 (out:
+ * AUDIT_PK_TEXT_LEN + 1 bytes; see common/audit_chain.h). COFFER_ERR_SEALED while sealed. */
+int audit_broker_public_key(struct audit_broker *ab, char *out);
+
 /* A device path: one segment of [A-Za-z0-9._-] with a trailing '/' added ("file" -> "file/").
  * COFFER_ERR_INVALID otherwise. */
 int audit_path_normalize(const char *in, char *out, size_t cap);

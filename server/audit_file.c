@@ -167,6 +167,7 @@ static struct audit_device *audit_device_alloc(const char *path, const char *fil
 	pthread_cond_init(&d->idle_wake, NULL);
 	pthread_rwlock_init(&d->key_lock, NULL);
 	pthread_mutex_init(&d->auth_mu, NULL);
+	pthread_mutex_init(&d->head_mu, NULL);
 	if (d->file_path == NULL || d->description == NULL) {
 		audit_device_release(d);
 		return NULL;
@@ -176,8 +177,8 @@ static struct audit_device *audit_device_alloc(const char *path, const char *fil
 
 /* One write of whole lines; a short write is undone so the file keeps whole lines. Caller holds
  * d->file_mu. */
-static int audit_write_lines(struct audit_device *d, const struct iovec *iov, int n_iov, char *err,
-                             size_t err_len)
+int audit_write_lines(struct audit_device *d, const struct iovec *iov, int n_iov, char *err,
+                      size_t err_len)
 {
 	size_t len = 0;
 	ssize_t n;
@@ -207,7 +208,7 @@ static int audit_write_lines(struct audit_device *d, const struct iovec *iov, in
 
 /* Copy every staged line into the file. Caller holds d->file_mu. On failure the lines stay
  * staged (they are recorded; a later write retries them) and the device is failing. */
-static int audit_flush_locked(struct audit_device *d, char *err, size_t err_len)
+int audit_flush_locked(struct audit_device *d, char *err, size_t err_len)
 {
 	struct iovec iov[AUDIT_BATCH_IOV];
 	uint64_t next;
@@ -292,7 +293,8 @@ static int audit_stage_lines(struct audit_device *d, const struct audit_line *li
 			max_len = lines[i].sb->len + AUDIT_SUFFIX_ROOM; /* more than sealed */
 	}
 	pthread_mutex_lock(&d->mu);
-	if (!audit_stage_has_room(&d->stage, n, max_len)) {
+	/* A new file's signed header is written directly, before its first line. */
+	if (d->needs_header || !audit_stage_has_room(&d->stage, n, max_len)) {
 		pthread_mutex_unlock(&d->mu);
 		return -1;
 	}
@@ -306,13 +308,18 @@ static int audit_stage_lines(struct audit_device *d, const struct audit_line *li
 	pthread_mutex_unlock(&d->mu);
 	/* The stage's tail is published (sequentially consistent) before is_idle is read, and the
 	 * flusher sets is_idle before it looks at the tail: one of the two sees the other. */
+	audit_flusher_wake(d);
+	return 0;
+}
+
+void audit_flusher_wake(struct audit_device *d)
+{
 	if (__atomic_load_n(&d->is_idle, __ATOMIC_SEQ_CST)) {
 		pthread_mutex_lock(&d->idle_mu);
 		__atomic_store_n(&d->is_idle, false, __ATOMIC_SEQ_CST);
 		pthread_cond_signal(&d->idle_wake);
 		pthread_mutex_unlock(&d->idle_mu);
 	}
-	return 0;
 }
 
 /* Write the lines to the file after everything staged, with one write; the chain moves only
@@ -332,6 +339,8 @@ static int audit_write_direct(struct audit_device *d, const struct audit_line *l
 		pthread_mutex_lock(&d->mu);
 		/* ...and what they staged meanwhile, with the chain held still. */
 		rc = audit_flush_locked(d, err, err_len);
+		if (rc == 0)
+			rc = audit_header_write_locked(d, err, err_len);
 		if (rc == 0) {
 			memcpy(prev_text, d->prev_text, sizeof(prev_text));
 			for (size_t i = 0; i < n; i++) {
@@ -351,6 +360,8 @@ static int audit_write_direct(struct audit_device *d, const struct audit_line *l
 	}
 	__atomic_store_n(&d->is_failing, rc != 0, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&d->file_mu);
+	if (rc == 0)
+		audit_flusher_wake(d); /* its clock signs the lines within a second */
 	return rc;
 }
 
@@ -401,8 +412,10 @@ static void audit_flusher_idle(struct audit_device *d)
 {
 	pthread_mutex_lock(&d->idle_mu);
 	__atomic_store_n(&d->is_idle, true, __ATOMIC_SEQ_CST);
+	/* audit_flusher_wake() clears is_idle: a line was staged, or written unsigned. */
 	while (!audit_stage_is_pending(&d->stage) &&
-	       !__atomic_load_n(&d->is_stopping, __ATOMIC_ACQUIRE))
+	       !__atomic_load_n(&d->is_stopping, __ATOMIC_ACQUIRE) &&
+	       __atomic_load_n(&d->is_idle, __ATOMIC_SEQ_CST))
 		pthread_cond_wait(&d->idle_wake, &d->idle_mu);
 	__atomic_store_n(&d->is_idle, false, __ATOMIC_SEQ_CST);
 	pthread_mutex_unlock(&d->idle_mu);
@@ -444,6 +457,9 @@ static void *audit_flusher_main(void *arg)
 
 	while (!__atomic_load_n(&d->is_stopping, __ATOMIC_ACQUIRE)) {
 		audit_flusher_sleep(was_failing ? AUDIT_FLUSH_RETRY_NS : AUDIT_FLUSH_INTERVAL_NS);
+		/* Unsigned lines keep the flusher awake: it signs them within a second. */
+		if (audit_ckpt_tick(d))
+			quiet = 0;
 		if (!audit_stage_is_pending(&d->stage)) {
 			if (++quiet >= AUDIT_FLUSH_IDLE_ROUNDS) {
 				audit_flusher_idle(d);
@@ -493,6 +509,17 @@ static int audit_recover_line(const char *line, size_t len, void *arg)
 	return 0;
 }
 
+static int audit_flusher_start(struct audit_device *d, char *err, size_t err_len)
+{
+	if (pthread_create(&d->flusher, NULL, audit_flusher_main, d) != 0) {
+		snprintf(err, err_len, "cannot start the audit flusher");
+		return COFFER_ERR_INTERNAL;
+	}
+	pthread_setname_np(d->flusher, "audit-flush");
+	d->has_flusher = true;
+	return 0;
+}
+
 /* Open the stage beside the file, copy what it holds into the file, start the flusher. A device
  * whose stage cannot be made (no space, a read-only directory) works without. */
 static int audit_stage_start(struct audit_device *d, bool is_strict, char *err, size_t err_len)
@@ -509,7 +536,7 @@ static int audit_stage_start(struct audit_device *d, bool is_strict, char *err, 
 	if (rc != 0) {
 		/* Slower, not less safe: every line is then written before its answer leaves. */
 		log_warn("audit %s: no staging (%s); every line is written directly", d->path, err);
-		return 0;
+		return audit_flusher_start(d, err, err_len); /* it also keeps the checkpoints */
 	}
 	if (audit_stage_recover(&d->stage, audit_recover_line, d) < 0) {
 		snprintf(err, err_len, "cannot copy the staged lines of %s into %s", path,
@@ -522,14 +549,10 @@ static int audit_stage_start(struct audit_device *d, bool is_strict, char *err, 
 		log_warn("audit %s: copied %llu staged lines into %s (the previous process stopped "
 		         "before writing them)",
 		         d->path, (unsigned long long)(d->seq - before), d->file_path);
-	if (pthread_create(&d->flusher, NULL, audit_flusher_main, d) != 0) {
-		snprintf(err, err_len, "cannot start the audit flusher");
+	rc = audit_flusher_start(d, err, err_len);
+	if (rc != 0)
 		audit_stage_close(&d->stage);
-		return COFFER_ERR_INTERNAL;
-	}
-	pthread_setname_np(d->flusher, "audit-flush");
-	d->has_flusher = true;
-	return 0;
+	return rc;
 }
 
 int audit_device_open(const char *path, const char *file_path, const char *description,
@@ -551,6 +574,7 @@ int audit_device_open(const char *path, const char *file_path, const char *descr
 		return COFFER_ERR_IO;
 	}
 	rc = audit_load_tail(d, err, err_len);
+	d->needs_header = d->size == 0;
 	if (rc == 0)
 		rc = audit_stage_start(d, is_strict, err, err_len);
 	if (rc != 0) {
@@ -590,12 +614,16 @@ void audit_device_release(struct audit_device *d)
 			log_error("audit %s: staged lines kept in %s.stage: %s", d->path,
 			          d->file_path, err);
 	}
+	/* The last line the server writes to the file is signed (not when sealed: then "seal"). */
+	(void)audit_device_checkpoint(d, AUDIT_CKPT_SHUTDOWN);
+	secmem_free(d->sign_sk);
 	audit_stage_close(&d->stage);
 	if (d->fd >= 0)
 		close(d->fd);
 	secmem_free(d->hmac);
 	audit_auth_cache_clear(d);
 	pthread_mutex_destroy(&d->auth_mu);
+	pthread_mutex_destroy(&d->head_mu);
 	pthread_rwlock_destroy(&d->key_lock);
 	pthread_mutex_destroy(&d->mu);
 	pthread_mutex_destroy(&d->file_mu);
@@ -622,6 +650,10 @@ int audit_device_reopen(struct audit_device *d)
 	if (audit_flush_locked(d, err, sizeof(err)) != 0)
 		log_error("audit %s: staged lines go to the new file: %s", d->path, err);
 	pthread_mutex_lock(&d->mu);
+	/* The old file ends with a signed checkpoint (the chain goes on in the new one). */
+	if (d->fd >= 0 && !d->needs_header && d->sign_sk != NULL &&
+	    audit_ckpt_write_locked(d, AUDIT_CKPT_REOPEN, err, sizeof(err)) != 0)
+		log_error("audit %s: no closing checkpoint in the old file: %s", d->path, err);
 	old = d->fd;
 	d->fd = fd;
 	/* A device that never opened its file learns where its chain stands now. */
@@ -629,6 +661,10 @@ int audit_device_reopen(struct audit_device *d)
 	                  : audit_load_tail(d, err, sizeof(err));
 	if (rc == 0) {
 		d->has_chain = true;
+		/* A new file starts with a signed header that continues the chain. */
+		d->needs_header = d->size == 0;
+		if (d->sign_sk != NULL && audit_header_write_locked(d, err, sizeof(err)) != 0)
+			log_error("audit %s: no header in the new file yet: %s", d->path, err);
 	} else {
 		log_error("audit %s: reopen failed: %s", d->path, err);
 		d->fd = -1;
@@ -638,6 +674,7 @@ int audit_device_reopen(struct audit_device *d)
 	pthread_mutex_unlock(&d->file_mu);
 	if (old >= 0)
 		close(old);
+	audit_head_record(d);
 	return rc;
 }
 

@@ -73,6 +73,18 @@ struct audit_device {
 	pthread_cond_t idle_wake;
 	bool is_idle;     /* atomic: the flusher sleeps until a line is staged */
 	bool is_stopping; /* atomic */
+
+	/* Signed checkpoints (audit_sign.c), under mu unless said otherwise. */
+	uint8_t *sign_sk;  /* secmem, AUDIT_SK_LEN bytes; NULL while sealed */
+	uint64_t ckpt_seq; /* seq of the last checkpoint line (0: none since start) */
+	uint8_t ckpt_hash[AUDIT_HASH_LEN]; /* and its hash */
+	bool needs_header;       /* the file has no line yet: a signed header goes first */
+	int64_t unsigned_since;  /* the flusher's own: when it saw lines after ckpt_seq (0: none) */
+	pthread_mutex_t head_mu; /* serialises recording the head (taken after file_mu, never
+	                          * with mu) and guards the members below */
+	struct barrier *barrier; /* where the head is recorded (set at unseal) */
+	uint64_t head_seq;       /* the head recorded there: the last checkpoint (0: none) */
+	uint8_t head_hash[AUDIT_HASH_LEN];
 };
 
 
@@ -112,6 +124,37 @@ int audit_device_write(struct audit_device *d, struct audit_sb *const *sbs, size
  * it, parent directory existing, not a symlink itself) into out. COFFER_ERR_INVALID with err. */
 int audit_file_path_check(const char *audit_dir, const char *file_path, char *out, size_t cap,
                           char *err, size_t err_len);
+
+/* audit_file.c, for audit_sign.c. Callers hold d->file_mu. */
+int audit_write_lines(struct audit_device *d, const struct iovec *iov, int n_iov, char *err,
+                      size_t err_len);
+int audit_flush_locked(struct audit_device *d, char *err, size_t err_len);
+/* Wake the flusher if it sleeps (a line was staged, or written unsigned). */
+void audit_flusher_wake(struct audit_device *d);
+
+/* audit_sign.c: the signing key and the checkpoints (format in common/audit_chain.h). */
+/* The server's Ed25519 key from the barrier, made on the first unseal (secmem, AUDIT_SK_LEN). */
+int audit_sign_key_load(struct barrier *b, uint8_t **sk) COFFER_WUR;
+/* Give d a copy of sk (NULL: wipe it) and the barrier to record its head in. With a key, the
+ * head recorded earlier is loaded and d's chain checked against it: an empty file continues it,
+ * a file that ends before it (lines removed while the server was down) is logged and the chain
+ * resumes from it after a new header, so that verify reports the gap. */
+int audit_device_set_signing(struct audit_device *d, const uint8_t *sk, struct barrier *b);
+/* Write a checkpoint of kind (AUDIT_CKPT_*) now, after the staged lines; a periodic one only
+ * when lines were written since the last. 0 also when there is nothing to sign (no key, an empty
+ * file); then the head is recorded. */
+int audit_device_checkpoint(struct audit_device *d, const char *kind);
+/* Write the header a new file needs before its first line. Caller holds file_mu and mu. */
+int audit_header_write_locked(struct audit_device *d, char *err, size_t err_len);
+/* Write a checkpoint line of kind. Caller holds file_mu and mu, staged lines flushed. */
+int audit_ckpt_write_locked(struct audit_device *d, const char *kind, char *err, size_t err_len);
+/* The flusher's clock: a periodic checkpoint about a second after lines went unsigned. Returns
+ * whether unsigned lines remain (the flusher must not sleep then). */
+bool audit_ckpt_tick(struct audit_device *d);
+/* Record d's last checkpoint as its head in the barrier (when it is newer). */
+void audit_head_record(struct audit_device *d);
+/* {"seq":N,"hash":"blake2b:<hex>"} of the head d recorded, or null. */
+json_t *audit_device_head_json(struct audit_device *d);
 
 /* audit_format.c */
 void audit_sb_init(struct audit_sb *sb);

@@ -143,8 +143,23 @@ static void audit_route_hash(struct core *c, struct request *req, struct respons
 	response_legacy(resp, req, json_pack("{s:s}", "hash", out));
 }
 
+/* GET sys/audit-key: the public key that verifies the logs' signed checkpoints. */
+static void audit_route_key(struct core *c, struct request *req, struct response *resp)
+{
+	char pk[AUDIT_PK_TEXT_LEN + 1];
+	int rc = audit_broker_public_key(c->audit, pk);
+
+	if (rc != 0) {
+		response_err(resp, rc);
+		return;
+	}
+	response_legacy(resp, req,
+	                json_pack("{s:s,s:s}", "algorithm", "ed25519", "public_key", pk));
+}
+
 const struct route audit_routes[] = {
     {"sys/audit", REQ_M(REQ_GET), ROUTE_SUDO, audit_route_list, NULL},
+    {"sys/audit-key", REQ_M(REQ_GET), 0, audit_route_key, NULL},
     {"sys/audit/:path", REQ_M_WRITE | REQ_M(REQ_DELETE), ROUTE_SUDO, audit_route_device, NULL},
     {"sys/audit-hash/:path", REQ_M_WRITE, 0, audit_route_hash, NULL},
 };

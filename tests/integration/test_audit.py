@@ -80,7 +80,8 @@ def read_lines(*paths):
 
 def check_chain(lines, first_seq=1, first_prev=ZERO_PREV):
     """Checks seq and prev of every line (Python's BLAKE2b, independent of the server's); returns
-    the parsed lines."""
+    the parsed request and response lines (the signed checkpoint lines, test_audit_verify.py's
+    subject, are in the chain but not returned)."""
     parsed = []
     want_seq, want_prev = first_seq, first_prev
     for raw in lines:
@@ -90,7 +91,8 @@ def check_chain(lines, first_seq=1, first_prev=ZERO_PREV):
         assert m.group(2).decode() == want_prev, f"bad prev at seq {want_seq}"
         obj = json.loads(raw)
         assert list(obj)[-2:] == ["seq", "prev"], obj
-        parsed.append(obj)
+        if obj["type"] != "checkpoint":
+            parsed.append(obj)
         want_seq += 1
         want_prev = "blake2b:" + hashlib.blake2b(raw, digest_size=32).hexdigest()
     return parsed
@@ -109,11 +111,18 @@ def coffer_path():
     return cofferd_path().parent / "coffer"
 
 
-def coffer_verify(*paths):
+def coffer_verify(server, token, *paths):
+    """`coffer audit verify` against server: its key checks the signed checkpoints."""
     binary = coffer_path()
     assert binary.is_file(), f"coffer not built at {binary}"
+    env = {**os.environ, "COFFER_ADDR": server.url, "COFFER_TOKEN": token}
     return subprocess.run([str(binary), "audit", "verify", *map(str, paths)],
-                          capture_output=True, timeout=60, stdin=subprocess.DEVNULL)
+                          capture_output=True, timeout=60, stdin=subprocess.DEVNULL, env=env)
+
+
+def record_count(path):
+    """The request and response lines of path (checkpoints come within a second of them)."""
+    return len(check_chain(read_lines(path)))
 
 
 def audit_hash(server, token, value, device="file"):
@@ -183,11 +192,11 @@ def test_every_logical_request_has_a_request_and_a_response_line(audited):
     assert errors[403] == "permission denied" and errors[200] is None
 
     # The raw routes stay unaudited after unseal too.
-    before = len(read_lines(log))
+    before = record_count(log)
     server.get("sys/health")
     server.get("sys/leader")
     server.seal_status()
-    assert len(read_lines(log)) == before
+    assert record_count(log) == before
 
 
 def test_canaries_never_appear_in_clear_and_audit_hash_finds_them(audited):
@@ -256,20 +265,22 @@ def test_chain_fields_are_right(audited):
     for i in range(5):
         kv2_write(server, root, f"c/{i}", {"v": str(i)})
     lines = read_lines(log)
-    parsed = check_chain(lines)
-    assert parsed[0]["seq"] == 1 and parsed[0]["prev"] == ZERO_PREV
-    assert [p["seq"] for p in parsed] == list(range(1, len(parsed) + 1))
+    check_chain(lines)
+    # The first line is the file's signed header, seq 1 with the zero prev.
+    first = json.loads(lines[0])
+    assert first["kind"] == "header" and first["seq"] == 1 and first["prev"] == ZERO_PREV
+    assert [json.loads(line)["seq"] for line in lines] == list(range(1, len(lines) + 1))
     assert oct(os.stat(log).st_mode & 0o777) == "0o600"
     # Each line is compact JSON, the chain's members last, no spaces after separators.
     assert all(line.startswith(b'{"time":') and b',"seq":' in line for line in lines)
-    done = coffer_verify(log)
+    done = coffer_verify(server, root, log)
     assert done.returncode == 0, done.stdout + done.stderr
     # An edited line breaks it (the verifier and this test agree).
     tampered = log.parent / "tampered.log"
     tampered.write_bytes(log.read_bytes().replace(b'"type":"request"', b'"type":"requesT"', 1))
     with pytest.raises(AssertionError):
         check_chain(read_lines(tampered))
-    assert coffer_verify(tampered).returncode != 0
+    assert coffer_verify(server, root, tampered).returncode != 0
 
 
 def test_sighup_rotation_continues_the_chain_into_the_new_file(audited):
@@ -284,15 +295,17 @@ def test_sighup_rotation_continues_the_chain_into_the_new_file(audited):
     for i in range(3):
         kv2_read(server, root, f"rot/{i}")
     old_lines, new_lines = read_lines(old), read_lines(log)
-    assert len(new_lines) == 6 and len(old_lines) == 8
-    check_chain(old_lines)
+    old_parsed = check_chain(old_lines)
     seq, prev = tail_state(old_lines)
     parsed = check_chain(new_lines, seq, prev)
-    assert parsed[0]["seq"] == 9
-    done = coffer_verify(old, log)
+    assert len(parsed) == 6 and len(old_parsed) == 8
+    # The old file ends with a signed "reopen" checkpoint, the new one starts with its header.
+    assert json.loads(old_lines[-1])["kind"] == "reopen"
+    assert json.loads(new_lines[0])["kind"] == "header"
+    done = coffer_verify(server, root, old, log)
     assert done.returncode == 0, done.stdout + done.stderr
     # Out of order, the files do not verify.
-    assert coffer_verify(log, old).returncode != 0
+    assert coffer_verify(server, root, log, old).returncode != 0
 
 
 def test_concurrent_reads_writes_and_rotations_keep_one_whole_chain(audited):
@@ -347,7 +360,7 @@ def test_concurrent_reads_writes_and_rotations_keep_one_whole_chain(audited):
     groups = by_request_id(parsed)
     for _status, rid in answered:
         assert [g["type"] for g in groups.get(rid, [])] == ["request", "response"], rid
-    done = coffer_verify(*rotated, log)
+    done = coffer_verify(server, root, *rotated, log)
     assert done.returncode == 0, done.stdout + done.stderr
 
 
@@ -360,10 +373,13 @@ def test_restart_continues_the_chain_from_the_last_line(audited):
     kv2_read(server, root, "restart/a")
     lines = read_lines(log)
     assert lines[:len(before)] == before
+    # The stop signed the file's last line; the chain goes on after it.
+    assert json.loads(lines[len(before)])["kind"] == "shutdown"
     parsed = check_chain(lines)
-    assert parsed[len(before)]["seq"] == len(before) + 1
+    n_before = len(check_chain(before))
+    assert parsed[n_before]["seq"] == len(before) + 2
     # The device's key survived the restart: the same value hashes the same.
-    assert parsed[len(before) + 1]["response"]["data"]["data"]["v"] == \
+    assert parsed[n_before + 1]["response"]["data"]["data"]["v"] == \
         audit_hash(server, root, "1")
     write_req = parsed[0]
     assert write_req["request"]["data"]["data"]["v"] == audit_hash(server, root, "1")
@@ -374,7 +390,11 @@ def test_sys_audit_lists_the_config_devices_and_needs_sudo(audited):
     body = ok(server.get("sys/audit", token=root))
     want = {"type": "file", "description": "", "options": {"file_path": str(log)},
             "local": False, "path": "file/"}
+    # "head": the last checkpoint the server recorded (test_audit_verify.py), or null.
+    head = body["data"]["file/"].pop("head")
+    assert head is None or set(head) == {"seq", "hash"}, head
     assert body["data"] == {"file/": want}, body
+    body["file/"].pop("head")
     assert body["file/"] == want, body  # legacy: top level too (node-vault reads it there)
     user = create_token(server, root, policies=["default"])["auth"]["client_token"]
     assert_error(server.get("sys/audit", token=user), 403)
@@ -408,7 +428,7 @@ def test_concurrent_requests_keep_one_whole_chain(audited):
     # the writing on; the file must still be one chain with every request and response in it.
     import threading
     server, _keys, root, log = audited
-    before = len(read_lines(log))
+    before = record_count(log)
     errors = []
 
     def worker(n):
@@ -429,7 +449,7 @@ def test_concurrent_requests_keep_one_whole_chain(audited):
     assert len(parsed) - before == 8 * 25 * 2 * 2, len(parsed) - before
     pairs = by_request_id(parsed[before:])
     assert all(sorted(p["type"] for p in v) == ["request", "response"] for v in pairs.values())
-    done = coffer_verify(log)
+    done = coffer_verify(server, root, log)
     assert done.returncode == 0, done.stdout + done.stderr
 
 
@@ -470,6 +490,7 @@ def test_api_creation_only_inside_audit_dir(cofferd_factory, tmp_path):
 
     ok(enable("api", adir / "api.log", description="made through the API"), 204)
     listed = ok(server.get("sys/audit", token=root))["data"]
+    listed["api/"].pop("head")
     assert listed["api/"] == {"type": "file", "description": "made through the API",
                               "options": {"file_path": str(adir / "api.log")},
                               "local": False, "path": "api/"}, listed
@@ -627,7 +648,7 @@ def test_fail_closed_when_the_audit_file_cannot_be_written(tmp_path):
         assert [p["request"]["operation"] for p in parsed
                 if p["request"]["path"] == key_path
                 and p["type"] == "request"] == ["create", "read", "update", "read"]
-        done = coffer_verify(inside / "audit.log")
+        done = coffer_verify(server, root, inside / "audit.log")
         assert done.returncode == 0, done.stdout + done.stderr
     finally:
         server.stop()
@@ -711,7 +732,7 @@ def test_staged_lines_survive_a_crash_and_reach_the_file_at_the_next_start(tmp_p
         for r in answered:
             rid = r.json()["request_id"]
             assert [g["type"] for g in groups.get(rid, [])] == ["request", "response"], rid
-        done = coffer_verify(log)
+        done = coffer_verify(server, init["root_token"], log)
         assert done.returncode == 0, done.stdout + done.stderr
         assert (ns.inside(mount_dir / "audit.log.stage").stat().st_mode & 0o777) == 0o600
     finally:

@@ -3,13 +3,16 @@
  * test_audit_chain.c: the audit hash chain (common/audit_chain.c). Chains are written to temporary
  * files with audit_line_hash()/audit_prev_text() and then verified intact, across rotated files,
  * and after each kind of tampering: an edited byte, a deleted line, swapped lines, a truncated
- * tail.
+ * tail. Then signed logs (header, checkpoints): a chain rebuilt without the key, a cut head, an
+ * unsigned or cut tail, with and without the head the server recorded, and across rotation.
  */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <sodium.h>
 
 #include "audit_chain.h"
 #include "json.h"
@@ -496,6 +499,314 @@ static void test_chain_tail_rejects_garbage_last_line(void)
 	CHECK_EQ(audit_chain_tail(path, &seq, hash), COFFER_ERR_INTEGRITY);
 }
 
+/* --- signed checkpoints --------------------------------------------------------------------- */
+
+static uint8_t test_pk[AUDIT_PK_LEN], test_sk[AUDIT_SK_LEN];
+
+/* A signed log as the server writes one: lines[k] (without newline); kinds[k] is the checkpoint
+ * kind or NULL for a request line. */
+struct test_slog {
+	char *lines[TEST_MAX_LINES];
+	size_t n;
+	uint64_t seq;
+	uint8_t prev[AUDIT_HASH_LEN];
+};
+
+static void slog_free(struct test_slog *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->lines[i]);
+	l->n = 0;
+}
+
+/* Append a line of kind (a checkpoint kind, or NULL for a request line) signed with sk. */
+static int slog_add(struct test_slog *l, const char *kind, const uint8_t *sk)
+{
+	char prev_text[AUDIT_PREV_TEXT_LEN + 1], buf[AUDIT_CKPT_LINE_MAX];
+	size_t len;
+
+	if (l->n == TEST_MAX_LINES)
+		return -1;
+	audit_prev_text(l->prev, prev_text);
+	l->seq++;
+	if (kind != NULL) {
+		len = audit_ckpt_line(buf, sk, kind, "file/", "2024-05-01T12:00:00.000001Z", l->seq,
+		                      prev_text);
+		if (len == 0)
+			return -1;
+		buf[len - 1] = '\0';
+	} else {
+		snprintf(buf, sizeof(buf),
+		         "{\"time\":\"2024-05-01T12:00:00Z\",\"type\":\"request\",\"n\":%zu,"
+		         "\"seq\":%llu,\"prev\":\"%s\"}",
+		         l->n, (unsigned long long)l->seq, prev_text);
+	}
+	l->lines[l->n] = strdup(buf);
+	if (l->lines[l->n] == NULL)
+		return -1;
+	audit_line_hash(buf, strlen(buf), l->prev);
+	l->n++;
+	return 0;
+}
+
+/* header, 3 lines, periodic, 2 lines, shutdown: 9 lines, seq first..first+8. */
+static int slog_make(struct test_slog *l, uint64_t first_seq, const uint8_t *sk)
+{
+	static const char *const kinds[] = {AUDIT_CKPT_HEADER,   NULL, NULL, NULL,
+	                                    AUDIT_CKPT_PERIODIC, NULL, NULL, AUDIT_CKPT_SHUTDOWN};
+	memset(l, 0, sizeof(*l));
+	l->seq = first_seq - 1;
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		if (slog_add(l, kinds[i], sk) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* What a forger without the key does: recompute seq and prev of lines[from..] to follow
+ * lines[from - 1] (or start at first_seq with a zero prev when from is 0). */
+static void slog_rechain(struct test_slog *l, size_t from, uint64_t first_seq)
+{
+	char prev_text[AUDIT_PREV_TEXT_LEN + 1], buf[AUDIT_CKPT_LINE_MAX], *cut;
+	uint8_t prev[AUDIT_HASH_LEN] = {0};
+	uint64_t seq = first_seq - 1;
+
+	if (from > 0) {
+		audit_line_hash(l->lines[from - 1], strlen(l->lines[from - 1]), prev);
+		(void)audit_chain_link(l->lines[from - 1], strlen(l->lines[from - 1]), &seq,
+		                       (uint8_t[AUDIT_HASH_LEN]){0});
+	}
+	for (size_t i = from; i < l->n; i++) {
+		cut = strstr(l->lines[i], ",\"seq\":");
+		*cut = '\0';
+		audit_prev_text(prev, prev_text);
+		snprintf(buf, sizeof(buf), "%s,\"seq\":%llu,\"prev\":\"%s\"}", l->lines[i],
+		         (unsigned long long)++seq, prev_text);
+		free(l->lines[i]);
+		l->lines[i] = strdup(buf);
+		audit_line_hash(buf, strlen(buf), prev);
+	}
+}
+
+static void slog_delete(struct test_slog *l, size_t i)
+{
+	free(l->lines[i]);
+	memmove(&l->lines[i], &l->lines[i + 1], (l->n - i - 1) * sizeof(l->lines[0]));
+	l->n--;
+}
+
+static int verify_signed(const char *path, const struct audit_verify_opts *o,
+                         struct audit_verify_result *res)
+{
+	const char *paths[1] = {path};
+
+	return audit_verify_files_signed(paths, 1, o, res);
+}
+
+static void test_signed_log_verifies_and_is_closed(void)
+{
+	struct audit_verify_opts o = {test_pk, false, 0, {0}};
+	struct audit_verify_result res;
+	struct test_slog l;
+	char path[512];
+
+	CHECK_EQ(slog_make(&l, 1, test_sk), 0);
+	CHECK_EQ(file_write(test_path(path, sizeof(path), "s-ok.log"), l.lines, l.n, NULL, 0), 0);
+	slog_free(&l);
+	CHECK_EQ(verify_signed(path, &o, &res), 0);
+	CHECK(res.is_ok);
+	CHECK_EQ(res.n_lines, 8);
+	CHECK_EQ(res.n_checkpoints, 3);
+	CHECK_EQ(res.signed_seq, 8);
+	CHECK_EQ(res.unsigned_lines, 0);
+	CHECK(res.is_closed);
+	CHECK_EQ(res.n_warnings, 0);
+	/* The chain alone also passes (the old entry point). */
+	CHECK_EQ(verify_one(path, &res), 0);
+	CHECK(res.is_ok);
+}
+
+static void test_signed_rebuilt_chain_is_refused(void)
+{
+	struct audit_verify_opts o = {test_pk, false, 0, {0}};
+	struct audit_verify_result res;
+	struct test_slog l;
+	char path[512];
+
+	/* Line 3 deleted, every later seq and prev recomputed: the chain is whole again... */
+	CHECK_EQ(slog_make(&l, 1, test_sk), 0);
+	slog_delete(&l, 2);
+	slog_rechain(&l, 2, 1);
+	CHECK_EQ(file_write(test_path(path, sizeof(path), "s-forged.log"), l.lines, l.n, NULL, 0),
+	         0);
+	slog_free(&l);
+	CHECK_EQ(verify_one(path, &res), 0);
+	CHECK(res.is_ok);
+	/* ...but the next checkpoint's signature covers the old head. */
+	CHECK_EQ(verify_signed(path, &o, &res), 0);
+	CHECK(!res.is_ok);
+	CHECK_EQ(res.line, 4);
+	CHECK(strstr(res.reason, "periodic checkpoint's signature does not verify") != NULL);
+}
+
+static void test_signed_head_cut_is_refused(void)
+{
+	struct audit_verify_opts o = {test_pk, false, 0, {0}};
+	struct audit_verify_result res;
+	struct test_slog l;
+	char path[512];
+
+	CHECK_EQ(slog_make(&l, 1, test_sk), 0);
+	slog_delete(&l, 0);
+	slog_delete(&l, 0);
+	CHECK_EQ(file_write(test_path(path, sizeof(path), "s-head.log"), l.lines, l.n, NULL, 0), 0);
+	CHECK_EQ(verify_signed(path, &o, &res), 0);
+	CHECK(!res.is_ok);
+	CHECK_EQ(res.line, 1);
+	CHECK(strstr(res.reason, "first line is not a signed header") != NULL);
+	/* Not even from a checkpoint: only a header starts a file. */
+	slog_delete(&l, 0);
+	slog_delete(&l, 0);
+	CHECK(strstr(l.lines[0], "\"kind\":\"periodic\"") != NULL);
+	CHECK_EQ(file_write(path, l.lines, l.n, NULL, 0), 0);
+	slog_free(&l);
+	CHECK_EQ(verify_signed(path, &o, &res), 0);
+	CHECK(!res.is_ok);
+	CHECK_EQ(res.line, 1);
+}
+
+static void test_signed_other_key_or_edited_checkpoint_is_refused(void)
+{
+	uint8_t pk2[AUDIT_PK_LEN], sk2[AUDIT_SK_LEN];
+	struct audit_verify_opts o = {pk2, false, 0, {0}};
+	struct audit_verify_result res;
+	struct test_slog l;
+	char path[512], *p;
+
+	crypto_sign_keypair(pk2, sk2);
+	CHECK_EQ(slog_make(&l, 1, test_sk), 0);
+	CHECK_EQ(file_write(test_path(path, sizeof(path), "s-key.log"), l.lines, l.n, NULL, 0), 0);
+	CHECK_EQ(verify_signed(path, &o, &res), 0);
+	CHECK(!res.is_ok);
+	CHECK_EQ(res.line, 1);
+	/* The right key, a checkpoint's signed time edited and the chain rebuilt after it. */
+	o.public_key = test_pk;
+	p = strstr(l.lines[4], "12:00:00");
+	p[1] = '3';
+	slog_rechain(&l, 5, 1);
+	CHECK_EQ(file_write(path, l.lines, l.n, NULL, 0), 0);
+	slog_free(&l);
+	CHECK_EQ(verify_signed(path, &o, &res), 0);
+	CHECK(!res.is_ok);
+	CHECK_EQ(res.line, 5);
+}
+
+static void test_signed_tail_is_warned_offline_and_refused_with_the_head(void)
+{
+	struct audit_verify_opts o = {test_pk, false, 0, {0}};
+	struct audit_verify_result res;
+	struct test_slog l;
+	uint8_t head[AUDIT_HASH_LEN];
+	char path[512];
+
+	CHECK_EQ(slog_make(&l, 1, test_sk), 0);
+	audit_line_hash(l.lines[7], strlen(l.lines[7]), head);
+	/* The shutdown checkpoint and a line cut: two unsigned lines are left, a warning. */
+	CHECK_EQ(file_write(test_path(path, sizeof(path), "s-tail.log"), l.lines, 7, NULL, 0), 0);
+	CHECK_EQ(verify_signed(path, &o, &res), 0);
+	CHECK(res.is_ok);
+	CHECK_EQ(res.unsigned_lines, 2);
+	CHECK_EQ(res.signed_seq, 5);
+	CHECK_EQ(res.n_warnings, 1);
+	CHECK(strstr(res.warnings[0], "last 2 lines (after seq 5)") != NULL);
+	/* Cut at the periodic checkpoint: ends signed, but not closed. */
+	CHECK_EQ(file_write(path, l.lines, 5, NULL, 0), 0);
+	CHECK_EQ(verify_signed(path, &o, &res), 0);
+	CHECK(res.is_ok);
+	CHECK(!res.is_closed);
+	CHECK_EQ(res.n_warnings, 1);
+	CHECK(strstr(res.warnings[0], "periodic checkpoint (seq 5)") != NULL);
+	/* With the head the server recorded (the shutdown checkpoint, seq 8): refused. */
+	o.has_head = true;
+	o.head_seq = 8;
+	memcpy(o.head_hash, head, sizeof(head));
+	CHECK_EQ(verify_signed(path, &o, &res), 0);
+	CHECK(!res.is_ok);
+	CHECK(strstr(res.reason, "ends at seq 5, before the head the server recorded (seq 8)") !=
+	      NULL);
+	/* The whole log reaches it; a different line at the head's seq does not. */
+	CHECK_EQ(file_write(path, l.lines, l.n, NULL, 0), 0);
+	CHECK_EQ(verify_signed(path, &o, &res), 0);
+	CHECK(res.is_ok);
+	CHECK_EQ(res.n_warnings, 0);
+	o.head_hash[0] ^= 1;
+	CHECK_EQ(verify_signed(path, &o, &res), 0);
+	slog_free(&l);
+	CHECK(!res.is_ok);
+	CHECK_EQ(res.line, 8);
+}
+
+static void test_signed_files_continue_across_rotation(void)
+{
+	struct audit_verify_opts o = {test_pk, false, 0, {0}};
+	struct audit_verify_result res;
+	struct test_slog a, b;
+	char p1[512], p2[512];
+	const char *paths[2] = {p1, p2};
+
+	CHECK_EQ(slog_make(&a, 1, test_sk), 0);
+	/* The second file's header continues the first file's last line. */
+	memset(&b, 0, sizeof(b));
+	b.seq = a.seq;
+	memcpy(b.prev, a.prev, sizeof(b.prev));
+	CHECK_EQ(slog_add(&b, AUDIT_CKPT_HEADER, test_sk), 0);
+	CHECK_EQ(slog_add(&b, NULL, NULL), 0);
+	CHECK_EQ(slog_add(&b, AUDIT_CKPT_SHUTDOWN, test_sk), 0);
+	CHECK_EQ(file_write(test_path(p1, sizeof(p1), "s-rot.log.1"), a.lines, a.n, NULL, 0), 0);
+	CHECK_EQ(file_write(test_path(p2, sizeof(p2), "s-rot.log"), b.lines, b.n, NULL, 0), 0);
+	CHECK_EQ(audit_verify_files_signed(paths, 2, &o, &res), 0);
+	CHECK(res.is_ok);
+	CHECK_EQ(res.n_lines, 11);
+	CHECK_EQ(res.n_checkpoints, 5);
+	/* The newer file alone verifies (older files may be deleted)... */
+	CHECK_EQ(audit_verify_files_signed(paths + 1, 1, &o, &res), 0);
+	CHECK(res.is_ok);
+	/* ...out of order they do not. */
+	paths[0] = p2;
+	paths[1] = p1;
+	CHECK_EQ(audit_verify_files_signed(paths, 2, &o, &res), 0);
+	slog_free(&a);
+	slog_free(&b);
+	CHECK(!res.is_ok);
+}
+
+static void test_ckpt_message_and_key_text(void)
+{
+	static const char prev[] =
+	    "blake2b:0000000000000000000000000000000000000000000000000000000000000000";
+	char msg[AUDIT_CKPT_MSG_MAX], text[AUDIT_PK_TEXT_LEN + 1], spaced[80];
+	uint8_t pk[AUDIT_PK_LEN];
+	size_t n;
+
+	n = audit_ckpt_message(msg, "header", "file/", "T", 7, prev);
+	CHECK(n > 0);
+	CHECK(strcmp(msg, "coffer-audit-checkpoint-v1\nheader\nfile/\nT\n7\n"
+	                  "blake2b:0000000000000000000000000000000000000000000000000000000000000000"
+	                  "\n") == 0);
+	CHECK_EQ(audit_ckpt_message(msg, "other", "file/", "T", 7, prev), 0);
+	CHECK_EQ(audit_ckpt_message(msg, "header", "fi\nle/", "T", 7, prev), 0);
+	CHECK_EQ(audit_ckpt_message(msg, "header", "file/", "T\"", 7, prev), 0);
+	CHECK_EQ(audit_ckpt_message(msg, "header", "", "T", 7, prev), 0);
+	CHECK_EQ(audit_ckpt_message(msg, "header", "file/", "T", 7, "blake2b:00"), 0);
+	audit_pk_encode(test_pk, text);
+	CHECK_EQ(strlen(text), AUDIT_PK_TEXT_LEN);
+	snprintf(spaced, sizeof(spaced), "  ed25519:%s\n", text);
+	CHECK_EQ(audit_pk_decode(spaced, pk), 0);
+	CHECK(memcmp(pk, test_pk, sizeof(pk)) == 0);
+	CHECK_EQ(audit_pk_decode("AAAA", pk), COFFER_ERR_INVALID);
+	CHECK_EQ(audit_pk_decode("", pk), COFFER_ERR_INVALID);
+}
+
 int main(void)
 {
 	if (secmem_init() != 0)
@@ -521,6 +832,14 @@ int main(void)
 	RUN(test_chain_tail_returns_last_complete_line);
 	RUN(test_chain_tail_of_empty_or_missing_file_is_not_found);
 	RUN(test_chain_tail_rejects_garbage_last_line);
+	crypto_sign_keypair(test_pk, test_sk);
+	RUN(test_signed_log_verifies_and_is_closed);
+	RUN(test_signed_rebuilt_chain_is_refused);
+	RUN(test_signed_head_cut_is_refused);
+	RUN(test_signed_other_key_or_edited_checkpoint_is_refused);
+	RUN(test_signed_tail_is_warned_offline_and_refused_with_the_head);
+	RUN(test_signed_files_continue_across_rotation);
+	RUN(test_ckpt_message_and_key_text);
 	testutil_rmtree(test_dir);
 	return test_summary();
 }
