@@ -61,6 +61,58 @@ out:
 	return rc;
 }
 
+static int path_hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+size_t path_unescape(char *s)
+{
+	char *r = s, *w = s;
+	int hi, lo;
+
+	while (*r != '\0') {
+		if (r[0] == '%' && (hi = path_hex_digit(r[1])) >= 0 &&
+		    (lo = path_hex_digit(r[2])) >= 0) {
+			*w = (char)(hi << 4 | lo);
+			if (*w == '\0')
+				*w = 0x7f;
+			w++;
+			r += 3;
+		} else {
+			*w++ = *r++;
+		}
+	}
+	*w = '\0';
+	return (size_t)(w - s);
+}
+
+int path_set_folder(char *p, size_t cap, bool is_folder)
+{
+	size_t len = strlen(p);
+
+	if (len == 0)
+		return 0;
+	if (!is_folder) {
+		if (p[len - 1] == '/')
+			p[len - 1] = '\0';
+		return 0;
+	}
+	if (p[len - 1] == '/')
+		return 0;
+	if (len + 2 > cap)
+		return COFFER_ERR_INVALID;
+	p[len] = '/';
+	p[len + 1] = '\0';
+	return 0;
+}
+
 bool path_is_folder(const char *p)
 {
 	size_t len;

@@ -22,6 +22,20 @@
  */
 int path_normalize(const char *in, size_t in_len, char *out, size_t out_cap) COFFER_WUR;
 
+/*
+ * Percent-decode s in place ("%HH", as libmicrohttpd does for a URL and its arguments) and return
+ * the new length. "%00" decodes to DEL (0x7f), not NUL, so that path_normalize() refuses such a
+ * path instead of seeing it cut short at the NUL ("a%00b" must not name "a").
+ */
+size_t path_unescape(char *s);
+
+/*
+ * Apply the trailing-slash rule to p (normalized, cap bytes): a folder (the path of a LIST) ends
+ * with '/', added when missing; any other path names an entry, and its trailing '/' is dropped.
+ * "" stays "". COFFER_ERR_INVALID (p unchanged) when the '/' does not fit.
+ */
+int path_set_folder(char *p, size_t cap, bool is_folder) COFFER_WUR;
+
 /* True when p (normalized) ends with '/'. */
 bool path_is_folder(const char *p);
 /* True when p equals prefix or starts with prefix followed by '/' (prefix without trailing '/'),

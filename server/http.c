@@ -177,14 +177,16 @@ static int http_build_request(struct MHD_Connection *conn, const char *url, cons
 		response_error(resp, 400, "invalid request path");
 		return COFFER_ERR_INVALID;
 	}
+	/* From here a refusal is audited (router_refuse()): the path and the token are known. */
+	req->is_path_set = true;
+	req->token = http_token(conn);
+	req->content_type = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type");
 	list = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "list");
 	if (list != NULL && req->method == REQ_GET && request_parse_bool(list, &is_list) != 0) {
 		response_error(resp, 400, "invalid value for list: %.64s", list);
 		return COFFER_ERR_INVALID;
 	}
 	req->is_list = req->method == REQ_LIST || is_list;
-	req->token = http_token(conn);
-	req->content_type = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type");
 	if (coffer_json_parse_object(ctx->body, ctx->len, &req->body, msg, sizeof(msg)) != 0) {
 		response_error(resp, 400, "%s", msg);
 		return COFFER_ERR_INVALID;
@@ -473,6 +475,8 @@ static enum MHD_Result http_handle(void *cls, struct MHD_Connection *conn, const
 			return MHD_YES;
 		}
 		router_dispatch(h->core, req, &resp);
+	} else if (req->is_path_set) {
+		router_refuse(h->core, req, &resp); /* a bad query or body: audited */
 	}
 	json_decref(req->body);
 	free(job);
@@ -499,6 +503,14 @@ __attribute__((format(printf, 2, 0))) static void http_mhd_log(void *cls, const 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	msg[strcspn(msg, "\n")] = '\0';
 	log_debug("http: %s", msg);
+}
+
+/* %HH in the URL and its arguments; "%00" becomes a byte that the path check refuses (path.h). */
+static size_t http_unescape(void *cls, struct MHD_Connection *conn, char *s)
+{
+	(void)cls;
+	(void)conn;
+	return path_unescape(s);
 }
 
 /* Parse "host:port", "[v6]:port" or ":port" into a socket address. */
@@ -609,7 +621,8 @@ int http_start(struct core *c, struct http_server **out)
 	    flags, 0, NULL, NULL, http_handle, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 	    MHD_OPTION_THREAD_POOL_SIZE, http_pool_size(), MHD_OPTION_CONNECTION_TIMEOUT,
 	    (unsigned)cfg->idle_timeout_s, MHD_OPTION_NOTIFY_COMPLETED, http_completed, h,
-	    MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, h, MHD_OPTION_CONNECTION_LIMIT, 4096u,
+	    MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, h, MHD_OPTION_UNESCAPE_CALLBACK,
+	    http_unescape, NULL, MHD_OPTION_CONNECTION_LIMIT, 4096u,
 	    MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_THREAD_STACK_SIZE, (size_t)1 << 20,
 	    h->tls_cert != NULL ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, h->tls_cert,
 	    MHD_OPTION_HTTPS_MEM_KEY, h->tls_key, MHD_OPTION_END);

@@ -238,10 +238,10 @@ static void policy_route_caps_accessor(struct core *c, struct request *req, stru
 
 const struct route policy_routes[] = {
     {"sys/policy", REQ_M(REQ_GET), 0, policy_route_list, NULL},
-    {"sys/policy/:name", REQ_M(REQ_GET) | REQ_M_WRITE | REQ_M(REQ_DELETE), 0, policy_route_legacy,
-     NULL},
+    {"sys/policy/:name", REQ_M(REQ_GET) | REQ_M_WRITE | REQ_M(REQ_DELETE), ROUTE_FOLD,
+     policy_route_legacy, NULL},
     {"sys/policies/acl", REQ_M(REQ_LIST), 0, policy_route_list, NULL},
-    {"sys/policies/acl/:name", REQ_M(REQ_GET) | REQ_M_WRITE | REQ_M(REQ_DELETE), 0,
+    {"sys/policies/acl/:name", REQ_M(REQ_GET) | REQ_M_WRITE | REQ_M(REQ_DELETE), ROUTE_FOLD,
      policy_route_acl, NULL},
     {"sys/capabilities-self", REQ_M_WRITE, 0, policy_route_caps_self, NULL},
     {"sys/capabilities", REQ_M_WRITE, 0, policy_route_caps_token, NULL},

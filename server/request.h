@@ -32,10 +32,11 @@ struct token_entry;
 
 struct request {
 	enum req_method method;
-	bool is_list;                /* LIST, or GET with ?list=true */
-	const char *token;           /* X-Vault-Token or bearer token; NULL when absent */
-	const char *content_type;    /* NULL when absent */
-	json_t *body;                /* always an object (empty for an empty body) */
+	bool is_list;             /* LIST, or GET with ?list=true */
+	bool is_path_set;         /* path is normalized: a refusal after it is audited */
+	const char *token;        /* X-Vault-Token or bearer token; NULL when absent */
+	const char *content_type; /* NULL when absent */
+	json_t *body;             /* always an object (empty for an empty body) */
 	char remote_addr[64];
 	char request_id[37];
 	/* The value of a query parameter, NULL when absent. */
@@ -58,7 +59,9 @@ struct request {
 
 	/* The large buffers come last: http.c zeroes only the fields above them
 	 * (REQUEST_ZERO_LEN), as each buffer is written before it is read. */
-	char path[PATH_MAX_LEN + 1]; /* normalized, relative to /v1/ */
+	/* Normalized, relative to /v1/ (http.c); made canonical by the router before anything
+	 * reads it: a trailing '/' only for a LIST, folded names lowercased. */
+	char path[PATH_MAX_LEN + 1];
 	char param_buf[2 * PATH_MAX_LEN + 2 * REQ_MAX_PARAMS];
 };
 

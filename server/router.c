@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * router.c: finds the route for a request (a sys/ table, or an engine behind a mount), and runs
- * the checks common to all routes before the handler: method, initialized and unsealed state, the
- * ACL operation, token and capabilities (DESIGN.md §2).
+ * router.c: makes the request path canonical (DESIGN.md §10.9), finds the route for it (a sys/
+ * table, or an engine behind a mount), and runs the checks common to all routes before the
+ * handler: method, initialized and unsealed state, the ACL operation, token and capabilities
+ * (DESIGN.md §2); and audits what it refuses.
  */
 #include <stdio.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 #include "policy.h"
 #include "router.h"
 #include "sys.h"
+#include "token.h"
 #include "watch.h"
 
 static const struct route_table router_sys_tables[] = {
@@ -207,15 +209,37 @@ static int router_params(struct request *req, const struct route_match *m)
 	return 0;
 }
 
-/* Vault checks a LIST against the folder, "path/": policies name folders as "secret/metadata/" +
- * "*". */
-static void router_list_path(struct request *req)
+/*
+ * The first step of the canonical path: Vault checks a LIST against the folder, "path/" (policies
+ * name folders as "secret/metadata/" + "*"), and any other operation against the entry, so a
+ * trailing '/' is kept only for a LIST. Done before the route is found and the ACL is checked, so
+ * that "secret/data/x/" is checked, audited and served as "secret/data/x".
+ */
+static int router_canonical(struct request *req)
 {
-	size_t len = strlen(req->path);
+	return path_set_folder(req->path, sizeof(req->path), req->is_list);
+}
 
-	if (req->is_list && len > 0 && req->path[len - 1] != '/' && len + 1 < sizeof(req->path)) {
-		req->path[len] = '/';
-		req->path[len + 1] = '\0';
+/*
+ * The second step, once the route is known: a ROUTE_FOLD route's ":name" segments are lowercased
+ * in req->path itself, as its store folds them, so that the ACL sees "sys/policy/admin" for
+ * "sys/policy/ADMIN". The match's values point into req->path, so the parameters follow.
+ */
+static void router_fold(const struct route *r, struct request *req, const struct route_match *m)
+{
+	size_t i, j, off;
+
+	if (r == NULL || !(r->flags & ROUTE_FOLD))
+		return;
+	for (i = 0; i < m->n_params; i++) {
+		if (strcmp(m->names[i], "*") == 0 || m->values[i] < req->path ||
+		    m->values[i] >= req->path + sizeof(req->path))
+			continue;
+		off = (size_t)(m->values[i] - req->path);
+		for (j = off; j < off + m->lens[i]; j++) {
+			if (req->path[j] >= 'A' && req->path[j] <= 'Z')
+				req->path[j] = (char)(req->path[j] - 'A' + 'a');
+		}
 	}
 }
 
@@ -280,8 +304,12 @@ void router_dispatch(struct core *c, struct request *req, struct response *resp)
 	bool is_raw, is_ok;
 	int err;
 
-	router_list_path(req);
+	if (router_canonical(req) != 0) {
+		response_error(resp, 400, "invalid request path");
+		return;
+	}
 	r = router_find(c, req, &mount, &m);
+	router_fold(r, req, &m);
 	req->mount = mount;
 	is_raw = r != NULL && (r->flags & ROUTE_RAW);
 	if (!is_raw) {
@@ -297,6 +325,32 @@ void router_dispatch(struct core *c, struct request *req, struct response *resp)
 	if (is_ok)
 		r->fn(c, req, resp);
 	audit_log_response(audit, resp);
+out:
+	core_request_done(req);
+	if (mount != NULL)
+		mount_entry_release(mount);
+}
+
+void router_refuse(struct core *c, struct request *req, struct response *resp)
+{
+	struct mount_entry *mount = NULL;
+	struct audit_ctx *audit = NULL;
+	const struct route *r;
+	struct route_match m;
+
+	if (router_state(c) != 0 || router_canonical(req) != 0)
+		return;
+	r = router_find(c, req, &mount, &m);
+	router_fold(r, req, &m);
+	req->mount = mount;
+	req->op = router_method_op(req);
+	if (r != NULL && (r->flags & ROUTE_RAW))
+		goto out;
+	if (req->token != NULL && req->token[0] != '\0' &&
+	    token_lookup(c->tokens, req->token, &req->auth) != 0)
+		req->auth = NULL;
+	if (audit_log_request(c->audit, req, resp, &audit) == 0)
+		audit_log_response(audit, resp);
 out:
 	core_request_done(req);
 	if (mount != NULL)

@@ -19,14 +19,16 @@ enum route_flags {
 	ROUTE_RAW = 1 << 0,    /* no token, no envelope, served while sealed (sys/init, ...) */
 	ROUTE_PREFIX = 1 << 1, /* the pattern matches itself and anything below it */
 	ROUTE_SUDO = 1 << 2,   /* needs the sudo capability on the path (root has it) */
-	ROUTE_UNAUTH = 1 << 3  /* needs no token, but an unsealed vault (logins) */
+	ROUTE_UNAUTH = 1 << 3, /* needs no token, but an unsealed vault (logins) */
+	ROUTE_FOLD = 1 << 4    /* the store lowercases the ":name" segments: so does the path */
 };
 
 /*
  * A route. The pattern is matched segment by segment against the path below the mount (the
  * whole path for sys/ routes): ":name" matches one segment and is captured as a parameter
  * (request_param()); with ROUTE_PREFIX the pattern also matches longer paths, and the rest is the
- * parameter "*". A trailing '/' on the request path is ignored for matching.
+ * parameter "*". The path matched is the canonical one (router.c): it ends with '/' only for a
+ * LIST, and that '/' is ignored for matching.
  */
 struct route {
 	const char *pattern;
@@ -42,7 +44,18 @@ struct route_table {
 	const size_t *len;
 };
 
-/* Run the request through the route tables and fill resp. Never fails: errors become responses. */
+/*
+ * Run the request through the route tables and fill resp. Never fails: errors become responses.
+ * req->path is made canonical first (DESIGN.md §10.9), and the ACL, the audit line, rel_path and
+ * the parameters all read that one value.
+ */
 void router_dispatch(struct core *c, struct request *req, struct response *resp);
+/*
+ * Record a request that the front end already refused (a bad body or query; resp holds the
+ * error) as router_dispatch() would have: once the vault is unsealed, on a route that is not raw,
+ * a request and a response line, with the caller's token when it is valid (looked up, no use
+ * counted). req->path must be normalized. resp becomes a 500 when no audit device records it.
+ */
+void router_refuse(struct core *c, struct request *req, struct response *resp);
 
 #endif

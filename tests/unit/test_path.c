@@ -107,6 +107,64 @@ static void test_path_has_prefix(void)
 	CHECK(!path_has_prefix(NULL, "a"));
 }
 
+static void test_path_unescape_decodes_and_marks_nul(void)
+{
+	static const char *const cases[][2] = {
+	    {"secret/data/a%2Fb", "secret/data/a/b"},
+	    {"a%2fb%2F", "a/b/"},
+	    {"a%20b", "a b"},
+	    {"a%00b", "a\177b"},
+	    {"%00", "\177"},
+	    {"a%2", "a%2"},
+	    {"a%zzb%", "a%zzb%"},
+	    {"%%41", "%A"},
+	    {"a%2500b", "a%00b"},
+	    {"plain", "plain"},
+	    {"", ""},
+	};
+	char buf[64], out[64];
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		strcpy(buf, cases[i][0]);
+		CHECK_EQ(path_unescape(buf), strlen(cases[i][1]));
+		CHECK(strcmp(buf, cases[i][1]) == 0);
+	}
+	/* What %00 decodes to is refused as a path: "a%00b" never names "a". */
+	strcpy(buf, "secret/data/a%00b");
+	CHECK_EQ(path_normalize(buf, path_unescape(buf), out, sizeof(out)), COFFER_ERR_INVALID);
+}
+
+static void test_path_set_folder(void)
+{
+	static const struct {
+		const char *in;
+		bool is_folder;
+		const char *out;
+	} cases[] = {
+	    {"secret/data/x/", false, "secret/data/x"},
+	    {"secret/data/x", false, "secret/data/x"},
+	    {"secret/metadata", true, "secret/metadata/"},
+	    {"secret/metadata/", true, "secret/metadata/"},
+	    {"", true, ""},
+	    {"", false, ""},
+	    {"a/", false, "a"},
+	};
+	char buf[32];
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		strcpy(buf, cases[i].in);
+		CHECK_EQ(path_set_folder(buf, sizeof(buf), cases[i].is_folder), 0);
+		CHECK(strcmp(buf, cases[i].out) == 0);
+	}
+	strcpy(buf, "abc");
+	CHECK_EQ(path_set_folder(buf, 4, true), COFFER_ERR_INVALID);
+	CHECK(strcmp(buf, "abc") == 0);
+	CHECK_EQ(path_set_folder(buf, 5, true), 0);
+	CHECK(strcmp(buf, "abc/") == 0);
+}
+
 int main(void)
 {
 	RUN(test_path_normalize_accepts_and_normalizes);
@@ -116,5 +174,7 @@ int main(void)
 	RUN(test_path_normalize_rejects_small_output);
 	RUN(test_path_is_folder);
 	RUN(test_path_has_prefix);
+	RUN(test_path_unescape_decodes_and_marks_nul);
+	RUN(test_path_set_folder);
 	return test_summary();
 }
