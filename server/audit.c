@@ -43,6 +43,12 @@ struct audit_ctx {
 	bool is_deferred;
 	struct audit_sb request_line[AUDIT_MAX_DEVICES];
 	char request_id[37];
+	/* A change: its request line set room aside for its response line on each device
+	 * (audit_device_write_change), so that a full disk refuses it before it runs. */
+	bool is_change;
+	size_t promise[AUDIT_MAX_DEVICES];
+	/* sys/capabilities*: the response's data is keyed by the paths asked about. */
+	bool is_path_keyed;
 };
 
 int audit_path_normalize(const char *in, char *out, size_t cap)
@@ -387,6 +393,7 @@ static void audit_ctx_free(struct audit_ctx *ctx)
 		free(ctx->auth[i]);
 		free(ctx->request[i]);
 		audit_sb_free(&ctx->request_line[i]);
+		audit_device_unpromise(ctx->devs[i], ctx->promise[i]);
 		audit_device_release(ctx->devs[i]);
 	}
 	free(ctx);
@@ -477,6 +484,19 @@ static int audit_build_request(struct audit_sb *sb, struct audit_ctx *ctx, size_
 
 /* Record a line on every device of ctx with build() (after the deferred request line, if any);
  * false when none wrote it. */
+/* Write the lines of ctx's device i: a read's pair (may be staged), a change's line (its request
+ * line sets room aside for its response line), or one other line. */
+static int audit_ctx_write(struct audit_ctx *ctx, size_t i, struct audit_sb *const *lines,
+                           bool is_pair, bool is_request, char *err, size_t err_len)
+{
+	if (is_pair)
+		return audit_device_write(ctx->devs[i], lines, 2, true, err, err_len);
+	if (ctx->is_change && (is_request || ctx->promise[i] != 0))
+		return audit_device_write_change(ctx->devs[i], lines[0], is_request,
+		                                 &ctx->promise[i], err, err_len);
+	return audit_device_write(ctx->devs[i], lines, 1, false, err, err_len);
+}
+
 static bool audit_write_all(struct audit_ctx *ctx, const char *what,
                             int (*build)(struct audit_sb *sb, struct audit_ctx *ctx, size_t i,
                                          const void *arg),
@@ -497,8 +517,8 @@ static bool audit_write_all(struct audit_ctx *ctx, const char *what,
 		if ((build != audit_build_request && ctx->request[i] == NULL) ||
 		    build(&sb, ctx, i, arg) != 0)
 			snprintf(derr, sizeof(derr), "%s: no key (sealed)", ctx->devs[i]->path);
-		else if (audit_device_write(ctx->devs[i], lines + !is_pair, 1 + is_pair, is_pair,
-		                            derr, sizeof(derr)) == 0)
+		else if (audit_ctx_write(ctx, i, lines + !is_pair, is_pair,
+		                         build == audit_build_request, derr, sizeof(derr)) == 0)
 			n_ok++;
 		if (n_ok == 0 && err[0] == '\0')
 			snprintf(err, err_len, "%s", derr);
@@ -555,7 +575,9 @@ int audit_log_request(struct audit_broker *ab, const struct request *req, struct
 	audit_format_now(time_text);
 	arg.time_text = time_text;
 	arg.error = resp->status != 0 ? audit_body_error(resp->json) : NULL;
-	if (req->op == REQ_OP_READ || req->op == REQ_OP_LIST) {
+	ctx->is_change = req->op != REQ_OP_READ && req->op != REQ_OP_LIST;
+	ctx->is_path_keyed = ctx->is_change && audit_is_path_keyed(req->path);
+	if (!ctx->is_change) {
 		audit_defer_request(ctx, &arg);
 		*out = ctx;
 		return 0;
@@ -604,6 +626,8 @@ static int audit_build_response(struct audit_sb *sb, struct audit_ctx *ctx, size
 	pthread_rwlock_rdlock(&d->key_lock);
 	if (a->text != NULL)
 		rc = audit_put_text_response(sb, d, a->resp, a->text);
+	else if (ctx->is_path_keyed)
+		rc = audit_sb_put_response_paths(sb, d, a->resp, a->body);
 	else
 		rc = audit_sb_put_response(sb, d, a->resp, a->body);
 	pthread_rwlock_unlock(&d->key_lock);
@@ -622,7 +646,17 @@ static void audit_write_response(struct audit_ctx *ctx, struct response *resp)
 		arg.text = resp->text;
 	audit_format_now(time_text);
 	arg.time_text = time_text;
-	if (!audit_write_all(ctx, "response", audit_build_response, &arg, err, sizeof(err)))
+	if (audit_write_all(ctx, "response", audit_build_response, &arg, err, sizeof(err)))
+		return;
+	/* A change that succeeded is in the store: the answer must not say it was refused (a
+	 * client would retry it). Its request line set room aside for this line, so this is
+	 * rare: a response longer than that room on a full disk, or an I/O error. */
+	if (ctx->is_change && resp->status > 0 && resp->status < 400)
+		response_error(resp, 500,
+		               "audit: the change was applied but its response could not be "
+		               "recorded: %s",
+		               err[0] != '\0' ? err : "no audit device can write");
+	else
 		audit_fail_response(resp, "the response", err);
 }
 
@@ -816,6 +850,29 @@ int audit_broker_disable(struct audit_broker *ab, const char *path, char *err, s
 out:
 	pthread_mutex_unlock(&ab->admin);
 	return rc;
+}
+
+bool audit_broker_can_write(struct audit_broker *ab)
+{
+	struct audit_device *devs[AUDIT_MAX_DEVICES];
+	size_t i, n;
+	bool ok;
+
+	pthread_rwlock_rdlock(&ab->lock);
+	n = ab->n_devs;
+	for (i = 0; i < n; i++) {
+		devs[i] = ab->devs[i];
+		audit_device_ref(devs[i]);
+	}
+	pthread_rwlock_unlock(&ab->lock);
+	ok = n == 0;
+	/* Every device is asked (not only until one can): each retries its own file. */
+	for (i = 0; i < n; i++) {
+		if (audit_device_can_write(devs[i]))
+			ok = true;
+		audit_device_release(devs[i]);
+	}
+	return ok;
 }
 
 int audit_broker_hash(struct audit_broker *ab, const char *path, const char *input, size_t len,

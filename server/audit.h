@@ -68,6 +68,10 @@ int audit_broker_enable(struct audit_broker *ab, const char *path, const char *d
 int audit_broker_disable(struct audit_broker *ab, const char *path, char *err, size_t err_len);
 /* {"file/": {type, description, options{file_path}, local, path}, ...} */
 json_t *audit_broker_list_json(struct audit_broker *ab);
+/* Whether a change can be recorded now (for sys/health): true with no device, else when at least
+ * one device has its file open and room for a change's lines. Tries the devices that failed
+ * again, so that a freed disk is seen without a request. */
+bool audit_broker_can_write(struct audit_broker *ab);
 /* "hmac-sha256:<hex>" of input under the key of the device at path (out: AUDIT_HMAC_TEXT_LEN + 1
  * bytes). COFFER_ERR_NOT_FOUND for no such device, COFFER_ERR_SEALED without its key. */
 int audit_broker_hash(struct audit_broker *ab, const char *path, const char *input, size_t len,

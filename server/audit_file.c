@@ -175,16 +175,18 @@ static struct audit_device *audit_device_alloc(const char *path, const char *fil
 	return d;
 }
 
-/* One write of whole lines; a short write is undone so the file keeps whole lines. Caller holds
+/* One write of whole lines into room already set aside for them (or on a file system that
+ * cannot set any aside); a short write is undone so the file keeps whole lines. Caller holds
  * d->file_mu. */
-int audit_write_lines(struct audit_device *d, const struct iovec *iov, int n_iov, char *err,
-                      size_t err_len)
+static int audit_write_raw(struct audit_device *d, const struct iovec *iov, int n_iov, char *err,
+                           size_t err_len)
 {
 	size_t len = 0;
 	ssize_t n;
 
 	if (d->fd < 0) {
 		snprintf(err, err_len, "%s: file is not open", d->path);
+		d->write_errno = EBADF;
 		return COFFER_ERR_IO;
 	}
 	for (int i = 0; i < n_iov; i++)
@@ -194,14 +196,42 @@ int audit_write_lines(struct audit_device *d, const struct iovec *iov, int n_iov
 	} while (n < 0 && errno == EINTR);
 	if (n == (ssize_t)len) {
 		d->size += (off_t)len;
+		d->write_errno = 0;
 		return 0;
 	}
 	if (n >= 0)
 		errno = ENOSPC; /* a short write on a regular file: the device is full */
+	d->write_errno = errno;
 	snprintf(err, err_len, "%s: cannot write %s: %s", d->path, d->file_path, strerror(errno));
 	if (n > 0 && ftruncate(d->fd, d->size) != 0)
 		log_error("audit %s: cannot undo a short write: %s", d->path, strerror(errno));
 	return COFFER_ERR_IO;
+}
+
+/* The length of the lines of iov. */
+static size_t audit_iov_len(const struct iovec *iov, int n_iov)
+{
+	size_t len = 0;
+
+	for (int i = 0; i < n_iov; i++)
+		len += iov[i].iov_len;
+	return len;
+}
+
+/* One write of lines nothing set room aside for: only when the room owed to the changes in flight
+ * stays (the staged lines are flushed). Caller holds d->file_mu and d->mu. */
+int audit_write_lines(struct audit_device *d, const struct iovec *iov, int n_iov, char *err,
+                      size_t err_len)
+{
+	int rc = audit_resv_need(d, audit_iov_len(iov, n_iov) + d->owed + AUDIT_RESV_FLOOR, err,
+	                         err_len);
+
+	if (rc != 0)
+		d->write_errno = errno;
+	else
+		rc = audit_write_raw(d, iov, n_iov, err, err_len);
+	audit_resv_publish(d);
+	return rc;
 }
 
 #define AUDIT_BATCH_IOV 64 /* lines per writev */
@@ -218,13 +248,17 @@ int audit_flush_locked(struct audit_device *d, char *err, size_t err_len)
 		return 0;
 	while ((n = audit_stage_collect(&d->stage, iov, AUDIT_BATCH_IOV, &next)) > 0 ||
 	       next != d->stage.head) {
-		rc = n > 0 ? audit_write_lines(d, iov, n, err, err_len) : 0;
+		/* Staged lines stay within the room (audit_stage_lines): they fit. */
+		rc = n > 0 ? audit_write_raw(d, iov, n, err, err_len) : 0;
 		if (rc != 0) {
 			__atomic_store_n(&d->is_failing, true, __ATOMIC_RELEASE);
 			return rc;
 		}
+		/* The budget shrinks before the head moves (audit_resv_stage_fits). */
+		audit_resv_publish(d);
 		audit_stage_consumed(&d->stage, next);
 	}
+	audit_resv_refill(d);
 	return 0;
 }
 
@@ -294,7 +328,10 @@ static int audit_stage_lines(struct audit_device *d, const struct audit_line *li
 	}
 	pthread_mutex_lock(&d->mu);
 	/* A new file's signed header is written directly, before its first line. */
-	if (d->needs_header || !audit_stage_has_room(&d->stage, n, max_len)) {
+	/* The room beyond the file must hold what is staged, for the flush to fit (one more
+	 * record for the wrap at the ring's end). */
+	if (d->needs_header || !audit_stage_has_room(&d->stage, n, max_len) ||
+	    !audit_resv_stage_fits(d, (n + 1) * (max_len + 4))) {
 		pthread_mutex_unlock(&d->mu);
 		return -1;
 	}
@@ -322,10 +359,60 @@ void audit_flusher_wake(struct audit_device *d)
 	}
 }
 
+/* A change's line: its request line takes a promise of room for its response line, which gives
+ * it back. */
+struct audit_promise {
+	bool take;        /* a request line: set room aside for the response */
+	size_t give_back; /* a response line: the room set aside for it */
+	size_t promised;  /* out: the room set aside */
+};
+
+/* The room of a response line is free for it again (it is written into it next, or fails).
+ * Caller holds d->file_mu. */
+static void audit_promise_give_back(struct audit_device *d, struct audit_promise *pr)
+{
+	d->owed -= pr->give_back < d->owed ? pr->give_back : d->owed;
+	pr->give_back = 0;
+}
+
+/* audit_write_lines() for a change's line: a request line only when its response's room can be
+ * set aside too. Caller holds d->file_mu and d->mu, the staged lines flushed. */
+static int audit_write_promising(struct audit_device *d, const struct iovec *iov, int n_iov,
+                                 struct audit_promise *pr, char *err, size_t err_len)
+{
+	size_t aside = pr->take && d->can_reserve ? AUDIT_PROMISE : 0;
+	/* A response line takes its own room; a request line leaves the floor too. */
+	size_t need = audit_iov_len(iov, n_iov) + d->owed + (pr->take ? AUDIT_RESV_FLOOR : 0);
+	int rc = audit_resv_need(d, need, err, err_len);
+
+	if (rc != 0)
+		d->write_errno = errno;
+	else
+		rc = audit_write_raw(d, iov, n_iov, err, err_len);
+	if (rc == 0) {
+		d->owed += aside;
+		pr->promised = aside;
+	}
+	audit_resv_publish(d);
+	return rc;
+}
+
+void audit_device_unpromise(struct audit_device *d, size_t promise)
+{
+	struct audit_promise pr = {false, promise, 0};
+
+	if (promise == 0)
+		return;
+	pthread_mutex_lock(&d->file_mu);
+	audit_promise_give_back(d, &pr);
+	audit_resv_publish(d);
+	pthread_mutex_unlock(&d->file_mu);
+}
+
 /* Write the lines to the file after everything staged, with one write; the chain moves only
  * when it succeeds. */
 static int audit_write_direct(struct audit_device *d, const struct audit_line *lines, size_t n,
-                              char *err, size_t err_len)
+                              struct audit_promise *pr, char *err, size_t err_len)
 {
 	struct iovec iov[2];
 	uint8_t hash[AUDIT_HASH_LEN];
@@ -333,6 +420,8 @@ static int audit_write_direct(struct audit_device *d, const struct audit_line *l
 	int rc;
 
 	pthread_mutex_lock(&d->file_mu);
+	if (pr != NULL)
+		audit_promise_give_back(d, pr);
 	/* Most of what is staged goes first without holding up the readers that stage... */
 	rc = audit_flush_locked(d, err, err_len);
 	if (rc == 0) {
@@ -349,7 +438,8 @@ static int audit_write_direct(struct audit_device *d, const struct audit_line *l
 				iov[i].iov_base = lines[i].sb->p;
 				audit_prev_text(hash, prev_text);
 			}
-			rc = audit_write_lines(d, iov, (int)n, err, err_len);
+			rc = pr != NULL ? audit_write_promising(d, iov, (int)n, pr, err, err_len)
+			                : audit_write_lines(d, iov, (int)n, err, err_len);
 		}
 		if (rc == 0) {
 			d->seq += n;
@@ -385,7 +475,27 @@ int audit_device_write(struct audit_device *d, struct audit_sb *const *sbs, size
 	if (may_stage && audit_stage_lines(d, lines, n) == 0)
 		rc = 0;
 	else
-		rc = audit_write_direct(d, lines, n, err, err_len);
+		rc = audit_write_direct(d, lines, n, NULL, err, err_len);
+	return rc;
+}
+
+int audit_device_write_change(struct audit_device *d, struct audit_sb *sb, bool take,
+                              size_t *promise, char *err, size_t err_len)
+{
+	struct audit_promise pr = {take, take ? 0 : *promise, 0};
+	struct audit_line line;
+	int rc;
+
+	*promise = 0;
+	if (sb->is_failed || sb->len < 2 || sb->p[0] != '{' || sb->p[sb->len - 1] != '}' ||
+	    sb->cap - sb->len < AUDIT_SUFFIX_ROOM) {
+		snprintf(err, err_len, "%s: cannot build the line (out of memory)", d->path);
+		audit_device_unpromise(d, pr.give_back);
+		return COFFER_ERR_NOMEM;
+	}
+	audit_line_begin(&line, sb);
+	rc = audit_write_direct(d, &line, 1, &pr, err, err_len);
+	*promise = pr.promised;
 	return rc;
 }
 
@@ -500,7 +610,8 @@ static int audit_recover_line(const char *line, size_t len, void *arg)
 	if ((d->seq != 0 || d->size != 0) &&
 	    (seq != d->seq + 1 || sodium_memcmp(prev, d->prev, sizeof(prev)) != 0))
 		return 1; /* does not continue the file's chain: stale */
-	if (audit_write_lines(d, &iov, 1, err, sizeof(err)) != 0) {
+	/* Recorded already: it goes in whenever it fits, the room beyond the end included. */
+	if (audit_write_raw(d, &iov, 1, err, sizeof(err)) != 0) {
 		log_error("audit %s: cannot copy staged lines: %s", d->path, err);
 		return -1;
 	}
@@ -576,6 +687,8 @@ int audit_device_open(const char *path, const char *file_path, const char *descr
 	rc = audit_load_tail(d, err, err_len);
 	d->needs_header = d->size == 0;
 	if (rc == 0)
+		audit_resv_open(d);
+	if (rc == 0)
 		rc = audit_stage_start(d, is_strict, err, err_len);
 	if (rc != 0) {
 		audit_device_release(d);
@@ -618,6 +731,7 @@ void audit_device_release(struct audit_device *d)
 	(void)audit_device_checkpoint(d, AUDIT_CKPT_SHUTDOWN);
 	secmem_free(d->sign_sk);
 	audit_stage_close(&d->stage);
+	audit_resv_release(d->fd, d->size, d->resv_end);
 	if (d->fd >= 0)
 		close(d->fd);
 	secmem_free(d->hmac);
@@ -637,6 +751,7 @@ void audit_device_release(struct audit_device *d)
 int audit_device_reopen(struct audit_device *d)
 {
 	char err[300];
+	off_t old_size = 0, old_resv = 0;
 	int fd, old, rc = 0;
 
 	/* API-created files are always opened without following a symlink. */
@@ -655,12 +770,16 @@ int audit_device_reopen(struct audit_device *d)
 	    audit_ckpt_write_locked(d, AUDIT_CKPT_REOPEN, err, sizeof(err)) != 0)
 		log_error("audit %s: no closing checkpoint in the old file: %s", d->path, err);
 	old = d->fd;
+	old_size = d->size;
+	old_resv = d->resv_end;
 	d->fd = fd;
 	/* A device that never opened its file learns where its chain stands now. */
 	rc = d->has_chain ? audit_load_size(d, err, sizeof(err))
 	                  : audit_load_tail(d, err, sizeof(err));
 	if (rc == 0) {
 		d->has_chain = true;
+		d->write_errno = 0;
+		audit_resv_open(d); /* the promises in flight move to the new file */
 		/* A new file starts with a signed header that continues the chain. */
 		d->needs_header = d->size == 0;
 		if (d->sign_sk != NULL && audit_header_write_locked(d, err, sizeof(err)) != 0)
@@ -672,6 +791,8 @@ int audit_device_reopen(struct audit_device *d)
 	}
 	pthread_mutex_unlock(&d->mu);
 	pthread_mutex_unlock(&d->file_mu);
+	if (old >= 0 && old != fd && !audit_same_file(old, fd))
+		audit_resv_release(old, old_size, old_resv); /* a rotated file keeps no room */
 	if (old >= 0)
 		close(old);
 	audit_head_record(d);

@@ -443,3 +443,58 @@ const char *audit_body_error(const json_t *body)
 {
 	return json_string_value(json_array_get(json_object_get(body, "errors"), 0));
 }
+
+bool audit_is_path_keyed(const char *path)
+{
+	return path != NULL && (strcmp(path, "sys/capabilities-self") == 0 ||
+	                        strcmp(path, "sys/capabilities") == 0 ||
+	                        strcmp(path, "sys/capabilities-accessor") == 0);
+}
+
+/* data with every key but "capabilities" replaced by its HMAC text (a new object). */
+static json_t *audit_hmac_keys(struct audit_device *d, const json_t *data)
+{
+	char text[AUDIT_HMAC_TEXT_LEN + 1];
+	json_t *out = json_object(), *v;
+	const char *key;
+
+	json_object_foreach((json_t *)data, key, v)
+	{
+		if (out == NULL)
+			break;
+		if (strcmp(key, "capabilities") == 0)
+			json_object_set(out, key, v);
+		else if (audit_hmac_text(d, key, strlen(key), text) == 0)
+			json_object_set(out, text, v);
+		else {
+			json_decref(out);
+			out = NULL;
+		}
+	}
+	return out;
+}
+
+int audit_sb_put_response_paths(struct audit_sb *sb, struct audit_device *d,
+                                const struct response *resp, const json_t *body)
+{
+	const json_t *data = json_object_get(body, "data");
+	json_t *copy, *keyed;
+	int rc;
+
+	if (!json_is_object(data))
+		return audit_sb_put_response(sb, d, resp, body);
+	keyed = audit_hmac_keys(d, data);
+	copy = json_copy((json_t *)body); /* shallow: only its data is replaced */
+	if (keyed == NULL || copy == NULL) {
+		json_decref(keyed);
+		json_decref(copy);
+		return COFFER_ERR_SEALED; /* no key, or out of memory: no line */
+	}
+	if (json_object_set_new(copy, "data", keyed) != 0) {
+		json_decref(copy);
+		return COFFER_ERR_NOMEM;
+	}
+	rc = audit_sb_put_response(sb, d, resp, copy);
+	json_decref(copy);
+	return rc;
+}

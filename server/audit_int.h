@@ -66,6 +66,14 @@ struct audit_device {
 	bool is_failing; /* atomic: the last write failed; stage nothing until one succeeds */
 	off_t written_back; /* the file's bytes before this are on their way to the disk */
 
+	/* Room kept allocated beyond the end of the file (audit_resv.c), under file_mu: a
+	 * change's request line is written only when room for its response is set aside. */
+	bool can_reserve;    /* the file system allocates ahead (fallocate KEEP_SIZE) */
+	int write_errno;     /* of the last failed write (0 after a success) */
+	off_t resv_end;      /* the file's blocks are allocated up to here */
+	size_t owed;         /* room promised to the response lines of changes in flight */
+	size_t stage_budget; /* atomic: bytes of staged lines the room covers beyond owed */
+
 	/* The flusher thread copies staged lines into the file. */
 	pthread_t flusher;
 	bool has_flusher;
@@ -120,6 +128,47 @@ int audit_device_reopen(struct audit_device *d);
  * them stays and err says why. */
 int audit_device_write(struct audit_device *d, struct audit_sb *const *sbs, size_t n,
                        bool may_stage, char *err, size_t err_len);
+/* The room a change's response line is promised (most are under 2 KiB; a longer one is written
+ * if the disk has room, else its change is reported as applied but unrecorded). */
+#define AUDIT_PROMISE ((size_t)8 << 10)
+/* Room beyond what is owed that every line but a response of a change leaves: the room of a
+ * change's own response and a little more. So reads and changes are refused at the same point,
+ * and a read never takes room a change would need. */
+#define AUDIT_RESV_FLOOR (2 * AUDIT_PROMISE)
+/* Like audit_device_write() of one line, for a change: with take (its request line) the line is
+ * written only once room for its response is set aside (*promise is then that room, else 0:
+ * a file system that cannot allocate ahead); otherwise (its response line) the line is written
+ * into the room *promise set aside, and *promise becomes 0. */
+int audit_device_write_change(struct audit_device *d, struct audit_sb *sb, bool take,
+                              size_t *promise, char *err, size_t err_len);
+/* Give back a promise whose response line will not be written. */
+void audit_device_unpromise(struct audit_device *d, size_t promise);
+/* Whether d can write now: its file is open, the room a change needs can be allocated, and the
+ * last write did not fail with an I/O error (other than a full disk). Tries again to allocate
+ * and to write the staged lines, so that a freed disk is seen at once. */
+bool audit_device_can_write(struct audit_device *d);
+
+/* audit_resv.c: the room beyond the end of the file. Callers hold d->file_mu. */
+/* Learn whether d's file system allocates ahead and set aside the first room (fd just opened
+ * at d->size). */
+void audit_resv_open(struct audit_device *d);
+/* Give the room beyond the end of fd (at size) back to the file system. */
+void audit_resv_release(int fd, off_t size, off_t resv_end);
+/* Whether fds a and b are the same file (a reopen without a rotation). */
+bool audit_same_file(int a, int b);
+/* Make the room beyond the end at least need bytes (more when it can, so that most writes make
+ * no system call); COFFER_ERR_IO with err when the disk has not that much. */
+int audit_resv_need(struct audit_device *d, size_t need, char *err, size_t err_len);
+/* The room beyond the end now. */
+size_t audit_resv_room(const struct audit_device *d);
+/* Publish the staging budget: the room beyond what is owed (caller also holds d->mu when it
+ * shrinks for another reason than a flush of staged lines). */
+void audit_resv_publish(struct audit_device *d);
+/* Top the room up if it runs low (best effort) and publish the budget (after a flush). */
+void audit_resv_refill(struct audit_device *d);
+/* Whether the staged lines plus add more bytes stay within the budget. Caller holds d->mu. */
+bool audit_resv_stage_fits(const struct audit_device *d, size_t add);
+
 /* The canonical form of an API-given file_path inside audit_dir (no "..", no symlink escaping
  * it, parent directory existing, not a symlink itself) into out. COFFER_ERR_INVALID with err. */
 int audit_file_path_check(const char *audit_dir, const char *file_path, char *out, size_t cap,
@@ -195,6 +244,14 @@ int audit_sb_put_hmac_str(struct audit_sb *sb, struct audit_device *d, const cha
  * d->key_lock. */
 int audit_sb_put_response_text(struct audit_sb *sb, struct audit_device *d, int status,
                                const char *text);
+
+/* Whether the response data of the route at path is keyed by the paths a request asked about
+ * (sys/capabilities-self, sys/capabilities, sys/capabilities-accessor). */
+bool audit_is_path_keyed(const char *path);
+/* audit_sb_put_response() with the keys of data HMAC'd as well (the paths asked about), but
+ * "capabilities". Caller holds d->key_lock. */
+int audit_sb_put_response_paths(struct audit_sb *sb, struct audit_device *d,
+                                const struct response *resp, const json_t *body);
 
 /* The first error message of an {"errors":[...]} body, or NULL. */
 const char *audit_body_error(const json_t *body);

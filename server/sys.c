@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "audit.h"
 #include "codec.h"
 #include "core.h"
 #include "json.h"
@@ -240,20 +241,26 @@ static void sys_health(struct core *c, struct request *req, struct response *res
 {
 	struct seal_status st;
 	struct timespec now;
-	int active, sealed, uninit, status;
+	int active, sealed, uninit, auditfail, status;
+	bool audit_ok;
 	json_t *o;
 
 	active = sys_health_code(req, "activecode", 200);
 	sealed = sys_health_code(req, "sealedcode", 503);
 	uninit = sys_health_code(req, "uninitcode", 501);
+	/* Like sealed: every request but these raw ones fails (closed) while no audit device can
+	 * write, so a load balancer must send the traffic elsewhere; 503 is what they all read as
+	 * "not now". */
+	auditfail = sys_health_code(req, "auditfailcode", 503);
 	/* standbyok and standbycode are accepted; this server is never a standby. */
-	if (active < 0 || sealed < 0 || uninit < 0 ||
+	if (active < 0 || sealed < 0 || uninit < 0 || auditfail < 0 ||
 	    sys_health_code(req, "standbycode", 429) < 0) {
 		response_error(resp, 400, "invalid status code in query");
 		return;
 	}
 	seal_get_status(c->seal, &st);
-	status = !st.initialized ? uninit : st.sealed ? sealed : active;
+	audit_ok = !st.initialized || st.sealed || audit_broker_can_write(c->audit);
+	status = !st.initialized ? uninit : st.sealed ? sealed : !audit_ok ? auditfail : active;
 	clock_gettime(CLOCK_REALTIME, &now);
 	o = json_pack("{s:b,s:b,s:b,s:b,s:s,s:s,s:I,s:s}", "initialized", st.initialized, "sealed",
 	              st.sealed, "standby", 0, "performance_standby", 0,
@@ -264,6 +271,8 @@ static void sys_health(struct core *c, struct request *req, struct response *res
 	json_object_set_new(o, "cluster_name", json_string(c->cluster_name));
 	json_object_set_new(o, "cluster_id", json_string(c->cluster_id));
 	pthread_mutex_unlock(&c->cluster_lock);
+	if (st.initialized && !st.sealed)
+		json_object_set_new(o, "audit_writable", json_boolean(audit_ok));
 	response_raw(resp, status, o);
 }
 
