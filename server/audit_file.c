@@ -728,6 +728,7 @@ void audit_device_release(struct audit_device *d)
 			          d->file_path, err);
 	}
 	/* The last line the server writes to the file is signed (not when sealed: then "seal"). */
+	audit_sign_stop(d);
 	(void)audit_device_checkpoint(d, AUDIT_CKPT_SHUTDOWN);
 	secmem_free(d->sign_sk);
 	audit_stage_close(&d->stage);

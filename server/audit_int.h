@@ -93,6 +93,11 @@ struct audit_device {
 	struct barrier *barrier; /* where the head is recorded (set at unseal) */
 	uint64_t head_seq;       /* the head recorded there: the last checkpoint (0: none) */
 	uint8_t head_hash[AUDIT_HASH_LEN];
+	/* A periodic head is recorded by a thread of its own: the write waits for the disk, and
+	 * the flusher must not (head_mu). */
+	pthread_t head_thread;
+	pthread_cond_t head_wake;
+	bool has_head_thread, is_head_pending, is_head_stopping;
 };
 
 
@@ -202,6 +207,8 @@ int audit_ckpt_write_locked(struct audit_device *d, const char *kind, char *err,
 bool audit_ckpt_tick(struct audit_device *d);
 /* Record d's last checkpoint as its head in the barrier (when it is newer). */
 void audit_head_record(struct audit_device *d);
+/* Stop the thread that records periodic heads (the device is released). */
+void audit_sign_stop(struct audit_device *d);
 /* {"seq":N,"hash":"blake2b:<hex>"} of the head d recorded, or null. */
 json_t *audit_device_head_json(struct audit_device *d);
 

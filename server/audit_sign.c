@@ -112,6 +112,76 @@ void audit_head_record(struct audit_device *d)
 	pthread_mutex_unlock(&d->head_mu);
 }
 
+/* The head thread: records the periodic heads the flusher posts (a barrier write waits for the
+ * disk; the flusher meanwhile copies staged lines on). */
+static void *audit_head_main(void *arg)
+{
+	struct audit_device *d = arg;
+
+	pthread_mutex_lock(&d->head_mu);
+	for (;;) {
+		while (!d->is_head_pending && !d->is_head_stopping)
+			pthread_cond_wait(&d->head_wake, &d->head_mu);
+		if (d->is_head_stopping)
+			break;
+		d->is_head_pending = false;
+		pthread_mutex_unlock(&d->head_mu);
+		audit_head_record(d);
+		pthread_mutex_lock(&d->head_mu);
+	}
+	pthread_mutex_unlock(&d->head_mu);
+	return NULL;
+}
+
+/* Start the head thread once (at the first unseal); without one, heads are recorded inline. */
+static void audit_head_thread_start(struct audit_device *d)
+{
+	pthread_mutex_lock(&d->head_mu);
+	if (!d->has_head_thread) {
+		pthread_cond_init(&d->head_wake, NULL);
+		if (pthread_create(&d->head_thread, NULL, audit_head_main, d) == 0) {
+			pthread_setname_np(d->head_thread, "audit-head");
+			d->has_head_thread = true;
+		} else {
+			pthread_cond_destroy(&d->head_wake);
+		}
+	}
+	pthread_mutex_unlock(&d->head_mu);
+}
+
+void audit_sign_stop(struct audit_device *d)
+{
+	bool has;
+
+	pthread_mutex_lock(&d->head_mu);
+	has = d->has_head_thread;
+	d->is_head_stopping = true;
+	if (has)
+		pthread_cond_signal(&d->head_wake);
+	pthread_mutex_unlock(&d->head_mu);
+	if (!has)
+		return;
+	pthread_join(d->head_thread, NULL);
+	pthread_cond_destroy(&d->head_wake);
+	d->has_head_thread = false;
+}
+
+/* Record the head from the head thread when there is one, else now. */
+static void audit_head_post(struct audit_device *d)
+{
+	bool is_async;
+
+	pthread_mutex_lock(&d->head_mu);
+	is_async = d->has_head_thread && !d->is_head_stopping;
+	if (is_async) {
+		d->is_head_pending = true;
+		pthread_cond_signal(&d->head_wake);
+	}
+	pthread_mutex_unlock(&d->head_mu);
+	if (!is_async)
+		audit_head_record(d);
+}
+
 json_t *audit_device_head_json(struct audit_device *d)
 {
 	char text[AUDIT_PREV_TEXT_LEN + 1];
@@ -188,7 +258,9 @@ int audit_device_checkpoint(struct audit_device *d, const char *kind)
 	pthread_mutex_unlock(&d->file_mu);
 	if (rc != 0)
 		log_error("audit %s: no %s checkpoint: %s", d->path, kind, err);
-	if (is_done)
+	if (is_done && is_periodic)
+		audit_head_post(d); /* from the flusher: it must not wait for the disk */
+	else if (is_done)
 		audit_head_record(d);
 	return rc;
 }
@@ -276,6 +348,8 @@ int audit_device_set_signing(struct audit_device *d, const uint8_t *sk, struct b
 		audit_head_adopt(d, seq, hash);
 	pthread_mutex_unlock(&d->mu);
 	pthread_mutex_unlock(&d->file_mu);
+	if (sk != NULL)
+		audit_head_thread_start(d);
 	pthread_mutex_lock(&d->head_mu);
 	if (b != NULL)
 		d->barrier = b;
