@@ -6,8 +6,8 @@ device can write and 200 again once the disk is freed, without a restart. And fi
 sys/capabilities* audit lines name the paths asked about only by their HMAC."""
 import json
 import os
+import ctypes
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -74,6 +74,36 @@ def last_write_request_len(log):
     raise AssertionError("no KV write in the audit log")
 
 
+def punch_beyond_end(path):
+    """Free the blocks allocated beyond the end of path (fallocate PUNCH_HOLE | KEEP_SIZE)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.fallocate.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int64, ctypes.c_int64]
+    with open(path, "rb+") as f:
+        size = os.fstat(f.fileno()).st_size
+        assert libc.fallocate(f.fileno(), 2 | 1, size, 64 << 20) == 0, ctypes.get_errno()
+
+
+def write_until_refused(server, token, log, expected):
+    """KV writes to af/key until one is not a 200, the data key sized (when the log has only its
+    own last page left) so that the request line just fits and the response line cannot.
+    Returns (the refused answer, its data, the data and version of the last accepted write)."""
+    data, version = expected
+    for i in range(3000):
+        line_len, key_len = last_write_request_len(log)
+        base = line_len - key_len
+        spare = available(log)
+        if spare - base < 64 and (log.parent / "pad").exists():
+            (log.parent / "pad").unlink()
+            spare = available(log)
+        k = spare - base - 1 if 0 < spare - base - 1 < 3500 else 8
+        new = {("k%d" % i).ljust(k, "x"): "v%d" % i}
+        r = server.post("secret/data/af/key", token=token, json={"data": new})
+        if r.status_code != 200:
+            return r, new, (data, version)
+        data, version = new, version + 1
+    pytest.fail("3000 writes were recorded on a full disk")
+
+
 def health(server, query=""):
     return requests.get(f"{server.url}/v1/sys/health{query}", timeout=10,
                         headers={"Connection": "close"})
@@ -100,25 +130,9 @@ def test_full_audit_disk_refuses_a_change_before_it_runs_and_health_reports_it(t
         # One page left for the log beyond what it has allocated, then nothing.
         (server.inside("pad")).write_bytes(b"\0" * 4096)
         fill(server.inside("filler"))
-        # Write until a write is refused. Where the log has only its own last page left (no
-        # room set aside beyond it), the data key is sized so that the request line just fits
-        # and the response line cannot: the write that used to be committed behind a 500.
-        expected, version, r = {"k0": "v0"}, 1, None
-        for i in range(3000):
-            line_len, key_len = last_write_request_len(log)
-            base = line_len - key_len
-            spare = available(log)
-            if spare - base < 64 and server.inside("pad").exists():
-                server.inside("pad").unlink()
-                spare = available(log)
-            k = spare - base - 1 if 0 < spare - base - 1 < 3500 else 8
-            data = {("k%d" % i).ljust(k, "x"): "v%d" % i}
-            r = server.post("secret/data/af/key", token=root, json={"data": data})
-            if r.status_code != 200:
-                break
-            expected, version = data, version + 1
-        else:
-            pytest.fail("3000 writes were recorded on a full disk")
+        # Write until a write is refused; where the log has only its own last page left (no
+        # room set aside beyond it), the write that used to be committed behind a 500.
+        r, data, (expected, version) = write_until_refused(server, root, log, ({"k0": "v0"}, 1))
         body = assert_error(r, 500)
         message = body["errors"][0]
         assert message.startswith("audit: "), body
@@ -135,7 +149,7 @@ def test_full_audit_disk_refuses_a_change_before_it_runs_and_health_reports_it(t
         recovered = wait_for(lambda: health(server).status_code == 200, 5, 0.1)
         got = kv2_read(server, root, "af/key")
         assert got["data"] == expected and got["metadata"]["version"] == version, \
-            (f"write {i} answered {message!r} and left the secret at version "
+            (f"a write answered {message!r} and left the secret at version "
              f"{got['metadata']['version']} (keys of {list(map(len, got['data']))} letters), "
              f"not at version {version}")
         assert message.startswith("audit: the request could not be recorded"), body
@@ -192,3 +206,38 @@ def test_capabilities_audit_lines_hmac_the_paths_asked_about(cofferd_factory, tm
         assert "capabilities" in data, obj
         assert set(data) - {"capabilities"} <= set(hashes.values()), obj
         assert hashes[paths[0]] in data, obj
+
+
+@needs_namespace
+def test_a_change_whose_response_line_cannot_be_written_says_it_was_applied(tmp_path):
+    """Where the room set aside cannot help (taken away here behind the server's back, as an
+    I/O error would), the answer says the change was applied, and it was."""
+    mount_dir = tmp_path / "auditfs"
+    mount_dir.mkdir()
+    workdir = tmp_path / "srv"
+    workdir.mkdir(mode=0o700)
+    config = base_config(workdir / "data", **audit_config(mount_dir / "audit.log"))
+    server = TmpfsCofferd(workdir, config, mount_dir)
+    server.start()
+    try:
+        init = server.init(1, 1)
+        server.unseal(init["keys"])
+        root = init["root_token"]
+        log = server.inside("audit.log")
+        kv2_write(server, root, "af/key", {"k0": "v0"})
+        server.inside("pad").write_bytes(b"\0" * 4096)
+        fill(server.inside("filler"))
+        punch_beyond_end(log)
+        fill(server.inside("filler"))
+        r, data, (_, version) = write_until_refused(server, root, log, ({"k0": "v0"}, 1))
+        body = assert_error(r, 500)
+        assert body["errors"][0].startswith(
+            "audit: the change was applied but its response could not be recorded: "), body
+        server.inside("filler").unlink()
+        got = kv2_read(server, root, "af/key")
+        assert got["data"] == data and got["metadata"]["version"] == version + 1, \
+            f"version {got['metadata']['version']}, want {version + 1}"
+    except BaseException:
+        server.kill9()
+        raise
+    server.stop()
