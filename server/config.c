@@ -34,6 +34,10 @@ int config_init(struct config *cfg)
 	cfg->max_request_size = CONFIG_DEFAULT_MAX_REQUEST_SIZE;
 	cfg->kv_max_value_size = CONFIG_DEFAULT_MAX_REQUEST_SIZE;
 	cfg->idle_timeout_s = CONFIG_DEFAULT_IDLE_TIMEOUT_S;
+	cfg->max_connections = CONFIG_DEFAULT_MAX_CONNECTIONS;
+	cfg->max_connections_per_address = CONFIG_DEFAULT_MAX_CONNECTIONS_PER_ADDRESS;
+	cfg->request_deadline_s = CONFIG_DEFAULT_REQUEST_DEADLINE_S;
+	cfg->max_watches_per_token = CONFIG_DEFAULT_MAX_WATCHES_PER_TOKEN;
 	cfg->log_level = LOG_LEVEL_INFO;
 	if (config_set_string(&cfg->listen, CONFIG_DEFAULT_LISTEN) != 0 ||
 	    config_set_string(&cfg->storage_type, "sqlite") != 0)
@@ -289,6 +293,50 @@ static int config_scalar(struct config *cfg, const char *key, const json_t *v, c
 	return 0;
 }
 
+/* An integer key in lo..hi. */
+static int config_count(const json_t *v, const char *key, json_int_t lo, json_int_t hi,
+                        size_t *member, char *err, size_t n)
+{
+	char what[96];
+
+	if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi) {
+		snprintf(what, sizeof(what), "must be an integer, %lld..%lld", (long long)lo,
+		         (long long)hi);
+		return config_fail(err, n, key, what);
+	}
+	*member = (size_t)json_integer_value(v);
+	return 0;
+}
+
+static bool config_is_limit(const char *key)
+{
+	return strcmp(key, "max_connections") == 0 ||
+	       strcmp(key, "max_connections_per_address") == 0 ||
+	       strcmp(key, "request_deadline") == 0 || strcmp(key, "max_watches_per_token") == 0;
+}
+
+/* The connection and watch limits (README.md "Limits"). */
+static int config_limit(struct config *cfg, const char *key, const json_t *v, char *err, size_t n)
+{
+	json_t *wrap;
+	int64_t secs;
+	int rc;
+
+	if (strcmp(key, "max_connections") == 0)
+		return config_count(v, key, 16, 1 << 20, &cfg->max_connections, err, n);
+	if (strcmp(key, "max_connections_per_address") == 0)
+		return config_count(v, key, 1, 1 << 20, &cfg->max_connections_per_address, err, n);
+	if (strcmp(key, "max_watches_per_token") == 0)
+		return config_count(v, key, 1, 1 << 20, &cfg->max_watches_per_token, err, n);
+	wrap = json_pack("{s:O}", "v", v);
+	rc = coffer_json_get_duration(wrap, "v", &secs);
+	json_decref(wrap);
+	if (rc != 0 || secs < 1 || secs > 3600)
+		return config_fail(err, n, key, "must be a duration between 1s and 1h");
+	cfg->request_deadline_s = secs;
+	return 0;
+}
+
 static int config_apply(struct config *cfg, json_t *root, char *err, size_t n)
 {
 	const char *key;
@@ -311,6 +359,8 @@ static int config_apply(struct config *cfg, json_t *root, char *err, size_t n)
 			rc = config_audit(cfg, v, err, n);
 		else if (strcmp(key, "audit_dir") == 0)
 			rc = config_abs_path(v, key, &cfg->audit_dir, err, n);
+		else if (config_is_limit(key))
+			rc = config_limit(cfg, key, v, err, n);
 		else
 			rc = config_scalar(cfg, key, v, err, n);
 		if (rc != 0)

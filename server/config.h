@@ -17,6 +17,10 @@
 #define CONFIG_DEFAULT_LISTEN "127.0.0.1:8200"
 #define CONFIG_DEFAULT_MAX_REQUEST_SIZE (1024 * 1024)
 #define CONFIG_DEFAULT_IDLE_TIMEOUT_S 30
+#define CONFIG_DEFAULT_MAX_CONNECTIONS 4096
+#define CONFIG_DEFAULT_MAX_CONNECTIONS_PER_ADDRESS 1024 /* agents behind one NAT address */
+#define CONFIG_DEFAULT_REQUEST_DEADLINE_S 10
+#define CONFIG_DEFAULT_MAX_WATCHES_PER_TOKEN 64
 
 /* A file audit device declared in the config file ("audit": [...]). */
 struct config_audit {
@@ -37,6 +41,11 @@ struct config {
 	size_t max_request_size;
 	size_t kv_max_value_size; /* bytes of JSON per KV version */
 	int64_t idle_timeout_s;
+	/* Connection limits (http_limits.c): beyond them a connection gets 503 and is closed. */
+	size_t max_connections;
+	size_t max_connections_per_address; /* IPv4 address, or IPv6 /64 */
+	int64_t request_deadline_s;         /* to receive a request's head and body */
+	size_t max_watches_per_token;       /* held sys/watch requests per token */
 	enum log_level log_level;
 	bool log_json;
 	struct config_audit *audit; /* n_audit devices, always enabled */

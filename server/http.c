@@ -25,6 +25,7 @@
 #include "core.h"
 #include "crypto.h"
 #include "http.h"
+#include "http_limits.h"
 #include "json.h"
 #include "log.h"
 #include "router.h"
@@ -33,6 +34,8 @@
 #define HTTP_WRITERS_PER_CORE 32
 #define HTTP_WRITERS_MAX 128
 #define HTTP_WRITER_STACK ((size_t)512 << 10) /* half a listener thread's (1 MiB) */
+#define HTTP_MHD_MEMORY ((size_t)32 << 10)    /* libmicrohttpd's memory per connection */
+#define HTTP_MAX_HEAD 16384                   /* a larger request head gets 431 */
 
 /* A write request handed to the write pool; its connection is suspended meanwhile. */
 struct http_job {
@@ -60,6 +63,7 @@ struct http_server {
 	char *tls_key; /* PEM text, wiped at stop */
 	size_t tls_key_len;
 	char *tls_cert;
+	struct http_limits *limits; /* connection limits and the request deadline */
 };
 
 /* Per-request state across libmicrohttpd's calls to the access handler. */
@@ -89,10 +93,10 @@ static void http_completed(void *cls, struct MHD_Connection *conn, void **con_cl
                            enum MHD_RequestTerminationCode toe)
 {
 	(void)cls;
-	(void)conn;
 	(void)toe;
 	http_ctx_free(*con_cls);
 	*con_cls = NULL;
+	http_limits_next(conn); /* a kept connection: the deadline runs for the next request */
 }
 
 static const char *http_query(const struct request *req, const char *key)
@@ -267,6 +271,26 @@ static bool http_declared_too_large(struct MHD_Connection *conn, size_t max)
 	return errno != 0 || *end != '\0' || n > max;
 }
 
+/* Refuse a request from its head alone, before reading its body (libmicrohttpd then closes the
+ * connection): a head over HTTP_MAX_HEAD (431; a head over HTTP_MHD_MEMORY never reaches us and
+ * gets libmicrohttpd's own 431 page) or a declared body over max (413). */
+static bool http_refuse_head(struct MHD_Connection *conn, size_t max, struct response *resp)
+{
+	const union MHD_ConnectionInfo *ci;
+
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
+	if (ci != NULL && ci->header_size > HTTP_MAX_HEAD) {
+		response_error(resp, 431, "request header fields too large (limit %d bytes)",
+		               HTTP_MAX_HEAD);
+		return true;
+	}
+	if (http_declared_too_large(conn, max)) {
+		response_error(resp, 413, "request body too large (limit %zu bytes)", max);
+		return true;
+	}
+	return false;
+}
+
 static void http_resume(void *arg)
 {
 	MHD_resume_connection(arg);
@@ -434,10 +458,8 @@ static enum MHD_Result http_handle(void *cls, struct MHD_Connection *conn, const
 		if (ctx == NULL)
 			return MHD_NO;
 		*con_cls = ctx;
-		if (!http_declared_too_large(conn, max))
+		if (!http_refuse_head(conn, max, &resp))
 			return MHD_YES;
-		/* Refuse before reading the body; libmicrohttpd then closes the connection. */
-		response_error(&resp, 413, "request body too large (limit %zu bytes)", max);
 		goto send;
 	}
 	if (*upload_data_size != 0) {
@@ -445,6 +467,7 @@ static enum MHD_Result http_handle(void *cls, struct MHD_Connection *conn, const
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
+	http_limits_received(conn); /* held or processed from here: no deadline */
 	if (ctx->hold != NULL) {
 		/* Resumed: the held response is ready. */
 		ctx->hold->finish(ctx->hold, &resp);
@@ -487,6 +510,7 @@ static enum MHD_Result http_handle(void *cls, struct MHD_Connection *conn, const
 		return MHD_YES;
 	}
 send:
+	http_limits_received(conn);
 	if (resp.status == 0)
 		response_error(&resp, 500, "internal error: no response");
 	ret = http_send(conn, &resp);
@@ -617,13 +641,17 @@ int http_start(struct core *c, struct http_server **out)
 		}
 		flags |= MHD_USE_TLS;
 	}
+	if ((err = http_limits_new(cfg, h->tls_cert != NULL, &h->limits)) != 0)
+		goto out;
 	h->daemon = MHD_start_daemon(
 	    flags, 0, NULL, NULL, http_handle, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 	    MHD_OPTION_THREAD_POOL_SIZE, http_pool_size(), MHD_OPTION_CONNECTION_TIMEOUT,
 	    (unsigned)cfg->idle_timeout_s, MHD_OPTION_NOTIFY_COMPLETED, http_completed, h,
 	    MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, h, MHD_OPTION_UNESCAPE_CALLBACK,
-	    http_unescape, NULL, MHD_OPTION_CONNECTION_LIMIT, 4096u,
-	    MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_THREAD_STACK_SIZE, (size_t)1 << 20,
+	    http_unescape, NULL, MHD_OPTION_NOTIFY_CONNECTION, http_limits_notify, h->limits,
+	    MHD_OPTION_CONNECTION_LIMIT, http_limits_mhd_cap(h->limits),
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, HTTP_MHD_MEMORY, MHD_OPTION_LISTEN_BACKLOG_SIZE,
+	    1024u, MHD_OPTION_THREAD_STACK_SIZE, (size_t)1 << 20,
 	    h->tls_cert != NULL ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, h->tls_cert,
 	    MHD_OPTION_HTTPS_MEM_KEY, h->tls_key, MHD_OPTION_END);
 	if (h->daemon == NULL) {
@@ -652,6 +680,7 @@ void http_stop(struct http_server *h)
 	http_pool_stop(h);
 	if (h->daemon != NULL)
 		MHD_stop_daemon(h->daemon);
+	http_limits_free(h->limits); /* every connection is closed */
 	http_pool_free(h);
 	if (listen_fd != MHD_INVALID_SOCKET)
 		close(listen_fd);

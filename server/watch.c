@@ -6,16 +6,19 @@
  * the client's index, else a held request woken by watch_notify(), its wait running out, or seal.
  */
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "barrier.h"
+#include "config.h"
 #include "core.h"
 #include "json.h"
 #include "log.h"
 #include "path.h"
 #include "policy.h"
+#include "token.h"
 #include "watch.h"
 
 #define WATCH_MAX_PATHS 256 /* per request */
@@ -44,6 +47,7 @@ struct watch_waiter {
 	size_t n_paths;
 	char **paths;
 	char request_id[37];
+	char accessor[32]; /* of the caller's token: held requests are capped per token */
 };
 
 struct watch {
@@ -579,6 +583,37 @@ static int watch_parse_wait(const struct request *req, struct response *resp, ui
 	return 0;
 }
 
+/* Held requests of the token with this accessor; caller holds mu. */
+static size_t watch_held_by(const struct watch *w, const char *accessor)
+{
+	const struct watch_waiter *ww;
+	size_t n = 0;
+
+	for (ww = w->waiters; ww != NULL; ww = ww->next)
+		n += strcmp(ww->accessor, accessor) == 0;
+	return n;
+}
+
+/* Room for one more held request (global and per token); caller holds mu. */
+static int watch_check_room(const struct watch *w, const struct core *c, const char *accessor,
+                            struct response *resp)
+{
+	size_t cap = c->cfg->max_watches_per_token;
+
+	if (w->n_held >= WATCH_MAX_HELD) {
+		response_error(resp, 429, "too many held watch requests");
+		return COFFER_ERR_LIMIT;
+	}
+	if (watch_held_by(w, accessor) >= cap) {
+		response_error(resp, 429,
+		               "too many held watch requests for this token (limit %zu, "
+		               "max_watches_per_token)",
+		               cap);
+		return COFFER_ERR_LIMIT;
+	}
+	return 0;
+}
+
 static void watch_handle(struct core *c, struct request *req, struct response *resp)
 {
 	struct watch *w = c->watch;
@@ -588,6 +623,7 @@ static void watch_handle(struct core *c, struct request *req, struct response *r
 	uint64_t since;
 	int64_t wait_s;
 	json_t *changed;
+	const char *accessor;
 
 	if (watch_parse_wait(req, resp, &since, &wait_s) != 0 ||
 	    watch_parse_paths(req, resp, &paths, &n) != 0)
@@ -603,9 +639,9 @@ static void watch_handle(struct core *c, struct request *req, struct response *r
 		goto out;
 	}
 	json_decref(changed);
-	if (w->n_held >= WATCH_MAX_HELD) {
+	accessor = req->auth != NULL ? req->auth->accessor : "";
+	if (watch_check_room(w, c, accessor, resp) != 0) {
 		pthread_mutex_unlock(&w->mu);
-		response_error(resp, 429, "too many held watch requests");
 		goto out;
 	}
 	pthread_mutex_unlock(&w->mu);
@@ -622,6 +658,7 @@ static void watch_handle(struct core *c, struct request *req, struct response *r
 	ww->paths = paths;
 	ww->n_paths = n;
 	memcpy(ww->request_id, req->request_id, sizeof(ww->request_id));
+	snprintf(ww->accessor, sizeof(ww->accessor), "%s", accessor);
 	resp->hold = &ww->hold;
 	resp->status = 200;
 	return;
