@@ -132,7 +132,10 @@ bool audit_device_can_write(struct audit_device *d)
 	char err[300];
 	bool ok;
 
-	pthread_mutex_lock(&d->file_mu);
+	/* A write in progress (or stuck on a slow disk) answers for the file: sys/health does not
+	 * wait behind it. */
+	if (pthread_mutex_trylock(&d->file_mu) != 0)
+		return !__atomic_load_n(&d->is_failing, __ATOMIC_ACQUIRE);
 	ok = d->fd >= 0 && d->has_chain;
 	/* A full disk can be freed; an I/O error stays until a write succeeds or SIGHUP reopens. */
 	if (ok && d->write_errno != 0 && d->write_errno != ENOSPC && d->write_errno != EDQUOT)
