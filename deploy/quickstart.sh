@@ -11,4 +11,10 @@ cd "$root"
 bash deploy/install-deps.sh
 cmake -S . -B build-release -G Ninja -DCMAKE_BUILD_TYPE=Release -DCOFFER_TESTS=OFF
 ninja -C build-release cofferd coffer
+# cofferd refuses to start when it cannot lock its memory (mlockall): a user other than root
+# whose memlock limit is not unlimited runs the dev server unlocked instead.
+if [[ $(id -u) -ne 0 && $(ulimit -l) != unlimited ]]; then
+	echo "quickstart: memory cannot be locked here (ulimit -l $(ulimit -l)): --disable-mlock" >&2
+	set -- --disable-mlock "$@"
+fi
 exec build-release/cofferd --dev "$@"

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * main.c: cofferd's process: flags and config, hardening (no core dumps, not dumpable, locked
- * memory), dev mode, the listener, and a clean shutdown on SIGTERM/SIGINT that wipes the keys.
+ * memory, and once start-up is over the seccomp allow-list of confine.c), dev mode, the listener,
+ * and a clean shutdown on SIGTERM/SIGINT that wipes the keys.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -13,11 +14,13 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "audit.h"
 #include "codec.h"
 #include "config.h"
+#include "confine.h"
 #include "core.h"
 #include "http.h"
 #include "json.h"
@@ -25,9 +28,16 @@
 #include "secmem.h"
 #include "watch.h"
 
+#ifdef COFFER_TEST_HOOKS
+#define MAIN_BUILD_NOTE " (test hooks)"
+#else
+#define MAIN_BUILD_NOTE ""
+#endif
+
 struct main_opts {
 	bool is_dev;
 	bool disable_mlock;
+	bool disable_seccomp;
 	const char *config_path;
 	const char *listen;
 	const char *root_token;
@@ -42,7 +52,7 @@ static void main_usage(FILE *f)
 	        "usage: cofferd --config FILE [--listen ADDR] [--log-level LEVEL]\n"
 	        "       cofferd --dev [--listen ADDR] [--root-token TOKEN] [--data-dir DIR]\n"
 	        "               [--disable-mlock]\n"
-	        "       cofferd --version\n"
+	        "       cofferd --version | --print-seccomp-profile\n"
 	        "\n"
 	        "  --config FILE      JSON configuration (see README.md)\n"
 	        "  --dev              an initialized, unsealed server for development; prints the\n"
@@ -52,6 +62,9 @@ static void main_usage(FILE *f)
 	        "  --data-dir DIR     dev mode: keep the database in DIR (default: a temporary\n"
 	        "                     directory removed at exit)\n"
 	        "  --disable-mlock    do not lock memory (mlockall)\n"
+	        "  --disable-seccomp  do not load the seccomp allow-list after start-up (logs a\n"
+	        "                     warning; for a libc that makes a call the list lacks)\n"
+	        "  --print-seccomp-profile  print the allow-list as an OCI seccomp profile\n"
 	        "  --log-level LEVEL  debug, info, warn or error\n"
 	        "  --log-format FMT   text or json\n");
 }
@@ -64,6 +77,8 @@ static int main_parse_args(int argc, char **argv, struct main_opts *o)
 	                                         {"root-token", required_argument, NULL, 't'},
 	                                         {"data-dir", required_argument, NULL, 'D'},
 	                                         {"disable-mlock", no_argument, NULL, 'm'},
+	                                         {"disable-seccomp", no_argument, NULL, 'S'},
+	                                         {"print-seccomp-profile", no_argument, NULL, 'P'},
 	                                         {"log-level", required_argument, NULL, 'L'},
 	                                         {"log-format", required_argument, NULL, 'F'},
 	                                         {"version", no_argument, NULL, 'v'},
@@ -92,6 +107,11 @@ static int main_parse_args(int argc, char **argv, struct main_opts *o)
 		case 'm':
 			o->disable_mlock = true;
 			break;
+		case 'S':
+			o->disable_seccomp = true;
+			break;
+		case 'P':
+			exit(confine_print_profile(stdout) == 0 ? 0 : 1);
 		case 'L':
 			o->log_level = optarg;
 			break;
@@ -99,7 +119,7 @@ static int main_parse_args(int argc, char **argv, struct main_opts *o)
 			o->log_format = optarg;
 			break;
 		case 'v':
-			printf("cofferd %s\n", COFFER_VERSION);
+			printf("cofferd %s%s\n", COFFER_VERSION, MAIN_BUILD_NOTE);
 			exit(0);
 		case 'h':
 			main_usage(stdout);
@@ -122,7 +142,22 @@ static int main_parse_args(int argc, char **argv, struct main_opts *o)
 	return 0;
 }
 
-/* Keys must never reach a core file or another process's ptrace. */
+/*
+ * Lock every page, present and future, once it is touched (MCL_ONFAULT: locking does not fault in
+ * every mapping at start-up, such as a sanitizer's shadow memory; kernels before 4.4 lack it). The
+ * system call, not mlockall(3): the sanitizer runtimes replace that with a no-op that succeeds.
+ */
+static int main_mlockall(void)
+{
+	if (syscall(SYS_mlockall, MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) == 0)
+		return 0;
+	if (errno != EINVAL)
+		return -1;
+	return (int)syscall(SYS_mlockall, MCL_CURRENT | MCL_FUTURE);
+}
+
+/* Keys must never reach a core file, swap or another process's ptrace. Fails closed: without
+ * locked memory the server does not start unless disable_mlock says swap is not a concern. */
 static void main_harden(bool disable_mlock)
 {
 	struct rlimit rl = {0, 0};
@@ -133,10 +168,27 @@ static void main_harden(bool disable_mlock)
 		fatal("prctl(PR_SET_DUMPABLE): %s", strerror(errno));
 	if (disable_mlock)
 		return;
-	if (mlockall(MCL_CURRENT | MCL_FUTURE) != 0)
-		log_warn("mlockall failed (%s): memory may be swapped; grant CAP_IPC_LOCK or set "
-		         "disable_mlock",
-		         strerror(errno));
+	if (main_mlockall() != 0)
+		fatal("mlockall failed (%s): keys could be swapped out; raise the memlock limit "
+		      "(systemd LimitMEMLOCK=infinity, docker --ulimit memlock=-1) or grant "
+		      "CAP_IPC_LOCK, or set disable_mlock (--disable-mlock) where swap is off or "
+		      "encrypted",
+		      strerror(errno));
+}
+
+/* After start-up: no exec, fork, ptrace, mount or new socket for the rest of the process. */
+static void main_confine(bool disable_seccomp)
+{
+	char err[256];
+
+	if (disable_seccomp) {
+		log_warn("--disable-seccomp: the seccomp allow-list is not loaded; a compromised "
+		         "server could exec, fork and open connections");
+		return;
+	}
+	if (confine_apply(err, sizeof(err)) != 0)
+		fatal("%s", err);
+	log_debug("confined: seccomp allow-list loaded, no_new_privs set");
 }
 
 static int main_config(const struct main_opts *o, struct config *cfg, char *dev_dir,
@@ -243,19 +295,48 @@ static void main_remove_dev_dir(const char *dir)
 	rmdir(dir);
 }
 
+/* The signals main_wait() takes; test builds add SIGUSR1 (a forbidden call, main_test_hook). */
+static void main_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGHUP);
+#ifdef COFFER_TEST_HOOKS
+	sigaddset(set, SIGUSR1);
+#endif
+}
+
+#ifdef COFFER_TEST_HOOKS
+/* Test builds only: SIGUSR1 makes the call named by COFFER_TEST_FORBIDDEN_CALL, which the
+ * seccomp filter must answer by killing the process (test_server_sandbox.py). */
+static void main_test_hook(void)
+{
+	const char *what = getenv("COFFER_TEST_FORBIDDEN_CALL");
+
+	log_warn("test hook: making the forbidden call %s", what != NULL ? what : "(none)");
+	if (confine_test_forbidden(what) != 0)
+		log_error("test hook: %s returned: %s", what != NULL ? what : "(none)",
+		          strerror(errno));
+}
+#endif
+
 /* Wait for a signal; SIGHUP reopens the audit files (after logrotate renamed them). */
 static void main_wait(struct core *c)
 {
 	sigset_t set;
 	int sig;
 
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
+	main_signals(&set);
 	for (;;) {
 		if (sigwait(&set, &sig) != 0)
 			continue;
+#ifdef COFFER_TEST_HOOKS
+		if (sig == SIGUSR1) {
+			main_test_hook();
+			continue;
+		}
+#endif
 		if (sig == SIGHUP) {
 			log_info("SIGHUP received: reopening the audit files");
 			audit_broker_reopen(c->audit);
@@ -288,10 +369,7 @@ int main(int argc, char **argv)
 	log_init(cfg.log_level, cfg.log_json);
 	main_harden(cfg.disable_mlock);
 	/* Block the signals in every thread; main_wait() takes them synchronously. */
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
+	main_signals(&set);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	if (core_open(&cfg, &c) != 0)
@@ -300,6 +378,7 @@ int main(int argc, char **argv)
 		goto out;
 	if (http_start(c, &h) != 0)
 		goto out;
+	main_confine(o.disable_seccomp);
 	log_info("cofferd %s listening on %s%s", COFFER_VERSION, cfg.listen,
 	         cfg.tls_cert_file != NULL ? " (TLS)" : "");
 	main_wait(c);

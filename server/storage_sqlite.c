@@ -17,6 +17,7 @@
 
 #include <sqlite3.h>
 
+#include "log.h"
 #include "storage.h"
 #include "storage_cache.h"
 
@@ -84,6 +85,55 @@ static int sqlite_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **stmt)
 	return sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, stmt, NULL);
 }
 
+/* Log why path could not be what (opened, created, ...), naming the cause an operator can fix:
+ * a missing directory, a permission, a symbolic link. */
+static void sqlite_log_errno(const char *what, const char *path, int errnum)
+{
+	char dir[PATH_MAX];
+	char *slash;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (slash == NULL)
+		snprintf(dir, sizeof(dir), ".");
+	else if (slash == dir)
+		slash[1] = '\0';
+	else
+		*slash = '\0';
+	if (errnum == ENOENT)
+		log_error("storage: cannot %s %s: the directory %s does not exist", what, path,
+		          dir);
+	else if (errnum == EACCES || errnum == EPERM)
+		log_error("storage: cannot %s %s: permission denied (cofferd runs as uid %u, gid "
+		          "%u; the directory %s and the file must be theirs)",
+		          what, path, (unsigned)geteuid(), (unsigned)getegid(), dir);
+	else if (errnum == ENOTDIR)
+		log_error("storage: cannot %s %s: a part of %s is not a directory", what, path,
+		          dir);
+	else if (errnum == ELOOP)
+		log_error("storage: cannot %s %s: it is a symbolic link", what, path);
+	else
+		log_error("storage: cannot %s %s: %s", what, path, strerror(errnum));
+}
+
+/* Log why SQLite could not open or set up the database: its message and the system error. */
+static void sqlite_log_db(const char *path, sqlite3 *db)
+{
+	int sys;
+
+	if (db == NULL) {
+		log_error("storage: cannot open the database %s: out of memory", path);
+		return;
+	}
+	if (sqlite3_errcode(db) == SQLITE_OK)
+		return; /* logged where it failed */
+	sys = sqlite3_system_errno(db);
+	if (sys != 0)
+		sqlite_log_errno("open the database", path, sys);
+	else
+		log_error("storage: cannot open the database %s: %s", path, sqlite3_errmsg(db));
+}
+
 /* Create the file with mode 0600 before SQLite opens it; SQLite gives -wal and -shm the mode of
  * the database file. Tighten an existing file too. */
 static int sqlite_create_file(const char *path)
@@ -92,10 +142,18 @@ static int sqlite_create_file(const char *path)
 	int fd = -1, ret = COFFER_ERR_IO;
 
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0 || fstat(fd, &sb) != 0)
+	if (fd < 0) {
+		sqlite_log_errno("create or open", path, errno);
 		goto out;
-	if ((sb.st_mode & 077) != 0 && fchmod(fd, 0600) != 0)
+	}
+	if (fstat(fd, &sb) != 0) {
+		sqlite_log_errno("stat", path, errno);
 		goto out;
+	}
+	if ((sb.st_mode & 077) != 0 && fchmod(fd, 0600) != 0) {
+		sqlite_log_errno("make mode 0600", path, errno);
+		goto out;
+	}
 	ret = 0;
 out:
 	if (fd >= 0)
@@ -111,10 +169,14 @@ static int sqlite_chmod_sidecars(const char *path)
 	size_t i;
 
 	for (i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
-		if (snprintf(buf, sizeof(buf), "%s%s", path, suffixes[i]) >= (int)sizeof(buf))
+		if (snprintf(buf, sizeof(buf), "%s%s", path, suffixes[i]) >= (int)sizeof(buf)) {
+			log_error("storage: the path %s is too long", path);
 			return COFFER_ERR_IO;
-		if (chmod(buf, 0600) != 0 && errno != ENOENT)
+		}
+		if (chmod(buf, 0600) != 0 && errno != ENOENT) {
+			sqlite_log_errno("make mode 0600", buf, errno);
 			return COFFER_ERR_IO;
+		}
 	}
 	return 0;
 }
@@ -663,13 +725,19 @@ int storage_sqlite_open(const char *path, struct storage **out)
 		goto out;
 	/* Absolute, so reader connections opened later do not depend on the working directory. */
 	st->path = realpath(path, NULL);
-	if (st->path == NULL || sqlite_sync_init(st) != 0)
+	if (st->path == NULL) {
+		sqlite_log_errno("resolve", path, errno);
+		goto out;
+	}
+	if (sqlite_sync_init(st) != 0)
 		goto out;
 	if (pthread_key_create(&st->reader_key, sqlite_reader_destroy) != 0)
 		goto out;
 	st->has_key = 1;
-	if (sqlite_writer_open(st) != 0)
+	if (sqlite_writer_open(st) != 0) {
+		sqlite_log_db(st->path, st->wdb);
 		goto out;
+	}
 	if (pthread_create(&st->writer, NULL, sqlite_writer_main, st) != 0)
 		goto out;
 	pthread_setname_np(st->writer, "store-writer");

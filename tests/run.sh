@@ -17,8 +17,9 @@ bash deploy/install-deps.sh
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
+# COFFER_TEST_HOOKS: cofferd's test-only trigger of a forbidden call (test_server_sandbox.py).
 cmake -S . -B build-test -G Ninja -DCOFFER_SANITIZE=ON -DCOFFER_WERROR=ON \
-	-DCMAKE_BUILD_TYPE=Debug -DCOFFER_PYTHON=/usr/bin/python3
+	-DCMAKE_BUILD_TYPE=Debug -DCOFFER_PYTHON=/usr/bin/python3 -DCOFFER_TEST_HOOKS=ON
 ninja -C build-test
 
 # node-vault for tests/compat/node_vault.test.js (ctest gives it NODE_PATH=build-test/compat/
