@@ -785,6 +785,10 @@ int audit_device_reopen(struct audit_device *d)
 		d->needs_header = d->size == 0;
 		if (d->sign_sk != NULL && audit_header_write_locked(d, err, sizeof(err)) != 0)
 			log_error("audit %s: no header in the new file yet: %s", d->path, err);
+		/* A device that could not open its file at unseal has no flusher yet: its
+		 * periodic checkpoints need one. */
+		if (!d->has_flusher && audit_flusher_start(d, err, sizeof(err)) != 0)
+			log_error("audit %s: %s", d->path, err);
 	} else {
 		log_error("audit %s: reopen failed: %s", d->path, err);
 		d->fd = -1;

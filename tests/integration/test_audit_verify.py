@@ -601,3 +601,29 @@ def test_unsigned_lines_are_signed_within_about_a_second(audited):
     start = time.monotonic()
     wait_checkpointed(a.server, a.root, a.log)
     assert time.monotonic() - start < 2.5
+
+
+def test_seal_writes_a_signed_checkpoint_and_unseal_goes_on(audited):
+    a = audited
+    a.traffic("seal", 1)
+    key = run("audit", "key", env=a.env).stdout.strip()
+    r = a.server.put("sys/seal", token=a.root)
+    assert r.status_code in (200, 204), r.text
+    # The "seal" checkpoint is written as the key goes, between the seal's request line and its
+    # response line: that last line is signed by the first checkpoint after the next unseal.
+    lines = log_lines(a.log)
+    assert kinds(lines)[-2] == "seal", lines[-3:]
+    assert '"path":"sys/seal"' in lines[-1] and '"type":"response"' in lines[-1], lines[-1]
+    res = run("audit", "verify", "-offline", f"-key={key}", a.log)
+    assert res.returncode == 0, res.stderr
+    assert res.stderr.startswith("warning: the last 1 line (after seq "), res.stderr
+    # Sealed: no key to publish.
+    assert a.server.get("sys/audit-key", token=a.root).status_code == 503
+    a.server.unseal(a.keys)
+    a.traffic("seal2", 1)
+    a.server.stop()
+    k = kinds(log_lines(a.log))
+    assert k.count("header") == 1 and "seal" in k and k[-1] == "shutdown", k
+    res = run("audit", "verify", "-offline", f"-key={key}", a.log)
+    assert res.returncode == 0, res.stderr
+    assert res.stderr == ""
