@@ -272,12 +272,18 @@ static bool http_declared_too_large(struct MHD_Connection *conn, size_t max)
 }
 
 /* Refuse a request from its head alone, before reading its body (libmicrohttpd then closes the
- * connection): a head over HTTP_MAX_HEAD (431; a head over HTTP_MHD_MEMORY never reaches us and
- * gets libmicrohttpd's own 431 page) or a declared body over max (413). */
-static bool http_refuse_head(struct MHD_Connection *conn, size_t max, struct response *resp)
+ * connection): a NUL byte in the request line's URI (400: libmicrohttpd would cut the path
+ * there), a head over HTTP_MAX_HEAD (431; a head over HTTP_MHD_MEMORY never reaches us and gets
+ * libmicrohttpd's own 431 page) or a declared body over max (413). */
+static bool http_refuse_head(struct MHD_Connection *conn, const char *url, const char *version,
+                             size_t max, struct response *resp)
 {
 	const union MHD_ConnectionInfo *ci;
 
+	if (!http_limits_uri_is_whole(conn, url, version)) {
+		response_error(resp, 400, "invalid request path");
+		return true;
+	}
 	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
 	if (ci != NULL && ci->header_size > HTTP_MAX_HEAD) {
 		response_error(resp, 431, "request header fields too large (limit %d bytes)",
@@ -452,13 +458,12 @@ static enum MHD_Result http_handle(void *cls, struct MHD_Connection *conn, const
 	size_t max = h->core->cfg->max_request_size;
 	enum MHD_Result ret;
 
-	(void)version;
 	if (ctx == NULL) {
 		ctx = calloc(1, sizeof(*ctx));
 		if (ctx == NULL)
 			return MHD_NO;
 		*con_cls = ctx;
-		if (!http_refuse_head(conn, max, &resp))
+		if (!http_refuse_head(conn, url, version, max, &resp))
 			return MHD_YES;
 		goto send;
 	}
@@ -649,9 +654,9 @@ int http_start(struct core *c, struct http_server **out)
 	    (unsigned)cfg->idle_timeout_s, MHD_OPTION_NOTIFY_COMPLETED, http_completed, h,
 	    MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, h, MHD_OPTION_UNESCAPE_CALLBACK,
 	    http_unescape, NULL, MHD_OPTION_NOTIFY_CONNECTION, http_limits_notify, h->limits,
-	    MHD_OPTION_CONNECTION_LIMIT, http_limits_mhd_cap(h->limits),
-	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, HTTP_MHD_MEMORY, MHD_OPTION_LISTEN_BACKLOG_SIZE,
-	    1024u, MHD_OPTION_THREAD_STACK_SIZE, (size_t)1 << 20,
+	    MHD_OPTION_URI_LOG_CALLBACK, http_limits_uri_log, NULL, MHD_OPTION_CONNECTION_LIMIT,
+	    http_limits_mhd_cap(h->limits), MHD_OPTION_CONNECTION_MEMORY_LIMIT, HTTP_MHD_MEMORY,
+	    MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_THREAD_STACK_SIZE, (size_t)1 << 20,
 	    h->tls_cert != NULL ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, h->tls_cert,
 	    MHD_OPTION_HTTPS_MEM_KEY, h->tls_key, MHD_OPTION_END);
 	if (h->daemon == NULL) {

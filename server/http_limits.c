@@ -42,6 +42,9 @@ struct http_conn {
 	int fd;
 	atomic_bool has_answered; /* a response was sent: close an idle one without a word */
 	atomic_llong began_ms;    /* CLOCK_MONOTONIC; 0 while no request is being received */
+	/* The current request's URI as libmicrohttpd first saw it (http_limits_uri_log). */
+	const char *uri;
+	size_t uri_len;
 };
 
 struct http_limits {
@@ -239,6 +242,30 @@ static struct http_conn *http_conn_of(struct MHD_Connection *conn)
 
 	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
 	return ci != NULL ? ci->socket_context : NULL;
+}
+
+void *http_limits_uri_log(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+	struct http_conn *hc = http_conn_of(conn);
+
+	(void)cls;
+	if (hc != NULL) {
+		hc->uri = uri;
+		hc->uri_len = uri != NULL ? strlen(uri) : 0;
+	}
+	return NULL; /* the access handler's first call still sees no request state */
+}
+
+/* libmicrohttpd 0.9.75 parses the request line in place: the URI, then a NUL where the space
+ * before the version was, then the version. A NUL byte inside the URI ends it early, so the
+ * version then starts further on than right after the URI's end. */
+bool http_limits_uri_is_whole(struct MHD_Connection *conn, const char *url, const char *version)
+{
+	struct http_conn *hc = http_conn_of(conn);
+
+	if (hc == NULL)
+		return true; /* not tracked (out of memory at its start) */
+	return hc->uri != NULL && url == hc->uri && version == hc->uri + hc->uri_len + 1;
 }
 
 void http_limits_received(struct MHD_Connection *conn)

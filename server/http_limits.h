@@ -27,6 +27,11 @@ unsigned http_limits_mhd_cap(const struct http_limits *l);
 /* MHD_OPTION_NOTIFY_CONNECTION, with l as its closure. */
 void http_limits_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
                         enum MHD_ConnectionNotificationCode code);
+/* MHD_OPTION_URI_LOG_CALLBACK: remember where the request's URI is. */
+void *http_limits_uri_log(void *cls, const char *uri, struct MHD_Connection *conn);
+/* False when the request line had a NUL byte in its URI (which libmicrohttpd cuts the URL at):
+ * url and version as the access handler got them. */
+bool http_limits_uri_is_whole(struct MHD_Connection *conn, const char *url, const char *version);
 /* The request on conn is received in full (or answered): its deadline no longer runs. */
 void http_limits_received(struct MHD_Connection *conn);
 /* The response on conn is done: the next request's deadline starts now. */
