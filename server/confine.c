@@ -38,9 +38,11 @@
  * When a row applies. CONFINE_RUN rows are the in-process filter and are in the profile;
  * CONFINE_START rows are in the profile only: the container runtime applies the profile before it
  * execs cofferd, so it must also let the loader run and cofferd open its listener, storage and
- * audit files and harden itself, after which the in-process filter forbids them.
+ * audit files and harden itself, after which the in-process filter forbids them. CONFINE_TOOL
+ * rows are in the profile only too: a process exec'd into the container (the compose healthcheck's
+ * `coffer status`, `coffer operator init`) runs under the same profile, and the CLI connects.
  */
-enum confine_phase { CONFINE_RUN, CONFINE_START };
+enum confine_phase { CONFINE_RUN, CONFINE_START, CONFINE_TOOL };
 
 /* One argument condition: EQ (arg == value) or MASKED_EQ ((arg & mask) == value). */
 struct confine_cond {
@@ -73,6 +75,7 @@ struct confine_rule {
 #define ALLOW_IF(n, c, why) {n, CONFINE_RUN, 0, 1, {c}, why}
 #define START(n, why) {n, CONFINE_START, 0, 0, {{0}}, why}
 #define START_IF(n, c, why) {n, CONFINE_START, 0, 1, {c}, why}
+#define TOOL(n, why) {n, CONFINE_TOOL, 0, 0, {{0}}, why}
 #define FAIL(n, e, why) {n, CONFINE_RUN, e, 0, {{0}}, why}
 #define NO_EXEC(a) MASKED_EQ(a, PROT_EXEC, 0)
 
@@ -221,6 +224,10 @@ static const struct confine_rule confine_rules[] = {
 	START("bind", "the listener"),
 	START("listen", "the listener"),
 	START("seccomp", "load the in-process filter (libseccomp probes the kernel first)"),
+	/* the coffer CLI exec'd into the container: never cofferd */
+	TOOL("connect", "the CLI connects to cofferd (and to a DNS server for a host name)"),
+	TOOL("socketpair", "libcurl's wakeup pair (https)"),
+	TOOL("sendmmsg", "glibc's resolver sends the A and AAAA queries together"),
 };
 /* clang-format on */
 
@@ -340,6 +347,20 @@ out:
 	return ret;
 }
 
+/* What a comment in the profile starts with: the rows the in-process filter does not have. */
+static const char *confine_phase_note(enum confine_phase phase)
+{
+	switch (phase) {
+	case CONFINE_START:
+		return "start-up only: ";
+	case CONFINE_TOOL:
+		return "the coffer CLI only: ";
+	case CONFINE_RUN:
+		break;
+	}
+	return "";
+}
+
 /* One row as one entry of the profile's syscalls array, on one line. */
 static void confine_print_rule(FILE *f, const struct confine_rule *r, bool is_last)
 {
@@ -366,8 +387,8 @@ static void confine_print_rule(FILE *f, const struct confine_rule *r, bool is_la
 		}
 		fputs("]", f);
 	}
-	fprintf(f, ", \"comment\": \"%s%s\"}%s\n",
-	        r->phase == CONFINE_START ? "start-up only: " : "", r->why, is_last ? "" : ",");
+	fprintf(f, ", \"comment\": \"%s%s\"}%s\n", confine_phase_note(r->phase), r->why,
+	        is_last ? "" : ",");
 }
 
 /*

@@ -20,7 +20,8 @@ int confine_apply(char *err, size_t err_len);
 /*
  * Print the allow-list as an OCI seccomp profile (JSON) to f: defaultAction SCMP_ACT_ERRNO (EPERM),
  * x86_64 and aarch64, one entry per row with its conditions and its reason. It also allows what the
- * runtime's exec and cofferd's own start-up need ("start-up only" rows). The output is
+ * runtime's exec and cofferd's own start-up need ("start-up only" rows) and what the coffer CLI run
+ * in the container needs (the "coffer CLI only" rows: it connects). The output is
  * deploy/seccomp/cofferd.json, byte for byte. 0, or -1 on a write error.
  */
 int confine_print_profile(FILE *f);

@@ -23,9 +23,11 @@ PROFILE = REPO / "deploy" / "seccomp" / "cofferd.json"
 FORBIDDEN = {"ptrace", "mount", "umount2", "fork", "vfork", "execveat", "init_module",
              "finit_module", "delete_module", "kexec_load", "kexec_file_load", "bpf", "setns",
              "unshare", "pivot_root", "chroot", "process_vm_readv", "process_vm_writev",
-             "connect", "socketpair", "kill", "keyctl", "add_key", "userfaultfd", "perf_event_open"}
+             "kill", "keyctl", "add_key", "userfaultfd", "perf_event_open"}
 # Allowed in the profile for start-up only: the in-process filter kills them.
 START_ONLY = {"execve", "socket", "bind", "listen", "mlockall", "seccomp", "chmod", "mkdir"}
+# Allowed in the profile for the coffer CLI exec'd into the container (healthcheck): never cofferd.
+CLI_ONLY = {"connect", "socketpair", "sendmmsg"}
 NOBODY = 65534
 
 
@@ -78,6 +80,9 @@ def test_the_profile_shape():
     for name in START_ONLY:
         rows = [r for r in p["syscalls"] if r["names"] == [name]]
         assert rows and all(r["comment"].startswith("start-up only") for r in rows), name
+    for name in CLI_ONLY:
+        rows = [r for r in p["syscalls"] if r["names"] == [name]]
+        assert rows and all(r["comment"].startswith("the coffer CLI only") for r in rows), name
     # A thread, never a process: clone needs CLONE_THREAD and no CLONE_NEW* flag.
     clone = [r for r in p["syscalls"] if r["names"] == ["clone"]]
     assert clone and all(r.get("args") for r in clone), clone
