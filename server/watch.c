@@ -48,6 +48,8 @@ struct watch_waiter {
 	char **paths;
 	char request_id[37];
 	char accessor[32]; /* of the caller's token: held requests are capped per token */
+	size_t cap;        /* max_watches_per_token; 0 once refused by the global cap */
+	bool is_over;      /* armed past a cap (429) */
 };
 
 struct watch {
@@ -446,6 +448,29 @@ static void watch_respond(struct response *resp, const char *request_id, uint64_
 	                  NULL, NULL);
 }
 
+/* Held requests of the token with this accessor; caller holds mu. */
+static size_t watch_held_by(const struct watch *w, const char *accessor)
+{
+	const struct watch_waiter *ww;
+	size_t n = 0;
+
+	for (ww = w->waiters; ww != NULL; ww = ww->next)
+		n += strcmp(ww->accessor, accessor) == 0;
+	return n;
+}
+
+/* The 429 of a request past a cap (global when cap is 0). */
+static void watch_refuse_over(struct response *resp, size_t cap)
+{
+	if (cap == 0)
+		response_error(resp, 429, "too many held watch requests");
+	else
+		response_error(resp, 429,
+		               "too many held watch requests for this token (limit %zu, "
+		               "max_watches_per_token)",
+		               cap);
+}
+
 static void watch_hold_arm(struct response_hold *h, void (*resume)(void *arg), void *arg)
 {
 	struct watch_waiter *ww = watch_waiter_of(h);
@@ -457,6 +482,16 @@ static void watch_hold_arm(struct response_hold *h, void (*resume)(void *arg), v
 	/* A change may have come between the handler's check and now. */
 	if (watch_waiter_changed(w, ww) || w->is_stopping) {
 		ww->is_sealed = w->is_stopping;
+		pthread_mutex_unlock(&w->mu);
+		resume(arg);
+		return;
+	}
+	/* The handler checked the caps without listing the request: requests of one token armed
+	 * at once may all have passed, so the check that counts is this one, under mu. */
+	if (w->n_held >= WATCH_MAX_HELD || watch_held_by(w, ww->accessor) >= ww->cap) {
+		ww->is_over = true;
+		if (w->n_held >= WATCH_MAX_HELD)
+			ww->cap = 0; /* the global cap */
 		pthread_mutex_unlock(&w->mu);
 		resume(arg);
 		return;
@@ -480,6 +515,10 @@ static void watch_hold_finish(struct response_hold *h, struct response *resp)
 
 	if (ww->is_sealed) {
 		response_err(resp, COFFER_ERR_SEALED);
+		return;
+	}
+	if (ww->is_over) {
+		watch_refuse_over(resp, ww->cap);
 		return;
 	}
 	pthread_mutex_lock(&w->mu);
@@ -583,17 +622,6 @@ static int watch_parse_wait(const struct request *req, struct response *resp, ui
 	return 0;
 }
 
-/* Held requests of the token with this accessor; caller holds mu. */
-static size_t watch_held_by(const struct watch *w, const char *accessor)
-{
-	const struct watch_waiter *ww;
-	size_t n = 0;
-
-	for (ww = w->waiters; ww != NULL; ww = ww->next)
-		n += strcmp(ww->accessor, accessor) == 0;
-	return n;
-}
-
 /* Room for one more held request (global and per token); caller holds mu. */
 static int watch_check_room(const struct watch *w, const struct core *c, const char *accessor,
                             struct response *resp)
@@ -601,14 +629,11 @@ static int watch_check_room(const struct watch *w, const struct core *c, const c
 	size_t cap = c->cfg->max_watches_per_token;
 
 	if (w->n_held >= WATCH_MAX_HELD) {
-		response_error(resp, 429, "too many held watch requests");
+		watch_refuse_over(resp, 0);
 		return COFFER_ERR_LIMIT;
 	}
 	if (watch_held_by(w, accessor) >= cap) {
-		response_error(resp, 429,
-		               "too many held watch requests for this token (limit %zu, "
-		               "max_watches_per_token)",
-		               cap);
+		watch_refuse_over(resp, cap);
 		return COFFER_ERR_LIMIT;
 	}
 	return 0;
@@ -659,6 +684,7 @@ static void watch_handle(struct core *c, struct request *req, struct response *r
 	ww->n_paths = n;
 	memcpy(ww->request_id, req->request_id, sizeof(ww->request_id));
 	snprintf(ww->accessor, sizeof(ww->accessor), "%s", accessor);
+	ww->cap = c->cfg->max_watches_per_token;
 	resp->hold = &ww->hold;
 	resp->status = 200;
 	return;

@@ -359,6 +359,9 @@ def test_oversized_head_gets_431_json(tight):
     assert r.status_code == 200, r.text
 
 
+CAP_MESSAGE = "too many held watch requests for this token (limit 2, max_watches_per_token)"
+
+
 def test_held_watches_are_capped_per_token(tight):
     server, root = tight
     kv2_write(server, root, "capped", {"v": "1"})
@@ -370,26 +373,38 @@ def test_held_watches_are_capped_per_token(tight):
     def hold(token):
         results.append(watch(server, token, paths, index, wait="30s", timeout=40))
 
-    threads = [threading.Thread(target=hold, args=(root,)) for _ in range(2)]
+    # Six at once from one token: two are held, four refused, however they interleave.
+    threads = [threading.Thread(target=hold, args=(root,)) for _ in range(6)]
     for t in threads:
         t.start()
     try:
-        time.sleep(1.0)  # both are held
+        assert wait_until(lambda: len(results) >= 4, 10), len(results)
+        time.sleep(0.5)
+        assert [x.status_code for x in results] == [429] * 4, [x.text for x in results]
+        for x in results:
+            assert assert_error(x, 429)["errors"] == [CAP_MESSAGE]
         r = watch(server, root, paths, index, wait="30s")
-        body = assert_error(r, 429)
-        assert body["errors"] == ["too many held watch requests for this token (limit 2, "
-                                  "max_watches_per_token)"], body
+        assert assert_error(r, 429)["errors"] == [CAP_MESSAGE]
         # Another token is not affected.
         t = threading.Thread(target=hold, args=(other,))
         t.start()
         threads.append(t)
         time.sleep(0.5)
-        assert len(results) == 0, [x.status_code for x in results]
+        assert len(results) == 4, [x.status_code for x in results]
     finally:
         kv2_write(server, root, "capped", {"v": "2"})  # wakes every held watch
         for t in threads:
             t.join(10)
-    assert [x.status_code for x in results] == [200, 200, 200]
+    assert sorted(x.status_code for x in results) == [200] * 3 + [429] * 4
+
+
+def wait_until(predicate, timeout_s):
+    end = time.monotonic() + timeout_s
+    while time.monotonic() < end:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()
 
 
 @pytest.mark.parametrize("key,value,message", [
