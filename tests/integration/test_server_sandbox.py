@@ -212,15 +212,16 @@ def nobody_cmd(args, memlock=None):
             "--inh-caps=-all", "--", str(cofferd_path()), *args]
 
 
-# LeakSanitizer cannot stop the threads of a non-dumpable process without CAP_SYS_PTRACE.
-NOBODY_ENV = {**os.environ, "ASAN_OPTIONS": os.environ.get("ASAN_OPTIONS", "") + ":detect_leaks=0"}
+# LeakSanitizer cannot stop the threads of a non-dumpable process without CAP_SYS_PTRACE, nor
+# under the container profile (no ptrace).
+NO_LSAN_ENV = {**os.environ, "ASAN_OPTIONS": os.environ.get("ASAN_OPTIONS", "") + ":detect_leaks=0"}
 
 
 def as_nobody(args, memlock=None, timeout=30):
     """Runs cofferd as nobody (nobody_cmd) to its end."""
     try:
         return subprocess.run(nobody_cmd(args, memlock), capture_output=True, text=True,
-                              timeout=timeout, stdin=subprocess.DEVNULL, env=NOBODY_ENV)
+                              timeout=timeout, stdin=subprocess.DEVNULL, env=NO_LSAN_ENV)
     except subprocess.TimeoutExpired as e:
         pytest.fail(f"cofferd kept running: {e.stderr}")
 
@@ -263,7 +264,7 @@ def test_disable_mlock_starts_where_mlockall_would_fail(open_tmp, tmp_path):
     err = tmp_path / "stderr.log"
     with open(err, "wb") as f:
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=f, stdin=subprocess.DEVNULL,
-                                env=NOBODY_ENV)
+                                env=NO_LSAN_ENV)
     try:
         assert wait_for(lambda: "listening on" in err.read_text() or proc.poll() is not None,
                         30)
@@ -305,3 +306,65 @@ def test_a_database_cofferd_may_not_write_is_named(open_tmp):
     assert done.returncode == 1, done.stderr
     assert f"[ERROR] storage: cannot create or open {db}: permission denied" in done.stderr, \
         done.stderr
+
+
+# --- the committed profile as a container runtime applies it ---------------------------------
+
+def load_profile_then_exec():
+    """preexec_fn: load deploy/seccomp/cofferd.json as runc would (libseccomp, no_new_privs,
+    unlisted calls fail with the default errno), in the child, just before its execve."""
+    import ctypes
+
+    class ArgCmp(ctypes.Structure):
+        _fields_ = [("arg", ctypes.c_uint), ("op", ctypes.c_int), ("datum_a", ctypes.c_uint64),
+                    ("datum_b", ctypes.c_uint64)]
+    ops = {"SCMP_CMP_EQ": 4, "SCMP_CMP_MASKED_EQ": 7}
+    lib = ctypes.CDLL("libseccomp.so.2", use_errno=True)
+    lib.seccomp_init.restype = ctypes.c_void_p
+    lib.seccomp_init.argtypes = [ctypes.c_uint32]
+    lib.seccomp_rule_add_array.argtypes = [ctypes.c_void_p, ctypes.c_uint32, ctypes.c_int,
+                                           ctypes.c_uint, ctypes.POINTER(ArgCmp)]
+    lib.seccomp_load.argtypes = [ctypes.c_void_p]
+    lib.seccomp_syscall_resolve_name.argtypes = [ctypes.c_char_p]
+    profile = json.loads(PROFILE.read_text())
+    ctx = lib.seccomp_init(0x00050000 | profile["defaultErrnoRet"])
+    for rule in profile["syscalls"]:
+        action = 0x7fff0000 if rule["action"] == "SCMP_ACT_ALLOW" else \
+            0x00050000 | rule["errnoRet"]
+        args = rule.get("args", [])
+        cmps = (ArgCmp * max(1, len(args)))(*[
+            ArgCmp(a["index"], ops[a["op"]], a["value"], a["valueTwo"]) for a in args])
+        for name in rule["names"]:
+            nr = lib.seccomp_syscall_resolve_name(name.encode())
+            if nr >= 0:
+                assert lib.seccomp_rule_add_array(ctx, action, nr, len(args), cmps) == 0, name
+    assert lib.seccomp_load(ctx) == 0
+
+
+def test_the_committed_profile_lets_cofferd_start_serve_and_stop(tmp_path):
+    """cofferd under the profile alone (its own filter comes on top), with mlockall: it starts,
+    answers, the coffer CLI run in the same profile reaches it, SIGTERM stops it with 0.
+    (LeakSanitizer cannot stop the world under the profile, which has no ptrace.)"""
+    port = free_port()
+    err = tmp_path / "stderr.log"
+    data = tmp_path / "data"
+    data.mkdir()
+    with open(err, "wb") as f:
+        proc = subprocess.Popen([str(cofferd_path()), "--dev", "--listen", f"127.0.0.1:{port}",
+                                 "--data-dir", str(data)], stdout=subprocess.DEVNULL, stderr=f,
+                                stdin=subprocess.DEVNULL, preexec_fn=load_profile_then_exec,
+                                env=NO_LSAN_ENV)
+    try:
+        assert wait_for(lambda: "listening on" in err.read_text() or proc.poll() is not None,
+                        30), err.read_text()
+        assert proc.poll() is None, err.read_text()
+        cli = subprocess.run([str(cofferd_path().parent / "coffer"), "status"],
+                             capture_output=True, text=True, timeout=30,
+                             stdin=subprocess.DEVNULL, preexec_fn=load_profile_then_exec,
+                             env={**NO_LSAN_ENV, "COFFER_ADDR": f"http://127.0.0.1:{port}"})
+        assert cli.returncode == 0 and "Sealed" in cli.stdout, cli.stdout + cli.stderr
+        assert proc_status(proc.pid)["Seccomp_filters"] == "2"  # the profile, then its own
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        rc = proc.wait(timeout=15)
+    assert rc == 0, err.read_text()
