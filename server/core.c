@@ -61,7 +61,8 @@ int core_open(const struct config *cfg, struct core **out)
 	pthread_mutex_init(&c->cluster_lock, NULL);
 	err = storage_sqlite_open(cfg->storage_path, &c->storage);
 	if (err != 0) {
-		log_error("cannot open storage at %s: %s", cfg->storage_path, coffer_strerror(err));
+		/* storage_sqlite.c logged the cause (a missing directory, a permission, ...). */
+		log_error("cofferd cannot start without its storage at %s", cfg->storage_path);
 		goto fail;
 	}
 	err = barrier_new(c->storage, &c->barrier);

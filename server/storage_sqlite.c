@@ -125,8 +125,10 @@ static void sqlite_log_db(const char *path, sqlite3 *db)
 		log_error("storage: cannot open the database %s: out of memory", path);
 		return;
 	}
-	if (sqlite3_errcode(db) == SQLITE_OK)
-		return; /* logged where it failed */
+	if (sqlite3_errcode(db) == SQLITE_OK) { /* a PRAGMA answered, but not as asked */
+		log_error("storage: %s: SQLite refused the WAL journal mode", path);
+		return;
+	}
 	sys = sqlite3_system_errno(db);
 	if (sys != 0)
 		sqlite_log_errno("open the database", path, sys);
@@ -233,7 +235,7 @@ static int sqlite_writer_open(struct sqlite_storage *st)
 	    sqlite_prepare(st->wdb, "RELEASE req", &st->sp_release) != SQLITE_OK ||
 	    sqlite_prepare(st->wdb, "ROLLBACK TO req", &st->sp_rollback) != SQLITE_OK)
 		return COFFER_ERR_IO;
-	return sqlite_chmod_sidecars(st->path);
+	return 0;
 }
 
 static void sqlite_reader_free(struct sqlite_reader *r)
@@ -719,8 +721,10 @@ int storage_sqlite_open(const char *path, struct storage **out)
 		return COFFER_ERR_NOMEM;
 	st->base.ops = &sqlite_storage_ops;
 	st->queue_tail = &st->queue;
-	if (storage_cache_new(SQLITE_CACHE_BYTES, &st->cache) != 0)
+	if (storage_cache_new(SQLITE_CACHE_BYTES, &st->cache) != 0) {
+		log_error("storage: out of memory for the record cache");
 		goto out;
+	}
 	if (sqlite_create_file(path) != 0)
 		goto out;
 	/* Absolute, so reader connections opened later do not depend on the working directory. */
@@ -729,17 +733,22 @@ int storage_sqlite_open(const char *path, struct storage **out)
 		sqlite_log_errno("resolve", path, errno);
 		goto out;
 	}
-	if (sqlite_sync_init(st) != 0)
+	if (sqlite_sync_init(st) != 0 ||
+	    pthread_key_create(&st->reader_key, sqlite_reader_destroy) != 0) {
+		log_error("storage: cannot create the writer's locks or the readers' key");
 		goto out;
-	if (pthread_key_create(&st->reader_key, sqlite_reader_destroy) != 0)
-		goto out;
+	}
 	st->has_key = 1;
 	if (sqlite_writer_open(st) != 0) {
 		sqlite_log_db(st->path, st->wdb);
 		goto out;
 	}
-	if (pthread_create(&st->writer, NULL, sqlite_writer_main, st) != 0)
+	if (sqlite_chmod_sidecars(st->path) != 0)
 		goto out;
+	if (pthread_create(&st->writer, NULL, sqlite_writer_main, st) != 0) {
+		log_error("storage: cannot start the writer thread");
+		goto out;
+	}
 	pthread_setname_np(st->writer, "store-writer");
 	st->has_writer = 1;
 	*out = &st->base;

@@ -281,6 +281,19 @@ def test_a_missing_data_directory_is_named(tmp_path):
     assert done.returncode == 1, done.stderr
     assert (f"[ERROR] storage: cannot create or open {missing}/coffer.db: the directory "
             f"{missing} does not exist") in done.stderr, done.stderr
+    assert f"cofferd cannot start without its storage at {missing}/coffer.db" in done.stderr
+    assert "storage or I/O error" not in done.stderr, done.stderr
+
+
+def test_a_file_that_is_not_a_database_is_named(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "coffer.db").write_bytes(os.urandom(8192))
+    done = run(["--dev", "--disable-mlock", "--listen", f"127.0.0.1:{free_port()}",
+                "--data-dir", str(data)])
+    assert done.returncode == 1, done.stderr
+    assert (f"[ERROR] storage: cannot open the database {data}/coffer.db: file is not a "
+            "database") in done.stderr, done.stderr
 
 
 @needs_root
@@ -292,6 +305,7 @@ def test_a_data_directory_cofferd_may_not_enter_is_named(open_tmp):
     assert done.returncode == 1, done.stderr
     assert (f"[ERROR] storage: cannot create or open {locked}/coffer.db: permission denied "
             f"(cofferd runs as uid {NOBODY}, gid {NOBODY}") in done.stderr, done.stderr
+    assert "storage or I/O error" not in done.stderr, done.stderr
 
 
 @needs_root
