@@ -372,7 +372,8 @@ def test_the_committed_profile_lets_cofferd_start_serve_and_stop(tmp_path):
         assert wait_for(lambda: "listening on" in err.read_text() or proc.poll() is not None,
                         30), err.read_text()
         assert proc.poll() is None, err.read_text()
-        cli = subprocess.run([str(cofferd_path().parent / "coffer"), "status"],
+        coffer = os.environ.get("COFFER") or cofferd_path().parent / "coffer"
+        cli = subprocess.run([str(coffer), "status"],
                              capture_output=True, text=True, timeout=30,
                              stdin=subprocess.DEVNULL, preexec_fn=load_profile_then_exec,
                              env={**NO_LSAN_ENV, "COFFER_ADDR": f"http://127.0.0.1:{port}"})
