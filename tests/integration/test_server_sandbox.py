@@ -189,6 +189,26 @@ def test_a_forbidden_call_kills_the_confined_server(cofferd_factory, monkeypatch
     assert f"test hook: {call} returned" not in dev.stderr()
 
 
+def is_asan_build():
+    out = subprocess.run(["ldd", str(cofferd_path())], capture_output=True, text=True).stdout
+    return "libasan" in out
+
+
+@needs_hooks
+@pytest.mark.skipif(not is_asan_build(), reason="cofferd built without AddressSanitizer")
+def test_an_asan_report_survives_the_filter(cofferd_factory, monkeypatch):
+    """A sanitizer report made after confinement is printed whole, symbolized, and aborts: the
+    filter does not turn it into a SIGSYS without a report."""
+    monkeypatch.setenv("COFFER_TEST_FORBIDDEN_CALL", "asan_report")
+    monkeypatch.setenv("ASAN_OPTIONS", "abort_on_error=1:detect_leaks=0")
+    dev = start_dev(cofferd_factory)
+    rc = trigger(dev)
+    err = dev.stderr()
+    assert rc == -signal.SIGABRT, f"exit {rc}; stderr:\n{err[-3000:]}"
+    assert "ERROR: AddressSanitizer: heap-buffer-overflow" in err, err[-3000:]
+    assert " in confine_test_forbidden " in err and "server/confine.c:" in err, err[-3000:]
+
+
 @needs_hooks
 def test_without_the_filter_the_same_execve_runs(cofferd_factory, monkeypatch):
     """The control: the same trigger without the filter execs /bin/true, which exits 0."""
