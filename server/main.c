@@ -176,19 +176,23 @@ static void main_harden(bool disable_mlock)
 		      strerror(errno));
 }
 
-/* After start-up: no exec, fork, ptrace, mount or new socket for the rest of the process. */
-static void main_confine(bool disable_seccomp)
+/* After start-up: no exec, fork, ptrace, mount or new socket for the rest of the process. -1 when
+ * the filter could not be loaded: the server stops rather than run unconfined. */
+static int main_confine(bool disable_seccomp)
 {
 	char err[256];
 
 	if (disable_seccomp) {
 		log_warn("--disable-seccomp: the seccomp allow-list is not loaded; a compromised "
 		         "server could exec, fork and open connections");
-		return;
+		return 0;
 	}
-	if (confine_apply(err, sizeof(err)) != 0)
-		fatal("%s", err);
+	if (confine_apply(err, sizeof(err)) != 0) {
+		log_error("%s; stopping (--disable-seccomp runs without it)", err);
+		return -1;
+	}
 	log_debug("confined: seccomp allow-list loaded, no_new_privs set");
+	return 0;
 }
 
 static int main_config(const struct main_opts *o, struct config *cfg, char *dev_dir,
@@ -378,7 +382,8 @@ int main(int argc, char **argv)
 		goto out;
 	if (http_start(c, &h) != 0)
 		goto out;
-	main_confine(o.disable_seccomp);
+	if (main_confine(o.disable_seccomp) != 0)
+		goto out;
 	log_info("cofferd %s listening on %s%s", COFFER_VERSION, cfg.listen,
 	         cfg.tls_cert_file != NULL ? " (TLS)" : "");
 	main_wait(c);

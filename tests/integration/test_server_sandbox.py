@@ -344,9 +344,10 @@ def test_a_database_cofferd_may_not_write_is_named(open_tmp):
 
 # --- the committed profile as a container runtime applies it ---------------------------------
 
-def load_profile_then_exec():
+def load_profile_then_exec(without=()):
     """preexec_fn: load deploy/seccomp/cofferd.json as runc would (libseccomp, no_new_privs,
-    unlisted calls fail with the default errno), in the child, just before its execve."""
+    unlisted calls fail with the default errno), in the child, just before its execve; the calls
+    named in without are left out."""
     import ctypes
 
     class ArgCmp(ctypes.Structure):
@@ -368,7 +369,7 @@ def load_profile_then_exec():
         args = rule.get("args", [])
         cmps = (ArgCmp * max(1, len(args)))(*[
             ArgCmp(a["index"], ops[a["op"]], a["value"], a["valueTwo"]) for a in args])
-        for name in rule["names"]:
+        for name in set(rule["names"]) - set(without):
             nr = lib.seccomp_syscall_resolve_name(name.encode())
             if nr >= 0:
                 assert lib.seccomp_rule_add_array(ctx, action, nr, len(args), cmps) == 0, name
@@ -403,3 +404,18 @@ def test_the_committed_profile_lets_cofferd_start_serve_and_stop(tmp_path):
         proc.send_signal(signal.SIGTERM)
         rc = proc.wait(timeout=15)
     assert rc == 0, err.read_text()
+
+
+def test_a_filter_that_cannot_be_loaded_stops_the_server(tmp_path):
+    """Fail closed: where seccomp() is refused, cofferd stops (exit 1) instead of serving
+    unconfined."""
+    import functools
+    done = subprocess.run([str(cofferd_path()), "--dev", "--disable-mlock", "--listen",
+                           f"127.0.0.1:{free_port()}", "--data-dir", str(tmp_path)],
+                          capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL,
+                          env=NO_LSAN_ENV,
+                          preexec_fn=functools.partial(load_profile_then_exec, ("seccomp",)))
+    assert done.returncode == 1, done.stderr
+    assert "[ERROR] confine: " in done.stderr, done.stderr
+    assert "stopping (--disable-seccomp runs without it)" in done.stderr, done.stderr
+    assert "listening on" not in done.stderr, done.stderr
