@@ -22,17 +22,19 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#ifdef COFFER_TEST_HOOKS
-#include <sys/mount.h>
-#include <sys/ptrace.h>
-#endif
-
 #if defined(__SANITIZE_ADDRESS__)
 #define CONFINE_HAS_ASAN 1
 #elif defined(__has_feature)
 #if __has_feature(address_sanitizer)
 #define CONFINE_HAS_ASAN 1
 #endif
+#endif
+
+#if defined(COFFER_TEST_HOOKS) || defined(CONFINE_HAS_ASAN)
+#include <sys/ptrace.h>
+#endif
+#ifdef COFFER_TEST_HOOKS
+#include <sys/mount.h>
 #endif
 
 /*
