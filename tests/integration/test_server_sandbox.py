@@ -166,7 +166,10 @@ needs_hooks = pytest.mark.skipif(not has_test_hooks(),
 
 
 def trigger(dev, timeout_s=15):
-    """SIGUSR1 (the test hook) and the exit status cofferd then ends with."""
+    """SIGUSR1 (the test hook) once the filter is in place (or known to be off), and the exit
+    status cofferd then ends with."""
+    assert wait_for(lambda: "confined: seccomp allow-list loaded" in dev.stderr()
+                    or "--disable-seccomp: " in dev.stderr(), 10), dev.stderr()
     proc = dev.proc
     proc.send_signal(signal.SIGUSR1)
     try:
