@@ -242,7 +242,9 @@ static const struct confine_rule confine_rules[] = {
 /*
  * AddressSanitizer builds only, in-process only (never in the profile): LeakSanitizer's check at
  * exit stops the world with a tracer task that shares the memory (clone without CLONE_THREAD,
- * these exact flags) and ptrace()s every thread; without these rows the check kills cofferd.
+ * these exact flags) and ptrace()s every thread; without these rows the tracer is killed and
+ * cofferd spins at exit. Taken from its stop-the-world code and checked by leaving rows out (dmesg
+ * names the killed call); PTRACE_CONT serves only a signal that arrives while it attaches.
  */
 #define CONFINE_LSAN_CLONE (CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_UNTRACED)
 /* clang-format off */
@@ -251,14 +253,13 @@ static const struct confine_rule confine_asan_rules[] = {
 	ALLOW_IF("ptrace", EQ(0, PTRACE_ATTACH), "LeakSanitizer suspends each thread"),
 	ALLOW_IF("ptrace", EQ(0, PTRACE_GETREGSET), "LeakSanitizer reads each thread's registers"),
 	ALLOW_IF("ptrace", EQ(0, PTRACE_DETACH), "LeakSanitizer resumes each thread"),
-	ALLOW_IF("ptrace", EQ(0, PTRACE_CONT), "LeakSanitizer passes on a signal"),
+	ALLOW_IF("ptrace", EQ(0, PTRACE_CONT), "LeakSanitizer passes on a signal met while attaching"),
 	ALLOW("wait4", "the tracer waits for each thread, the process for the tracer"),
 	ALLOW_IF("prctl", EQ(0, PR_SET_PTRACER), "the process lets its tracer task attach"),
 	ALLOW_IF("prctl", EQ(0, PR_SET_PDEATHSIG), "the tracer dies with the process"),
 	ALLOW_IF("prctl", EQ(0, PR_SET_DUMPABLE), "LeakSanitizer makes the process traceable"),
 	ALLOW_IF("prctl", EQ(0, PR_GET_DUMPABLE), "LeakSanitizer makes the process traceable"),
 	ALLOW("getppid", "the tracer checks its parent"),
-	ALLOW("kill", "the tracer's parent-death check"),
 };
 /* clang-format on */
 #endif
