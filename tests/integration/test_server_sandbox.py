@@ -173,10 +173,12 @@ def trigger(dev, timeout_s=15):
     proc = dev.proc
     proc.send_signal(signal.SIGUSR1)
     try:
-        rc = proc.wait(timeout=timeout_s)
+        return proc.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        return None  # it survived (the factory stops it)
     finally:
-        dev.server.proc = None  # gone: the factory must not stop it
-    return rc
+        if proc.poll() is not None:
+            dev.server.proc = None  # gone: the factory must not stop it
 
 
 @needs_hooks
