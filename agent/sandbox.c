@@ -4,8 +4,8 @@
  * no_new_privs, no capabilities it does not need, Landlock (writes only below the destination,
  * reads only of the files it needs) and a seccomp allow-list. The list is sandbox_rules[] below;
  * sandbox_apply() loads its run-time rows as the in-process filter and sandbox_print_profile()
- * prints every row as the OCI profile (deploy/seccomp/coffer-agent.json), so the two are generated
- * from one table. Called by agent/main.c.
+ * prints every row as the OCI profile (deploy/seccomp/coffer-agent.json), both through
+ * common/seccomp_rows.c, so the two are generated from one table. Called by agent/main.c.
  */
 #include "sandbox.h"
 
@@ -17,7 +17,6 @@
 #include <linux/landlock.h>
 #include <linux/netlink.h>
 #include <linux/sched.h>
-#include <seccomp.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -33,6 +32,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "seccomp_rows.h"
 
 /* Landlock rights newer than linux-libc-dev 6.1's header (the kernel's ABI version decides). */
 #ifndef LANDLOCK_ACCESS_FS_REFER
@@ -55,57 +55,10 @@
 void __lsan_do_leak_check(void);
 #endif
 
-/*
- * When a row applies. SANDBOX_RUN rows are the in-process filter and are in the profile;
- * SANDBOX_START rows are in the profile only: the container runtime applies the profile before it
- * execs the agent, so the profile must also let the dynamic loader run and let sandbox_apply()
- * harden the process, after which the in-process filter forbids them.
- */
-enum sandbox_phase { SANDBOX_RUN, SANDBOX_START };
-
-/* Where a condition's value comes from: the table, or sandbox_opts at run time. */
-enum sandbox_src { SANDBOX_CONST, SANDBOX_SIGNAL, SANDBOX_PID, SANDBOX_UID, SANDBOX_GID };
-
-/*
- * One argument condition: EQ (arg == value) or MASKED_EQ ((arg & mask) == value). A run-time
- * value (src other than SANDBOX_CONST) is compared on the low 32 bits, as the kernel reads an
- * int or a uid_t; the profile cannot know it and leaves the condition out.
- */
-struct sandbox_cond {
-	unsigned int arg;
-	enum scmp_compare op;
-	uint64_t mask;
-	uint64_t value;
-	enum sandbox_src src;
-};
-
-/* One row: allow name (when every condition holds), or fail it with errno_ret when nonzero.
- * Rows with the same name are alternatives (OR); the conditions of one row all hold (AND). */
-struct sandbox_rule {
-	const char *name;
-	enum sandbox_phase phase;
-	int errno_ret;
-	unsigned int n_conds;
-	struct sandbox_cond conds[2];
-	const char *why;
-};
-
-/* Every CLONE_NEW* flag: a thread never gets a new namespace. */
-#define SANDBOX_CLONE_NEW                                                                          \
-	(CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER |             \
-	 CLONE_NEWPID | CLONE_NEWNET)
+/* Where a run-time condition's value comes from (RUN_EQ): sandbox_opts, see sandbox_cond_value. */
+enum sandbox_src { SANDBOX_SIGNAL = 1, SANDBOX_PID, SANDBOX_UID, SANDBOX_GID };
 
 /* clang-format off */
-#define EQ(a, v) {(a), SCMP_CMP_EQ, 0, (uint64_t)(v), SANDBOX_CONST}
-#define MASKED_EQ(a, m, v) {(a), SCMP_CMP_MASKED_EQ, (uint64_t)(m), (uint64_t)(v), SANDBOX_CONST}
-#define RUN_EQ(a, src) {(a), SCMP_CMP_MASKED_EQ, 0xffffffffULL, 0, (src)}
-#define ALLOW(n, why) {n, SANDBOX_RUN, 0, 0, {{0}}, why}
-#define ALLOW_IF(n, c, why) {n, SANDBOX_RUN, 0, 1, {c}, why}
-#define ALLOW_IF2(n, c1, c2, why) {n, SANDBOX_RUN, 0, 2, {c1, c2}, why}
-#define START(n, why) {n, SANDBOX_START, 0, 0, {{0}}, why}
-#define START_IF(n, c, why) {n, SANDBOX_START, 0, 1, {c}, why}
-#define FAIL(n, e, why) {n, SANDBOX_RUN, e, 0, {{0}}, why}
-
 /*
  * The allow-list. Everything else kills the process in the in-process filter. Found by running
  * tests/integration/sandbox_probe.c (the agent's work: HTTP and HTTPS through libcurl, DNS and
@@ -115,7 +68,7 @@ struct sandbox_rule {
  * Reasons must not hold '"' or '\' (they are printed into the JSON as is). After a change,
  * regenerate deploy/seccomp/coffer-agent.json (test_sandbox.py compares it byte for byte).
  */
-static const struct sandbox_rule sandbox_rules[] = {
+static const struct seccomp_row sandbox_rules[] = {
 	/* memory */
 	ALLOW("brk", "malloc"),
 	ALLOW("mmap", "malloc, thread stacks, libcurl and OpenSSL; NSS modules may be loaded"),
@@ -171,7 +124,7 @@ static const struct sandbox_rule sandbox_rules[] = {
 	ALLOW("poll", "libcurl waits for sockets; the resolver waits for answers"),
 	ALLOW("ppoll", "poll on aarch64"),
 	/* threads (libcurl's threaded resolver); never a new process */
-	ALLOW_IF("clone", MASKED_EQ(0, CLONE_THREAD | SANDBOX_CLONE_NEW, CLONE_THREAD),
+	ALLOW_IF("clone", MASKED_EQ(0, CLONE_THREAD | SECCOMP_ROWS_CLONE_NEW, CLONE_THREAD),
 	         "pthread_create: a thread (fork, vfork, posix_spawn lack CLONE_THREAD), no namespace"),
 	FAIL("clone3", ENOSYS, "its flags are out of a filter's reach: ENOSYS makes glibc use clone"),
 	ALLOW("futex", "mutexes, condition variables, pthread_join"),
@@ -227,7 +180,7 @@ static const struct sandbox_rule sandbox_rules[] = {
 };
 /* clang-format on */
 
-#define SANDBOX_N_RULES (sizeof(sandbox_rules) / sizeof(sandbox_rules[0]))
+static const struct seccomp_rows sandbox_table = SECCOMP_ROWS(sandbox_rules);
 
 static void sandbox_set_err(char *err, size_t err_len, const char *what, int errnum)
 {
@@ -530,88 +483,27 @@ out:
 	return ret;
 }
 
-/* A condition's value: the table's, or the run-time one it names. */
-static uint64_t sandbox_cond_value(const struct sandbox_cond *c, const struct sandbox_opts *o)
+/* A run-time condition's value, from the sandbox_opts at arg: no kill() row without a notify
+ * signal. */
+static bool sandbox_cond_value(unsigned int src, const void *arg, uint64_t *value)
 {
-	switch (c->src) {
+	const struct sandbox_opts *o = arg;
+
+	switch ((enum sandbox_src)src) {
 	case SANDBOX_SIGNAL:
-		return (uint32_t)o->notify_signal;
+		*value = (uint32_t)o->notify_signal;
+		return o->notify_signal != 0;
 	case SANDBOX_PID:
-		return (uint32_t)getpid();
+		*value = (uint32_t)getpid();
+		return true;
 	case SANDBOX_UID:
-		return (uint32_t)o->uid;
+		*value = (uint32_t)o->uid;
+		return true;
 	case SANDBOX_GID:
-		return (uint32_t)o->gid;
-	case SANDBOX_CONST:
-		break;
+		*value = (uint32_t)o->gid;
+		return true;
 	}
-	return c->value;
-}
-
-/* One SANDBOX_RUN row into ctx (a kill row is left out without a notify signal). */
-static int sandbox_seccomp_row(scmp_filter_ctx ctx, const struct sandbox_rule *r,
-                               const struct sandbox_opts *o)
-{
-	struct scmp_arg_cmp cmp[2];
-	uint32_t action;
-	unsigned int j;
-	int nr;
-
-	nr = seccomp_syscall_resolve_name(r->name);
-	if (nr < 0) /* not a syscall of this architecture */
-		return 0;
-	for (j = 0; j < r->n_conds; j++) {
-		const struct sandbox_cond *c = &r->conds[j];
-		bool is_masked = c->op == SCMP_CMP_MASKED_EQ;
-
-		if (c->src == SANDBOX_SIGNAL && o->notify_signal == 0)
-			return 0;
-		cmp[j].arg = c->arg;
-		cmp[j].op = c->op;
-		cmp[j].datum_a = is_masked ? c->mask : sandbox_cond_value(c, o);
-		cmp[j].datum_b = is_masked ? sandbox_cond_value(c, o) : 0;
-	}
-	action = r->errno_ret != 0 ? SCMP_ACT_ERRNO((uint32_t)r->errno_ret) : SCMP_ACT_ALLOW;
-	return seccomp_rule_add_array(ctx, action, nr, r->n_conds, cmp);
-}
-
-/* The SANDBOX_RUN rows as a seccomp filter; anything else kills the whole process. */
-static int sandbox_seccomp(const struct sandbox_opts *o, char *err, size_t err_len)
-{
-	scmp_filter_ctx ctx;
-	size_t i;
-	int rc, ret = -1;
-
-	ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
-	if (ctx == NULL) {
-		sandbox_set_err(err, err_len, "seccomp_init failed", 0);
-		return -1;
-	}
-	rc = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
-	if (rc == 0)
-		rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1);
-	if (rc != 0) {
-		sandbox_set_err(err, err_len, "seccomp_attr_set", -rc);
-		goto out;
-	}
-	for (i = 0; i < SANDBOX_N_RULES; i++) {
-		if (sandbox_rules[i].phase != SANDBOX_RUN)
-			continue;
-		rc = sandbox_seccomp_row(ctx, &sandbox_rules[i], o);
-		if (rc != 0) {
-			sandbox_set_err(err, err_len, sandbox_rules[i].name, -rc);
-			goto out;
-		}
-	}
-	rc = seccomp_load(ctx);
-	if (rc != 0) {
-		sandbox_set_err(err, err_len, "seccomp_load", -rc);
-		goto out;
-	}
-	ret = 0;
-out:
-	seccomp_release(ctx);
-	return ret;
+	return false;
 }
 
 int sandbox_apply(const struct sandbox_opts *o, char *err, size_t err_len)
@@ -642,58 +534,11 @@ int sandbox_apply(const struct sandbox_opts *o, char *err, size_t err_len)
 	if (sandbox_drop_caps(o, is_locked, err, err_len) != 0 ||
 	    sandbox_landlock(o, err, err_len) != 0)
 		return -1;
-	return sandbox_seccomp(o, err, err_len);
+	/* The SECCOMP_ROW_RUN rows; anything else kills the whole process. */
+	return seccomp_rows_load(&sandbox_table, 1, sandbox_cond_value, o, "sandbox", err, err_len);
 }
 
-/* One row as one entry of the profile's syscalls array, on one line. */
-static void sandbox_print_rule(FILE *f, const struct sandbox_rule *r, bool is_last)
-{
-	unsigned int j, n_args = 0;
-
-	fprintf(f, "    {\"names\": [\"%s\"], \"action\": \"%s\"", r->name,
-	        r->errno_ret != 0 ? "SCMP_ACT_ERRNO" : "SCMP_ACT_ALLOW");
-	if (r->errno_ret != 0)
-		fprintf(f, ", \"errnoRet\": %d", r->errno_ret);
-	for (j = 0; j < r->n_conds; j++) {
-		const struct sandbox_cond *c = &r->conds[j];
-		bool is_masked = c->op == SCMP_CMP_MASKED_EQ;
-
-		/* A run-time value is the in-process filter's only: the profile cannot know it. */
-		if (c->src != SANDBOX_CONST)
-			continue;
-		/* As runc and crun read it: MASKED_EQ's value is the mask. */
-		fprintf(f,
-		        "%s{\"index\": %u, \"value\": %llu, \"valueTwo\": %llu, \"op\": "
-		        "\"%s\"}",
-		        n_args++ > 0 ? ", " : ", \"args\": [", c->arg,
-		        (unsigned long long)(is_masked ? c->mask : c->value),
-		        (unsigned long long)(is_masked ? c->value : 0),
-		        is_masked ? "SCMP_CMP_MASKED_EQ" : "SCMP_CMP_EQ");
-	}
-	if (n_args > 0)
-		fputs("]", f);
-	fprintf(f, ", \"comment\": \"%s%s\"}%s\n",
-	        r->phase == SANDBOX_START ? "start-up only: " : "", r->why, is_last ? "" : ",");
-}
-
-/*
- * defaultAction is SCMP_ACT_ERRNO (EPERM), not KILL_PROCESS: the runtime loads this profile
- * before its own last steps (runc's Go code between loading the filter and execve) and before
- * the loader runs, where a killed process looks like a broken runtime; after sandbox_apply() the
- * in-process filter kills anything outside the table.
- */
 int sandbox_print_profile(FILE *f)
 {
-	size_t i;
-
-	fputs("{\n"
-	      "  \"defaultAction\": \"SCMP_ACT_ERRNO\",\n"
-	      "  \"defaultErrnoRet\": 1,\n"
-	      "  \"architectures\": [\"SCMP_ARCH_X86_64\", \"SCMP_ARCH_AARCH64\"],\n"
-	      "  \"syscalls\": [\n",
-	      f);
-	for (i = 0; i < SANDBOX_N_RULES; i++)
-		sandbox_print_rule(f, &sandbox_rules[i], i + 1 == SANDBOX_N_RULES);
-	fputs("  ]\n}\n", f);
-	return fflush(f) == 0 && !ferror(f) ? 0 : -1;
+	return seccomp_rows_print(f, &sandbox_table);
 }

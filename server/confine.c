@@ -2,15 +2,14 @@
 /*
  * confine.c: cofferd's seccomp allow-list (DESIGN.md §10). The list is confine_rules[] below;
  * confine_apply() loads its run-time rows as the in-process filter once start-up is over, and
- * confine_print_profile() prints every row as the OCI profile (deploy/seccomp/cofferd.json), so
- * the two come from one table. Mirrors agent/sandbox.c. Called by server/main.c.
+ * confine_print_profile() prints every row as the OCI profile (deploy/seccomp/cofferd.json), both
+ * through common/seccomp_rows.c, so the two come from one table. Called by server/main.c.
  */
 #include "confine.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/sched.h>
-#include <seccomp.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -21,6 +20,8 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+
+#include "seccomp_rows.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define CONFINE_HAS_ASAN 1
@@ -37,49 +38,7 @@
 #include <sys/mount.h>
 #endif
 
-/*
- * When a row applies. CONFINE_RUN rows are the in-process filter and are in the profile;
- * CONFINE_START rows are in the profile only: the container runtime applies the profile before it
- * execs cofferd, so it must also let the loader run and cofferd open its listener, storage and
- * audit files and harden itself, after which the in-process filter forbids them. CONFINE_TOOL
- * rows are in the profile only too: a process exec'd into the container (the compose healthcheck's
- * `coffer status`, `coffer operator init`) runs under the same profile, and the CLI connects.
- */
-enum confine_phase { CONFINE_RUN, CONFINE_START, CONFINE_TOOL };
-
-/* One argument condition: EQ (arg == value) or MASKED_EQ ((arg & mask) == value). */
-struct confine_cond {
-	unsigned int arg;
-	enum scmp_compare op;
-	uint64_t mask;
-	uint64_t value;
-};
-
-/* One row: allow name (when every condition holds), or fail it with errno_ret when nonzero.
- * Rows with the same name are alternatives (OR); the conditions of one row all hold (AND). */
-struct confine_rule {
-	const char *name;
-	enum confine_phase phase;
-	int errno_ret;
-	unsigned int n_conds;
-	struct confine_cond conds[2];
-	const char *why;
-};
-
-/* Every CLONE_NEW* flag: a thread never gets a new namespace. */
-#define CONFINE_CLONE_NEW                                                                          \
-	(CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER |             \
-	 CLONE_NEWPID | CLONE_NEWNET)
-
 /* clang-format off */
-#define EQ(a, v) {(a), SCMP_CMP_EQ, 0, (uint64_t)(v)}
-#define MASKED_EQ(a, m, v) {(a), SCMP_CMP_MASKED_EQ, (uint64_t)(m), (uint64_t)(v)}
-#define ALLOW(n, why) {n, CONFINE_RUN, 0, 0, {{0}}, why}
-#define ALLOW_IF(n, c, why) {n, CONFINE_RUN, 0, 1, {c}, why}
-#define START(n, why) {n, CONFINE_START, 0, 0, {{0}}, why}
-#define START_IF(n, c, why) {n, CONFINE_START, 0, 1, {c}, why}
-#define TOOL(n, why) {n, CONFINE_TOOL, 0, 0, {{0}}, why}
-#define FAIL(n, e, why) {n, CONFINE_RUN, e, 0, {{0}}, why}
 #define NO_EXEC(a) MASKED_EQ(a, PROT_EXEC, 0)
 
 /*
@@ -91,7 +50,7 @@ struct confine_rule {
  * not hold '"' or '\' (they are printed into the JSON as is). After a change, regenerate
  * deploy/seccomp/cofferd.json (test_server_sandbox.py compares it byte for byte).
  */
-static const struct confine_rule confine_rules[] = {
+static const struct seccomp_row confine_rules[] = {
 	/* memory: nothing becomes executable after start-up (no dlopen, no JIT) */
 	ALLOW("brk", "malloc"),
 	ALLOW_IF("mmap", NO_EXEC(2), "malloc, thread stacks, SQLite -shm, the audit stage; no PROT_EXEC"),
@@ -174,7 +133,7 @@ static const struct confine_rule confine_rules[] = {
 	ALLOW("timerfd_gettime", "timers"),
 	/* threads (libmicrohttpd's workers, the store writer, the audit and lease threads); never a
 	 * new process */
-	ALLOW_IF("clone", MASKED_EQ(0, CLONE_THREAD | CONFINE_CLONE_NEW, CLONE_THREAD),
+	ALLOW_IF("clone", MASKED_EQ(0, CLONE_THREAD | SECCOMP_ROWS_CLONE_NEW, CLONE_THREAD),
 	         "pthread_create: a thread (fork, vfork, posix_spawn lack CLONE_THREAD), no namespace"),
 	FAIL("clone3", ENOSYS, "its flags are out of a filter's reach: ENOSYS makes glibc use clone"),
 	ALLOW("futex", "mutexes, condition variables, pthread_join"),
@@ -236,8 +195,6 @@ static const struct confine_rule confine_rules[] = {
 };
 /* clang-format on */
 
-#define CONFINE_N_RULES (sizeof(confine_rules) / sizeof(confine_rules[0]))
-
 #ifdef CONFINE_HAS_ASAN
 /*
  * AddressSanitizer builds only, in-process only (never in the profile): LeakSanitizer's check at
@@ -248,7 +205,7 @@ static const struct confine_rule confine_rules[] = {
  */
 #define CONFINE_LSAN_CLONE (CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_UNTRACED)
 /* clang-format off */
-static const struct confine_rule confine_asan_rules[] = {
+static const struct seccomp_row confine_asan_rules[] = {
 	ALLOW_IF("clone", EQ(0, CONFINE_LSAN_CLONE), "LeakSanitizer's tracer task"),
 	ALLOW_IF("ptrace", EQ(0, PTRACE_ATTACH), "LeakSanitizer suspends each thread"),
 	ALLOW_IF("ptrace", EQ(0, PTRACE_GETREGSET), "LeakSanitizer reads each thread's registers"),
@@ -264,159 +221,34 @@ static const struct confine_rule confine_asan_rules[] = {
 /* clang-format on */
 #endif
 
-static void confine_set_err(char *err, size_t err_len, const char *what, int errnum)
-{
-	if (err == NULL || err_len == 0)
-		return;
-	if (errnum != 0)
-		snprintf(err, err_len, "confine: %s: %s", what, strerror(errnum));
-	else
-		snprintf(err, err_len, "confine: %s", what);
-}
-
-/* Add the CONFINE_RUN rows of rules[0..n) to ctx. 0, or -1 with the reason in err. */
-static int confine_add_rules(scmp_filter_ctx ctx, const struct confine_rule *rules, size_t n,
-                             char *err, size_t err_len)
-{
-	struct scmp_arg_cmp cmp[2];
-	uint32_t action;
-	unsigned int j;
-	size_t i;
-	int nr, rc;
-
-	for (i = 0; i < n; i++) {
-		const struct confine_rule *r = &rules[i];
-
-		if (r->phase != CONFINE_RUN)
-			continue;
-		nr = seccomp_syscall_resolve_name(r->name);
-		if (nr < 0) /* not a syscall of this architecture */
-			continue;
-		for (j = 0; j < r->n_conds; j++) {
-			bool is_masked = r->conds[j].op == SCMP_CMP_MASKED_EQ;
-
-			cmp[j].arg = r->conds[j].arg;
-			cmp[j].op = r->conds[j].op;
-			cmp[j].datum_a = is_masked ? r->conds[j].mask : r->conds[j].value;
-			cmp[j].datum_b = is_masked ? r->conds[j].value : 0;
-		}
-		action =
-		    r->errno_ret != 0 ? SCMP_ACT_ERRNO((uint32_t)r->errno_ret) : SCMP_ACT_ALLOW;
-		rc = seccomp_rule_add_array(ctx, action, nr, r->n_conds, cmp);
-		if (rc != 0) {
-			confine_set_err(err, err_len, r->name, -rc);
-			return -1;
-		}
-	}
-	return 0;
-}
+/* The in-process filter: the table, and LeakSanitizer's rows in an AddressSanitizer build. */
+static const struct seccomp_rows confine_tables[] = {
+    SECCOMP_ROWS(confine_rules),
+#ifdef CONFINE_HAS_ASAN
+    SECCOMP_ROWS(confine_asan_rules),
+#endif
+};
 
 int confine_apply(char *err, size_t err_len)
 {
-	scmp_filter_ctx ctx;
-	int rc, ret = -1;
-
 	if (err != NULL && err_len > 0)
 		err[0] = '\0';
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
-		confine_set_err(err, err_len, "prctl(PR_SET_NO_NEW_PRIVS)", errno);
+		if (err != NULL && err_len > 0)
+			snprintf(err, err_len, "confine: prctl(PR_SET_NO_NEW_PRIVS): %s",
+			         strerror(errno));
 		return -1;
 	}
-	ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
-	if (ctx == NULL) {
-		confine_set_err(err, err_len, "seccomp_init failed", 0);
-		return -1;
-	}
-	rc = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
-	if (rc == 0) /* every thread started so far: libmicrohttpd's, the store writer, ... */
-		rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1);
-	if (rc != 0) {
-		confine_set_err(err, err_len, "seccomp_attr_set", -rc);
-		goto out;
-	}
-	if (confine_add_rules(ctx, confine_rules, CONFINE_N_RULES, err, err_len) != 0)
-		goto out;
-#ifdef CONFINE_HAS_ASAN
-	if (confine_add_rules(ctx, confine_asan_rules,
-	                      sizeof(confine_asan_rules) / sizeof(confine_asan_rules[0]), err,
-	                      err_len) != 0)
-		goto out;
-#endif
-	rc = seccomp_load(ctx);
-	if (rc != 0) {
-		confine_set_err(err, err_len, "seccomp_load", -rc);
-		goto out;
-	}
-	ret = 0;
-out:
-	seccomp_release(ctx);
-	return ret;
+	/* Synchronised to every thread started so far: libmicrohttpd's, the store writer, ... */
+	return seccomp_rows_load(confine_tables, sizeof(confine_tables) / sizeof(confine_tables[0]),
+	                         NULL, NULL, "confine", err, err_len);
 }
 
-/* What a comment in the profile starts with: the rows the in-process filter does not have. */
-static const char *confine_phase_note(enum confine_phase phase)
-{
-	switch (phase) {
-	case CONFINE_START:
-		return "start-up only: ";
-	case CONFINE_TOOL:
-		return "the coffer CLI only: ";
-	case CONFINE_RUN:
-		break;
-	}
-	return "";
-}
-
-/* One row as one entry of the profile's syscalls array, on one line. */
-static void confine_print_rule(FILE *f, const struct confine_rule *r, bool is_last)
-{
-	unsigned int j;
-
-	fprintf(f, "    {\"names\": [\"%s\"], \"action\": \"%s\"", r->name,
-	        r->errno_ret != 0 ? "SCMP_ACT_ERRNO" : "SCMP_ACT_ALLOW");
-	if (r->errno_ret != 0)
-		fprintf(f, ", \"errnoRet\": %d", r->errno_ret);
-	if (r->n_conds > 0) {
-		fputs(", \"args\": [", f);
-		for (j = 0; j < r->n_conds; j++) {
-			const struct confine_cond *c = &r->conds[j];
-			bool is_masked = c->op == SCMP_CMP_MASKED_EQ;
-
-			/* As runc and crun read it: MASKED_EQ's value is the mask. */
-			fprintf(f,
-			        "%s{\"index\": %u, \"value\": %llu, \"valueTwo\": %llu, \"op\": "
-			        "\"%s\"}",
-			        j > 0 ? ", " : "", c->arg,
-			        (unsigned long long)(is_masked ? c->mask : c->value),
-			        (unsigned long long)(is_masked ? c->value : 0),
-			        is_masked ? "SCMP_CMP_MASKED_EQ" : "SCMP_CMP_EQ");
-		}
-		fputs("]", f);
-	}
-	fprintf(f, ", \"comment\": \"%s%s\"}%s\n", confine_phase_note(r->phase), r->why,
-	        is_last ? "" : ",");
-}
-
-/*
- * defaultAction is SCMP_ACT_ERRNO (EPERM), not KILL_PROCESS, as in the agent's profile: the
- * runtime loads the profile before its own last steps and before the loader runs, where a killed
- * process looks like a broken runtime; after confine_apply() the in-process filter kills anything
- * outside the table.
- */
 int confine_print_profile(FILE *f)
 {
-	size_t i;
+	static const struct seccomp_rows t = SECCOMP_ROWS(confine_rules);
 
-	fputs("{\n"
-	      "  \"defaultAction\": \"SCMP_ACT_ERRNO\",\n"
-	      "  \"defaultErrnoRet\": 1,\n"
-	      "  \"architectures\": [\"SCMP_ARCH_X86_64\", \"SCMP_ARCH_AARCH64\"],\n"
-	      "  \"syscalls\": [\n",
-	      f);
-	for (i = 0; i < CONFINE_N_RULES; i++)
-		confine_print_rule(f, &confine_rules[i], i + 1 == CONFINE_N_RULES);
-	fputs("  ]\n}\n", f);
-	return fflush(f) == 0 && !ferror(f) ? 0 : -1;
+	return seccomp_rows_print(f, &t);
 }
 
 #ifdef COFFER_TEST_HOOKS
