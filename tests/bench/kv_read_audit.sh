@@ -56,6 +56,8 @@ size="$(curl -sf -H "X-Vault-Token: $reader" "$addr/v1/secret/data/bench/s0" | w
 script="$(bench_wrk_script "$reader")"
 
 run_wrk() { # NAME
+	local before
+	before="$(bench_cpu_ticks "$server_pid")"
 	wrk -t2 -c32 -d"${secs}s" -s "$script" "$addr/v1/secret/data/bench/s0" |
 		tee "$bench_tmp/$1.txt" | bench_wrk_rps
 	if grep -q "Non-2xx" "$bench_tmp/$1.txt"; then
@@ -63,11 +65,14 @@ run_wrk() { # NAME
 		cat "$bench_tmp/$1.txt" >&2
 		exit 1
 	fi
+	bench_cpu_per_request "$before" "$(bench_cpu_ticks "$server_pid")" "$bench_tmp/$1.txt" \
+		>"$bench_tmp/$1.cpu"
 }
 
 # Alternating rounds (as kv_read.sh): the median of neighbouring ratios is the figure.
 echo "kv_read_audit: $stored secrets stored, response body $size bytes, wrk -t2 -c32 -d${secs}s, $rounds rounds"
 ratios=()
+cpu_ratios=()
 for round in $(seq 1 "$rounds"); do
 	off="$(run_wrk off)"
 	bench_stop
@@ -75,11 +80,13 @@ for round in $(seq 1 "$rounds"); do
 	on="$(run_wrk on)"
 	bench_stop
 	ratios+=("$(bench_ratio "$on" "$off")")
-	echo "  round $round: audit off $off req/s (p50 $(awk '/Latency/ {print $2}' "$bench_tmp/off.txt")), audit on $on req/s (p50 $(awk '/Latency/ {print $2}' "$bench_tmp/on.txt")), ratio ${ratios[-1]}"
+	cpu_ratios+=("$(bench_ratio "$(cat "$bench_tmp/on.cpu")" "$(cat "$bench_tmp/off.cpu")")")
+	echo "  round $round: audit off $off req/s (p50 $(awk '/Latency/ {print $2}' "$bench_tmp/off.txt"), server CPU $(cat "$bench_tmp/off.cpu") us/req), audit on $on req/s (p50 $(awk '/Latency/ {print $2}' "$bench_tmp/on.txt"), $(cat "$bench_tmp/on.cpu") us/req), ratio ${ratios[-1]}"
 	bench_start "$bench_tmp/off.json"
 done
 bench_stop
 lines="$(wc -l <"$audit_dir/kv-read-audit.log")"
 audit_bytes="$(wc -c <"$audit_dir/kv-read-audit.log")"
 echo "  audit file: $lines lines, $audit_bytes bytes in $audit_dir/kv-read-audit.log"
+echo "  server CPU per request on/off (median): $(bench_median "${cpu_ratios[@]}")"
 echo "  ratio on/off (median of $rounds rounds): $(bench_median "${ratios[@]}")"

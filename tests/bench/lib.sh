@@ -81,6 +81,17 @@ bench_ratio() { # A B
 	awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'
 }
 
+# CPU time (user + system) a process has used so far, in clock ticks.
+bench_cpu_ticks() { # PID
+	awk '{ print $14 + $15 }' "/proc/$1/stat"
+}
+
+# Server CPU per request in microseconds: ticks used over a wrk run and the report's request count.
+bench_cpu_per_request() { # TICKS_BEFORE TICKS_AFTER WRK_REPORT_FILE
+	awk -v t="$(($2 - $1))" -v hz="$(getconf CLK_TCK)" \
+		'/ requests in / { n = $1 } END { printf "%.1f", (n > 0 ? t / hz * 1e6 / n : 0) }' "$3"
+}
+
 bench_median() { # NUMBER...
 	printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'
 }
