@@ -762,12 +762,18 @@ int audit_device_reopen(struct audit_device *d)
 		return COFFER_ERR_IO;
 	}
 	pthread_mutex_lock(&d->file_mu);
-	/* Staged lines belong to the old file, which logrotate renamed. */
-	if (audit_flush_locked(d, err, sizeof(err)) != 0)
-		log_error("audit %s: staged lines go to the new file: %s", d->path, err);
+	/* Staged lines belong to the old file, which logrotate renamed: most of them without
+	 * holding up the readers that stage, then what they staged meanwhile with the chain held
+	 * still (their seq numbers come before the closing checkpoint's). */
+	rc = audit_flush_locked(d, err, sizeof(err));
 	pthread_mutex_lock(&d->mu);
-	/* The old file ends with a signed checkpoint (the chain goes on in the new one). */
-	if (d->fd >= 0 && !d->needs_header && d->sign_sk != NULL &&
+	if (rc == 0)
+		rc = audit_flush_locked(d, err, sizeof(err));
+	if (rc != 0)
+		log_error("audit %s: staged lines go to the new file: %s", d->path, err);
+	/* The old file ends with a signed checkpoint (the chain goes on in the new one); not
+	 * while lines that come before it wait staged. */
+	if (rc == 0 && d->fd >= 0 && !d->needs_header && d->sign_sk != NULL &&
 	    audit_ckpt_write_locked(d, AUDIT_CKPT_REOPEN, err, sizeof(err)) != 0)
 		log_error("audit %s: no closing checkpoint in the old file: %s", d->path, err);
 	old = d->fd;

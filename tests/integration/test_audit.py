@@ -364,6 +364,47 @@ def test_concurrent_reads_writes_and_rotations_keep_one_whole_chain(audited):
     assert done.returncode == 0, done.stdout + done.stderr
 
 
+def test_reopen_under_reads_keeps_staged_lines_before_its_checkpoint(audited):
+    """SIGHUP (no rename: the same file is reopened) many times while readers stage lines: the
+    signed "reopen" checkpoint goes after every line staged before it, so the file stays one
+    chain in order. A reader that staged a pair between the reopen's flush and its checkpoint
+    once left a gap (seq N+2 where N was due) and wrote the pair after the checkpoint."""
+    server, _keys, root, log = audited
+    kv2_write(server, root, "reopen/a", {"v": "1"})
+    stop = threading.Event()
+    errors = []
+
+    def reader():
+        session = requests.Session()
+        session.trust_env = False
+        while not stop.is_set():
+            r = session.get(f"{server.url}/v1/secret/data/reopen/a",
+                            headers={"X-Vault-Token": root}, timeout=10)
+            if r.status_code != 200:
+                errors.append(r.status_code)
+
+    threads = [threading.Thread(target=reader) for _ in range(6)]
+    for t in threads:
+        t.start()
+    try:
+        for _ in range(150):
+            server.proc.send_signal(signal.SIGHUP)
+            time.sleep(0.01)
+        time.sleep(0.2)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+    assert errors == [], errors[:5]
+    lines = read_lines(log)
+    parsed = check_chain(lines)
+    assert len(parsed) > 300, len(parsed)
+    reopens = sum(1 for raw in lines if b'"kind":"reopen"' in raw)
+    assert reopens > 50, reopens
+    done = coffer_verify(server, root, log)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
 def test_restart_continues_the_chain_from_the_last_line(audited):
     server, keys, root, log = audited
     kv2_write(server, root, "restart/a", {"v": "1"})
