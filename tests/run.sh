@@ -46,7 +46,8 @@ done
 
 # ThreadSanitizer: cofferd built with -fsanitize=thread serves the integration files that drive
 # it from the most threads at once (staged and direct audit writes with rotations, watches, KV
-# writes, tokens, the connection limits' reaper, the audit room on a full disk). A race report makes cofferd exit 66 at its clean stop, which fails the test.
+# writes, tokens, the connection limits' reaper, the audit room on a full disk). A race report
+# makes cofferd exit 66 at its clean stop, which fails the test.
 cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCOFFER_TESTS=OFF \
 	-DCMAKE_C_FLAGS="-fsanitize=thread -O1" >/dev/null
 ninja -C build-tsan cofferd >/dev/null
