@@ -262,6 +262,18 @@ int audit_flush_locked(struct audit_device *d, char *err, size_t err_len)
 	return 0;
 }
 
+int audit_flush_hold_chain(struct audit_device *d, char *err, size_t err_len)
+{
+	/* Most of what is staged goes first without holding up the readers that stage... */
+	int rc = audit_flush_locked(d, err, err_len);
+
+	pthread_mutex_lock(&d->mu);
+	/* ...and what they staged meanwhile, with the chain held still. */
+	if (rc == 0)
+		rc = audit_flush_locked(d, err, err_len);
+	return rc;
+}
+
 /*
  * The chain's members go last in a line: ,"seq":N,"prev":"blake2b:<hex>"} replaces the body's
  * closing brace. So the hash of everything before them can be taken without the chain's lock
@@ -422,32 +434,26 @@ static int audit_write_direct(struct audit_device *d, const struct audit_line *l
 	pthread_mutex_lock(&d->file_mu);
 	if (pr != NULL)
 		audit_promise_give_back(d, pr);
-	/* Most of what is staged goes first without holding up the readers that stage... */
-	rc = audit_flush_locked(d, err, err_len);
+	rc = audit_flush_hold_chain(d, err, err_len);
+	if (rc == 0)
+		rc = audit_header_write_locked(d, err, err_len);
 	if (rc == 0) {
-		pthread_mutex_lock(&d->mu);
-		/* ...and what they staged meanwhile, with the chain held still. */
-		rc = audit_flush_locked(d, err, err_len);
-		if (rc == 0)
-			rc = audit_header_write_locked(d, err, err_len);
-		if (rc == 0) {
-			memcpy(prev_text, d->prev_text, sizeof(prev_text));
-			for (size_t i = 0; i < n; i++) {
-				iov[i].iov_len =
-				    audit_line_seal(&lines[i], d->seq + 1 + i, prev_text, hash);
-				iov[i].iov_base = lines[i].sb->p;
-				audit_prev_text(hash, prev_text);
-			}
-			rc = pr != NULL ? audit_write_promising(d, iov, (int)n, pr, err, err_len)
-			                : audit_write_lines(d, iov, (int)n, err, err_len);
+		memcpy(prev_text, d->prev_text, sizeof(prev_text));
+		for (size_t i = 0; i < n; i++) {
+			iov[i].iov_len =
+			    audit_line_seal(&lines[i], d->seq + 1 + i, prev_text, hash);
+			iov[i].iov_base = lines[i].sb->p;
+			audit_prev_text(hash, prev_text);
 		}
-		if (rc == 0) {
-			d->seq += n;
-			memcpy(d->prev, hash, sizeof(d->prev));
-			memcpy(d->prev_text, prev_text, sizeof(prev_text));
-		}
-		pthread_mutex_unlock(&d->mu);
+		rc = pr != NULL ? audit_write_promising(d, iov, (int)n, pr, err, err_len)
+		                : audit_write_lines(d, iov, (int)n, err, err_len);
 	}
+	if (rc == 0) {
+		d->seq += n;
+		memcpy(d->prev, hash, sizeof(d->prev));
+		memcpy(d->prev_text, prev_text, sizeof(prev_text));
+	}
+	pthread_mutex_unlock(&d->mu);
 	__atomic_store_n(&d->is_failing, rc != 0, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&d->file_mu);
 	if (rc == 0)
@@ -762,13 +768,9 @@ int audit_device_reopen(struct audit_device *d)
 		return COFFER_ERR_IO;
 	}
 	pthread_mutex_lock(&d->file_mu);
-	/* Staged lines belong to the old file, which logrotate renamed: most of them without
-	 * holding up the readers that stage, then what they staged meanwhile with the chain held
-	 * still (their seq numbers come before the closing checkpoint's). */
-	rc = audit_flush_locked(d, err, sizeof(err));
-	pthread_mutex_lock(&d->mu);
-	if (rc == 0)
-		rc = audit_flush_locked(d, err, sizeof(err));
+	/* Staged lines belong to the old file, which logrotate renamed; their seq numbers come
+	 * before the closing checkpoint's. */
+	rc = audit_flush_hold_chain(d, err, sizeof(err));
 	if (rc != 0)
 		log_error("audit %s: staged lines go to the new file: %s", d->path, err);
 	/* The old file ends with a signed checkpoint (the chain goes on in the new one); not

@@ -183,6 +183,10 @@ int audit_file_path_check(const char *audit_dir, const char *file_path, char *ou
 int audit_write_lines(struct audit_device *d, const struct iovec *iov, int n_iov, char *err,
                       size_t err_len);
 int audit_flush_locked(struct audit_device *d, char *err, size_t err_len);
+/* Everything staged into the file, the last of it with the chain's lock (d->mu) taken, so that
+ * a line written next comes after every staged one. d->mu is held on return, whatever the
+ * result. Caller holds d->file_mu. */
+int audit_flush_hold_chain(struct audit_device *d, char *err, size_t err_len);
 /* Wake the flusher if it sleeps (a line was staged, or written unsigned). */
 void audit_flusher_wake(struct audit_device *d);
 

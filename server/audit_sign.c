@@ -244,10 +244,7 @@ int audit_device_checkpoint(struct audit_device *d, const char *kind)
 	int rc;
 
 	pthread_mutex_lock(&d->file_mu);
-	rc = audit_flush_locked(d, err, sizeof(err));
-	pthread_mutex_lock(&d->mu);
-	if (rc == 0)
-		rc = audit_flush_locked(d, err, sizeof(err));
+	rc = audit_flush_hold_chain(d, err, sizeof(err));
 	/* Nothing to sign: no key, a file without a line, or (periodic) nothing new. */
 	if (rc == 0 && d->sign_sk != NULL && d->fd >= 0 && !d->needs_header &&
 	    (!is_periodic || d->seq != d->ckpt_seq)) {
