@@ -79,9 +79,11 @@ for round in $(seq 1 "$rounds"); do
 	bench_start "$bench_tmp/on.json"
 	on="$(run_wrk on)"
 	bench_stop
+	off_cpu="$(<"$bench_tmp/off.cpu")"
+	on_cpu="$(<"$bench_tmp/on.cpu")"
 	ratios+=("$(bench_ratio "$on" "$off")")
-	cpu_ratios+=("$(bench_ratio "$(cat "$bench_tmp/on.cpu")" "$(cat "$bench_tmp/off.cpu")")")
-	echo "  round $round: audit off $off req/s (p50 $(awk '/Latency/ {print $2}' "$bench_tmp/off.txt"), server CPU $(cat "$bench_tmp/off.cpu") us/req), audit on $on req/s (p50 $(awk '/Latency/ {print $2}' "$bench_tmp/on.txt"), $(cat "$bench_tmp/on.cpu") us/req), ratio ${ratios[-1]}"
+	cpu_ratios+=("$(bench_ratio "$on_cpu" "$off_cpu")")
+	echo "  round $round: audit off $off req/s (p50 $(awk '/Latency/ {print $2}' "$bench_tmp/off.txt"), server CPU $off_cpu us/req), audit on $on req/s (p50 $(awk '/Latency/ {print $2}' "$bench_tmp/on.txt"), $on_cpu us/req), ratio ${ratios[-1]}"
 	bench_start "$bench_tmp/off.json"
 done
 bench_stop

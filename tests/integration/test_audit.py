@@ -4,6 +4,7 @@ a response line per logical request, none for raw routes; no secret in clear (HM
 sys/audit-hash reproduces); the hash chain (seq, prev = BLAKE2b-256 of the previous line) across
 SIGHUP rotation and restarts; sys/audit list, API creation only when the config allows it and only
 inside audit_dir; and fail-closed when the audit file cannot be written (a full tmpfs)."""
+import contextlib
 import hashlib
 import json
 import os
@@ -137,6 +138,22 @@ def by_request_id(parsed):
     for obj in parsed:
         out.setdefault(obj["request"]["id"], []).append(obj)
     return out
+
+
+@contextlib.contextmanager
+def running(worker, n):
+    """n threads of worker(index, stop) for the with-block; stop is set and they are joined after
+    it, whatever happened."""
+    stop = threading.Event()
+    threads = [threading.Thread(target=worker, args=(i, stop)) for i in range(n)]
+    for t in threads:
+        t.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
 
 
 @pytest.fixture
@@ -316,9 +333,8 @@ def test_concurrent_reads_writes_and_rotations_keep_one_whole_chain(audited):
         kv2_write(server, root, f"conc/{i}", {"v": str(i)})
     answered, errors = [], []
     lock = threading.Lock()
-    stop = threading.Event()
 
-    def worker(n):
+    def worker(n, stop):
         session = requests.Session()
         session.trust_env = False
         i = 0
@@ -335,11 +351,8 @@ def test_concurrent_reads_writes_and_rotations_keep_one_whole_chain(audited):
                 (answered if r.status_code == 200 else errors).append(
                     (r.status_code, r.json().get("request_id")))
 
-    threads = [threading.Thread(target=worker, args=(n,)) for n in range(6)]
-    for t in threads:
-        t.start()
     rotated = []
-    try:
+    with running(worker, 6):
         for k in (1, 2):
             time.sleep(1.0)
             old = log.parent / f"audit.log.{k}"
@@ -348,10 +361,6 @@ def test_concurrent_reads_writes_and_rotations_keep_one_whole_chain(audited):
             server.proc.send_signal(signal.SIGHUP)
             assert wait_for(lambda: log.exists(), 5), "SIGHUP did not reopen the audit file"
         time.sleep(1.0)
-    finally:
-        stop.set()
-        for t in threads:
-            t.join()
     assert errors == [], errors[:5]
     assert len(answered) > 200, len(answered)
     lines = read_lines(*rotated, log)
@@ -371,10 +380,9 @@ def test_reopen_under_reads_keeps_staged_lines_before_its_checkpoint(audited):
     once left a gap (seq N+2 where N was due) and wrote the pair after the checkpoint."""
     server, _keys, root, log = audited
     kv2_write(server, root, "reopen/a", {"v": "1"})
-    stop = threading.Event()
     errors = []
 
-    def reader():
+    def reader(_n, stop):
         session = requests.Session()
         session.trust_env = False
         while not stop.is_set():
@@ -383,18 +391,11 @@ def test_reopen_under_reads_keeps_staged_lines_before_its_checkpoint(audited):
             if r.status_code != 200:
                 errors.append(r.status_code)
 
-    threads = [threading.Thread(target=reader) for _ in range(6)]
-    for t in threads:
-        t.start()
-    try:
+    with running(reader, 6):
         for _ in range(150):
             server.proc.send_signal(signal.SIGHUP)
             time.sleep(0.01)
         time.sleep(0.2)
-    finally:
-        stop.set()
-        for t in threads:
-            t.join()
     assert errors == [], errors[:5]
     lines = read_lines(log)
     parsed = check_chain(lines)

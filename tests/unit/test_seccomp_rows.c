@@ -175,6 +175,24 @@ static json_t *profile_entry(json_t *profile, const char *name)
 	return NULL;
 }
 
+/* The profile seccomp_rows_print() makes of t, parsed; NULL when it cannot be made or read. */
+static json_t *profile_of(const struct seccomp_rows *t)
+{
+	char *text = NULL;
+	size_t len = 0;
+	json_t *p = NULL;
+	FILE *f = open_memstream(&text, &len);
+	int rc;
+
+	if (f == NULL)
+		return NULL;
+	rc = seccomp_rows_print(f, t);
+	if (fclose(f) == 0 && rc == 0)
+		p = json_loads(text, 0, NULL);
+	free(text);
+	return p;
+}
+
 static void profile_holds_every_row_as_the_runtime_reads_it(void)
 {
 	const struct seccomp_rows t = SECCOMP_ROWS(base_rows);
@@ -182,17 +200,9 @@ static void profile_holds_every_row_as_the_runtime_reads_it(void)
 	    ALLOW_IF("clone", MASKED_EQ(0, 0x10100, 0x10000), "a thread"),
 	};
 	const struct seccomp_rows tm = SECCOMP_ROWS(masked);
-	char *text = NULL;
-	size_t len = 0;
 	json_t *p, *e, *arg;
-	FILE *f;
 
-	f = open_memstream(&text, &len);
-	CHECK(f != NULL);
-	CHECK_EQ(seccomp_rows_print(f, &t), 0);
-	fclose(f);
-	p = json_loads(text, 0, NULL);
-	free(text);
+	p = profile_of(&t);
 	CHECK(p != NULL);
 	CHECK(strcmp(json_string_value(json_object_get(p, "defaultAction")), "SCMP_ACT_ERRNO") ==
 	      0);
@@ -223,12 +233,7 @@ static void profile_holds_every_row_as_the_runtime_reads_it(void)
 	json_decref(p);
 
 	/* MASKED_EQ: runc and crun read "value" as the mask and "valueTwo" as the value. */
-	f = open_memstream(&text, &len);
-	CHECK(f != NULL);
-	CHECK_EQ(seccomp_rows_print(f, &tm), 0);
-	fclose(f);
-	p = json_loads(text, 0, NULL);
-	free(text);
+	p = profile_of(&tm);
 	CHECK(p != NULL);
 	arg = json_array_get(json_object_get(profile_entry(p, "clone"), "args"), 0);
 	CHECK(arg != NULL);
