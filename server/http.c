@@ -649,10 +649,10 @@ int http_start(struct core *c, struct http_server **out)
 	if ((err = http_limits_new(cfg, h->tls_cert != NULL, &h->limits)) != 0)
 		goto out;
 	h->daemon = MHD_start_daemon(
-	    flags, 0, NULL, NULL, http_handle, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-	    MHD_OPTION_THREAD_POOL_SIZE, http_pool_size(), MHD_OPTION_CONNECTION_TIMEOUT,
-	    (unsigned)cfg->idle_timeout_s, MHD_OPTION_NOTIFY_COMPLETED, http_completed, h,
-	    MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, h, MHD_OPTION_UNESCAPE_CALLBACK,
+	    flags, 0, NULL, NULL, http_handle, h, MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, h,
+	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE,
+	    http_pool_size(), MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->idle_timeout_s,
+	    MHD_OPTION_NOTIFY_COMPLETED, http_completed, h, MHD_OPTION_UNESCAPE_CALLBACK,
 	    http_unescape, NULL, MHD_OPTION_NOTIFY_CONNECTION, http_limits_notify, h->limits,
 	    MHD_OPTION_URI_LOG_CALLBACK, http_limits_uri_log, NULL, MHD_OPTION_CONNECTION_LIMIT,
 	    http_limits_mhd_cap(h->limits), MHD_OPTION_CONNECTION_MEMORY_LIMIT, HTTP_MHD_MEMORY,

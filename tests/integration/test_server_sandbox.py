@@ -157,8 +157,10 @@ def test_the_running_server_is_confined(cofferd_factory):
 
 def test_disable_seccomp_warns_and_loads_no_filter(cofferd_factory):
     dev = start_dev(cofferd_factory, extra_args=["--disable-seccomp"])
+    # As above, the listener answers a moment before the confinement step (which here warns).
+    assert wait_for(lambda: "[WARN]  --disable-seccomp: the seccomp allow-list is not loaded"
+                    in dev.stderr(), 10), dev.stderr()
     assert proc_status(dev.proc.pid)["Seccomp"] == "0"
-    assert "[WARN]  --disable-seccomp: the seccomp allow-list is not loaded" in dev.stderr()
 
 
 needs_hooks = pytest.mark.skipif(not has_test_hooks(),
