@@ -156,7 +156,6 @@ static void cmd_audit_server_head(struct cmd_audit_trust *t, const char *device,
 {
 	json_t *resp = NULL, *entry = NULL, *head;
 	const char *name, *hash;
-	size_t n = 0;
 	long status = 0;
 
 	if (cli_client_send("GET", "sys/audit", NULL, &status, &resp) != CLI_EXIT_OK ||
@@ -177,8 +176,8 @@ static void cmd_audit_server_head(struct cmd_audit_trust *t, const char *device,
 	}
 	head = json_object_get(entry, "head");
 	hash = json_string_value(json_object_get(head, "hash"));
-	if (!json_is_object(head) || hash == NULL || strlen(hash) != AUDIT_PREV_TEXT_LEN ||
-	    codec_hex_decode(t->opts.head_hash, AUDIT_HASH_LEN, &n, hash + 8, 64) != 0) {
+	if (!json_is_object(head) || hash == NULL ||
+	    audit_prev_parse(hash, strlen(hash), &t->opts.head_alg, t->opts.head_hash) != 0) {
 		snprintf(t->note, sizeof(t->note), "%s has recorded no head yet", name);
 		goto out;
 	}

@@ -27,6 +27,7 @@
 /* Where a walk through the chain is: the last line that passed, for the next one to follow. */
 struct audit_walk {
 	bool has_prev;
+	enum audit_hash_alg alg; /* the chain's, from its first line */
 	uint64_t prev_seq;
 	uint8_t prev_hash[AUDIT_HASH_LEN];
 	const char *prev_path; /* file of the previous line, for messages */
@@ -36,39 +37,115 @@ struct audit_walk {
 	bool saw_head;                        /* the line at opts->head_seq was seen */
 };
 
-void audit_line_hash(const char *line, size_t len, uint8_t out[AUDIT_HASH_LEN])
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+
+/* SHA-NI (CPUID leaf 7, EBX bit 29), which nettle uses when the CPU has it. */
+static bool audit_cpu_has_sha(void)
 {
-	crypto_generichash(out, AUDIT_HASH_LEN, (const unsigned char *)line, len, NULL, 0);
+	unsigned a, b, c, d;
+
+	return __get_cpuid_count(7, 0, &a, &b, &c, &d) != 0 && (b >> 29 & 1) != 0;
+}
+#else
+/* Elsewhere nettle (3.8) hashes SHA-256 without special instructions. */
+static bool audit_cpu_has_sha(void)
+{
+	return false;
+}
+#endif
+
+enum audit_hash_alg audit_hash_preferred(void)
+{
+	return audit_cpu_has_sha() ? AUDIT_HASH_SHA256 : AUDIT_HASH_BLAKE2B;
 }
 
-void audit_prev_text(const uint8_t hash[AUDIT_HASH_LEN], char out[AUDIT_PREV_TEXT_LEN + 1])
+const char *audit_hash_name(enum audit_hash_alg alg)
+{
+	return alg == AUDIT_HASH_SHA256 ? "sha256" : "blake2b";
+}
+
+void audit_hash_init(struct audit_hash *h, enum audit_hash_alg alg)
+{
+	h->alg = alg;
+	if (alg == AUDIT_HASH_SHA256)
+		sha256_init(&h->u.sha256);
+	else
+		crypto_generichash_init(&h->u.blake2b, NULL, 0, AUDIT_HASH_LEN);
+}
+
+void audit_hash_update(struct audit_hash *h, const void *data, size_t len)
+{
+	if (h->alg == AUDIT_HASH_SHA256)
+		sha256_update(&h->u.sha256, len, data);
+	else
+		crypto_generichash_update(&h->u.blake2b, data, len);
+}
+
+void audit_hash_final(struct audit_hash *h, uint8_t out[AUDIT_HASH_LEN])
+{
+	if (h->alg == AUDIT_HASH_SHA256)
+		sha256_digest(&h->u.sha256, AUDIT_HASH_LEN, out);
+	else
+		crypto_generichash_final(&h->u.blake2b, out, AUDIT_HASH_LEN);
+}
+
+void audit_line_hash(enum audit_hash_alg alg, const char *line, size_t len,
+                     uint8_t out[AUDIT_HASH_LEN])
+{
+	struct audit_hash h;
+
+	audit_hash_init(&h, alg);
+	audit_hash_update(&h, line, len);
+	audit_hash_final(&h, out);
+}
+
+size_t audit_prev_text(enum audit_hash_alg alg, const uint8_t hash[AUDIT_HASH_LEN],
+                       char out[AUDIT_PREV_TEXT_MAX + 1])
 {
 	static const char hex[] = "0123456789abcdef";
-	char *p = out + sizeof(AUDIT_PREV_PREFIX) - 1;
+	const char *name = audit_hash_name(alg);
+	size_t n = strlen(name);
+	char *p = out + n + 1;
 
 	/* A table, not sodium_bin2hex: a line's hash is no secret, and the server formats it under
 	 * the chain's lock. */
-	memcpy(out, AUDIT_PREV_PREFIX, sizeof(AUDIT_PREV_PREFIX) - 1);
+	memcpy(out, name, n);
+	out[n] = ':';
 	for (size_t i = 0; i < AUDIT_HASH_LEN; i++) {
 		*p++ = hex[hash[i] >> 4];
 		*p++ = hex[hash[i] & 15];
 	}
 	*p = '\0';
+	return (size_t)(p - out);
 }
 
-/* "blake2b:" and exactly 64 lowercase hex digits: the one spelling the server writes. */
-static bool audit_prev_is_wellformed(const char *s, size_t len)
+int audit_prev_parse(const char *text, size_t len, enum audit_hash_alg *alg,
+                     uint8_t hash[AUDIT_HASH_LEN])
 {
-	size_t i;
+	static const enum audit_hash_alg algs[] = {AUDIT_HASH_SHA256, AUDIT_HASH_BLAKE2B};
+	const char *name, *hex;
+	size_t n, i;
 
-	if (len != AUDIT_PREV_TEXT_LEN ||
-	    memcmp(s, AUDIT_PREV_PREFIX, sizeof(AUDIT_PREV_PREFIX) - 1) != 0)
-		return false;
-	for (i = sizeof(AUDIT_PREV_PREFIX) - 1; i < len; i++) {
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-			return false;
+	for (i = 0; i < sizeof(algs) / sizeof(algs[0]); i++) {
+		name = audit_hash_name(algs[i]);
+		n = strlen(name);
+		if (len == n + 1 + 2 * AUDIT_HASH_LEN && memcmp(text, name, n) == 0 &&
+		    text[n] == ':')
+			break;
 	}
-	return true;
+	if (i == sizeof(algs) / sizeof(algs[0]))
+		return COFFER_ERR_INVALID;
+	hex = text + n + 1;
+	for (size_t k = 0; k < 2 * AUDIT_HASH_LEN; k++) {
+		if (!((hex[k] >= '0' && hex[k] <= '9') || (hex[k] >= 'a' && hex[k] <= 'f')))
+			return COFFER_ERR_INVALID;
+	}
+	if (hash != NULL &&
+	    codec_hex_decode(hash, AUDIT_HASH_LEN, &n, hex, 2 * AUDIT_HASH_LEN) != 0)
+		return COFFER_ERR_INVALID;
+	*alg = algs[i];
+	return 0;
 }
 
 /*
@@ -77,9 +154,10 @@ static bool audit_prev_is_wellformed(const char *s, size_t len)
  * a JSON object with an integer seq >= 1 and a well-formed prev string.
  */
 static int audit_parse_line(const char *line, size_t len, uint64_t *seq,
-                            char prev[AUDIT_PREV_TEXT_LEN + 1], char *reason, size_t reason_len,
+                            char prev[AUDIT_PREV_TEXT_MAX + 1], char *reason, size_t reason_len,
                             json_t **root_out)
 {
+	enum audit_hash_alg alg;
 	json_error_t jerr;
 	json_t *root, *v;
 	int rc = COFFER_ERR_INVALID;
@@ -98,13 +176,13 @@ static int audit_parse_line(const char *line, size_t len, uint64_t *seq,
 	*seq = (uint64_t)json_integer_value(v);
 	v = json_object_get(root, "prev");
 	if (!json_is_string(v) ||
-	    !audit_prev_is_wellformed(json_string_value(v), json_string_length(v))) {
+	    audit_prev_parse(json_string_value(v), json_string_length(v), &alg, NULL) != 0) {
 		snprintf(reason, reason_len,
-		         "prev is missing or not \"blake2b:<64 lowercase hex>\"");
+		         "prev is missing or not \"sha256:\" or \"blake2b:\" and 64 lowercase hex");
 		goto out;
 	}
 	if (prev != NULL)
-		memcpy(prev, json_string_value(v), AUDIT_PREV_TEXT_LEN + 1);
+		memcpy(prev, json_string_value(v), json_string_length(v) + 1);
 	rc = 0;
 	if (root_out != NULL) {
 		*root_out = root;
@@ -115,18 +193,14 @@ out:
 	return rc;
 }
 
-int audit_chain_link(const char *line, size_t len, uint64_t *seq, uint8_t prev[AUDIT_HASH_LEN])
+int audit_chain_link(const char *line, size_t len, uint64_t *seq, enum audit_hash_alg *alg,
+                     uint8_t prev[AUDIT_HASH_LEN])
 {
-	char text[AUDIT_PREV_TEXT_LEN + 1], reason[64];
-	const char *hex = text + sizeof(AUDIT_PREV_PREFIX) - 1;
-	size_t n = 0;
+	char text[AUDIT_PREV_TEXT_MAX + 1], reason[128];
 
 	if (audit_parse_line(line, len, seq, text, reason, sizeof(reason), NULL) != 0)
 		return COFFER_ERR_INVALID;
-	if (codec_hex_decode(prev, AUDIT_HASH_LEN, &n, hex, strlen(hex)) != 0 ||
-	    n != AUDIT_HASH_LEN)
-		return COFFER_ERR_INVALID;
-	return 0;
+	return audit_prev_parse(text, strlen(text), alg, prev);
 }
 
 /* Record the first problem: where it is and why. */
@@ -174,10 +248,12 @@ static bool audit_ckpt_kind_ok(const char *kind)
 size_t audit_ckpt_message(char *out, const char *kind, const char *device, const char *time,
                           uint64_t seq, const char *prev_text)
 {
+	enum audit_hash_alg alg;
 	int n;
 
 	if (!audit_ckpt_kind_ok(kind) || !audit_ckpt_field_ok(device) ||
-	    !audit_ckpt_field_ok(time) || strlen(prev_text) != AUDIT_PREV_TEXT_LEN)
+	    !audit_ckpt_field_ok(time) ||
+	    audit_prev_parse(prev_text, strlen(prev_text), &alg, NULL) != 0)
 		return 0;
 	n = snprintf(out, AUDIT_CKPT_MSG_MAX,
 	             "coffer-audit-checkpoint-v1\n%s\n%s\n%s\n%" PRIu64 "\n%s\n", kind, device,
@@ -291,7 +367,8 @@ static bool audit_check_signed(struct audit_walk *w, const char *path, uint64_t 
 		return false;
 	}
 	if (o->has_head && seq == o->head_seq) {
-		if (sodium_memcmp(hash, o->head_hash, AUDIT_HASH_LEN) != 0) {
+		if (o->head_alg != w->alg ||
+		    sodium_memcmp(hash, o->head_hash, AUDIT_HASH_LEN) != 0) {
 			audit_fail(
 			    out, path, line_no,
 			    "seq %" PRIu64 " is not the line the server recorded as its head", seq);
@@ -317,8 +394,22 @@ static bool audit_check_signed(struct audit_walk *w, const char *path, uint64_t 
 static bool audit_check_link(struct audit_walk *w, const char *path, uint64_t line_no, uint64_t seq,
                              const char *prev, struct audit_verify_result *out)
 {
-	char want[AUDIT_PREV_TEXT_LEN + 1];
+	char want[AUDIT_PREV_TEXT_MAX + 1];
 	uint8_t zero[AUDIT_HASH_LEN] = {0};
+	enum audit_hash_alg alg = AUDIT_HASH_BLAKE2B;
+
+	/* (audit_parse_line checked the spelling of prev already.) */
+	if (audit_prev_parse(prev, strlen(prev), &alg, NULL) != 0 ||
+	    (w->has_prev && alg != w->alg)) {
+		audit_fail(
+		    out, path, line_no,
+		    "prev is a %s hash but the chain uses %s (a chain never changes its hash "
+		    "function)",
+		    audit_hash_name(alg), audit_hash_name(w->alg));
+		return false;
+	}
+	if (!w->has_prev)
+		w->alg = alg;
 
 	if (w->has_prev && seq != w->prev_seq + 1) {
 		audit_fail(out, path, line_no, "seq %" PRIu64 " follows seq %" PRIu64 " (%s)", seq,
@@ -328,7 +419,7 @@ static bool audit_check_link(struct audit_walk *w, const char *path, uint64_t li
 		return false;
 	}
 	if (w->has_prev || seq == 1) {
-		audit_prev_text(w->has_prev ? w->prev_hash : zero, want);
+		audit_prev_text(w->alg, w->has_prev ? w->prev_hash : zero, want);
 		if (strcmp(prev, want) != 0) {
 			if (!w->has_prev)
 				audit_fail(out, path, line_no,
@@ -353,7 +444,7 @@ static bool audit_check_link(struct audit_walk *w, const char *path, uint64_t li
 static void audit_check_line(struct audit_walk *w, const char *path, uint64_t line_no,
                              const char *line, size_t len, struct audit_verify_result *out)
 {
-	char prev[AUDIT_PREV_TEXT_LEN + 1];
+	char prev[AUDIT_PREV_TEXT_MAX + 1];
 	char reason[sizeof(out->reason)];
 	uint8_t hash[AUDIT_HASH_LEN];
 	json_t *root = NULL;
@@ -365,10 +456,11 @@ static void audit_check_line(struct audit_walk *w, const char *path, uint64_t li
 		w->is_broken = true;
 		return;
 	}
-	audit_line_hash(line, len, hash);
-	is_ok =
-	    audit_check_link(w, path, line_no, seq, prev, out) &&
-	    (w->opts == NULL || audit_check_signed(w, path, line_no, root, seq, prev, hash, out));
+	is_ok = audit_check_link(w, path, line_no, seq, prev, out);
+	if (is_ok)
+		audit_line_hash(w->alg, line, len, hash);
+	is_ok = is_ok && (w->opts == NULL ||
+	                  audit_check_signed(w, path, line_no, root, seq, prev, hash, out));
 	json_decref(root);
 	if (!is_ok) {
 		w->is_broken = true;
@@ -532,9 +624,11 @@ static int audit_find_nl_back(int fd, off_t end, off_t *pos)
 	return COFFER_ERR_NOT_FOUND;
 }
 
-int audit_chain_tail(const char *path, uint64_t *seq, uint8_t hash[AUDIT_HASH_LEN])
+int audit_chain_tail(const char *path, uint64_t *seq, enum audit_hash_alg *alg,
+                     uint8_t hash[AUDIT_HASH_LEN])
 {
-	char reason[128];
+	char reason[128], prev[AUDIT_PREV_TEXT_MAX + 1];
+	enum audit_hash_alg a;
 	struct stat st;
 	off_t last_nl, prev_nl, start;
 	char *line = NULL;
@@ -569,12 +663,14 @@ int audit_chain_tail(const char *path, uint64_t *seq, uint8_t hash[AUDIT_HASH_LE
 	rc = audit_pread_full(fd, line, len, start);
 	if (rc != 0)
 		goto out;
-	if (audit_parse_line(line, len, &s, NULL, reason, sizeof(reason), NULL) != 0) {
+	if (audit_parse_line(line, len, &s, prev, reason, sizeof(reason), NULL) != 0 ||
+	    audit_prev_parse(prev, strlen(prev), &a, NULL) != 0) {
 		rc = COFFER_ERR_INTEGRITY;
 		goto out;
 	}
-	audit_line_hash(line, len, hash);
+	audit_line_hash(a, line, len, hash);
 	*seq = s;
+	*alg = a;
 out:
 	free(line);
 	close(fd);

@@ -2,10 +2,16 @@
 /*
  * audit_chain.h: the hash chain that makes audit logs tamper-evident (DESIGN.md §6). Every line is
  * a compact JSON object with the members "seq" (1, 2, 3... over the device's whole life, across
- * rotated files) and "prev" ("blake2b:<hex>" of the previous line's bytes without its newline; 64
+ * rotated files) and "prev" ("<hash>:<hex>" of the previous line's bytes without its newline; 64
  * zeros before seq 1). The server writes them last (so that it can hash the rest of a line
  * before it knows them); readers find them by name. The server's file device writes lines with
  * these helpers; `coffer audit verify` and the server's restart path read them back.
+ *
+ * <hash> is "sha256" or "blake2b" (BLAKE2b-256), chosen when a chain starts (its seq 1) and kept
+ * for its whole life, rotated files and restarts included: SHA-256 where the CPU has SHA
+ * instructions (2.5 times faster than BLAKE2b there, and the chain hashes every byte of every
+ * line), BLAKE2b elsewhere (where it is 3 to 4 times faster than SHA-256). Chains started before
+ * the choice existed are BLAKE2b.
  *
  * Checkpoint lines bind the chain to the server's Ed25519 key (DESIGN.md §6, §10.10): they are
  * chain lines like the others, {"time":T,"type":"checkpoint","kind":K,"device":D,
@@ -22,11 +28,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <nettle/sha2.h>
+#include <sodium.h>
+
 #include "err.h"
 
 #define AUDIT_HASH_LEN 32
-#define AUDIT_PREV_PREFIX "blake2b:"
-#define AUDIT_PREV_TEXT_LEN (8 + 2 * AUDIT_HASH_LEN) /* "blake2b:" + hex */
+#define AUDIT_PREV_TEXT_MAX (8 + 2 * AUDIT_HASH_LEN) /* the longest: "blake2b:" + hex */
 
 #define AUDIT_PK_LEN 32  /* crypto_sign_PUBLICKEYBYTES */
 #define AUDIT_SK_LEN 64  /* crypto_sign_SECRETKEYBYTES (seed and public key) */
@@ -46,10 +54,36 @@
 #define AUDIT_CKPT_SEAL "seal"
 #define AUDIT_CKPT_SHUTDOWN "shutdown"
 
-/* BLAKE2b-256 (unkeyed) of line[0..len) (no newline). */
-void audit_line_hash(const char *line, size_t len, uint8_t out[AUDIT_HASH_LEN]);
-/* "blake2b:<hex>" into out (AUDIT_PREV_TEXT_LEN + 1 bytes, NUL-terminated). */
-void audit_prev_text(const uint8_t hash[AUDIT_HASH_LEN], char out[AUDIT_PREV_TEXT_LEN + 1]);
+/* The hash functions of a chain (unkeyed, 32 bytes). */
+enum audit_hash_alg { AUDIT_HASH_BLAKE2B = 1, AUDIT_HASH_SHA256 = 2 };
+
+/* A hash being taken, with the alg it was started with (copyable: a copy goes on alone). */
+struct audit_hash {
+	enum audit_hash_alg alg;
+	union {
+		crypto_generichash_state blake2b;
+		struct sha256_ctx sha256;
+	} u;
+};
+
+/* The hash function for a new chain on this machine (see above). */
+enum audit_hash_alg audit_hash_preferred(void);
+/* "sha256" or "blake2b". */
+const char *audit_hash_name(enum audit_hash_alg alg);
+void audit_hash_init(struct audit_hash *h, enum audit_hash_alg alg);
+void audit_hash_update(struct audit_hash *h, const void *data, size_t len);
+void audit_hash_final(struct audit_hash *h, uint8_t out[AUDIT_HASH_LEN]);
+
+/* The hash of line[0..len) (no newline) with alg. */
+void audit_line_hash(enum audit_hash_alg alg, const char *line, size_t len,
+                     uint8_t out[AUDIT_HASH_LEN]);
+/* "<hash>:<hex>" into out (AUDIT_PREV_TEXT_MAX + 1 bytes, NUL-terminated); its length. */
+size_t audit_prev_text(enum audit_hash_alg alg, const uint8_t hash[AUDIT_HASH_LEN],
+                       char out[AUDIT_PREV_TEXT_MAX + 1]);
+/* The alg and hash of a prev text (len bytes): "sha256:" or "blake2b:" and exactly 64 lowercase
+ * hex digits, the one spelling the server writes. COFFER_ERR_INVALID otherwise. */
+int audit_prev_parse(const char *text, size_t len, enum audit_hash_alg *alg,
+                     uint8_t hash[AUDIT_HASH_LEN]) COFFER_WUR;
 
 /*
  * The bytes a checkpoint's signature covers, into out (AUDIT_CKPT_MSG_MAX bytes):
@@ -70,9 +104,10 @@ void audit_pk_encode(const uint8_t pk[AUDIT_PK_LEN], char out[AUDIT_PK_TEXT_LEN 
  * ignored. COFFER_ERR_INVALID when it is not 32 bytes of base64. */
 int audit_pk_decode(const char *text, uint8_t pk[AUDIT_PK_LEN]) COFFER_WUR;
 
-/* The seq and the prev hash of one line (len bytes, no newline); COFFER_ERR_INVALID when it is
- * not an audit line. */
-int audit_chain_link(const char *line, size_t len, uint64_t *seq, uint8_t prev[AUDIT_HASH_LEN]);
+/* The seq and the prev hash (and the alg it names) of one line (len bytes, no newline);
+ * COFFER_ERR_INVALID when it is not an audit line. */
+int audit_chain_link(const char *line, size_t len, uint64_t *seq, enum audit_hash_alg *alg,
+                     uint8_t prev[AUDIT_HASH_LEN]);
 
 struct audit_verify_result {
 	bool is_ok;
@@ -98,13 +133,15 @@ struct audit_verify_opts {
 	 * reach it, and the line at head_seq must hash to head_hash. */
 	bool has_head;
 	uint64_t head_seq;
+	enum audit_hash_alg head_alg;
 	uint8_t head_hash[AUDIT_HASH_LEN];
 };
 
 /*
  * Check the chain through the files in order (the oldest first, as rotated). Every line must end in
  * "\n" and be a JSON object with an integer seq >= 1 and a well-formed prev; from the second line
- * on (across files too) seq must be the previous seq + 1 and prev the hash of the previous line.
+ * on (across files too) seq must be the previous seq + 1 and prev the hash of the previous line,
+ * named as in the first line (a chain never changes its hash function).
  * The first line may start at any seq (older files may have been deleted), but seq 1 must have the
  * zero prev. Reading stops at the first problem. Note that an edit of the body of the very last
  * line cannot be detected: nothing after it commits to its hash.
@@ -129,12 +166,14 @@ int audit_verify_files_signed(const char *const *paths, size_t n_paths,
                               struct audit_verify_result *out) COFFER_WUR;
 
 /*
- * The seq and hash of the last complete line of path, to continue a chain after a restart. Reads
- * only the end of the file; a partial line after the last "\n" (a crash mid-write) is ignored, and
- * the caller decides what to do with it. COFFER_ERR_NOT_FOUND when the file is missing or has no
- * complete line, COFFER_ERR_INTEGRITY when that line has no valid seq, COFFER_ERR_IO,
- * COFFER_ERR_NOMEM. *seq and hash are set only on success.
+ * The seq, the chain's alg (the one the line's prev names) and the hash under it of the last
+ * complete line of path, to continue a chain after a restart. Reads only the end of the file; a
+ * partial line after the last "\n" (a crash mid-write) is ignored, and the caller decides what to
+ * do with it. COFFER_ERR_NOT_FOUND when the file is missing or has no complete line,
+ * COFFER_ERR_INTEGRITY when that line has no valid seq or prev, COFFER_ERR_IO, COFFER_ERR_NOMEM.
+ * The outputs are set only on success.
  */
-int audit_chain_tail(const char *path, uint64_t *seq, uint8_t hash[AUDIT_HASH_LEN]) COFFER_WUR;
+int audit_chain_tail(const char *path, uint64_t *seq, enum audit_hash_alg *alg,
+                     uint8_t hash[AUDIT_HASH_LEN]) COFFER_WUR;
 
 #endif

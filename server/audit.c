@@ -102,6 +102,27 @@ static int audit_publish(struct audit_broker *ab, struct audit_device *d)
 	return rc;
 }
 
+/* COFFER_AUDIT_HASH ("sha256" or "blake2b") chooses the hash function of new chains over the
+ * machine's preference (README, Audit log); anything else stops the server. */
+static int audit_hash_from_env(void)
+{
+	const char *v = getenv("COFFER_AUDIT_HASH");
+
+	if (v == NULL || v[0] == '\0') {
+		audit_set_new_chain_alg(0);
+	} else if (strcmp(v, "sha256") == 0) {
+		audit_set_new_chain_alg(AUDIT_HASH_SHA256);
+	} else if (strcmp(v, "blake2b") == 0) {
+		audit_set_new_chain_alg(AUDIT_HASH_BLAKE2B);
+	} else {
+		log_error(
+		    "COFFER_AUDIT_HASH=%s: the audit chain's hash is \"sha256\" or \"blake2b\"", v);
+		return COFFER_ERR_CONFIG;
+	}
+	log_debug("audit: new chains hash with %s", audit_hash_name(audit_new_chain_alg()));
+	return 0;
+}
+
 int audit_broker_new(const struct config *cfg, struct barrier *b, struct audit_broker **out)
 {
 	struct audit_broker *ab;
@@ -111,6 +132,9 @@ int audit_broker_new(const struct config *cfg, struct barrier *b, struct audit_b
 	int rc;
 
 	*out = NULL;
+	rc = audit_hash_from_env();
+	if (rc != 0)
+		return rc;
 	ab = calloc(1, sizeof(*ab));
 	if (ab == NULL)
 		return COFFER_ERR_NOMEM;

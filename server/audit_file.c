@@ -23,6 +23,21 @@
 
 #define AUDIT_TAIL_CHUNK 4096
 
+/* The hash function of chains started from now on; 0: the machine's preference. */
+static enum audit_hash_alg audit_new_alg;
+
+void audit_set_new_chain_alg(enum audit_hash_alg alg)
+{
+	__atomic_store_n(&audit_new_alg, alg, __ATOMIC_RELAXED);
+}
+
+enum audit_hash_alg audit_new_chain_alg(void)
+{
+	enum audit_hash_alg alg = __atomic_load_n(&audit_new_alg, __ATOMIC_RELAXED);
+
+	return alg != 0 ? alg : audit_hash_preferred();
+}
+
 static int audit_open_fd(const char *file_path, bool is_strict, char *err, size_t err_len)
 {
 	int flags = O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC;
@@ -113,14 +128,19 @@ static int audit_load_size(struct audit_device *d, char *err, size_t err_len)
 /* Continue the chain from the file's last line, or start it (seq 0, zero hash). */
 static int audit_load_tail(struct audit_device *d, char *err, size_t err_len)
 {
+	enum audit_hash_alg alg;
 	int rc;
 
 	rc = audit_load_size(d, err, err_len);
 	if (rc != 0)
 		return rc;
-	rc = audit_chain_tail(d->file_path, &d->seq, d->prev);
+	rc = audit_chain_tail(d->file_path, &d->seq, &alg, d->prev);
+	if (rc == 0)
+		__atomic_store_n(&d->alg, alg, __ATOMIC_RELAXED);
 	if (rc == COFFER_ERR_NOT_FOUND) {
+		/* A new chain (or the one of the head recorded, at unseal: audit_head_adopt). */
 		d->seq = 0;
+		__atomic_store_n(&d->alg, audit_new_chain_alg(), __ATOMIC_RELAXED);
 		memset(d->prev, 0, sizeof(d->prev));
 		rc = 0;
 	} else if (rc == COFFER_ERR_INTEGRITY) {
@@ -132,7 +152,7 @@ static int audit_load_tail(struct audit_device *d, char *err, size_t err_len)
 		snprintf(err, err_len, "cannot read the chain of %s: %s", d->file_path,
 		         coffer_strerror(rc));
 	}
-	audit_prev_text(d->prev, d->prev_text);
+	audit_prev_text(d->alg, d->prev, d->prev_text);
 	return rc;
 }
 
@@ -158,6 +178,7 @@ static struct audit_device *audit_device_alloc(const char *path, const char *fil
 	d->stage.fd = -1;
 	d->refs = 1;
 	d->is_config = is_config;
+	d->alg = audit_new_chain_alg();
 	snprintf(d->path, sizeof(d->path), "%s", path);
 	d->file_path = strdup(file_path);
 	d->description = strdup(description != NULL ? description : "");
@@ -275,32 +296,43 @@ int audit_flush_hold_chain(struct audit_device *d, char *err, size_t err_len)
 }
 
 /*
- * The chain's members go last in a line: ,"seq":N,"prev":"blake2b:<hex>"} replaces the body's
+ * The chain's members go last in a line: ,"seq":N,"prev":"<hash>:<hex>"} replaces the body's
  * closing brace. So the hash of everything before them can be taken without the chain's lock
  * (audit_line_begin), and under it only the few bytes that depend on the line before (one or two
- * BLAKE2b blocks instead of a dozen).
+ * blocks instead of a dozen).
  */
 struct audit_line {
 	struct audit_sb *sb;
-	crypto_generichash_state pre; /* the body without its closing brace */
+	struct audit_hash pre; /* the body without its closing brace */
 };
 
-static void audit_line_begin(struct audit_line *l, struct audit_sb *sb)
+/* The chain's hash function; it changes only at unseal, when a recorded head is adopted. */
+static enum audit_hash_alg audit_chain_alg(struct audit_device *d)
+{
+	return __atomic_load_n(&d->alg, __ATOMIC_RELAXED);
+}
+
+static void audit_line_begin(struct audit_device *d, struct audit_line *l, struct audit_sb *sb)
 {
 	l->sb = sb;
-	crypto_generichash_init(&l->pre, NULL, 0, AUDIT_HASH_LEN);
-	crypto_generichash_update(&l->pre, (const unsigned char *)sb->p, sb->len - 1);
+	audit_hash_init(&l->pre, audit_chain_alg(d));
+	audit_hash_update(&l->pre, sb->p, sb->len - 1);
 }
 
 /* End l's line with the chain's members and a newline and hash it; its length (newline
  * included). The body is left as it was but for its last byte, so a line can be sealed again. */
-static size_t audit_line_seal(const struct audit_line *l, uint64_t seq, const char *prev_text,
-                              uint8_t hash[AUDIT_HASH_LEN])
+static size_t audit_line_seal(const struct audit_line *l, enum audit_hash_alg alg, uint64_t seq,
+                              const char *prev_text, uint8_t hash[AUDIT_HASH_LEN])
 {
 	static const char seq_key[] = ",\"seq\":", prev_key[] = ",\"prev\":\"";
-	crypto_generichash_state st = l->pre;
+	struct audit_hash st = l->pre;
 	char *end = l->sb->p + l->sb->len - 1, digits[20];
-	size_t n = 0, nd = 0;
+	size_t n = 0, nd = 0, prev_len = strlen(prev_text);
+
+	if (st.alg != alg) { /* the chain adopted a recorded head meanwhile */
+		audit_hash_init(&st, alg);
+		audit_hash_update(&st, l->sb->p, l->sb->len - 1);
+	}
 
 	/* By hand, not snprintf: this runs under the chain's lock. */
 	do {
@@ -313,13 +345,13 @@ static size_t audit_line_seal(const struct audit_line *l, uint64_t seq, const ch
 		end[n++] = digits[--nd];
 	memcpy(end + n, prev_key, sizeof(prev_key) - 1);
 	n += sizeof(prev_key) - 1;
-	memcpy(end + n, prev_text, AUDIT_PREV_TEXT_LEN);
-	n += AUDIT_PREV_TEXT_LEN;
+	memcpy(end + n, prev_text, prev_len);
+	n += prev_len;
 	end[n++] = '"';
 	end[n++] = '}';
 
-	crypto_generichash_update(&st, (const unsigned char *)end, n);
-	crypto_generichash_final(&st, hash, AUDIT_HASH_LEN);
+	audit_hash_update(&st, end, n);
+	audit_hash_final(&st, hash);
 	end[n] = '\n';
 	return l->sb->len + n;
 }
@@ -348,9 +380,9 @@ static int audit_stage_lines(struct audit_device *d, const struct audit_line *li
 		return -1;
 	}
 	for (size_t i = 0; i < n; i++) {
-		len = audit_line_seal(&lines[i], ++d->seq, d->prev_text, hash);
+		len = audit_line_seal(&lines[i], d->alg, ++d->seq, d->prev_text, hash);
 		audit_stage_put(&d->stage, lines[i].sb->p, len);
-		audit_prev_text(hash, d->prev_text);
+		audit_prev_text(d->alg, hash, d->prev_text);
 	}
 	memcpy(d->prev, hash, sizeof(d->prev));
 	audit_stage_publish(&d->stage);
@@ -428,7 +460,7 @@ static int audit_write_direct(struct audit_device *d, const struct audit_line *l
 {
 	struct iovec iov[2];
 	uint8_t hash[AUDIT_HASH_LEN];
-	char prev_text[AUDIT_PREV_TEXT_LEN + 1];
+	char prev_text[AUDIT_PREV_TEXT_MAX + 1];
 	int rc;
 
 	pthread_mutex_lock(&d->file_mu);
@@ -441,9 +473,9 @@ static int audit_write_direct(struct audit_device *d, const struct audit_line *l
 		memcpy(prev_text, d->prev_text, sizeof(prev_text));
 		for (size_t i = 0; i < n; i++) {
 			iov[i].iov_len =
-			    audit_line_seal(&lines[i], d->seq + 1 + i, prev_text, hash);
+			    audit_line_seal(&lines[i], d->alg, d->seq + 1 + i, prev_text, hash);
 			iov[i].iov_base = lines[i].sb->p;
-			audit_prev_text(hash, prev_text);
+			audit_prev_text(d->alg, hash, prev_text);
 		}
 		rc = pr != NULL ? audit_write_promising(d, iov, (int)n, pr, err, err_len)
 		                : audit_write_lines(d, iov, (int)n, err, err_len);
@@ -476,7 +508,7 @@ int audit_device_write(struct audit_device *d, struct audit_sb *const *sbs, size
 			         d->path);
 			return COFFER_ERR_NOMEM;
 		}
-		audit_line_begin(&lines[i], sbs[i]);
+		audit_line_begin(d, &lines[i], sbs[i]);
 	}
 	if (may_stage && audit_stage_lines(d, lines, n) == 0)
 		rc = 0;
@@ -499,7 +531,7 @@ int audit_device_write_change(struct audit_device *d, struct audit_sb *sb, bool 
 		audit_device_unpromise(d, pr.give_back);
 		return COFFER_ERR_NOMEM;
 	}
-	audit_line_begin(&line, sb);
+	audit_line_begin(d, &line, sb);
 	rc = audit_write_direct(d, &line, 1, &pr, err, err_len);
 	*promise = pr.promised;
 	return rc;
@@ -606,15 +638,16 @@ static int audit_recover_line(const char *line, size_t len, void *arg)
 	struct audit_device *d = arg;
 	struct iovec iov = {(void *)line, len};
 	uint8_t prev[AUDIT_HASH_LEN];
+	enum audit_hash_alg alg;
 	char err[300];
 	uint64_t seq;
 
-	if (audit_chain_link(line, len - 1, &seq, prev) != 0)
+	if (audit_chain_link(line, len - 1, &seq, &alg, prev) != 0)
 		return 1;
 	if (d->seq != 0 && seq <= d->seq)
 		return 0; /* in the file already */
 	if ((d->seq != 0 || d->size != 0) &&
-	    (seq != d->seq + 1 || sodium_memcmp(prev, d->prev, sizeof(prev)) != 0))
+	    (seq != d->seq + 1 || alg != d->alg || sodium_memcmp(prev, d->prev, sizeof(prev)) != 0))
 		return 1; /* does not continue the file's chain: stale */
 	/* Recorded already: it goes in whenever it fits, the room beyond the end included. */
 	if (audit_write_raw(d, &iov, 1, err, sizeof(err)) != 0) {
@@ -622,7 +655,9 @@ static int audit_recover_line(const char *line, size_t len, void *arg)
 		return -1;
 	}
 	d->seq = seq;
-	audit_line_hash(line, len - 1, d->prev);
+	/* The same, or the staged chain's when the file was empty. */
+	__atomic_store_n(&d->alg, alg, __ATOMIC_RELAXED);
+	audit_line_hash(d->alg, line, len - 1, d->prev);
 	return 0;
 }
 
@@ -661,7 +696,7 @@ static int audit_stage_start(struct audit_device *d, bool is_strict, char *err, 
 		audit_stage_close(&d->stage);
 		return COFFER_ERR_IO;
 	}
-	audit_prev_text(d->prev, d->prev_text);
+	audit_prev_text(d->alg, d->prev, d->prev_text);
 	if (d->seq != before)
 		log_warn("audit %s: copied %llu staged lines into %s (the previous process stopped "
 		         "before writing them)",

@@ -54,8 +54,9 @@ struct audit_device {
 	/* The chain, in file order: mu serialises seq/prev with the staging of lines. */
 	pthread_mutex_t mu;
 	uint64_t seq; /* of the last line staged or written (0 for none) */
+	enum audit_hash_alg alg; /* the chain's (common/audit_chain.h); written atomically */
 	uint8_t prev[AUDIT_HASH_LEN];
-	char prev_text[AUDIT_PREV_TEXT_LEN + 1];
+	char prev_text[AUDIT_PREV_TEXT_MAX + 1];
 	struct audit_stage stage; /* stage.map NULL: none (every line written directly) */
 
 	/* The file: file_mu (taken before mu) serialises writes, reopening and the stage's
@@ -85,6 +86,7 @@ struct audit_device {
 	/* Signed checkpoints (audit_sign.c), under mu unless said otherwise. */
 	uint8_t *sign_sk;  /* secmem, AUDIT_SK_LEN bytes; NULL while sealed */
 	uint64_t ckpt_seq; /* seq of the last checkpoint line (0: none since start) */
+	enum audit_hash_alg ckpt_alg;      /* and the chain's hash function then */
 	uint8_t ckpt_hash[AUDIT_HASH_LEN]; /* and its hash */
 	bool needs_header;       /* the file has no line yet: a signed header goes first */
 	int64_t unsigned_since;  /* the flusher's own: when it saw lines after ckpt_seq (0: none) */
@@ -92,6 +94,7 @@ struct audit_device {
 	                          * with mu) and guards the members below */
 	struct barrier *barrier; /* where the head is recorded (set at unseal) */
 	uint64_t head_seq;       /* the head recorded there: the last checkpoint (0: none) */
+	enum audit_hash_alg head_alg;
 	uint8_t head_hash[AUDIT_HASH_LEN];
 	/* A periodic head is recorded by a thread of its own: the write waits for the disk, and
 	 * the flusher must not (head_mu). */
@@ -100,8 +103,7 @@ struct audit_device {
 	bool has_head_thread, is_head_pending, is_head_stopping;
 };
 
-
-/* Room kept after a line's body for ,"seq":N,"prev":"blake2b:<hex>"} and the newline. */
+/* Room kept after a line's body for ,"seq":N,"prev":"<hash>:<hex>"} and the newline. */
 #define AUDIT_SUFFIX_ROOM 128
 
 /* A line under construction: its body ("{...}"), with AUDIT_SUFFIX_ROOM bytes always free after
@@ -113,6 +115,10 @@ struct audit_sb {
 };
 
 /* audit_file.c */
+/* The hash function of the chains started from now on: alg, or with 0 the machine's preference
+ * (audit_hash_preferred), which is what audit_new_chain_alg() returns until set. */
+void audit_set_new_chain_alg(enum audit_hash_alg alg);
+enum audit_hash_alg audit_new_chain_alg(void);
 /* A device for file_path; opens it (O_NOFOLLOW when is_strict) and reads its chain's tail. On
  * error err says why and *out is NULL. */
 int audit_device_open(const char *path, const char *file_path, const char *description,

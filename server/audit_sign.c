@@ -16,7 +16,9 @@
 #include "secmem.h"
 
 #define AUDIT_SIGN_KEY_PATH "core/audit/signing-key"
-#define AUDIT_HEAD_LEN (8 + AUDIT_HASH_LEN) /* seq (big-endian) and hash */
+/* seq (big-endian), hash, and the chain's hash function (1 byte; a record without it is from
+ * before chains had a choice: BLAKE2b). */
+#define AUDIT_HEAD_LEN (8 + AUDIT_HASH_LEN + 1)
 #define AUDIT_CKPT_INTERVAL_NS 1000000000LL /* sign lines at most this long after they went */
 
 int audit_sign_key_load(struct barrier *b, uint8_t **out)
@@ -58,7 +60,7 @@ static void audit_head_path(const struct audit_device *d, char *out, size_t cap)
 
 /* The head recorded for d: 0, COFFER_ERR_NOT_FOUND, or a barrier error. */
 static int audit_head_load(struct audit_device *d, struct barrier *b, uint64_t *seq,
-                           uint8_t hash[AUDIT_HASH_LEN])
+                           enum audit_hash_alg *alg, uint8_t hash[AUDIT_HASH_LEN])
 {
 	char path[AUDIT_NAME_MAX + 32];
 	uint8_t *buf = NULL;
@@ -70,13 +72,17 @@ static int audit_head_load(struct audit_device *d, struct barrier *b, uint64_t *
 	rc = barrier_get(b, path, &buf, &len);
 	if (rc != 0)
 		return rc;
-	if (len != AUDIT_HEAD_LEN) {
+	if ((len != AUDIT_HEAD_LEN && len != AUDIT_HEAD_LEN - 1) ||
+	    (len == AUDIT_HEAD_LEN && buf[AUDIT_HEAD_LEN - 1] != AUDIT_HASH_BLAKE2B &&
+	     buf[AUDIT_HEAD_LEN - 1] != AUDIT_HASH_SHA256)) {
 		rc = COFFER_ERR_INTEGRITY;
 	} else {
 		for (int i = 0; i < 8; i++)
 			s = s << 8 | buf[i];
 		*seq = s;
 		memcpy(hash, buf + 8, AUDIT_HASH_LEN);
+		*alg = len == AUDIT_HEAD_LEN ? (enum audit_hash_alg)buf[AUDIT_HEAD_LEN - 1]
+		                             : AUDIT_HASH_BLAKE2B;
 	}
 	secmem_freezero(buf, len);
 	return rc;
@@ -86,11 +92,13 @@ void audit_head_record(struct audit_device *d)
 {
 	uint8_t buf[AUDIT_HEAD_LEN], hash[AUDIT_HASH_LEN];
 	char path[AUDIT_NAME_MAX + 32];
+	enum audit_hash_alg alg;
 	uint64_t seq;
 	int rc;
 
 	pthread_mutex_lock(&d->mu);
 	seq = d->ckpt_seq;
+	alg = d->ckpt_alg;
 	memcpy(hash, d->ckpt_hash, sizeof(hash));
 	pthread_mutex_unlock(&d->mu);
 	pthread_mutex_lock(&d->head_mu);
@@ -98,11 +106,13 @@ void audit_head_record(struct audit_device *d)
 		for (int i = 0; i < 8; i++)
 			buf[i] = (uint8_t)(seq >> (56 - 8 * i));
 		memcpy(buf + 8, hash, sizeof(hash));
+		buf[AUDIT_HEAD_LEN - 1] = (uint8_t)alg;
 		audit_head_path(d, path, sizeof(path));
 		/* Sealed (a seal checkpoint comes after the barrier closed): the file has it. */
 		rc = barrier_put(d->barrier, path, buf, sizeof(buf));
 		if (rc == 0) {
 			d->head_seq = seq;
+			d->head_alg = alg;
 			memcpy(d->head_hash, hash, sizeof(hash));
 		} else if (rc != COFFER_ERR_SEALED) {
 			log_error("audit %s: cannot record the head (seq %" PRIu64 "): %s", d->path,
@@ -184,14 +194,14 @@ static void audit_head_post(struct audit_device *d)
 
 json_t *audit_device_head_json(struct audit_device *d)
 {
-	char text[AUDIT_PREV_TEXT_LEN + 1];
+	char text[AUDIT_PREV_TEXT_MAX + 1];
 	json_t *out;
 
 	pthread_mutex_lock(&d->head_mu);
 	if (d->head_seq == 0) {
 		out = json_null();
 	} else {
-		audit_prev_text(d->head_hash, text);
+		audit_prev_text(d->head_alg, d->head_hash, text);
 		out = json_pack("{s:I,s:s}", "seq", (json_int_t)d->head_seq, "hash", text);
 	}
 	pthread_mutex_unlock(&d->head_mu);
@@ -221,9 +231,10 @@ int audit_ckpt_write_locked(struct audit_device *d, const char *kind, char *err,
 	if (rc != 0)
 		return rc;
 	d->seq++;
-	audit_line_hash(line, len - 1, d->prev);
-	audit_prev_text(d->prev, d->prev_text);
+	audit_line_hash(d->alg, line, len - 1, d->prev);
+	audit_prev_text(d->alg, d->prev, d->prev_text);
 	d->ckpt_seq = d->seq;
+	d->ckpt_alg = d->alg;
 	memcpy(d->ckpt_hash, d->prev, sizeof(d->prev));
 	if (strcmp(kind, AUDIT_CKPT_HEADER) == 0)
 		d->needs_header = false;
@@ -300,12 +311,14 @@ bool audit_ckpt_tick(struct audit_device *d)
  * the chain resumes from the recorded head after a new header, which verify reports as a gap.
  * Caller holds file_mu and mu.
  */
-static void audit_head_adopt(struct audit_device *d, uint64_t seq, const uint8_t hash[32])
+static void audit_head_adopt(struct audit_device *d, uint64_t seq, enum audit_hash_alg alg,
+                             const uint8_t hash[AUDIT_HASH_LEN])
 {
 	if (d->seq == 0 && d->size == 0) {
 		d->seq = seq;
 	} else if (d->seq < seq ||
-	           (d->seq == seq && sodium_memcmp(d->prev, hash, AUDIT_HASH_LEN) != 0)) {
+	           (d->seq == seq &&
+	            (d->alg != alg || sodium_memcmp(d->prev, hash, AUDIT_HASH_LEN) != 0))) {
 		log_error("audit %s: %s ends at seq %" PRIu64 " but the server wrote up to seq "
 		          "%" PRIu64 " and recorded another line there: lines were removed or "
 		          "replaced; the chain goes on from the recorded head after a new header",
@@ -315,13 +328,16 @@ static void audit_head_adopt(struct audit_device *d, uint64_t seq, const uint8_t
 	} else {
 		return;
 	}
+	/* The recorded chain goes on, with its hash function. */
+	__atomic_store_n(&d->alg, alg, __ATOMIC_RELAXED);
 	memcpy(d->prev, hash, AUDIT_HASH_LEN);
-	audit_prev_text(d->prev, d->prev_text);
+	audit_prev_text(d->alg, d->prev, d->prev_text);
 }
 
 int audit_device_set_signing(struct audit_device *d, const uint8_t *sk, struct barrier *b)
 {
 	uint8_t *copy = NULL, hash[AUDIT_HASH_LEN];
+	enum audit_hash_alg alg = AUDIT_HASH_BLAKE2B;
 	uint64_t seq = 0;
 	int rc = 0;
 
@@ -329,7 +345,7 @@ int audit_device_set_signing(struct audit_device *d, const uint8_t *sk, struct b
 		copy = secmem_dup(sk, AUDIT_SK_LEN);
 		if (copy == NULL)
 			return COFFER_ERR_NOMEM;
-		rc = audit_head_load(d, b, &seq, hash);
+		rc = audit_head_load(d, b, &seq, &alg, hash);
 		if (rc == COFFER_ERR_NOT_FOUND)
 			rc = 0;
 		if (rc != 0) {
@@ -342,7 +358,7 @@ int audit_device_set_signing(struct audit_device *d, const uint8_t *sk, struct b
 	secmem_free(d->sign_sk);
 	d->sign_sk = copy;
 	if (seq != 0 && d->has_chain)
-		audit_head_adopt(d, seq, hash);
+		audit_head_adopt(d, seq, alg, hash);
 	pthread_mutex_unlock(&d->mu);
 	pthread_mutex_unlock(&d->file_mu);
 	if (sk != NULL)
@@ -352,6 +368,7 @@ int audit_device_set_signing(struct audit_device *d, const uint8_t *sk, struct b
 		d->barrier = b;
 	if (seq > d->head_seq) {
 		d->head_seq = seq;
+		d->head_alg = alg;
 		memcpy(d->head_hash, hash, sizeof(hash));
 	}
 	pthread_mutex_unlock(&d->head_mu);

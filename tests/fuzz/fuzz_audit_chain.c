@@ -33,7 +33,8 @@ static void fuzz_key_init(void)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct audit_verify_opts opts = {fuzz_pk, false, 0, {0}};
+	struct audit_verify_opts opts = {.public_key = fuzz_pk};
+	enum audit_hash_alg alg;
 	struct audit_verify_result res, chain;
 	uint8_t hash[AUDIT_HASH_LEN];
 	uint64_t seq = 0;
@@ -51,13 +52,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 	rc = audit_verify_files(paths, 1, &chain);
 	if (rc == 0 && chain.is_ok && chain.n_lines > 0 &&
-	    (audit_chain_tail(path, &seq, hash) != 0 || seq != chain.last_seq))
+	    (audit_chain_tail(path, &seq, &alg, hash) != 0 || seq != chain.last_seq))
 		abort();
 	/* The last byte picks a head to check against, half of the time. */
 	if (size > 0 && (data[size - 1] & 1) != 0) {
 		opts.has_head = true;
 		opts.head_seq = data[size - 1] >> 1;
-		audit_line_hash((const char *)data, size / 2, opts.head_hash);
+		opts.head_alg = (data[size - 1] & 2) != 0 ? AUDIT_HASH_SHA256 : AUDIT_HASH_BLAKE2B;
+		audit_line_hash(opts.head_alg, (const char *)data, size / 2, opts.head_hash);
 	}
 	rc = audit_verify_files_signed(paths, 1, &opts, &res);
 	if (rc == 0 && res.is_ok) {

@@ -23,8 +23,11 @@ import requests
 from conftest import (Cofferd, assert_error, base_config, cofferd_path, create_token, free_port,
                       kv2_read, kv2_write, ok, token_needles, wait_for)
 
-ZERO_PREV = "blake2b:" + "0" * 64
-LINE_CHAIN_RE = re.compile(rb',"seq":(\d+),"prev":"(blake2b:[0-9a-f]{64})"\}$')
+# The chain's hash function: the server starts a chain with sha256 where the CPU has SHA
+# instructions, blake2b elsewhere (or as COFFER_AUDIT_HASH says), and keeps it for the chain's life.
+CHAIN_HASHES = {"blake2b": lambda raw: hashlib.blake2b(raw, digest_size=32).hexdigest(),
+                "sha256": lambda raw: hashlib.sha256(raw).hexdigest()}
+LINE_CHAIN_RE = re.compile(rb',"seq":(\d+),"prev":"((blake2b|sha256):[0-9a-f]{64})"\}$')
 TIME_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
 HMAC_RE = re.compile(r"^hmac-sha256:[0-9a-f]{64}$")
 RAW_PATHS = {"sys/init", "sys/unseal", "sys/seal-status", "sys/health", "sys/seal", "sys/leader"}
@@ -79,12 +82,24 @@ def read_lines(*paths):
     return out
 
 
-def check_chain(lines, first_seq=1, first_prev=ZERO_PREV):
-    """Checks seq and prev of every line (Python's BLAKE2b, independent of the server's); returns
+def chain_alg(line):
+    """The hash function a line's prev names."""
+    return LINE_CHAIN_RE.search(line).group(3).decode()
+
+
+def prev_of(raw, alg):
+    """The prev of the line after raw, in a chain hashed with alg (Python's hashlib)."""
+    return f"{alg}:" + CHAIN_HASHES[alg](raw)
+
+
+def check_chain(lines, first_seq=1, first_prev=None):
+    """Checks seq and prev of every line (Python's hashlib, independent of the server's; every
+    line names the chain's one hash function; first_prev None: the zero prev of seq 1); returns
     the parsed request and response lines (the signed checkpoint lines, test_audit_verify.py's
     subject, are in the chain but not returned)."""
     parsed = []
-    want_seq, want_prev = first_seq, first_prev
+    alg = chain_alg(lines[0]) if lines and LINE_CHAIN_RE.search(lines[0]) else "blake2b"
+    want_seq, want_prev = first_seq, first_prev or f"{alg}:" + "0" * 64
     for raw in lines:
         m = LINE_CHAIN_RE.search(raw)
         assert m, f"line does not end with seq and prev: {raw[-160:]!r}"
@@ -95,15 +110,14 @@ def check_chain(lines, first_seq=1, first_prev=ZERO_PREV):
         if obj["type"] != "checkpoint":
             parsed.append(obj)
         want_seq += 1
-        want_prev = "blake2b:" + hashlib.blake2b(raw, digest_size=32).hexdigest()
+        want_prev = prev_of(raw, alg)
     return parsed
 
 
 def tail_state(lines):
     """(seq, prev) that the line after lines must carry."""
     last = lines[-1]
-    return int(LINE_CHAIN_RE.search(last).group(1)) + 1, \
-        "blake2b:" + hashlib.blake2b(last, digest_size=32).hexdigest()
+    return int(LINE_CHAIN_RE.search(last).group(1)) + 1, prev_of(last, chain_alg(last))
 
 
 def coffer_path():
@@ -285,7 +299,8 @@ def test_chain_fields_are_right(audited):
     check_chain(lines)
     # The first line is the file's signed header, seq 1 with the zero prev.
     first = json.loads(lines[0])
-    assert first["kind"] == "header" and first["seq"] == 1 and first["prev"] == ZERO_PREV
+    assert first["kind"] == "header" and first["seq"] == 1
+    assert first["prev"] == chain_alg(lines[0]) + ":" + "0" * 64
     assert [json.loads(line)["seq"] for line in lines] == list(range(1, len(lines) + 1))
     assert oct(os.stat(log).st_mode & 0o777) == "0o600"
     # Each line is compact JSON, the chain's members last, no spaces after separators.

@@ -23,9 +23,11 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from conftest import REPO, kv2_read, kv2_write, ok, wait_for
+from conftest import REPO, free_port, kv2_read, kv2_write, ok, wait_for
 
 ZERO_PREV = "blake2b:" + "0" * 64
+HASHES = {"blake2b": lambda data: hashlib.blake2b(data, digest_size=32).hexdigest(),
+          "sha256": lambda data: hashlib.sha256(data).hexdigest()}
 KEY = Ed25519PrivateKey.generate()
 PK = base64.b64encode(KEY.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)).decode()
 OTHER_PK = base64.b64encode(Ed25519PrivateKey.generate().public_key().public_bytes(
@@ -53,8 +55,11 @@ def verify(*files, key=PK):
     return run("audit", "verify", "-offline", f"-key={key}", *files)
 
 
-def prev_of(line):
-    return "blake2b:" + hashlib.blake2b(line.encode(), digest_size=32).hexdigest()
+def prev_of(line, alg=None):
+    """The prev after line: hashed with alg, else with the function line's own prev names (a
+    chain keeps one)."""
+    alg = alg or json.loads(line)["prev"].split(":")[0]
+    return f"{alg}:" + HASHES[alg](line.encode())
 
 
 def checkpoint(kind, seq, prev, key=KEY, time_text=TIME, device="file/"):
@@ -91,16 +96,17 @@ def next_of(lines):
     return json.loads(lines[-1])["seq"] + 1, prev_of(lines[-1])
 
 
-def rechain(lines, start=0, first_seq=1, prev=ZERO_PREV):
-    """What a forger without the key does: renumber lines[start:] and recompute every prev so
-    that the chain is whole again (checkpoint signatures cannot be recomputed)."""
+def rechain(lines, start=0, first_seq=1, prev=ZERO_PREV, alg=None):
+    """What a forger without the key does: renumber lines[start:] and recompute every prev (with
+    alg, else the chain's function) so that the chain is whole again (checkpoint signatures
+    cannot be recomputed)."""
     out = list(lines[:start])
     seq = first_seq if start == 0 else json.loads(out[-1])["seq"] + 1
-    prev = prev if start == 0 else prev_of(out[-1])
+    prev = prev if start == 0 else prev_of(out[-1], alg)
     for line in lines[start:]:
         text = line[:line.rindex(',"seq":')] + f',"seq":{seq},"prev":"{prev}"}}'
         out.append(text)
-        seq, prev = seq + 1, prev_of(text)
+        seq, prev = seq + 1, prev_of(text, alg)
     return out
 
 
@@ -133,6 +139,33 @@ def test_intact_signed_log_passes(tmp_path):
     keyfile.write_text(f"ed25519:{PK}\n")
     res = run("audit", "verify", "-offline", f"-key=@{keyfile}", path)
     assert res.returncode == 0, res.stderr
+
+
+def test_sha256_chains_verify_like_blake2b_ones(tmp_path):
+    """A chain started with "sha256:" (the server's choice on CPUs with SHA instructions) is
+    checked with SHA-256 throughout: intact it passes; an edited byte and a chain rebuilt
+    without the key are refused as in a BLAKE2b chain."""
+    lines = make_log(4, prev="sha256:" + "0" * 64)
+    assert prev_of(lines[0]).startswith("sha256:")
+    res = verify(write(tmp_path / "a.log", lines))
+    assert res.returncode == 0, res.stdout + res.stderr
+    edited = list(lines)
+    edited[2] = edited[2].replace("req-3", "req-X")
+    assert_broken(verify(write(tmp_path / "b.log", edited)), tmp_path / "b.log", 4,
+                  "prev hash does not match line 3")
+    forged = rechain(lines[:2] + lines[3:], start=2)
+    assert_broken(verify(write(tmp_path / "c.log", forged)), tmp_path / "c.log", 5,
+                  "signature does not verify")
+
+
+def test_a_chain_that_changes_its_hash_function_is_refused(tmp_path):
+    """Every prev of a chain names the function of its first line: the right SHA-256 of the line
+    before in a BLAKE2b chain is refused, and the other way round."""
+    for first, other in (("blake2b", "sha256"), ("sha256", "blake2b")):
+        lines = make_log(4, prev=f"{first}:" + "0" * 64)
+        switched = rechain(lines, start=3, alg=other)
+        path = write(tmp_path / f"{first}.log", switched)
+        assert_broken(verify(path), path, 4, "a chain never changes its hash function")
 
 
 def test_rebuilt_chain_is_refused_at_the_next_checkpoint(tmp_path):
@@ -631,3 +664,80 @@ def test_seal_writes_a_signed_checkpoint_and_unseal_goes_on(audited):
     res = run("audit", "verify", "-offline", f"-key={key}", a.log)
     assert res.returncode == 0, res.stderr
     assert res.stderr == ""
+
+
+def test_a_chain_keeps_its_hash_function_across_restarts(audited, tmp_path):
+    """COFFER_AUDIT_HASH chooses the function of new chains (default: sha256 where the CPU has
+    SHA instructions, else blake2b); a chain keeps the one it started with when the server
+    restarts with another choice, through its file, a SIGHUP reopen and the recorded head."""
+    a = audited
+    a.traffic("alg1", 1)
+    key = run("audit", "key", env=a.env).stdout.strip()
+    wait_checkpointed(a.server, a.root, a.log)
+    first = json.loads(log_lines(a.log)[0])["prev"].split(":")[0]
+    other = "blake2b" if first == "sha256" else "sha256"
+    a.server.env["COFFER_AUDIT_HASH"] = other
+    a.server.restart()
+    a.server.unseal(a.keys)
+    a.traffic("alg2", 1)
+    # A rotated file continues the chain too.
+    old = a.log.parent / "audit.log.1"
+    os.rename(a.log, old)
+    a.server.proc.send_signal(signal.SIGHUP)
+    assert wait_for(a.log.exists, 5), "SIGHUP did not reopen the audit file"
+    a.traffic("alg3", 1)
+    # The head the server publishes names the chain's function.
+    wait_checkpointed(a.server, a.root, a.log)
+    head = ok(a.server.get("sys/audit", token=a.root))["data"]["file/"]["head"]
+    assert head["hash"].startswith(f"{first}:"), head
+    res = run("audit", "verify", old, a.log, env=a.env)
+    assert res.returncode == 0, res.stderr
+    a.server.stop()
+    lines = log_lines(old) + log_lines(a.log)
+    assert {json.loads(line)["prev"].split(":")[0] for line in lines} == {first}
+    # Continued from the file itself, not mended from the recorded head.
+    assert kinds(log_lines(old)).count("header") == 1
+    assert "lines were removed or replaced" not in a.server.stderr()
+    res = run("audit", "verify", "-offline", f"-key={key}", old, a.log)
+    assert res.returncode == 0, res.stderr
+    # The file moved away while the server is down: the recorded head's chain goes on, with its
+    # function, though new chains would take the other.
+    os.rename(a.log, a.log.parent / "audit.log.2")
+    a.server.start()
+    a.server.unseal(a.keys)
+    a.traffic("alg4", 1)
+    a.server.stop()
+    assert {json.loads(line)["prev"].split(":")[0] for line in log_lines(a.log)} == {first}
+
+
+def test_new_chains_take_the_chosen_hash_function(cofferd_factory, tmp_path):
+    for alg in ("sha256", "blake2b"):
+        log = tmp_path / f"{alg}.log"
+        server = cofferd_factory(config_overrides={
+            "audit": [{"type": "file", "options": {"file_path": str(log)}}]}, start=False)
+        server.env["COFFER_AUDIT_HASH"] = alg
+        server.start()
+        init = server.init(1, 1)
+        server.unseal(init["keys"])
+        kv2_write(server, init["root_token"], "a", {"v": "1"})
+        key = ok(server.get("sys/audit-key", token=init["root_token"]))["data"]["public_key"]
+        server.stop()
+        lines = log_lines(log)
+        assert lines[0].endswith(f'"seq":1,"prev":"{alg}:' + "0" * 64 + '"}'), lines[0]
+        for before, line in zip(lines, lines[1:]):
+            assert json.loads(line)["prev"] == prev_of(before, alg)
+        res = run("audit", "verify", "-offline", f"-key={key}", log)
+        assert res.returncode == 0, res.stderr
+
+
+def test_an_unknown_audit_hash_stops_the_server(cofferd_factory, tmp_path):
+    server = cofferd_factory(config_overrides={
+        "audit": [{"type": "file", "options": {"file_path": str(tmp_path / "a.log")}}]},
+        start=False)
+    server.env["COFFER_AUDIT_HASH"] = "md5"
+    server.port = free_port()
+    done = subprocess.run(server.argv(), capture_output=True, text=True, timeout=30,
+                          env={**os.environ, **server.env}, stdin=subprocess.DEVNULL)
+    assert done.returncode == 1, done.stderr
+    assert 'COFFER_AUDIT_HASH=md5: the audit chain\'s hash is "sha256" or "blake2b"' \
+        in done.stderr

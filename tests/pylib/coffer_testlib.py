@@ -112,6 +112,7 @@ class Cofferd:
         self.stderr_path = None
         self.stdout_path = None
         self.last_exit = None
+        self.env = {}  # added to the test's environment at each start
 
     # --- process ---------------------------------------------------------------------------
 
@@ -147,7 +148,8 @@ class Cofferd:
             self.stdout_path = self.workdir / f"stdout.{self.starts}.log"
             with open(self.stderr_path, "wb") as err, open(self.stdout_path, "wb") as out:
                 self.proc = subprocess.Popen(self.argv(), stdin=subprocess.DEVNULL, stdout=out,
-                                             stderr=err, cwd=self.workdir, start_new_session=True)
+                                             stderr=err, cwd=self.workdir, start_new_session=True,
+                                             env={**os.environ, **self.env})
             self.session = requests.Session()
             # No proxies, netrc or REQUESTS_CA_BUNDLE from the environment: loopback only.
             self.session.trust_env = False

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * test_audit_chain.c: the audit hash chain (common/audit_chain.c). Chains are written to temporary
+ * test_audit_chain.c: the audit hash chain (common/audit_chain.c). Chains (BLAKE2b, then the same
+ * tests with SHA-256) are written to temporary
  * files with audit_line_hash()/audit_prev_text() and then verified intact, across rotated files,
  * and after each kind of tampering: an edited byte, a deleted line, swapped lines, a truncated
  * tail. Then signed logs (header, checkpoints): a chain rebuilt without the key, a cut head, an
@@ -23,6 +24,8 @@
 #define TEST_MAX_LINES 16
 
 static char test_dir[256];
+/* The hash function of the chains the tests build; every test runs with each (main). */
+static enum audit_hash_alg test_alg = AUDIT_HASH_BLAKE2B;
 
 /* Lines (without newlines) of one chain, each malloc'd. */
 struct test_chain {
@@ -48,7 +51,7 @@ static void chain_free(struct test_chain *c)
 static int chain_make(struct test_chain *c, uint64_t first_seq, size_t n, size_t data_len)
 {
 	uint8_t prev[AUDIT_HASH_LEN];
-	char prev_text[AUDIT_PREV_TEXT_LEN + 1];
+	char prev_text[AUDIT_PREV_TEXT_MAX + 1];
 	char *data;
 	size_t i, cap;
 
@@ -60,7 +63,7 @@ static int chain_make(struct test_chain *c, uint64_t first_seq, size_t n, size_t
 	memset(prev, first_seq == 1 ? 0 : 0xab, sizeof(prev));
 	cap = data_len + 256;
 	for (i = 0; i < n; i++) {
-		audit_prev_text(prev, prev_text);
+		audit_prev_text(test_alg, prev, prev_text);
 		c->lines[i] = malloc(cap);
 		if (c->lines[i] == NULL)
 			break;
@@ -69,7 +72,7 @@ static int chain_make(struct test_chain *c, uint64_t first_seq, size_t n, size_t
 		         "{\"seq\":%llu,\"prev\":\"%s\",\"time\":\"2024-05-01T12:00:00.%06zuZ\","
 		         "\"type\":\"request\",\"data\":\"%s\"}",
 		         (unsigned long long)(first_seq + i), prev_text, i, data);
-		audit_line_hash(c->lines[i], strlen(c->lines[i]), c->hashes[i]);
+		audit_line_hash(test_alg, c->lines[i], strlen(c->lines[i]), c->hashes[i]);
 		memcpy(prev, c->hashes[i], sizeof(prev));
 	}
 	free(data);
@@ -112,22 +115,52 @@ static int verify_one(const char *path, struct audit_verify_result *res)
 	return audit_verify_files(paths, 1, res);
 }
 
-static void test_line_hash_is_unkeyed_blake2b_256(void)
+static void test_line_hash_is_unkeyed_blake2b_256_or_sha256(void)
 {
-	static const char want_abc[] =
-	    "blake2b:bddd813c634239723171ef3fee98579b94964e3bb1cb3e427262c8c068d52319";
-	static const char want_empty[] =
-	    "blake2b:0e5751c026e543b2e8ab2eb06099daa1d1e5df47778f7787faab45cdf12fe3a8";
-	uint8_t hash[AUDIT_HASH_LEN];
-	char text[AUDIT_PREV_TEXT_LEN + 1];
+	static const char *const want[][2] = {
+	    {"blake2b:bddd813c634239723171ef3fee98579b94964e3bb1cb3e427262c8c068d52319",
+	     "blake2b:0e5751c026e543b2e8ab2eb06099daa1d1e5df47778f7787faab45cdf12fe3a8"},
+	    {"sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+	     "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"}};
+	static const enum audit_hash_alg algs[] = {AUDIT_HASH_BLAKE2B, AUDIT_HASH_SHA256};
+	uint8_t hash[AUDIT_HASH_LEN], back[AUDIT_HASH_LEN];
+	char text[AUDIT_PREV_TEXT_MAX + 1];
+	enum audit_hash_alg alg;
 
-	audit_line_hash("abc", 3, hash);
-	audit_prev_text(hash, text);
-	CHECK(strcmp(text, want_abc) == 0);
-	audit_line_hash("", 0, hash);
-	audit_prev_text(hash, text);
-	CHECK(strcmp(text, want_empty) == 0);
-	CHECK_EQ(strlen(text), AUDIT_PREV_TEXT_LEN);
+	for (size_t i = 0; i < 2; i++) {
+		audit_line_hash(algs[i], "abc", 3, hash);
+		CHECK_EQ(audit_prev_text(algs[i], hash, text), strlen(want[i][0]));
+		CHECK(strcmp(text, want[i][0]) == 0);
+		CHECK_EQ(audit_prev_parse(text, strlen(text), &alg, back), 0);
+		CHECK_EQ(alg, algs[i]);
+		CHECK(memcmp(back, hash, sizeof(hash)) == 0);
+		audit_line_hash(algs[i], "", 0, hash);
+		audit_prev_text(algs[i], hash, text);
+		CHECK(strcmp(text, want[i][1]) == 0);
+	}
+	CHECK_EQ(strlen(want[0][0]), AUDIT_PREV_TEXT_MAX);
+}
+
+static void test_prev_parse_takes_only_the_spellings_the_server_writes(void)
+{
+	static const char *const bad[] = {
+	    "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015a",   /* 63 */
+	    "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad0", /* 65 */
+	    "sha256:BA7816BF8F01CFEA414140DE5DAE2223B00361A396177A9CB410FF61F20015AD",
+	    "sha512:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+	    "sha256ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad0",
+	    "blake2b:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015a",
+	    "blake2b;ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+	    "",
+	};
+	uint8_t hash[AUDIT_HASH_LEN];
+	enum audit_hash_alg alg = 0;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		CHECK_EQ(audit_prev_parse(bad[i], strlen(bad[i]), &alg, hash), COFFER_ERR_INVALID);
+	CHECK_EQ(alg, 0);
+	CHECK(audit_hash_preferred() == AUDIT_HASH_BLAKE2B ||
+	      audit_hash_preferred() == AUDIT_HASH_SHA256);
 }
 
 static void test_verify_accepts_intact_chain_in_one_file(void)
@@ -262,7 +295,7 @@ static void test_verify_names_edited_seq_and_prev(void)
 	CHECK_EQ(res.line, 3);
 	CHECK(strstr(res.reason, "seq 9 follows seq 2") != NULL);
 	/* One hex digit of line 3's prev. */
-	p = strstr(c.lines[2], "blake2b:") + 8;
+	p = strstr(c.lines[2], "\"prev\":\"") + 8 + strlen(audit_hash_name(test_alg)) + 1;
 	*p = *p == '0' ? '1' : '0';
 	CHECK_EQ(file_write(path, c.lines, c.n, NULL, 0), 0);
 	chain_free(&c);
@@ -446,6 +479,7 @@ static void test_verify_accepts_empty_file(void)
 static void test_chain_tail_returns_last_complete_line(void)
 {
 	struct test_chain c;
+	enum audit_hash_alg alg = 0;
 	uint8_t hash[AUDIT_HASH_LEN];
 	uint64_t seq = 0;
 	char path[512];
@@ -455,48 +489,51 @@ static void test_chain_tail_returns_last_complete_line(void)
 	CHECK_EQ(chain_make(&c, 7, 4, 10000), 0);
 	test_path(path, sizeof(path), "tail.log");
 	CHECK_EQ(file_write(path, c.lines, 4, NULL, 0), 0);
-	CHECK_EQ(audit_chain_tail(path, &seq, hash), 0);
+	CHECK_EQ(audit_chain_tail(path, &seq, &alg, hash), 0);
 	CHECK_EQ(seq, 10);
 	CHECK(memcmp(hash, c.hashes[3], AUDIT_HASH_LEN) == 0);
 	/* A partial line after the last newline is not part of the chain yet. */
 	CHECK_EQ(file_write(path, c.lines, 3, c.lines[3], 5000), 0);
-	CHECK_EQ(audit_chain_tail(path, &seq, hash), 0);
+	CHECK_EQ(audit_chain_tail(path, &seq, &alg, hash), 0);
 	CHECK_EQ(seq, 9);
 	CHECK(memcmp(hash, c.hashes[2], AUDIT_HASH_LEN) == 0);
 	/* A single line: no newline before it. */
 	CHECK_EQ(file_write(path, c.lines, 1, NULL, 0), 0);
-	CHECK_EQ(audit_chain_tail(path, &seq, hash), 0);
+	CHECK_EQ(audit_chain_tail(path, &seq, &alg, hash), 0);
 	CHECK_EQ(seq, 7);
 	CHECK(memcmp(hash, c.hashes[0], AUDIT_HASH_LEN) == 0);
 	/* Only a partial line. */
 	rc = file_write(path, NULL, 0, c.lines[0], 100);
 	chain_free(&c);
 	CHECK_EQ(rc, 0);
-	CHECK_EQ(audit_chain_tail(path, &seq, hash), COFFER_ERR_NOT_FOUND);
+	CHECK_EQ(audit_chain_tail(path, &seq, &alg, hash), COFFER_ERR_NOT_FOUND);
 }
 
 static void test_chain_tail_of_empty_or_missing_file_is_not_found(void)
 {
+	enum audit_hash_alg alg = 0;
 	uint8_t hash[AUDIT_HASH_LEN];
 	uint64_t seq = 99;
 	char path[512];
 
 	CHECK_EQ(file_write(test_path(path, sizeof(path), "tail-empty.log"), NULL, 0, NULL, 0), 0);
-	CHECK_EQ(audit_chain_tail(path, &seq, hash), COFFER_ERR_NOT_FOUND);
+	CHECK_EQ(audit_chain_tail(path, &seq, &alg, hash), COFFER_ERR_NOT_FOUND);
 	CHECK_EQ(seq, 99);
-	CHECK_EQ(audit_chain_tail(test_path(path, sizeof(path), "tail-absent.log"), &seq, hash),
-	         COFFER_ERR_NOT_FOUND);
+	CHECK_EQ(
+	    audit_chain_tail(test_path(path, sizeof(path), "tail-absent.log"), &seq, &alg, hash),
+	    COFFER_ERR_NOT_FOUND);
 }
 
 static void test_chain_tail_rejects_garbage_last_line(void)
 {
 	char *lines[1] = {(char *)"not json"};
+	enum audit_hash_alg alg = 0;
 	uint8_t hash[AUDIT_HASH_LEN];
 	uint64_t seq;
 	char path[512];
 
 	CHECK_EQ(file_write(test_path(path, sizeof(path), "tail-bad.log"), lines, 1, NULL, 0), 0);
-	CHECK_EQ(audit_chain_tail(path, &seq, hash), COFFER_ERR_INTEGRITY);
+	CHECK_EQ(audit_chain_tail(path, &seq, &alg, hash), COFFER_ERR_INTEGRITY);
 }
 
 /* --- signed checkpoints --------------------------------------------------------------------- */
@@ -522,12 +559,12 @@ static void slog_free(struct test_slog *l)
 /* Append a line of kind (a checkpoint kind, or NULL for a request line) signed with sk. */
 static int slog_add(struct test_slog *l, const char *kind, const uint8_t *sk)
 {
-	char prev_text[AUDIT_PREV_TEXT_LEN + 1], buf[AUDIT_CKPT_LINE_MAX];
+	char prev_text[AUDIT_PREV_TEXT_MAX + 1], buf[AUDIT_CKPT_LINE_MAX];
 	size_t len;
 
 	if (l->n == TEST_MAX_LINES)
 		return -1;
-	audit_prev_text(l->prev, prev_text);
+	audit_prev_text(test_alg, l->prev, prev_text);
 	l->seq++;
 	if (kind != NULL) {
 		len = audit_ckpt_line(buf, sk, kind, "file/", "2024-05-01T12:00:00.000001Z", l->seq,
@@ -544,7 +581,7 @@ static int slog_add(struct test_slog *l, const char *kind, const uint8_t *sk)
 	l->lines[l->n] = strdup(buf);
 	if (l->lines[l->n] == NULL)
 		return -1;
-	audit_line_hash(buf, strlen(buf), l->prev);
+	audit_line_hash(test_alg, buf, strlen(buf), l->prev);
 	l->n++;
 	return 0;
 }
@@ -567,24 +604,24 @@ static int slog_make(struct test_slog *l, uint64_t first_seq, const uint8_t *sk)
  * lines[from - 1] (or start at first_seq with a zero prev when from is 0). */
 static void slog_rechain(struct test_slog *l, size_t from, uint64_t first_seq)
 {
-	char prev_text[AUDIT_PREV_TEXT_LEN + 1], buf[AUDIT_CKPT_LINE_MAX], *cut;
+	char prev_text[AUDIT_PREV_TEXT_MAX + 1], buf[AUDIT_CKPT_LINE_MAX], *cut;
 	uint8_t prev[AUDIT_HASH_LEN] = {0};
 	uint64_t seq = first_seq - 1;
 
 	if (from > 0) {
-		audit_line_hash(l->lines[from - 1], strlen(l->lines[from - 1]), prev);
+		audit_line_hash(test_alg, l->lines[from - 1], strlen(l->lines[from - 1]), prev);
 		(void)audit_chain_link(l->lines[from - 1], strlen(l->lines[from - 1]), &seq,
-		                       (uint8_t[AUDIT_HASH_LEN]){0});
+		                       &(enum audit_hash_alg){0}, (uint8_t[AUDIT_HASH_LEN]){0});
 	}
 	for (size_t i = from; i < l->n; i++) {
 		cut = strstr(l->lines[i], ",\"seq\":");
 		*cut = '\0';
-		audit_prev_text(prev, prev_text);
+		audit_prev_text(test_alg, prev, prev_text);
 		snprintf(buf, sizeof(buf), "%s,\"seq\":%llu,\"prev\":\"%s\"}", l->lines[i],
 		         (unsigned long long)++seq, prev_text);
 		free(l->lines[i]);
 		l->lines[i] = strdup(buf);
-		audit_line_hash(buf, strlen(buf), prev);
+		audit_line_hash(test_alg, buf, strlen(buf), prev);
 	}
 }
 
@@ -605,7 +642,7 @@ static int verify_signed(const char *path, const struct audit_verify_opts *o,
 
 static void test_signed_log_verifies_and_is_closed(void)
 {
-	struct audit_verify_opts o = {test_pk, false, 0, {0}};
+	struct audit_verify_opts o = {.public_key = test_pk};
 	struct audit_verify_result res;
 	struct test_slog l;
 	char path[512];
@@ -628,7 +665,7 @@ static void test_signed_log_verifies_and_is_closed(void)
 
 static void test_signed_rebuilt_chain_is_refused(void)
 {
-	struct audit_verify_opts o = {test_pk, false, 0, {0}};
+	struct audit_verify_opts o = {.public_key = test_pk};
 	struct audit_verify_result res;
 	struct test_slog l;
 	char path[512];
@@ -651,7 +688,7 @@ static void test_signed_rebuilt_chain_is_refused(void)
 
 static void test_signed_head_cut_is_refused(void)
 {
-	struct audit_verify_opts o = {test_pk, false, 0, {0}};
+	struct audit_verify_opts o = {.public_key = test_pk};
 	struct audit_verify_result res;
 	struct test_slog l;
 	char path[512];
@@ -678,7 +715,7 @@ static void test_signed_head_cut_is_refused(void)
 static void test_signed_other_key_or_edited_checkpoint_is_refused(void)
 {
 	uint8_t pk2[AUDIT_PK_LEN], sk2[AUDIT_SK_LEN];
-	struct audit_verify_opts o = {pk2, false, 0, {0}};
+	struct audit_verify_opts o = {.public_key = pk2};
 	struct audit_verify_result res;
 	struct test_slog l;
 	char path[512], *p;
@@ -703,14 +740,14 @@ static void test_signed_other_key_or_edited_checkpoint_is_refused(void)
 
 static void test_signed_tail_is_warned_offline_and_refused_with_the_head(void)
 {
-	struct audit_verify_opts o = {test_pk, false, 0, {0}};
+	struct audit_verify_opts o = {.public_key = test_pk};
 	struct audit_verify_result res;
 	struct test_slog l;
 	uint8_t head[AUDIT_HASH_LEN];
 	char path[512];
 
 	CHECK_EQ(slog_make(&l, 1, test_sk), 0);
-	audit_line_hash(l.lines[7], strlen(l.lines[7]), head);
+	audit_line_hash(test_alg, l.lines[7], strlen(l.lines[7]), head);
 	/* The shutdown checkpoint and a line cut: two unsigned lines are left, a warning. */
 	CHECK_EQ(file_write(test_path(path, sizeof(path), "s-tail.log"), l.lines, 7, NULL, 0), 0);
 	CHECK_EQ(verify_signed(path, &o, &res), 0);
@@ -729,6 +766,7 @@ static void test_signed_tail_is_warned_offline_and_refused_with_the_head(void)
 	/* With the head the server recorded (the shutdown checkpoint, seq 8): refused. */
 	o.has_head = true;
 	o.head_seq = 8;
+	o.head_alg = test_alg;
 	memcpy(o.head_hash, head, sizeof(head));
 	CHECK_EQ(verify_signed(path, &o, &res), 0);
 	CHECK(!res.is_ok);
@@ -748,7 +786,7 @@ static void test_signed_tail_is_warned_offline_and_refused_with_the_head(void)
 
 static void test_signed_files_continue_across_rotation(void)
 {
-	struct audit_verify_opts o = {test_pk, false, 0, {0}};
+	struct audit_verify_opts o = {.public_key = test_pk};
 	struct audit_verify_result res;
 	struct test_slog a, b;
 	char p1[512], p2[512];
@@ -807,6 +845,63 @@ static void test_ckpt_message_and_key_text(void)
 	CHECK_EQ(audit_pk_decode("", pk), COFFER_ERR_INVALID);
 }
 
+/* A chain never changes its hash function: a line whose prev is the right hash of the line
+ * before, but under the other function, is refused (and a head under the other one too). */
+static void test_verify_refuses_a_chain_that_changes_its_hash(void)
+{
+	enum audit_hash_alg other = test_alg == AUDIT_HASH_SHA256 ? AUDIT_HASH_BLAKE2B
+	                                                          : AUDIT_HASH_SHA256,
+	                    mine = test_alg;
+	struct audit_verify_opts o = {.public_key = test_pk};
+	struct audit_verify_result res;
+	struct test_slog l;
+	char path[512];
+
+	CHECK_EQ(slog_make(&l, 1, test_sk), 0);
+	test_alg = other;
+	slog_rechain(&l, 3, 1);
+	test_alg = mine;
+	CHECK_EQ(file_write(test_path(path, sizeof(path), "s-switch.log"), l.lines, l.n, NULL, 0),
+	         0);
+	CHECK_EQ(verify_one(path, &res), 0);
+	CHECK(!res.is_ok);
+	CHECK_EQ(res.line, 4);
+	CHECK(strstr(res.reason, "a chain never changes its hash function") != NULL);
+	slog_free(&l);
+	/* The head's function must be the chain's. */
+	CHECK_EQ(slog_make(&l, 1, test_sk), 0);
+	CHECK_EQ(file_write(path, l.lines, l.n, NULL, 0), 0);
+	o.has_head = true;
+	o.head_seq = 8;
+	o.head_alg = mine;
+	audit_line_hash(mine, l.lines[7], strlen(l.lines[7]), o.head_hash);
+	CHECK_EQ(verify_signed(path, &o, &res), 0);
+	CHECK(res.is_ok);
+	o.head_alg = other;
+	CHECK_EQ(verify_signed(path, &o, &res), 0);
+	CHECK(!res.is_ok);
+	CHECK_EQ(res.line, 8);
+	slog_free(&l);
+}
+
+/* The tail names the chain's function, as its last line's prev does. */
+static void test_chain_tail_names_the_chains_hash(void)
+{
+	struct test_chain c;
+	uint8_t hash[AUDIT_HASH_LEN];
+	enum audit_hash_alg alg = 0;
+	uint64_t seq = 0;
+	char path[512];
+
+	CHECK_EQ(chain_make(&c, 1, 3, 10), 0);
+	CHECK_EQ(file_write(test_path(path, sizeof(path), "tail-alg.log"), c.lines, c.n, NULL, 0),
+	         0);
+	CHECK_EQ(audit_chain_tail(path, &seq, &alg, hash), 0);
+	CHECK_EQ(alg, test_alg);
+	CHECK(memcmp(hash, c.hashes[2], AUDIT_HASH_LEN) == 0);
+	chain_free(&c);
+}
+
 int main(void)
 {
 	if (secmem_init() != 0)
@@ -814,31 +909,39 @@ int main(void)
 	coffer_json_init();
 	if (testutil_mkdtemp(test_dir, sizeof(test_dir), "audit-chain") != 0)
 		return 1;
-	RUN(test_line_hash_is_unkeyed_blake2b_256);
-	RUN(test_verify_accepts_intact_chain_in_one_file);
-	RUN(test_verify_accepts_chain_across_rotated_files);
-	RUN(test_verify_detects_missing_line_at_file_boundary);
-	RUN(test_verify_names_line_after_body_edit);
-	RUN(test_verify_detects_every_single_byte_edit_of_a_middle_line);
-	RUN(test_verify_names_edited_seq_and_prev);
-	RUN(test_verify_names_line_after_deleted_line);
-	RUN(test_verify_names_first_of_swapped_lines);
-	RUN(test_verify_names_truncated_tail);
-	RUN(test_verify_rejects_seq_1_with_nonzero_prev);
-	RUN(test_verify_rejects_lines_that_are_not_chain_objects);
-	RUN(test_verify_reads_lines_longer_than_any_buffer);
-	RUN(test_verify_reports_unreadable_file);
-	RUN(test_verify_accepts_empty_file);
-	RUN(test_chain_tail_returns_last_complete_line);
-	RUN(test_chain_tail_of_empty_or_missing_file_is_not_found);
-	RUN(test_chain_tail_rejects_garbage_last_line);
+	RUN(test_line_hash_is_unkeyed_blake2b_256_or_sha256);
+	RUN(test_prev_parse_takes_only_the_spellings_the_server_writes);
 	crypto_sign_keypair(test_pk, test_sk);
-	RUN(test_signed_log_verifies_and_is_closed);
-	RUN(test_signed_rebuilt_chain_is_refused);
-	RUN(test_signed_head_cut_is_refused);
-	RUN(test_signed_other_key_or_edited_checkpoint_is_refused);
-	RUN(test_signed_tail_is_warned_offline_and_refused_with_the_head);
-	RUN(test_signed_files_continue_across_rotation);
+	/* Every chain test with each hash function a chain may use. */
+	for (int a = 0; a < 2; a++) {
+		test_alg = a == 0 ? AUDIT_HASH_BLAKE2B : AUDIT_HASH_SHA256;
+		printf("# chains hashed with %s\n", audit_hash_name(test_alg));
+		RUN(test_verify_accepts_intact_chain_in_one_file);
+		RUN(test_verify_accepts_chain_across_rotated_files);
+		RUN(test_verify_detects_missing_line_at_file_boundary);
+		RUN(test_verify_names_line_after_body_edit);
+		RUN(test_verify_detects_every_single_byte_edit_of_a_middle_line);
+		RUN(test_verify_names_edited_seq_and_prev);
+		RUN(test_verify_names_line_after_deleted_line);
+		RUN(test_verify_names_first_of_swapped_lines);
+		RUN(test_verify_names_truncated_tail);
+		RUN(test_verify_rejects_seq_1_with_nonzero_prev);
+		RUN(test_verify_rejects_lines_that_are_not_chain_objects);
+		RUN(test_verify_reads_lines_longer_than_any_buffer);
+		RUN(test_verify_reports_unreadable_file);
+		RUN(test_verify_accepts_empty_file);
+		RUN(test_chain_tail_returns_last_complete_line);
+		RUN(test_chain_tail_of_empty_or_missing_file_is_not_found);
+		RUN(test_chain_tail_rejects_garbage_last_line);
+		RUN(test_chain_tail_names_the_chains_hash);
+		RUN(test_signed_log_verifies_and_is_closed);
+		RUN(test_signed_rebuilt_chain_is_refused);
+		RUN(test_signed_head_cut_is_refused);
+		RUN(test_signed_other_key_or_edited_checkpoint_is_refused);
+		RUN(test_signed_tail_is_warned_offline_and_refused_with_the_head);
+		RUN(test_signed_files_continue_across_rotation);
+		RUN(test_verify_refuses_a_chain_that_changes_its_hash);
+	}
 	RUN(test_ckpt_message_and_key_text);
 	testutil_rmtree(test_dir);
 	return test_summary();
