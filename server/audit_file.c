@@ -306,7 +306,9 @@ struct audit_line {
 	struct audit_hash pre; /* the body without its closing brace */
 };
 
-/* The chain's hash function; it changes only at unseal, when a recorded head is adopted. */
+/* The chain's hash function. It is set when the chain is read from its file (at open, or at the
+ * first reopen of a device that could not open it) and when unseal adopts a recorded head; a line
+ * begun under another one is hashed again under the chain's lock (audit_line_seal). */
 static enum audit_hash_alg audit_chain_alg(struct audit_device *d)
 {
 	return __atomic_load_n(&d->alg, __ATOMIC_RELAXED);
