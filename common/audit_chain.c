@@ -148,16 +148,21 @@ int audit_prev_parse(const char *text, size_t len, enum audit_hash_alg *alg,
 	return 0;
 }
 
+/* What the chain needs of one line. */
+struct audit_link {
+	uint64_t seq;
+	enum audit_hash_alg alg;                /* the one prev names */
+	uint8_t prev[AUDIT_HASH_LEN];           /* prev, decoded */
+	char prev_text[AUDIT_PREV_TEXT_MAX + 1]; /* prev as written (checkpoints sign it) */
+};
+
 /*
- * Parse one line (without its newline) down to what the chain needs: its seq, and its prev text
- * into prev when prev is not NULL. COFFER_ERR_INVALID with a message in reason when the line is not
- * a JSON object with an integer seq >= 1 and a well-formed prev string.
+ * Parse one line (without its newline) down to its link. COFFER_ERR_INVALID with a message in
+ * reason when the line is not a JSON object with an integer seq >= 1 and a well-formed prev string.
  */
-static int audit_parse_line(const char *line, size_t len, uint64_t *seq,
-                            char prev[AUDIT_PREV_TEXT_MAX + 1], char *reason, size_t reason_len,
-                            json_t **root_out)
+static int audit_parse_line(const char *line, size_t len, struct audit_link *link, char *reason,
+                            size_t reason_len, json_t **root_out)
 {
-	enum audit_hash_alg alg;
 	json_error_t jerr;
 	json_t *root, *v;
 	int rc = COFFER_ERR_INVALID;
@@ -173,16 +178,15 @@ static int audit_parse_line(const char *line, size_t len, uint64_t *seq,
 		snprintf(reason, reason_len, "seq is missing or not an integer >= 1");
 		goto out;
 	}
-	*seq = (uint64_t)json_integer_value(v);
+	link->seq = (uint64_t)json_integer_value(v);
 	v = json_object_get(root, "prev");
-	if (!json_is_string(v) ||
-	    audit_prev_parse(json_string_value(v), json_string_length(v), &alg, NULL) != 0) {
+	if (!json_is_string(v) || audit_prev_parse(json_string_value(v), json_string_length(v),
+	                                           &link->alg, link->prev) != 0) {
 		snprintf(reason, reason_len,
 		         "prev is missing or not \"sha256:\" or \"blake2b:\" and 64 lowercase hex");
 		goto out;
 	}
-	if (prev != NULL)
-		memcpy(prev, json_string_value(v), json_string_length(v) + 1);
+	memcpy(link->prev_text, json_string_value(v), json_string_length(v) + 1);
 	rc = 0;
 	if (root_out != NULL) {
 		*root_out = root;
@@ -196,11 +200,15 @@ out:
 int audit_chain_link(const char *line, size_t len, uint64_t *seq, enum audit_hash_alg *alg,
                      uint8_t prev[AUDIT_HASH_LEN])
 {
-	char text[AUDIT_PREV_TEXT_MAX + 1], reason[128];
+	struct audit_link link;
+	char reason[128];
 
-	if (audit_parse_line(line, len, seq, text, reason, sizeof(reason), NULL) != 0)
+	if (audit_parse_line(line, len, &link, reason, sizeof(reason), NULL) != 0)
 		return COFFER_ERR_INVALID;
-	return audit_prev_parse(text, strlen(text), alg, prev);
+	*seq = link.seq;
+	*alg = link.alg;
+	memcpy(prev, link.prev, AUDIT_HASH_LEN);
+	return 0;
 }
 
 /* Record the first problem: where it is and why. */
@@ -390,26 +398,24 @@ static bool audit_check_signed(struct audit_walk *w, const char *path, uint64_t 
 	return true;
 }
 
-/* The chain's rule for one parsed line: seq and prev follow the line before. */
-static bool audit_check_link(struct audit_walk *w, const char *path, uint64_t line_no, uint64_t seq,
-                             const char *prev, struct audit_verify_result *out)
+/* The chain's rule for one parsed line: seq and prev follow the line before, under the chain's
+ * hash function (its first line's). */
+static bool audit_check_link(struct audit_walk *w, const char *path, uint64_t line_no,
+                             const struct audit_link *link, struct audit_verify_result *out)
 {
-	char want[AUDIT_PREV_TEXT_MAX + 1];
-	uint8_t zero[AUDIT_HASH_LEN] = {0};
-	enum audit_hash_alg alg = AUDIT_HASH_BLAKE2B;
+	static const uint8_t zero[AUDIT_HASH_LEN] = {0};
+	uint64_t seq = link->seq;
 
-	/* (audit_parse_line checked the spelling of prev already.) */
-	if (audit_prev_parse(prev, strlen(prev), &alg, NULL) != 0 ||
-	    (w->has_prev && alg != w->alg)) {
+	if (w->has_prev && link->alg != w->alg) {
 		audit_fail(
 		    out, path, line_no,
 		    "prev is a %s hash but the chain uses %s (a chain never changes its hash "
 		    "function)",
-		    audit_hash_name(alg), audit_hash_name(w->alg));
+		    audit_hash_name(link->alg), audit_hash_name(w->alg));
 		return false;
 	}
 	if (!w->has_prev)
-		w->alg = alg;
+		w->alg = link->alg;
 
 	if (w->has_prev && seq != w->prev_seq + 1) {
 		audit_fail(out, path, line_no, "seq %" PRIu64 " follows seq %" PRIu64 " (%s)", seq,
@@ -419,8 +425,8 @@ static bool audit_check_link(struct audit_walk *w, const char *path, uint64_t li
 		return false;
 	}
 	if (w->has_prev || seq == 1) {
-		audit_prev_text(w->alg, w->has_prev ? w->prev_hash : zero, want);
-		if (strcmp(prev, want) != 0) {
+		if (sodium_memcmp(link->prev, w->has_prev ? w->prev_hash : zero, AUDIT_HASH_LEN) !=
+		    0) {
 			if (!w->has_prev)
 				audit_fail(out, path, line_no,
 				           "seq 1 starts the chain but prev is not zero");
@@ -444,23 +450,24 @@ static bool audit_check_link(struct audit_walk *w, const char *path, uint64_t li
 static void audit_check_line(struct audit_walk *w, const char *path, uint64_t line_no,
                              const char *line, size_t len, struct audit_verify_result *out)
 {
-	char prev[AUDIT_PREV_TEXT_MAX + 1];
 	char reason[sizeof(out->reason)];
 	uint8_t hash[AUDIT_HASH_LEN];
+	struct audit_link link;
 	json_t *root = NULL;
 	uint64_t seq;
 	bool is_ok;
 
-	if (audit_parse_line(line, len, &seq, prev, reason, sizeof(reason), &root) != 0) {
+	if (audit_parse_line(line, len, &link, reason, sizeof(reason), &root) != 0) {
 		audit_fail(out, path, line_no, "%s", reason);
 		w->is_broken = true;
 		return;
 	}
-	is_ok = audit_check_link(w, path, line_no, seq, prev, out);
+	seq = link.seq;
+	is_ok = audit_check_link(w, path, line_no, &link, out);
 	if (is_ok)
 		audit_line_hash(w->alg, line, len, hash);
-	is_ok = is_ok && (w->opts == NULL ||
-	                  audit_check_signed(w, path, line_no, root, seq, prev, hash, out));
+	is_ok = is_ok && (w->opts == NULL || audit_check_signed(w, path, line_no, root, seq,
+	                                                        link.prev_text, hash, out));
 	json_decref(root);
 	if (!is_ok) {
 		w->is_broken = true;
@@ -627,13 +634,12 @@ static int audit_find_nl_back(int fd, off_t end, off_t *pos)
 int audit_chain_tail(const char *path, uint64_t *seq, enum audit_hash_alg *alg,
                      uint8_t hash[AUDIT_HASH_LEN])
 {
-	char reason[128], prev[AUDIT_PREV_TEXT_MAX + 1];
-	enum audit_hash_alg a;
+	struct audit_link link;
+	char reason[128];
 	struct stat st;
 	off_t last_nl, prev_nl, start;
 	char *line = NULL;
 	size_t len;
-	uint64_t s;
 	int fd, rc;
 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -663,14 +669,13 @@ int audit_chain_tail(const char *path, uint64_t *seq, enum audit_hash_alg *alg,
 	rc = audit_pread_full(fd, line, len, start);
 	if (rc != 0)
 		goto out;
-	if (audit_parse_line(line, len, &s, prev, reason, sizeof(reason), NULL) != 0 ||
-	    audit_prev_parse(prev, strlen(prev), &a, NULL) != 0) {
+	if (audit_parse_line(line, len, &link, reason, sizeof(reason), NULL) != 0) {
 		rc = COFFER_ERR_INTEGRITY;
 		goto out;
 	}
-	audit_line_hash(a, line, len, hash);
-	*seq = s;
-	*alg = a;
+	audit_line_hash(link.alg, line, len, hash);
+	*seq = link.seq;
+	*alg = link.alg;
 out:
 	free(line);
 	close(fd);

@@ -63,7 +63,7 @@ static int audit_head_load(struct audit_device *d, struct barrier *b, uint64_t *
                            enum audit_hash_alg *alg, uint8_t hash[AUDIT_HASH_LEN])
 {
 	char path[AUDIT_NAME_MAX + 32];
-	uint8_t *buf = NULL;
+	uint8_t *buf = NULL, tag;
 	size_t len = 0;
 	uint64_t s = 0;
 	int rc;
@@ -72,17 +72,16 @@ static int audit_head_load(struct audit_device *d, struct barrier *b, uint64_t *
 	rc = barrier_get(b, path, &buf, &len);
 	if (rc != 0)
 		return rc;
+	tag = len == AUDIT_HEAD_LEN ? buf[AUDIT_HEAD_LEN - 1] : AUDIT_HASH_BLAKE2B;
 	if ((len != AUDIT_HEAD_LEN && len != AUDIT_HEAD_LEN - 1) ||
-	    (len == AUDIT_HEAD_LEN && buf[AUDIT_HEAD_LEN - 1] != AUDIT_HASH_BLAKE2B &&
-	     buf[AUDIT_HEAD_LEN - 1] != AUDIT_HASH_SHA256)) {
+	    (tag != AUDIT_HASH_BLAKE2B && tag != AUDIT_HASH_SHA256)) {
 		rc = COFFER_ERR_INTEGRITY;
 	} else {
 		for (int i = 0; i < 8; i++)
 			s = s << 8 | buf[i];
 		*seq = s;
 		memcpy(hash, buf + 8, AUDIT_HASH_LEN);
-		*alg = len == AUDIT_HEAD_LEN ? (enum audit_hash_alg)buf[AUDIT_HEAD_LEN - 1]
-		                             : AUDIT_HASH_BLAKE2B;
+		*alg = (enum audit_hash_alg)tag;
 	}
 	secmem_freezero(buf, len);
 	return rc;
