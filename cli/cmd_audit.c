@@ -15,7 +15,6 @@
 
 #include "audit_chain.h"
 #include "cli.h"
-#include "codec.h"
 
 /* What verify trusts and where it came from. */
 struct cmd_audit_trust {

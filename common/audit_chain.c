@@ -151,8 +151,8 @@ int audit_prev_parse(const char *text, size_t len, enum audit_hash_alg *alg,
 /* What the chain needs of one line. */
 struct audit_link {
 	uint64_t seq;
-	enum audit_hash_alg alg;                /* the one prev names */
-	uint8_t prev[AUDIT_HASH_LEN];           /* prev, decoded */
+	enum audit_hash_alg alg;                 /* the one prev names */
+	uint8_t prev[AUDIT_HASH_LEN];            /* prev, decoded */
 	char prev_text[AUDIT_PREV_TEXT_MAX + 1]; /* prev as written (checkpoints sign it) */
 };
 
