@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * cidr.c: parsing CIDR blocks and matching client addresses against them, for AppRole's CIDR
- * binding and tokens' bound_cidrs (server/approle.c, server/token.c).
+ * binding and tokens' bound_cidrs (server/identity/approle/approle.c, server/identity/token.c).
  */
 #include <arpa/inet.h>
 #include <string.h>

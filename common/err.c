@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * err.c: English text for enum coffer_err. Used by logs and by server/request.c when it builds an
- * error response; the strings are static and never carry request data.
+ * err.c: English text for enum coffer_err. Used by logs and by server/api/request.c when it builds
+ * an error response; the strings are static and never carry request data.
  */
 #include "err.h"
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * err.h: the one error enum of the code base. Library-style functions return 0 on success or a
- * negative enum coffer_err; the HTTP status is derived from it in one place (server/request.c).
+ * negative enum coffer_err; the HTTP status is derived from it in one place (server/api/request.c).
  */
 #ifndef COFFER_ERR_H
 #define COFFER_ERR_H

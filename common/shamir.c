@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * shamir.c: Shamir secret sharing over GF(2^8) in Vault's share layout (y bytes, then x). Used by
- * server/seal.c to split the unseal key at init and rekey, and to combine shares at unseal.
+ * server/store/seal.c to split the unseal key at init and rekey, and to combine shares at unseal.
  */
 #include <string.h>
 

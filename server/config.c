@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "audit.h"
+#include "audit/audit.h"
 #include "config.h"
 #include "duration.h"
 #include "json.h"

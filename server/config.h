@@ -12,7 +12,7 @@
 
 #include "err.h"
 #include "log.h"
-#include "seal.h"
+#include "store/seal.h"
 
 #define CONFIG_DEFAULT_LISTEN "127.0.0.1:8200"
 #define CONFIG_DEFAULT_MAX_REQUEST_SIZE (1024 * 1024)

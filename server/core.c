@@ -8,18 +8,18 @@
 #include <string.h>
 #include <time.h>
 
-#include "audit.h"
+#include "audit/audit.h"
 #include "codec.h"
 #include "core.h"
 #include "crypto.h"
 #include "json.h"
-#include "lease.h"
+#include "identity/lease.h"
 #include "log.h"
-#include "mount.h"
-#include "policy.h"
+#include "engines/mount.h"
+#include "identity/policy.h"
 #include "secmem.h"
-#include "token.h"
-#include "watch.h"
+#include "identity/token.h"
+#include "engines/watch.h"
 
 #define CORE_CLUSTER_PATH "core/cluster"
 

@@ -9,11 +9,11 @@
 #include <pthread.h>
 #include <stdint.h>
 
-#include "barrier.h"
+#include "store/barrier.h"
 #include "config.h"
-#include "request.h"
-#include "seal.h"
-#include "storage.h"
+#include "api/request.h"
+#include "store/seal.h"
+#include "store/storage.h"
 
 struct policy_store;
 struct token_store;

@@ -17,16 +17,16 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "audit.h"
+#include "audit/audit.h"
 #include "codec.h"
 #include "config.h"
 #include "confine.h"
 #include "core.h"
-#include "http.h"
+#include "front/http.h"
 #include "json.h"
 #include "log.h"
 #include "secmem.h"
-#include "watch.h"
+#include "engines/watch.h"
 
 #ifdef COFFER_TEST_HOOKS
 #define MAIN_BUILD_NOTE " (test hooks)"

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 
 #include "json.h"
-#include "policy.h"
+#include "identity/policy.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "storage.h"
+#include "store/storage.h"
 
 #define CRASH_THREADS 8
 

@@ -11,17 +11,17 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "approle.h"
-#include "approle_int.h"
-#include "barrier.h"
+#include "identity/approle/approle.h"
+#include "identity/approle/approle_int.h"
+#include "store/barrier.h"
 #include "core.h"
 #include "crypto.h"
 #include "json.h"
-#include "mount.h"
-#include "policy.h"
+#include "engines/mount.h"
+#include "identity/policy.h"
 #include "test.h"
 #include "testutil.h"
-#include "token.h"
+#include "identity/token.h"
 
 struct fixture {
 	char dir[64];

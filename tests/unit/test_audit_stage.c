@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * test_audit_stage.c: the audit staging ring (server/audit_stage.c): records come out in the
+ * test_audit_stage.c: the audit staging ring (server/audit/audit_stage.c): records come out in the
  * order they went in over many laps of the ring, whatever their sizes; a full ring refuses more;
  * what was staged and not consumed is handed to recovery after a reopen, once; a damaged header
  * gives nothing to recover and no crash.
@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "audit_stage.h"
+#include "audit/audit_stage.h"
 #include "test.h"
 
 /* CHECK for helpers that return a value: records the failure and goes on. */

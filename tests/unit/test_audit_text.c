@@ -10,9 +10,9 @@
 #include <jansson.h>
 #include <sodium.h>
 
-#include "audit_int.h"
+#include "audit/audit_int.h"
 #include "json.h"
-#include "request.h"
+#include "api/request.h"
 #include "secmem.h"
 #include "test.h"
 

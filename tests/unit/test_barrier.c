@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * test_barrier.c: unit tests of server/barrier.c over a real SQLite store in a temporary directory:
- * round trips, listing through the directory index and its pruning, sealing, rotation, tampering
- * with records in the database file (invariant 2), and concurrent writers in one folder.
+ * test_barrier.c: unit tests of server/store/barrier.c over a real SQLite store in a temporary
+ * directory: round trips, listing through the directory index and its pruning, sealing, rotation,
+ * tampering with records in the database file (invariant 2), and concurrent writers in one folder.
  */
 #include <pthread.h>
 #include <stdbool.h>
@@ -13,11 +13,11 @@
 
 #include <sqlite3.h>
 
-#include "barrier.h"
+#include "store/barrier.h"
 #include "crypto.h"
 #include "json.h"
 #include "secmem.h"
-#include "storage.h"
+#include "store/storage.h"
 #include "test.h"
 #include "testutil.h"
 

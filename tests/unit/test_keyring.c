@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * test_keyring.c: unit tests of server/keyring.c: creation, rotation that keeps old terms, and the
- * strict binary form (round trip, and rejection of truncated or corrupted input).
+ * test_keyring.c: unit tests of server/store/keyring.c: creation, rotation that keeps old terms,
+ * and the strict binary form (round trip, and rejection of truncated or corrupted input).
  */
 #include <stdint.h>
 #include <string.h>
 
-#include "keyring.h"
+#include "store/keyring.h"
 #include "secmem.h"
 #include "test.h"
 

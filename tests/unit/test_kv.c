@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * test_kv.c: unit tests of the KV engine's pure parts (server/kv_util.c, server/kv_codec.c):
- * RFC 7386 merge patch, subkeys, time formatting, check-and-set decisions, pruning, custom
- * metadata limits, version lists and the metadata record's round trip; then the route handlers
- * of kv_v2.c, kv_versions.c, kv_meta.c and kv_v1.c called directly over a real barrier (the
- * router and HTTP are left to the integration tests).
+ * test_kv.c: unit tests of the KV engine's pure parts (server/engines/kv/kv_util.c,
+ * server/engines/kv/kv_codec.c): RFC 7386 merge patch, subkeys, time formatting, check-and-set
+ * decisions, pruning, custom metadata limits, version lists and the metadata record's round trip;
+ * then the route handlers of kv_v2.c, kv_versions.c, kv_meta.c and kv_v1.c called directly over a
+ * real barrier (the router and HTTP are left to the integration tests).
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -13,12 +13,12 @@
 
 #include <jansson.h>
 
-#include "barrier.h"
+#include "store/barrier.h"
 #include "core.h"
 #include "crypto.h"
 #include "json.h"
-#include "kv_int.h"
-#include "mount.h"
+#include "engines/kv/kv_int.h"
+#include "engines/mount.h"
 #include "secmem.h"
 #include "test.h"
 #include "testutil.h"

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * test_lease.c: unit tests of the expiration manager (server/lease.c) with a recording callback:
- * due leases are revoked in expiry order, a future lease when it comes due, a rescheduled or
- * untracked one not before its new time, stop forgets everything, and listing and revoking by
+ * test_lease.c: unit tests of the expiration manager (server/identity/lease.c) with a recording
+ * callback: due leases are revoked in expiry order, a future lease when it comes due, a rescheduled
+ * or untracked one not before its new time, stop forgets everything, and listing and revoking by
  * prefix see the right ids.
  */
 #include <pthread.h>
@@ -13,7 +13,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "lease.h"
+#include "identity/lease.h"
 #include "test.h"
 
 #define REC_MAX 16

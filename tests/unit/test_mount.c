@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * test_mount.c: unit tests of server/mount.c over a real barrier on a temporary SQLite store:
- * built-in mounts, longest-prefix lookup, the add validations, persistence across reloads,
+ * test_mount.c: unit tests of server/engines/mount.c over a real barrier on a temporary SQLite
+ * store: built-in mounts, longest-prefix lookup, the add validations, persistence across reloads,
  * removal with its data purge, tuning, reference counting, and the JSON shape of sys/auth.
  */
 #include <stdbool.h>
@@ -10,11 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "barrier.h"
+#include "store/barrier.h"
 #include "core.h"
 #include "crypto.h"
 #include "json.h"
-#include "mount.h"
+#include "engines/mount.h"
 #include "secmem.h"
 #include "test.h"
 #include "testutil.h"

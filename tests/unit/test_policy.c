@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * test_policy.c: unit tests of server/policy.c: the ACL matrix (exact, '*', '+', Vault's five
- * priority rules, union and deny across policies, default deny, root), the JSON form, and the
+ * test_policy.c: unit tests of server/identity/policy.c: the ACL matrix (exact, '*', '+', Vault's
+ * five priority rules, union and deny across policies, default deny, root), the JSON form, and the
  * policy store over a real barrier (round trip, built-in policies, ACL cache invalidation).
  */
 #include <pthread.h>
@@ -10,10 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "barrier.h"
+#include "store/barrier.h"
 #include "crypto.h"
 #include "json.h"
-#include "policy.h"
+#include "identity/policy.h"
 #include "secmem.h"
 #include "test.h"
 #include "testutil.h"

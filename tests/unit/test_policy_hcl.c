@@ -1,14 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * test_policy_hcl.c: unit tests of server/policy_hcl.c: the HCL subset of Vault policies on valid
- * documents (comments, trailing commas, several blocks, legacy policy, tolerated parameters) and
- * invalid ones, whose errors must name the right line.
+ * test_policy_hcl.c: unit tests of server/identity/policy_hcl.c: the HCL subset of Vault policies
+ * on valid documents (comments, trailing commas, several blocks, legacy policy, tolerated
+ * parameters) and invalid ones, whose errors must name the right line.
  */
 #include <stdbool.h>
 #include <string.h>
 
 #include "json.h"
-#include "policy.h"
+#include "identity/policy.h"
 #include "secmem.h"
 #include "test.h"
 

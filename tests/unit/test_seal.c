@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * test_seal.c: unit tests of server/seal.c over a real SQLite store: init and unseal with Shamir
- * shares and with a key file, bad shares, restart, the root token check, and the at-rest invariant
- * (no name, value, token or key in the database, WAL or shm files: DESIGN.md §10, 1).
+ * test_seal.c: unit tests of server/store/seal.c over a real SQLite store: init and unseal with
+ * Shamir shares and with a key file, bad shares, restart, the root token check, and the at-rest
+ * invariant (no name, value, token or key in the database, WAL or shm files: DESIGN.md §10, 1).
  */
 #include <fcntl.h>
 #include <stdbool.h>
@@ -13,15 +13,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "barrier.h"
+#include "store/barrier.h"
 #include "codec.h"
 #include "crypto.h"
 #include "json.h"
-#include "keyring.h"
-#include "seal.h"
+#include "store/keyring.h"
+#include "store/seal.h"
 #include "secmem.h"
 #include "shamir.h"
-#include "storage.h"
+#include "store/storage.h"
 #include "test.h"
 #include "testutil.h"
 

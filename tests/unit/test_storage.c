@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * test_storage.c: unit tests of the SQLite physical store (server/storage_sqlite.c): round trips,
- * prefix scans, atomic batches, persistence, group commit under concurrency, and file settings.
+ * test_storage.c: unit tests of the SQLite physical store (server/store/storage_sqlite.c): round
+ * trips, prefix scans, atomic batches, persistence, group commit under concurrency, and file
+ * settings.
  */
 #include <pthread.h>
 #include <stdint.h>
@@ -14,7 +15,7 @@
 
 #include <sqlite3.h>
 
-#include "storage.h"
+#include "store/storage.h"
 #include "test.h"
 #include "testutil.h"
 

@@ -14,14 +14,14 @@
 #include <string.h>
 #include <time.h>
 
-#include "barrier.h"
+#include "store/barrier.h"
 #include "crypto.h"
 #include "json.h"
-#include "lease.h"
+#include "identity/lease.h"
 #include "secmem.h"
 #include "test.h"
 #include "testutil.h"
-#include "token.h"
+#include "identity/token.h"
 
 struct fixture {
 	char dir[64];

@@ -7,7 +7,7 @@
 #include <stdint.h>
 
 #include "test.h"
-#include "watch.h"
+#include "engines/watch.h"
 
 static void test_answer_index_stays_below_changes_in_flight(void)
 {

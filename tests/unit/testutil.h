@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 
-#include "barrier.h"
-#include "storage.h"
+#include "store/barrier.h"
+#include "store/storage.h"
 
 /* Create a private directory /tmp/coffer-<name>-XXXXXX, its path in dir. 0, or -1. */
 static inline int testutil_mkdtemp(char *dir, size_t dir_len, const char *name)

@@ -1,0 +1,166 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * audit_routes.c: sys/audit (list, enable, disable; sudo) and sys/audit-hash (API.md). Enabling a
+ * device through the API needs "allow_api_audit": true in the config file and a file inside
+ * "audit_dir" (DESIGN.md §6). Called by the router; the broker (audit.c) does the work.
+ */
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "audit/audit.h"
+#include "audit/audit_int.h"
+#include "core.h"
+#include "json.h"
+
+/* The :path parameter, normalized; false (and a 400 in resp) when invalid. */
+static bool audit_route_path(const struct request *req, struct response *resp, char *out,
+                             size_t cap)
+{
+	const char *p = request_param(req, "path");
+
+	if (p == NULL || audit_path_normalize(p, out, cap) != 0) {
+		response_error(resp, 400,
+		               "invalid audit device path: one segment of letters, digits, '.', "
+		               "'_' or '-'");
+		return false;
+	}
+	return true;
+}
+
+static void audit_route_list(struct core *c, struct request *req, struct response *resp)
+{
+	response_legacy(resp, req, audit_broker_list_json(c->audit));
+}
+
+/* type "file", an optional description, and options{file_path} (nothing else). */
+static int audit_route_params(const struct request *req, const char **desc, const char **file_path,
+                              char *err, size_t err_len)
+{
+	const json_t *options = json_object_get(req->body, "options");
+	const char *type = NULL, *key;
+	json_t *v;
+
+	if (coffer_json_get_string(req->body, "type", &type) != 0 || strcmp(type, "file") != 0) {
+		snprintf(err, err_len, "type must be \"file\"");
+		return COFFER_ERR_INVALID;
+	}
+	if (coffer_json_get_string(req->body, "description", desc) == COFFER_ERR_INVALID) {
+		snprintf(err, err_len, "description must be a string");
+		return COFFER_ERR_INVALID;
+	}
+	if (!json_is_object(options) ||
+	    coffer_json_get_string(options, "file_path", file_path) != 0) {
+		snprintf(err, err_len, "options.file_path is required");
+		return COFFER_ERR_INVALID;
+	}
+	json_object_foreach((json_t *)options, key, v)
+	{
+		if (strcmp(key, "file_path") != 0 && !json_is_null(v)) {
+			snprintf(err, err_len, "unsupported option \"%.64s\"", key);
+			return COFFER_ERR_INVALID;
+		}
+	}
+	return 0;
+}
+
+static void audit_route_enable(struct core *c, struct request *req, struct response *resp)
+{
+	char path[AUDIT_NAME_MAX + 2], file[PATH_MAX], err[400] = "";
+	const char *desc = "", *file_path = NULL;
+	int rc;
+
+	if (!audit_route_path(req, resp, path, sizeof(path)))
+		return;
+	if (!c->cfg->allow_api_audit || c->cfg->audit_dir == NULL) {
+		response_error(resp, 403,
+		               "audit: enabling audit devices through the API is disabled; declare "
+		               "them in the config file, or set \"allow_api_audit\": true and "
+		               "\"audit_dir\"");
+		return;
+	}
+	if (audit_route_params(req, &desc, &file_path, err, sizeof(err)) != 0 ||
+	    audit_file_path_check(c->cfg->audit_dir, file_path, file, sizeof(file), err,
+	                          sizeof(err)) != 0) {
+		response_error(resp, 400, "audit: %s", err);
+		return;
+	}
+	rc = audit_broker_enable(c->audit, path, desc, file, err, sizeof(err));
+	if (rc == COFFER_ERR_EXISTS || rc == COFFER_ERR_INVALID || rc == COFFER_ERR_LIMIT)
+		response_error(resp, 400, "audit: %s", err);
+	else if (rc != 0)
+		response_error(resp, request_status_for(rc), "audit: %s", err);
+	else
+		response_no_content(resp);
+}
+
+static void audit_route_disable(struct core *c, struct request *req, struct response *resp)
+{
+	char path[AUDIT_NAME_MAX + 2], err[400] = "";
+	int rc;
+
+	if (!audit_route_path(req, resp, path, sizeof(path)))
+		return;
+	rc = audit_broker_disable(c->audit, path, err, sizeof(err));
+	if (rc == COFFER_ERR_INVALID)
+		response_error(resp, 400, "audit: %s", err);
+	else if (rc != 0)
+		response_error(resp, request_status_for(rc), "audit: %s", err);
+	else
+		response_no_content(resp);
+}
+
+static void audit_route_device(struct core *c, struct request *req, struct response *resp)
+{
+	if (req->method == REQ_DELETE)
+		audit_route_disable(c, req, resp);
+	else
+		audit_route_enable(c, req, resp);
+}
+
+static void audit_route_hash(struct core *c, struct request *req, struct response *resp)
+{
+	char path[AUDIT_NAME_MAX + 2], out[AUDIT_HMAC_TEXT_LEN + 1];
+	const json_t *input = json_object_get(req->body, "input");
+	int rc;
+
+	if (!audit_route_path(req, resp, path, sizeof(path)))
+		return;
+	if (!json_is_string(input)) {
+		response_error(resp, 400, "input must be a string");
+		return;
+	}
+	rc = audit_broker_hash(c->audit, path, json_string_value(input), json_string_length(input),
+	                       out);
+	if (rc == COFFER_ERR_NOT_FOUND) {
+		response_error(resp, 400, "unknown audit device: %s", path);
+		return;
+	}
+	if (rc != 0) {
+		response_err(resp, rc);
+		return;
+	}
+	response_legacy(resp, req, json_pack("{s:s}", "hash", out));
+}
+
+/* GET sys/audit-key: the public key that verifies the logs' signed checkpoints. */
+static void audit_route_key(struct core *c, struct request *req, struct response *resp)
+{
+	char pk[AUDIT_PK_TEXT_LEN + 1];
+	int rc = audit_broker_public_key(c->audit, pk);
+
+	if (rc != 0) {
+		response_err(resp, rc);
+		return;
+	}
+	response_legacy(resp, req,
+	                json_pack("{s:s,s:s}", "algorithm", "ed25519", "public_key", pk));
+}
+
+const struct route audit_routes[] = {
+    {"sys/audit", REQ_M(REQ_GET), ROUTE_SUDO, audit_route_list, NULL},
+    {"sys/audit-key", REQ_M(REQ_GET), 0, audit_route_key, NULL},
+    {"sys/audit/:path", REQ_M_WRITE | REQ_M(REQ_DELETE), ROUTE_SUDO, audit_route_device, NULL},
+    {"sys/audit-hash/:path", REQ_M_WRITE, 0, audit_route_hash, NULL},
+};
+const size_t audit_routes_len = sizeof(audit_routes) / sizeof(audit_routes[0]);

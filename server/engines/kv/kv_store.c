@@ -1,0 +1,415 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * kv_store.c: where the KV engine keeps its rows in the barrier ("<prefix>config",
+ * "<prefix>meta/<path>", "<prefix>ver/<path>/<N>"; version 1 keeps "<prefix><path>"), the striped
+ * lock that serialises read-modify-write of one key, and atomic commits stamped with a watch index
+ * (watch.h) that are announced after they are durable.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core.h"
+#include "json.h"
+#include "engines/kv/kv_int.h"
+#include "engines/mount.h"
+#include "secmem.h"
+#include "engines/watch.h"
+
+#define KV_LOCK_STRIPES 64
+
+static pthread_mutex_t kv_locks[KV_LOCK_STRIPES];
+static pthread_once_t kv_locks_once = PTHREAD_ONCE_INIT;
+
+struct kv_batch {
+	struct barrier_op *ops;
+	/* The values, wiped on free: JSON text from jansson (is_text) or malloc'd bytes of
+	 * ops[i].len; NULL for deletes. */
+	void **vals;
+	bool *is_text;
+	size_t n;
+	size_t cap;
+};
+
+int kv_store_meta_path(const struct mount_entry *m, const char *p, char **out)
+{
+	return asprintf(out, "%smeta/%s", m->storage_prefix, p) < 0 ? COFFER_ERR_NOMEM : 0;
+}
+
+int kv_store_ver_path(const struct mount_entry *m, const char *p, uint64_t v, char **out)
+{
+	return asprintf(out, "%sver/%s/%llu", m->storage_prefix, p, (unsigned long long)v) < 0
+	           ? COFFER_ERR_NOMEM
+	           : 0;
+}
+
+int kv_store_load_object(struct core *c, const char *path, json_t **out)
+{
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	json_t *v;
+	int err;
+
+	*out = NULL;
+	err = barrier_get(c->barrier, path, &buf, &len);
+	if (err != 0)
+		return err;
+	v = json_loadb((const char *)buf, len, 0, NULL);
+	secmem_freezero(buf, len);
+	if (!json_is_object(v)) {
+		json_decref(v);
+		return COFFER_ERR_INTEGRITY;
+	}
+	*out = v;
+	return 0;
+}
+
+int kv_store_load_meta(struct core *c, const struct mount_entry *m, const char *p,
+                       struct kv_meta *out)
+{
+	char *path = NULL;
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	int err;
+
+	memset(out, 0, sizeof(*out));
+	err = kv_store_meta_path(m, p, &path);
+	if (err == 0)
+		err = barrier_get(c->barrier, path, &buf, &len);
+	if (err == 0) {
+		err = kv_meta_decode(buf, len, out);
+		secmem_freezero(buf, len);
+	}
+	free(path);
+	return err;
+}
+
+int kv_store_load_config(struct core *c, const struct mount_entry *m, struct kv_config *out)
+{
+	char *path = NULL;
+	json_t *j = NULL;
+	int err;
+
+	memset(out, 0, sizeof(*out));
+	if (asprintf(&path, "%sconfig", m->storage_prefix) < 0)
+		return COFFER_ERR_NOMEM;
+	err = kv_store_load_object(c, path, &j);
+	if (err == 0)
+		err = kv_config_from_json(j, out);
+	else if (err == COFFER_ERR_NOT_FOUND)
+		err = 0;
+	json_decref(j);
+	free(path);
+	return err;
+}
+
+int kv_store_load_version_text(struct core *c, const struct mount_entry *m, const char *p,
+                               uint64_t v, uint8_t **out, size_t *out_len)
+{
+	char *path = NULL;
+	int err;
+
+	*out = NULL;
+	err = kv_store_ver_path(m, p, v, &path);
+	if (err == 0)
+		err = barrier_get(c->barrier, path, out, out_len);
+	free(path);
+	return err;
+}
+
+int kv_store_load_version(struct core *c, const struct mount_entry *m, const char *p, uint64_t v,
+                          json_t **out)
+{
+	char *path = NULL;
+	int err;
+
+	*out = NULL;
+	err = kv_store_ver_path(m, p, v, &path);
+	if (err == 0)
+		err = kv_store_load_object(c, path, out);
+	free(path);
+	return err;
+}
+
+int kv_store_list(struct core *c, const struct mount_entry *m, const char *kind, const char *folder,
+                  json_t **keys)
+{
+	char *path = NULL, **names = NULL;
+	size_t n = 0, i;
+	json_t *arr = NULL;
+	int err;
+
+	*keys = NULL;
+	if (asprintf(&path, "%s%s%s", m->storage_prefix, kind, folder) < 0)
+		return COFFER_ERR_NOMEM;
+	err = barrier_list(c->barrier, path, &names, &n);
+	if (err != 0)
+		goto out;
+	arr = json_array();
+	for (i = 0; arr != NULL && i < n; i++) {
+		if (json_array_append_new(arr, json_string(names[i])) != 0) {
+			json_decref(arr);
+			arr = NULL;
+		}
+	}
+	if (arr == NULL) {
+		err = COFFER_ERR_NOMEM;
+		goto out;
+	}
+	*keys = arr;
+out:
+	barrier_list_free(names, n);
+	free(path);
+	return err;
+}
+
+static void kv_locks_init(void)
+{
+	size_t i;
+
+	for (i = 0; i < KV_LOCK_STRIPES; i++)
+		pthread_mutex_init(&kv_locks[i], NULL);
+}
+
+/* FNV-1a over the mount's uuid and the key: writers to one key meet on one stripe. */
+static pthread_mutex_t *kv_lock_for(const struct mount_entry *m, const char *p)
+{
+	uint64_t h = 1469598103934665603ULL;
+	const char *s;
+
+	for (s = m->uuid; *s != '\0'; s++)
+		h = (h ^ (uint8_t)*s) * 1099511628211ULL;
+	h = (h ^ '/') * 1099511628211ULL;
+	for (s = p; *s != '\0'; s++)
+		h = (h ^ (uint8_t)*s) * 1099511628211ULL;
+	return &kv_locks[h % KV_LOCK_STRIPES];
+}
+
+void kv_store_lock(const struct mount_entry *m, const char *p)
+{
+	pthread_once(&kv_locks_once, kv_locks_init);
+	pthread_mutex_lock(kv_lock_for(m, p));
+}
+
+void kv_store_unlock(const struct mount_entry *m, const char *p)
+{
+	pthread_mutex_unlock(kv_lock_for(m, p));
+}
+
+struct kv_batch *kv_batch_new(void)
+{
+	return calloc(1, sizeof(struct kv_batch));
+}
+
+void kv_batch_free(struct kv_batch *b)
+{
+	size_t i;
+
+	if (b == NULL)
+		return;
+	for (i = 0; i < b->n; i++) {
+		free((char *)b->ops[i].path);
+		if (b->is_text[i])
+			coffer_json_free_text(b->vals[i]);
+		else if (b->vals[i] != NULL)
+			secmem_freezero(b->vals[i], b->ops[i].len);
+	}
+	free(b->ops);
+	free(b->vals);
+	free(b->is_text);
+	free(b);
+}
+
+static int kv_batch_reserve(struct kv_batch *b)
+{
+	struct barrier_op *ops;
+	void **vals;
+	bool *is_text;
+	size_t cap;
+
+	if (b->n < b->cap)
+		return 0;
+	cap = b->cap != 0 ? b->cap * 2 : 8;
+	if ((ops = realloc(b->ops, cap * sizeof(*ops))) == NULL)
+		return COFFER_ERR_NOMEM;
+	b->ops = ops;
+	if ((vals = realloc(b->vals, cap * sizeof(*vals))) == NULL)
+		return COFFER_ERR_NOMEM;
+	b->vals = vals;
+	if ((is_text = realloc(b->is_text, cap * sizeof(*is_text))) == NULL)
+		return COFFER_ERR_NOMEM;
+	b->is_text = is_text;
+	b->cap = cap;
+	return 0;
+}
+
+static int kv_batch_put_as(struct kv_batch *b, enum barrier_op_type type, char *path, char *text)
+{
+	if (path == NULL || text == NULL || kv_batch_reserve(b) != 0) {
+		free(path);
+		if (text != NULL)
+			coffer_json_free_text(text);
+		return COFFER_ERR_NOMEM;
+	}
+	b->ops[b->n] = (struct barrier_op){type, path, (const uint8_t *)text, strlen(text)};
+	b->vals[b->n] = text;
+	b->is_text[b->n++] = true;
+	return 0;
+}
+
+/* Queue a put of len malloc'd bytes (stolen, like path). */
+static int kv_batch_put_bytes(struct kv_batch *b, char *path, uint8_t *buf, size_t len)
+{
+	if (path == NULL || buf == NULL || kv_batch_reserve(b) != 0) {
+		free(path);
+		if (buf != NULL)
+			secmem_freezero(buf, len);
+		return COFFER_ERR_NOMEM;
+	}
+	b->ops[b->n] = (struct barrier_op){BARRIER_PUT, path, buf, len};
+	b->vals[b->n] = buf;
+	b->is_text[b->n++] = false;
+	return 0;
+}
+
+int kv_batch_put_text(struct kv_batch *b, char *path, char *text)
+{
+	return kv_batch_put_as(b, BARRIER_PUT, path, text);
+}
+
+int kv_batch_put_json(struct kv_batch *b, char *path, const json_t *v)
+{
+	return kv_batch_put_text(b, path, v != NULL ? coffer_json_dump(v) : NULL);
+}
+
+static int kv_batch_delete_as(struct kv_batch *b, enum barrier_op_type type, char *path)
+{
+	if (path == NULL || kv_batch_reserve(b) != 0) {
+		free(path);
+		return COFFER_ERR_NOMEM;
+	}
+	b->ops[b->n] = (struct barrier_op){type, path, NULL, 0};
+	b->vals[b->n] = NULL;
+	b->is_text[b->n++] = false;
+	return 0;
+}
+
+int kv_batch_delete(struct kv_batch *b, char *path)
+{
+	return kv_batch_delete_as(b, BARRIER_DELETE, path);
+}
+
+int kv_batch_put_meta(struct kv_batch *b, const struct mount_entry *m, const char *p,
+                      const struct kv_meta *meta)
+{
+	char *path = NULL;
+	uint8_t *buf = NULL;
+	size_t len = 0;
+
+	if (kv_store_meta_path(m, p, &path) != 0)
+		return COFFER_ERR_NOMEM;
+	if (kv_meta_encode(meta, &buf, &len) != 0)
+		buf = NULL;
+	return kv_batch_put_bytes(b, path, buf, len);
+}
+
+/* Version rows are unlisted (barrier.h): the metadata row lists them, and kv_purge() finds them
+ * there on unmount. */
+int kv_batch_put_version(struct kv_batch *b, const struct mount_entry *m, const char *p, uint64_t v,
+                         char *text)
+{
+	char *path = NULL;
+
+	if (kv_store_ver_path(m, p, v, &path) != 0)
+		path = NULL;
+	return kv_batch_put_as(b, BARRIER_PUT_UNLISTED, path, text);
+}
+
+int kv_batch_delete_version(struct kv_batch *b, const struct mount_entry *m, const char *p,
+                            uint64_t v)
+{
+	char *path = NULL;
+
+	if (kv_store_ver_path(m, p, v, &path) != 0)
+		return COFFER_ERR_NOMEM;
+	return kv_batch_delete_as(b, BARRIER_DELETE_UNLISTED, path);
+}
+
+int kv_batch_commit(struct core *c, struct kv_batch *b, const char *const *api_paths)
+{
+	uint8_t enc[8];
+	uint64_t index = 0;
+	int err;
+
+	/* Without a watch (tests, or a build without watch.c wired) the change is just not
+	 * announced. */
+	if (c->watch != NULL) {
+		err = kv_batch_reserve(b);
+		if (err != 0)
+			return err;
+		index = watch_next_index(c->watch);
+		watch_index_encode(index, enc);
+		/* Appended without n++, so that kv_batch_free() never frees the static path. */
+		b->ops[b->n] = (struct barrier_op){BARRIER_PUT, WATCH_INDEX_PATH, enc, sizeof(enc)};
+		err = barrier_batch(c->barrier, b->ops, b->n + 1);
+	} else {
+		err = barrier_batch(c->barrier, b->ops, b->n);
+	}
+	if (c->watch == NULL)
+		return err;
+	if (err == 0 && api_paths != NULL)
+		watch_notify(c->watch, api_paths, index);
+	else
+		watch_index_done(c->watch, index);
+	return err;
+}
+
+#define KV_PURGE_BATCH 256 /* version rows deleted per commit on unmount */
+
+/* Commit b's ops without a watch index (the mount is gone) and empty it. */
+static int kv_purge_flush(struct core *c, struct kv_batch *b)
+{
+	int err = b->n > 0 ? barrier_batch(c->barrier, b->ops, b->n) : 0;
+
+	for (size_t i = 0; i < b->n; i++)
+		free((char *)b->ops[i].path);
+	b->n = 0;
+	return err;
+}
+
+int kv_purge(struct core *c, const struct mount_entry *m)
+{
+	struct kv_batch *b = kv_batch_new();
+	char *folder = NULL, **paths = NULL;
+	size_t i, j, n = 0, folder_len;
+	int err = COFFER_ERR_NOMEM;
+
+	if (b == NULL || asprintf(&folder, "%smeta/", m->storage_prefix) < 0) {
+		folder = NULL;
+		goto out;
+	}
+	folder_len = strlen(folder);
+	err = barrier_list_tree(c->barrier, folder, &paths, &n);
+	for (i = 0; err == 0 && i < n; i++) {
+		struct kv_meta meta;
+		const char *p = paths[i] + folder_len;
+
+		err = kv_store_load_meta(c, m, p, &meta);
+		for (j = 0; err == 0 && j < meta.n_versions; j++) {
+			err = kv_batch_delete_version(b, m, p, meta.versions[j].version);
+			if (err == 0 && b->n >= KV_PURGE_BATCH)
+				err = kv_purge_flush(c, b);
+		}
+		kv_meta_clear(&meta);            /* zeroed by the load whatever happened */
+		if (err == COFFER_ERR_NOT_FOUND) /* deleted meanwhile */
+			err = 0;
+	}
+	if (err == 0)
+		err = kv_purge_flush(c, b);
+out:
+	barrier_list_free(paths, n);
+	free(folder);
+	kv_batch_free(b);
+	return err;
+}

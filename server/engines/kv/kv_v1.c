@@ -1,0 +1,145 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * kv_v1.c: KV version 1 (API.md "KV version 1", and the "generic" engine): one unversioned JSON
+ * object per path, stored at "<prefix><path>". Every write and delete is stamped with a watch
+ * index and announced as "<mount><path>". Called through kv.c's generic route table.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core.h"
+#include "json.h"
+#include "engines/kv/kv_int.h"
+#include "engines/mount.h"
+
+static int kv_v1_path(const struct mount_entry *m, const char *p, char **out)
+{
+	return asprintf(out, "%s%s", m->storage_prefix, p) < 0 ? COFFER_ERR_NOMEM : 0;
+}
+
+static void kv_v1_read(struct core *c, struct request *req, struct response *resp)
+{
+	char *path = NULL;
+	json_t *data = NULL;
+	const char *p;
+	int err;
+
+	if (kv_require_path(req, resp, &p) != 0)
+		return;
+	err = kv_v1_path(req->mount, p, &path);
+	if (err == 0)
+		err = kv_store_load_object(c, path, &data);
+	free(path);
+	if (err != 0)
+		kv_respond_err(resp, err, "read");
+	else
+		response_envelope(resp, req, data, NULL, NULL);
+}
+
+/* Put (text non-NULL, stolen) or delete the row of p in one batch with the watch index. */
+static int kv_v1_change(struct core *c, const struct request *req, const char *p, char *text)
+{
+	struct kv_batch *b = kv_batch_new();
+	char *path = NULL, *api = NULL;
+	int err = COFFER_ERR_NOMEM;
+
+	if (b == NULL || kv_v1_path(req->mount, p, &path) != 0) {
+		if (text != NULL)
+			coffer_json_free_text(text);
+		goto out;
+	}
+	err = text != NULL ? kv_batch_put_text(b, path, text) : kv_batch_delete(b, path);
+	if (err == 0 && asprintf(&api, "%s%s", req->mount->path, p) < 0) {
+		api = NULL;
+		err = COFFER_ERR_NOMEM;
+	}
+	if (err == 0)
+		err = kv_batch_commit(c, b, (const char *const[]){api, NULL});
+out:
+	free(api);
+	kv_batch_free(b);
+	return err;
+}
+
+static void kv_v1_write(struct core *c, struct request *req, struct response *resp)
+{
+	const char *p;
+	char *text;
+	int err;
+
+	if (kv_require_path(req, resp, &p) != 0)
+		return;
+	if (json_object_size(req->body) == 0) {
+		response_error(resp, 400, "missing data fields");
+		return;
+	}
+	text = coffer_json_dump(req->body);
+	if (text == NULL) {
+		response_err(resp, COFFER_ERR_NOMEM);
+		return;
+	}
+	if (strlen(text) > kv_max_value_size(c)) {
+		coffer_json_free_text(text);
+		response_error(resp, 413, "value too large: at most %zu bytes of JSON",
+		               kv_max_value_size(c));
+		return;
+	}
+	err = kv_v1_change(c, req, p, text);
+	if (err != 0)
+		kv_respond_err(resp, err, "write");
+	else
+		response_no_content(resp);
+}
+
+static void kv_v1_delete(struct core *c, struct request *req, struct response *resp)
+{
+	const char *p;
+	int err;
+
+	if (kv_require_path(req, resp, &p) != 0)
+		return;
+	err = kv_v1_change(c, req, p, NULL);
+	if (err != 0)
+		kv_respond_err(resp, err, "delete");
+	else
+		response_no_content(resp);
+}
+
+void kv_v1_route(struct core *c, struct request *req, struct response *resp)
+{
+	if (req->is_list) {
+		kv_list_route(c, req, resp, "");
+		return;
+	}
+	switch (req->method) {
+	case REQ_GET:
+		kv_v1_read(c, req, resp);
+		break;
+	case REQ_DELETE:
+		kv_v1_delete(c, req, resp);
+		break;
+	default:
+		kv_v1_write(c, req, resp);
+		break;
+	}
+}
+
+int kv_v1_exists(struct core *c, struct request *req)
+{
+	const char *p = kv_secret_path(req);
+	char *path = NULL;
+	json_t *data = NULL;
+	int err;
+
+	if (p[0] == '\0')
+		return 0;
+	err = kv_v1_path(req->mount, p, &path);
+	if (err == 0)
+		err = kv_store_load_object(c, path, &data);
+	free(path);
+	json_decref(data);
+	if (err == COFFER_ERR_NOT_FOUND)
+		return 0;
+	return err == 0 ? 1 : err;
+}

@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * watch.h: change notification for fast rotation (DESIGN.md §5, API.md sys/watch). Every KV change
+ * gets a change index, persisted in the same batch as the change; POST sys/watch answers at once
+ * when a watched path changed after the client's index, or holds the request (libmicrohttpd
+ * suspend/resume) until a change or the wait ends. Indexes are time-based and strictly increasing
+ * (microseconds, never below the persisted one + 1), so they keep increasing across restarts.
+ * Index 0 means "I know nothing": the answer is immediate and lists every path as changed.
+ */
+#ifndef COFFER_WATCH_H
+#define COFFER_WATCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "front/router.h"
+
+/* The barrier path holding the latest change index (8 bytes, big endian). */
+#define WATCH_INDEX_PATH "core/watch-index"
+
+struct watch;
+struct barrier;
+
+int watch_new(struct barrier *b, struct watch **out);
+void watch_free(struct watch *w);
+/* At unseal: load the persisted index. At seal: wake and end every held request (503). */
+int watch_setup(struct watch *w);
+void watch_flush(struct watch *w);
+
+/* A new, strictly increasing change index. The caller writes it (watch_index_encode) at
+ * WATCH_INDEX_PATH in the batch that makes the change and, once the batch committed, announces
+ * the change (watch_notify or watch_notify_prefix, which release the index), or calls
+ * watch_index_done() when the batch failed. */
+uint64_t watch_next_index(struct watch *w);
+/* The change of index is announced, or will never be (its batch failed). Until then answers
+ * give an index below it, so that a client never skips a change still committing. */
+void watch_index_done(struct watch *w, uint64_t index);
+/* The index the next answer would give: every change at or below it has been announced. */
+uint64_t watch_stable_index(struct watch *w);
+void watch_index_encode(uint64_t index, uint8_t out[8]);
+/* After the batch committed: remember that each of paths (API paths such as
+ * "secret/data/app/db"; NULL-terminated) changed at index, release the index, and wake the
+ * requests that watch one of them. */
+void watch_notify(struct watch *w, const char *const *paths, uint64_t index);
+/* Every path under prefix (e.g. an unmounted "kv/") changed at index. */
+void watch_notify_prefix(struct watch *w, const char *prefix, uint64_t index);
+
+/* POST sys/watch. */
+extern const struct route watch_routes[];
+extern const size_t watch_routes_len;
+
+#endif

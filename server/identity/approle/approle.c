@@ -1,0 +1,482 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * approle.c: the AppRole auth engine (API.md "auth/approle"): its route table, roles and their
+ * role_ids, and login, which creates a token with the role's settings. The secret_id routes are in
+ * approle_secret.c, storage in approle_store.c. The router calls the routes with req->mount set.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "identity/approle/approle.h"
+#include "identity/approle/approle_int.h"
+#include "cidr.h"
+#include "json.h"
+#include "log.h"
+#include "engines/mount.h"
+#include "secmem.h"
+#include "identity/token.h"
+
+enum approle_kind { APPROLE_BOOL, APPROLE_COUNT, APPROLE_DURATION, APPROLE_CIDRS, APPROLE_NAMES };
+
+/* The settings of a role: name in the API and in storage, legacy alias, kind, default. */
+static const struct approle_field {
+	const char *name;
+	const char *legacy;
+	enum approle_kind kind;
+	int64_t dflt;
+} approle_fields[] = {
+    {"bind_secret_id", NULL, APPROLE_BOOL, 1},
+    {"secret_id_bound_cidrs", "bound_cidr_list", APPROLE_CIDRS, 0},
+    {"secret_id_num_uses", NULL, APPROLE_COUNT, 0},
+    {"secret_id_ttl", NULL, APPROLE_DURATION, 0},
+    {"token_ttl", NULL, APPROLE_DURATION, 0},
+    {"token_max_ttl", NULL, APPROLE_DURATION, 0},
+    {"token_explicit_max_ttl", NULL, APPROLE_DURATION, 0},
+    {"token_period", "period", APPROLE_DURATION, 0},
+    {"token_num_uses", NULL, APPROLE_COUNT, 0},
+    {"token_policies", "policies", APPROLE_NAMES, 0},
+    {"token_bound_cidrs", NULL, APPROLE_CIDRS, 0},
+    {"token_no_default_policy", NULL, APPROLE_BOOL, 0},
+};
+#define APPROLE_N_FIELDS (sizeof(approle_fields) / sizeof(approle_fields[0]))
+
+/* A sorted list of unique names. */
+static int approle_sort_unique(json_t *arr)
+{
+	size_t i, j, n = json_array_size(arr);
+
+	for (i = 1; i < n; i++) {
+		for (j = i; j > 0 && strcmp(json_string_value(json_array_get(arr, j - 1)),
+		                            json_string_value(json_array_get(arr, j))) > 0;
+		     j--) {
+			json_t *a = json_incref(json_array_get(arr, j - 1));
+
+			json_array_set(arr, j - 1, json_array_get(arr, j));
+			json_array_set_new(arr, j, a);
+		}
+	}
+	for (i = 1; i < json_array_size(arr);) {
+		if (strcmp(json_string_value(json_array_get(arr, i - 1)),
+		           json_string_value(json_array_get(arr, i))) == 0)
+			json_array_remove(arr, i);
+		else
+			i++;
+	}
+	return 0;
+}
+
+/* The key of a field in the body: its legacy alias when only that is given. */
+static const char *approle_field_key(const struct approle_field *f, const json_t *body)
+{
+	const json_t *v = json_object_get(body, f->name);
+
+	if (f->legacy != NULL && (v == NULL || json_is_null(v)))
+		return f->legacy;
+	return f->name;
+}
+
+/* One field from the body into role: 0 (set or absent) or COFFER_ERR_INVALID. */
+static int approle_field_apply(const struct approle_field *f, const json_t *body, json_t *role)
+{
+	const char *key = approle_field_key(f, body);
+	json_t *list = NULL;
+	int64_t v = 0;
+	bool b = false;
+	int rc;
+
+	switch (f->kind) {
+	case APPROLE_BOOL:
+		rc = coffer_json_get_bool(body, key, &b);
+		if (rc == 0)
+			rc = json_object_set_new(role, f->name, json_boolean(b));
+		break;
+	case APPROLE_COUNT:
+	case APPROLE_DURATION:
+		rc = f->kind == APPROLE_COUNT ? coffer_json_get_int(body, key, &v)
+		                              : coffer_json_get_duration(body, key, &v);
+		if (rc == 0)
+			rc = v < 0 ? COFFER_ERR_INVALID
+			           : json_object_set_new(role, f->name, json_integer(v));
+		break;
+	default:
+		rc = coffer_json_get_string_list(body, key, &list);
+		if (rc == 0 && f->kind == APPROLE_CIDRS && cidr_list_validate(list) != 0)
+			rc = COFFER_ERR_INVALID;
+		if (rc == 0 && f->kind == APPROLE_NAMES)
+			rc = approle_sort_unique(list);
+		if (rc == 0)
+			rc = json_object_set(role, f->name, list);
+		json_decref(list);
+		break;
+	}
+	if (rc == COFFER_ERR_NOT_FOUND)
+		return 0;
+	return rc == 0 ? 0 : COFFER_ERR_INVALID;
+}
+
+/* A role with every setting at its default and role_id. */
+static json_t *approle_role_defaults(const char *role_id)
+{
+	json_t *role = json_pack("{s:s,s:s}", "role_id", role_id, "token_type", "default");
+	const struct approle_field *f;
+	size_t i;
+
+	for (i = 0; role != NULL && i < APPROLE_N_FIELDS; i++) {
+		f = &approle_fields[i];
+		if (f->kind == APPROLE_BOOL)
+			json_object_set_new(role, f->name, json_boolean(f->dflt));
+		else if (f->kind == APPROLE_COUNT || f->kind == APPROLE_DURATION)
+			json_object_set_new(role, f->name, json_integer(f->dflt));
+		else
+			json_object_set_new(role, f->name, json_array());
+	}
+	return role;
+}
+
+/* Apply the body to role; NULL, or a message for the client. */
+static const char *approle_role_apply(const json_t *body, json_t *role, char *msg, size_t cap)
+{
+	const char *role_id = NULL, *type = NULL;
+	size_t i;
+
+	for (i = 0; i < APPROLE_N_FIELDS; i++) {
+		if (approle_field_apply(&approle_fields[i], body, role) != 0) {
+			snprintf(msg, cap, "invalid value for %s", approle_fields[i].name);
+			return msg;
+		}
+	}
+	if (coffer_json_get_string(body, "token_type", &type) == COFFER_ERR_INVALID ||
+	    (type != NULL && strcmp(type, "default") != 0 && strcmp(type, "service") != 0))
+		return "token_type must be \"default\" or \"service\"";
+	if (coffer_json_get_string(body, "role_id", &role_id) == COFFER_ERR_INVALID ||
+	    (role_id != NULL && role_id[0] == '\0'))
+		return "role_id must be a non-empty string";
+	if (role_id != NULL)
+		json_object_set_new(role, "role_id", json_string(role_id));
+	if (!json_is_true(json_object_get(role, "bind_secret_id")) &&
+	    approle_list_is_empty(role, "secret_id_bound_cidrs") &&
+	    approle_list_is_empty(role, "token_bound_cidrs"))
+		return "at least one constraint should be enabled on the role";
+	if (approle_int(role, "token_max_ttl") > 0 &&
+	    approle_int(role, "token_ttl") > approle_int(role, "token_max_ttl"))
+		return "token_ttl should not be greater than token_max_ttl";
+	return NULL;
+}
+
+static void approle_role_list(struct core *c, struct request *req, struct response *resp)
+{
+	char key[APPROLE_KEY_MAX], **keys = NULL;
+	json_t *arr;
+	size_t i, n = 0;
+	int rc;
+
+	rc = approle_key(req, key, "role/");
+	if (rc == 0)
+		rc = barrier_list(c->barrier, key, &keys, &n);
+	if (rc != 0) {
+		response_err(resp, rc);
+		return;
+	}
+	if (n == 0) {
+		response_not_found(resp);
+		return;
+	}
+	arr = json_array();
+	for (i = 0; arr != NULL && i < n; i++)
+		json_array_append_new(arr, json_string(keys[i]));
+	barrier_list_free(keys, n);
+	response_envelope(resp, req, json_pack("{s:o}", "keys", arr), NULL, NULL);
+}
+
+static void approle_role_read(struct core *c, struct request *req, struct response *resp)
+{
+	const char *name;
+	json_t *role = approle_role_or_error(c, req, resp, &name), *data;
+	size_t i;
+
+	if (role == NULL)
+		return;
+	data = json_object();
+	for (i = 0; data != NULL && i < APPROLE_N_FIELDS; i++)
+		json_object_set(data, approle_fields[i].name,
+		                json_object_get(role, approle_fields[i].name));
+	if (data != NULL) {
+		/* The legacy names, as Vault still returns them. */
+		json_object_set(data, "policies", json_object_get(role, "token_policies"));
+		json_object_set(data, "period", json_object_get(role, "token_period"));
+		json_object_set_new(data, "local_secret_ids", json_false());
+		json_object_set(data, "token_type", json_object_get(role, "token_type"));
+	}
+	json_decref(role);
+	response_envelope(resp, req, data, NULL, NULL);
+}
+
+static void approle_role_write(struct core *c, struct request *req, struct response *resp)
+{
+	const char *name = approle_role_name(req, resp), *msg;
+	char role_id[37], buf[128], *old_id = NULL;
+	json_t *role = NULL;
+	int rc;
+
+	if (name == NULL)
+		return;
+	approle_lock();
+	rc = approle_role_load(c, req, name, &role);
+	if (rc == COFFER_ERR_NOT_FOUND) {
+		coffer_uuid(role_id);
+		role = approle_role_defaults(role_id);
+		rc = role == NULL ? COFFER_ERR_NOMEM : 0;
+	} else if (rc == 0) {
+		old_id = strdup(json_string_value(json_object_get(role, "role_id")));
+		rc = old_id == NULL ? COFFER_ERR_NOMEM : 0;
+	}
+	if (rc != 0) {
+		response_err(resp, rc);
+		goto out;
+	}
+	msg = approle_role_apply(req->body, role, buf, sizeof(buf));
+	if (msg != NULL) {
+		response_error(resp, 400, "%s", msg);
+		goto out;
+	}
+	rc = approle_role_store(c, req, name, role, old_id);
+	if (rc == COFFER_ERR_EXISTS)
+		response_error(resp, 400, "role_id already in use");
+	else if (rc != 0)
+		response_err(resp, rc);
+	else
+		response_no_content(resp);
+out:
+	approle_unlock();
+	secmem_wipe(role_id, sizeof(role_id));
+	if (old_id != NULL)
+		secmem_freezero(old_id, strlen(old_id));
+	json_decref(role);
+}
+
+/* Secret_ids go first: a role re-created under the same name must not find old ones. */
+static void approle_role_delete(struct core *c, struct request *req, struct response *resp)
+{
+	const char *name = approle_role_name(req, resp);
+	char rkey[APPROLE_KEY_MAX], ikey[APPROLE_KEY_MAX];
+	struct barrier_op ops[2];
+	json_t *role = NULL;
+	int rc;
+
+	if (name == NULL)
+		return;
+	approle_lock();
+	rc = approle_role_load(c, req, name, &role);
+	if (rc == 0)
+		rc = approle_secret_delete_all(c, req, name);
+	if (rc == 0)
+		rc = approle_key(req, rkey, "role/%s", name);
+	if (rc == 0)
+		rc = approle_role_id_key(c, req,
+		                         json_string_value(json_object_get(role, "role_id")), ikey);
+	if (rc == 0) {
+		ops[0] = (struct barrier_op){BARRIER_DELETE, rkey, NULL, 0};
+		ops[1] = (struct barrier_op){BARRIER_DELETE, ikey, NULL, 0};
+		rc = barrier_batch(c->barrier, ops, 2);
+	}
+	approle_unlock();
+	json_decref(role);
+	if (rc == 0 || rc == COFFER_ERR_NOT_FOUND)
+		response_no_content(resp);
+	else
+		response_err(resp, rc);
+}
+
+static void approle_role(struct core *c, struct request *req, struct response *resp)
+{
+	if (req->method == REQ_GET)
+		approle_role_read(c, req, resp);
+	else if (req->method == REQ_DELETE)
+		approle_role_delete(c, req, resp);
+	else
+		approle_role_write(c, req, resp);
+}
+
+static int approle_role_exists(struct core *c, struct request *req)
+{
+	const char *name = request_param(req, "role_name");
+	json_t *role = NULL;
+	int rc;
+
+	if (!approle_name_is_valid(name))
+		return 0;
+	rc = approle_role_load(c, req, name, &role);
+	json_decref(role);
+	if (rc == COFFER_ERR_NOT_FOUND)
+		return 0;
+	return rc == 0 ? 1 : rc;
+}
+
+static void approle_role_id(struct core *c, struct request *req, struct response *resp)
+{
+	const char *name, *new_id = NULL;
+	json_t *role = approle_role_or_error(c, req, resp, &name);
+	char *old_id = NULL;
+	int rc;
+
+	if (role == NULL)
+		return;
+	if (req->method == REQ_GET) {
+		response_envelope(resp, req,
+		                  json_pack("{s:O}", "role_id", json_object_get(role, "role_id")),
+		                  NULL, NULL);
+		json_decref(role);
+		return;
+	}
+	json_decref(role);
+	role = NULL;
+	if (coffer_json_get_string(req->body, "role_id", &new_id) != 0 || new_id[0] == '\0') {
+		response_error(resp, 400, "missing role_id");
+		return;
+	}
+	approle_lock();
+	rc = approle_role_load(c, req, name, &role);
+	if (rc == 0) {
+		old_id = strdup(json_string_value(json_object_get(role, "role_id")));
+		rc = old_id == NULL ? COFFER_ERR_NOMEM
+		                    : json_object_set_new(role, "role_id", json_string(new_id));
+	}
+	if (rc == 0)
+		rc = approle_role_store(c, req, name, role, old_id);
+	approle_unlock();
+	if (rc == COFFER_ERR_EXISTS)
+		response_error(resp, 400, "role_id already in use");
+	else if (rc != 0)
+		response_err(resp, rc);
+	else
+		response_no_content(resp);
+	if (old_id != NULL)
+		secmem_freezero(old_id, strlen(old_id));
+	json_decref(role);
+}
+
+/* The token bound CIDRs: the secret_id's when it has some, else the role's; NULL for none. */
+static const json_t *approle_token_cidrs(const json_t *role, const json_t *entry)
+{
+	if (entry != NULL && !approle_list_is_empty(entry, "token_bound_cidrs"))
+		return json_object_get(entry, "token_bound_cidrs");
+	if (!approle_list_is_empty(role, "token_bound_cidrs"))
+		return json_object_get(role, "token_bound_cidrs");
+	return NULL;
+}
+
+/* Create the login's token with the role's settings and answer with its auth block. */
+static void approle_issue(struct core *c, struct request *req, struct response *resp,
+                          const char *name, const json_t *role, const json_t *entry)
+{
+	const struct mount_entry *m = req->mount;
+	struct token_params p = {0};
+	struct token_entry *e = NULL;
+	char path[PATH_MAX_LEN + 1], *text = NULL;
+	json_t *meta = json_pack("{s:s}", "role_name", name);
+	int rc;
+
+	snprintf(path, sizeof(path), "auth/%slogin", m->path);
+	p.policies = json_object_get(role, "token_policies");
+	p.meta = meta;
+	p.bound_cidrs = approle_token_cidrs(role, entry);
+	p.display_name = "approle";
+	p.path = path;
+	p.ttl_s = approle_int(role, "token_ttl");
+	if (p.ttl_s == 0)
+		p.ttl_s = m->default_lease_ttl_s;
+	p.max_ttl_s = approle_int(role, "token_max_ttl");
+	if (p.max_ttl_s == 0)
+		p.max_ttl_s = m->max_lease_ttl_s;
+	p.explicit_max_ttl_s = approle_int(role, "token_explicit_max_ttl");
+	p.period_s = approle_int(role, "token_period");
+	p.num_uses = approle_int(role, "token_num_uses");
+	p.is_renewable = true;
+	p.no_default_policy = json_is_true(json_object_get(role, "token_no_default_policy"));
+	rc = meta == NULL ? COFFER_ERR_NOMEM : token_create(c->tokens, &p, &text, &e);
+	if (rc != 0) {
+		log_error("approle login for role %s: token creation failed: %s", name,
+		          coffer_strerror(rc));
+		response_err(resp, rc);
+	} else {
+		log_info("approle login for role %s: token %s", name, e->accessor);
+		response_envelope(resp, req, NULL, token_auth_json(e, text), NULL);
+	}
+	secmem_free(text);
+	token_entry_release(e);
+	json_decref(meta);
+}
+
+static void approle_login(struct core *c, struct request *req, struct response *resp)
+{
+	const char *role_id = NULL, *secret_id = NULL;
+	char name[APPROLE_NAME_MAX + 1];
+	json_t *role = NULL, *entry = NULL;
+	int rc;
+
+	if (coffer_json_get_string(req->body, "role_id", &role_id) != 0 || role_id[0] == '\0') {
+		response_error(resp, 400, "missing role_id");
+		return;
+	}
+	rc = approle_role_by_id(c, req, role_id, name, &role);
+	if (rc == COFFER_ERR_NOT_FOUND) {
+		response_error(resp, 400, "invalid role or secret ID");
+		goto out;
+	}
+	if (rc != 0) {
+		response_err(resp, rc);
+		goto out;
+	}
+	if (!approle_list_is_empty(role, "secret_id_bound_cidrs") &&
+	    !cidr_list_contains(json_object_get(role, "secret_id_bound_cidrs"), req->remote_addr)) {
+		response_error(resp, 400,
+		               "source address unauthorized through CIDR restrictions on the role");
+		goto out;
+	}
+	if (json_is_true(json_object_get(role, "bind_secret_id"))) {
+		if (coffer_json_get_string(req->body, "secret_id", &secret_id) != 0 ||
+		    secret_id[0] == '\0') {
+			response_error(resp, 400, "missing secret_id");
+			goto out;
+		}
+		rc = approle_secret_use(c, req, name, secret_id, &entry);
+		if (rc == COFFER_ERR_NOT_FOUND) {
+			response_error(resp, 400, "invalid secret id");
+			goto out;
+		}
+		if (rc == COFFER_ERR_PERMISSION) {
+			response_error(resp, 400,
+			               "source address unauthorized through CIDR "
+			               "restrictions on the secret ID");
+			goto out;
+		}
+		if (rc != 0) {
+			response_err(resp, rc);
+			goto out;
+		}
+	}
+	approle_issue(c, req, resp, name, role, entry);
+out:
+	json_decref(entry);
+	json_decref(role);
+}
+
+static const struct route approle_routes[] = {
+    {"role", REQ_M(REQ_LIST), 0, approle_role_list, NULL},
+    {"role/:role_name", REQ_M(REQ_GET) | REQ_M_WRITE | REQ_M(REQ_DELETE), 0, approle_role,
+     approle_role_exists},
+    {"role/:role_name/role-id", REQ_M(REQ_GET) | REQ_M_WRITE, 0, approle_role_id, NULL},
+    {"role/:role_name/secret-id", REQ_M_WRITE | REQ_M(REQ_LIST), 0, approle_secret_id, NULL},
+    {"role/:role_name/custom-secret-id", REQ_M_WRITE, 0, approle_custom_secret_id, NULL},
+    {"role/:role_name/secret-id/lookup", REQ_M_WRITE, 0, approle_secret_lookup, NULL},
+    {"role/:role_name/secret-id/destroy", REQ_M_WRITE | REQ_M(REQ_DELETE), 0,
+     approle_secret_destroy, NULL},
+    {"role/:role_name/secret-id-accessor/lookup", REQ_M_WRITE, 0, approle_accessor_lookup, NULL},
+    {"role/:role_name/secret-id-accessor/destroy", REQ_M_WRITE | REQ_M(REQ_DELETE), 0,
+     approle_accessor_destroy, NULL},
+    {"login", REQ_M_WRITE, ROUTE_UNAUTH, approle_login, NULL},
+};
+static const size_t approle_routes_len = sizeof(approle_routes) / sizeof(approle_routes[0]);
+
+const struct engine approle_engine = {"approle", approle_routes, &approle_routes_len, NULL};

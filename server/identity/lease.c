@@ -1,0 +1,729 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * lease.c: the expiration manager (DESIGN.md §4): a min-heap of {expiry, lease id} with a map of
+ * each lease's current expiry (heap items that disagree with the map are stale and skipped), and
+ * a thread that revokes due leases through the owner's callback. Also the sys/leases routes, which
+ * act on a token's lease only for that token or a sudo caller. Created by core.c; fed by token.c.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core.h"
+#include "json.h"
+#include "identity/lease.h"
+#include "log.h"
+#include "identity/policy.h"
+#include "identity/token.h"
+
+#define LEASE_RETRY_S 10 /* delay before retrying a revocation that failed */
+#define LEASE_ID_MAX 1024
+
+struct lease_item {
+	int64_t expire_time;
+	char *id;
+};
+
+struct lease_slot {
+	char *id;
+	int64_t expire_time;
+	struct lease_slot *next;
+};
+
+struct lease_mgr {
+	lease_revoke_fn revoke;
+	void *arg;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct lease_item *heap; /* min-heap by expire_time; may hold stale items */
+	size_t heap_n, heap_cap;
+	struct lease_slot **buckets; /* lease id -> current expiry */
+	size_t n_buckets, n;
+	pthread_t thread;
+	bool is_running;
+	bool is_stopping;
+};
+
+/* ---- the map ---- */
+
+static size_t lease_hash(const char *id)
+{
+	uint64_t h = 1469598103934665603ull; /* FNV-1a */
+
+	for (; *id != '\0'; id++)
+		h = (h ^ (unsigned char)*id) * 1099511628211ull;
+	return (size_t)h;
+}
+
+static struct lease_slot **lease_map_find(struct lease_mgr *lm, const char *id)
+{
+	struct lease_slot **pp = &lm->buckets[lease_hash(id) & (lm->n_buckets - 1)];
+
+	while (*pp != NULL && strcmp((*pp)->id, id) != 0)
+		pp = &(*pp)->next;
+	return pp;
+}
+
+static void lease_map_grow(struct lease_mgr *lm)
+{
+	size_t n = lm->n_buckets * 2;
+	struct lease_slot **b = calloc(n, sizeof(*b));
+
+	if (b == NULL)
+		return; /* longer chains, still correct */
+	for (size_t i = 0; i < lm->n_buckets; i++) {
+		while (lm->buckets[i] != NULL) {
+			struct lease_slot *s = lm->buckets[i];
+
+			lm->buckets[i] = s->next;
+			s->next = b[lease_hash(s->id) & (n - 1)];
+			b[lease_hash(s->id) & (n - 1)] = s;
+		}
+	}
+	free(lm->buckets);
+	lm->buckets = b;
+	lm->n_buckets = n;
+}
+
+static int lease_map_set(struct lease_mgr *lm, const char *id, int64_t expire_time)
+{
+	struct lease_slot **pp = lease_map_find(lm, id), *s;
+
+	if (*pp != NULL) {
+		(*pp)->expire_time = expire_time;
+		return 0;
+	}
+	s = calloc(1, sizeof(*s));
+	if (s == NULL || (s->id = strdup(id)) == NULL) {
+		free(s);
+		return COFFER_ERR_NOMEM;
+	}
+	s->expire_time = expire_time;
+	*pp = s;
+	if (++lm->n > 2 * lm->n_buckets)
+		lease_map_grow(lm);
+	return 0;
+}
+
+static void lease_map_remove(struct lease_mgr *lm, const char *id)
+{
+	struct lease_slot **pp = lease_map_find(lm, id), *s = *pp;
+
+	if (s == NULL)
+		return;
+	*pp = s->next;
+	free(s->id);
+	free(s);
+	lm->n--;
+}
+
+/* ---- the heap ---- */
+
+static void lease_heap_swap(struct lease_mgr *lm, size_t a, size_t b)
+{
+	struct lease_item t = lm->heap[a];
+
+	lm->heap[a] = lm->heap[b];
+	lm->heap[b] = t;
+}
+
+static int lease_heap_push(struct lease_mgr *lm, const char *id, int64_t expire_time)
+{
+	size_t i;
+
+	if (lm->heap_n == lm->heap_cap) {
+		size_t cap = lm->heap_cap != 0 ? 2 * lm->heap_cap : 64;
+		struct lease_item *h = realloc(lm->heap, cap * sizeof(*h));
+
+		if (h == NULL)
+			return COFFER_ERR_NOMEM;
+		lm->heap = h;
+		lm->heap_cap = cap;
+	}
+	if ((lm->heap[lm->heap_n].id = strdup(id)) == NULL)
+		return COFFER_ERR_NOMEM;
+	lm->heap[lm->heap_n].expire_time = expire_time;
+	for (i = lm->heap_n++; i > 0; i = (i - 1) / 2) {
+		if (lm->heap[(i - 1) / 2].expire_time <= lm->heap[i].expire_time)
+			break;
+		lease_heap_swap(lm, i, (i - 1) / 2);
+	}
+	return 0;
+}
+
+/* Remove the top item; the caller takes its id. */
+static struct lease_item lease_heap_pop(struct lease_mgr *lm)
+{
+	struct lease_item top = lm->heap[0];
+	size_t i = 0;
+
+	lm->heap[0] = lm->heap[--lm->heap_n];
+	for (;;) {
+		size_t l = 2 * i + 1, r = l + 1, m = i;
+
+		if (l < lm->heap_n && lm->heap[l].expire_time < lm->heap[m].expire_time)
+			m = l;
+		if (r < lm->heap_n && lm->heap[r].expire_time < lm->heap[m].expire_time)
+			m = r;
+		if (m == i)
+			break;
+		lease_heap_swap(lm, i, m);
+		i = m;
+	}
+	return top;
+}
+
+/* Pop stale items off the top: those whose lease was untracked or rescheduled. */
+static void lease_heap_skip_stale(struct lease_mgr *lm)
+{
+	while (lm->heap_n > 0) {
+		struct lease_slot *s = *lease_map_find(lm, lm->heap[0].id);
+
+		if (s != NULL && s->expire_time == lm->heap[0].expire_time)
+			return;
+		free(lease_heap_pop(lm).id);
+	}
+}
+
+/* Rebuild the heap from the map when stale items dominate it. */
+static void lease_heap_compact(struct lease_mgr *lm)
+{
+	if (lm->heap_n <= 2 * lm->n + 64)
+		return;
+	for (size_t i = 0; i < lm->heap_n; i++)
+		free(lm->heap[i].id);
+	lm->heap_n = 0;
+	for (size_t b = 0; b < lm->n_buckets; b++) {
+		for (struct lease_slot *s = lm->buckets[b]; s != NULL; s = s->next) {
+			if (lease_heap_push(lm, s->id, s->expire_time) != 0)
+				log_error("lease manager: out of memory rebuilding its heap");
+		}
+	}
+}
+
+static void lease_clear_locked(struct lease_mgr *lm)
+{
+	for (size_t i = 0; i < lm->heap_n; i++)
+		free(lm->heap[i].id);
+	lm->heap_n = 0;
+	for (size_t b = 0; b < lm->n_buckets; b++) {
+		while (lm->buckets[b] != NULL) {
+			struct lease_slot *s = lm->buckets[b];
+
+			lm->buckets[b] = s->next;
+			free(s->id);
+			free(s);
+		}
+	}
+	lm->n = 0;
+}
+
+/* ---- the revoker ---- */
+
+/* A lease id as logs show it: its last segment cut to 4 characters, so that a log reader does
+ * not learn a token's lease id (the path part is enough to tell leases apart when debugging). */
+static void lease_id_redact(const char *id, char *out, size_t out_len)
+{
+	const char *slash = strrchr(id, '/');
+	int keep = slash != NULL ? (int)(slash - id) + 1 : 0;
+
+	snprintf(out, out_len, "%.*s%.4s...", keep, id, id + keep);
+}
+
+/* Revoke one due lease with the lock released; a failure is retried later. */
+static void lease_revoke_due(struct lease_mgr *lm)
+{
+	struct lease_item it = lease_heap_pop(lm);
+	int err;
+
+	lease_map_remove(lm, it.id);
+	pthread_mutex_unlock(&lm->mu);
+	err = lm->revoke(lm->arg, it.id);
+	pthread_mutex_lock(&lm->mu);
+	if (err != 0 && err != COFFER_ERR_NOT_FOUND && !lm->is_stopping &&
+	    *lease_map_find(lm, it.id) == NULL) {
+		char shown[LEASE_ID_MAX + 8];
+
+		lease_id_redact(it.id, shown, sizeof(shown));
+		log_warn("lease %s: revocation failed (%s); retrying in %ds", shown,
+		         coffer_strerror(err), LEASE_RETRY_S);
+		if (lease_map_set(lm, it.id, (int64_t)time(NULL) + LEASE_RETRY_S) != 0 ||
+		    lease_heap_push(lm, it.id, (int64_t)time(NULL) + LEASE_RETRY_S) != 0)
+			log_error("lease %s: cannot schedule a retry", shown);
+	}
+	free(it.id);
+}
+
+static void *lease_thread(void *arg)
+{
+	struct lease_mgr *lm = arg;
+
+	pthread_mutex_lock(&lm->mu);
+	while (!lm->is_stopping) {
+		struct timespec until = {0, 0};
+
+		lease_heap_skip_stale(lm);
+		if (lm->heap_n == 0) {
+			pthread_cond_wait(&lm->cv, &lm->mu);
+			continue;
+		}
+		if (lm->heap[0].expire_time > (int64_t)time(NULL)) {
+			/* Expiries are wall-clock times, so the wait is on CLOCK_REALTIME. */
+			until.tv_sec = (time_t)lm->heap[0].expire_time;
+			pthread_cond_timedwait(&lm->cv, &lm->mu, &until);
+			continue;
+		}
+		lease_revoke_due(lm);
+	}
+	pthread_mutex_unlock(&lm->mu);
+	return NULL;
+}
+
+/* ---- the interface ---- */
+
+int lease_mgr_new(lease_revoke_fn revoke, void *arg, struct lease_mgr **out)
+{
+	struct lease_mgr *lm;
+
+	*out = NULL;
+	lm = calloc(1, sizeof(*lm));
+	if (lm == NULL)
+		return COFFER_ERR_NOMEM;
+	lm->n_buckets = 256;
+	lm->buckets = calloc(lm->n_buckets, sizeof(*lm->buckets));
+	if (lm->buckets == NULL) {
+		free(lm);
+		return COFFER_ERR_NOMEM;
+	}
+	lm->revoke = revoke;
+	lm->arg = arg;
+	pthread_mutex_init(&lm->mu, NULL);
+	pthread_cond_init(&lm->cv, NULL);
+	*out = lm;
+	return 0;
+}
+
+void lease_mgr_free(struct lease_mgr *lm)
+{
+	if (lm == NULL)
+		return;
+	lease_mgr_stop(lm);
+	free(lm->heap);
+	free(lm->buckets);
+	pthread_cond_destroy(&lm->cv);
+	pthread_mutex_destroy(&lm->mu);
+	free(lm);
+}
+
+int lease_mgr_start(struct lease_mgr *lm)
+{
+	int err = 0;
+
+	pthread_mutex_lock(&lm->mu);
+	if (!lm->is_running) {
+		lm->is_stopping = false;
+		if (pthread_create(&lm->thread, NULL, lease_thread, lm) != 0) {
+			err = COFFER_ERR_INTERNAL;
+		} else {
+			pthread_setname_np(lm->thread, "lease-revoker");
+			lm->is_running = true;
+		}
+	}
+	pthread_mutex_unlock(&lm->mu);
+	return err;
+}
+
+void lease_mgr_stop(struct lease_mgr *lm)
+{
+	bool was_running;
+
+	pthread_mutex_lock(&lm->mu);
+	was_running = lm->is_running;
+	lm->is_stopping = true;
+	pthread_cond_broadcast(&lm->cv);
+	pthread_mutex_unlock(&lm->mu);
+	if (was_running)
+		pthread_join(lm->thread, NULL);
+	pthread_mutex_lock(&lm->mu);
+	lm->is_running = false;
+	lm->is_stopping = false;
+	lease_clear_locked(lm);
+	pthread_mutex_unlock(&lm->mu);
+}
+
+int lease_mgr_track(struct lease_mgr *lm, const char *lease_id, int64_t expire_time)
+{
+	int err;
+
+	if (lease_id == NULL || lease_id[0] == '\0' || strlen(lease_id) > LEASE_ID_MAX)
+		return COFFER_ERR_INVALID;
+	pthread_mutex_lock(&lm->mu);
+	err = lease_map_set(lm, lease_id, expire_time);
+	if (err == 0 && (err = lease_heap_push(lm, lease_id, expire_time)) != 0)
+		lease_map_remove(lm, lease_id);
+	if (err == 0) {
+		lease_heap_compact(lm);
+		/* Wake the thread: this lease may now be the first to come due. */
+		pthread_cond_signal(&lm->cv);
+	}
+	pthread_mutex_unlock(&lm->mu);
+	return err;
+}
+
+void lease_mgr_untrack(struct lease_mgr *lm, const char *lease_id)
+{
+	pthread_mutex_lock(&lm->mu);
+	lease_map_remove(lm, lease_id);
+	lease_heap_compact(lm);
+	pthread_mutex_unlock(&lm->mu);
+}
+
+size_t lease_mgr_count(struct lease_mgr *lm)
+{
+	size_t n;
+
+	pthread_mutex_lock(&lm->mu);
+	n = lm->n;
+	pthread_mutex_unlock(&lm->mu);
+	return n;
+}
+
+/* Insert name into the sorted array arr unless present. */
+static int lease_keys_add(json_t *arr, const char *name, size_t len)
+{
+	json_t *s = json_stringn(name, len);
+	size_t i;
+
+	if (s == NULL)
+		return COFFER_ERR_NOMEM;
+	for (i = 0; i < json_array_size(arr); i++) {
+		int c = strcmp(json_string_value(json_array_get(arr, i)), json_string_value(s));
+
+		if (c == 0) {
+			json_decref(s);
+			return 0;
+		}
+		if (c > 0)
+			break;
+	}
+	return json_array_insert_new(arr, i, s) == 0 ? 0 : COFFER_ERR_NOMEM;
+}
+
+int lease_mgr_list(struct lease_mgr *lm, const char *prefix, json_t **keys)
+{
+	size_t plen = strlen(prefix);
+	json_t *arr = json_array();
+	int err = arr != NULL ? 0 : COFFER_ERR_NOMEM;
+
+	*keys = NULL;
+	pthread_mutex_lock(&lm->mu);
+	for (size_t b = 0; err == 0 && b < lm->n_buckets; b++) {
+		for (struct lease_slot *s = lm->buckets[b]; err == 0 && s != NULL; s = s->next) {
+			const char *rest, *slash;
+
+			if (strncmp(s->id, prefix, plen) != 0 || s->id[plen] == '\0')
+				continue;
+			rest = s->id + plen;
+			slash = strchr(rest, '/');
+			err = lease_keys_add(
+			    arr, rest, slash != NULL ? (size_t)(slash - rest) + 1 : strlen(rest));
+		}
+	}
+	pthread_mutex_unlock(&lm->mu);
+	if (err != 0) {
+		json_decref(arr);
+		return err;
+	}
+	*keys = arr;
+	return 0;
+}
+
+/* The ids of the tracked leases below prefix (with its '/'), copied under the lock. */
+static int lease_collect(struct lease_mgr *lm, const char *prefix, char ***ids, size_t *n)
+{
+	size_t plen = strlen(prefix), cap = 0;
+	int err = 0;
+
+	*ids = NULL;
+	*n = 0;
+	pthread_mutex_lock(&lm->mu);
+	for (size_t b = 0; err == 0 && b < lm->n_buckets; b++) {
+		for (struct lease_slot *s = lm->buckets[b]; err == 0 && s != NULL; s = s->next) {
+			if (strncmp(s->id, prefix, plen) != 0)
+				continue;
+			if (*n == cap) {
+				char **v = realloc(*ids, (cap = cap ? 2 * cap : 16) * sizeof(*v));
+
+				if (v == NULL) {
+					err = COFFER_ERR_NOMEM;
+					break;
+				}
+				*ids = v;
+			}
+			if (((*ids)[*n] = strdup(s->id)) == NULL)
+				err = COFFER_ERR_NOMEM;
+			else
+				(*n)++;
+		}
+	}
+	pthread_mutex_unlock(&lm->mu);
+	return err;
+}
+
+int lease_mgr_revoke_prefix(struct lease_mgr *lm, const char *prefix, bool force)
+{
+	char folder[LEASE_ID_MAX + 2];
+	char **ids = NULL;
+	size_t n = 0, plen = strlen(prefix);
+	int err;
+
+	if (plen == 0 || plen > LEASE_ID_MAX)
+		return COFFER_ERR_INVALID;
+	snprintf(folder, sizeof(folder), "%s%s", prefix, prefix[plen - 1] == '/' ? "" : "/");
+	err = lease_collect(lm, folder, &ids, &n);
+	for (size_t i = 0; err == 0 && i < n; i++) {
+		int rerr = lm->revoke(lm->arg, ids[i]);
+
+		if (rerr == 0 || rerr == COFFER_ERR_NOT_FOUND) {
+			lease_mgr_untrack(lm, ids[i]);
+		} else if (force) {
+			log_warn("lease %s: forced revocation failed: %s", ids[i],
+			         coffer_strerror(rerr));
+			lease_mgr_untrack(lm, ids[i]);
+		} else {
+			err = rerr;
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		free(ids[i]);
+	free(ids);
+	return err;
+}
+
+/* ---- sys/leases routes ---- */
+
+/* Whether the caller has sudo on the request path (root has it everywhere). */
+static bool lease_caller_is_sudo(const struct request *req)
+{
+	return req->acl != NULL &&
+	       (acl_is_root(req->acl) || (acl_capabilities(req->acl, req->path) & ACL_CAP_SUDO));
+}
+
+/*
+ * The token whose lease is lease_id, for a caller allowed to act on it: the token itself, or a
+ * caller with sudo on the request path. Any other caller is refused whether or not the lease
+ * exists (no oracle), and told where a token's lease is managed: the ACL grants
+ * sys/leases/renew|lookup to every token (the default policy) for the leases of secrets, and a
+ * token lease id is not a credential. Every token lease id starts with "auth/"; other ids name
+ * no lease (there are no leased secrets yet): COFFER_ERR_NOT_FOUND. 0, NOT_FOUND, or
+ * COFFER_ERR_PERMISSION already answered (op, "lookup", "renew" or "revoke", names the token routes
+ * to use instead).
+ */
+static int lease_find_token(struct core *c, const struct request *req, struct response *resp,
+                            const char *lease_id, const char *op, struct token_entry **out)
+{
+	*out = NULL;
+	if (strncmp(lease_id, "auth/", 5) != 0)
+		return COFFER_ERR_NOT_FOUND;
+	if (lease_caller_is_sudo(req) ||
+	    (req->auth != NULL && token_owns_lease(req->auth, lease_id)))
+		return token_lookup_lease(c->tokens, lease_id, out);
+	response_error(
+	    resp, 403,
+	    "permission denied: %s of a token's lease is allowed here only to that token "
+	    "or a caller with sudo on this path; use auth/token/%s-self or auth/token/%s",
+	    op, op, op);
+	return COFFER_ERR_PERMISSION;
+}
+
+/* The lease id of a request: "lease_id" in the body, else the rest of the path
+ * (sys/renew/<id>). 0, or an error already answered. */
+static int lease_request_id(const struct request *req, struct response *resp, const char **out)
+{
+	const char *id = NULL;
+
+	if (coffer_json_get_string(req->body, "lease_id", &id) == COFFER_ERR_INVALID) {
+		response_error(resp, 400, "lease_id must be a string");
+		return COFFER_ERR_INVALID;
+	}
+	if (id == NULL || id[0] == '\0')
+		id = request_param(req, "*");
+	if (id == NULL || id[0] == '\0' || strlen(id) > LEASE_ID_MAX) {
+		response_error(resp, 400, "lease_id must be specified");
+		return COFFER_ERR_INVALID;
+	}
+	*out = id;
+	return 0;
+}
+
+/* The answer for a lease that cannot be found or used. */
+static void lease_respond_err(struct response *resp, int err)
+{
+	if (err == COFFER_ERR_NOT_FOUND)
+		response_error(resp, 400, "invalid lease");
+	else if (err == COFFER_ERR_INVALID)
+		response_error(resp, 400, "lease is not renewable");
+	else
+		response_err(resp, err);
+}
+
+static void lease_lookup(struct core *c, struct request *req, struct response *resp)
+{
+	char issue[COFFER_TIME_LEN], expire[COFFER_TIME_LEN], renewed[COFFER_TIME_LEN];
+	struct token_entry *e = NULL;
+	const char *id;
+	int err;
+
+	if (lease_request_id(req, resp, &id) != 0)
+		return;
+	if ((err = lease_find_token(c, req, resp, id, "lookup", &e)) != 0) {
+		if (err != COFFER_ERR_PERMISSION)
+			lease_respond_err(resp, err);
+		return;
+	}
+	token_format_time(e->creation_time, issue);
+	token_format_time(e->expire_time, expire);
+	token_format_time(e->last_renewal_time, renewed);
+	response_envelope(resp, req,
+	                  json_pack("{s:s,s:s,s:s?,s:s?,s:b,s:I}", "id", id, "issue_time", issue,
+	                            "expire_time", e->expire_time != 0 ? expire : NULL,
+	                            "last_renewal", e->last_renewal_time != 0 ? renewed : NULL,
+	                            "renewable", e->is_renewable, "ttl",
+	                            (json_int_t)token_ttl_left(e, token_now())),
+	                  NULL, NULL);
+	token_entry_release(e);
+}
+
+/* LIST sys/leases/lookup/<prefix>: needs sudo, as in Vault (a root path there). */
+static void lease_list(struct core *c, struct request *req, struct response *resp)
+{
+	char folder[LEASE_ID_MAX + 2];
+	const char *prefix = request_param(req, "*");
+	json_t *keys = NULL;
+	size_t len = prefix != NULL ? strlen(prefix) : 0;
+	int err;
+
+	if (!lease_caller_is_sudo(req)) {
+		response_err(resp, COFFER_ERR_PERMISSION);
+		return;
+	}
+	if (len > LEASE_ID_MAX) {
+		response_error(resp, 400, "prefix too long");
+		return;
+	}
+	snprintf(folder, sizeof(folder), "%s%s", len > 0 ? prefix : "",
+	         len > 0 && prefix[len - 1] != '/' ? "/" : "");
+	if ((err = lease_mgr_list(c->leases, folder, &keys)) != 0) {
+		response_err(resp, err);
+		return;
+	}
+	if (json_array_size(keys) == 0) {
+		json_decref(keys);
+		response_not_found(resp);
+		return;
+	}
+	response_envelope(resp, req, json_pack("{s:o}", "keys", keys), NULL, NULL);
+}
+
+static void lease_renew(struct core *c, struct request *req, struct response *resp)
+{
+	struct token_entry *e = NULL, *renewed = NULL;
+	int64_t increment = 0;
+	const char *id;
+	int err;
+
+	if (lease_request_id(req, resp, &id) != 0)
+		return;
+	if (coffer_json_get_duration(req->body, "increment", &increment) == COFFER_ERR_INVALID ||
+	    increment < 0) {
+		response_error(resp, 400, "increment must be a duration");
+		return;
+	}
+	if ((err = lease_find_token(c, req, resp, id, "renew", &e)) == COFFER_ERR_PERMISSION)
+		return;
+	if (err == 0)
+		err = token_renew(c->tokens, e, increment, &renewed);
+	if (err != 0) {
+		lease_respond_err(resp, err);
+		goto out;
+	}
+	/* Vault's renew answer: the lease at the top level, no data. */
+	response_envelope(resp, req, NULL, NULL, NULL);
+	json_object_set_new(resp->json, "lease_id", json_string(id));
+	json_object_set_new(resp->json, "renewable", json_boolean(renewed->is_renewable));
+	json_object_set_new(resp->json, "lease_duration",
+	                    json_integer(token_ttl_left(renewed, token_now())));
+out:
+	token_entry_release(renewed);
+	token_entry_release(e);
+}
+
+/* Revoking an unknown lease is not an error (Vault answers 204 too). */
+static void lease_revoke(struct core *c, struct request *req, struct response *resp)
+{
+	struct token_entry *e = NULL;
+	const char *id;
+	int err;
+
+	if (lease_request_id(req, resp, &id) != 0)
+		return;
+	if ((err = lease_find_token(c, req, resp, id, "revoke", &e)) == COFFER_ERR_PERMISSION)
+		return;
+	if (err == 0)
+		err = token_revoke(c->tokens, e, false);
+	token_entry_release(e);
+	if (err != 0 && err != COFFER_ERR_NOT_FOUND) {
+		response_err(resp, err);
+		return;
+	}
+	response_no_content(resp);
+}
+
+static void lease_revoke_tree(struct core *c, struct request *req, struct response *resp,
+                              bool force)
+{
+	const char *prefix = request_param(req, "*");
+	int err;
+
+	if (prefix == NULL || prefix[0] == '\0') {
+		response_error(resp, 400, "a prefix is required");
+		return;
+	}
+	err = lease_mgr_revoke_prefix(c->leases, prefix, force);
+	if (err != 0) {
+		response_err(resp, err);
+		return;
+	}
+	log_info("request %s revoked the leases under %s%s", req->request_id, prefix,
+	         force ? " (forced)" : "");
+	response_no_content(resp);
+}
+
+static void lease_revoke_prefix(struct core *c, struct request *req, struct response *resp)
+{
+	lease_revoke_tree(c, req, resp, false);
+}
+
+static void lease_revoke_force(struct core *c, struct request *req, struct response *resp)
+{
+	lease_revoke_tree(c, req, resp, true);
+}
+
+/* The PUT and LIST forms of sys/leases/lookup share a pattern: the router picks the one whose
+ * methods match. The rest of a ROUTE_PREFIX path is the parameter "*". */
+const struct route lease_routes[] = {
+    {"sys/leases/lookup", REQ_M_WRITE, 0, lease_lookup, NULL},
+    {"sys/leases/lookup", REQ_M(REQ_LIST), ROUTE_PREFIX | ROUTE_SUDO, lease_list, NULL},
+    {"sys/leases/renew", REQ_M_WRITE, ROUTE_PREFIX, lease_renew, NULL},
+    {"sys/renew", REQ_M_WRITE, ROUTE_PREFIX, lease_renew, NULL},
+    {"sys/leases/revoke", REQ_M_WRITE, ROUTE_PREFIX, lease_revoke, NULL},
+    {"sys/revoke", REQ_M_WRITE, ROUTE_PREFIX, lease_revoke, NULL},
+    {"sys/leases/revoke-prefix", REQ_M_WRITE, ROUTE_PREFIX | ROUTE_SUDO, lease_revoke_prefix, NULL},
+    {"sys/revoke-prefix", REQ_M_WRITE, ROUTE_PREFIX | ROUTE_SUDO, lease_revoke_prefix, NULL},
+    {"sys/leases/revoke-force", REQ_M_WRITE, ROUTE_PREFIX | ROUTE_SUDO, lease_revoke_force, NULL},
+};
+const size_t lease_routes_len = sizeof(lease_routes) / sizeof(lease_routes[0]);

@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * policy.h: ACL policies (DESIGN.md §4). A policy is a set of path rules with capabilities, written
+ * in Vault's JSON form or the HCL subset (policy_hcl.c). Rules: a trailing '*' makes a prefix
+ * match, '+' matches exactly one segment; inside a policy the most specific matching rule wins
+ * (Vault's priority order); across policies capabilities are unioned; deny wins; no match denies.
+ * The policy store keeps policies in the barrier ("core/policy/<name>"), builds the built-in
+ * "root" and "default", and caches compiled ACLs per set of policy names.
+ */
+#ifndef COFFER_POLICY_H
+#define COFFER_POLICY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "store/barrier.h"
+#include "err.h"
+#include "front/router.h"
+
+enum acl_cap {
+	ACL_CAP_DENY = 1u << 0,
+	ACL_CAP_CREATE = 1u << 1,
+	ACL_CAP_READ = 1u << 2,
+	ACL_CAP_UPDATE = 1u << 3,
+	ACL_CAP_PATCH = 1u << 4,
+	ACL_CAP_DELETE = 1u << 5,
+	ACL_CAP_LIST = 1u << 6,
+	ACL_CAP_SUDO = 1u << 7,
+};
+#define ACL_CAP_ALL                                                                                \
+	(ACL_CAP_CREATE | ACL_CAP_READ | ACL_CAP_UPDATE | ACL_CAP_PATCH | ACL_CAP_DELETE |         \
+	 ACL_CAP_LIST | ACL_CAP_SUDO)
+
+struct policy; /* one parsed policy */
+struct acl;    /* the compiled union of a token's policies; immutable, reference-counted */
+struct policy_store;
+
+/*
+ * Parse a policy document (JSON if its first non-space character is '{', else HCL). On error,
+ * err gets a message for the client that names the line (HCL) or position, and
+ * COFFER_ERR_INVALID is returned. Unknown capabilities are errors.
+ */
+int policy_parse(const char *name, const char *text, size_t len, struct policy **out, char *err,
+                 size_t err_len);
+void policy_free(struct policy *p);
+
+/* policy_hcl.c: translate the HCL subset into the JSON form
+ * {"path":{"<pattern>":{"capabilities":[...]}}}. Errors name the line: "line 3: ...". */
+int policy_hcl_to_json(const char *text, size_t len, json_t **out, char *err, size_t err_len);
+
+/* Compile policies into an ACL (refs = 1). "root" in the set grants everything. */
+int acl_build(struct policy *const *policies, size_t n, bool is_root, struct acl **out);
+void acl_ref(struct acl *acl);
+void acl_release(struct acl *acl);
+/* The capabilities the ACL grants on path (a request path such as "secret/data/app/db", with a
+ * trailing '/' for folders): a mask of enum acl_cap; ACL_CAP_DENY alone when denied. */
+unsigned acl_capabilities(const struct acl *acl, const char *path);
+bool acl_is_root(const struct acl *acl);
+/* Capability names for a mask, as sys/capabilities-self reports them ("deny" for none). */
+json_t *acl_capabilities_json(unsigned caps);
+/* The capability of a name ("read" -> ACL_CAP_READ); 0 for an unknown name. */
+unsigned acl_cap_from_name(const char *name);
+/* The capabilities of Vault's legacy `policy = "read"|"write"|"deny"|"sudo"`; 0 when unknown. */
+unsigned acl_cap_from_legacy(const char *name);
+/* True for the keys of a path rule that are accepted and ignored (allowed_parameters, ...). */
+bool policy_rule_key_is_ignored(const char *key);
+
+int policy_store_new(struct barrier *b, struct policy_store **out);
+void policy_store_free(struct policy_store *ps);
+/* At unseal: create "default" if it is not stored yet. */
+int policy_store_setup(struct policy_store *ps);
+/* At seal: drop the cached policies and ACLs. */
+void policy_store_flush(struct policy_store *ps);
+/* The ACL of a set of policy names (a JSON array of strings), from the cache or compiled. Names
+ * that do not exist are skipped. */
+int policy_store_acl(struct policy_store *ps, const json_t *names, struct acl **out);
+/* True when a policy of that name exists (root and default always do). */
+bool policy_store_exists(struct policy_store *ps, const char *name);
+
+/* Policy names are 1..POLICY_NAME_MAX characters of [A-Za-z0-9_.-], kept lowercased (as Vault
+ * does). Lowercase in into out (POLICY_NAME_MAX + 1 bytes); COFFER_ERR_INVALID for a bad name. */
+#define POLICY_NAME_MAX 128
+int policy_name_normalize(const char *in, char out[POLICY_NAME_MAX + 1]);
+/* Parse text (a policy document) and store it as name, replacing any policy of that name; the
+ * cached ACLs are dropped. COFFER_ERR_INVALID with a message for the client in err for a bad
+ * name, a bad document, or "root". */
+int policy_store_put(struct policy_store *ps, const char *name, const char *text, size_t len,
+                     char *err, size_t err_len);
+/* The text of a stored policy in *raw (malloc'd; "" for root). COFFER_ERR_NOT_FOUND when absent
+ * or the name is invalid. */
+int policy_store_get(struct policy_store *ps, const char *name, char **raw);
+/* Delete a policy; absent is not an error. COFFER_ERR_INVALID (message in err) for root,
+ * default and bad names. */
+int policy_store_delete(struct policy_store *ps, const char *name, char *err, size_t err_len);
+/* The names of all policies, root included, sorted: a new JSON array. */
+int policy_store_list(struct policy_store *ps, json_t **out);
+
+/* sys/policy, sys/policies/acl, sys/capabilities-self, sys/capabilities(-accessor). */
+extern const struct route policy_routes[];
+extern const size_t policy_routes_len;
+
+#endif

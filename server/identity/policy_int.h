@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * policy_int.h: helpers that policy.c (parsing, ACLs) shares with policy_store.c (the store and
+ * its caches). Not for use outside those two files.
+ */
+#ifndef COFFER_POLICY_INT_H
+#define COFFER_POLICY_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "identity/policy.h"
+
+/* FNV-1a of s[0..len): the exact-rule table and the store's hash buckets. */
+uint64_t policy_hash(const char *s, size_t len);
+/* Format a message for the client into err; a no-op when err is NULL or err_len is 0. */
+void policy_err(char *err, size_t err_len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Take a reference on p; policy_free() drops one. */
+void policy_ref(struct policy *p);
+
+#endif
