@@ -24,29 +24,37 @@
 #define CORE_CLUSTER_PATH "core/cluster"
 
 /* The identity and mount subsystems: built sealed, loaded by core_unsealed(). */
-static int core_open_subsystems(struct core *c)
+static int core_open_subsystems(struct core *c, const struct engine *const *engines)
 {
 	int err;
 
-	err = policy_store_new(c->barrier, &c->policies);
+	c->svc.core = c;
+	c->svc.settings = (struct engine_settings){
+	    .kv_max_value_size = c->cfg->kv_max_value_size,
+	    .max_watches_per_token = c->cfg->max_watches_per_token,
+	    .allow_api_audit = c->cfg->allow_api_audit,
+	    .audit_dir = c->cfg->audit_dir,
+	};
+
+	err = policy_store_new(c->svc.barrier, &c->svc.policies);
 	if (err == 0)
-		err = token_store_new(c->barrier, c->policies, &c->tokens);
+		err = token_store_new(c->svc.barrier, c->svc.policies, &c->svc.tokens);
 	if (err == 0)
-		err = lease_mgr_new(token_lease_revoker, c->tokens, &c->leases);
+		err = lease_mgr_new(token_lease_revoker, c->svc.tokens, &c->svc.leases);
 	if (err != 0)
 		return err;
-	token_store_set_leases(c->tokens, c->leases);
-	err = mount_table_new(c, true, &c->auth_mounts);
+	token_store_set_leases(c->svc.tokens, c->svc.leases);
+	err = mount_table_new(&c->svc, engines, true, &c->svc.auth_mounts);
 	if (err == 0)
-		err = mount_table_new(c, false, &c->secret_mounts);
+		err = mount_table_new(&c->svc, engines, false, &c->svc.secret_mounts);
 	if (err == 0)
-		err = watch_new(c->barrier, &c->watch);
+		err = watch_new(c->svc.barrier, &c->svc.watch);
 	if (err == 0)
-		err = audit_broker_new(c->cfg, c->barrier, &c->audit);
+		err = audit_broker_new(c->cfg, c->svc.barrier, &c->svc.audit);
 	return err;
 }
 
-int core_open(const struct config *cfg, struct core **out)
+int core_open(const struct config *cfg, const struct engine *const *engines, struct core **out)
 {
 	struct core *c;
 	struct seal_status st;
@@ -65,13 +73,13 @@ int core_open(const struct config *cfg, struct core **out)
 		log_error("cofferd cannot start without its storage at %s", cfg->storage_path);
 		goto fail;
 	}
-	err = barrier_new(c->storage, &c->barrier);
+	err = barrier_new(c->storage, &c->svc.barrier);
 	if (err != 0)
 		goto fail;
-	err = seal_new(c->storage, c->barrier, cfg->seal_type, cfg->seal_path, &c->seal);
+	err = seal_new(c->storage, c->svc.barrier, cfg->seal_type, cfg->seal_path, &c->seal);
 	if (err != 0)
 		goto fail;
-	err = core_open_subsystems(c);
+	err = core_open_subsystems(c, engines);
 	if (err != 0)
 		goto fail;
 	seal_get_status(c->seal, &st);
@@ -99,15 +107,15 @@ void core_close(struct core *c)
 	if (c == NULL)
 		return;
 	/* Stop the revoker before the stores it calls into go away. */
-	lease_mgr_free(c->leases);
-	watch_free(c->watch);
-	audit_broker_free(c->audit);
-	mount_table_free(c->secret_mounts);
-	mount_table_free(c->auth_mounts);
-	token_store_free(c->tokens);
-	policy_store_free(c->policies);
+	lease_mgr_free(c->svc.leases);
+	watch_free(c->svc.watch);
+	audit_broker_free(c->svc.audit);
+	mount_table_free(c->svc.secret_mounts);
+	mount_table_free(c->svc.auth_mounts);
+	token_store_free(c->svc.tokens);
+	policy_store_free(c->svc.policies);
 	seal_free(c->seal);
-	barrier_free(c->barrier);
+	barrier_free(c->svc.barrier);
 	storage_close(c->storage);
 	pthread_mutex_destroy(&c->cluster_lock);
 	free(c);
@@ -124,7 +132,7 @@ static int core_load_cluster(struct core *c)
 	uint8_t rnd[4];
 	int err;
 
-	err = barrier_get(c->barrier, CORE_CLUSTER_PATH, &buf, &len);
+	err = barrier_get(c->svc.barrier, CORE_CLUSTER_PATH, &buf, &len);
 	if (err == COFFER_ERR_NOT_FOUND) {
 		char uuid[37];
 
@@ -139,7 +147,7 @@ static int core_load_cluster(struct core *c)
 			goto out;
 		}
 		len = strlen((char *)buf);
-		err = barrier_put(c->barrier, CORE_CLUSTER_PATH, buf, len);
+		err = barrier_put(c->svc.barrier, CORE_CLUSTER_PATH, buf, len);
 		coffer_json_free_text((char *)buf);
 		buf = NULL;
 		if (err != 0)
@@ -174,19 +182,19 @@ int core_unsealed(struct core *c)
 
 	err = core_load_cluster(c);
 	if (err == 0)
-		err = policy_store_setup(c->policies);
+		err = policy_store_setup(c->svc.policies);
 	if (err == 0)
-		err = mount_table_load(c->auth_mounts);
+		err = mount_table_load(c->svc.auth_mounts);
 	if (err == 0)
-		err = mount_table_load(c->secret_mounts);
+		err = mount_table_load(c->svc.secret_mounts);
 	if (err == 0)
-		err = token_store_setup(c->tokens);
+		err = token_store_setup(c->svc.tokens);
 	if (err == 0)
-		err = watch_setup(c->watch);
+		err = watch_setup(c->svc.watch);
 	if (err == 0)
-		err = audit_broker_unsealed(c->audit);
+		err = audit_broker_unsealed(c->svc.audit);
 	if (err == 0)
-		err = lease_mgr_start(c->leases);
+		err = lease_mgr_start(c->svc.leases);
 	if (err != 0)
 		log_error("loading the vault after unseal failed: %s", coffer_strerror(err));
 	return err;
@@ -194,13 +202,13 @@ int core_unsealed(struct core *c)
 
 void core_sealed(struct core *c)
 {
-	lease_mgr_stop(c->leases);
-	watch_flush(c->watch);
-	token_store_flush(c->tokens);
-	mount_table_clear(c->secret_mounts);
-	mount_table_clear(c->auth_mounts);
-	policy_store_flush(c->policies);
-	audit_broker_sealed(c->audit);
+	lease_mgr_stop(c->svc.leases);
+	watch_flush(c->svc.watch);
+	token_store_flush(c->svc.tokens);
+	mount_table_clear(c->svc.secret_mounts);
+	mount_table_clear(c->svc.auth_mounts);
+	policy_store_flush(c->svc.policies);
+	audit_broker_sealed(c->svc.audit);
 	pthread_mutex_lock(&c->cluster_lock);
 	c->cluster_name[0] = '\0';
 	c->cluster_id[0] = '\0';
@@ -233,10 +241,10 @@ int core_authorize(struct core *c, struct request *req, unsigned route_flags)
 
 	if (req->token == NULL || req->token[0] == '\0')
 		return COFFER_ERR_PERMISSION;
-	err = token_authenticate(c->tokens, req->token, req->remote_addr, &req->auth);
+	err = token_authenticate(c->svc.tokens, req->token, req->remote_addr, &req->auth);
 	if (err != 0)
 		return err == COFFER_ERR_SEALED ? err : COFFER_ERR_PERMISSION;
-	err = policy_store_acl(c->policies, req->auth->policies, &req->acl);
+	err = policy_store_acl(c->svc.policies, req->auth->policies, &req->acl);
 	if (err != 0)
 		return err;
 	caps = acl_capabilities(req->acl, req->path);

@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <stdint.h>
 
+#include "api/engine.h"
 #include "store/barrier.h"
 #include "config.h"
 #include "api/request.h"
@@ -25,24 +26,19 @@ struct audit_broker;
 struct core {
 	const struct config *cfg;
 	struct storage *storage;
-	struct barrier *barrier;
 	struct seal *seal;
-	struct policy_store *policies;
-	struct token_store *tokens;
-	struct lease_mgr *leases;
-	struct mount_table *auth_mounts;
-	struct mount_table *secret_mounts;
-	struct watch *watch;
-	struct audit_broker *audit; /* the audit devices; hooks in router.c */
+	/* The barrier, the identity and mount subsystems, the watch and the audit devices (hooks in
+	 * front/router.c): what engine contexts are made of (api/engine.h). */
+	struct engine_services svc;
 	int64_t start_time;
 	pthread_mutex_t cluster_lock;
 	char cluster_name[64]; /* "" while sealed */
 	char cluster_id[37];
 };
 
-/* Open the store and build a sealed core; with the keyfile seal and an initialized vault, unseal.
- */
-int core_open(const struct config *cfg, struct core **out);
+/* Open the store and build a sealed core whose mounts may name engines (NULL-terminated:
+ * front/registry.c); with the keyfile seal and an initialized vault, unseal. */
+int core_open(const struct config *cfg, const struct engine *const *engines, struct core **out);
 /* Seal (wiping keys) and release everything. NULL allowed. */
 void core_close(struct core *c);
 

@@ -23,6 +23,7 @@
 #include "confine.h"
 #include "core.h"
 #include "front/http.h"
+#include "front/registry.h"
 #include "json.h"
 #include "log.h"
 #include "secmem.h"
@@ -343,7 +344,7 @@ static void main_wait(struct core *c)
 #endif
 		if (sig == SIGHUP) {
 			log_info("SIGHUP received: reopening the audit files");
-			audit_broker_reopen(c->audit);
+			audit_broker_reopen(c->svc.audit);
 			continue;
 		}
 		log_info("%s received, shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
@@ -376,7 +377,7 @@ int main(int argc, char **argv)
 	main_signals(&set);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	if (core_open(&cfg, &c) != 0)
+	if (core_open(&cfg, registry_engines, &c) != 0)
 		goto out;
 	if (o.is_dev && main_dev_setup(c, o.root_token) != 0)
 		goto out;
@@ -391,7 +392,7 @@ int main(int argc, char **argv)
 out:
 	/* Held watch requests must be resumed before the listener can stop. */
 	if (c != NULL)
-		watch_flush(c->watch);
+		watch_flush(c->svc.watch);
 	http_stop(h);
 	core_close(c);
 	if (o.is_dev && o.data_dir == NULL && dev_dir[0] != '\0')

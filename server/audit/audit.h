@@ -17,7 +17,6 @@
 #include "store/barrier.h"
 #include "config.h"
 #include "api/request.h"
-#include "front/router.h"
 
 /* At most this many devices at once. */
 #define AUDIT_MAX_DEVICES 8
@@ -84,9 +83,5 @@ int audit_broker_public_key(struct audit_broker *ab, char *out);
 /* A device path: one segment of [A-Za-z0-9._-] with a trailing '/' added ("file" -> "file/").
  * COFFER_ERR_INVALID otherwise. */
 int audit_path_normalize(const char *in, char *out, size_t cap);
-
-/* The sys/audit and sys/audit-hash routes. */
-extern const struct route audit_routes[];
-extern const size_t audit_routes_len;
 
 #endif

@@ -10,7 +10,7 @@
 
 #include "audit/audit.h"
 #include "audit/audit_int.h"
-#include "core.h"
+#include "api/tables.h"
 #include "json.h"
 
 /* The :path parameter, normalized; false (and a 400 in resp) when invalid. */
@@ -28,9 +28,10 @@ static bool audit_route_path(const struct request *req, struct response *resp, c
 	return true;
 }
 
-static void audit_route_list(struct core *c, struct request *req, struct response *resp)
+static void audit_route_list(const struct engine_ctx *ctx, struct request *req,
+                             struct response *resp)
 {
-	response_legacy(resp, req, audit_broker_list_json(c->audit));
+	response_legacy(resp, req, audit_broker_list_json(ctx->audit));
 }
 
 /* type "file", an optional description, and options{file_path} (nothing else). */
@@ -64,7 +65,8 @@ static int audit_route_params(const struct request *req, const char **desc, cons
 	return 0;
 }
 
-static void audit_route_enable(struct core *c, struct request *req, struct response *resp)
+static void audit_route_enable(const struct engine_ctx *ctx, struct request *req,
+                               struct response *resp)
 {
 	char path[AUDIT_NAME_MAX + 2], file[PATH_MAX], err[400] = "";
 	const char *desc = "", *file_path = NULL;
@@ -72,7 +74,7 @@ static void audit_route_enable(struct core *c, struct request *req, struct respo
 
 	if (!audit_route_path(req, resp, path, sizeof(path)))
 		return;
-	if (!c->cfg->allow_api_audit || c->cfg->audit_dir == NULL) {
+	if (!ctx->settings->allow_api_audit || ctx->settings->audit_dir == NULL) {
 		response_error(resp, 403,
 		               "audit: enabling audit devices through the API is disabled; declare "
 		               "them in the config file, or set \"allow_api_audit\": true and "
@@ -80,12 +82,12 @@ static void audit_route_enable(struct core *c, struct request *req, struct respo
 		return;
 	}
 	if (audit_route_params(req, &desc, &file_path, err, sizeof(err)) != 0 ||
-	    audit_file_path_check(c->cfg->audit_dir, file_path, file, sizeof(file), err,
+	    audit_file_path_check(ctx->settings->audit_dir, file_path, file, sizeof(file), err,
 	                          sizeof(err)) != 0) {
 		response_error(resp, 400, "audit: %s", err);
 		return;
 	}
-	rc = audit_broker_enable(c->audit, path, desc, file, err, sizeof(err));
+	rc = audit_broker_enable(ctx->audit, path, desc, file, err, sizeof(err));
 	if (rc == COFFER_ERR_EXISTS || rc == COFFER_ERR_INVALID || rc == COFFER_ERR_LIMIT)
 		response_error(resp, 400, "audit: %s", err);
 	else if (rc != 0)
@@ -94,14 +96,15 @@ static void audit_route_enable(struct core *c, struct request *req, struct respo
 		response_no_content(resp);
 }
 
-static void audit_route_disable(struct core *c, struct request *req, struct response *resp)
+static void audit_route_disable(const struct engine_ctx *ctx, struct request *req,
+                                struct response *resp)
 {
 	char path[AUDIT_NAME_MAX + 2], err[400] = "";
 	int rc;
 
 	if (!audit_route_path(req, resp, path, sizeof(path)))
 		return;
-	rc = audit_broker_disable(c->audit, path, err, sizeof(err));
+	rc = audit_broker_disable(ctx->audit, path, err, sizeof(err));
 	if (rc == COFFER_ERR_INVALID)
 		response_error(resp, 400, "audit: %s", err);
 	else if (rc != 0)
@@ -110,15 +113,17 @@ static void audit_route_disable(struct core *c, struct request *req, struct resp
 		response_no_content(resp);
 }
 
-static void audit_route_device(struct core *c, struct request *req, struct response *resp)
+static void audit_route_device(const struct engine_ctx *ctx, struct request *req,
+                               struct response *resp)
 {
 	if (req->method == REQ_DELETE)
-		audit_route_disable(c, req, resp);
+		audit_route_disable(ctx, req, resp);
 	else
-		audit_route_enable(c, req, resp);
+		audit_route_enable(ctx, req, resp);
 }
 
-static void audit_route_hash(struct core *c, struct request *req, struct response *resp)
+static void audit_route_hash(const struct engine_ctx *ctx, struct request *req,
+                             struct response *resp)
 {
 	char path[AUDIT_NAME_MAX + 2], out[AUDIT_HMAC_TEXT_LEN + 1];
 	const json_t *input = json_object_get(req->body, "input");
@@ -130,8 +135,8 @@ static void audit_route_hash(struct core *c, struct request *req, struct respons
 		response_error(resp, 400, "input must be a string");
 		return;
 	}
-	rc = audit_broker_hash(c->audit, path, json_string_value(input), json_string_length(input),
-	                       out);
+	rc = audit_broker_hash(ctx->audit, path, json_string_value(input),
+	                       json_string_length(input), out);
 	if (rc == COFFER_ERR_NOT_FOUND) {
 		response_error(resp, 400, "unknown audit device: %s", path);
 		return;
@@ -144,10 +149,11 @@ static void audit_route_hash(struct core *c, struct request *req, struct respons
 }
 
 /* GET sys/audit-key: the public key that verifies the logs' signed checkpoints. */
-static void audit_route_key(struct core *c, struct request *req, struct response *resp)
+static void audit_route_key(const struct engine_ctx *ctx, struct request *req,
+                            struct response *resp)
 {
 	char pk[AUDIT_PK_TEXT_LEN + 1];
-	int rc = audit_broker_public_key(c->audit, pk);
+	int rc = audit_broker_public_key(ctx->audit, pk);
 
 	if (rc != 0) {
 		response_err(resp, rc);

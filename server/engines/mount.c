@@ -10,18 +10,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "identity/approle/approle.h"
-#include "core.h"
+#include "api/engine.h"
 #include "crypto.h"
+#include "engines/mount.h"
+#include "engines/watch.h"
+#include "identity/lease.h"
 #include "json.h"
 #include "log.h"
-#include "engines/kv/kv.h"
-#include "identity/lease.h"
-#include "engines/mount.h"
 #include "path.h"
 #include "secmem.h"
-#include "identity/token.h"
-#include "engines/watch.h"
 
 #define MOUNT_PATH_AUTH "core/mounts/auth"
 #define MOUNT_PATH_SECRETS "core/mounts/secrets"
@@ -34,7 +31,8 @@
  * entry. Entries are immutable once published; a tune publishes a changed copy.
  */
 struct mount_table {
-	struct core *c;
+	const struct engine_services *svc;
+	const struct engine *const *engines; /* NULL-terminated */
 	bool is_auth;
 	pthread_rwlock_t lock;
 	pthread_mutex_t write_lock;
@@ -42,49 +40,36 @@ struct mount_table {
 	size_t n;
 };
 
-/* The engines compiled in, and which table each belongs to. */
-static const struct {
-	const struct engine *engine;
-	bool is_auth;
-} mount_engines[] = {
-    {&token_engine, true},
-    {&approle_engine, true},
-    {&kv_engine, false},
-};
-
 /* Secrets paths that other subsystems own. */
 static const char *const mount_reserved_secrets[] = {"sys/", "auth/", "cubbyhole/", "identity/"};
 
-/* The table entry of an engine type ("generic" is kv version 1), or -1. */
-static int mount_engine_index(const char *type)
+const char *mount_entry_store_prefix(const struct mount_entry *m)
 {
-	size_t i;
+	if (m->engine != NULL && m->engine->fixed_prefix != NULL)
+		return m->engine->fixed_prefix;
+	return m->storage_prefix;
+}
+
+const struct engine *mount_table_engine(const struct mount_table *t, const char *type)
+{
+	const struct engine *const *e;
 
 	if (type == NULL)
-		return -1;
-	if (strcmp(type, "generic") == 0)
-		type = "kv";
-	for (i = 0; i < sizeof(mount_engines) / sizeof(mount_engines[0]); i++) {
-		if (strcmp(mount_engines[i].engine->type, type) == 0)
-			return (int)i;
+		return NULL;
+	for (e = t->engines; *e != NULL; e++) {
+		if ((*e)->is_auth == t->is_auth &&
+		    (strcmp((*e)->type, type) == 0 ||
+		     ((*e)->alias != NULL && strcmp((*e)->alias, type) == 0)))
+			return *e;
 	}
-	return -1;
+	return NULL;
 }
 
-const struct engine *engine_find(const char *type)
+bool mount_table_is_mountable(const struct mount_table *t, const char *type)
 {
-	int i = mount_engine_index(type);
-
-	return i < 0 ? NULL : mount_engines[i].engine;
-}
-
-bool engine_is_mountable(const char *type, bool is_auth)
-{
-	int i = mount_engine_index(type);
-
-	if (i < 0 || mount_engines[i].is_auth != is_auth)
+	if (mount_table_engine(t, type) == NULL)
 		return false;
-	return !(is_auth && strcmp(type, "token") == 0);
+	return !(t->is_auth && strcmp(type, "token") == 0);
 }
 
 static void mount_entry_free(struct mount_entry *m)
@@ -113,40 +98,31 @@ static void mount_entry_ref(struct mount_entry *m)
 
 /* A new entry with one reference; options is copied (NULL = {}). NULL when out of memory. */
 
-/* A kv mount serves version 2 only when its options say so; "generic" and plain "kv" are
- * version 1, as in Vault. */
-static const struct engine *mount_kv_version_engine(const struct engine *e, const char *type,
-                                                    const json_t *options)
-{
-	const char *ver = json_string_value(json_object_get(options, "version"));
-
-	if (e != &kv_engine)
-		return e;
-	if (strcmp(type, "generic") == 0 || ver == NULL || strcmp(ver, "2") != 0)
-		return &generic_engine;
-	return e;
-}
-
-static struct mount_entry *mount_entry_new(bool is_auth, const char *path, const char *type,
-                                           const char *description, const char *accessor,
-                                           const char *uuid, const json_t *options)
+static struct mount_entry *mount_entry_new(const struct mount_table *t, const char *path,
+                                           const char *type, const char *description,
+                                           const char *accessor, const char *uuid,
+                                           const json_t *options)
 {
 	struct mount_entry *m = calloc(1, sizeof(*m));
+	const struct engine *variant = NULL;
 
 	if (m == NULL)
 		return NULL;
 	m->refs = 1;
-	m->is_auth = is_auth;
+	m->is_auth = t->is_auth;
 	m->path = strdup(path);
 	m->type = strdup(type);
 	m->description = strdup(description != NULL ? description : "");
 	m->accessor = strdup(accessor);
 	m->uuid = strdup(uuid);
 	m->options = options != NULL ? json_deep_copy(options) : json_object();
-	m->engine = engine_find(type);
-	m->engine = mount_kv_version_engine(m->engine, type, m->options);
+	m->engine = mount_table_engine(t, type);
+	if (m->engine != NULL && m->engine->variant != NULL && m->options != NULL)
+		variant = m->engine->variant(type, m->options);
+	if (variant != NULL)
+		m->engine = variant;
 	snprintf(m->storage_prefix, sizeof(m->storage_prefix), "%s/%s/",
-	         is_auth ? "auth" : "logical", uuid);
+	         t->is_auth ? "auth" : "logical", uuid);
 	if (m->path == NULL || m->type == NULL || m->description == NULL || m->accessor == NULL ||
 	    m->uuid == NULL || m->options == NULL) {
 		mount_entry_free(m);
@@ -155,10 +131,11 @@ static struct mount_entry *mount_entry_new(bool is_auth, const char *path, const
 	return m;
 }
 
-static struct mount_entry *mount_entry_copy(const struct mount_entry *m)
+static struct mount_entry *mount_entry_copy(const struct mount_table *t,
+                                            const struct mount_entry *m)
 {
-	struct mount_entry *n = mount_entry_new(m->is_auth, m->path, m->type, m->description,
-	                                        m->accessor, m->uuid, m->options);
+	struct mount_entry *n =
+	    mount_entry_new(t, m->path, m->type, m->description, m->accessor, m->uuid, m->options);
 
 	if (n != NULL) {
 		n->default_lease_ttl_s = m->default_lease_ttl_s;
@@ -167,7 +144,8 @@ static struct mount_entry *mount_entry_copy(const struct mount_entry *m)
 	return n;
 }
 
-int mount_table_new(struct core *c, bool is_auth, struct mount_table **out)
+int mount_table_new(const struct engine_services *svc, const struct engine *const *engines,
+                    bool is_auth, struct mount_table **out)
 {
 	struct mount_table *t;
 
@@ -175,7 +153,8 @@ int mount_table_new(struct core *c, bool is_auth, struct mount_table **out)
 	t = calloc(1, sizeof(*t));
 	if (t == NULL)
 		return COFFER_ERR_NOMEM;
-	t->c = c;
+	t->svc = svc;
+	t->engines = engines;
 	t->is_auth = is_auth;
 	if (pthread_rwlock_init(&t->lock, NULL) != 0) {
 		free(t);
@@ -260,7 +239,7 @@ static int mount_table_persist(struct mount_table *t, struct mount_entry *const 
 	text = coffer_json_dump(arr);
 	if (text == NULL)
 		goto out;
-	rc = barrier_put(t->c->barrier, t->is_auth ? MOUNT_PATH_AUTH : MOUNT_PATH_SECRETS,
+	rc = barrier_put(t->svc->barrier, t->is_auth ? MOUNT_PATH_AUTH : MOUNT_PATH_SECRETS,
 	                 (const uint8_t *)text, strlen(text));
 out:
 	coffer_json_free_text(text);
@@ -324,7 +303,7 @@ static struct mount_entry *mount_entry_create(struct mount_table *t, const char 
 
 	mount_new_accessor(t, type, accessor, sizeof(accessor));
 	coffer_uuid(uuid);
-	return mount_entry_new(t->is_auth, path, type, description, accessor, uuid, options);
+	return mount_entry_new(t, path, type, description, accessor, uuid, options);
 }
 
 /* The built-in mounts of a new table: auth token/, and secrets secret/ once kv exists. */
@@ -339,7 +318,7 @@ static int mount_table_builtins(struct mount_table *t, struct mount_entry ***out
 		return COFFER_ERR_NOMEM;
 	if (t->is_auth) {
 		v[0] = mount_entry_create(t, "token/", "token", "token based credentials", NULL);
-	} else if (engine_find("kv") != NULL) {
+	} else if (mount_table_engine(t, "kv") != NULL) {
 		opts = json_pack("{s:s}", "version", "2");
 		v[0] = opts == NULL ? NULL
 		                    : mount_entry_create(t, "secret/", "kv",
@@ -360,7 +339,7 @@ static int mount_table_builtins(struct mount_table *t, struct mount_entry ***out
 }
 
 /* Checks of a stored entry; only integrity failures or corruption can make them fail. */
-static struct mount_entry *mount_entry_from_json(json_t *o, bool is_auth)
+static struct mount_entry *mount_entry_from_json(const struct mount_table *t, json_t *o)
 {
 	const char *path = NULL, *type = NULL, *desc = NULL, *acc = NULL, *uuid = NULL;
 	json_int_t dttl = 0, mttl = 0;
@@ -374,7 +353,7 @@ static struct mount_entry *mount_entry_from_json(json_t *o, bool is_auth)
 	if (path[0] == '\0' || path[strlen(path) - 1] != '/' || strlen(uuid) != 36 ||
 	    (opts != NULL && !json_is_object(opts)))
 		return NULL;
-	m = mount_entry_new(is_auth, path, type, desc, acc, uuid, opts);
+	m = mount_entry_new(t, path, type, desc, acc, uuid, opts);
 	if (m == NULL)
 		return NULL;
 	m->default_lease_ttl_s = dttl;
@@ -404,7 +383,7 @@ static int mount_table_parse(struct mount_table *t, const uint8_t *text, size_t 
 	}
 	json_array_foreach(arr, i, item)
 	{
-		v[i] = mount_entry_from_json(item, t->is_auth);
+		v[i] = mount_entry_from_json(t, item);
 		if (v[i] == NULL)
 			goto out;
 	}
@@ -428,7 +407,7 @@ int mount_table_load(struct mount_table *t)
 	int rc;
 
 	pthread_mutex_lock(&t->write_lock);
-	rc = barrier_get(t->c->barrier, where, &text, &len);
+	rc = barrier_get(t->svc->barrier, where, &text, &len);
 	if (rc == COFFER_ERR_NOT_FOUND) {
 		rc = mount_table_builtins(t, &v, &n);
 		/* An empty table is not stored, so that a later build with kv creates secret/. */
@@ -565,7 +544,7 @@ int mount_table_add(struct mount_table *t, const char *path, const char *type,
 	int rc;
 
 	if (mount_path_normalize(path, norm, sizeof(norm)) != 0 || mount_is_reserved(t, norm) ||
-	    !engine_is_mountable(type, t->is_auth) ||
+	    !mount_table_is_mountable(t, type) ||
 	    !mount_ttls_valid(default_lease_ttl_s, max_lease_ttl_s) ||
 	    (options != NULL && !json_is_object(options)))
 		return COFFER_ERR_INVALID;
@@ -612,6 +591,22 @@ static int mount_purge_prefix(struct barrier *b, const char *prefix)
 	return rc;
 }
 
+/* Remove a mount's data: what its engine keeps outside the directory index (its purge), then
+ * every listed record below its storage prefix. */
+static int mount_purge(const struct mount_table *t, const struct mount_entry *gone)
+{
+	struct engine_ctx ctx;
+	int rc = 0;
+
+	if (gone->engine != NULL && gone->engine->purge != NULL) {
+		engine_ctx_init(&ctx, t->svc, gone->engine->uses, mount_entry_store_prefix(gone));
+		rc = gone->engine->purge(&ctx);
+	}
+	if (rc == 0)
+		rc = mount_purge_prefix(t->svc->barrier, gone->storage_prefix);
+	return rc;
+}
+
 /* Tell watchers that every path below the mount at path changed. */
 static void mount_announce_gone(struct watch *w, const char *path)
 {
@@ -621,13 +616,13 @@ static void mount_announce_gone(struct watch *w, const char *path)
 }
 
 /* Revoke every token issued through the auth mount at path ("approle/"). */
-static void mount_revoke_auth_tokens(struct core *c, const char *path)
+static void mount_revoke_auth_tokens(struct lease_mgr *leases, const char *path)
 {
 	char prefix[PATH_MAX_LEN + 8];
 	int err;
 
 	snprintf(prefix, sizeof(prefix), "auth/%s", path);
-	err = lease_mgr_revoke_prefix(c->leases, prefix, true);
+	err = lease_mgr_revoke_prefix(leases, prefix, true);
 	if (err != 0)
 		log_error("revoking the tokens of %s failed: %s", prefix, coffer_strerror(err));
 }
@@ -681,12 +676,9 @@ out:
 	if (rc == 0) {
 		/* Tokens issued through an auth mount go with it (their lease ids start with its
 		 * login path), as in Vault. */
-		if (t->is_auth && t->c->leases != NULL)
-			mount_revoke_auth_tokens(t->c, norm);
-		if (gone->engine != NULL && gone->engine->purge != NULL)
-			rc = gone->engine->purge(t->c, gone);
-		if (rc == 0)
-			rc = mount_purge_prefix(t->c->barrier, gone->storage_prefix);
+		if (t->is_auth && t->svc->leases != NULL)
+			mount_revoke_auth_tokens(t->svc->leases, norm);
+		rc = mount_purge(t, gone);
 		if (rc != 0)
 			log_error("purging the data of %s failed: %s", gone->accessor,
 			          coffer_strerror(rc));
@@ -694,8 +686,8 @@ out:
 			log_info("unmounted %s%s (%s)", t->is_auth ? "auth/" : "", norm,
 			         gone->accessor);
 		/* Every secret under the mount is gone: a change to watchers of any of them. */
-		if (!t->is_auth && t->c->watch != NULL)
-			mount_announce_gone(t->c->watch, norm);
+		if (!t->is_auth && t->svc->watch != NULL)
+			mount_announce_gone(t->svc->watch, norm);
 	}
 	mount_entry_release(gone);
 	return rc;
@@ -713,7 +705,7 @@ int mount_table_tune(struct mount_table *t, const char *path, const char *descri
 	if (at < 0)
 		return COFFER_ERR_NOT_FOUND;
 	rc = COFFER_ERR_NOMEM;
-	m = mount_entry_copy(t->entries[at]);
+	m = mount_entry_copy(t, t->entries[at]);
 	if (m == NULL)
 		goto out;
 	if (description != NULL) {

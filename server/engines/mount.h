@@ -16,18 +16,9 @@
 #include <jansson.h>
 
 #include "err.h"
-#include "front/router.h"
 
-struct core;
-struct mount_entry;
-
-struct engine {
-	const char *type; /* "token", "approle", "kv" */
-	const struct route *routes;
-	const size_t *n_routes;
-	/* Remove all of a mount's data (unmount); NULL when the engine keeps none. */
-	int (*purge)(struct core *c, const struct mount_entry *m);
-};
+struct engine;
+struct engine_services;
 
 struct mount_entry {
 	char *path; /* "approle/" (below "auth/" for auth mounts), "secret/" */
@@ -47,16 +38,20 @@ struct mount_entry {
 
 struct mount_table;
 
-/* The engines compiled in; NULL for an unknown type. "generic" is kv version 1. */
-const struct engine *engine_find(const char *type);
-/* True when the API may mount type in the auth (is_auth) or the secrets table; token/ is built
- * in and never mounted again. */
-bool engine_is_mountable(const char *type, bool is_auth);
 /* Normalize a mount path into out (cap bytes) with a trailing '/' ("approle" -> "approle/").
  * COFFER_ERR_INVALID for "" or a path that path_normalize() rejects. */
 int mount_path_normalize(const char *path, char *out, size_t cap);
 
-int mount_table_new(struct core *c, bool is_auth, struct mount_table **out);
+/* A table of the auth (is_auth) or the secrets mounts, whose entries are served by engines (a
+ * NULL-terminated list: front/registry.c), over the services in svc (borrowed, as engines). */
+int mount_table_new(const struct engine_services *svc, const struct engine *const *engines,
+                    bool is_auth, struct mount_table **out);
+/* The engine of this table for type (or its alias: "generic" is kv), NULL when none. */
+const struct engine *mount_table_engine(const struct mount_table *t, const char *type);
+/* True when the API may mount type in this table; token/ is built in and never mounted again. */
+bool mount_table_is_mountable(const struct mount_table *t, const char *type);
+/* Where m's engine keeps its data: its fixed prefix, or the mount's storage prefix. */
+const char *mount_entry_store_prefix(const struct mount_entry *m);
 void mount_table_free(struct mount_table *t);
 /* Load from the barrier at unseal; the first time, create the built-in mounts (auth: token/;
  * secrets: secret/ as kv v2). */
@@ -83,9 +78,5 @@ int mount_table_tune(struct mount_table *t, const char *path, const char *descri
 /* {"approle/": {type, description, accessor, uuid, config{...}, options, local, seal_wrap}, ...} */
 json_t *mount_table_json(struct mount_table *t);
 json_t *mount_entry_json(const struct mount_entry *m);
-
-/* sys/auth routes (and sys/mounts in issue #4). */
-extern const struct route mount_sys_routes[];
-extern const size_t mount_sys_routes_len;
 
 #endif

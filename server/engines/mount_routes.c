@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "core.h"
+#include "api/tables.h"
 #include "json.h"
 #include "engines/mount.h"
 #include "identity/token.h"
@@ -52,14 +52,15 @@ static struct mount_entry *mount_table_get(struct mount_table *t, const char *pa
 	return m;
 }
 
-static struct mount_table *mount_sys_table(struct core *c, bool is_auth)
+static struct mount_table *mount_sys_table(const struct engine_ctx *ctx, bool is_auth)
 {
-	return is_auth ? c->auth_mounts : c->secret_mounts;
+	return is_auth ? ctx->auth_mounts : ctx->secret_mounts;
 }
 
-static void mount_sys_list(struct core *c, struct request *req, struct response *resp, bool is_auth)
+static void mount_sys_list(const struct engine_ctx *ctx, struct request *req, struct response *resp,
+                           bool is_auth)
 {
-	json_t *data = mount_table_json(mount_sys_table(c, is_auth));
+	json_t *data = mount_table_json(mount_sys_table(ctx, is_auth));
 
 	if (data == NULL) {
 		response_err(resp, COFFER_ERR_NOMEM);
@@ -141,8 +142,8 @@ static void mount_sys_enable_done(struct response *resp, int rc, const char *pat
 		response_no_content(resp);
 }
 
-static void mount_sys_auth_enable(struct core *c, struct request *req, struct response *resp,
-                                  const char *path)
+static void mount_sys_auth_enable(const struct engine_ctx *ctx, struct request *req,
+                                  struct response *resp, const char *path)
 {
 	const char *type = NULL, *desc = NULL;
 	json_t *options = json_object_get(req->body, "options");
@@ -158,18 +159,18 @@ static void mount_sys_auth_enable(struct core *c, struct request *req, struct re
 		response_error(resp, 400, "token credential backend cannot be instantiated");
 		return;
 	}
-	if (!engine_is_mountable(type, true)) {
+	if (!mount_table_is_mountable(ctx->auth_mounts, type)) {
 		response_error(resp, 400, "unsupported auth type: %.64s", type);
 		return;
 	}
 	mount_sys_enable_done(resp,
-	                      mount_table_add(c->auth_mounts, path, type, desc, dttl, mttl,
+	                      mount_table_add(ctx->auth_mounts, path, type, desc, dttl, mttl,
 	                                      json_is_object(options) ? options : NULL),
 	                      path);
 }
 
-static void mount_sys_secret_enable(struct core *c, struct request *req, struct response *resp,
-                                    const char *path)
+static void mount_sys_secret_enable(const struct engine_ctx *ctx, struct request *req,
+                                    struct response *resp, const char *path)
 {
 	const char *type = NULL, *desc = NULL;
 	json_t *options = NULL;
@@ -177,7 +178,7 @@ static void mount_sys_secret_enable(struct core *c, struct request *req, struct 
 
 	if (mount_sys_enable_args(req, resp, &type, &desc, &dttl, &mttl) != 0)
 		return;
-	if (!engine_is_mountable(type, false)) {
+	if (!mount_table_is_mountable(ctx->secret_mounts, type)) {
 		response_error(resp, 400, "unsupported secrets engine type: %.64s", type);
 		return;
 	}
@@ -186,13 +187,14 @@ static void mount_sys_secret_enable(struct core *c, struct request *req, struct 
 		return;
 	}
 	mount_sys_enable_done(
-	    resp, mount_table_add(c->secret_mounts, path, type, desc, dttl, mttl, options), path);
+	    resp, mount_table_add(ctx->secret_mounts, path, type, desc, dttl, mttl, options), path);
 	json_decref(options);
 }
 
-static void mount_sys_disable(struct core *c, struct response *resp, const char *path, bool is_auth)
+static void mount_sys_disable(const struct engine_ctx *ctx, struct response *resp, const char *path,
+                              bool is_auth)
 {
-	int rc = mount_table_remove(mount_sys_table(c, is_auth), path);
+	int rc = mount_table_remove(mount_sys_table(ctx, is_auth), path);
 
 	/* As Vault: disabling a path that has nothing mounted succeeds. */
 	if (rc == 0 || rc == COFFER_ERR_NOT_FOUND)
@@ -204,10 +206,10 @@ static void mount_sys_disable(struct core *c, struct response *resp, const char 
 }
 
 /* Tune reads show the effective TTLs: the system's where the mount sets none. */
-static void mount_sys_tune_read(struct core *c, struct request *req, struct response *resp,
-                                const char *path, bool is_auth)
+static void mount_sys_tune_read(const struct engine_ctx *ctx, struct request *req,
+                                struct response *resp, const char *path, bool is_auth)
 {
-	struct mount_entry *m = mount_table_get(mount_sys_table(c, is_auth), path);
+	struct mount_entry *m = mount_table_get(mount_sys_table(ctx, is_auth), path);
 	json_t *data;
 
 	if (m == NULL) {
@@ -228,8 +230,8 @@ static void mount_sys_tune_read(struct core *c, struct request *req, struct resp
 	response_legacy(resp, req, data);
 }
 
-static void mount_sys_tune_write(struct core *c, struct request *req, struct response *resp,
-                                 const char *path, bool is_auth)
+static void mount_sys_tune_write(const struct engine_ctx *ctx, struct request *req,
+                                 struct response *resp, const char *path, bool is_auth)
 {
 	const char *desc = NULL;
 	int64_t dttl = 0, mttl = 0;
@@ -241,7 +243,7 @@ static void mount_sys_tune_write(struct core *c, struct request *req, struct res
 		response_error(resp, 400, "lease TTLs must be durations, description a string");
 		return;
 	}
-	rc = mount_table_tune(mount_sys_table(c, is_auth), path, desc, has_d ? &dttl : NULL,
+	rc = mount_table_tune(mount_sys_table(ctx, is_auth), path, desc, has_d ? &dttl : NULL,
 	                      has_m ? &mttl : NULL);
 	if (rc == COFFER_ERR_NOT_FOUND)
 		response_error(resp, 400, "no mount at %s", path);
@@ -253,10 +255,10 @@ static void mount_sys_tune_write(struct core *c, struct request *req, struct res
 		response_no_content(resp);
 }
 
-static void mount_sys_read(struct core *c, struct request *req, struct response *resp,
+static void mount_sys_read(const struct engine_ctx *ctx, struct request *req, struct response *resp,
                            const char *path, bool is_auth)
 {
-	struct mount_entry *m = mount_table_get(mount_sys_table(c, is_auth), path);
+	struct mount_entry *m = mount_table_get(mount_sys_table(ctx, is_auth), path);
 	json_t *data;
 
 	if (m == NULL) {
@@ -274,8 +276,8 @@ static void mount_sys_read(struct core *c, struct request *req, struct response 
 
 /* sys/auth/<path>[/tune] and sys/mounts/<path>[/tune]: paths may have several segments, so
  * the routes are prefixes. */
-static void mount_sys_path_route(struct core *c, struct request *req, struct response *resp,
-                                 bool is_auth)
+static void mount_sys_path_route(const struct engine_ctx *ctx, struct request *req,
+                                 struct response *resp, bool is_auth)
 {
 	char path[PATH_MAX_LEN + 2];
 	bool is_tune, is_write = req->method == REQ_POST || req->method == REQ_PUT;
@@ -285,49 +287,54 @@ static void mount_sys_path_route(struct core *c, struct request *req, struct res
 		return;
 	}
 	if (is_tune && is_write)
-		mount_sys_tune_write(c, req, resp, path, is_auth);
+		mount_sys_tune_write(ctx, req, resp, path, is_auth);
 	else if (is_tune && req->method == REQ_GET && !req->is_list)
-		mount_sys_tune_read(c, req, resp, path, is_auth);
+		mount_sys_tune_read(ctx, req, resp, path, is_auth);
 	else if (!is_tune && is_write && is_auth)
-		mount_sys_auth_enable(c, req, resp, path);
+		mount_sys_auth_enable(ctx, req, resp, path);
 	else if (!is_tune && is_write)
-		mount_sys_secret_enable(c, req, resp, path);
+		mount_sys_secret_enable(ctx, req, resp, path);
 	else if (!is_tune && req->method == REQ_DELETE)
-		mount_sys_disable(c, resp, path, is_auth);
+		mount_sys_disable(ctx, resp, path, is_auth);
 	else if (!is_tune && req->method == REQ_GET && !req->is_list)
-		mount_sys_read(c, req, resp, path, is_auth);
+		mount_sys_read(ctx, req, resp, path, is_auth);
 	else
 		response_error(resp, 405, "unsupported operation");
 }
 
-static void mount_sys_auth_list(struct core *c, struct request *req, struct response *resp)
+static void mount_sys_auth_list(const struct engine_ctx *ctx, struct request *req,
+                                struct response *resp)
 {
-	mount_sys_list(c, req, resp, true);
+	mount_sys_list(ctx, req, resp, true);
 }
 
-static void mount_sys_mounts_list(struct core *c, struct request *req, struct response *resp)
+static void mount_sys_mounts_list(const struct engine_ctx *ctx, struct request *req,
+                                  struct response *resp)
 {
-	mount_sys_list(c, req, resp, false);
+	mount_sys_list(ctx, req, resp, false);
 }
 
-static void mount_sys_auth_path(struct core *c, struct request *req, struct response *resp)
+static void mount_sys_auth_path(const struct engine_ctx *ctx, struct request *req,
+                                struct response *resp)
 {
-	mount_sys_path_route(c, req, resp, true);
+	mount_sys_path_route(ctx, req, resp, true);
 }
 
-static void mount_sys_mounts_path(struct core *c, struct request *req, struct response *resp)
+static void mount_sys_mounts_path(const struct engine_ctx *ctx, struct request *req,
+                                  struct response *resp)
 {
-	mount_sys_path_route(c, req, resp, false);
+	mount_sys_path_route(ctx, req, resp, false);
 }
 
 /* sys/internal/ui/mounts/<path>: the mount that serves a path (the Vault CLI's kv helper). */
-static void mount_sys_ui_mount(struct core *c, struct request *req, struct response *resp)
+static void mount_sys_ui_mount(const struct engine_ctx *ctx, struct request *req,
+                               struct response *resp)
 {
 	const char *p = request_param(req, "*"), *rest;
 	struct mount_entry *m = NULL;
 	json_t *data;
 
-	if (p == NULL || mount_table_find(c->secret_mounts, p, &m, &rest) != 0) {
+	if (p == NULL || mount_table_find(ctx->secret_mounts, p, &m, &rest) != 0) {
 		response_error(resp, 403,
 		               "preflight capability check returned 403, please ensure "
 		               "client's policies grant access to the path");

@@ -2,7 +2,7 @@
 /*
  * watch.c: change notification (DESIGN.md §5). Remembers the change index of every path changed
  * since unseal, hands out strictly increasing indexes (microseconds, so JavaScript clients keep
- * them exact), and serves POST sys/watch: an answer at once when a watched path changed after
+ * them exact), and answers a watch (for watch_routes.c): at once when a watched path changed after
  * the client's index, else a held request woken by watch_notify(), its wait running out, or seal.
  */
 #include <pthread.h>
@@ -12,19 +12,13 @@
 #include <time.h>
 
 #include "store/barrier.h"
-#include "config.h"
-#include "core.h"
+#include "api/request.h"
 #include "json.h"
 #include "log.h"
 #include "path.h"
-#include "identity/policy.h"
-#include "identity/token.h"
 #include "engines/watch.h"
 
-#define WATCH_MAX_PATHS 256 /* per request */
 #define WATCH_MAX_HELD 1024 /* held requests at once; more get 429 */
-#define WATCH_DEFAULT_WAIT_S 60
-#define WATCH_MAX_WAIT_S 600
 #define WATCH_BUCKETS 4096
 
 struct watch_path {
@@ -551,83 +545,10 @@ static void watch_hold_release(struct response_hold *h)
 		watch_waiter_free(ww);
 }
 
-/* Read the request: normalized paths, each readable by the caller. */
-static int watch_parse_paths(const struct request *req, struct response *resp, char ***out,
-                             size_t *n_out)
-{
-	json_t *list = NULL;
-	char norm[PATH_MAX_LEN + 1];
-	char **paths = NULL;
-	size_t i, n = 0;
-	int err;
-
-	err = coffer_json_get_string_list(req->body, "paths", &list);
-	if (err != 0 || json_array_size(list) == 0 || json_array_size(list) > WATCH_MAX_PATHS) {
-		response_error(resp, 400, "paths must be a list of 1..%d paths", WATCH_MAX_PATHS);
-		json_decref(list);
-		return COFFER_ERR_INVALID;
-	}
-	paths = calloc(json_array_size(list), sizeof(char *));
-	if (paths == NULL)
-		fatal("out of memory");
-	for (i = 0; i < json_array_size(list); i++) {
-		const char *p = json_string_value(json_array_get(list, i));
-
-		if (path_normalize(p, strlen(p), norm, sizeof(norm)) != 0 || norm[0] == '\0') {
-			response_error(resp, 400, "invalid path in paths: %.200s", p);
-			err = COFFER_ERR_INVALID;
-			goto out;
-		}
-		/* The ACL needs read on each path (DESIGN.md §5). */
-		if (!(acl_capabilities(req->acl, norm) & ACL_CAP_READ) ||
-		    (acl_capabilities(req->acl, norm) & ACL_CAP_DENY)) {
-			response_err(resp, COFFER_ERR_PERMISSION);
-			err = COFFER_ERR_PERMISSION;
-			goto out;
-		}
-		paths[n] = strdup(norm);
-		if (paths[n++] == NULL)
-			fatal("out of memory");
-	}
-	*out = paths;
-	*n_out = n;
-	paths = NULL;
-out:
-	if (paths != NULL) {
-		for (i = 0; i < n; i++)
-			free(paths[i]);
-		free(paths);
-	}
-	json_decref(list);
-	return err;
-}
-
-static int watch_parse_wait(const struct request *req, struct response *resp, uint64_t *since,
-                            int64_t *wait_s)
-{
-	int64_t index = 0;
-
-	*wait_s = WATCH_DEFAULT_WAIT_S;
-	if (coffer_json_get_int(req->body, "index", &index) == COFFER_ERR_INVALID || index < 0) {
-		response_error(resp, 400, "index must be a non-negative integer");
-		return COFFER_ERR_INVALID;
-	}
-	if (coffer_json_get_duration(req->body, "wait", wait_s) == COFFER_ERR_INVALID) {
-		response_error(resp, 400, "wait must be a duration such as \"60s\"");
-		return COFFER_ERR_INVALID;
-	}
-	if (*wait_s > WATCH_MAX_WAIT_S)
-		*wait_s = WATCH_MAX_WAIT_S;
-	*since = (uint64_t)index;
-	return 0;
-}
-
 /* Room for one more held request (global and per token); caller holds mu. */
-static int watch_check_room(const struct watch *w, const struct core *c, const char *accessor,
+static int watch_check_room(const struct watch *w, size_t cap, const char *accessor,
                             struct response *resp)
 {
-	size_t cap = c->cfg->max_watches_per_token;
-
 	if (w->n_held >= WATCH_MAX_HELD) {
 		watch_refuse_over(resp, 0);
 		return COFFER_ERR_LIMIT;
@@ -639,33 +560,25 @@ static int watch_check_room(const struct watch *w, const struct core *c, const c
 	return 0;
 }
 
-static void watch_handle(struct core *c, struct request *req, struct response *resp)
+void watch_answer(struct watch *w, struct watch_query *q, struct response *resp)
 {
-	struct watch *w = c->watch;
 	struct watch_waiter *ww;
-	char **paths = NULL;
-	size_t n = 0, i;
-	uint64_t since;
-	int64_t wait_s;
 	json_t *changed;
-	const char *accessor;
+	size_t i;
 
-	if (watch_parse_wait(req, resp, &since, &wait_s) != 0 ||
-	    watch_parse_paths(req, resp, &paths, &n) != 0)
-		return;
 	pthread_mutex_lock(&w->mu);
 	/* Index 0 is a client that knows nothing yet: every path counts as changed, at once. */
-	changed = since == 0 ? watch_all_json(paths, n) : watch_changed_json(w, paths, n, since);
-	if (json_array_size(changed) > 0 || wait_s == 0) {
+	changed = q->since == 0 ? watch_all_json(q->paths, q->n_paths)
+	                        : watch_changed_json(w, q->paths, q->n_paths, q->since);
+	if (json_array_size(changed) > 0 || q->wait_s == 0) {
 		uint64_t last = watch_stable_locked(w);
 
 		pthread_mutex_unlock(&w->mu);
-		watch_respond(resp, req->request_id, last, changed);
+		watch_respond(resp, q->request_id, last, changed);
 		goto out;
 	}
 	json_decref(changed);
-	accessor = req->auth != NULL ? req->auth->accessor : "";
-	if (watch_check_room(w, c, accessor, resp) != 0) {
+	if (watch_check_room(w, q->cap_per_token, q->accessor, resp) != 0) {
 		pthread_mutex_unlock(&w->mu);
 		goto out;
 	}
@@ -678,23 +591,22 @@ static void watch_handle(struct core *c, struct request *req, struct response *r
 	ww->hold.release = watch_hold_release;
 	ww->w = w;
 	ww->refs = 1;
-	ww->since = since;
-	ww->deadline_ms = watch_now_ms() + wait_s * 1000;
-	ww->paths = paths;
-	ww->n_paths = n;
-	memcpy(ww->request_id, req->request_id, sizeof(ww->request_id));
-	snprintf(ww->accessor, sizeof(ww->accessor), "%s", accessor);
-	ww->cap = c->cfg->max_watches_per_token;
+	ww->since = q->since;
+	ww->deadline_ms = watch_now_ms() + q->wait_s * 1000;
+	ww->paths = q->paths;
+	ww->n_paths = q->n_paths;
+	q->paths = NULL;
+	q->n_paths = 0;
+	memcpy(ww->request_id, q->request_id, sizeof(ww->request_id));
+	snprintf(ww->accessor, sizeof(ww->accessor), "%s", q->accessor);
+	ww->cap = q->cap_per_token;
 	resp->hold = &ww->hold;
 	resp->status = 200;
 	return;
 out:
-	for (i = 0; i < n; i++)
-		free(paths[i]);
-	free(paths);
+	for (i = 0; i < q->n_paths; i++)
+		free(q->paths[i]);
+	free(q->paths);
+	q->paths = NULL;
+	q->n_paths = 0;
 }
-
-const struct route watch_routes[] = {
-    {"sys/watch", REQ_M_WRITE, 0, watch_handle, NULL},
-};
-const size_t watch_routes_len = sizeof(watch_routes) / sizeof(watch_routes[0]);

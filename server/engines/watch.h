@@ -13,8 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "api/request.h"
 #include "err.h"
-#include "front/router.h"
 
 /* The barrier path holding the latest change index (8 bytes, big endian). */
 #define WATCH_INDEX_PATH "core/watch-index"
@@ -46,8 +46,18 @@ void watch_notify(struct watch *w, const char *const *paths, uint64_t index);
 /* Every path under prefix (e.g. an unmounted "kv/") changed at index. */
 void watch_notify_prefix(struct watch *w, const char *prefix, uint64_t index);
 
-/* POST sys/watch. */
-extern const struct route watch_routes[];
-extern const size_t watch_routes_len;
+/* A watch request (POST sys/watch), read and authorized by watch_routes.c. */
+struct watch_query {
+	char **paths; /* normalized API paths, malloc'd; taken by watch_answer() */
+	size_t n_paths;
+	uint64_t since;       /* the client's index; 0: it knows nothing yet */
+	int64_t wait_s;       /* how long to hold the request; 0: answer at once */
+	size_t cap_per_token; /* held requests of one token at most */
+	const char *request_id;
+	const char *accessor; /* of the caller's token ("" for none) */
+};
+/* Answer at once ({index, changed}) when a path changed after since or wait_s is 0; else hold
+ * resp (response_hold) until a change, the wait's end or seal; 429 past a cap. */
+void watch_answer(struct watch *w, struct watch_query *q, struct response *resp);
 
 #endif

@@ -10,19 +10,10 @@
 
 #include "audit/audit.h"
 #include "core.h"
-#include "identity/lease.h"
 #include "engines/mount.h"
-#include "identity/policy.h"
+#include "front/registry.h"
 #include "front/router.h"
-#include "front/sys.h"
 #include "identity/token.h"
-#include "engines/watch.h"
-
-static const struct route_table router_sys_tables[] = {
-    {sys_routes, &sys_routes_len},     {policy_routes, &policy_routes_len},
-    {lease_routes, &lease_routes_len}, {mount_sys_routes, &mount_sys_routes_len},
-    {watch_routes, &watch_routes_len}, {audit_routes, &audit_routes_len},
-};
 
 /* A match of a route against a path: its score (the longest pattern wins) and the parameters. */
 struct route_match {
@@ -125,32 +116,47 @@ static const struct route *router_find_mounted(struct mount_table *t, struct req
 	                  router_method_bit(req), m);
 }
 
-/* The route for req: sys/ tables by full path, auth/ and secrets through their mount tables. */
+/* The route for req: sys/ tables by full path, auth/ and secrets through their mount tables;
+ * *uses is what its table or engine declared (api/engine.h). */
 static const struct route *router_find(struct core *c, struct request *req,
-                                       struct mount_entry **mount, struct route_match *m)
+                                       struct mount_entry **mount, struct route_match *m,
+                                       unsigned *uses)
 {
 	const struct route *r = NULL, *cand;
 	struct route_match cm;
 	size_t len = strlen(req->path), t;
 
+	*uses = 0;
 	if (len > 0 && req->path[len - 1] == '/')
 		len--;
 	req->rel_path = req->path;
 	if (strncmp(req->path, "auth/", 5) == 0)
-		return router_find_mounted(c->auth_mounts, req, req->path + 5, mount, m);
-	if (strncmp(req->path, "sys/", 4) != 0)
-		return router_find_mounted(c->secret_mounts, req, req->path, mount, m);
-	for (t = 0; t < sizeof(router_sys_tables) / sizeof(router_sys_tables[0]); t++) {
-		cand = route_best(router_sys_tables[t].routes, *router_sys_tables[t].len, req->path,
-		                  len, router_method_bit(req), &cm);
+		r = router_find_mounted(c->svc.auth_mounts, req, req->path + 5, mount, m);
+	else if (strncmp(req->path, "sys/", 4) != 0)
+		r = router_find_mounted(c->svc.secret_mounts, req, req->path, mount, m);
+	if (*mount != NULL) {
+		*uses = (*mount)->engine->uses;
+		return r;
+	}
+	for (t = 0; t < registry_sys_tables_len && strncmp(req->path, "sys/", 4) == 0; t++) {
+		cand = route_best(registry_sys_tables[t].routes, *registry_sys_tables[t].len,
+		                  req->path, len, router_method_bit(req), &cm);
 		if (cand != NULL &&
 		    (r == NULL || cm.score > m->score ||
 		     (cm.score == m->score && !(r->methods & router_method_bit(req))))) {
 			r = cand;
 			*m = cm;
+			*uses = registry_sys_tables[t].uses;
 		}
 	}
 	return r;
+}
+
+/* The context of route r: the services its table or engine declared, the view of its mount. */
+static void router_ctx(struct core *c, const struct mount_entry *mount, unsigned uses,
+                       struct engine_ctx *ctx)
+{
+	engine_ctx_init(ctx, &c->svc, uses, mount != NULL ? mount_entry_store_prefix(mount) : NULL);
 }
 
 /* 501 before init, 503 while sealed, 0 when unsealed. */
@@ -158,7 +164,7 @@ static int router_state(struct core *c)
 {
 	struct seal_status st;
 
-	if (!barrier_is_sealed(c->barrier))
+	if (!barrier_is_sealed(c->svc.barrier))
 		return 0;
 	seal_get_status(c->seal, &st);
 	return st.initialized ? COFFER_ERR_SEALED : COFFER_ERR_UNINIT;
@@ -183,14 +189,14 @@ static enum req_op router_method_op(const struct request *req)
 }
 
 /* The ACL operation; POST/PUT ask the route whether the target exists. */
-static int router_op(struct core *c, const struct route *r, struct request *req)
+static int router_op(const struct engine_ctx *ctx, const struct route *r, struct request *req)
 {
 	int exists;
 
 	req->op = router_method_op(req);
 	if (req->op != REQ_OP_UPDATE || r->exists == NULL)
 		return 0;
-	exists = r->exists(c, req);
+	exists = r->exists(ctx, req);
 	if (exists < 0)
 		return exists;
 	req->op = exists ? REQ_OP_UPDATE : REQ_OP_CREATE;
@@ -253,8 +259,8 @@ static bool router_content_type_ok(const struct request *req)
 
 /* The checks before the handler: route found, method, content type, parameters, and for logical
  * routes the ACL operation and the token. false (and the error in resp) when one fails. */
-static bool router_check(struct core *c, const struct route *r, struct request *req,
-                         struct response *resp, const struct route_match *m)
+static bool router_check(struct core *c, const struct engine_ctx *ctx, const struct route *r,
+                         struct request *req, struct response *resp, const struct route_match *m)
 {
 	enum req_method method = req->is_list ? REQ_LIST : req->method;
 	int err;
@@ -279,7 +285,7 @@ static bool router_check(struct core *c, const struct route *r, struct request *
 	}
 	if (r->flags & ROUTE_RAW)
 		return true;
-	err = router_op(c, r, req);
+	err = router_op(ctx, r, req);
 	if (err == 0 && !(r->flags & ROUTE_UNAUTH))
 		err = core_authorize(c, req, r->flags);
 	if (err != 0) {
@@ -299,8 +305,10 @@ void router_dispatch(struct core *c, struct request *req, struct response *resp)
 {
 	struct mount_entry *mount = NULL;
 	struct audit_ctx *audit = NULL;
+	struct engine_ctx ctx;
 	const struct route *r;
 	struct route_match m;
+	unsigned uses;
 	bool is_raw, is_ok;
 	int err;
 
@@ -308,7 +316,8 @@ void router_dispatch(struct core *c, struct request *req, struct response *resp)
 		response_error(resp, 400, "invalid request path");
 		return;
 	}
-	r = router_find(c, req, &mount, &m);
+	r = router_find(c, req, &mount, &m, &uses);
+	router_ctx(c, mount, uses, &ctx);
 	router_fold(r, req, &m);
 	req->mount = mount;
 	is_raw = r != NULL && (r->flags & ROUTE_RAW);
@@ -319,11 +328,11 @@ void router_dispatch(struct core *c, struct request *req, struct response *resp)
 			goto out;
 		}
 	}
-	is_ok = router_check(c, r, req, resp, &m);
-	if (!is_raw && audit_log_request(c->audit, req, resp, &audit) != 0)
+	is_ok = router_check(c, &ctx, r, req, resp, &m);
+	if (!is_raw && audit_log_request(c->svc.audit, req, resp, &audit) != 0)
 		goto out;
 	if (is_ok)
-		r->fn(c, req, resp);
+		r->fn(&ctx, req, resp);
 	audit_log_response(audit, resp);
 out:
 	core_request_done(req);
@@ -337,19 +346,20 @@ void router_refuse(struct core *c, struct request *req, struct response *resp)
 	struct audit_ctx *audit = NULL;
 	const struct route *r;
 	struct route_match m;
+	unsigned uses;
 
 	if (router_state(c) != 0 || router_canonical(req) != 0)
 		return;
-	r = router_find(c, req, &mount, &m);
+	r = router_find(c, req, &mount, &m, &uses);
 	router_fold(r, req, &m);
 	req->mount = mount;
 	req->op = router_method_op(req);
 	if (r != NULL && (r->flags & ROUTE_RAW))
 		goto out;
 	if (req->token != NULL && req->token[0] != '\0' &&
-	    token_lookup(c->tokens, req->token, &req->auth) != 0)
+	    token_lookup(c->svc.tokens, req->token, &req->auth) != 0)
 		req->auth = NULL;
-	if (audit_log_request(c->audit, req, resp, &audit) == 0)
+	if (audit_log_request(c->svc.audit, req, resp, &audit) == 0)
 		audit_log_response(audit, resp);
 out:
 	core_request_done(req);

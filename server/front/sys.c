@@ -16,7 +16,7 @@
 #include "duration.h"
 #include "log.h"
 #include "secmem.h"
-#include "front/sys.h"
+#include "api/tables.h"
 
 static json_t *sys_seal_status_json(struct core *c)
 {
@@ -100,8 +100,9 @@ static json_t *sys_init_result_json(const struct seal_init_result *r)
 	                 r->root_token);
 }
 
-static void sys_init(struct core *c, struct request *req, struct response *resp)
+static void sys_init(const struct engine_ctx *ctx, struct request *req, struct response *resp)
 {
+	struct core *c = ctx->core;
 	struct seal_init_result r = {0};
 	struct seal_status st;
 	unsigned n = 1, t = 1;
@@ -149,8 +150,9 @@ static void sys_decode_share(const char *key, uint8_t *out, size_t cap, size_t *
 		*len = 0;
 }
 
-static void sys_unseal(struct core *c, struct request *req, struct response *resp)
+static void sys_unseal(const struct engine_ctx *ctx, struct request *req, struct response *resp)
 {
+	struct core *c = ctx->core;
 	struct seal_status st;
 	const char *key = NULL;
 	uint8_t share[256];
@@ -197,21 +199,24 @@ static void sys_unseal(struct core *c, struct request *req, struct response *res
 		               coffer_strerror(err));
 		return;
 	}
-	if (was_sealed && !barrier_is_sealed(c->barrier)) {
+	if (was_sealed && !barrier_is_sealed(c->svc.barrier)) {
 		core_unsealed(c);
 		log_info("vault unsealed");
 	}
 	response_raw(resp, 200, sys_seal_status_json(c));
 }
 
-static void sys_seal_status(struct core *c, struct request *req, struct response *resp)
+static void sys_seal_status(const struct engine_ctx *ctx, struct request *req,
+                            struct response *resp)
 {
+	struct core *c = ctx->core;
 	(void)req;
 	response_raw(resp, 200, sys_seal_status_json(c));
 }
 
-static void sys_seal(struct core *c, struct request *req, struct response *resp)
+static void sys_seal(const struct engine_ctx *ctx, struct request *req, struct response *resp)
 {
+	struct core *c = ctx->core;
 	/* The router checked the vault's state and the token's sudo, and recorded the request (a
 	 * refused one too); the token goes before the caches do. */
 	core_request_done(req);
@@ -237,8 +242,9 @@ static int sys_health_code(const struct request *req, const char *name, int dflt
 	return (int)code;
 }
 
-static void sys_health(struct core *c, struct request *req, struct response *resp)
+static void sys_health(const struct engine_ctx *ctx, struct request *req, struct response *resp)
 {
+	struct core *c = ctx->core;
 	struct seal_status st;
 	struct timespec now;
 	int active, sealed, uninit, auditfail, status;
@@ -259,7 +265,7 @@ static void sys_health(struct core *c, struct request *req, struct response *res
 		return;
 	}
 	seal_get_status(c->seal, &st);
-	audit_ok = !st.initialized || st.sealed || audit_broker_can_write(c->audit);
+	audit_ok = !st.initialized || st.sealed || audit_broker_can_write(c->svc.audit);
 	status = !st.initialized ? uninit : st.sealed ? sealed : !audit_ok ? auditfail : active;
 	clock_gettime(CLOCK_REALTIME, &now);
 	o = json_pack("{s:b,s:b,s:b,s:b,s:s,s:s,s:I,s:s}", "initialized", st.initialized, "sealed",
@@ -276,8 +282,9 @@ static void sys_health(struct core *c, struct request *req, struct response *res
 	response_raw(resp, status, o);
 }
 
-static void sys_leader(struct core *c, struct request *req, struct response *resp)
+static void sys_leader(const struct engine_ctx *ctx, struct request *req, struct response *resp)
 {
+	struct core *c = ctx->core;
 	char addr[300];
 
 	(void)req;
@@ -289,13 +296,14 @@ static void sys_leader(struct core *c, struct request *req, struct response *res
 	                       "performance_standby", 0));
 }
 
-static void sys_key_status(struct core *c, struct request *req, struct response *resp)
+static void sys_key_status(const struct engine_ctx *ctx, struct request *req, struct response *resp)
 {
+	struct core *c = ctx->core;
 	struct barrier_key_status ks;
 	char when[COFFER_TIME_LEN];
 	int err;
 
-	err = barrier_key_status(c->barrier, &ks);
+	err = barrier_key_status(c->svc.barrier, &ks);
 	if (err != 0) {
 		response_err(resp, err);
 		return;
@@ -306,14 +314,15 @@ static void sys_key_status(struct core *c, struct request *req, struct response 
 	                          when, "encryptions", (json_int_t)ks.encryptions));
 }
 
-static void sys_rotate(struct core *c, struct request *req, struct response *resp)
+static void sys_rotate(const struct engine_ctx *ctx, struct request *req, struct response *resp)
 {
+	struct core *c = ctx->core;
 	struct barrier_key_status ks;
 	int err;
 
-	err = barrier_rotate(c->barrier);
+	err = barrier_rotate(c->svc.barrier);
 	if (err == 0)
-		err = barrier_key_status(c->barrier, &ks);
+		err = barrier_key_status(c->svc.barrier, &ks);
 	if (err != 0) {
 		response_err(resp, err);
 		return;

@@ -2,8 +2,8 @@
 /*
  * lease.c: the expiration manager (DESIGN.md §4): a min-heap of {expiry, lease id} with a map of
  * each lease's current expiry (heap items that disagree with the map are stale and skipped), and
- * a thread that revokes due leases through the owner's callback. Also the sys/leases routes, which
- * act on a token's lease only for that token or a sudo caller. Created by core.c; fed by token.c.
+ * a thread that revokes due leases through the owner's callback. Created by core.c; fed by
+ * token.c; served by lease_routes.c.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -13,7 +13,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "core.h"
 #include "json.h"
 #include "identity/lease.h"
 #include "log.h"
@@ -21,7 +20,6 @@
 #include "identity/token.h"
 
 #define LEASE_RETRY_S 10 /* delay before retrying a revocation that failed */
-#define LEASE_ID_MAX 1024
 
 struct lease_item {
 	int64_t expire_time;
@@ -503,227 +501,3 @@ int lease_mgr_revoke_prefix(struct lease_mgr *lm, const char *prefix, bool force
 	free(ids);
 	return err;
 }
-
-/* ---- sys/leases routes ---- */
-
-/* Whether the caller has sudo on the request path (root has it everywhere). */
-static bool lease_caller_is_sudo(const struct request *req)
-{
-	return req->acl != NULL &&
-	       (acl_is_root(req->acl) || (acl_capabilities(req->acl, req->path) & ACL_CAP_SUDO));
-}
-
-/*
- * The token whose lease is lease_id, for a caller allowed to act on it: the token itself, or a
- * caller with sudo on the request path. Any other caller is refused whether or not the lease
- * exists (no oracle), and told where a token's lease is managed: the ACL grants
- * sys/leases/renew|lookup to every token (the default policy) for the leases of secrets, and a
- * token lease id is not a credential. Every token lease id starts with "auth/"; other ids name
- * no lease (there are no leased secrets yet): COFFER_ERR_NOT_FOUND. 0, NOT_FOUND, or
- * COFFER_ERR_PERMISSION already answered (op, "lookup", "renew" or "revoke", names the token routes
- * to use instead).
- */
-static int lease_find_token(struct core *c, const struct request *req, struct response *resp,
-                            const char *lease_id, const char *op, struct token_entry **out)
-{
-	*out = NULL;
-	if (strncmp(lease_id, "auth/", 5) != 0)
-		return COFFER_ERR_NOT_FOUND;
-	if (lease_caller_is_sudo(req) ||
-	    (req->auth != NULL && token_owns_lease(req->auth, lease_id)))
-		return token_lookup_lease(c->tokens, lease_id, out);
-	response_error(
-	    resp, 403,
-	    "permission denied: %s of a token's lease is allowed here only to that token "
-	    "or a caller with sudo on this path; use auth/token/%s-self or auth/token/%s",
-	    op, op, op);
-	return COFFER_ERR_PERMISSION;
-}
-
-/* The lease id of a request: "lease_id" in the body, else the rest of the path
- * (sys/renew/<id>). 0, or an error already answered. */
-static int lease_request_id(const struct request *req, struct response *resp, const char **out)
-{
-	const char *id = NULL;
-
-	if (coffer_json_get_string(req->body, "lease_id", &id) == COFFER_ERR_INVALID) {
-		response_error(resp, 400, "lease_id must be a string");
-		return COFFER_ERR_INVALID;
-	}
-	if (id == NULL || id[0] == '\0')
-		id = request_param(req, "*");
-	if (id == NULL || id[0] == '\0' || strlen(id) > LEASE_ID_MAX) {
-		response_error(resp, 400, "lease_id must be specified");
-		return COFFER_ERR_INVALID;
-	}
-	*out = id;
-	return 0;
-}
-
-/* The answer for a lease that cannot be found or used. */
-static void lease_respond_err(struct response *resp, int err)
-{
-	if (err == COFFER_ERR_NOT_FOUND)
-		response_error(resp, 400, "invalid lease");
-	else if (err == COFFER_ERR_INVALID)
-		response_error(resp, 400, "lease is not renewable");
-	else
-		response_err(resp, err);
-}
-
-static void lease_lookup(struct core *c, struct request *req, struct response *resp)
-{
-	char issue[COFFER_TIME_LEN], expire[COFFER_TIME_LEN], renewed[COFFER_TIME_LEN];
-	struct token_entry *e = NULL;
-	const char *id;
-	int err;
-
-	if (lease_request_id(req, resp, &id) != 0)
-		return;
-	if ((err = lease_find_token(c, req, resp, id, "lookup", &e)) != 0) {
-		if (err != COFFER_ERR_PERMISSION)
-			lease_respond_err(resp, err);
-		return;
-	}
-	token_format_time(e->creation_time, issue);
-	token_format_time(e->expire_time, expire);
-	token_format_time(e->last_renewal_time, renewed);
-	response_envelope(resp, req,
-	                  json_pack("{s:s,s:s,s:s?,s:s?,s:b,s:I}", "id", id, "issue_time", issue,
-	                            "expire_time", e->expire_time != 0 ? expire : NULL,
-	                            "last_renewal", e->last_renewal_time != 0 ? renewed : NULL,
-	                            "renewable", e->is_renewable, "ttl",
-	                            (json_int_t)token_ttl_left(e, token_now())),
-	                  NULL, NULL);
-	token_entry_release(e);
-}
-
-/* LIST sys/leases/lookup/<prefix>: needs sudo, as in Vault (a root path there). */
-static void lease_list(struct core *c, struct request *req, struct response *resp)
-{
-	char folder[LEASE_ID_MAX + 2];
-	const char *prefix = request_param(req, "*");
-	json_t *keys = NULL;
-	size_t len = prefix != NULL ? strlen(prefix) : 0;
-	int err;
-
-	if (!lease_caller_is_sudo(req)) {
-		response_err(resp, COFFER_ERR_PERMISSION);
-		return;
-	}
-	if (len > LEASE_ID_MAX) {
-		response_error(resp, 400, "prefix too long");
-		return;
-	}
-	snprintf(folder, sizeof(folder), "%s%s", len > 0 ? prefix : "",
-	         len > 0 && prefix[len - 1] != '/' ? "/" : "");
-	if ((err = lease_mgr_list(c->leases, folder, &keys)) != 0) {
-		response_err(resp, err);
-		return;
-	}
-	if (json_array_size(keys) == 0) {
-		json_decref(keys);
-		response_not_found(resp);
-		return;
-	}
-	response_envelope(resp, req, json_pack("{s:o}", "keys", keys), NULL, NULL);
-}
-
-static void lease_renew(struct core *c, struct request *req, struct response *resp)
-{
-	struct token_entry *e = NULL, *renewed = NULL;
-	int64_t increment = 0;
-	const char *id;
-	int err;
-
-	if (lease_request_id(req, resp, &id) != 0)
-		return;
-	if (coffer_json_get_duration(req->body, "increment", &increment) == COFFER_ERR_INVALID ||
-	    increment < 0) {
-		response_error(resp, 400, "increment must be a duration");
-		return;
-	}
-	if ((err = lease_find_token(c, req, resp, id, "renew", &e)) == COFFER_ERR_PERMISSION)
-		return;
-	if (err == 0)
-		err = token_renew(c->tokens, e, increment, &renewed);
-	if (err != 0) {
-		lease_respond_err(resp, err);
-		goto out;
-	}
-	/* Vault's renew answer: the lease at the top level, no data. */
-	response_envelope(resp, req, NULL, NULL, NULL);
-	json_object_set_new(resp->json, "lease_id", json_string(id));
-	json_object_set_new(resp->json, "renewable", json_boolean(renewed->is_renewable));
-	json_object_set_new(resp->json, "lease_duration",
-	                    json_integer(token_ttl_left(renewed, token_now())));
-out:
-	token_entry_release(renewed);
-	token_entry_release(e);
-}
-
-/* Revoking an unknown lease is not an error (Vault answers 204 too). */
-static void lease_revoke(struct core *c, struct request *req, struct response *resp)
-{
-	struct token_entry *e = NULL;
-	const char *id;
-	int err;
-
-	if (lease_request_id(req, resp, &id) != 0)
-		return;
-	if ((err = lease_find_token(c, req, resp, id, "revoke", &e)) == COFFER_ERR_PERMISSION)
-		return;
-	if (err == 0)
-		err = token_revoke(c->tokens, e, false);
-	token_entry_release(e);
-	if (err != 0 && err != COFFER_ERR_NOT_FOUND) {
-		response_err(resp, err);
-		return;
-	}
-	response_no_content(resp);
-}
-
-static void lease_revoke_tree(struct core *c, struct request *req, struct response *resp,
-                              bool force)
-{
-	const char *prefix = request_param(req, "*");
-	int err;
-
-	if (prefix == NULL || prefix[0] == '\0') {
-		response_error(resp, 400, "a prefix is required");
-		return;
-	}
-	err = lease_mgr_revoke_prefix(c->leases, prefix, force);
-	if (err != 0) {
-		response_err(resp, err);
-		return;
-	}
-	log_info("request %s revoked the leases under %s%s", req->request_id, prefix,
-	         force ? " (forced)" : "");
-	response_no_content(resp);
-}
-
-static void lease_revoke_prefix(struct core *c, struct request *req, struct response *resp)
-{
-	lease_revoke_tree(c, req, resp, false);
-}
-
-static void lease_revoke_force(struct core *c, struct request *req, struct response *resp)
-{
-	lease_revoke_tree(c, req, resp, true);
-}
-
-/* The PUT and LIST forms of sys/leases/lookup share a pattern: the router picks the one whose
- * methods match. The rest of a ROUTE_PREFIX path is the parameter "*". */
-const struct route lease_routes[] = {
-    {"sys/leases/lookup", REQ_M_WRITE, 0, lease_lookup, NULL},
-    {"sys/leases/lookup", REQ_M(REQ_LIST), ROUTE_PREFIX | ROUTE_SUDO, lease_list, NULL},
-    {"sys/leases/renew", REQ_M_WRITE, ROUTE_PREFIX, lease_renew, NULL},
-    {"sys/renew", REQ_M_WRITE, ROUTE_PREFIX, lease_renew, NULL},
-    {"sys/leases/revoke", REQ_M_WRITE, ROUTE_PREFIX, lease_revoke, NULL},
-    {"sys/revoke", REQ_M_WRITE, ROUTE_PREFIX, lease_revoke, NULL},
-    {"sys/leases/revoke-prefix", REQ_M_WRITE, ROUTE_PREFIX | ROUTE_SUDO, lease_revoke_prefix, NULL},
-    {"sys/revoke-prefix", REQ_M_WRITE, ROUTE_PREFIX | ROUTE_SUDO, lease_revoke_prefix, NULL},
-    {"sys/leases/revoke-force", REQ_M_WRITE, ROUTE_PREFIX | ROUTE_SUDO, lease_revoke_force, NULL},
-};
-const size_t lease_routes_len = sizeof(lease_routes) / sizeof(lease_routes[0]);

@@ -16,10 +16,12 @@
 #include <jansson.h>
 
 #include "err.h"
-#include "front/router.h"
 
 /* Revoke the lease with this id; called from the manager's thread without its lock held. */
 typedef int (*lease_revoke_fn)(void *arg, const char *lease_id);
+
+/* The longest lease id (bytes). */
+#define LEASE_ID_MAX 1024
 
 struct lease_mgr;
 
@@ -43,10 +45,5 @@ int lease_mgr_list(struct lease_mgr *lm, const char *prefix, json_t **keys);
  * unless prefix ends with one). With force, failures are logged and skipped; else the first
  * failure stops and is returned. Leases revoked meanwhile by other means are not failures. */
 int lease_mgr_revoke_prefix(struct lease_mgr *lm, const char *prefix, bool force);
-
-/* sys/leases/lookup|renew|revoke|revoke-prefix|revoke-force, sys/renew, sys/revoke,
- * sys/revoke-prefix. */
-extern const struct route lease_routes[];
-extern const size_t lease_routes_len;
 
 #endif

@@ -17,7 +17,6 @@
 
 #include "store/barrier.h"
 #include "err.h"
-#include "front/router.h"
 
 enum acl_cap {
 	ACL_CAP_DENY = 1u << 0,
@@ -96,9 +95,5 @@ int policy_store_get(struct policy_store *ps, const char *name, char **raw);
 int policy_store_delete(struct policy_store *ps, const char *name, char *err, size_t err_len);
 /* The names of all policies, root included, sorted: a new JSON array. */
 int policy_store_list(struct policy_store *ps, json_t **out);
-
-/* sys/policy, sys/policies/acl, sys/capabilities-self, sys/capabilities(-accessor). */
-extern const struct route policy_routes[];
-extern const size_t policy_routes_len;
 
 #endif

@@ -9,18 +9,19 @@
 #include <string.h>
 
 #include "codec.h"
-#include "core.h"
+#include "api/tables.h"
 #include "json.h"
 #include "log.h"
 #include "identity/policy.h"
 #include "identity/token.h"
 
-static void policy_route_list(struct core *c, struct request *req, struct response *resp)
+static void policy_route_list(const struct engine_ctx *ctx, struct request *req,
+                              struct response *resp)
 {
 	json_t *names = NULL;
 	int err;
 
-	err = policy_store_list(c->policies, &names);
+	err = policy_store_list(ctx->policies, &names);
 	if (err != 0) {
 		response_err(resp, err);
 		return;
@@ -32,8 +33,8 @@ static void policy_route_list(struct core *c, struct request *req, struct respon
 		                json_pack("{s:O,s:o}", "policies", names, "keys", names));
 }
 
-static void policy_route_read(struct core *c, struct request *req, struct response *resp,
-                              bool is_legacy)
+static void policy_route_read(const struct engine_ctx *ctx, struct request *req,
+                              struct response *resp, bool is_legacy)
 {
 	const char *param = request_param(req, "name");
 	char name[POLICY_NAME_MAX + 1];
@@ -44,7 +45,7 @@ static void policy_route_read(struct core *c, struct request *req, struct respon
 		response_not_found(resp);
 		return;
 	}
-	err = policy_store_get(c->policies, name, &raw);
+	err = policy_store_get(ctx->policies, name, &raw);
 	if (err == COFFER_ERR_NOT_FOUND) {
 		response_not_found(resp);
 	} else if (err != 0) {
@@ -96,7 +97,8 @@ static void policy_route_done(const struct request *req, struct response *resp, 
 	response_no_content(resp);
 }
 
-static void policy_route_write(struct core *c, struct request *req, struct response *resp)
+static void policy_route_write(const struct engine_ctx *ctx, struct request *req,
+                               struct response *resp)
 {
 	const char *text = NULL;
 	char *decoded, err[512];
@@ -115,40 +117,43 @@ static void policy_route_write(struct core *c, struct request *req, struct respo
 	}
 	len = strlen(text);
 	decoded = policy_route_decode(text, &len);
-	rc = policy_store_put(c->policies, request_param(req, "name"),
+	rc = policy_store_put(ctx->policies, request_param(req, "name"),
 	                      decoded != NULL ? decoded : text, len, err, sizeof(err));
 	free(decoded);
 	policy_route_done(req, resp, rc, err, "written");
 }
 
-static void policy_route_delete(struct core *c, struct request *req, struct response *resp)
+static void policy_route_delete(const struct engine_ctx *ctx, struct request *req,
+                                struct response *resp)
 {
 	char err[256];
 	int rc;
 
-	rc = policy_store_delete(c->policies, request_param(req, "name"), err, sizeof(err));
+	rc = policy_store_delete(ctx->policies, request_param(req, "name"), err, sizeof(err));
 	policy_route_done(req, resp, rc, err, "deleted");
 }
 
-static void policy_route_one(struct core *c, struct request *req, struct response *resp,
-                             bool is_legacy)
+static void policy_route_one(const struct engine_ctx *ctx, struct request *req,
+                             struct response *resp, bool is_legacy)
 {
 	if (req->method == REQ_GET)
-		policy_route_read(c, req, resp, is_legacy);
+		policy_route_read(ctx, req, resp, is_legacy);
 	else if (req->method == REQ_DELETE)
-		policy_route_delete(c, req, resp);
+		policy_route_delete(ctx, req, resp);
 	else
-		policy_route_write(c, req, resp);
+		policy_route_write(ctx, req, resp);
 }
 
-static void policy_route_legacy(struct core *c, struct request *req, struct response *resp)
+static void policy_route_legacy(const struct engine_ctx *ctx, struct request *req,
+                                struct response *resp)
 {
-	policy_route_one(c, req, resp, true);
+	policy_route_one(ctx, req, resp, true);
 }
 
-static void policy_route_acl(struct core *c, struct request *req, struct response *resp)
+static void policy_route_acl(const struct engine_ctx *ctx, struct request *req,
+                             struct response *resp)
 {
-	policy_route_one(c, req, resp, false);
+	policy_route_one(ctx, req, resp, false);
 }
 
 /* {path: [caps], ..., capabilities: [caps of the first path]} for acl (NULL denies all). */
@@ -190,15 +195,16 @@ out:
 	json_decref(paths);
 }
 
-static void policy_route_caps_self(struct core *c, struct request *req, struct response *resp)
+static void policy_route_caps_self(const struct engine_ctx *ctx, struct request *req,
+                                   struct response *resp)
 {
-	(void)c;
+	(void)ctx;
 	policy_route_caps(req, resp, req->acl);
 }
 
 /* sys/capabilities {token} and sys/capabilities-accessor {accessor}. */
-static void policy_route_caps_other(struct core *c, struct request *req, struct response *resp,
-                                    bool is_accessor)
+static void policy_route_caps_other(const struct engine_ctx *ctx, struct request *req,
+                                    struct response *resp, bool is_accessor)
 {
 	const char *key = is_accessor ? "accessor" : "token";
 	struct token_entry *e = NULL;
@@ -210,14 +216,14 @@ static void policy_route_caps_other(struct core *c, struct request *req, struct 
 		response_error(resp, 400, "missing %s", key);
 		return;
 	}
-	rc = is_accessor ? token_lookup_accessor(c->tokens, value, &e)
-	                 : token_lookup(c->tokens, value, &e);
+	rc = is_accessor ? token_lookup_accessor(ctx->tokens, value, &e)
+	                 : token_lookup(ctx->tokens, value, &e);
 	if (rc == COFFER_ERR_NOT_FOUND) {
 		response_error(resp, 400, "invalid %s", key);
 		return;
 	}
 	if (rc == 0)
-		rc = policy_store_acl(c->policies, e->policies, &acl);
+		rc = policy_store_acl(ctx->policies, e->policies, &acl);
 	if (rc != 0)
 		response_err(resp, rc);
 	else
@@ -226,14 +232,16 @@ static void policy_route_caps_other(struct core *c, struct request *req, struct 
 	token_entry_release(e);
 }
 
-static void policy_route_caps_token(struct core *c, struct request *req, struct response *resp)
+static void policy_route_caps_token(const struct engine_ctx *ctx, struct request *req,
+                                    struct response *resp)
 {
-	policy_route_caps_other(c, req, resp, false);
+	policy_route_caps_other(ctx, req, resp, false);
 }
 
-static void policy_route_caps_accessor(struct core *c, struct request *req, struct response *resp)
+static void policy_route_caps_accessor(const struct engine_ctx *ctx, struct request *req,
+                                       struct response *resp)
 {
-	policy_route_caps_other(c, req, resp, true);
+	policy_route_caps_other(ctx, req, resp, true);
 }
 
 const struct route policy_routes[] = {

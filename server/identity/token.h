@@ -23,6 +23,8 @@
 
 /* The label of the keyed hash of a token's text (barrier_hash); seal.c stores the initial root
  * token's hash with it, and token_store_setup() adopts that hash as the root token entry. */
+/* Where the token store keeps its records (also the token engine's view: its roles). */
+#define TOKEN_STORE_PREFIX "token/"
 #define TOKEN_HASH_LABEL "token"
 /* Where seal.c leaves the initial root token's hash until the token store adopts it. */
 #define TOKEN_PENDING_ROOT_PATH "core/root-token"
@@ -160,8 +162,5 @@ json_t *token_auth_json(const struct token_entry *e, const char *token_text);
 json_t *token_lookup_json(const struct token_entry *e, const char *id_text);
 /* Seconds left (0 when it never expires). */
 int64_t token_ttl_left(const struct token_entry *e, int64_t now);
-
-/* The auth/token/ engine. */
-extern const struct engine token_engine;
 
 #endif

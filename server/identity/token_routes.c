@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core.h"
+#include "api/tables.h"
 #include "json.h"
 #include "log.h"
 #include "engines/mount.h"
@@ -115,7 +115,7 @@ static int tr_parse_create(const json_t *body, struct tr_create *cr, const char 
 
 /* ---- roles ---- */
 
-static int tr_role_load(struct core *c, const char *name, json_t **out)
+static int tr_role_load(const struct engine_ctx *ctx, const char *name, json_t **out)
 {
 	char path[TR_PATH_CAP];
 	uint8_t *buf = NULL;
@@ -125,8 +125,8 @@ static int tr_role_load(struct core *c, const char *name, json_t **out)
 	*out = NULL;
 	if (!tr_name_is_valid(name))
 		return COFFER_ERR_NOT_FOUND;
-	snprintf(path, sizeof(path), "token/roles/%s", name);
-	if ((err = barrier_get(c->barrier, path, &buf, &len)) != 0)
+	snprintf(path, sizeof(path), "roles/%s", name);
+	if ((err = barrier_view_get(&ctx->store, path, &buf, &len)) != 0)
 		return err;
 	err = coffer_json_parse_object((const char *)buf, len, out, NULL, 0);
 	secmem_freezero(buf, len);
@@ -227,7 +227,7 @@ static void tr_display_name(const char *name, char *out, size_t out_cap)
 		out[--len] = '\0';
 }
 
-static json_t *tr_policy_warnings(struct core *c, const json_t *policies)
+static json_t *tr_policy_warnings(const struct engine_ctx *ctx, const json_t *policies)
 {
 	json_t *warnings = NULL, *v;
 	char msg[300];
@@ -238,7 +238,7 @@ static json_t *tr_policy_warnings(struct core *c, const json_t *policies)
 		const char *name = json_string_value(v);
 
 		if (strcmp(name, "root") == 0 || strcmp(name, "default") == 0 ||
-		    policy_store_exists(c->policies, name))
+		    policy_store_exists(ctx->policies, name))
 			continue;
 		if (warnings == NULL && (warnings = json_array()) == NULL)
 			return NULL;
@@ -303,14 +303,14 @@ static void tr_params(const struct request *req, const struct tr_create *cr, con
 	}
 }
 
-static void tr_create_respond(struct core *c, struct request *req, struct response *resp,
-                              const struct token_params *p)
+static void tr_create_respond(const struct engine_ctx *ctx, struct request *req,
+                              struct response *resp, const struct token_params *p)
 {
 	struct token_entry *e = NULL;
 	char *text = NULL;
 	int err;
 
-	err = token_create(c->tokens, p, &text, &e);
+	err = token_create(ctx->tokens, p, &text, &e);
 	if (err == COFFER_ERR_EXISTS)
 		response_error(resp, 400, "a token with that id already exists");
 	else if (err == COFFER_ERR_INVALID)
@@ -321,14 +321,14 @@ static void tr_create_respond(struct core *c, struct request *req, struct respon
 		return;
 	log_info("request %s created token %s", req->request_id, e->accessor);
 	response_envelope(resp, req, NULL, token_auth_json(e, text),
-	                  tr_policy_warnings(c, e->policies));
+	                  tr_policy_warnings(ctx, e->policies));
 	secmem_free(text);
 	token_entry_release(e);
 }
 
 /* create, create-orphan and create/:role_name (route is the first two's name). */
-static void tr_create_common(struct core *c, struct request *req, struct response *resp,
-                             const char *route, const char *role_name)
+static void tr_create_common(const struct engine_ctx *ctx, struct request *req,
+                             struct response *resp, const char *route, const char *role_name)
 {
 	struct token_params p = {0};
 	struct tr_create cr;
@@ -342,7 +342,7 @@ static void tr_create_common(struct core *c, struct request *req, struct respons
 		response_error(resp, 400, "invalid value for \"%s\"", bad);
 		goto out;
 	}
-	if (role_name != NULL && (err = tr_role_load(c, role_name, &role)) != 0) {
+	if (role_name != NULL && (err = tr_role_load(ctx, role_name, &role)) != 0) {
 		if (err == COFFER_ERR_NOT_FOUND)
 			response_error(resp, 400, "unknown role %s", role_name);
 		else
@@ -366,26 +366,27 @@ static void tr_create_common(struct core *c, struct request *req, struct respons
 		snprintf(path, sizeof(path), TR_MOUNT "%s", route);
 	p.path = path;
 	p.role = role_name;
-	tr_create_respond(c, req, resp, &p);
+	tr_create_respond(ctx, req, resp, &p);
 out:
 	json_decref(pols);
 	json_decref(role);
 	json_decref(cr.policies);
 }
 
-static void tr_create(struct core *c, struct request *req, struct response *resp)
+static void tr_create(const struct engine_ctx *ctx, struct request *req, struct response *resp)
 {
-	tr_create_common(c, req, resp, "create", NULL);
+	tr_create_common(ctx, req, resp, "create", NULL);
 }
 
-static void tr_create_orphan(struct core *c, struct request *req, struct response *resp)
+static void tr_create_orphan(const struct engine_ctx *ctx, struct request *req,
+                             struct response *resp)
 {
-	tr_create_common(c, req, resp, "create-orphan", NULL);
+	tr_create_common(ctx, req, resp, "create-orphan", NULL);
 }
 
-static void tr_create_role(struct core *c, struct request *req, struct response *resp)
+static void tr_create_role(const struct engine_ctx *ctx, struct request *req, struct response *resp)
 {
-	tr_create_common(c, req, resp, "create", request_param(req, "role_name"));
+	tr_create_common(ctx, req, resp, "create", request_param(req, "role_name"));
 }
 
 /* ---- lookup, renew, revoke ---- */
@@ -404,26 +405,26 @@ static int tr_body_string(const struct request *req, struct response *resp, cons
 
 /* The token whose text is the body's "token" (*text points into the body). 0;
  * COFFER_ERR_NOT_FOUND, not answered yet; or another error, already answered. */
-static int tr_by_token(struct core *c, const struct request *req, struct response *resp,
-                       const char **text, struct token_entry **out)
+static int tr_by_token(const struct engine_ctx *ctx, const struct request *req,
+                       struct response *resp, const char **text, struct token_entry **out)
 {
 	int err;
 
 	if (tr_body_string(req, resp, "token", text) != 0)
 		return COFFER_ERR_INVALID;
-	err = token_lookup(c->tokens, *text, out);
+	err = token_lookup(ctx->tokens, *text, out);
 	if (err != 0 && err != COFFER_ERR_NOT_FOUND)
 		response_err(resp, err);
 	return err;
 }
 
-static void tr_lookup(struct core *c, struct request *req, struct response *resp)
+static void tr_lookup(const struct engine_ctx *ctx, struct request *req, struct response *resp)
 {
 	struct token_entry *e = NULL;
 	const char *text;
 	int err;
 
-	err = tr_by_token(c, req, resp, &text, &e);
+	err = tr_by_token(ctx, req, resp, &text, &e);
 	if (err == COFFER_ERR_NOT_FOUND)
 		response_error(resp, 403, "bad token");
 	if (err != 0)
@@ -433,22 +434,22 @@ static void tr_lookup(struct core *c, struct request *req, struct response *resp
 	token_entry_release(e);
 }
 
-static void tr_lookup_self(struct core *c, struct request *req, struct response *resp)
+static void tr_lookup_self(const struct engine_ctx *ctx, struct request *req, struct response *resp)
 {
-	(void)c;
+	(void)ctx;
 	response_envelope(resp, req, token_lookup_json(req->auth, req->token), NULL, NULL);
 }
 
 /* The token of the body's "accessor". 0, or an error already answered. */
-static int tr_by_accessor(struct core *c, const struct request *req, struct response *resp,
-                          struct token_entry **out)
+static int tr_by_accessor(const struct engine_ctx *ctx, const struct request *req,
+                          struct response *resp, struct token_entry **out)
 {
 	const char *acc;
 	int err;
 
 	if (tr_body_string(req, resp, "accessor", &acc) != 0)
 		return COFFER_ERR_INVALID;
-	err = token_lookup_accessor(c->tokens, acc, out);
+	err = token_lookup_accessor(ctx->tokens, acc, out);
 	if (err == COFFER_ERR_NOT_FOUND)
 		response_error(resp, 400, "invalid accessor");
 	else if (err != 0)
@@ -456,19 +457,20 @@ static int tr_by_accessor(struct core *c, const struct request *req, struct resp
 	return err;
 }
 
-static void tr_lookup_accessor(struct core *c, struct request *req, struct response *resp)
+static void tr_lookup_accessor(const struct engine_ctx *ctx, struct request *req,
+                               struct response *resp)
 {
 	struct token_entry *e = NULL;
 
-	if (tr_by_accessor(c, req, resp, &e) != 0)
+	if (tr_by_accessor(ctx, req, resp, &e) != 0)
 		return;
 	response_envelope(resp, req, token_lookup_json(e, NULL), NULL, NULL);
 	token_entry_release(e);
 }
 
 /* Renew e by the body's "increment" and answer with the auth block. */
-static void tr_renew_respond(struct core *c, struct request *req, struct response *resp,
-                             const struct token_entry *e, const char *text)
+static void tr_renew_respond(const struct engine_ctx *ctx, struct request *req,
+                             struct response *resp, const struct token_entry *e, const char *text)
 {
 	struct token_entry *renewed = NULL;
 	int64_t increment = 0;
@@ -479,7 +481,7 @@ static void tr_renew_respond(struct core *c, struct request *req, struct respons
 		response_error(resp, 400, "invalid value for \"increment\"");
 		return;
 	}
-	err = token_renew(c->tokens, e, increment, &renewed);
+	err = token_renew(ctx->tokens, e, increment, &renewed);
 	if (err == COFFER_ERR_INVALID)
 		response_error(resp, 400, "lease is not renewable");
 	else if (err == COFFER_ERR_NOT_FOUND)
@@ -492,41 +494,43 @@ static void tr_renew_respond(struct core *c, struct request *req, struct respons
 	token_entry_release(renewed);
 }
 
-static void tr_renew(struct core *c, struct request *req, struct response *resp)
+static void tr_renew(const struct engine_ctx *ctx, struct request *req, struct response *resp)
 {
 	struct token_entry *e = NULL;
 	const char *text;
 	int err;
 
-	err = tr_by_token(c, req, resp, &text, &e);
+	err = tr_by_token(ctx, req, resp, &text, &e);
 	if (err == COFFER_ERR_NOT_FOUND)
 		response_error(resp, 400, "token not found");
 	if (err != 0)
 		return;
-	tr_renew_respond(c, req, resp, e, text);
+	tr_renew_respond(ctx, req, resp, e, text);
 	token_entry_release(e);
 }
 
-static void tr_renew_self(struct core *c, struct request *req, struct response *resp)
+static void tr_renew_self(const struct engine_ctx *ctx, struct request *req, struct response *resp)
 {
-	tr_renew_respond(c, req, resp, req->auth, req->token);
+	tr_renew_respond(ctx, req, resp, req->auth, req->token);
 }
 
-static void tr_renew_accessor(struct core *c, struct request *req, struct response *resp)
+static void tr_renew_accessor(const struct engine_ctx *ctx, struct request *req,
+                              struct response *resp)
 {
 	struct token_entry *e = NULL;
 
-	if (tr_by_accessor(c, req, resp, &e) != 0)
+	if (tr_by_accessor(ctx, req, resp, &e) != 0)
 		return;
-	tr_renew_respond(c, req, resp, e, NULL);
+	tr_renew_respond(ctx, req, resp, e, NULL);
 	token_entry_release(e);
 }
 
 /* Revoke and answer 204; a token already gone is not an error (as in Vault). */
-static void tr_revoke_respond(struct core *c, struct request *req, struct response *resp,
-                              const struct token_entry *e, bool orphan_children)
+static void tr_revoke_respond(const struct engine_ctx *ctx, struct request *req,
+                              struct response *resp, const struct token_entry *e,
+                              bool orphan_children)
 {
-	int err = token_revoke(c->tokens, e, orphan_children);
+	int err = token_revoke(ctx->tokens, e, orphan_children);
 
 	if (err != 0 && err != COFFER_ERR_NOT_FOUND) {
 		response_err(resp, err);
@@ -537,57 +541,60 @@ static void tr_revoke_respond(struct core *c, struct request *req, struct respon
 	response_no_content(resp);
 }
 
-static void tr_revoke_text(struct core *c, struct request *req, struct response *resp,
+static void tr_revoke_text(const struct engine_ctx *ctx, struct request *req, struct response *resp,
                            bool orphan_children)
 {
 	struct token_entry *e = NULL;
 	const char *text;
 	int err;
 
-	err = tr_by_token(c, req, resp, &text, &e);
+	err = tr_by_token(ctx, req, resp, &text, &e);
 	if (err == COFFER_ERR_NOT_FOUND)
 		response_no_content(resp);
 	if (err != 0)
 		return;
-	tr_revoke_respond(c, req, resp, e, orphan_children);
+	tr_revoke_respond(ctx, req, resp, e, orphan_children);
 	token_entry_release(e);
 }
 
-static void tr_revoke(struct core *c, struct request *req, struct response *resp)
+static void tr_revoke(const struct engine_ctx *ctx, struct request *req, struct response *resp)
 {
-	tr_revoke_text(c, req, resp, false);
+	tr_revoke_text(ctx, req, resp, false);
 }
 
 /* Needs root or sudo: the route has ROUTE_SUDO. */
-static void tr_revoke_orphan(struct core *c, struct request *req, struct response *resp)
+static void tr_revoke_orphan(const struct engine_ctx *ctx, struct request *req,
+                             struct response *resp)
 {
-	tr_revoke_text(c, req, resp, true);
+	tr_revoke_text(ctx, req, resp, true);
 }
 
-static void tr_revoke_self(struct core *c, struct request *req, struct response *resp)
+static void tr_revoke_self(const struct engine_ctx *ctx, struct request *req, struct response *resp)
 {
-	tr_revoke_respond(c, req, resp, req->auth, false);
+	tr_revoke_respond(ctx, req, resp, req->auth, false);
 }
 
-static void tr_revoke_accessor(struct core *c, struct request *req, struct response *resp)
+static void tr_revoke_accessor(const struct engine_ctx *ctx, struct request *req,
+                               struct response *resp)
 {
 	struct token_entry *e = NULL;
 
-	if (tr_by_accessor(c, req, resp, &e) != 0)
+	if (tr_by_accessor(ctx, req, resp, &e) != 0)
 		return;
-	tr_revoke_respond(c, req, resp, e, false);
+	tr_revoke_respond(ctx, req, resp, e, false);
 	token_entry_release(e);
 }
 
 /* A LIST of a barrier folder as data{keys}; 404 {"errors":[]} when empty. */
-static void tr_list(struct core *c, struct request *req, struct response *resp, const char *folder)
+static void tr_list(const struct engine_ctx *ctx, struct request *req, struct response *resp,
+                    const char *folder)
 {
 	json_t *keys = json_array();
 	char **names = NULL;
 	size_t n = 0;
 	int err;
 
-	err = keys != NULL ? barrier_list(c->barrier, folder, &names, &n) : COFFER_ERR_NOMEM;
+	err = keys != NULL ? barrier_view_list(&ctx->store, folder, &names, &n) : COFFER_ERR_NOMEM;
 	for (size_t i = 0; err == 0 && i < n; i++)
 		err =
 		    json_array_append_new(keys, json_string(names[i])) == 0 ? 0 : COFFER_ERR_NOMEM;
@@ -603,16 +610,16 @@ static void tr_list(struct core *c, struct request *req, struct response *resp, 
 	}
 }
 
-static void tr_accessors(struct core *c, struct request *req, struct response *resp)
+static void tr_accessors(const struct engine_ctx *ctx, struct request *req, struct response *resp)
 {
-	tr_list(c, req, resp, "token/accessor/");
+	tr_list(ctx, req, resp, "accessor/");
 }
 
 /* ---- roles ---- */
 
-static void tr_roles_list(struct core *c, struct request *req, struct response *resp)
+static void tr_roles_list(const struct engine_ctx *ctx, struct request *req, struct response *resp)
 {
-	tr_list(c, req, resp, "token/roles/");
+	tr_list(ctx, req, resp, "roles/");
 }
 
 /* path_suffix: segments of [A-Za-z0-9._-] separated by single '/', no "." or "..". */
@@ -702,7 +709,7 @@ static int tr_role_update(const json_t *body, json_t *role, const char **bad)
 	return 0;
 }
 
-static void tr_role_write(struct core *c, struct request *req, struct response *resp,
+static void tr_role_write(const struct engine_ctx *ctx, struct request *req, struct response *resp,
                           const char *name)
 {
 	char path[TR_PATH_CAP];
@@ -711,7 +718,7 @@ static void tr_role_write(struct core *c, struct request *req, struct response *
 	char *text = NULL;
 	int err;
 
-	err = tr_role_load(c, name, &role);
+	err = tr_role_load(ctx, name, &role);
 	if (err == COFFER_ERR_NOT_FOUND) {
 		role = json_pack("{s:[],s:[],s:b,s:I,s:b,s:I,s:s,s:s}", "allowed_policies",
 		                 "disallowed_policies", "orphan", 0, "period", (json_int_t)0,
@@ -725,9 +732,9 @@ static void tr_role_write(struct core *c, struct request *req, struct response *
 	}
 	if (err == 0 && (text = coffer_json_dump(role)) == NULL)
 		err = COFFER_ERR_NOMEM;
-	snprintf(path, sizeof(path), "token/roles/%s", name);
+	snprintf(path, sizeof(path), "roles/%s", name);
 	if (err == 0)
-		err = barrier_put(c->barrier, path, (const uint8_t *)text, strlen(text));
+		err = barrier_view_put(&ctx->store, path, (const uint8_t *)text, strlen(text));
 	if (err != 0)
 		response_err(resp, err);
 	else
@@ -737,11 +744,11 @@ out:
 	json_decref(role);
 }
 
-static void tr_role_read(struct core *c, struct request *req, struct response *resp,
+static void tr_role_read(const struct engine_ctx *ctx, struct request *req, struct response *resp,
                          const char *name)
 {
 	json_t *role = NULL;
-	int err = tr_role_load(c, name, &role);
+	int err = tr_role_load(ctx, name, &role);
 
 	if (err == COFFER_ERR_NOT_FOUND) {
 		response_not_found(resp);
@@ -758,7 +765,7 @@ static void tr_role_read(struct core *c, struct request *req, struct response *r
 	response_envelope(resp, req, role, NULL, NULL);
 }
 
-static void tr_role(struct core *c, struct request *req, struct response *resp)
+static void tr_role(const struct engine_ctx *ctx, struct request *req, struct response *resp)
 {
 	const char *name = request_param(req, "role_name");
 	char path[TR_PATH_CAP];
@@ -769,24 +776,24 @@ static void tr_role(struct core *c, struct request *req, struct response *resp)
 		return;
 	}
 	if (req->method == REQ_GET) {
-		tr_role_read(c, req, resp, name);
+		tr_role_read(ctx, req, resp, name);
 		return;
 	}
 	if (req->method != REQ_DELETE) {
-		tr_role_write(c, req, resp, name);
+		tr_role_write(ctx, req, resp, name);
 		return;
 	}
-	snprintf(path, sizeof(path), "token/roles/%s", name);
-	if ((err = barrier_delete(c->barrier, path)) != 0)
+	snprintf(path, sizeof(path), "roles/%s", name);
+	if ((err = barrier_view_delete(&ctx->store, path)) != 0)
 		response_err(resp, err);
 	else
 		response_no_content(resp);
 }
 
-static int tr_role_exists(struct core *c, struct request *req)
+static int tr_role_exists(const struct engine_ctx *ctx, struct request *req)
 {
 	json_t *role = NULL;
-	int err = tr_role_load(c, request_param(req, "role_name"), &role);
+	int err = tr_role_load(ctx, request_param(req, "role_name"), &role);
 
 	json_decref(role);
 	if (err == COFFER_ERR_NOT_FOUND)
@@ -816,4 +823,11 @@ static const struct route token_routes[] = {
 };
 static const size_t token_routes_len = sizeof(token_routes) / sizeof(token_routes[0]);
 
-const struct engine token_engine = {"token", token_routes, &token_routes_len, NULL};
+const struct engine token_engine = {
+    .type = "token",
+    .is_auth = true,
+    .routes = token_routes,
+    .n_routes = &token_routes_len,
+    .uses = ENGINE_USES_TOKENS | ENGINE_USES_POLICIES,
+    .fixed_prefix = TOKEN_STORE_PREFIX,
+};

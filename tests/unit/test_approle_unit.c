@@ -11,13 +11,14 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "identity/approle/approle.h"
+#include "api/tables.h"
 #include "identity/approle/approle_int.h"
 #include "store/barrier.h"
-#include "core.h"
+#include "api/engine.h"
 #include "crypto.h"
 #include "json.h"
 #include "engines/mount.h"
+#include "front/registry.h"
 #include "identity/policy.h"
 #include "test.h"
 #include "testutil.h"
@@ -28,7 +29,8 @@ struct fixture {
 	char db[128];
 	struct storage *st;
 	struct barrier *b;
-	struct core c;
+	struct engine_services svc;
+	struct engine_ctx ctx; /* the approle mount's, as the router makes it */
 	struct mount_entry *m;
 	char remote[64];
 	struct response resp;
@@ -47,20 +49,22 @@ static int fixture_init(struct fixture *f)
 		return -1;
 	coffer_random(key, sizeof(key));
 	rc = barrier_initialize(f->b, key);
-	f->c.barrier = f->b;
-	f->c.storage = f->st;
+	f->svc.barrier = f->b;
 	if (rc == 0)
-		rc = policy_store_new(f->b, &f->c.policies);
+		rc = policy_store_new(f->b, &f->svc.policies);
 	if (rc == 0)
-		rc = token_store_new(f->b, f->c.policies, &f->c.tokens);
+		rc = token_store_new(f->b, f->svc.policies, &f->svc.tokens);
 	if (rc == 0)
-		rc = mount_table_new(&f->c, true, &f->c.auth_mounts);
+		rc = mount_table_new(&f->svc, registry_engines, true, &f->svc.auth_mounts);
 	if (rc == 0)
-		rc = mount_table_load(f->c.auth_mounts);
+		rc = mount_table_load(f->svc.auth_mounts);
 	if (rc == 0)
-		rc = mount_table_add(f->c.auth_mounts, "approle", "approle", "", 0, 0, NULL);
+		rc = mount_table_add(f->svc.auth_mounts, "approle", "approle", "", 0, 0, NULL);
 	if (rc == 0)
-		rc = mount_table_find(f->c.auth_mounts, "approle/login", &f->m, &rest);
+		rc = mount_table_find(f->svc.auth_mounts, "approle/login", &f->m, &rest);
+	if (rc == 0)
+		engine_ctx_init(&f->ctx, &f->svc, approle_engine.uses,
+		                mount_entry_store_prefix(f->m));
 	return rc;
 }
 
@@ -68,9 +72,9 @@ static void fixture_destroy(struct fixture *f)
 {
 	response_clear(&f->resp);
 	mount_entry_release(f->m);
-	mount_table_free(f->c.auth_mounts);
-	token_store_free(f->c.tokens);
-	policy_store_free(f->c.policies);
+	mount_table_free(f->svc.auth_mounts);
+	token_store_free(f->svc.tokens);
+	policy_store_free(f->svc.policies);
 	testutil_close_barrier(&f->st, &f->b);
 	testutil_rmtree(f->dir);
 }
@@ -117,7 +121,7 @@ static int call(struct fixture *f, enum req_method method, const char *pattern, 
 		json_decref(req.body);
 		return -1;
 	}
-	r->fn(&f->c, &req, &f->resp);
+	r->fn(&f->ctx, &req, &f->resp);
 	json_decref(req.body);
 	return f->resp.status;
 }
@@ -264,7 +268,7 @@ static void test_login_issues_an_orphan_token_with_role_settings(void)
 	CHECK(json_is_true(json_object_get(auth, "orphan")));
 	snprintf(token, sizeof(token), "%s",
 	         json_string_value(json_object_get(auth, "client_token")));
-	CHECK_EQ(token_lookup(f.c.tokens, token, &e), 0);
+	CHECK_EQ(token_lookup(f.svc.tokens, token, &e), 0);
 	CHECK(strcmp(e->path, "auth/approle/login") == 0);
 	CHECK(strcmp(e->display_name, "approle") == 0);
 	CHECK(json_array_size(e->policies) == 2);

@@ -14,7 +14,7 @@
 #include <jansson.h>
 
 #include "store/barrier.h"
-#include "core.h"
+#include "api/engine.h"
 #include "crypto.h"
 #include "json.h"
 #include "engines/kv/kv_int.h"
@@ -459,7 +459,8 @@ struct kv_fixture {
 	char dir[64];
 	char db[128];
 	struct storage *st;
-	struct core core;
+	struct engine_services svc;
+	struct engine_ctx ctx; /* the mount's, as the router makes it (no watch) */
 	struct mount_entry mount;
 };
 
@@ -472,21 +473,22 @@ static int fixture_open(void)
 
 	memset(&fx, 0, sizeof(fx));
 	if (testutil_mkstore(fx.dir, sizeof(fx.dir), fx.db, sizeof(fx.db), "kv") != 0 ||
-	    testutil_open_barrier(fx.db, &fx.st, &fx.core.barrier) != 0)
+	    testutil_open_barrier(fx.db, &fx.st, &fx.svc.barrier) != 0)
 		return -1;
 	coffer_random(root, sizeof(root));
-	err = barrier_initialize(fx.core.barrier, root);
+	err = barrier_initialize(fx.svc.barrier, root);
 	secmem_wipe(root, sizeof(root));
 	fx.mount.path = "secret/";
 	fx.mount.uuid = "11111111-2222-3333-4444-555555555555";
 	snprintf(fx.mount.storage_prefix, sizeof(fx.mount.storage_prefix), "logical/%s/",
 	         fx.mount.uuid);
+	engine_ctx_init(&fx.ctx, &fx.svc, 0, fx.mount.storage_prefix);
 	return err;
 }
 
 static void fixture_close(void)
 {
-	testutil_close_barrier(&fx.st, &fx.core.barrier);
+	testutil_close_barrier(&fx.st, &fx.svc.barrier);
 	testutil_rmtree(fx.dir);
 }
 
@@ -525,7 +527,7 @@ static int call(route_fn fn, enum req_method method, const char *p, const char *
 	if (p != NULL) {
 		request_add_param(&req, "*", p, strlen(p));
 	}
-	fn(&fx.core, &req, &resp);
+	fn(&fx.ctx, &req, &resp);
 	json_decref(req.body);
 	/* The hot read answers with text (the envelope with the secret spliced in). */
 	if (resp.text != NULL) {

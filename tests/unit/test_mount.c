@@ -11,10 +11,11 @@
 #include <string.h>
 
 #include "store/barrier.h"
-#include "core.h"
+#include "api/tables.h"
 #include "crypto.h"
 #include "json.h"
 #include "engines/mount.h"
+#include "front/registry.h"
 #include "secmem.h"
 #include "test.h"
 #include "testutil.h"
@@ -24,7 +25,7 @@ struct fixture {
 	char db[128];
 	struct storage *st;
 	struct barrier *b;
-	struct core c;
+	struct engine_services svc;
 	struct mount_table *auth;
 };
 
@@ -40,13 +41,12 @@ static int fixture_init(struct fixture *f)
 		return -1;
 	coffer_random(key, sizeof(key));
 	rc = barrier_initialize(f->b, key);
-	f->c.barrier = f->b;
-	f->c.storage = f->st;
+	f->svc.barrier = f->b;
 	if (rc == 0)
-		rc = mount_table_new(&f->c, true, &f->auth);
+		rc = mount_table_new(&f->svc, registry_engines, true, &f->auth);
 	if (rc == 0)
 		rc = mount_table_load(f->auth);
-	f->c.auth_mounts = f->auth;
+	f->svc.auth_mounts = f->auth;
 	return rc;
 }
 
@@ -62,9 +62,9 @@ static int fixture_reload(struct fixture *f)
 {
 	mount_table_free(f->auth);
 	f->auth = NULL;
-	if (mount_table_new(&f->c, true, &f->auth) != 0)
+	if (mount_table_new(&f->svc, registry_engines, true, &f->auth) != 0)
 		return -1;
-	f->c.auth_mounts = f->auth;
+	f->svc.auth_mounts = f->auth;
 	return mount_table_load(f->auth);
 }
 
@@ -94,7 +94,7 @@ static void test_load_creates_builtin_token_mount(void)
 	CHECK_EQ(mount_table_find(f.auth, "token/lookup-self", &m, &rest), 0);
 	CHECK(strcmp(m->path, "token/") == 0 && strcmp(m->type, "token") == 0);
 	CHECK(strcmp(rest, "lookup-self") == 0);
-	CHECK(m->is_auth && m->engine == engine_find("token"));
+	CHECK(m->is_auth && m->engine == &token_engine);
 	CHECK(strncmp(m->accessor, "auth_token_", 11) == 0 && strlen(m->accessor) == 19);
 	CHECK(strncmp(m->storage_prefix, "auth/", 5) == 0);
 	CHECK(strncmp(m->storage_prefix + 5, m->uuid, 36) == 0);
@@ -112,10 +112,10 @@ static void test_secrets_table_has_secret_mount_only_with_kv(void)
 	int rc;
 
 	CHECK_EQ(fixture_init(&f), 0);
-	CHECK_EQ(mount_table_new(&f.c, false, &t), 0);
+	CHECK_EQ(mount_table_new(&f.svc, registry_engines, false, &t), 0);
 	CHECK_EQ(mount_table_load(t), 0);
 	rc = mount_table_find(t, "secret/data/x", &m, &rest);
-	if (engine_find("kv") == NULL) {
+	if (mount_table_engine(t, "kv") == NULL) {
 		CHECK_EQ(rc, COFFER_ERR_NOT_FOUND);
 	} else {
 		CHECK_EQ(rc, 0);
@@ -189,7 +189,7 @@ static void test_add_rejects_reserved_paths_and_unknown_types(void)
 	CHECK_EQ(mount_table_add(f.auth, "x", "approle", "", 7200, 3600, NULL), COFFER_ERR_INVALID);
 	CHECK_EQ(mount_table_add(f.auth, "x", "approle", "", -1, 0, NULL), COFFER_ERR_INVALID);
 	CHECK_EQ(mount_table_add(f.auth, "x", "approle", "", 0, 0, arr), COFFER_ERR_INVALID);
-	CHECK_EQ(mount_table_new(&f.c, false, &t), 0);
+	CHECK_EQ(mount_table_new(&f.svc, registry_engines, false, &t), 0);
 	CHECK_EQ(mount_table_add(t, "x", "approle", "", 0, 0, NULL), COFFER_ERR_INVALID);
 	CHECK_EQ(mount_table_add(t, "sys/x", "approle", "", 0, 0, NULL), COFFER_ERR_INVALID);
 	mount_table_free(t);
@@ -218,7 +218,7 @@ static void test_mounts_survive_reload(void)
 	CHECK(strcmp(m->description, "tuned") == 0);
 	CHECK_EQ(m->default_lease_ttl_s, 600);
 	CHECK_EQ(m->max_lease_ttl_s, 3600);
-	CHECK(m->engine == engine_find("approle"));
+	CHECK(m->engine == &approle_engine);
 	mount_entry_release(m);
 	CHECK_EQ(mount_table_find(f.auth, "token/create", &m, &rest), 0);
 	mount_entry_release(m);
@@ -398,6 +398,7 @@ static int sys_call(struct fixture *f, struct response *resp, enum req_method me
                     const char *path_param, const char *rest, const char *body)
 {
 	const struct route *r = &mount_sys_routes[path_param != NULL ? 1 : 0];
+	struct engine_ctx ctx;
 	struct request req;
 
 	memset(&req, 0, sizeof(req));
@@ -415,7 +416,8 @@ static int sys_call(struct fixture *f, struct response *resp, enum req_method me
 		json_decref(req.body);
 		return -1;
 	}
-	r->fn(&f->c, &req, resp);
+	engine_ctx_init(&ctx, &f->svc, ENGINE_USES_MOUNTS, NULL);
+	r->fn(&ctx, &req, resp);
 	json_decref(req.body);
 	return resp->status;
 }

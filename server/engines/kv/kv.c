@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core.h"
+#include "api/tables.h"
 #include "engines/kv/kv_int.h"
 #include "log.h"
 #include "engines/mount.h"
@@ -44,7 +44,8 @@ int kv_api_paths(const struct request *req, const char *p, char **data, char **m
 	return 0;
 }
 
-void kv_list_route(struct core *c, struct request *req, struct response *resp, const char *kind)
+void kv_list_route(const struct engine_ctx *ctx, struct request *req, struct response *resp,
+                   const char *kind)
 {
 	const char *p = kv_secret_path(req);
 	char *folder = NULL;
@@ -55,7 +56,7 @@ void kv_list_route(struct core *c, struct request *req, struct response *resp, c
 		response_err(resp, COFFER_ERR_NOMEM);
 		return;
 	}
-	err = kv_store_list(c, req->mount, kind, folder, &keys);
+	err = kv_store_list(ctx, kind, folder, &keys);
 	free(folder);
 	if (err != 0)
 		kv_respond_err(resp, err, "list");
@@ -66,7 +67,7 @@ void kv_list_route(struct core *c, struct request *req, struct response *resp, c
 	json_decref(keys);
 }
 
-int kv_load_path_meta(struct core *c, const struct request *req, struct kv_meta *meta)
+int kv_load_path_meta(const struct engine_ctx *ctx, const struct request *req, struct kv_meta *meta)
 {
 	const char *p = kv_secret_path(req);
 	int err;
@@ -75,7 +76,7 @@ int kv_load_path_meta(struct core *c, const struct request *req, struct kv_meta 
 		memset(meta, 0, sizeof(*meta));
 		return 0;
 	}
-	err = kv_store_load_meta(c, req->mount, p, meta);
+	err = kv_store_load_meta(ctx, p, meta);
 	if (err == COFFER_ERR_NOT_FOUND)
 		return 0;
 	return err == 0 ? 1 : err;
@@ -115,13 +116,39 @@ static const struct route kv_v1_routes[] = {
 };
 static const size_t kv_v1_routes_len = sizeof(kv_v1_routes) / sizeof(kv_v1_routes[0]);
 
+/* A kv mount serves version 2 only when its options say so; "generic" and plain "kv" are
+ * version 1, as in Vault. */
+static const struct engine *kv_variant(const char *type, const json_t *options)
+{
+	const char *ver = json_string_value(json_object_get(options, "version"));
+
+	if (strcmp(type, "generic") == 0 || ver == NULL || strcmp(ver, "2") != 0)
+		return &generic_engine;
+	return NULL;
+}
+
 /* On unmount mount.c deletes every listed row below the mount's prefix; version rows are unlisted,
  * so version 2 purges them first. */
-const struct engine kv_engine = {"kv", kv_routes, &kv_routes_len, kv_purge};
-const struct engine generic_engine = {"generic", kv_v1_routes, &kv_v1_routes_len, NULL};
+const struct engine kv_engine = {
+    .type = "kv",
+    .alias = "generic",
+    .routes = kv_routes,
+    .n_routes = &kv_routes_len,
+    .uses = ENGINE_USES_WATCH,
+    .variant = kv_variant,
+    .purge = kv_purge,
+};
+const struct engine generic_engine = {
+    .type = "generic",
+    .routes = kv_v1_routes,
+    .n_routes = &kv_v1_routes_len,
+    .uses = ENGINE_USES_WATCH,
+};
 
-size_t kv_max_value_size(const struct core *c)
+size_t kv_max_value_size(const struct engine_ctx *ctx)
 {
-	/* Unit tests drive the handlers without a configuration. */
-	return c->cfg != NULL ? c->cfg->kv_max_value_size : KV_DEFAULT_MAX_VALUE_SIZE;
+	/* Unit tests drive the handlers without settings. */
+	return ctx->settings != NULL && ctx->settings->kv_max_value_size != 0
+	           ? ctx->settings->kv_max_value_size
+	           : KV_DEFAULT_MAX_VALUE_SIZE;
 }

@@ -16,9 +16,4 @@
 #define KV_MAX_CUSTOM_METADATA_KEY_LEN 128
 #define KV_MAX_CUSTOM_METADATA_VALUE_LEN 512
 
-struct engine;
-
-extern const struct engine kv_engine;      /* "kv" */
-extern const struct engine generic_engine; /* "generic": kv version 1 */
-
 #endif

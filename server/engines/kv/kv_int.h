@@ -17,7 +17,7 @@
 #include "err.h"
 #include "engines/kv/kv.h"
 
-struct core;
+struct engine_ctx;
 struct request;
 struct response;
 struct mount_entry;
@@ -113,15 +113,14 @@ int kv_parse_settings(const json_t *body, struct kv_config *out, bool *has_max, 
 
 /* kv_store.c: barrier rows, the per-key write lock and atomic commits with a watch index. */
 struct kv_batch;
-int kv_store_meta_path(const struct mount_entry *m, const char *p, char **out);
-int kv_store_ver_path(const struct mount_entry *m, const char *p, uint64_t v, char **out);
-int kv_store_load_meta(struct core *c, const struct mount_entry *m, const char *p,
-                       struct kv_meta *out);
-int kv_store_load_config(struct core *c, const struct mount_entry *m, struct kv_config *out);
+int kv_store_meta_path(const char *p, char **out);
+int kv_store_ver_path(const char *p, uint64_t v, char **out);
+int kv_store_load_meta(const struct engine_ctx *ctx, const char *p, struct kv_meta *out);
+int kv_store_load_config(const struct engine_ctx *ctx, struct kv_config *out);
 /* A JSON object row at path (absolute barrier path); COFFER_ERR_NOT_FOUND when absent. */
-int kv_store_load_object(struct core *c, const char *path, json_t **out);
+int kv_store_load_object(const struct engine_ctx *ctx, const char *path, json_t **out);
 /* The largest JSON text of one version (the kv_max_value_size config key). */
-size_t kv_max_value_size(const struct core *c);
+size_t kv_max_value_size(const struct engine_ctx *ctx);
 
 /* Plaintext bytes read from the barrier. */
 struct kv_text {
@@ -130,12 +129,11 @@ struct kv_text {
 };
 
 /* The version's data as the JSON text it was stored as (plaintext: secmem_freezero it). */
-int kv_store_load_version_text(struct core *c, const struct mount_entry *m, const char *p,
-                               uint64_t v, uint8_t **out, size_t *out_len);
-int kv_store_load_version(struct core *c, const struct mount_entry *m, const char *p, uint64_t v,
-                          json_t **out);
+int kv_store_load_version_text(const struct engine_ctx *ctx, const char *p, uint64_t v,
+                               uint8_t **out, size_t *out_len);
+int kv_store_load_version(const struct engine_ctx *ctx, const char *p, uint64_t v, json_t **out);
 /* Folder listing below the mount's prefix + kind ("meta/" or ""), folder "" or '/'-terminated. */
-int kv_store_list(struct core *c, const struct mount_entry *m, const char *kind, const char *folder,
+int kv_store_list(const struct engine_ctx *ctx, const char *kind, const char *folder,
                   json_t **keys);
 void kv_store_lock(const struct mount_entry *m, const char *p);
 void kv_store_unlock(const struct mount_entry *m, const char *p);
@@ -146,18 +144,15 @@ int kv_batch_put_text(struct kv_batch *b, char *path, char *text);
 int kv_batch_put_json(struct kv_batch *b, char *path, const json_t *v);
 int kv_batch_delete(struct kv_batch *b, char *path);
 /* The meta row of p and the data rows of pruned/destroyed versions are usual members. */
-int kv_batch_put_meta(struct kv_batch *b, const struct mount_entry *m, const char *p,
-                      const struct kv_meta *meta);
+int kv_batch_put_meta(struct kv_batch *b, const char *p, const struct kv_meta *meta);
 /* A version's data row (text is stolen), and its removal. */
-int kv_batch_put_version(struct kv_batch *b, const struct mount_entry *m, const char *p, uint64_t v,
-                         char *text);
-int kv_batch_delete_version(struct kv_batch *b, const struct mount_entry *m, const char *p,
-                            uint64_t v);
+int kv_batch_put_version(struct kv_batch *b, const char *p, uint64_t v, char *text);
+int kv_batch_delete_version(struct kv_batch *b, const char *p, uint64_t v);
 /* The engine's purge (unmount): delete every version row, found through the metadata rows; the
  * listed rows go with the mount's prefix afterwards. */
-int kv_purge(struct core *c, const struct mount_entry *m);
+int kv_purge(const struct engine_ctx *ctx);
 /* Stamp a watch index, commit atomically, then announce the API paths (NULL-terminated). */
-int kv_batch_commit(struct core *c, struct kv_batch *b, const char *const *api_paths);
+int kv_batch_commit(const struct engine_ctx *ctx, struct kv_batch *b, const char *const *api_paths);
 
 /* kv_v2.c, kv_meta.c, kv_v1.c: route handlers and existence checks. */
 const char *kv_secret_path(const struct request *req);
@@ -167,25 +162,27 @@ int kv_api_paths(const struct request *req, const char *p, char **data, char **m
 void kv_respond_err(struct response *resp, int err, const char *what);
 /* LIST of the request's path as a folder below the mount's prefix + kind ("meta/" or ""): 404 when
  * it holds no keys. */
-void kv_list_route(struct core *c, struct request *req, struct response *resp, const char *kind);
+void kv_list_route(const struct engine_ctx *ctx, struct request *req, struct response *resp,
+                   const char *kind);
 /* The metadata row of the request's path, for the existence checks: 1 with *meta loaded, 0 when the
  * path is "" or has no row, or a negative error. *meta is safe to kv_meta_clear() in every case. */
-int kv_load_path_meta(struct core *c, const struct request *req, struct kv_meta *meta);
-void kv_data_route(struct core *c, struct request *req, struct response *resp);
-void kv_subkeys_route(struct core *c, struct request *req, struct response *resp);
-int kv_data_exists(struct core *c, struct request *req);
-void kv_metadata_route(struct core *c, struct request *req, struct response *resp);
-int kv_metadata_exists(struct core *c, struct request *req);
-void kv_config_route(struct core *c, struct request *req, struct response *resp);
+int kv_load_path_meta(const struct engine_ctx *ctx, const struct request *req,
+                      struct kv_meta *meta);
+void kv_data_route(const struct engine_ctx *ctx, struct request *req, struct response *resp);
+void kv_subkeys_route(const struct engine_ctx *ctx, struct request *req, struct response *resp);
+int kv_data_exists(const struct engine_ctx *ctx, struct request *req);
+void kv_metadata_route(const struct engine_ctx *ctx, struct request *req, struct response *resp);
+int kv_metadata_exists(const struct engine_ctx *ctx, struct request *req);
+void kv_config_route(const struct engine_ctx *ctx, struct request *req, struct response *resp);
 /* DELETE data/:p: soft-delete the latest version. */
-void kv_delete_latest(struct core *c, struct request *req, struct response *resp);
-void kv_delete_route(struct core *c, struct request *req, struct response *resp);
-void kv_undelete_route(struct core *c, struct request *req, struct response *resp);
-void kv_destroy_route(struct core *c, struct request *req, struct response *resp);
+void kv_delete_latest(const struct engine_ctx *ctx, struct request *req, struct response *resp);
+void kv_delete_route(const struct engine_ctx *ctx, struct request *req, struct response *resp);
+void kv_undelete_route(const struct engine_ctx *ctx, struct request *req, struct response *resp);
+void kv_destroy_route(const struct engine_ctx *ctx, struct request *req, struct response *resp);
 /* Prune meta to the effective max_versions, queuing deletes of the pruned data rows. */
-int kv_prune_into(struct kv_batch *b, const struct mount_entry *m, const char *p,
-                  struct kv_meta *meta, const struct kv_config *cfg);
-void kv_v1_route(struct core *c, struct request *req, struct response *resp);
-int kv_v1_exists(struct core *c, struct request *req);
+int kv_prune_into(struct kv_batch *b, const char *p, struct kv_meta *meta,
+                  const struct kv_config *cfg);
+void kv_v1_route(const struct engine_ctx *ctx, struct request *req, struct response *resp);
+int kv_v1_exists(const struct engine_ctx *ctx, struct request *req);
 
 #endif

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core.h"
+#include "api/engine.h"
 #include "json.h"
 #include "engines/kv/kv_int.h"
 #include "engines/mount.h"
@@ -20,7 +20,8 @@ struct kv_meta_update {
 	const json_t *custom_metadata; /* NULL when absent */
 };
 
-static void kv_metadata_read(struct core *c, struct request *req, struct response *resp)
+static void kv_metadata_read(const struct engine_ctx *ctx, struct request *req,
+                             struct response *resp)
 {
 	struct kv_meta meta;
 	const char *p;
@@ -28,7 +29,7 @@ static void kv_metadata_read(struct core *c, struct request *req, struct respons
 
 	if (kv_require_path(req, resp, &p) != 0)
 		return;
-	err = kv_store_load_meta(c, req->mount, p, &meta);
+	err = kv_store_load_meta(ctx, p, &meta);
 	if (err != 0) {
 		kv_respond_err(resp, err, "metadata read");
 		return;
@@ -99,8 +100,9 @@ static int kv_meta_update_apply(struct kv_meta *meta, const struct kv_meta_updat
 }
 
 /* Under the key's lock: load, apply, prune to the (new) effective max_versions, commit. */
-static int kv_metadata_store(struct core *c, const struct request *req, struct response *resp,
-                             const char *p, const struct kv_meta_update *u, bool is_patch)
+static int kv_metadata_store(const struct engine_ctx *ctx, const struct request *req,
+                             struct response *resp, const char *p, const struct kv_meta_update *u,
+                             bool is_patch)
 {
 	struct kv_config cfg;
 	struct kv_meta meta = {0};
@@ -108,9 +110,9 @@ static int kv_metadata_store(struct core *c, const struct request *req, struct r
 	char *dpath = NULL, *mpath = NULL;
 	int err;
 
-	err = kv_store_load_config(c, req->mount, &cfg);
+	err = kv_store_load_config(ctx, &cfg);
 	if (err == 0)
-		err = kv_store_load_meta(c, req->mount, p, &meta);
+		err = kv_store_load_meta(ctx, p, &meta);
 	if (err == COFFER_ERR_NOT_FOUND && !is_patch) {
 		kv_meta_init(&meta, kv_now_ns());
 		err = 0;
@@ -123,13 +125,13 @@ static int kv_metadata_store(struct core *c, const struct request *req, struct r
 	if (err != 0)
 		goto out;
 	b = kv_batch_new();
-	err = b == NULL ? COFFER_ERR_NOMEM : kv_prune_into(b, req->mount, p, &meta, &cfg);
+	err = b == NULL ? COFFER_ERR_NOMEM : kv_prune_into(b, p, &meta, &cfg);
 	if (err == 0)
-		err = kv_batch_put_meta(b, req->mount, p, &meta);
+		err = kv_batch_put_meta(b, p, &meta);
 	if (err == 0)
 		err = kv_api_paths(req, p, &dpath, &mpath);
 	if (err == 0)
-		err = kv_batch_commit(c, b, (const char *const[]){dpath, mpath, NULL});
+		err = kv_batch_commit(ctx, b, (const char *const[]){dpath, mpath, NULL});
 	if (err != 0)
 		kv_respond_err(resp, err, "metadata write");
 out:
@@ -140,8 +142,8 @@ out:
 	return err;
 }
 
-static void kv_metadata_write(struct core *c, struct request *req, struct response *resp,
-                              bool is_patch)
+static void kv_metadata_write(const struct engine_ctx *ctx, struct request *req,
+                              struct response *resp, bool is_patch)
 {
 	struct kv_meta_update u;
 	const char *p;
@@ -151,14 +153,14 @@ static void kv_metadata_write(struct core *c, struct request *req, struct respon
 	    kv_meta_update_parse(req, resp, &u, is_patch) != 0)
 		return;
 	kv_store_lock(req->mount, p);
-	err = kv_metadata_store(c, req, resp, p, &u, is_patch);
+	err = kv_metadata_store(ctx, req, resp, p, &u, is_patch);
 	kv_store_unlock(req->mount, p);
 	if (err == 0)
 		response_no_content(resp);
 }
 
 /* Every version's data row and the metadata row, in one batch. */
-static int kv_metadata_purge(struct core *c, const struct request *req, const char *p)
+static int kv_metadata_purge(const struct engine_ctx *ctx, const struct request *req, const char *p)
 {
 	struct kv_meta meta = {0};
 	struct kv_batch *b = NULL;
@@ -166,7 +168,7 @@ static int kv_metadata_purge(struct core *c, const struct request *req, const ch
 	size_t i;
 	int err;
 
-	err = kv_store_load_meta(c, req->mount, p, &meta);
+	err = kv_store_load_meta(ctx, p, &meta);
 	if (err == COFFER_ERR_NOT_FOUND)
 		return 0;
 	b = kv_batch_new();
@@ -174,16 +176,16 @@ static int kv_metadata_purge(struct core *c, const struct request *req, const ch
 		err = COFFER_ERR_NOMEM;
 	for (i = 0; err == 0 && i < meta.n_versions; i++) {
 		if (!meta.versions[i].is_destroyed)
-			err = kv_batch_delete_version(b, req->mount, p, meta.versions[i].version);
+			err = kv_batch_delete_version(b, p, meta.versions[i].version);
 	}
 	if (err == 0)
-		err = kv_store_meta_path(req->mount, p, &path);
+		err = kv_store_meta_path(p, &path);
 	if (err == 0)
 		err = kv_batch_delete(b, path);
 	if (err == 0)
 		err = kv_api_paths(req, p, &dpath, &mpath);
 	if (err == 0)
-		err = kv_batch_commit(c, b, (const char *const[]){dpath, mpath, NULL});
+		err = kv_batch_commit(ctx, b, (const char *const[]){dpath, mpath, NULL});
 	free(mpath);
 	free(dpath);
 	kv_batch_free(b);
@@ -191,7 +193,8 @@ static int kv_metadata_purge(struct core *c, const struct request *req, const ch
 	return err;
 }
 
-static void kv_metadata_delete(struct core *c, struct request *req, struct response *resp)
+static void kv_metadata_delete(const struct engine_ctx *ctx, struct request *req,
+                               struct response *resp)
 {
 	const char *p;
 	int err;
@@ -199,7 +202,7 @@ static void kv_metadata_delete(struct core *c, struct request *req, struct respo
 	if (kv_require_path(req, resp, &p) != 0)
 		return;
 	kv_store_lock(req->mount, p);
-	err = kv_metadata_purge(c, req, p);
+	err = kv_metadata_purge(ctx, req, p);
 	kv_store_unlock(req->mount, p);
 	if (err != 0)
 		kv_respond_err(resp, err, "metadata delete");
@@ -207,48 +210,48 @@ static void kv_metadata_delete(struct core *c, struct request *req, struct respo
 		response_no_content(resp);
 }
 
-void kv_metadata_route(struct core *c, struct request *req, struct response *resp)
+void kv_metadata_route(const struct engine_ctx *ctx, struct request *req, struct response *resp)
 {
 	if (req->is_list) {
-		kv_list_route(c, req, resp, "meta/");
+		kv_list_route(ctx, req, resp, "meta/");
 		return;
 	}
 	switch (req->method) {
 	case REQ_GET:
-		kv_metadata_read(c, req, resp);
+		kv_metadata_read(ctx, req, resp);
 		break;
 	case REQ_PATCH:
-		kv_metadata_write(c, req, resp, true);
+		kv_metadata_write(ctx, req, resp, true);
 		break;
 	case REQ_DELETE:
-		kv_metadata_delete(c, req, resp);
+		kv_metadata_delete(ctx, req, resp);
 		break;
 	default:
-		kv_metadata_write(c, req, resp, false);
+		kv_metadata_write(ctx, req, resp, false);
 		break;
 	}
 }
 
-int kv_metadata_exists(struct core *c, struct request *req)
+int kv_metadata_exists(const struct engine_ctx *ctx, struct request *req)
 {
 	struct kv_meta meta;
 	int err;
 
-	err = kv_load_path_meta(c, req, &meta);
+	err = kv_load_path_meta(ctx, req, &meta);
 	kv_meta_clear(&meta);
 	return err;
 }
 
 /* POST config: only the fields given change. The config lock is the stripe of the path "". */
-static int kv_config_store(struct core *c, const struct request *req, const struct kv_config *set,
-                           bool has_max, bool has_cas, bool has_dva)
+static int kv_config_store(const struct engine_ctx *ctx, const struct kv_config *set, bool has_max,
+                           bool has_cas, bool has_dva)
 {
 	struct kv_config cfg;
 	char *path = NULL, *text = NULL;
 	json_t *j = NULL;
 	int err;
 
-	err = kv_store_load_config(c, req->mount, &cfg);
+	err = kv_store_load_config(ctx, &cfg);
 	if (err != 0)
 		return err;
 	if (has_max)
@@ -259,10 +262,10 @@ static int kv_config_store(struct core *c, const struct request *req, const stru
 		cfg.delete_version_after_s = set->delete_version_after_s;
 	j = kv_config_to_json(&cfg);
 	text = j != NULL ? coffer_json_dump(j) : NULL;
-	if (text == NULL || asprintf(&path, "%sconfig", req->mount->storage_prefix) < 0)
+	if (text == NULL || asprintf(&path, "config") < 0)
 		err = COFFER_ERR_NOMEM;
 	else
-		err = barrier_put(c->barrier, path, (const uint8_t *)text, strlen(text));
+		err = barrier_view_put(&ctx->store, path, (const uint8_t *)text, strlen(text));
 	free(path);
 	if (text != NULL)
 		coffer_json_free_text(text);
@@ -270,7 +273,7 @@ static int kv_config_store(struct core *c, const struct request *req, const stru
 	return err;
 }
 
-void kv_config_route(struct core *c, struct request *req, struct response *resp)
+void kv_config_route(const struct engine_ctx *ctx, struct request *req, struct response *resp)
 {
 	struct kv_config set = {0};
 	bool has_max, has_cas, has_dva;
@@ -278,7 +281,7 @@ void kv_config_route(struct core *c, struct request *req, struct response *resp)
 	int err;
 
 	if (req->method == REQ_GET) {
-		err = kv_store_load_config(c, req->mount, &set);
+		err = kv_store_load_config(ctx, &set);
 		if (err != 0)
 			kv_respond_err(resp, err, "config read");
 		else
@@ -291,7 +294,7 @@ void kv_config_route(struct core *c, struct request *req, struct response *resp)
 		return;
 	}
 	kv_store_lock(req->mount, "");
-	err = kv_config_store(c, req, &set, has_max, has_cas, has_dva);
+	err = kv_config_store(ctx, &set, has_max, has_cas, has_dva);
 	kv_store_unlock(req->mount, "");
 	if (err != 0)
 		kv_respond_err(resp, err, "config write");

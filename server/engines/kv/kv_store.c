@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core.h"
+#include "api/engine.h"
 #include "json.h"
 #include "engines/kv/kv_int.h"
 #include "engines/mount.h"
@@ -32,19 +32,17 @@ struct kv_batch {
 	size_t cap;
 };
 
-int kv_store_meta_path(const struct mount_entry *m, const char *p, char **out)
+int kv_store_meta_path(const char *p, char **out)
 {
-	return asprintf(out, "%smeta/%s", m->storage_prefix, p) < 0 ? COFFER_ERR_NOMEM : 0;
+	return asprintf(out, "meta/%s", p) < 0 ? COFFER_ERR_NOMEM : 0;
 }
 
-int kv_store_ver_path(const struct mount_entry *m, const char *p, uint64_t v, char **out)
+int kv_store_ver_path(const char *p, uint64_t v, char **out)
 {
-	return asprintf(out, "%sver/%s/%llu", m->storage_prefix, p, (unsigned long long)v) < 0
-	           ? COFFER_ERR_NOMEM
-	           : 0;
+	return asprintf(out, "ver/%s/%llu", p, (unsigned long long)v) < 0 ? COFFER_ERR_NOMEM : 0;
 }
 
-int kv_store_load_object(struct core *c, const char *path, json_t **out)
+int kv_store_load_object(const struct engine_ctx *ctx, const char *path, json_t **out)
 {
 	uint8_t *buf = NULL;
 	size_t len = 0;
@@ -52,7 +50,7 @@ int kv_store_load_object(struct core *c, const char *path, json_t **out)
 	int err;
 
 	*out = NULL;
-	err = barrier_get(c->barrier, path, &buf, &len);
+	err = barrier_view_get(&ctx->store, path, &buf, &len);
 	if (err != 0)
 		return err;
 	v = json_loadb((const char *)buf, len, 0, NULL);
@@ -65,8 +63,7 @@ int kv_store_load_object(struct core *c, const char *path, json_t **out)
 	return 0;
 }
 
-int kv_store_load_meta(struct core *c, const struct mount_entry *m, const char *p,
-                       struct kv_meta *out)
+int kv_store_load_meta(const struct engine_ctx *ctx, const char *p, struct kv_meta *out)
 {
 	char *path = NULL;
 	uint8_t *buf = NULL;
@@ -74,9 +71,9 @@ int kv_store_load_meta(struct core *c, const struct mount_entry *m, const char *
 	int err;
 
 	memset(out, 0, sizeof(*out));
-	err = kv_store_meta_path(m, p, &path);
+	err = kv_store_meta_path(p, &path);
 	if (err == 0)
-		err = barrier_get(c->barrier, path, &buf, &len);
+		err = barrier_view_get(&ctx->store, path, &buf, &len);
 	if (err == 0) {
 		err = kv_meta_decode(buf, len, out);
 		secmem_freezero(buf, len);
@@ -85,16 +82,16 @@ int kv_store_load_meta(struct core *c, const struct mount_entry *m, const char *
 	return err;
 }
 
-int kv_store_load_config(struct core *c, const struct mount_entry *m, struct kv_config *out)
+int kv_store_load_config(const struct engine_ctx *ctx, struct kv_config *out)
 {
 	char *path = NULL;
 	json_t *j = NULL;
 	int err;
 
 	memset(out, 0, sizeof(*out));
-	if (asprintf(&path, "%sconfig", m->storage_prefix) < 0)
+	if (asprintf(&path, "config") < 0)
 		return COFFER_ERR_NOMEM;
-	err = kv_store_load_object(c, path, &j);
+	err = kv_store_load_object(ctx, path, &j);
 	if (err == 0)
 		err = kv_config_from_json(j, out);
 	else if (err == COFFER_ERR_NOT_FOUND)
@@ -104,36 +101,34 @@ int kv_store_load_config(struct core *c, const struct mount_entry *m, struct kv_
 	return err;
 }
 
-int kv_store_load_version_text(struct core *c, const struct mount_entry *m, const char *p,
-                               uint64_t v, uint8_t **out, size_t *out_len)
+int kv_store_load_version_text(const struct engine_ctx *ctx, const char *p, uint64_t v,
+                               uint8_t **out, size_t *out_len)
 {
 	char *path = NULL;
 	int err;
 
 	*out = NULL;
-	err = kv_store_ver_path(m, p, v, &path);
+	err = kv_store_ver_path(p, v, &path);
 	if (err == 0)
-		err = barrier_get(c->barrier, path, out, out_len);
+		err = barrier_view_get(&ctx->store, path, out, out_len);
 	free(path);
 	return err;
 }
 
-int kv_store_load_version(struct core *c, const struct mount_entry *m, const char *p, uint64_t v,
-                          json_t **out)
+int kv_store_load_version(const struct engine_ctx *ctx, const char *p, uint64_t v, json_t **out)
 {
 	char *path = NULL;
 	int err;
 
 	*out = NULL;
-	err = kv_store_ver_path(m, p, v, &path);
+	err = kv_store_ver_path(p, v, &path);
 	if (err == 0)
-		err = kv_store_load_object(c, path, out);
+		err = kv_store_load_object(ctx, path, out);
 	free(path);
 	return err;
 }
 
-int kv_store_list(struct core *c, const struct mount_entry *m, const char *kind, const char *folder,
-                  json_t **keys)
+int kv_store_list(const struct engine_ctx *ctx, const char *kind, const char *folder, json_t **keys)
 {
 	char *path = NULL, **names = NULL;
 	size_t n = 0, i;
@@ -141,9 +136,9 @@ int kv_store_list(struct core *c, const struct mount_entry *m, const char *kind,
 	int err;
 
 	*keys = NULL;
-	if (asprintf(&path, "%s%s%s", m->storage_prefix, kind, folder) < 0)
+	if (asprintf(&path, "%s%s", kind, folder) < 0)
 		return COFFER_ERR_NOMEM;
-	err = barrier_list(c->barrier, path, &names, &n);
+	err = barrier_view_list(&ctx->store, path, &names, &n);
 	if (err != 0)
 		goto out;
 	arr = json_array();
@@ -300,14 +295,13 @@ int kv_batch_delete(struct kv_batch *b, char *path)
 	return kv_batch_delete_as(b, BARRIER_DELETE, path);
 }
 
-int kv_batch_put_meta(struct kv_batch *b, const struct mount_entry *m, const char *p,
-                      const struct kv_meta *meta)
+int kv_batch_put_meta(struct kv_batch *b, const char *p, const struct kv_meta *meta)
 {
 	char *path = NULL;
 	uint8_t *buf = NULL;
 	size_t len = 0;
 
-	if (kv_store_meta_path(m, p, &path) != 0)
+	if (kv_store_meta_path(p, &path) != 0)
 		return COFFER_ERR_NOMEM;
 	if (kv_meta_encode(meta, &buf, &len) != 0)
 		buf = NULL;
@@ -316,27 +310,25 @@ int kv_batch_put_meta(struct kv_batch *b, const struct mount_entry *m, const cha
 
 /* Version rows are unlisted (barrier.h): the metadata row lists them, and kv_purge() finds them
  * there on unmount. */
-int kv_batch_put_version(struct kv_batch *b, const struct mount_entry *m, const char *p, uint64_t v,
-                         char *text)
+int kv_batch_put_version(struct kv_batch *b, const char *p, uint64_t v, char *text)
 {
 	char *path = NULL;
 
-	if (kv_store_ver_path(m, p, v, &path) != 0)
+	if (kv_store_ver_path(p, v, &path) != 0)
 		path = NULL;
 	return kv_batch_put_as(b, BARRIER_PUT_UNLISTED, path, text);
 }
 
-int kv_batch_delete_version(struct kv_batch *b, const struct mount_entry *m, const char *p,
-                            uint64_t v)
+int kv_batch_delete_version(struct kv_batch *b, const char *p, uint64_t v)
 {
 	char *path = NULL;
 
-	if (kv_store_ver_path(m, p, v, &path) != 0)
+	if (kv_store_ver_path(p, v, &path) != 0)
 		return COFFER_ERR_NOMEM;
 	return kv_batch_delete_as(b, BARRIER_DELETE_UNLISTED, path);
 }
 
-int kv_batch_commit(struct core *c, struct kv_batch *b, const char *const *api_paths)
+int kv_batch_commit(const struct engine_ctx *ctx, struct kv_batch *b, const char *const *api_paths)
 {
 	uint8_t enc[8];
 	uint64_t index = 0;
@@ -344,33 +336,31 @@ int kv_batch_commit(struct core *c, struct kv_batch *b, const char *const *api_p
 
 	/* Without a watch (tests, or a build without watch.c wired) the change is just not
 	 * announced. */
-	if (c->watch != NULL) {
-		err = kv_batch_reserve(b);
-		if (err != 0)
-			return err;
-		index = watch_next_index(c->watch);
+	if (ctx->watch != NULL) {
+		/* The change index, outside the mount's view, in the same atomic batch. */
+		struct barrier_op index_op = {BARRIER_PUT, WATCH_INDEX_PATH, enc, sizeof(enc)};
+
+		index = watch_next_index(ctx->watch);
 		watch_index_encode(index, enc);
-		/* Appended without n++, so that kv_batch_free() never frees the static path. */
-		b->ops[b->n] = (struct barrier_op){BARRIER_PUT, WATCH_INDEX_PATH, enc, sizeof(enc)};
-		err = barrier_batch(c->barrier, b->ops, b->n + 1);
+		err = barrier_view_batch(&ctx->store, b->ops, b->n, &index_op);
 	} else {
-		err = barrier_batch(c->barrier, b->ops, b->n);
+		err = barrier_view_batch(&ctx->store, b->ops, b->n, NULL);
 	}
-	if (c->watch == NULL)
+	if (ctx->watch == NULL)
 		return err;
 	if (err == 0 && api_paths != NULL)
-		watch_notify(c->watch, api_paths, index);
+		watch_notify(ctx->watch, api_paths, index);
 	else
-		watch_index_done(c->watch, index);
+		watch_index_done(ctx->watch, index);
 	return err;
 }
 
 #define KV_PURGE_BATCH 256 /* version rows deleted per commit on unmount */
 
 /* Commit b's ops without a watch index (the mount is gone) and empty it. */
-static int kv_purge_flush(struct core *c, struct kv_batch *b)
+static int kv_purge_flush(const struct engine_ctx *ctx, struct kv_batch *b)
 {
-	int err = b->n > 0 ? barrier_batch(c->barrier, b->ops, b->n) : 0;
+	int err = b->n > 0 ? barrier_view_batch(&ctx->store, b->ops, b->n, NULL) : 0;
 
 	for (size_t i = 0; i < b->n; i++)
 		free((char *)b->ops[i].path);
@@ -378,35 +368,35 @@ static int kv_purge_flush(struct core *c, struct kv_batch *b)
 	return err;
 }
 
-int kv_purge(struct core *c, const struct mount_entry *m)
+int kv_purge(const struct engine_ctx *ctx)
 {
 	struct kv_batch *b = kv_batch_new();
 	char *folder = NULL, **paths = NULL;
 	size_t i, j, n = 0, folder_len;
 	int err = COFFER_ERR_NOMEM;
 
-	if (b == NULL || asprintf(&folder, "%smeta/", m->storage_prefix) < 0) {
+	if (b == NULL || asprintf(&folder, "meta/") < 0) {
 		folder = NULL;
 		goto out;
 	}
 	folder_len = strlen(folder);
-	err = barrier_list_tree(c->barrier, folder, &paths, &n);
+	err = barrier_view_list_tree(&ctx->store, folder, &paths, &n);
 	for (i = 0; err == 0 && i < n; i++) {
 		struct kv_meta meta;
 		const char *p = paths[i] + folder_len;
 
-		err = kv_store_load_meta(c, m, p, &meta);
+		err = kv_store_load_meta(ctx, p, &meta);
 		for (j = 0; err == 0 && j < meta.n_versions; j++) {
-			err = kv_batch_delete_version(b, m, p, meta.versions[j].version);
+			err = kv_batch_delete_version(b, p, meta.versions[j].version);
 			if (err == 0 && b->n >= KV_PURGE_BATCH)
-				err = kv_purge_flush(c, b);
+				err = kv_purge_flush(ctx, b);
 		}
 		kv_meta_clear(&meta);            /* zeroed by the load whatever happened */
 		if (err == COFFER_ERR_NOT_FOUND) /* deleted meanwhile */
 			err = 0;
 	}
 	if (err == 0)
-		err = kv_purge_flush(c, b);
+		err = kv_purge_flush(ctx, b);
 out:
 	barrier_list_free(paths, n);
 	free(folder);

@@ -8,17 +8,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core.h"
+#include "api/engine.h"
 #include "json.h"
 #include "engines/kv/kv_int.h"
 #include "engines/mount.h"
 
-static int kv_v1_path(const struct mount_entry *m, const char *p, char **out)
+static int kv_v1_path(const char *p, char **out)
 {
-	return asprintf(out, "%s%s", m->storage_prefix, p) < 0 ? COFFER_ERR_NOMEM : 0;
+	return asprintf(out, "%s", p) < 0 ? COFFER_ERR_NOMEM : 0;
 }
 
-static void kv_v1_read(struct core *c, struct request *req, struct response *resp)
+static void kv_v1_read(const struct engine_ctx *ctx, struct request *req, struct response *resp)
 {
 	char *path = NULL;
 	json_t *data = NULL;
@@ -27,9 +27,9 @@ static void kv_v1_read(struct core *c, struct request *req, struct response *res
 
 	if (kv_require_path(req, resp, &p) != 0)
 		return;
-	err = kv_v1_path(req->mount, p, &path);
+	err = kv_v1_path(p, &path);
 	if (err == 0)
-		err = kv_store_load_object(c, path, &data);
+		err = kv_store_load_object(ctx, path, &data);
 	free(path);
 	if (err != 0)
 		kv_respond_err(resp, err, "read");
@@ -38,13 +38,14 @@ static void kv_v1_read(struct core *c, struct request *req, struct response *res
 }
 
 /* Put (text non-NULL, stolen) or delete the row of p in one batch with the watch index. */
-static int kv_v1_change(struct core *c, const struct request *req, const char *p, char *text)
+static int kv_v1_change(const struct engine_ctx *ctx, const struct request *req, const char *p,
+                        char *text)
 {
 	struct kv_batch *b = kv_batch_new();
 	char *path = NULL, *api = NULL;
 	int err = COFFER_ERR_NOMEM;
 
-	if (b == NULL || kv_v1_path(req->mount, p, &path) != 0) {
+	if (b == NULL || kv_v1_path(p, &path) != 0) {
 		if (text != NULL)
 			coffer_json_free_text(text);
 		goto out;
@@ -55,14 +56,14 @@ static int kv_v1_change(struct core *c, const struct request *req, const char *p
 		err = COFFER_ERR_NOMEM;
 	}
 	if (err == 0)
-		err = kv_batch_commit(c, b, (const char *const[]){api, NULL});
+		err = kv_batch_commit(ctx, b, (const char *const[]){api, NULL});
 out:
 	free(api);
 	kv_batch_free(b);
 	return err;
 }
 
-static void kv_v1_write(struct core *c, struct request *req, struct response *resp)
+static void kv_v1_write(const struct engine_ctx *ctx, struct request *req, struct response *resp)
 {
 	const char *p;
 	char *text;
@@ -79,53 +80,53 @@ static void kv_v1_write(struct core *c, struct request *req, struct response *re
 		response_err(resp, COFFER_ERR_NOMEM);
 		return;
 	}
-	if (strlen(text) > kv_max_value_size(c)) {
+	if (strlen(text) > kv_max_value_size(ctx)) {
 		coffer_json_free_text(text);
 		response_error(resp, 413, "value too large: at most %zu bytes of JSON",
-		               kv_max_value_size(c));
+		               kv_max_value_size(ctx));
 		return;
 	}
-	err = kv_v1_change(c, req, p, text);
+	err = kv_v1_change(ctx, req, p, text);
 	if (err != 0)
 		kv_respond_err(resp, err, "write");
 	else
 		response_no_content(resp);
 }
 
-static void kv_v1_delete(struct core *c, struct request *req, struct response *resp)
+static void kv_v1_delete(const struct engine_ctx *ctx, struct request *req, struct response *resp)
 {
 	const char *p;
 	int err;
 
 	if (kv_require_path(req, resp, &p) != 0)
 		return;
-	err = kv_v1_change(c, req, p, NULL);
+	err = kv_v1_change(ctx, req, p, NULL);
 	if (err != 0)
 		kv_respond_err(resp, err, "delete");
 	else
 		response_no_content(resp);
 }
 
-void kv_v1_route(struct core *c, struct request *req, struct response *resp)
+void kv_v1_route(const struct engine_ctx *ctx, struct request *req, struct response *resp)
 {
 	if (req->is_list) {
-		kv_list_route(c, req, resp, "");
+		kv_list_route(ctx, req, resp, "");
 		return;
 	}
 	switch (req->method) {
 	case REQ_GET:
-		kv_v1_read(c, req, resp);
+		kv_v1_read(ctx, req, resp);
 		break;
 	case REQ_DELETE:
-		kv_v1_delete(c, req, resp);
+		kv_v1_delete(ctx, req, resp);
 		break;
 	default:
-		kv_v1_write(c, req, resp);
+		kv_v1_write(ctx, req, resp);
 		break;
 	}
 }
 
-int kv_v1_exists(struct core *c, struct request *req)
+int kv_v1_exists(const struct engine_ctx *ctx, struct request *req)
 {
 	const char *p = kv_secret_path(req);
 	char *path = NULL;
@@ -134,9 +135,9 @@ int kv_v1_exists(struct core *c, struct request *req)
 
 	if (p[0] == '\0')
 		return 0;
-	err = kv_v1_path(req->mount, p, &path);
+	err = kv_v1_path(p, &path);
 	if (err == 0)
-		err = kv_store_load_object(c, path, &data);
+		err = kv_store_load_object(ctx, path, &data);
 	free(path);
 	json_decref(data);
 	if (err == COFFER_ERR_NOT_FOUND)

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core.h"
+#include "api/engine.h"
 #include "json.h"
 #include "engines/kv/kv_int.h"
 #include "engines/mount.h"
@@ -26,8 +26,8 @@ struct kv_write {
 	char *text; /* the new version, serialised */
 };
 
-int kv_prune_into(struct kv_batch *b, const struct mount_entry *m, const char *p,
-                  struct kv_meta *meta, const struct kv_config *cfg)
+int kv_prune_into(struct kv_batch *b, const char *p, struct kv_meta *meta,
+                  const struct kv_config *cfg)
 {
 	uint64_t max = kv_effective_max_versions(meta->max_versions, cfg->max_versions);
 	size_t n = kv_meta_prune_count(meta, max), i;
@@ -37,7 +37,7 @@ int kv_prune_into(struct kv_batch *b, const struct mount_entry *m, const char *p
 	for (i = 0; i < n; i++) {
 		if (meta->versions[i].is_destroyed)
 			continue;
-		err = kv_batch_delete_version(b, m, p, meta->versions[i].version);
+		err = kv_batch_delete_version(b, p, meta->versions[i].version);
 		if (err != 0)
 			return err;
 	}
@@ -51,9 +51,10 @@ int kv_prune_into(struct kv_batch *b, const struct mount_entry *m, const char *p
  * text in *md_text. 0, or a response was made: plain 404 for a missing key or version, 404 with
  * the envelope {data_key: null, metadata} for a deleted or destroyed version.
  */
-static int kv_read_version(struct core *c, const struct request *req, struct response *resp,
-                           const char *p, const char *data_key, struct kv_meta *meta, json_t **data,
-                           json_t **md, struct kv_text *text, char **md_text)
+static int kv_read_version(const struct engine_ctx *ctx, const struct request *req,
+                           struct response *resp, const char *p, const char *data_key,
+                           struct kv_meta *meta, json_t **data, json_t **md, struct kv_text *text,
+                           char **md_text)
 {
 	const struct kv_version *v;
 	int64_t want = 0;
@@ -63,7 +64,7 @@ static int kv_read_version(struct core *c, const struct request *req, struct res
 		response_error(resp, 400, "version must be a non-negative integer");
 		return COFFER_ERR_INVALID;
 	}
-	err = kv_store_load_meta(c, req->mount, p, meta);
+	err = kv_store_load_meta(ctx, p, meta);
 	if (err != 0) {
 		kv_respond_err(resp, err, "metadata read");
 		return err;
@@ -82,12 +83,11 @@ static int kv_read_version(struct core *c, const struct request *req, struct res
 		return COFFER_ERR_NOT_FOUND;
 	}
 	if (text != NULL) {
-		err = kv_store_load_version_text(c, req->mount, p, v->version, &text->buf,
-		                                 &text->len);
+		err = kv_store_load_version_text(ctx, p, v->version, &text->buf, &text->len);
 		if (err == 0 && (*md_text = kv_version_api_text(meta, v)) == NULL)
 			err = COFFER_ERR_NOMEM;
 	} else {
-		err = kv_store_load_version(c, req->mount, p, v->version, data);
+		err = kv_store_load_version(ctx, p, v->version, data);
 		if (err == 0 && (*md = kv_version_api_json(meta, v)) == NULL) {
 			json_decref(*data);
 			*data = NULL;
@@ -118,7 +118,7 @@ static char *kv_read_body(const struct kv_text *t, const char *mds)
 	return out;
 }
 
-static void kv_data_read(struct core *c, struct request *req, struct response *resp)
+static void kv_data_read(const struct engine_ctx *ctx, struct request *req, struct response *resp)
 {
 	struct kv_meta meta = {0};
 	struct kv_text text = {NULL, 0};
@@ -127,7 +127,7 @@ static void kv_data_read(struct core *c, struct request *req, struct response *r
 
 	if (kv_require_path(req, resp, &p) != 0)
 		return;
-	if (kv_read_version(c, req, resp, p, "data", &meta, NULL, NULL, &text, &md) == 0) {
+	if (kv_read_version(ctx, req, resp, p, "data", &meta, NULL, NULL, &text, &md) == 0) {
 		body = kv_read_body(&text, md);
 		if (body != NULL)
 			response_envelope_text(resp, req, body);
@@ -140,7 +140,7 @@ static void kv_data_read(struct core *c, struct request *req, struct response *r
 	kv_meta_clear(&meta);
 }
 
-void kv_subkeys_route(struct core *c, struct request *req, struct response *resp)
+void kv_subkeys_route(const struct engine_ctx *ctx, struct request *req, struct response *resp)
 {
 	struct kv_meta meta = {0};
 	json_t *data = NULL, *md = NULL, *sk;
@@ -153,7 +153,7 @@ void kv_subkeys_route(struct core *c, struct request *req, struct response *resp
 		response_error(resp, 400, "depth must be a non-negative integer");
 		return;
 	}
-	if (kv_read_version(c, req, resp, p, "subkeys", &meta, &data, &md, NULL, NULL) == 0) {
+	if (kv_read_version(ctx, req, resp, p, "subkeys", &meta, &data, &md, NULL, NULL) == 0) {
 		sk = kv_subkeys(data, depth);
 		json_decref(data);
 		if (sk == NULL) {
@@ -169,8 +169,7 @@ void kv_subkeys_route(struct core *c, struct request *req, struct response *resp
 }
 
 /* PATCH: the merge of the body's data into the latest version, serialised into w->text. */
-static int kv_patch_text(struct core *c, const struct request *req, struct response *resp,
-                         struct kv_write *w)
+static int kv_patch_text(const struct engine_ctx *ctx, struct response *resp, struct kv_write *w)
 {
 	const struct kv_version *v = kv_meta_find(&w->meta, w->meta.current_version);
 	json_t *old = NULL, *merged;
@@ -180,7 +179,7 @@ static int kv_patch_text(struct core *c, const struct request *req, struct respo
 		response_not_found(resp);
 		return COFFER_ERR_NOT_FOUND;
 	}
-	err = kv_store_load_version(c, req->mount, w->p, v->version, &old);
+	err = kv_store_load_version(ctx, w->p, v->version, &old);
 	if (err != 0) {
 		kv_respond_err(resp, err, "patch read");
 		return err;
@@ -197,14 +196,14 @@ static int kv_patch_text(struct core *c, const struct request *req, struct respo
 }
 
 /* Under the key's lock: load config and metadata, decide check-and-set, build the text. */
-static int kv_write_prepare(struct core *c, const struct request *req, struct response *resp,
-                            struct kv_write *w, bool is_patch)
+static int kv_write_prepare(const struct engine_ctx *ctx, struct response *resp, struct kv_write *w,
+                            bool is_patch)
 {
 	int err;
 
-	err = kv_store_load_config(c, req->mount, &w->cfg);
+	err = kv_store_load_config(ctx, &w->cfg);
 	if (err == 0)
-		err = kv_store_load_meta(c, req->mount, w->p, &w->meta);
+		err = kv_store_load_meta(ctx, w->p, &w->meta);
 	if (err == COFFER_ERR_NOT_FOUND && !is_patch) {
 		kv_meta_init(&w->meta, 0); /* created_time is set with the first version */
 		err = 0;
@@ -226,12 +225,12 @@ static int kv_write_prepare(struct core *c, const struct request *req, struct re
 		break;
 	}
 	if (is_patch)
-		err = kv_patch_text(c, req, resp, w);
+		err = kv_patch_text(ctx, resp, w);
 	else if ((w->text = coffer_json_dump(w->data)) == NULL)
 		err = COFFER_ERR_NOMEM;
-	if (err == 0 && strlen(w->text) > kv_max_value_size(c)) {
+	if (err == 0 && strlen(w->text) > kv_max_value_size(ctx)) {
 		response_error(resp, 413, "value too large: at most %zu bytes of JSON per version",
-		               kv_max_value_size(c));
+		               kv_max_value_size(ctx));
 		return COFFER_ERR_TOO_LARGE;
 	}
 	if (err == COFFER_ERR_NOMEM)
@@ -240,8 +239,8 @@ static int kv_write_prepare(struct core *c, const struct request *req, struct re
 }
 
 /* The new version's data row, the metadata row and the pruned rows in one batch. */
-static int kv_write_commit(struct core *c, const struct request *req, struct kv_write *w,
-                           uint64_t *version)
+static int kv_write_commit(const struct engine_ctx *ctx, const struct request *req,
+                           struct kv_write *w, uint64_t *version)
 {
 	int64_t now = kv_now_ns(), dva, deletion = 0;
 	char *dpath = NULL, *mpath = NULL;
@@ -257,16 +256,16 @@ static int kv_write_commit(struct core *c, const struct request *req, struct kv_
 	if (b == NULL || v == NULL)
 		goto out;
 	*version = v->version;
-	err = kv_batch_put_version(b, req->mount, w->p, v->version, w->text);
+	err = kv_batch_put_version(b, w->p, v->version, w->text);
 	w->text = NULL;
 	if (err == 0)
-		err = kv_prune_into(b, req->mount, w->p, &w->meta, &w->cfg);
+		err = kv_prune_into(b, w->p, &w->meta, &w->cfg);
 	if (err == 0)
-		err = kv_batch_put_meta(b, req->mount, w->p, &w->meta);
+		err = kv_batch_put_meta(b, w->p, &w->meta);
 	if (err == 0)
 		err = kv_api_paths(req, w->p, &dpath, &mpath);
 	if (err == 0)
-		err = kv_batch_commit(c, b, (const char *const[]){dpath, mpath, NULL});
+		err = kv_batch_commit(ctx, b, (const char *const[]){dpath, mpath, NULL});
 out:
 	free(mpath);
 	free(dpath);
@@ -274,7 +273,8 @@ out:
 	return err;
 }
 
-static void kv_data_write(struct core *c, struct request *req, struct response *resp, bool is_patch)
+static void kv_data_write(const struct engine_ctx *ctx, struct request *req, struct response *resp,
+                          bool is_patch)
 {
 	struct kv_write w = {0};
 	uint64_t version = 0;
@@ -292,9 +292,9 @@ static void kv_data_write(struct core *c, struct request *req, struct response *
 		return;
 	}
 	kv_store_lock(req->mount, w.p);
-	err = kv_write_prepare(c, req, resp, &w, is_patch);
+	err = kv_write_prepare(ctx, resp, &w, is_patch);
 	if (err == 0) {
-		err = kv_write_commit(c, req, &w, &version);
+		err = kv_write_commit(ctx, req, &w, &version);
 		if (err != 0)
 			kv_respond_err(resp, err, "version write");
 	}
@@ -308,30 +308,30 @@ static void kv_data_write(struct core *c, struct request *req, struct response *
 	kv_meta_clear(&w.meta);
 }
 
-void kv_data_route(struct core *c, struct request *req, struct response *resp)
+void kv_data_route(const struct engine_ctx *ctx, struct request *req, struct response *resp)
 {
 	switch (req->method) {
 	case REQ_GET:
-		kv_data_read(c, req, resp);
+		kv_data_read(ctx, req, resp);
 		break;
 	case REQ_PATCH:
-		kv_data_write(c, req, resp, true);
+		kv_data_write(ctx, req, resp, true);
 		break;
 	case REQ_DELETE:
-		kv_delete_latest(c, req, resp);
+		kv_delete_latest(ctx, req, resp);
 		break;
 	default:
-		kv_data_write(c, req, resp, false);
+		kv_data_write(ctx, req, resp, false);
 		break;
 	}
 }
 
-int kv_data_exists(struct core *c, struct request *req)
+int kv_data_exists(const struct engine_ctx *ctx, struct request *req)
 {
 	struct kv_meta meta;
 	int err;
 
-	err = kv_load_path_meta(c, req, &meta);
+	err = kv_load_path_meta(ctx, req, &meta);
 	if (err != 1)
 		return err;
 	err = meta.current_version > 0;

@@ -6,7 +6,7 @@
  */
 #include <stdlib.h>
 
-#include "core.h"
+#include "api/engine.h"
 #include "engines/kv/kv_int.h"
 #include "engines/mount.h"
 
@@ -14,9 +14,8 @@ enum kv_version_op { KV_OP_DELETE, KV_OP_UNDELETE, KV_OP_DESTROY };
 
 /* Apply op to one version, as Vault does: destroyed versions are final; deleting an already
  * deleted version keeps its first deletion time; undelete also cancels a scheduled deletion. */
-static int kv_version_apply(struct kv_batch *b, const struct mount_entry *m, const char *p,
-                            struct kv_version *v, enum kv_version_op op, int64_t now,
-                            bool *is_changed)
+static int kv_version_apply(struct kv_batch *b, const char *p, struct kv_version *v,
+                            enum kv_version_op op, int64_t now, bool *is_changed)
 {
 	if (v->is_destroyed)
 		return 0;
@@ -34,7 +33,7 @@ static int kv_version_apply(struct kv_batch *b, const struct mount_entry *m, con
 	case KV_OP_DESTROY:
 		v->is_destroyed = true;
 		*is_changed = true;
-		return kv_batch_delete_version(b, m, p, v->version);
+		return kv_batch_delete_version(b, p, v->version);
 	}
 	*is_changed = true;
 	return 0;
@@ -42,8 +41,8 @@ static int kv_version_apply(struct kv_batch *b, const struct mount_entry *m, con
 
 /* Apply op to the listed versions (list NULL: the latest) in one batch; a missing key or version
  * is not an error, as in Vault. */
-static int kv_versions_change(struct core *c, const struct request *req, const char *p,
-                              enum kv_version_op op, const uint64_t *list, size_t n)
+static int kv_versions_change(const struct engine_ctx *ctx, const struct request *req,
+                              const char *p, enum kv_version_op op, const uint64_t *list, size_t n)
 {
 	struct kv_meta meta = {0};
 	struct kv_batch *b = NULL;
@@ -55,7 +54,7 @@ static int kv_versions_change(struct core *c, const struct request *req, const c
 	int err;
 
 	kv_store_lock(req->mount, p);
-	err = kv_store_load_meta(c, req->mount, p, &meta);
+	err = kv_store_load_meta(ctx, p, &meta);
 	if (err == COFFER_ERR_NOT_FOUND) {
 		err = 0;
 		goto out;
@@ -66,15 +65,15 @@ static int kv_versions_change(struct core *c, const struct request *req, const c
 	for (i = 0; err == 0 && i < n; i++) {
 		v = kv_meta_find(&meta, list != NULL ? list[i] : meta.current_version);
 		if (v != NULL)
-			err = kv_version_apply(b, req->mount, p, v, op, now, &is_changed);
+			err = kv_version_apply(b, p, v, op, now, &is_changed);
 	}
 	if (err != 0 || !is_changed)
 		goto out;
-	err = kv_batch_put_meta(b, req->mount, p, &meta);
+	err = kv_batch_put_meta(b, p, &meta);
 	if (err == 0)
 		err = kv_api_paths(req, p, &dpath, &mpath);
 	if (err == 0)
-		err = kv_batch_commit(c, b, (const char *const[]){dpath, mpath, NULL});
+		err = kv_batch_commit(ctx, b, (const char *const[]){dpath, mpath, NULL});
 out:
 	kv_store_unlock(req->mount, p);
 	free(mpath);
@@ -84,22 +83,22 @@ out:
 	return err;
 }
 
-void kv_delete_latest(struct core *c, struct request *req, struct response *resp)
+void kv_delete_latest(const struct engine_ctx *ctx, struct request *req, struct response *resp)
 {
 	const char *p;
 	int err;
 
 	if (kv_require_path(req, resp, &p) != 0)
 		return;
-	err = kv_versions_change(c, req, p, KV_OP_DELETE, NULL, 1);
+	err = kv_versions_change(ctx, req, p, KV_OP_DELETE, NULL, 1);
 	if (err != 0)
 		kv_respond_err(resp, err, "delete");
 	else
 		response_no_content(resp);
 }
 
-static void kv_versions_route(struct core *c, struct request *req, struct response *resp,
-                              enum kv_version_op op)
+static void kv_versions_route(const struct engine_ctx *ctx, struct request *req,
+                              struct response *resp, enum kv_version_op op)
 {
 	uint64_t *list = NULL;
 	size_t n = 0;
@@ -117,7 +116,7 @@ static void kv_versions_route(struct core *c, struct request *req, struct respon
 		response_error(resp, 400, "versions must be a list of version numbers");
 		return;
 	}
-	err = kv_versions_change(c, req, p, op, list, n);
+	err = kv_versions_change(ctx, req, p, op, list, n);
 	free(list);
 	if (err != 0)
 		kv_respond_err(resp, err, "version change");
@@ -125,17 +124,17 @@ static void kv_versions_route(struct core *c, struct request *req, struct respon
 		response_no_content(resp);
 }
 
-void kv_delete_route(struct core *c, struct request *req, struct response *resp)
+void kv_delete_route(const struct engine_ctx *ctx, struct request *req, struct response *resp)
 {
-	kv_versions_route(c, req, resp, KV_OP_DELETE);
+	kv_versions_route(ctx, req, resp, KV_OP_DELETE);
 }
 
-void kv_undelete_route(struct core *c, struct request *req, struct response *resp)
+void kv_undelete_route(const struct engine_ctx *ctx, struct request *req, struct response *resp)
 {
-	kv_versions_route(c, req, resp, KV_OP_UNDELETE);
+	kv_versions_route(ctx, req, resp, KV_OP_UNDELETE);
 }
 
-void kv_destroy_route(struct core *c, struct request *req, struct response *resp)
+void kv_destroy_route(const struct engine_ctx *ctx, struct request *req, struct response *resp)
 {
-	kv_versions_route(c, req, resp, KV_OP_DESTROY);
+	kv_versions_route(ctx, req, resp, KV_OP_DESTROY);
 }

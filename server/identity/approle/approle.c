@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "identity/approle/approle.h"
 #include "identity/approle/approle_int.h"
+#include "api/tables.h"
 #include "cidr.h"
 #include "json.h"
 #include "log.h"
@@ -164,16 +164,17 @@ static const char *approle_role_apply(const json_t *body, json_t *role, char *ms
 	return NULL;
 }
 
-static void approle_role_list(struct core *c, struct request *req, struct response *resp)
+static void approle_role_list(const struct engine_ctx *ctx, struct request *req,
+                              struct response *resp)
 {
 	char key[APPROLE_KEY_MAX], **keys = NULL;
 	json_t *arr;
 	size_t i, n = 0;
 	int rc;
 
-	rc = approle_key(req, key, "role/");
+	rc = approle_key(key, "role/");
 	if (rc == 0)
-		rc = barrier_list(c->barrier, key, &keys, &n);
+		rc = barrier_view_list(&ctx->store, key, &keys, &n);
 	if (rc != 0) {
 		response_err(resp, rc);
 		return;
@@ -189,10 +190,11 @@ static void approle_role_list(struct core *c, struct request *req, struct respon
 	response_envelope(resp, req, json_pack("{s:o}", "keys", arr), NULL, NULL);
 }
 
-static void approle_role_read(struct core *c, struct request *req, struct response *resp)
+static void approle_role_read(const struct engine_ctx *ctx, struct request *req,
+                              struct response *resp)
 {
 	const char *name;
-	json_t *role = approle_role_or_error(c, req, resp, &name), *data;
+	json_t *role = approle_role_or_error(ctx, req, resp, &name), *data;
 	size_t i;
 
 	if (role == NULL)
@@ -212,7 +214,8 @@ static void approle_role_read(struct core *c, struct request *req, struct respon
 	response_envelope(resp, req, data, NULL, NULL);
 }
 
-static void approle_role_write(struct core *c, struct request *req, struct response *resp)
+static void approle_role_write(const struct engine_ctx *ctx, struct request *req,
+                               struct response *resp)
 {
 	const char *name = approle_role_name(req, resp), *msg;
 	char role_id[37], buf[128], *old_id = NULL;
@@ -222,7 +225,7 @@ static void approle_role_write(struct core *c, struct request *req, struct respo
 	if (name == NULL)
 		return;
 	approle_lock();
-	rc = approle_role_load(c, req, name, &role);
+	rc = approle_role_load(ctx, name, &role);
 	if (rc == COFFER_ERR_NOT_FOUND) {
 		coffer_uuid(role_id);
 		role = approle_role_defaults(role_id);
@@ -240,7 +243,7 @@ static void approle_role_write(struct core *c, struct request *req, struct respo
 		response_error(resp, 400, "%s", msg);
 		goto out;
 	}
-	rc = approle_role_store(c, req, name, role, old_id);
+	rc = approle_role_store(ctx, name, role, old_id);
 	if (rc == COFFER_ERR_EXISTS)
 		response_error(resp, 400, "role_id already in use");
 	else if (rc != 0)
@@ -256,7 +259,8 @@ out:
 }
 
 /* Secret_ids go first: a role re-created under the same name must not find old ones. */
-static void approle_role_delete(struct core *c, struct request *req, struct response *resp)
+static void approle_role_delete(const struct engine_ctx *ctx, struct request *req,
+                                struct response *resp)
 {
 	const char *name = approle_role_name(req, resp);
 	char rkey[APPROLE_KEY_MAX], ikey[APPROLE_KEY_MAX];
@@ -267,18 +271,18 @@ static void approle_role_delete(struct core *c, struct request *req, struct resp
 	if (name == NULL)
 		return;
 	approle_lock();
-	rc = approle_role_load(c, req, name, &role);
+	rc = approle_role_load(ctx, name, &role);
 	if (rc == 0)
-		rc = approle_secret_delete_all(c, req, name);
+		rc = approle_secret_delete_all(ctx, name);
 	if (rc == 0)
-		rc = approle_key(req, rkey, "role/%s", name);
+		rc = approle_key(rkey, "role/%s", name);
 	if (rc == 0)
-		rc = approle_role_id_key(c, req,
-		                         json_string_value(json_object_get(role, "role_id")), ikey);
+		rc = approle_role_id_key(ctx, json_string_value(json_object_get(role, "role_id")),
+		                         ikey);
 	if (rc == 0) {
 		ops[0] = (struct barrier_op){BARRIER_DELETE, rkey, NULL, 0};
 		ops[1] = (struct barrier_op){BARRIER_DELETE, ikey, NULL, 0};
-		rc = barrier_batch(c->barrier, ops, 2);
+		rc = barrier_view_batch(&ctx->store, ops, 2, NULL);
 	}
 	approle_unlock();
 	json_decref(role);
@@ -288,17 +292,17 @@ static void approle_role_delete(struct core *c, struct request *req, struct resp
 		response_err(resp, rc);
 }
 
-static void approle_role(struct core *c, struct request *req, struct response *resp)
+static void approle_role(const struct engine_ctx *ctx, struct request *req, struct response *resp)
 {
 	if (req->method == REQ_GET)
-		approle_role_read(c, req, resp);
+		approle_role_read(ctx, req, resp);
 	else if (req->method == REQ_DELETE)
-		approle_role_delete(c, req, resp);
+		approle_role_delete(ctx, req, resp);
 	else
-		approle_role_write(c, req, resp);
+		approle_role_write(ctx, req, resp);
 }
 
-static int approle_role_exists(struct core *c, struct request *req)
+static int approle_role_exists(const struct engine_ctx *ctx, struct request *req)
 {
 	const char *name = request_param(req, "role_name");
 	json_t *role = NULL;
@@ -306,17 +310,18 @@ static int approle_role_exists(struct core *c, struct request *req)
 
 	if (!approle_name_is_valid(name))
 		return 0;
-	rc = approle_role_load(c, req, name, &role);
+	rc = approle_role_load(ctx, name, &role);
 	json_decref(role);
 	if (rc == COFFER_ERR_NOT_FOUND)
 		return 0;
 	return rc == 0 ? 1 : rc;
 }
 
-static void approle_role_id(struct core *c, struct request *req, struct response *resp)
+static void approle_role_id(const struct engine_ctx *ctx, struct request *req,
+                            struct response *resp)
 {
 	const char *name, *new_id = NULL;
-	json_t *role = approle_role_or_error(c, req, resp, &name);
+	json_t *role = approle_role_or_error(ctx, req, resp, &name);
 	char *old_id = NULL;
 	int rc;
 
@@ -336,14 +341,14 @@ static void approle_role_id(struct core *c, struct request *req, struct response
 		return;
 	}
 	approle_lock();
-	rc = approle_role_load(c, req, name, &role);
+	rc = approle_role_load(ctx, name, &role);
 	if (rc == 0) {
 		old_id = strdup(json_string_value(json_object_get(role, "role_id")));
 		rc = old_id == NULL ? COFFER_ERR_NOMEM
 		                    : json_object_set_new(role, "role_id", json_string(new_id));
 	}
 	if (rc == 0)
-		rc = approle_role_store(c, req, name, role, old_id);
+		rc = approle_role_store(ctx, name, role, old_id);
 	approle_unlock();
 	if (rc == COFFER_ERR_EXISTS)
 		response_error(resp, 400, "role_id already in use");
@@ -367,7 +372,7 @@ static const json_t *approle_token_cidrs(const json_t *role, const json_t *entry
 }
 
 /* Create the login's token with the role's settings and answer with its auth block. */
-static void approle_issue(struct core *c, struct request *req, struct response *resp,
+static void approle_issue(const struct engine_ctx *ctx, struct request *req, struct response *resp,
                           const char *name, const json_t *role, const json_t *entry)
 {
 	const struct mount_entry *m = req->mount;
@@ -394,7 +399,7 @@ static void approle_issue(struct core *c, struct request *req, struct response *
 	p.num_uses = approle_int(role, "token_num_uses");
 	p.is_renewable = true;
 	p.no_default_policy = json_is_true(json_object_get(role, "token_no_default_policy"));
-	rc = meta == NULL ? COFFER_ERR_NOMEM : token_create(c->tokens, &p, &text, &e);
+	rc = meta == NULL ? COFFER_ERR_NOMEM : token_create(ctx->tokens, &p, &text, &e);
 	if (rc != 0) {
 		log_error("approle login for role %s: token creation failed: %s", name,
 		          coffer_strerror(rc));
@@ -408,7 +413,7 @@ static void approle_issue(struct core *c, struct request *req, struct response *
 	json_decref(meta);
 }
 
-static void approle_login(struct core *c, struct request *req, struct response *resp)
+static void approle_login(const struct engine_ctx *ctx, struct request *req, struct response *resp)
 {
 	const char *role_id = NULL, *secret_id = NULL;
 	char name[APPROLE_NAME_MAX + 1];
@@ -419,7 +424,7 @@ static void approle_login(struct core *c, struct request *req, struct response *
 		response_error(resp, 400, "missing role_id");
 		return;
 	}
-	rc = approle_role_by_id(c, req, role_id, name, &role);
+	rc = approle_role_by_id(ctx, role_id, name, &role);
 	if (rc == COFFER_ERR_NOT_FOUND) {
 		response_error(resp, 400, "invalid role or secret ID");
 		goto out;
@@ -440,7 +445,7 @@ static void approle_login(struct core *c, struct request *req, struct response *
 			response_error(resp, 400, "missing secret_id");
 			goto out;
 		}
-		rc = approle_secret_use(c, req, name, secret_id, &entry);
+		rc = approle_secret_use(ctx, req, name, secret_id, &entry);
 		if (rc == COFFER_ERR_NOT_FOUND) {
 			response_error(resp, 400, "invalid secret id");
 			goto out;
@@ -456,7 +461,7 @@ static void approle_login(struct core *c, struct request *req, struct response *
 			goto out;
 		}
 	}
-	approle_issue(c, req, resp, name, role, entry);
+	approle_issue(ctx, req, resp, name, role, entry);
 out:
 	json_decref(entry);
 	json_decref(role);
@@ -479,4 +484,10 @@ static const struct route approle_routes[] = {
 };
 static const size_t approle_routes_len = sizeof(approle_routes) / sizeof(approle_routes[0]);
 
-const struct engine approle_engine = {"approle", approle_routes, &approle_routes_len, NULL};
+const struct engine approle_engine = {
+    .type = "approle",
+    .is_auth = true,
+    .routes = approle_routes,
+    .n_routes = &approle_routes_len,
+    .uses = ENGINE_USES_TOKENS,
+};

@@ -104,11 +104,11 @@ static json_t *approle_secret_entry(const struct request *req, const json_t *rol
 }
 
 /* POST role/:r/secret-id and role/:r/custom-secret-id. */
-static void approle_secret_create(struct core *c, struct request *req, struct response *resp,
-                                  bool is_custom)
+static void approle_secret_create(const struct engine_ctx *ctx, struct request *req,
+                                  struct response *resp, bool is_custom)
 {
 	const char *name, *custom = NULL;
-	json_t *role = approle_role_or_error(c, req, resp, &name), *entry = NULL;
+	json_t *role = approle_role_or_error(ctx, req, resp, &name), *entry = NULL;
 	char secret[37], hex[APPROLE_HEX_LEN];
 	const char *sid = secret;
 	int rc;
@@ -130,9 +130,9 @@ static void approle_secret_create(struct core *c, struct request *req, struct re
 	coffer_uuid(secret);
 	if (is_custom)
 		sid = custom;
-	rc = approle_hash_hex(c, APPROLE_SECRET_ID_LABEL, sid, hex);
+	rc = approle_hash_hex(ctx, APPROLE_SECRET_ID_LABEL, sid, hex);
 	if (rc == 0)
-		rc = approle_secret_store(c, req, name, hex, entry);
+		rc = approle_secret_store(ctx, name, hex, entry);
 	if (rc == COFFER_ERR_EXISTS)
 		response_error(resp, 400, "SecretID is already registered");
 	else if (rc != 0)
@@ -152,10 +152,11 @@ out:
 }
 
 /* LIST role/:r/secret-id: the accessors. */
-static void approle_secret_list(struct core *c, struct request *req, struct response *resp)
+static void approle_secret_list(const struct engine_ctx *ctx, struct request *req,
+                                struct response *resp)
 {
 	const char *name;
-	json_t *role = approle_role_or_error(c, req, resp, &name), *arr = NULL, *entry;
+	json_t *role = approle_role_or_error(ctx, req, resp, &name), *arr = NULL, *entry;
 	char **keys = NULL;
 	size_t i, n = 0;
 	int rc;
@@ -163,10 +164,10 @@ static void approle_secret_list(struct core *c, struct request *req, struct resp
 	if (role == NULL)
 		return;
 	json_decref(role);
-	rc = approle_secret_hexes(c, req, name, &keys, &n);
+	rc = approle_secret_hexes(ctx, name, &keys, &n);
 	arr = rc == 0 ? json_array() : NULL;
 	for (i = 0; arr != NULL && i < n; i++) {
-		if (approle_secret_load(c, req, name, keys[i], &entry) == 0)
+		if (approle_secret_load(ctx, name, keys[i], &entry) == 0)
 			json_array_append(arr, json_object_get(entry, "secret_id_accessor"));
 		json_decref(entry);
 	}
@@ -180,17 +181,18 @@ static void approle_secret_list(struct core *c, struct request *req, struct resp
 	json_decref(arr);
 }
 
-void approle_secret_id(struct core *c, struct request *req, struct response *resp)
+void approle_secret_id(const struct engine_ctx *ctx, struct request *req, struct response *resp)
 {
 	if (req->is_list || req->method == REQ_LIST)
-		approle_secret_list(c, req, resp);
+		approle_secret_list(ctx, req, resp);
 	else
-		approle_secret_create(c, req, resp, false);
+		approle_secret_create(ctx, req, resp, false);
 }
 
-void approle_custom_secret_id(struct core *c, struct request *req, struct response *resp)
+void approle_custom_secret_id(const struct engine_ctx *ctx, struct request *req,
+                              struct response *resp)
 {
-	approle_secret_create(c, req, resp, true);
+	approle_secret_create(ctx, req, resp, true);
 }
 
 /* The data of a lookup: the entry with its times in RFC 3339. */
@@ -211,8 +213,8 @@ static json_t *approle_secret_json(const json_t *entry)
 
 /* The hash hex of the secret_id named by the body: by "secret_id", or through the accessor index
  * by "secret_id_accessor" (which must belong to role). 0, NOT_FOUND, or INVALID. */
-static int approle_secret_target(struct core *c, const struct request *req, const char *role,
-                                 bool by_accessor, char hex[APPROLE_HEX_LEN])
+static int approle_secret_target(const struct engine_ctx *ctx, const struct request *req,
+                                 const char *role, bool by_accessor, char hex[APPROLE_HEX_LEN])
 {
 	const char *v = NULL, *owner;
 	char key[APPROLE_KEY_MAX];
@@ -224,12 +226,12 @@ static int approle_secret_target(struct core *c, const struct request *req, cons
 	    v[0] == '\0')
 		return COFFER_ERR_INVALID;
 	if (!by_accessor)
-		return approle_hash_hex(c, APPROLE_SECRET_ID_LABEL, v, hex);
+		return approle_hash_hex(ctx, APPROLE_SECRET_ID_LABEL, v, hex);
 	if (strchr(v, '/') != NULL || strlen(v) > 64)
 		return COFFER_ERR_NOT_FOUND;
-	rc = approle_key(req, key, "secret-id-accessor/%s", v);
+	rc = approle_key(key, "secret-id-accessor/%s", v);
 	if (rc == 0)
-		rc = approle_get(c, key, &idx);
+		rc = approle_get(ctx, key, &idx);
 	owner = json_string_value(json_object_get(idx, "role_name"));
 	v = json_string_value(json_object_get(idx, "secret_id_hmac"));
 	if (rc == 0 && (owner == NULL || strcmp(owner, role) != 0 || v == NULL ||
@@ -242,18 +244,18 @@ static int approle_secret_target(struct core *c, const struct request *req, cons
 }
 
 /* secret-id/lookup|destroy and secret-id-accessor/lookup|destroy. */
-static void approle_secret_op(struct core *c, struct request *req, struct response *resp,
-                              bool by_accessor, bool is_destroy)
+static void approle_secret_op(const struct engine_ctx *ctx, struct request *req,
+                              struct response *resp, bool by_accessor, bool is_destroy)
 {
 	const char *name;
-	json_t *role = approle_role_or_error(c, req, resp, &name), *entry = NULL;
+	json_t *role = approle_role_or_error(ctx, req, resp, &name), *entry = NULL;
 	char hex[APPROLE_HEX_LEN];
 	int rc;
 
 	if (role == NULL)
 		return;
 	json_decref(role);
-	rc = approle_secret_target(c, req, name, by_accessor, hex);
+	rc = approle_secret_target(ctx, req, name, by_accessor, hex);
 	if (rc == COFFER_ERR_INVALID) {
 		response_error(resp, 400, "missing %s",
 		               by_accessor ? "secret_id_accessor" : "secret_id");
@@ -261,9 +263,9 @@ static void approle_secret_op(struct core *c, struct request *req, struct respon
 	}
 	approle_lock();
 	if (rc == 0)
-		rc = approle_secret_load(c, req, name, hex, &entry);
+		rc = approle_secret_load(ctx, name, hex, &entry);
 	if (rc == 0 && is_destroy)
-		rc = approle_secret_delete(c, req, name, hex, entry);
+		rc = approle_secret_delete(ctx, name, hex, entry);
 	approle_unlock();
 	if (rc == COFFER_ERR_NOT_FOUND && is_destroy && !by_accessor)
 		response_no_content(resp);
@@ -280,22 +282,25 @@ static void approle_secret_op(struct core *c, struct request *req, struct respon
 	json_decref(entry);
 }
 
-void approle_secret_lookup(struct core *c, struct request *req, struct response *resp)
+void approle_secret_lookup(const struct engine_ctx *ctx, struct request *req, struct response *resp)
 {
-	approle_secret_op(c, req, resp, false, false);
+	approle_secret_op(ctx, req, resp, false, false);
 }
 
-void approle_secret_destroy(struct core *c, struct request *req, struct response *resp)
+void approle_secret_destroy(const struct engine_ctx *ctx, struct request *req,
+                            struct response *resp)
 {
-	approle_secret_op(c, req, resp, false, true);
+	approle_secret_op(ctx, req, resp, false, true);
 }
 
-void approle_accessor_lookup(struct core *c, struct request *req, struct response *resp)
+void approle_accessor_lookup(const struct engine_ctx *ctx, struct request *req,
+                             struct response *resp)
 {
-	approle_secret_op(c, req, resp, true, false);
+	approle_secret_op(ctx, req, resp, true, false);
 }
 
-void approle_accessor_destroy(struct core *c, struct request *req, struct response *resp)
+void approle_accessor_destroy(const struct engine_ctx *ctx, struct request *req,
+                              struct response *resp)
 {
-	approle_secret_op(c, req, resp, true, true);
+	approle_secret_op(ctx, req, resp, true, true);
 }

@@ -31,28 +31,25 @@ void approle_unlock(void)
 	pthread_mutex_unlock(&approle_mutex);
 }
 
-int approle_key(const struct request *req, char *out, const char *fmt, ...)
+int approle_key(char *out, const char *fmt, ...)
 {
-	int n = snprintf(out, APPROLE_KEY_MAX, "%s", req->mount->storage_prefix);
 	va_list ap;
 	int m;
 
-	if (n < 0 || n >= APPROLE_KEY_MAX)
-		return COFFER_ERR_INVALID;
 	va_start(ap, fmt);
-	m = vsnprintf(out + n, APPROLE_KEY_MAX - (size_t)n, fmt, ap);
+	m = vsnprintf(out, APPROLE_KEY_MAX, fmt, ap);
 	va_end(ap);
-	return m < 0 || m >= APPROLE_KEY_MAX - n ? COFFER_ERR_INVALID : 0;
+	return m < 0 || m >= APPROLE_KEY_MAX ? COFFER_ERR_INVALID : 0;
 }
 
-int approle_get(struct core *c, const char *path, json_t **out)
+int approle_get(const struct engine_ctx *ctx, const char *path, json_t **out)
 {
 	uint8_t *text = NULL;
 	size_t len = 0;
 	int rc;
 
 	*out = NULL;
-	rc = barrier_get(c->barrier, path, &text, &len);
+	rc = barrier_view_get(&ctx->store, path, &text, &len);
 	if (rc != 0)
 		return rc;
 	*out = json_loadb((const char *)text, len, 0, NULL);
@@ -87,25 +84,25 @@ void approle_ops_free(struct barrier_op *ops, size_t n)
 	}
 }
 
-int approle_put(struct core *c, const char *path, const json_t *v)
+int approle_put(const struct engine_ctx *ctx, const char *path, const json_t *v)
 {
 	struct barrier_op op;
 	int rc = approle_op_put(&op, path, v);
 
 	if (rc == 0)
-		rc = barrier_put(c->barrier, path, op.value, op.len);
+		rc = barrier_view_put(&ctx->store, path, op.value, op.len);
 	approle_ops_free(&op, rc == COFFER_ERR_NOMEM ? 0 : 1);
 	return rc;
 }
 
 /* Lowercase hex of the keyed hash of a role_id or secret_id. */
-int approle_hash_hex(struct core *c, const char *label, const char *secret,
+int approle_hash_hex(const struct engine_ctx *ctx, const char *label, const char *secret,
                      char out[APPROLE_HEX_LEN])
 {
 	uint8_t mac[COFFER_MAC_LEN];
 	int rc;
 
-	rc = barrier_hash(c->barrier, label, secret, strlen(secret), mac);
+	rc = barrier_view_hash(&ctx->store, label, secret, strlen(secret), mac);
 	if (rc == 0)
 		rc = codec_hex_encode(out, APPROLE_HEX_LEN, mac, sizeof(mac));
 	secmem_wipe(mac, sizeof(mac));
@@ -142,19 +139,19 @@ const char *approle_role_name(const struct request *req, struct response *resp)
 	return name;
 }
 
-int approle_role_load(struct core *c, const struct request *req, const char *name, json_t **role)
+int approle_role_load(const struct engine_ctx *ctx, const char *name, json_t **role)
 {
 	char key[APPROLE_KEY_MAX];
 
 	*role = NULL;
-	if (approle_key(req, key, "role/%s", name) != 0)
+	if (approle_key(key, "role/%s", name) != 0)
 		return COFFER_ERR_INVALID;
-	return approle_get(c, key, role);
+	return approle_get(ctx, key, role);
 }
 
 /* The role of the route, or NULL after an error response (404 when absent). */
-json_t *approle_role_or_error(struct core *c, const struct request *req, struct response *resp,
-                              const char **name)
+json_t *approle_role_or_error(const struct engine_ctx *ctx, const struct request *req,
+                              struct response *resp, const char **name)
 {
 	json_t *role = NULL;
 	int rc;
@@ -162,7 +159,7 @@ json_t *approle_role_or_error(struct core *c, const struct request *req, struct 
 	*name = approle_role_name(req, resp);
 	if (*name == NULL)
 		return NULL;
-	rc = approle_role_load(c, req, *name, &role);
+	rc = approle_role_load(ctx, *name, &role);
 	if (rc == COFFER_ERR_NOT_FOUND)
 		response_error(resp, 404, "role \"%s\" does not exist", *name);
 	else if (rc != 0)
@@ -181,27 +178,27 @@ bool approle_list_is_empty(const json_t *o, const char *key)
 }
 
 /* The key of the role-id index entry of role_id. */
-int approle_role_id_key(struct core *c, const struct request *req, const char *role_id,
+int approle_role_id_key(const struct engine_ctx *ctx, const char *role_id,
                         char key[APPROLE_KEY_MAX])
 {
 	char hex[APPROLE_HEX_LEN];
-	int rc = approle_hash_hex(c, APPROLE_ROLE_ID_LABEL, role_id, hex);
+	int rc = approle_hash_hex(ctx, APPROLE_ROLE_ID_LABEL, role_id, hex);
 
-	return rc == 0 ? approle_key(req, key, "role-id/%s", hex) : rc;
+	return rc == 0 ? approle_key(key, "role-id/%s", hex) : rc;
 }
 
 /* A put of the role-id index entry of role_id (at key) naming the role; COFFER_ERR_EXISTS when
  * the role_id is taken. Called locked (approle_lock()). */
-static int approle_role_id_claim(struct core *c, const struct request *req, const char *role_id,
+static int approle_role_id_claim(const struct engine_ctx *ctx, const char *role_id,
                                  const char *name, char key[APPROLE_KEY_MAX], struct barrier_op *op)
 {
 	json_t *idx = NULL;
 	int rc;
 
-	rc = approle_role_id_key(c, req, role_id, key);
+	rc = approle_role_id_key(ctx, role_id, key);
 	if (rc != 0)
 		return rc;
-	rc = approle_get(c, key, &idx);
+	rc = approle_get(ctx, key, &idx);
 	json_decref(idx);
 	if (rc != COFFER_ERR_NOT_FOUND)
 		return rc == 0 ? COFFER_ERR_EXISTS : rc;
@@ -216,8 +213,8 @@ static int approle_role_id_claim(struct core *c, const struct request *req, cons
  * the role-id index in the same batch. COFFER_ERR_EXISTS when another role has the role_id.
  * Called locked (approle_lock()).
  */
-int approle_role_store(struct core *c, const struct request *req, const char *name,
-                       const json_t *role, const char *old_id)
+int approle_role_store(const struct engine_ctx *ctx, const char *name, const json_t *role,
+                       const char *old_id)
 {
 	const char *id = json_string_value(json_object_get(role, "role_id"));
 	char rkey[APPROLE_KEY_MAX], nkey[APPROLE_KEY_MAX], okey[APPROLE_KEY_MAX];
@@ -225,31 +222,31 @@ int approle_role_store(struct core *c, const struct request *req, const char *na
 	size_t n = 0;
 	int rc;
 
-	rc = approle_key(req, rkey, "role/%s", name);
+	rc = approle_key(rkey, "role/%s", name);
 	if (rc != 0 || (rc = approle_op_put(&ops[0], rkey, role)) != 0)
 		goto out;
 	n = 1;
 	if (old_id == NULL || strcmp(old_id, id) != 0) {
-		rc = approle_role_id_claim(c, req, id, name, nkey, &ops[1]);
+		rc = approle_role_id_claim(ctx, id, name, nkey, &ops[1]);
 		if (rc != 0)
 			goto out;
 		n = 2;
 	}
 	if (n == 2 && old_id != NULL) {
-		rc = approle_role_id_key(c, req, old_id, okey);
+		rc = approle_role_id_key(ctx, old_id, okey);
 		if (rc != 0)
 			goto out;
 		ops[n++] = (struct barrier_op){BARRIER_DELETE, okey, NULL, 0};
 	}
-	rc = barrier_batch(c->barrier, ops, n);
+	rc = barrier_view_batch(&ctx->store, ops, n, NULL);
 out:
 	approle_ops_free(ops, n);
 	return rc;
 }
 
 /* Delete a secret_id entry (role, hash hex) and its accessor index entry. */
-int approle_secret_delete(struct core *c, const struct request *req, const char *role,
-                          const char *hex, const json_t *entry)
+int approle_secret_delete(const struct engine_ctx *ctx, const char *role, const char *hex,
+                          const json_t *entry)
 {
 	const char *acc = json_string_value(json_object_get(entry, "secret_id_accessor"));
 	char key[APPROLE_KEY_MAX], akey[APPROLE_KEY_MAX];
@@ -257,50 +254,49 @@ int approle_secret_delete(struct core *c, const struct request *req, const char 
 	size_t n = 0;
 	int rc;
 
-	rc = approle_key(req, key, "secret-id/%s/%s", role, hex);
+	rc = approle_key(key, "secret-id/%s/%s", role, hex);
 	if (rc != 0)
 		return rc;
 	ops[n++] = (struct barrier_op){BARRIER_DELETE, key, NULL, 0};
-	if (acc != NULL && approle_key(req, akey, "secret-id-accessor/%s", acc) == 0)
+	if (acc != NULL && approle_key(akey, "secret-id-accessor/%s", acc) == 0)
 		ops[n++] = (struct barrier_op){BARRIER_DELETE, akey, NULL, 0};
-	return barrier_batch(c->barrier, ops, n);
+	return barrier_view_batch(&ctx->store, ops, n, NULL);
 }
 
 /* The hash hexes of the secret_ids of role (barrier_list keys; barrier_list_free). */
-int approle_secret_hexes(struct core *c, const struct request *req, const char *role, char ***keys,
-                         size_t *n)
+int approle_secret_hexes(const struct engine_ctx *ctx, const char *role, char ***keys, size_t *n)
 {
 	char folder[APPROLE_KEY_MAX];
-	int rc = approle_key(req, folder, "secret-id/%s/", role);
+	int rc = approle_key(folder, "secret-id/%s/", role);
 
 	*keys = NULL;
 	*n = 0;
-	return rc == 0 ? barrier_list(c->barrier, folder, keys, n) : rc;
+	return rc == 0 ? barrier_view_list(&ctx->store, folder, keys, n) : rc;
 }
 
-int approle_secret_load(struct core *c, const struct request *req, const char *role,
-                        const char *hex, json_t **entry)
+int approle_secret_load(const struct engine_ctx *ctx, const char *role, const char *hex,
+                        json_t **entry)
 {
 	char key[APPROLE_KEY_MAX];
-	int rc = approle_key(req, key, "secret-id/%s/%s", role, hex);
+	int rc = approle_key(key, "secret-id/%s/%s", role, hex);
 
 	*entry = NULL;
-	return rc == 0 ? approle_get(c, key, entry) : rc;
+	return rc == 0 ? approle_get(ctx, key, entry) : rc;
 }
 
 /* Delete every secret_id of role. Called locked (approle_lock()). */
-int approle_secret_delete_all(struct core *c, const struct request *req, const char *role)
+int approle_secret_delete_all(const struct engine_ctx *ctx, const char *role)
 {
 	char **keys = NULL;
 	json_t *entry;
 	size_t i, n = 0;
 	int rc;
 
-	rc = approle_secret_hexes(c, req, role, &keys, &n);
+	rc = approle_secret_hexes(ctx, role, &keys, &n);
 	for (i = 0; rc == 0 && i < n; i++) {
-		rc = approle_secret_load(c, req, role, keys[i], &entry);
+		rc = approle_secret_load(ctx, role, keys[i], &entry);
 		if (rc == 0)
-			rc = approle_secret_delete(c, req, role, keys[i], entry);
+			rc = approle_secret_delete(ctx, role, keys[i], entry);
 		else if (rc == COFFER_ERR_NOT_FOUND)
 			rc = 0;
 		json_decref(entry);
@@ -311,8 +307,8 @@ int approle_secret_delete_all(struct core *c, const struct request *req, const c
 
 /* Store entry for the secret_id whose hash is hex, with a new accessor and its index entry.
  * COFFER_ERR_EXISTS when the secret_id is already registered. */
-int approle_secret_store(struct core *c, const struct request *req, const char *role,
-                         const char *hex, json_t *entry)
+int approle_secret_store(const struct engine_ctx *ctx, const char *role, const char *hex,
+                         json_t *entry)
 {
 	char key[APPROLE_KEY_MAX], akey[APPROLE_KEY_MAX], acc[37];
 	struct barrier_op ops[2];
@@ -321,14 +317,14 @@ int approle_secret_store(struct core *c, const struct request *req, const char *
 	int rc;
 
 	coffer_uuid(acc);
-	rc = approle_key(req, key, "secret-id/%s/%s", role, hex);
+	rc = approle_key(key, "secret-id/%s/%s", role, hex);
 	if (rc == 0)
-		rc = approle_key(req, akey, "secret-id-accessor/%s", acc);
+		rc = approle_key(akey, "secret-id-accessor/%s", acc);
 	if (rc != 0)
 		return rc;
 	idx = json_pack("{s:s,s:s}", "secret_id_hmac", hex, "role_name", role);
 	approle_lock();
-	rc = approle_get(c, key, &old);
+	rc = approle_get(ctx, key, &old);
 	rc = rc == 0 ? COFFER_ERR_EXISTS : rc == COFFER_ERR_NOT_FOUND ? 0 : rc;
 	if (rc == 0)
 		rc = json_object_set_new(entry, "secret_id_accessor", json_string(acc));
@@ -339,7 +335,7 @@ int approle_secret_store(struct core *c, const struct request *req, const char *
 	if (rc == 0)
 		n = 2;
 	if (rc == 0)
-		rc = barrier_batch(c->barrier, ops, n);
+		rc = barrier_view_batch(&ctx->store, ops, n, NULL);
 	approle_unlock();
 	approle_ops_free(ops, n);
 	json_decref(old);
@@ -355,8 +351,7 @@ bool approle_secret_is_expired(const json_t *entry, int64_t now)
 }
 
 /* The role whose role_id is role_id, and its name (APPROLE_NAME_MAX + 1). */
-int approle_role_by_id(struct core *c, const struct request *req, const char *role_id, char *name,
-                       json_t **role)
+int approle_role_by_id(const struct engine_ctx *ctx, const char *role_id, char *name, json_t **role)
 {
 	char key[APPROLE_KEY_MAX];
 	json_t *idx = NULL;
@@ -364,22 +359,22 @@ int approle_role_by_id(struct core *c, const struct request *req, const char *ro
 	int rc;
 
 	*role = NULL;
-	rc = approle_role_id_key(c, req, role_id, key);
+	rc = approle_role_id_key(ctx, role_id, key);
 	if (rc == 0)
-		rc = approle_get(c, key, &idx);
+		rc = approle_get(ctx, key, &idx);
 	n = json_string_value(json_object_get(idx, "role_name"));
 	if (rc == 0 && !approle_name_is_valid(n))
 		rc = COFFER_ERR_INTERNAL;
 	if (rc == 0) {
 		snprintf(name, APPROLE_NAME_MAX + 1, "%s", n);
-		rc = approle_role_load(c, req, name, role);
+		rc = approle_role_load(ctx, name, role);
 	}
 	json_decref(idx);
 	return rc;
 }
 
 /* The keyed hash makes the lookup independent of how much of a guess is right. */
-int approle_secret_use(struct core *c, const struct request *req, const char *role,
+int approle_secret_use(const struct engine_ctx *ctx, const struct request *req, const char *role,
                        const char *secret_id, json_t **entry)
 {
 	char hex[APPROLE_HEX_LEN], key[APPROLE_KEY_MAX];
@@ -387,13 +382,13 @@ int approle_secret_use(struct core *c, const struct request *req, const char *ro
 	int rc;
 
 	*entry = NULL;
-	rc = approle_hash_hex(c, APPROLE_SECRET_ID_LABEL, secret_id, hex);
+	rc = approle_hash_hex(ctx, APPROLE_SECRET_ID_LABEL, secret_id, hex);
 	if (rc != 0)
 		return rc;
 	approle_lock();
-	rc = approle_secret_load(c, req, role, hex, entry);
+	rc = approle_secret_load(ctx, role, hex, entry);
 	if (rc == 0 && approle_secret_is_expired(*entry, now)) {
-		rc = approle_secret_delete(c, req, role, hex, *entry);
+		rc = approle_secret_delete(ctx, role, hex, *entry);
 		rc = rc == 0 ? COFFER_ERR_NOT_FOUND : rc;
 	}
 	if (rc == 0 && !approle_list_is_empty(*entry, "cidr_list") &&
@@ -401,13 +396,13 @@ int approle_secret_use(struct core *c, const struct request *req, const char *ro
 		rc = COFFER_ERR_PERMISSION;
 	uses = rc == 0 ? approle_int(*entry, "secret_id_num_uses") : 0;
 	if (uses == 1) {
-		rc = approle_secret_delete(c, req, role, hex, *entry);
+		rc = approle_secret_delete(ctx, role, hex, *entry);
 	} else if (uses > 1) {
 		json_object_set_new(*entry, "secret_id_num_uses", json_integer(uses - 1));
 		json_object_set_new(*entry, "last_updated_time", json_integer(now));
-		rc = approle_key(req, key, "secret-id/%s/%s", role, hex);
+		rc = approle_key(key, "secret-id/%s/%s", role, hex);
 		if (rc == 0)
-			rc = approle_put(c, key, *entry);
+			rc = approle_put(ctx, key, *entry);
 	}
 	approle_unlock();
 	return rc;
