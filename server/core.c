@@ -67,6 +67,7 @@ int core_open(const struct config *cfg, const struct engine *const *engines, str
 	c->cfg = cfg;
 	c->start_time = time(NULL);
 	pthread_mutex_init(&c->cluster_lock, NULL);
+	pthread_mutex_init(&c->lifecycle_lock, NULL);
 	err = storage_sqlite_open(cfg->storage_path, &c->storage);
 	if (err != 0) {
 		/* storage_sqlite.c logged the cause (a missing directory, a permission, ...). */
@@ -84,15 +85,12 @@ int core_open(const struct config *cfg, const struct engine *const *engines, str
 		goto fail;
 	seal_get_status(c->seal, &st);
 	if (cfg->seal_type == SEAL_KEYFILE && st.initialized) {
-		err = seal_unseal_keyfile(c->seal);
+		err = core_unseal_keyfile(c);
 		if (err != 0) {
 			log_error("auto-unseal with key file %s failed: %s", cfg->seal_path,
 			          coffer_strerror(err));
 			goto fail;
 		}
-		err = core_unsealed(c);
-		if (err != 0)
-			goto fail;
 		log_info("unsealed with the key file");
 	}
 	*out = c;
@@ -118,6 +116,7 @@ void core_close(struct core *c)
 	barrier_free(c->svc.barrier);
 	storage_close(c->storage);
 	pthread_mutex_destroy(&c->cluster_lock);
+	pthread_mutex_destroy(&c->lifecycle_lock);
 	free(c);
 }
 
@@ -176,7 +175,8 @@ out:
 	return err;
 }
 
-int core_unsealed(struct core *c)
+/* After a transition to unsealed: load the vault. */
+static int core_unsealed(struct core *c)
 {
 	int err;
 
@@ -200,7 +200,8 @@ int core_unsealed(struct core *c)
 	return err;
 }
 
-void core_sealed(struct core *c)
+/* After sealing: drop what core_unsealed() loaded. */
+static void core_sealed(struct core *c)
 {
 	lease_mgr_stop(c->svc.leases);
 	watch_flush(c->svc.watch);
@@ -213,6 +214,94 @@ void core_sealed(struct core *c)
 	c->cluster_name[0] = '\0';
 	c->cluster_id[0] = '\0';
 	pthread_mutex_unlock(&c->cluster_lock);
+}
+
+/* A transition to unsealed happened: load the vault, or seal again when that fails, so that a
+ * vault is never served half-loaded. Caller holds lifecycle_lock. */
+static int core_loaded(struct core *c)
+{
+	int err = core_unsealed(c);
+
+	if (err != 0) {
+		seal_seal(c->seal);
+		core_sealed(c);
+	}
+	return err;
+}
+
+struct core_root_stage {
+	struct core *c;
+	const char *text;
+};
+
+/* seal_initialize()'s stage: the initial root token, with the new barrier open. */
+static int core_stage_root(void *arg)
+{
+	const struct core_root_stage *st = arg;
+
+	return token_store_stage_root(st->c->svc.tokens, st->text);
+}
+
+int core_initialize(struct core *c, unsigned n, unsigned t, const char *root_token,
+                    struct seal_init_result *out)
+{
+	struct core_root_stage st = {c, NULL};
+	char *text;
+	int err;
+
+	memset(out, 0, sizeof(*out));
+	if (root_token != NULL && root_token[0] == '\0')
+		return COFFER_ERR_INVALID;
+	text = root_token != NULL ? secmem_strdup(root_token) : token_text_generate();
+	if (text == NULL)
+		return COFFER_ERR_NOMEM;
+	st.text = text;
+	pthread_mutex_lock(&c->lifecycle_lock);
+	err = seal_initialize(c->seal, n, t, core_stage_root, &st, out);
+	pthread_mutex_unlock(&c->lifecycle_lock);
+	if (err != 0) {
+		secmem_free(text);
+		return err;
+	}
+	out->root_token = text;
+	return 0;
+}
+
+int core_unseal_share(struct core *c, const uint8_t *share, size_t len)
+{
+	bool was_sealed;
+	int err;
+
+	pthread_mutex_lock(&c->lifecycle_lock);
+	was_sealed = barrier_is_sealed(c->svc.barrier);
+	err = seal_submit_share(c->seal, share, len);
+	if (err == 0 && was_sealed && !barrier_is_sealed(c->svc.barrier))
+		err = core_loaded(c);
+	pthread_mutex_unlock(&c->lifecycle_lock);
+	return err;
+}
+
+int core_unseal_keyfile(struct core *c)
+{
+	int err = 0;
+
+	pthread_mutex_lock(&c->lifecycle_lock);
+	if (barrier_is_sealed(c->svc.barrier)) {
+		err = seal_unseal_keyfile(c->seal);
+		if (err == 0)
+			err = core_loaded(c);
+	}
+	pthread_mutex_unlock(&c->lifecycle_lock);
+	return err;
+}
+
+void core_seal(struct core *c)
+{
+	pthread_mutex_lock(&c->lifecycle_lock);
+	/* Seal first, so that nothing refills the caches that core_sealed() drops. */
+	seal_seal(c->seal);
+	core_sealed(c);
+	pthread_mutex_unlock(&c->lifecycle_lock);
 }
 
 static unsigned core_op_cap(enum req_op op)

@@ -31,6 +31,7 @@ struct core {
 	 * front/router.c): what engine contexts are made of (api/engine.h). */
 	struct engine_services svc;
 	int64_t start_time;
+	pthread_mutex_t lifecycle_lock; /* one seal transition at a time (core_initialize, ...) */
 	pthread_mutex_t cluster_lock;
 	char cluster_name[64]; /* "" while sealed */
 	char cluster_id[37];
@@ -42,10 +43,23 @@ int core_open(const struct config *cfg, const struct engine *const *engines, str
 /* Seal (wiping keys) and release everything. NULL allowed. */
 void core_close(struct core *c);
 
-/* Called after every transition to unsealed: loads (or creates) the cluster identity. */
-int core_unsealed(struct core *c);
-/* Called after sealing. */
-void core_sealed(struct core *c);
+/*
+ * The seal lifecycle: every transition between sealed and unsealed goes through these (one at a
+ * time), which load the vault after an unseal and drop it at seal. When loading after an unseal
+ * fails, the vault is sealed again and the error returned.
+ *
+ * core_initialize: initialize (seal_initialize(): n shares, threshold t) with root_token as the
+ * initial root token (NULL: a random one; dev mode gives one), whose text out->root_token gets.
+ * The vault stays sealed. COFFER_ERR_EXISTS when initialized, COFFER_ERR_INVALID for bad input.
+ * core_unseal_share: submit one share (seal_submit_share()); unseals at the threshold.
+ * core_unseal_keyfile: the keyfile seal's unseal. 0 when already unsealed.
+ */
+int core_initialize(struct core *c, unsigned n, unsigned t, const char *root_token,
+                    struct seal_init_result *out) COFFER_WUR;
+int core_unseal_share(struct core *c, const uint8_t *share, size_t len) COFFER_WUR;
+int core_unseal_keyfile(struct core *c) COFFER_WUR;
+/* Seal: wipe the keys, drop what was loaded (caches, leases, mounts, held watches). */
+void core_seal(struct core *c);
 
 /*
  * Authenticate req's token and check the ACL for req->op on req->path (plus sudo when flags has

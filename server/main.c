@@ -255,11 +255,9 @@ static int main_dev_setup(struct core *c, const char *root_token)
 		          c->cfg->storage_path);
 		return COFFER_ERR_EXISTS;
 	}
-	err = seal_initialize(c->seal, 1, 1, root_token, &r);
+	err = core_initialize(c, 1, 1, root_token, &r);
 	if (err == 0)
-		err = seal_submit_share(c->seal, r.shares[0], r.share_len);
-	if (err == 0)
-		err = core_unsealed(c);
+		err = core_unseal_share(c, r.shares[0], r.share_len);
 	if (err == 0)
 		err = codec_b64_encode(key_b64, sizeof(key_b64), r.shares[0], r.share_len,
 		                       CODEC_B64_STD);

@@ -119,7 +119,7 @@ static void sys_init(const struct engine_ctx *ctx, struct request *req, struct r
 	}
 	if (c->cfg->seal_type == SEAL_SHAMIR && sys_init_params(req, resp, &n, &t) != 0)
 		return;
-	err = seal_initialize(c->seal, n, t, NULL, &r);
+	err = core_initialize(c, n, t, NULL, &r);
 	if (err == COFFER_ERR_EXISTS) {
 		response_error(resp, 400, "Vault is already initialized");
 		return;
@@ -132,9 +132,10 @@ static void sys_init(const struct engine_ctx *ctx, struct request *req, struct r
 	log_info("vault initialized with %u shares, threshold %u", n, t);
 	response_raw(resp, 200, sys_init_result_json(&r));
 	seal_init_result_clear(&r);
-	/* An auto-unseal vault is unsealed right after init, as Vault does. */
-	if (c->cfg->seal_type == SEAL_KEYFILE && seal_unseal_keyfile(c->seal) == 0)
-		core_unsealed(c);
+	/* An auto-unseal vault is unsealed right after init, as Vault does; when that fails the
+	 * vault stays sealed and initialized, and the answer is still the init result. */
+	if (c->cfg->seal_type == SEAL_KEYFILE && (err = core_unseal_keyfile(c)) != 0)
+		log_error("unseal with the key file after init failed: %s", coffer_strerror(err));
 }
 
 /* Vault accepts a share as hex first, then as standard base64. *len is 0 when neither parses. */
@@ -158,7 +159,6 @@ static void sys_unseal(const struct engine_ctx *ctx, struct request *req, struct
 	uint8_t share[256];
 	size_t share_len;
 	bool reset = false;
-	bool was_sealed;
 	int err;
 
 	if (coffer_json_get_bool(req->body, "reset", &reset) == COFFER_ERR_INVALID ||
@@ -182,9 +182,8 @@ static void sys_unseal(const struct engine_ctx *ctx, struct request *req, struct
 		               "'reset' set to true");
 		return;
 	}
-	was_sealed = st.sealed;
 	sys_decode_share(key, share, sizeof(share), &share_len);
-	err = share_len == 0 ? COFFER_ERR_BAD_SHARE : seal_submit_share(c->seal, share, share_len);
+	err = share_len == 0 ? COFFER_ERR_BAD_SHARE : core_unseal_share(c, share, share_len);
 	secmem_wipe(share, sizeof(share));
 	if (err == COFFER_ERR_EXISTS) {
 		seal_get_status(c->seal, &st);
@@ -199,10 +198,8 @@ static void sys_unseal(const struct engine_ctx *ctx, struct request *req, struct
 		               coffer_strerror(err));
 		return;
 	}
-	if (was_sealed && !barrier_is_sealed(c->svc.barrier)) {
-		core_unsealed(c);
+	if (st.sealed && !barrier_is_sealed(c->svc.barrier))
 		log_info("vault unsealed");
-	}
 	response_raw(resp, 200, sys_seal_status_json(c));
 }
 
@@ -220,9 +217,7 @@ static void sys_seal(const struct engine_ctx *ctx, struct request *req, struct r
 	/* The router checked the vault's state and the token's sudo, and recorded the request (a
 	 * refused one too); the token goes before the caches do. */
 	core_request_done(req);
-	/* Seal first, so that nothing refills the caches that core_sealed() drops. */
-	seal_seal(c->seal);
-	core_sealed(c);
+	core_seal(c);
 	log_info("vault sealed by request %s", req->request_id);
 	response_no_content(resp);
 }

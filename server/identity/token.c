@@ -19,7 +19,6 @@
 #include "log.h"
 #include "identity/lease.h"
 #include "secmem.h"
-#include "store/seal.h"
 #include "identity/token_int.h"
 
 /* ---- the cache ---- */
@@ -325,6 +324,18 @@ void token_store_free(struct token_store *ts)
 void token_store_set_leases(struct token_store *ts, struct lease_mgr *lm)
 {
 	ts->lm = lm;
+}
+
+int token_store_stage_root(struct token_store *ts, const char *text)
+{
+	uint8_t hash[COFFER_MAC_LEN];
+	int err;
+
+	err = barrier_hash(ts->b, TOKEN_HASH_LABEL, text, strlen(text), hash);
+	if (err == 0)
+		err = barrier_put(ts->b, TOKEN_PENDING_ROOT_PATH, hash, sizeof(hash));
+	secmem_wipe(hash, sizeof(hash));
+	return err;
 }
 
 static int token_adopt_root(struct token_store *ts)
@@ -647,7 +658,7 @@ static int token_new_text(const struct token_params *p, char **out)
 
 	*out = NULL;
 	if (p->id == NULL) {
-		*out = seal_token_generate();
+		*out = token_text_generate();
 		return *out != NULL ? 0 : COFFER_ERR_NOMEM;
 	}
 	len = strnlen(p->id, TOKEN_TEXT_MAX + 1);

@@ -21,12 +21,12 @@
 #include "duration.h"
 #include "err.h"
 
-/* The label of the keyed hash of a token's text (barrier_hash); seal.c stores the initial root
- * token's hash with it, and token_store_setup() adopts that hash as the root token entry. */
 /* Where the token store keeps its records (also the token engine's view: its roles). */
 #define TOKEN_STORE_PREFIX "token/"
+/* The label of the keyed hash of a token's text (barrier_hash). */
 #define TOKEN_HASH_LABEL "token"
-/* Where seal.c leaves the initial root token's hash until the token store adopts it. */
+/* Where token_store_stage_root() leaves the initial root token's hash at init, until
+ * token_store_setup() adopts it as the root token entry. */
 #define TOKEN_PENDING_ROOT_PATH "core/root-token"
 /* System default and maximum TTL (Vault's 768h). */
 #define TOKEN_SYSTEM_MAX_TTL_S (768 * 3600)
@@ -87,11 +87,18 @@ struct token_params {
 
 struct token_store;
 
+/* The text of a new token: "cof." + base64url of 32 random bytes, in secmem (secmem_free());
+ * NULL when out of memory. */
+char *token_text_generate(void);
+
 int token_store_new(struct barrier *b, struct policy_store *ps, struct token_store **out);
 void token_store_free(struct token_store *ts);
 /* Give the store its lease manager (after both exist). */
 void token_store_set_leases(struct token_store *ts, struct lease_mgr *lm);
-/* At unseal: adopt the initial root token left by seal.c, and schedule every token with an
+/* At init, with the new barrier open: keep the keyed hash of text (never the text) as the initial
+ * root token, adopted at the first unseal. */
+int token_store_stage_root(struct token_store *ts, const char *text);
+/* At unseal: adopt the initial root token staged at init, and schedule every token with an
  * expiry in the lease manager (those already expired are revoked by it right away). */
 int token_store_setup(struct token_store *ts);
 /* At seal: drop the cache. */

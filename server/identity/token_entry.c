@@ -2,7 +2,8 @@
 /*
  * token_entry.c: one token entry apart from the store: the clock and TTL arithmetic, the stored
  * JSON form, copies and reference counts, CIDR binding, and the auth and lookup views that the
- * routes and logins return. Used by token.c, token_routes.c, approle.c and lease.c.
+ * routes and logins return; the text of new tokens. Used by token.c, token_routes.c, approle.c
+ * and core.c.
  */
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -506,4 +507,24 @@ json_t *token_lookup_json(const struct token_entry *e, const char *id_text)
 	if (o != NULL)
 		token_lookup_optional(e, o);
 	return o;
+}
+
+char *token_text_generate(void)
+{
+	uint8_t raw[TOKEN_RANDOM_LEN];
+	size_t enc_len = codec_b64_len(sizeof(raw), CODEC_B64_URL);
+	size_t prefix_len = strlen(TOKEN_TEXT_PREFIX);
+	char *text = secmem_alloc(prefix_len + enc_len + 1);
+
+	if (text == NULL)
+		return NULL;
+	coffer_random(raw, sizeof(raw));
+	memcpy(text, TOKEN_TEXT_PREFIX, prefix_len);
+	if (codec_b64_encode(text + prefix_len, enc_len + 1, raw, sizeof(raw), CODEC_B64_URL) !=
+	    0) {
+		secmem_free(text);
+		text = NULL;
+	}
+	secmem_wipe(raw, sizeof(raw));
+	return text;
 }

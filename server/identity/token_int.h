@@ -20,6 +20,8 @@
 #define TOKEN_CACHE_BUCKETS 4096 /* a power of two */
 #define TOKEN_CACHE_MAX 16384    /* entries; the cache is dropped when full */
 #define TOKEN_TEXT_MAX 256
+#define TOKEN_TEXT_PREFIX "cof."
+#define TOKEN_RANDOM_LEN 32 /* random bytes in a generated token */
 #define TOKEN_PATH_CAP 192
 #define TOKEN_LEASE_NONCE_CHARS 32
 

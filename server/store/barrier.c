@@ -3,7 +3,7 @@
  * barrier.c: encryption at rest (DESIGN.md §3). Turns logical paths into keyed-MAC physical keys
  * and plaintext into XChaCha20-Poly1305 records bound to their key, reads and lists the encrypted
  * directory index, and holds the keyring while unsealed. Called by every engine; batch writes are
- * built in barrier_batch.c.
+ * built in barrier_batch.c, physical keys and records in barrier_layout.c.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -15,17 +15,10 @@
 #include "store/barrier.h"
 #include "store/barrier_int.h"
 #include "store/keyring.h"
+#include "store/record.h"
 #include "log.h"
 #include "path.h"
 #include "secmem.h"
-
-#define RECORD_VERSION 1
-#define RECORD_HEADER_LEN 5 /* version | term (big endian) */
-#define RECORD_OVERHEAD (RECORD_HEADER_LEN + COFFER_AEAD_OVERHEAD)
-
-/* Domain labels for the path-key MACs: data rows, and both halves of index rows. */
-#define LABEL_DATA "coffer-path-data"
-#define LABEL_INDEX "coffer-path-index"
 
 static const char KEYRING_KEY[] = "s/keyring";
 
@@ -34,100 +27,6 @@ struct list_ctx {
 	char **names;
 	size_t n, cap;
 };
-
-static void put_u32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
-static uint32_t get_u32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-/* record = version | term | nonce | ciphertext+tag, with ad (the physical key) authenticated. */
-static int record_seal(uint32_t term, const uint8_t key[COFFER_KEY_LEN], const void *ad,
-                       size_t ad_len, const uint8_t *pt, size_t pt_len, uint8_t **out,
-                       size_t *out_len)
-{
-	uint8_t *rec;
-	int ret;
-
-	*out = NULL;
-	*out_len = 0;
-	if (pt_len > SIZE_MAX - RECORD_OVERHEAD)
-		return COFFER_ERR_TOO_LARGE;
-	if ((rec = malloc(pt_len + RECORD_OVERHEAD)) == NULL)
-		return COFFER_ERR_NOMEM;
-	rec[0] = RECORD_VERSION;
-	put_u32(rec + 1, term);
-	ret = coffer_aead_seal(rec + RECORD_HEADER_LEN, pt, pt_len, ad, ad_len, key);
-	if (ret != 0) {
-		free(rec);
-		return ret;
-	}
-	*out = rec;
-	*out_len = pt_len + RECORD_OVERHEAD;
-	return 0;
-}
-
-static int record_term(const uint8_t *rec, size_t rec_len, uint32_t *term)
-{
-	if (rec_len < RECORD_OVERHEAD || rec[0] != RECORD_VERSION)
-		return COFFER_ERR_INTEGRITY;
-	*term = get_u32(rec + 1);
-	return 0;
-}
-
-/* *out (malloc'd, NUL-terminated beyond *out_len) gets the plaintext; release with
- * secmem_freezero(*out, *out_len + 1). Any failure is COFFER_ERR_INTEGRITY or NOMEM. */
-static int record_open(const uint8_t *rec, size_t rec_len, const void *ad, size_t ad_len,
-                       const uint8_t key[COFFER_KEY_LEN], uint8_t **out, size_t *out_len)
-{
-	size_t pt_len = rec_len - RECORD_OVERHEAD;
-	uint8_t *pt;
-
-	*out = NULL;
-	*out_len = 0;
-	if ((pt = malloc(pt_len + 1)) == NULL)
-		return COFFER_ERR_NOMEM;
-	if (coffer_aead_open(pt, rec + RECORD_HEADER_LEN, rec_len - RECORD_HEADER_LEN, ad, ad_len,
-	                     key) != 0) {
-		secmem_freezero(pt, pt_len + 1);
-		return COFFER_ERR_INTEGRITY;
-	}
-	pt[pt_len] = '\0';
-	*out = pt;
-	*out_len = pt_len;
-	return 0;
-}
-
-/* Open a record written under a keyring term; an unknown term fails authentication. */
-static int record_open_term(const struct keyring *kr, const uint8_t *rec, size_t rec_len,
-                            const void *ad, size_t ad_len, uint8_t **out, size_t *out_len)
-{
-	const struct keyring_term *t;
-	uint32_t term;
-
-	*out = NULL;
-	*out_len = 0;
-	if (record_term(rec, rec_len, &term) != 0 || (t = keyring_term(kr, term)) == NULL)
-		return COFFER_ERR_INTEGRITY;
-	return record_open(rec, rec_len, ad, ad_len, t->key, out, out_len);
-}
-
-int barrier_record_seal_active(struct barrier *b, const struct keyring *kr, const void *ad,
-                               size_t ad_len, const uint8_t *pt, size_t pt_len, uint8_t **out,
-                               size_t *out_len)
-{
-	const struct keyring_term *t = keyring_active(kr);
-
-	atomic_fetch_add(&b->encryptions, 1);
-	return record_seal(t->term, t->key, ad, ad_len, pt, pt_len, out, out_len);
-}
 
 /* A logical path (no leading, trailing or doubled '/'), or a folder ("" or '/'-terminated). */
 static bool path_is_valid(const char *p, bool is_folder)
@@ -144,36 +43,6 @@ static bool path_is_valid(const char *p, bool is_folder)
 	if (p[0] == '/' || strstr(p, "//") != NULL)
 		return false;
 	return (p[len - 1] == '/') == is_folder;
-}
-
-size_t barrier_parent_len(const char *p, size_t len)
-{
-	for (size_t i = len - 1; i > 0; i--) {
-		if (p[i - 1] == '/')
-			return i;
-	}
-	return 0;
-}
-
-void barrier_data_key(const struct keyring *kr, const char *path, uint8_t key[BARRIER_DATA_KEY_LEN])
-{
-	key[0] = 'd';
-	coffer_mac2(key + 1, LABEL_DATA, path, strlen(path), keyring_path_key(kr));
-}
-
-void barrier_index_prefix(const struct keyring *kr, const char *dir, size_t dir_len,
-                          uint8_t key[BARRIER_INDEX_PREFIX_LEN])
-{
-	key[0] = 'i';
-	coffer_mac2(key + 1, LABEL_INDEX, dir, dir_len, keyring_path_key(kr));
-}
-
-void barrier_index_key(const struct keyring *kr, const char *p, size_t child_len,
-                       uint8_t key[BARRIER_INDEX_KEY_LEN])
-{
-	barrier_index_prefix(kr, p, barrier_parent_len(p, child_len), key);
-	coffer_mac2(key + BARRIER_INDEX_PREFIX_LEN, LABEL_INDEX, p, child_len,
-	            keyring_path_key(kr));
 }
 
 /* Take the key lock shared; COFFER_ERR_SEALED (lock released) when there is no keyring. */
@@ -390,7 +259,7 @@ int barrier_get(struct barrier *b, const char *path, uint8_t **value, size_t *le
 	barrier_data_key(b->kr, path, key);
 	if ((ret = storage_get(b->st, key, sizeof(key), &rec, &rec_len)) != 0)
 		goto out;
-	ret = record_open_term(b->kr, rec, rec_len, key, sizeof(key), &pt, &pt_len);
+	ret = barrier_record_open_term(b->kr, rec, rec_len, key, sizeof(key), &pt, &pt_len);
 	if (ret == COFFER_ERR_INTEGRITY)
 		log_warn("barrier: a record failed authentication");
 	if (ret != 0)
@@ -457,7 +326,7 @@ static int list_scan_cb(void *arg, const uint8_t *key, size_t key_len, const uin
 
 	if (key_len != BARRIER_INDEX_KEY_LEN)
 		return COFFER_ERR_INTEGRITY;
-	ret = record_open_term(c->kr, value, value_len, key, key_len, &name, &name_len);
+	ret = barrier_record_open_term(c->kr, value, value_len, key, key_len, &name, &name_len);
 	if (ret != 0)
 		return ret;
 	slash = memchr(name, '/', name_len);

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * barrier_int.h: internals shared by barrier.c (records, path keys, locking) and barrier_batch.c
- * (building and committing the physical rows of a batch). Not for use outside those two files.
+ * barrier_int.h: internals shared by barrier.c (reads, lists, locking), barrier_layout.c (physical
+ * keys and records) and barrier_batch.c (building and committing the physical rows of a batch).
+ * Not for use outside those files.
  */
 #ifndef COFFER_BARRIER_INT_H
 #define COFFER_BARRIER_INT_H
@@ -52,13 +53,18 @@ struct barrier {
 	struct barrier_known known;
 };
 
-/* barrier.c */
+/* barrier_layout.c */
 
 /* Seal pt under the active term of kr into a malloc'd record in *out, with ad (the physical key)
  * authenticated, and count the encryption. 0 or a negative coffer_err; *out NULL on failure. */
 int barrier_record_seal_active(struct barrier *b, const struct keyring *kr, const void *ad,
                                size_t ad_len, const uint8_t *pt, size_t pt_len, uint8_t **out,
                                size_t *out_len);
+/* Open a record written under one of kr's terms (*out as record_open() gives it); an unknown term
+ * fails authentication. */
+int barrier_record_open_term(const struct keyring *kr, const uint8_t *rec, size_t rec_len,
+                             const void *ad, size_t ad_len, uint8_t **out,
+                             size_t *out_len) COFFER_WUR;
 /* Length of the folder that contains p[0..len) (a leaf, or a folder ending in '/'); 0 = root. */
 size_t barrier_parent_len(const char *p, size_t len);
 void barrier_data_key(const struct keyring *kr, const char *path,

@@ -15,13 +15,12 @@
 
 #include <jansson.h>
 
-#include "codec.h"
 #include "crypto.h"
 #include "log.h"
-#include "store/seal.h"
 #include "secmem.h"
 #include "shamir.h"
-#include "identity/token.h"
+#include "store/record.h"
+#include "store/seal.h"
 
 #define SHARE_LEN (COFFER_KEY_LEN + 1)
 #define SEAL_CONFIG_VERSION 1
@@ -29,13 +28,8 @@
 #define ROOT_KEY_KEY "s/root-key"
 /* barrier.c's keyring row: removed when an earlier initialization stopped half-way. */
 #define KEYRING_KEY "s/keyring"
-/* version | term 0 | nonce | wrapped root key | tag */
-#define ROOT_RECORD_LEN (5 + COFFER_KEY_LEN + COFFER_AEAD_OVERHEAD)
-/* The initial root token's keyed hash waits here until the token store adopts it. */
-#define ROOT_TOKEN_PATH TOKEN_PENDING_ROOT_PATH
-#define ROOT_TOKEN_LABEL TOKEN_HASH_LABEL
-#define TOKEN_PREFIX "cof."
-#define TOKEN_RANDOM_LEN 32
+/* The root key in a record of term 0 under the unseal key (record.h). */
+#define ROOT_RECORD_LEN (RECORD_OVERHEAD + COFFER_KEY_LEN)
 
 struct seal_config {
 	enum seal_type type;
@@ -261,6 +255,7 @@ static int seal_unseal_with_key(struct seal *s, const uint8_t unseal_key[COFFER_
 {
 	uint8_t *rec = NULL, *root_key = NULL;
 	size_t rec_len = 0;
+	uint32_t term;
 	int ret;
 
 	ret =
@@ -270,16 +265,15 @@ static int seal_unseal_with_key(struct seal *s, const uint8_t unseal_key[COFFER_
 	if (ret != 0)
 		goto out;
 	ret = COFFER_ERR_INTEGRITY;
-	if (rec_len != ROOT_RECORD_LEN || rec[0] != 1 || (rec[1] | rec[2] | rec[3] | rec[4]) != 0)
+	if (rec_len != ROOT_RECORD_LEN || record_term(rec, rec_len, &term) != 0 || term != 0)
 		goto out;
 	ret = COFFER_ERR_NOMEM;
 	if ((root_key = secmem_alloc(COFFER_KEY_LEN)) == NULL)
 		goto out;
-	if (coffer_aead_open(root_key, rec + 5, rec_len - 5, (const uint8_t *)ROOT_KEY_KEY,
-	                     strlen(ROOT_KEY_KEY), unseal_key) != 0) {
-		ret = COFFER_ERR_INTEGRITY;
+	ret =
+	    record_open_to(rec, rec_len, ROOT_KEY_KEY, strlen(ROOT_KEY_KEY), unseal_key, root_key);
+	if (ret != 0)
 		goto out;
-	}
 	ret = barrier_unseal(s->b, root_key);
 out:
 	secmem_free(root_key);
@@ -288,23 +282,23 @@ out:
 }
 
 /* Write everything init makes; the seal configuration goes last, in the batch with the root key,
- * because its presence means "initialized". Leaves the barrier sealed. */
+ * because its presence means "initialized". stage writes its records while the new barrier is
+ * open. Leaves the barrier sealed. */
 static int seal_store_new(struct seal *s, const struct seal_config *cfg, const uint8_t *unseal_key,
-                          const uint8_t *root_key, const char *token)
+                          const uint8_t *root_key, seal_stage_fn stage, void *stage_arg)
 {
-	uint8_t hash[COFFER_MAC_LEN];
-	uint8_t rec[ROOT_RECORD_LEN] = {1, 0, 0, 0, 0};
+	uint8_t *rec = NULL;
+	size_t rec_len = 0;
 	char json[160];
 	struct storage_op ops[2];
 	int ret;
 
 	if ((ret = barrier_initialize(s->b, root_key)) != 0)
 		goto out;
-	ret = barrier_hash(s->b, ROOT_TOKEN_LABEL, token, strlen(token), hash);
-	if (ret != 0 || (ret = barrier_put(s->b, ROOT_TOKEN_PATH, hash, sizeof(hash))) != 0)
+	if (stage != NULL && (ret = stage(stage_arg)) != 0)
 		goto out;
-	ret = coffer_aead_seal(rec + 5, root_key, COFFER_KEY_LEN, (const uint8_t *)ROOT_KEY_KEY,
-	                       strlen(ROOT_KEY_KEY), unseal_key);
+	ret = record_seal(0, unseal_key, ROOT_KEY_KEY, strlen(ROOT_KEY_KEY), root_key,
+	                  COFFER_KEY_LEN, &rec, &rec_len);
 	if (ret != 0)
 		goto out;
 	snprintf(json, sizeof(json),
@@ -312,13 +306,13 @@ static int seal_store_new(struct seal *s, const struct seal_config *cfg, const u
 	         cfg->type == SEAL_KEYFILE ? "keyfile" : "shamir", cfg->shares, cfg->threshold,
 	         SEAL_CONFIG_VERSION);
 	ops[0] = (struct storage_op){STORAGE_PUT, (const uint8_t *)ROOT_KEY_KEY,
-	                             strlen(ROOT_KEY_KEY), rec, sizeof(rec)};
+	                             strlen(ROOT_KEY_KEY), rec, rec_len};
 	ops[1] = (struct storage_op){STORAGE_PUT, (const uint8_t *)SEAL_CONFIG_KEY,
 	                             strlen(SEAL_CONFIG_KEY), (const uint8_t *)json, strlen(json)};
 	ret = storage_batch(s->st, ops, 2);
 out:
 	barrier_seal(s->b);
-	secmem_wipe(hash, sizeof(hash));
+	free(rec);
 	return ret;
 }
 
@@ -338,21 +332,11 @@ static int seal_split(const uint8_t *unseal_key, unsigned n, unsigned t,
 	return shamir_split(out->shares, n, t, unseal_key, COFFER_KEY_LEN);
 }
 
-static int seal_make_token(const char *root_token, char **out)
-{
-	*out = NULL;
-	if (root_token != NULL && root_token[0] == '\0')
-		return COFFER_ERR_INVALID;
-	*out = root_token != NULL ? secmem_strdup(root_token) : seal_token_generate();
-	return *out == NULL ? COFFER_ERR_NOMEM : 0;
-}
-
-int seal_initialize(struct seal *s, unsigned n, unsigned t, const char *root_token,
+int seal_initialize(struct seal *s, unsigned n, unsigned t, seal_stage_fn stage, void *stage_arg,
                     struct seal_init_result *out)
 {
 	struct seal_config cfg = {s->type, 1, 1};
 	uint8_t *unseal_key = NULL, *root_key = NULL;
-	char *token = NULL;
 	int ret;
 
 	memset(out, 0, sizeof(*out));
@@ -364,7 +348,7 @@ int seal_initialize(struct seal *s, unsigned n, unsigned t, const char *root_tok
 		cfg.shares = n;
 		cfg.threshold = t;
 	}
-	if ((ret = seal_check_uninit(s)) != 0 || (ret = seal_make_token(root_token, &token)) != 0)
+	if ((ret = seal_check_uninit(s)) != 0)
 		goto out;
 	if (s->type == SEAL_KEYFILE) {
 		if ((ret = keyfile_read(s->keyfile_path, &unseal_key)) != 0)
@@ -381,20 +365,17 @@ int seal_initialize(struct seal *s, unsigned n, unsigned t, const char *root_tok
 	if ((root_key = secmem_alloc(COFFER_KEY_LEN)) == NULL)
 		goto out;
 	coffer_random(root_key, COFFER_KEY_LEN);
-	if ((ret = seal_store_new(s, &cfg, unseal_key, root_key, token)) != 0)
+	if ((ret = seal_store_new(s, &cfg, unseal_key, root_key, stage, stage_arg)) != 0)
 		goto out;
 	s->cfg = cfg;
 	s->has_config = true;
 	seal_progress_reset(s);
-	out->root_token = token;
-	token = NULL;
 	log_info("seal: initialized (%s, %u shares, threshold %u)",
 	         cfg.type == SEAL_KEYFILE ? "keyfile" : "shamir", cfg.shares, cfg.threshold);
 out:
 	pthread_mutex_unlock(&s->mu);
 	if (ret != 0)
 		seal_init_result_clear(out);
-	secmem_free(token);
 	secmem_free(root_key);
 	secmem_free(unseal_key);
 	return ret;
@@ -529,50 +510,4 @@ void seal_get_status(struct seal *s, struct seal_status *out)
 	out->progress = s->progress;
 	memcpy(out->nonce, s->nonce, sizeof(out->nonce));
 	pthread_mutex_unlock(&s->mu);
-}
-
-int seal_check_root_token(struct seal *s, const char *token)
-{
-	uint8_t want[COFFER_MAC_LEN];
-	uint8_t *got = NULL;
-	size_t got_len = 0;
-	int ret;
-
-	if (token == NULL)
-		return COFFER_ERR_PERMISSION;
-	if ((ret = barrier_hash(s->b, ROOT_TOKEN_LABEL, token, strlen(token), want)) != 0)
-		return ret;
-	ret = barrier_get(s->b, ROOT_TOKEN_PATH, &got, &got_len);
-	if (ret == COFFER_ERR_NOT_FOUND)
-		ret = COFFER_ERR_PERMISSION;
-	if (ret != 0)
-		goto out;
-	ret = COFFER_ERR_PERMISSION;
-	if (got_len == sizeof(want) && secmem_equal(got, want, sizeof(want)) == 0)
-		ret = 0;
-out:
-	if (got != NULL)
-		secmem_freezero(got, got_len);
-	secmem_wipe(want, sizeof(want));
-	return ret;
-}
-
-char *seal_token_generate(void)
-{
-	uint8_t raw[TOKEN_RANDOM_LEN];
-	size_t enc_len = codec_b64_len(sizeof(raw), CODEC_B64_URL);
-	size_t prefix_len = strlen(TOKEN_PREFIX);
-	char *token = secmem_alloc(prefix_len + enc_len + 1);
-
-	if (token == NULL)
-		return NULL;
-	coffer_random(raw, sizeof(raw));
-	memcpy(token, TOKEN_PREFIX, prefix_len);
-	if (codec_b64_encode(token + prefix_len, enc_len + 1, raw, sizeof(raw), CODEC_B64_URL) !=
-	    0) {
-		secmem_free(token);
-		token = NULL;
-	}
-	secmem_wipe(raw, sizeof(raw));
-	return token;
 }

@@ -33,7 +33,8 @@ struct seal_status {
 };
 
 /* The result of initialization. shares[i] (secmem) holds share_len bytes; root_token (secmem) is
- * the initial root token's text. Release with seal_init_result_clear(). */
+ * the initial root token's text, set by whoever staged it (core.c). Release with
+ * seal_init_result_clear(). */
 struct seal_init_result {
 	unsigned n_shares;
 	size_t share_len;
@@ -46,13 +47,17 @@ int seal_new(struct storage *st, struct barrier *b, enum seal_type type, const c
              struct seal **out);
 void seal_free(struct seal *s);
 
+/* Called by seal_initialize() while the new barrier is open, before the vault is marked
+ * initialized: writes what must exist from the start (the initial root token). 0 or an error,
+ * which stops initialization. */
+typedef int (*seal_stage_fn)(void *arg);
+
 /*
  * Initialize: n shares with threshold t (1..255, t <= n, t >= 2 when n > 1; ignored for the keyfile
- * seal, which returns no shares). root_token NULL makes a random "cof." token, otherwise that text
- * is the root token (dev mode). Stores the root token's keyed hash (never the token) and leaves
+ * seal, which returns no shares), calling stage (may be NULL) with the new barrier open; leaves
  * the vault sealed. COFFER_ERR_EXISTS when already initialized, COFFER_ERR_INVALID for bad n/t.
  */
-int seal_initialize(struct seal *s, unsigned n, unsigned t, const char *root_token,
+int seal_initialize(struct seal *s, unsigned n, unsigned t, seal_stage_fn stage, void *stage_arg,
                     struct seal_init_result *out);
 void seal_init_result_clear(struct seal_init_result *r);
 
@@ -71,12 +76,5 @@ int seal_unseal_keyfile(struct seal *s) COFFER_WUR;
 /* Seal the barrier and wipe the keys and progress. */
 void seal_seal(struct seal *s);
 void seal_get_status(struct seal *s, struct seal_status *out);
-
-/* 0 when token is the root token from init (constant-time keyed-hash comparison), else
- * COFFER_ERR_PERMISSION; COFFER_ERR_SEALED while sealed. Stands in until the token store (#3). */
-int seal_check_root_token(struct seal *s, const char *token) COFFER_WUR;
-
-/* The text form of a new token: "cof." + base64url of 32 random bytes, into secmem. */
-char *seal_token_generate(void);
 
 #endif

@@ -22,6 +22,7 @@
 #include "secmem.h"
 #include "shamir.h"
 #include "store/storage.h"
+#include "identity/token.h"
 #include "test.h"
 #include "testutil.h"
 
@@ -85,6 +86,30 @@ static int write_file(const char *path, const uint8_t *buf, size_t len)
 	return ok ? 0 : -1;
 }
 
+#define STAGED_PATH "core/staged"
+
+/* The stage init runs with the new barrier open (core.c stages the initial root token there). */
+static int stage_marker(void *arg)
+{
+	struct fixture *f = arg;
+
+	return barrier_put(f->b, STAGED_PATH, (const uint8_t *)"staged", 6);
+}
+
+/* 0 when the staged record reads back: the barrier is open with the root key of init. */
+static int staged_check(struct fixture *f)
+{
+	uint8_t *v = NULL;
+	size_t len = 0;
+	int err = barrier_get(f->b, STAGED_PATH, &v, &len);
+
+	if (err == 0 && (len != 6 || memcmp(v, "staged", 6) != 0))
+		err = COFFER_ERR_INTEGRITY;
+	if (v != NULL)
+		secmem_freezero(v, len);
+	return err;
+}
+
 static void status_of(struct fixture *f, struct seal_status *st)
 {
 	seal_get_status(f->s, st);
@@ -99,10 +124,10 @@ static void test_init_leaves_vault_sealed(void)
 	CHECK_EQ(fixture_create(&f, SEAL_SHAMIR), 0);
 	status_of(&f, &st);
 	CHECK(!st.initialized && st.sealed && strcmp(st.type, "shamir") == 0);
-	CHECK_EQ(seal_initialize(f.s, 5, 3, NULL, &r), 0);
+	CHECK_EQ(seal_initialize(f.s, 5, 3, stage_marker, &f, &r), 0);
 	CHECK_EQ(r.n_shares, 5);
 	CHECK_EQ(r.share_len, SHARE_LEN);
-	CHECK(strncmp(r.root_token, "cof.", 4) == 0 && strlen(r.root_token) == 4 + 43);
+	CHECK(r.root_token == NULL); /* the root token is the token store's (core.c stages it) */
 	status_of(&f, &st);
 	CHECK(st.initialized && st.sealed);
 	CHECK_EQ(st.shares, 5);
@@ -121,7 +146,7 @@ static void test_unseal_with_threshold_shares(void)
 	struct seal_status st;
 
 	CHECK_EQ(fixture_create(&f, SEAL_SHAMIR), 0);
-	CHECK_EQ(seal_initialize(f.s, 5, 3, NULL, &r), 0);
+	CHECK_EQ(seal_initialize(f.s, 5, 3, stage_marker, &f, &r), 0);
 	CHECK_EQ(seal_submit_share(f.s, r.shares[4], SHARE_LEN), 0);
 	status_of(&f, &st);
 	CHECK(st.sealed && st.progress == 1 && strlen(st.nonce) == 36);
@@ -129,10 +154,10 @@ static void test_unseal_with_threshold_shares(void)
 	CHECK_EQ(seal_submit_share(f.s, r.shares[2], SHARE_LEN), 0);
 	status_of(&f, &st);
 	CHECK(!st.sealed && st.progress == 0 && st.nonce[0] == '\0');
-	CHECK_EQ(seal_check_root_token(f.s, r.root_token), 0);
+	CHECK_EQ(staged_check(&f), 0);
 	seal_seal(f.s);
 	CHECK(barrier_is_sealed(f.b));
-	CHECK_EQ(seal_check_root_token(f.s, r.root_token), COFFER_ERR_SEALED);
+	CHECK_EQ(staged_check(&f), COFFER_ERR_SEALED);
 	seal_init_result_clear(&r);
 	fixture_destroy(&f);
 }
@@ -145,7 +170,7 @@ static void test_unseal_rejects_wrong_share(void)
 	uint8_t bad[SHARE_LEN];
 
 	CHECK_EQ(fixture_create(&f, SEAL_SHAMIR), 0);
-	CHECK_EQ(seal_initialize(f.s, 5, 3, NULL, &r), 0);
+	CHECK_EQ(seal_initialize(f.s, 5, 3, stage_marker, &f, &r), 0);
 	memcpy(bad, r.shares[2], SHARE_LEN);
 	bad[0] ^= 0x5a; /* corrupt a y byte, keep the x coordinate */
 	CHECK_EQ(seal_submit_share(f.s, r.shares[0], SHARE_LEN), 0);
@@ -169,7 +194,7 @@ static void test_unseal_rejects_share_of_wrong_length(void)
 	struct seal_status st;
 
 	CHECK_EQ(fixture_create(&f, SEAL_SHAMIR), 0);
-	CHECK_EQ(seal_initialize(f.s, 3, 2, NULL, &r), 0);
+	CHECK_EQ(seal_initialize(f.s, 3, 2, stage_marker, &f, &r), 0);
 	CHECK_EQ(seal_submit_share(f.s, r.shares[0], SHARE_LEN), 0);
 	CHECK_EQ(seal_submit_share(f.s, r.shares[1], SHARE_LEN - 1), COFFER_ERR_BAD_SHARE);
 	status_of(&f, &st);
@@ -186,7 +211,7 @@ static void test_unseal_below_threshold_stays_sealed(void)
 	char nonce[37];
 
 	CHECK_EQ(fixture_create(&f, SEAL_SHAMIR), 0);
-	CHECK_EQ(seal_initialize(f.s, 5, 3, NULL, &r), 0);
+	CHECK_EQ(seal_initialize(f.s, 5, 3, stage_marker, &f, &r), 0);
 	CHECK_EQ(seal_submit_share(f.s, r.shares[0], SHARE_LEN), 0);
 	status_of(&f, &st);
 	memcpy(nonce, st.nonce, sizeof(nonce));
@@ -207,7 +232,7 @@ static void test_duplicate_share_is_refused_and_keeps_progress(void)
 	struct seal_status st;
 
 	CHECK_EQ(fixture_create(&f, SEAL_SHAMIR), 0);
-	CHECK_EQ(seal_initialize(f.s, 5, 3, NULL, &r), 0);
+	CHECK_EQ(seal_initialize(f.s, 5, 3, stage_marker, &f, &r), 0);
 	CHECK_EQ(seal_submit_share(f.s, r.shares[0], SHARE_LEN), 0);
 	CHECK_EQ(seal_submit_share(f.s, r.shares[0], SHARE_LEN), COFFER_ERR_EXISTS);
 	CHECK_EQ(seal_submit_share(f.s, r.shares[1], SHARE_LEN), 0);
@@ -229,7 +254,7 @@ static void test_restart_keeps_data_behind_the_seal(void)
 	size_t len = 0;
 
 	CHECK_EQ(fixture_create(&f, SEAL_SHAMIR), 0);
-	CHECK_EQ(seal_initialize(f.s, 3, 2, NULL, &r), 0);
+	CHECK_EQ(seal_initialize(f.s, 3, 2, stage_marker, &f, &r), 0);
 	CHECK_EQ(seal_submit_share(f.s, r.shares[0], SHARE_LEN), 0);
 	CHECK_EQ(seal_submit_share(f.s, r.shares[2], SHARE_LEN), 0);
 	CHECK_EQ(barrier_put(f.b, "app/secret", (const uint8_t *)"kept", 4), 0);
@@ -243,7 +268,7 @@ static void test_restart_keeps_data_behind_the_seal(void)
 	CHECK_EQ(barrier_get(f.b, "app/secret", &v, &len), 0);
 	CHECK(len == 4 && memcmp(v, "kept", 4) == 0);
 	secmem_freezero(v, len);
-	CHECK_EQ(seal_check_root_token(f.s, r.root_token), 0);
+	CHECK_EQ(staged_check(&f), 0);
 	seal_init_result_clear(&r);
 	fixture_destroy(&f);
 }
@@ -257,12 +282,13 @@ static void test_init_rejects_bad_share_counts(void)
 
 	CHECK_EQ(fixture_create(&f, SEAL_SHAMIR), 0);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		CHECK_EQ(seal_initialize(f.s, bad[i][0], bad[i][1], NULL, &r), COFFER_ERR_INVALID);
+		CHECK_EQ(seal_initialize(f.s, bad[i][0], bad[i][1], stage_marker, &f, &r),
+		         COFFER_ERR_INVALID);
 		CHECK(r.shares == NULL && r.root_token == NULL);
 	}
 	status_of(&f, &st);
 	CHECK(!st.initialized);
-	CHECK_EQ(seal_initialize(f.s, 1, 1, NULL, &r), 0);
+	CHECK_EQ(seal_initialize(f.s, 1, 1, stage_marker, &f, &r), 0);
 	CHECK_EQ(r.n_shares, 1);
 	CHECK_EQ(seal_submit_share(f.s, r.shares[0], SHARE_LEN), 0);
 	CHECK(!barrier_is_sealed(f.b));
@@ -276,10 +302,10 @@ static void test_second_init_returns_exists(void)
 	struct seal_init_result r, r2;
 
 	CHECK_EQ(fixture_create(&f, SEAL_SHAMIR), 0);
-	CHECK_EQ(seal_initialize(f.s, 3, 2, NULL, &r), 0);
-	CHECK_EQ(seal_initialize(f.s, 3, 2, NULL, &r2), COFFER_ERR_EXISTS);
+	CHECK_EQ(seal_initialize(f.s, 3, 2, stage_marker, &f, &r), 0);
+	CHECK_EQ(seal_initialize(f.s, 3, 2, stage_marker, &f, &r2), COFFER_ERR_EXISTS);
 	CHECK_EQ(fixture_restart(&f), 0);
-	CHECK_EQ(seal_initialize(f.s, 3, 2, NULL, &r2), COFFER_ERR_EXISTS);
+	CHECK_EQ(seal_initialize(f.s, 3, 2, stage_marker, &f, &r2), COFFER_ERR_EXISTS);
 	CHECK(r2.shares == NULL && r2.root_token == NULL);
 	seal_init_result_clear(&r);
 	fixture_destroy(&f);
@@ -308,48 +334,12 @@ static void test_interrupted_init_can_be_retried(void)
 	CHECK_EQ(barrier_initialize(f.b, root_key), 0);
 	barrier_seal(f.b);
 	CHECK_EQ(fixture_restart(&f), 0);
-	CHECK_EQ(seal_initialize(f.s, 3, 2, NULL, &r), 0);
+	CHECK_EQ(seal_initialize(f.s, 3, 2, stage_marker, &f, &r), 0);
 	CHECK_EQ(seal_submit_share(f.s, r.shares[0], SHARE_LEN), 0);
 	CHECK_EQ(seal_submit_share(f.s, r.shares[1], SHARE_LEN), 0);
 	CHECK(!barrier_is_sealed(f.b));
 	seal_init_result_clear(&r);
 	fixture_destroy(&f);
-}
-
-static void test_root_token_check_accepts_only_the_root_token(void)
-{
-	struct fixture f;
-	struct seal_init_result r;
-
-	CHECK_EQ(fixture_create(&f, SEAL_SHAMIR), 0);
-	CHECK_EQ(seal_initialize(f.s, 1, 1, "dev-root", &r), 0);
-	CHECK_EQ(strcmp(r.root_token, "dev-root"), 0);
-	CHECK_EQ(seal_check_root_token(f.s, "dev-root"), COFFER_ERR_SEALED);
-	CHECK_EQ(seal_submit_share(f.s, r.shares[0], SHARE_LEN), 0);
-	CHECK_EQ(seal_check_root_token(f.s, "dev-root"), 0);
-	CHECK_EQ(seal_check_root_token(f.s, "dev-roo"), COFFER_ERR_PERMISSION);
-	CHECK_EQ(seal_check_root_token(f.s, "dev-root2"), COFFER_ERR_PERMISSION);
-	CHECK_EQ(seal_check_root_token(f.s, ""), COFFER_ERR_PERMISSION);
-	CHECK_EQ(seal_check_root_token(f.s, NULL), COFFER_ERR_PERMISSION);
-	seal_init_result_clear(&r);
-	fixture_destroy(&f);
-}
-
-static void test_token_generate_makes_distinct_prefixed_tokens(void)
-{
-	char *a = seal_token_generate(), *b = seal_token_generate();
-	uint8_t raw[64];
-	size_t raw_len = 0;
-	int is_ok;
-
-	CHECK(a != NULL && b != NULL);
-	is_ok = strncmp(a, "cof.", 4) == 0 && strcmp(a, b) != 0 &&
-	        codec_b64_decode(raw, sizeof(raw), &raw_len, a + 4, strlen(a + 4), CODEC_B64_URL) ==
-	            0 &&
-	        raw_len == 32;
-	secmem_free(a);
-	secmem_free(b);
-	CHECK(is_ok);
 }
 
 static void test_keyfile_seal_round_trip(void)
@@ -362,13 +352,13 @@ static void test_keyfile_seal_round_trip(void)
 	CHECK_EQ(fixture_create(&f, SEAL_KEYFILE), 0);
 	coffer_random(key, sizeof(key));
 	CHECK_EQ(write_file(f.keyfile, key, sizeof(key)), 0);
-	CHECK_EQ(seal_initialize(f.s, 0, 0, NULL, &r), 0);
-	CHECK(r.n_shares == 0 && r.shares == NULL && r.root_token != NULL);
+	CHECK_EQ(seal_initialize(f.s, 0, 0, stage_marker, &f, &r), 0);
+	CHECK(r.n_shares == 0 && r.shares == NULL);
 	status_of(&f, &st);
 	CHECK(st.initialized && st.sealed && strcmp(st.type, "keyfile") == 0);
 	CHECK_EQ(seal_unseal_keyfile(f.s), 0);
 	CHECK(!barrier_is_sealed(f.b));
-	CHECK_EQ(seal_check_root_token(f.s, r.root_token), 0);
+	CHECK_EQ(staged_check(&f), 0);
 	CHECK_EQ(fixture_restart(&f), 0);
 	CHECK_EQ(seal_submit_share(f.s, share, SHARE_LEN), COFFER_ERR_INVALID);
 	CHECK_EQ(seal_unseal_keyfile(f.s), 0);
@@ -392,15 +382,15 @@ static void test_keyfile_seal_rejects_short_key_file(void)
 
 	CHECK_EQ(fixture_create(&f, SEAL_KEYFILE), 0);
 	coffer_random(key, sizeof(key));
-	CHECK_EQ(seal_initialize(f.s, 0, 0, NULL, &r), COFFER_ERR_CONFIG); /* no file */
+	CHECK_EQ(seal_initialize(f.s, 0, 0, stage_marker, &f, &r), COFFER_ERR_CONFIG); /* no file */
 	CHECK_EQ(write_file(f.keyfile, key, COFFER_KEY_LEN - 1), 0);
-	CHECK_EQ(seal_initialize(f.s, 0, 0, NULL, &r), COFFER_ERR_CONFIG);
+	CHECK_EQ(seal_initialize(f.s, 0, 0, stage_marker, &f, &r), COFFER_ERR_CONFIG);
 	CHECK_EQ(write_file(f.keyfile, key, COFFER_KEY_LEN + 1), 0);
-	CHECK_EQ(seal_initialize(f.s, 0, 0, NULL, &r), COFFER_ERR_CONFIG);
+	CHECK_EQ(seal_initialize(f.s, 0, 0, stage_marker, &f, &r), COFFER_ERR_CONFIG);
 	status_of(&f, &st);
 	CHECK(!st.initialized);
 	CHECK_EQ(write_file(f.keyfile, key, COFFER_KEY_LEN), 0);
-	CHECK_EQ(seal_initialize(f.s, 0, 0, NULL, &r), 0);
+	CHECK_EQ(seal_initialize(f.s, 0, 0, stage_marker, &f, &r), 0);
 	CHECK_EQ(write_file(f.keyfile, key, COFFER_KEY_LEN - 1), 0);
 	CHECK_EQ(seal_unseal_keyfile(f.s), COFFER_ERR_CONFIG);
 	CHECK(barrier_is_sealed(f.b));
@@ -478,6 +468,12 @@ out:
 	return ret;
 }
 
+/* The stage core.c runs: the initial root token through the token store. */
+static int stage_root(void *arg)
+{
+	return token_store_stage_root(arg, "cof.canary-root-token-Rt55");
+}
+
 static void test_nothing_secret_at_rest(void)
 {
 	static const char *const clear[] = {"canary-dir-Qp42",   "canary-path-Zq83",
@@ -486,6 +482,7 @@ static void test_nothing_secret_at_rest(void)
 	struct fixture f;
 	struct seal_init_result r;
 	struct keyring *kr = NULL;
+	struct token_store *ts = NULL;
 	uint8_t unseal_key[COFFER_KEY_LEN], root_key[COFFER_KEY_LEN];
 	char share_text[10][96];
 	struct needle nd[32];
@@ -493,7 +490,8 @@ static void test_nothing_secret_at_rest(void)
 	size_t n = 0;
 
 	CHECK_EQ(fixture_create(&f, SEAL_SHAMIR), 0);
-	CHECK_EQ(seal_initialize(f.s, 5, 3, "cof.canary-root-token-Rt55", &r), 0);
+	CHECK_EQ(token_store_new(f.b, NULL, &ts), 0);
+	CHECK_EQ(seal_initialize(f.s, 5, 3, stage_root, ts, &r), 0);
 	for (int i = 0; i < 3; i++)
 		CHECK_EQ(seal_submit_share(f.s, r.shares[i], SHARE_LEN), 0);
 	CHECK_EQ(barrier_put(f.b, "canary-dir-Qp42/canary-path-Zq83",
@@ -527,6 +525,7 @@ static void test_nothing_secret_at_rest(void)
 	CHECK_EQ(files_have_no_needle(f.db, &control, 1), 1);
 	CHECK_EQ(files_have_no_needle(f.db, nd, n), 0);
 	keyring_free(kr);
+	token_store_free(ts);
 	seal_init_result_clear(&r);
 	fixture_destroy(&f);
 }
@@ -547,8 +546,6 @@ int main(void)
 	RUN(test_second_init_returns_exists);
 	RUN(test_submit_share_before_init_returns_uninit);
 	RUN(test_interrupted_init_can_be_retried);
-	RUN(test_root_token_check_accepts_only_the_root_token);
-	RUN(test_token_generate_makes_distinct_prefixed_tokens);
 	RUN(test_keyfile_seal_round_trip);
 	RUN(test_keyfile_seal_rejects_short_key_file);
 	RUN(test_nothing_secret_at_rest);

@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "store/barrier.h"
+#include "codec.h"
 #include "crypto.h"
 #include "json.h"
 #include "identity/lease.h"
@@ -633,8 +634,13 @@ static void test_adopt_pending_root(void)
 	size_t len = 0;
 
 	CHECK(fixture_init(&f) == 0);
+	CHECK_EQ(token_store_stage_root(f.ts, root), 0);
+	CHECK_EQ(barrier_get(f.b, TOKEN_PENDING_ROOT_PATH, &v, &len), 0);
 	CHECK_EQ(barrier_hash(f.b, TOKEN_HASH_LABEL, root, strlen(root), hash), 0);
-	CHECK_EQ(barrier_put(f.b, TOKEN_PENDING_ROOT_PATH, hash, sizeof(hash)), 0);
+	CHECK(len == sizeof(hash) &&
+	      memcmp(v, hash, sizeof(hash)) == 0); /* the hash, not the text */
+	secmem_freezero(v, len);
+	v = NULL;
 	CHECK_EQ(token_store_setup(f.ts), 0);
 	CHECK_EQ(barrier_get(f.b, TOKEN_PENDING_ROOT_PATH, &v, &len), COFFER_ERR_NOT_FOUND);
 	CHECK_EQ(token_authenticate(f.ts, root, NULL, &a), 0);
@@ -643,8 +649,31 @@ static void test_adopt_pending_root(void)
 	CHECK_EQ(json_array_size(a->policies), 1);
 	CHECK(strcmp(json_string_value(json_array_get(a->policies, 0)), "root") == 0);
 	token_entry_release(a);
+	/* Only that text: not a prefix, not a longer one, not empty. */
+	CHECK_EQ(token_authenticate(f.ts, "cof.pending-root-token-tex", NULL, &a),
+	         COFFER_ERR_PERMISSION);
+	CHECK_EQ(token_authenticate(f.ts, "cof.pending-root-token-text2", NULL, &a),
+	         COFFER_ERR_PERMISSION);
+	CHECK_EQ(token_authenticate(f.ts, "", NULL, &a), COFFER_ERR_PERMISSION);
 	CHECK_EQ(token_store_setup(f.ts), 0); /* nothing left to adopt */
 	fixture_destroy(&f);
+}
+
+static void test_text_generate_makes_distinct_prefixed_tokens(void)
+{
+	char *a = token_text_generate(), *b = token_text_generate();
+	uint8_t raw[64];
+	size_t raw_len = 0;
+	int is_ok;
+
+	CHECK(a != NULL && b != NULL);
+	is_ok = strncmp(a, "cof.", 4) == 0 && strlen(a) == 4 + 43 && strcmp(a, b) != 0 &&
+	        codec_b64_decode(raw, sizeof(raw), &raw_len, a + 4, strlen(a + 4), CODEC_B64_URL) ==
+	            0 &&
+	        raw_len == 32;
+	secmem_free(a);
+	secmem_free(b);
+	CHECK(is_ok);
 }
 
 static void test_restart_keeps_tokens(void)
@@ -780,6 +809,7 @@ int main(void)
 	RUN(test_old_entry_gets_lease_nonce);
 	RUN(test_custom_id_and_policies);
 	RUN(test_adopt_pending_root);
+	RUN(test_text_generate_makes_distinct_prefixed_tokens);
 	RUN(test_restart_keeps_tokens);
 	RUN(test_lease_manager_revokes_expired_token);
 	RUN(test_views);
