@@ -16,8 +16,6 @@
 #include "json.h"
 #include "identity/lease.h"
 #include "log.h"
-#include "identity/policy.h"
-#include "identity/token.h"
 
 #define LEASE_RETRY_S 10 /* delay before retrying a revocation that failed */
 

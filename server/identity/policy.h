@@ -15,22 +15,10 @@
 
 #include <jansson.h>
 
-#include "store/barrier.h"
 #include "err.h"
-
-enum acl_cap {
-	ACL_CAP_DENY = 1u << 0,
-	ACL_CAP_CREATE = 1u << 1,
-	ACL_CAP_READ = 1u << 2,
-	ACL_CAP_UPDATE = 1u << 3,
-	ACL_CAP_PATCH = 1u << 4,
-	ACL_CAP_DELETE = 1u << 5,
-	ACL_CAP_LIST = 1u << 6,
-	ACL_CAP_SUDO = 1u << 7,
-};
-#define ACL_CAP_ALL                                                                                \
-	(ACL_CAP_CREATE | ACL_CAP_READ | ACL_CAP_UPDATE | ACL_CAP_PATCH | ACL_CAP_DELETE |         \
-	 ACL_CAP_LIST | ACL_CAP_SUDO)
+#include "identity/policy_caps.h"
+#include "identity/policy_hcl.h"
+#include "store/barrier.h"
 
 struct policy; /* one parsed policy */
 struct acl;    /* the compiled union of a token's policies; immutable, reference-counted */
@@ -45,10 +33,6 @@ int policy_parse(const char *name, const char *text, size_t len, struct policy *
                  size_t err_len);
 void policy_free(struct policy *p);
 
-/* policy_hcl.c: translate the HCL subset into the JSON form
- * {"path":{"<pattern>":{"capabilities":[...]}}}. Errors name the line: "line 3: ...". */
-int policy_hcl_to_json(const char *text, size_t len, json_t **out, char *err, size_t err_len);
-
 /* Compile policies into an ACL (refs = 1). "root" in the set grants everything. */
 int acl_build(struct policy *const *policies, size_t n, bool is_root, struct acl **out);
 void acl_ref(struct acl *acl);
@@ -57,14 +41,6 @@ void acl_release(struct acl *acl);
  * trailing '/' for folders): a mask of enum acl_cap; ACL_CAP_DENY alone when denied. */
 unsigned acl_capabilities(const struct acl *acl, const char *path);
 bool acl_is_root(const struct acl *acl);
-/* Capability names for a mask, as sys/capabilities-self reports them ("deny" for none). */
-json_t *acl_capabilities_json(unsigned caps);
-/* The capability of a name ("read" -> ACL_CAP_READ); 0 for an unknown name. */
-unsigned acl_cap_from_name(const char *name);
-/* The capabilities of Vault's legacy `policy = "read"|"write"|"deny"|"sudo"`; 0 when unknown. */
-unsigned acl_cap_from_legacy(const char *name);
-/* True for the keys of a path rule that are accepted and ignored (allowed_parameters, ...). */
-bool policy_rule_key_is_ignored(const char *key);
 
 int policy_store_new(struct barrier *b, struct policy_store **out);
 void policy_store_free(struct policy_store *ps);

@@ -10,7 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "identity/policy.h"
+#include "err.h"
+#include "identity/policy_caps.h"
+#include "identity/policy_hcl.h"
 
 #define HCL_MAX_DEPTH 32 /* nesting of skipped values */
 

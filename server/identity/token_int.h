@@ -46,8 +46,20 @@ struct token_store {
 	atomic_uint_fast64_t cache_gen;
 };
 
-/* token.c */
+/* token_store.c */
 
+/* The keyed hash of a token's text (TOKEN_HASH_LABEL). */
+int token_hash_text(struct token_store *ts, const char *text, uint8_t hash[COFFER_MAC_LEN]);
+/* The entry whose token text is text, from the cache or storage; expired or not. */
+int token_get_text(struct token_store *ts, const char *text, struct token_entry **out);
+/* Put e's entry, accessor and lease rows (and its parent index row when it has a parent), and
+ * delete extra_delete (may be NULL), in one batch. */
+int token_persist_new(struct token_store *ts, const struct token_entry *e,
+                      const char *extra_delete);
+/* Rewrite an existing entry (renewal, use count, orphaning). */
+int token_persist_update(struct token_store *ts, const struct token_entry *e);
+/* Give e's expiry to the lease manager (none for a token that never expires). */
+int token_track(struct token_store *ts, const struct token_entry *e);
 /* Read the entry for hash (or its hex form) from storage, expired or not (refs = 1). */
 int token_load(struct token_store *ts, const uint8_t *hash, struct token_entry **out);
 int token_load_hex(struct token_store *ts, const char *hex, struct token_entry **out);
