@@ -147,7 +147,7 @@ static int config_abs_path(const json_t *v, const char *key, char **member, char
 }
 
 /* One member of an "audit" item; key names the member for errors ("audit[0].path"). */
-static int config_audit_member(struct config_audit *a, const char *name, const json_t *item,
+static int config_audit_member(struct audit_device_conf *a, const char *name, const json_t *item,
                                const char *key, char *err, size_t n)
 {
 	char path[AUDIT_NAME_MAX + 2], sub[160];
@@ -190,7 +190,7 @@ static int config_audit_member(struct config_audit *a, const char *name, const j
 }
 
 /* One item of "audit": {"type":"file", "path"?, "description"?, "options":{"file_path"}}. */
-static int config_audit_item(struct config_audit *a, size_t i, const json_t *v, char *err,
+static int config_audit_item(struct audit_device_conf *a, size_t i, const json_t *v, char *err,
                              size_t n)
 {
 	char key[96];

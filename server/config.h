@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "audit/audit.h"
 #include "err.h"
 #include "log.h"
 #include "store/seal.h"
@@ -21,13 +22,6 @@
 #define CONFIG_DEFAULT_MAX_CONNECTIONS_PER_ADDRESS 1024 /* agents behind one NAT address */
 #define CONFIG_DEFAULT_REQUEST_DEADLINE_S 10
 #define CONFIG_DEFAULT_MAX_WATCHES_PER_TOKEN 64
-
-/* A file audit device declared in the config file ("audit": [...]). */
-struct config_audit {
-	char *path;        /* normalized, "file/" by default */
-	char *description; /* "" by default */
-	char *file_path;   /* absolute */
-};
 
 struct config {
 	char *listen;        /* "host:port", "[v6]:port" */
@@ -48,7 +42,7 @@ struct config {
 	size_t max_watches_per_token;       /* held sys/watch requests per token */
 	enum log_level log_level;
 	bool log_json;
-	struct config_audit *audit; /* n_audit devices, always enabled */
+	struct audit_device_conf *audit; /* n_audit devices, always enabled */
 	size_t n_audit;
 	bool allow_api_audit; /* sys/audit may create devices (inside audit_dir) */
 	char *audit_dir;      /* absolute; where API-created devices may write */

@@ -50,7 +50,8 @@ static int core_open_subsystems(struct core *c, const struct engine *const *engi
 	if (err == 0)
 		err = watch_new(c->svc.barrier, &c->svc.watch);
 	if (err == 0)
-		err = audit_broker_new(c->cfg, c->svc.barrier, &c->svc.audit);
+		err =
+		    audit_broker_new(c->cfg->audit, c->cfg->n_audit, c->svc.barrier, &c->svc.audit);
 	return err;
 }
 

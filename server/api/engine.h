@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <jansson.h>
 
@@ -95,6 +96,24 @@ struct engine {
 	/* Remove all of a mount's data (unmount), given the mount's context; NULL when the engine
 	 * keeps none. */
 	int (*purge)(const struct engine_ctx *ctx);
+};
+
+/* A mount: an engine at a path, with its own storage prefix and settings. A request's mount
+ * (req->mount) is referenced for the request's life; the tables of them are engines/mount.c's. */
+struct mount_entry {
+	char *path; /* "approle/" (below "auth/" for auth mounts), "secret/" */
+	char *type; /* engine type */
+	char *description;
+	char *accessor; /* "auth_approle_1a2b3c4d" */
+	char *uuid;
+	int64_t default_lease_ttl_s; /* 0 = system default */
+	int64_t max_lease_ttl_s;     /* 0 = system default */
+	json_t *options;             /* {"version":"2"} for kv v2; never NULL */
+	bool is_auth;
+	const struct engine *engine;
+	/* Where the engine keeps its data in the barrier: "auth/<uuid>/" or "logical/<uuid>/". */
+	char storage_prefix[64];
+	int refs; /* atomic */
 };
 
 /* The context for a route of a table or engine that declared uses, over the view of the

@@ -19,7 +19,6 @@
 #define AUDIT_KEY_LEN 32
 
 struct audit_broker {
-	const struct config *cfg;
 	struct barrier *barrier;
 	pthread_rwlock_t lock; /* guards devs and n_devs */
 	struct audit_device *devs[AUDIT_MAX_DEVICES];
@@ -123,7 +122,8 @@ static int audit_hash_from_env(void)
 	return 0;
 }
 
-int audit_broker_new(const struct config *cfg, struct barrier *b, struct audit_broker **out)
+int audit_broker_new(const struct audit_device_conf *devices, size_t n, struct barrier *b,
+                     struct audit_broker **out)
 {
 	struct audit_broker *ab;
 	struct audit_device *d;
@@ -138,18 +138,16 @@ int audit_broker_new(const struct config *cfg, struct barrier *b, struct audit_b
 	ab = calloc(1, sizeof(*ab));
 	if (ab == NULL)
 		return COFFER_ERR_NOMEM;
-	ab->cfg = cfg;
 	ab->barrier = b;
 	pthread_rwlock_init(&ab->lock, NULL);
 	pthread_mutex_init(&ab->admin, NULL);
-	for (i = 0; i < cfg->n_audit; i++) {
-		rc =
-		    audit_device_open(cfg->audit[i].path, cfg->audit[i].file_path,
-		                      cfg->audit[i].description, true, false, &d, err, sizeof(err));
+	for (i = 0; i < n; i++) {
+		rc = audit_device_open(devices[i].path, devices[i].file_path,
+		                       devices[i].description, true, false, &d, err, sizeof(err));
 		if (rc == 0 && (rc = audit_publish(ab, d)) != 0)
 			audit_device_release(d);
 		if (rc != 0) {
-			log_error("audit device %s: %s", cfg->audit[i].path,
+			log_error("audit device %s: %s", devices[i].path,
 			          rc == COFFER_ERR_IO || rc == COFFER_ERR_INTEGRITY
 			              ? err
 			              : coffer_strerror(rc));

@@ -14,9 +14,8 @@
 
 #include <jansson.h>
 
-#include "store/barrier.h"
-#include "config.h"
 #include "api/request.h"
+#include "store/barrier.h"
 
 /* At most this many devices at once. */
 #define AUDIT_MAX_DEVICES 8
@@ -26,16 +25,25 @@
 #define AUDIT_HMAC_TEXT_LEN (12 + 64)
 
 struct audit_broker;
+
+/* A file audit device declared in the config file ("audit": [...]). */
+struct audit_device_conf {
+	char *path;        /* normalized, "file/" by default */
+	char *description; /* "" by default */
+	char *file_path;   /* absolute */
+};
+
 /* What the request line of one request recorded, for its response line (opaque). */
 struct audit_ctx;
 
 /*
- * Build the broker and open the config file's devices (cfg->audit), continuing each file's chain
+ * Build the broker and open the config file's devices (n of them), continuing each file's chain
  * from its last line. An unopenable file or a file whose last line is not an audit line is an
  * error (logged, naming the device), so that cofferd does not start without the audit it was
  * told to keep. Keys are loaded at unseal.
  */
-int audit_broker_new(const struct config *cfg, struct barrier *b, struct audit_broker **out);
+int audit_broker_new(const struct audit_device_conf *devices, size_t n, struct barrier *b,
+                     struct audit_broker **out);
 /* Close the files and wipe the keys; NULL allowed. */
 void audit_broker_free(struct audit_broker *ab);
 /* At unseal: load (or create) every device's HMAC key and open the API-created devices. */

@@ -67,7 +67,7 @@ struct audit_device {
 	bool is_failing; /* atomic: the last write failed; stage nothing until one succeeds */
 	off_t written_back; /* the file's bytes before this are on their way to the disk */
 
-	/* Room kept allocated beyond the end of the file (audit_resv.c), under file_mu: a
+	/* Room kept allocated beyond the end of the file (audit_write.c), under file_mu: a
 	 * change's request line is written only when room for its response is set aside. */
 	bool can_reserve;    /* the file system allocates ahead (fallocate KEEP_SIZE) */
 	int write_errno;     /* of the last failed write (0 after a success) */
@@ -159,7 +159,7 @@ void audit_device_unpromise(struct audit_device *d, size_t promise);
  * and to write the staged lines, so that a freed disk is seen at once. */
 bool audit_device_can_write(struct audit_device *d);
 
-/* audit_resv.c: the room beyond the end of the file. Callers hold d->file_mu. */
+/* audit_write.c: writes and the room beyond the end of the file. Callers hold d->file_mu. */
 /* Learn whether d's file system allocates ahead and set aside the first room (fd just opened
  * at d->size). */
 void audit_resv_open(struct audit_device *d);
@@ -185,7 +185,13 @@ bool audit_resv_stage_fits(const struct audit_device *d, size_t add);
 int audit_file_path_check(const char *audit_dir, const char *file_path, char *out, size_t cap,
                           char *err, size_t err_len);
 
-/* audit_file.c, for audit_sign.c. Callers hold d->file_mu. */
+/* audit_write.c, for audit_file.c and audit_sign.c. Callers hold d->file_mu. */
+/* One write of whole lines into room already set aside for them (or on a file system that
+ * cannot set any aside); a short write is undone so the file keeps whole lines. */
+int audit_write_raw(struct audit_device *d, const struct iovec *iov, int n_iov, char *err,
+                    size_t err_len);
+/* The length of the lines of iov. */
+size_t audit_iov_len(const struct iovec *iov, int n_iov);
 int audit_write_lines(struct audit_device *d, const struct iovec *iov, int n_iov, char *err,
                       size_t err_len);
 int audit_flush_locked(struct audit_device *d, char *err, size_t err_len);
@@ -193,6 +199,8 @@ int audit_flush_locked(struct audit_device *d, char *err, size_t err_len);
  * a line written next comes after every staged one. d->mu is held on return, whatever the
  * result. Caller holds d->file_mu. */
 int audit_flush_hold_chain(struct audit_device *d, char *err, size_t err_len);
+
+/* audit_file.c, for audit_sign.c. */
 /* Wake the flusher if it sleeps (a line was staged, or written unsigned). */
 void audit_flusher_wake(struct audit_device *d);
 

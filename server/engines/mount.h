@@ -15,26 +15,11 @@
 
 #include <jansson.h>
 
+#include "api/engine.h"
 #include "err.h"
 
 struct engine;
 struct engine_services;
-
-struct mount_entry {
-	char *path; /* "approle/" (below "auth/" for auth mounts), "secret/" */
-	char *type; /* engine type */
-	char *description;
-	char *accessor; /* "auth_approle_1a2b3c4d" */
-	char *uuid;
-	int64_t default_lease_ttl_s; /* 0 = system default */
-	int64_t max_lease_ttl_s;     /* 0 = system default */
-	json_t *options;             /* {"version":"2"} for kv v2; never NULL */
-	bool is_auth;
-	const struct engine *engine;
-	/* Where the engine keeps its data in the barrier: "auth/<uuid>/" or "logical/<uuid>/". */
-	char storage_prefix[64];
-	int refs; /* atomic */
-};
 
 struct mount_table;
 

@@ -12,7 +12,6 @@
 #include "api/tables.h"
 #include "json.h"
 #include "log.h"
-#include "engines/mount.h"
 #include "identity/policy.h"
 #include "secmem.h"
 #include "identity/token.h"

@@ -22,9 +22,11 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TREES = ("common", "server", "agent", "cli")
-# Lowest first. common is below everything; agent/ and cli/ are programs of their own.
+# Lowest first. common is below everything; agent/ and cli/ are programs of their own. The
+# server's state and configuration (core.c, config.c, confine.c, directly in server/) are what the
+# front end serves; main.c, the process, is above all.
 RANKS = ["common", "server/store", "server/api", "server/identity", "server/engines",
-         "server/audit", "server/front", "server"]
+         "server/audit", "server", "server/front", "server/main"]
 MAX_C_LINES = 800
 MAX_BACK_UP = 12
 MAX_TOP_FILES = 8  # files directly in server/
@@ -108,7 +110,9 @@ def call_edges(build):
     return edges, len(objs)
 
 
-def rank(folder):
+def rank(module, folder):
+    if module in RANKS:
+        return RANKS.index(module)
     best, r = None, None
     for i, name in enumerate(RANKS):
         if folder == name or folder.startswith(name + "/"):
@@ -186,7 +190,7 @@ def main():
     n_layers = 1 + max(lvl(i) for i in range(len(comps)))
     back = []
     for (a, b), why in sorted(edges.items()):
-        ra, rb = rank(folder_of[a]), rank(folder_of[b])
+        ra, rb = rank(a, folder_of[a]), rank(b, folder_of[b])
         if ra is not None and rb is not None and rb > ra:
             back.append((a, b, sorted(why)[0]))
 

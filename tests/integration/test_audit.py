@@ -777,7 +777,7 @@ def test_staged_lines_survive_a_crash_and_reach_the_file_at_the_next_start(tmp_p
         wait_flushed(log)
 
         fill(ns.inside(mount_dir / "filler"))
-        # The log keeps room allocated beyond its end (audit_resv.c), which staged lines always
+        # The log keeps room allocated beyond its end (audit_write.c), which staged lines always
         # fit in: take it away behind the server's back, so that the flusher meets a full disk.
         punch_beyond_end(log)
         fill(ns.inside(mount_dir / "filler"))

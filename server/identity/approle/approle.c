@@ -13,7 +13,6 @@
 #include "cidr.h"
 #include "json.h"
 #include "log.h"
-#include "engines/mount.h"
 #include "secmem.h"
 #include "identity/token.h"
 

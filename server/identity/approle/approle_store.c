@@ -16,7 +16,6 @@
 #include "codec.h"
 #include "json.h"
 #include "log.h"
-#include "engines/mount.h"
 #include "secmem.h"
 
 static pthread_mutex_t approle_mutex = PTHREAD_MUTEX_INITIALIZER;

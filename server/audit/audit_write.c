@@ -1,15 +1,17 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * audit_resv.c: the room a file audit device keeps allocated beyond the end of its file
- * (fallocate with FALLOC_FL_KEEP_SIZE), so that what the server has promised to record can be
- * written on a full disk: the response lines of the changes in flight and the staged lines.
- * Called by audit_file.c under the device's file lock.
+ * audit_write.c: a file audit device's writes: whole lines written at once (a short write is
+ * undone), the staged lines flushed into the file, and the room kept allocated beyond the end of
+ * the file (fallocate with FALLOC_FL_KEEP_SIZE), so that what the server has promised to record
+ * can be written on a full disk: the response lines of the changes in flight and the staged
+ * lines. Called by audit_file.c and audit_sign.c under the device's file lock.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "audit/audit_int.h"
@@ -123,6 +125,101 @@ void audit_resv_refill(struct audit_device *d)
 	/* Best effort: when the disk is full the budget shrinks, and staging stops at its end. */
 	(void)audit_resv_need(d, d->owed + AUDIT_RESV_FLOOR + AUDIT_RESV_LOW, err, sizeof(err));
 	audit_resv_publish(d);
+}
+
+int audit_write_raw(struct audit_device *d, const struct iovec *iov, int n_iov, char *err,
+                    size_t err_len)
+{
+	size_t len = 0;
+	ssize_t n;
+
+	if (d->fd < 0) {
+		snprintf(err, err_len, "%s: file is not open", d->path);
+		d->write_errno = EBADF;
+		return COFFER_ERR_IO;
+	}
+	for (int i = 0; i < n_iov; i++)
+		len += iov[i].iov_len;
+	do {
+		n = writev(d->fd, iov, n_iov);
+	} while (n < 0 && errno == EINTR);
+	if (n == (ssize_t)len) {
+		d->size += (off_t)len;
+		d->write_errno = 0;
+		return 0;
+	}
+	if (n >= 0)
+		errno = ENOSPC; /* a short write on a regular file: the device is full */
+	d->write_errno = errno;
+	snprintf(err, err_len, "%s: cannot write %s: %s", d->path, d->file_path, strerror(errno));
+	if (n > 0 && ftruncate(d->fd, d->size) != 0)
+		log_error("audit %s: cannot undo a short write: %s", d->path, strerror(errno));
+	return COFFER_ERR_IO;
+}
+
+size_t audit_iov_len(const struct iovec *iov, int n_iov)
+{
+	size_t len = 0;
+
+	for (int i = 0; i < n_iov; i++)
+		len += iov[i].iov_len;
+	return len;
+}
+
+/* One write of lines nothing set room aside for: only when the room owed to the changes in flight
+ * stays (the staged lines are flushed). Caller holds d->file_mu and d->mu. */
+int audit_write_lines(struct audit_device *d, const struct iovec *iov, int n_iov, char *err,
+                      size_t err_len)
+{
+	int rc = audit_resv_need(d, audit_iov_len(iov, n_iov) + d->owed + AUDIT_RESV_FLOOR, err,
+	                         err_len);
+
+	if (rc != 0)
+		d->write_errno = errno;
+	else
+		rc = audit_write_raw(d, iov, n_iov, err, err_len);
+	audit_resv_publish(d);
+	return rc;
+}
+
+#define AUDIT_BATCH_IOV 64 /* lines per writev */
+
+/* Copy every staged line into the file. Caller holds d->file_mu. On failure the lines stay
+ * staged (they are recorded; a later write retries them) and the device is failing. */
+int audit_flush_locked(struct audit_device *d, char *err, size_t err_len)
+{
+	struct iovec iov[AUDIT_BATCH_IOV];
+	uint64_t next;
+	int n, rc;
+
+	if (d->stage.map == NULL)
+		return 0;
+	while ((n = audit_stage_collect(&d->stage, iov, AUDIT_BATCH_IOV, &next)) > 0 ||
+	       next != d->stage.head) {
+		/* Staged lines stay within the room (audit_stage_lines): they fit. */
+		rc = n > 0 ? audit_write_raw(d, iov, n, err, err_len) : 0;
+		if (rc != 0) {
+			__atomic_store_n(&d->is_failing, true, __ATOMIC_RELEASE);
+			return rc;
+		}
+		/* The budget shrinks before the head moves (audit_resv_stage_fits). */
+		audit_resv_publish(d);
+		audit_stage_consumed(&d->stage, next);
+	}
+	audit_resv_refill(d);
+	return 0;
+}
+
+int audit_flush_hold_chain(struct audit_device *d, char *err, size_t err_len)
+{
+	/* Most of what is staged goes first without holding up the readers that stage... */
+	int rc = audit_flush_locked(d, err, err_len);
+
+	pthread_mutex_lock(&d->mu);
+	/* ...and what they staged meanwhile, with the chain held still. */
+	if (rc == 0)
+		rc = audit_flush_locked(d, err, err_len);
+	return rc;
 }
 
 /* A long line: what a change's request line needs beyond the floor, for sys/health. */
