@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * audit_file.c: the file audit device: its append-only file, the hash chain through it (format in
- * common/audit_chain.h), reopening after rotation, and the checks on a file path given through the
- * API. Called by the broker (audit.c).
+ * common/audit_chain.h), the stage and its flusher thread, and reopening after rotation. Writes
+ * and room are in audit_write.c. Called by the broker (audit.c) and the hooks (audit_hooks.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -748,69 +748,4 @@ int audit_device_reopen(struct audit_device *d)
 		close(old);
 	audit_head_record(d);
 	return rc;
-}
-
-/* Lexical checks: absolute, no "." or ".." segment. */
-static bool audit_path_is_clean(const char *p)
-{
-	const char *seg = p;
-	size_t len;
-
-	if (p[0] != '/')
-		return false;
-	while (*seg != '\0') {
-		while (*seg == '/')
-			seg++;
-		len = strcspn(seg, "/");
-		if ((len == 1 && seg[0] == '.') || (len == 2 && seg[0] == '.' && seg[1] == '.'))
-			return false;
-		seg += len;
-	}
-	return true;
-}
-
-static bool audit_is_below(const char *dir, const char *p)
-{
-	size_t n = strlen(dir);
-
-	if (strcmp(dir, "/") == 0)
-		return true;
-	return strncmp(p, dir, n) == 0 && (p[n] == '\0' || p[n] == '/');
-}
-
-int audit_file_path_check(const char *audit_dir, const char *file_path, char *out, size_t cap,
-                          char *err, size_t err_len)
-{
-	char parent[PATH_MAX], real_parent[PATH_MAX], real_dir[PATH_MAX];
-	const char *base;
-	struct stat st;
-
-	if (strlen(file_path) >= sizeof(parent) || !audit_path_is_clean(file_path)) {
-		snprintf(err, err_len,
-		         "file_path must be an absolute path without . or .. segments");
-		return COFFER_ERR_INVALID;
-	}
-	base = strrchr(file_path, '/') + 1;
-	if (*base == '\0') {
-		snprintf(err, err_len, "file_path must name a file");
-		return COFFER_ERR_INVALID;
-	}
-	snprintf(parent, sizeof(parent), "%.*s", (int)(base - file_path), file_path);
-	/* Symlinks in the directories are resolved, so that none can lead out of audit_dir. */
-	if (realpath(audit_dir, real_dir) == NULL || realpath(parent, real_parent) == NULL ||
-	    !audit_is_below(real_dir, real_parent)) {
-		snprintf(err, err_len, "file_path must be inside audit_dir");
-		return COFFER_ERR_INVALID;
-	}
-	if ((size_t)snprintf(out, cap, "%s/%s", strcmp(real_parent, "/") == 0 ? "" : real_parent,
-	                     base) >= cap) {
-		snprintf(err, err_len, "file_path is too long");
-		return COFFER_ERR_INVALID;
-	}
-	/* The file itself may not be a symlink (opened with O_NOFOLLOW as well). */
-	if (lstat(out, &st) == 0 && !S_ISREG(st.st_mode)) {
-		snprintf(err, err_len, "file_path must be a regular file, not a symlink");
-		return COFFER_ERR_INVALID;
-	}
-	return 0;
 }

@@ -159,6 +159,18 @@ void audit_device_unpromise(struct audit_device *d, size_t promise);
  * and to write the staged lines, so that a freed disk is seen at once. */
 bool audit_device_can_write(struct audit_device *d);
 
+/* The broker (audit.c); the hooks (audit_hooks.c) read its device list under lock. */
+struct audit_broker {
+	struct barrier *barrier;
+	pthread_rwlock_t lock; /* guards devs and n_devs */
+	struct audit_device *devs[AUDIT_MAX_DEVICES];
+	size_t n_devs; /* read without the lock (atomic) for the no-device fast path */
+	pthread_mutex_t
+	    admin; /* serialises enable, disable and unseal (the table in the barrier) */
+
+	uint8_t *sign_sk; /* the checkpoints' Ed25519 key (secmem; NULL while sealed; admin) */
+};
+
 /* audit_write.c: writes and the room beyond the end of the file. Callers hold d->file_mu. */
 /* Learn whether d's file system allocates ahead and set aside the first room (fd just opened
  * at d->size). */
@@ -179,11 +191,6 @@ void audit_resv_publish(struct audit_device *d);
 void audit_resv_refill(struct audit_device *d);
 /* Whether the staged lines plus add more bytes stay within the budget. Caller holds d->mu. */
 bool audit_resv_stage_fits(const struct audit_device *d, size_t add);
-
-/* The canonical form of an API-given file_path inside audit_dir (no "..", no symlink escaping
- * it, parent directory existing, not a symlink itself) into out. COFFER_ERR_INVALID with err. */
-int audit_file_path_check(const char *audit_dir, const char *file_path, char *out, size_t cap,
-                          char *err, size_t err_len);
 
 /* audit_write.c, for audit_file.c and audit_sign.c. Callers hold d->file_mu. */
 /* One write of whole lines into room already set aside for them (or on a file system that

@@ -83,6 +83,34 @@ int token_lease_migrate(struct token_store *ts, struct token_entry **e);
  * made orphans. COFFER_ERR_NOT_FOUND when no such token is stored. */
 int token_revoke_locked(struct token_store *ts, const char *hex, bool orphan_children);
 
+struct engine_ctx;
+struct request;
+struct response;
+
+/* In a body parser of the routes: an invalid field stops it with *bad naming the field (the
+ * answer is a 400 that names it). */
+#define TOKEN_FIELD(call, name)                                                                    \
+	do {                                                                                       \
+		if ((call) == COFFER_ERR_INVALID) {                                                \
+			*bad = (name);                                                             \
+			return COFFER_ERR_INVALID;                                                 \
+		}                                                                                  \
+	} while (0)
+
+/* token_roles.c, for token_routes.c (the engine's handlers, api/engine.h). */
+
+/* The role name (stored JSON) from the engine's view; COFFER_ERR_NOT_FOUND for none or an
+ * invalid name. */
+int token_role_load(const struct engine_ctx *ctx, const char *name, json_t **out);
+/* LIST of a folder of the engine's view as data{keys}; 404 {"errors":[]} when empty. */
+void token_route_list(const struct engine_ctx *ctx, struct request *req, struct response *resp,
+                      const char *folder);
+/* LIST roles/, and GET/POST/PUT/DELETE roles/:role_name with its existence check. */
+void token_roles_list_route(const struct engine_ctx *ctx, struct request *req,
+                            struct response *resp);
+void token_role_route(const struct engine_ctx *ctx, struct request *req, struct response *resp);
+int token_role_exists(const struct engine_ctx *ctx, struct request *req);
+
 /* token_entry.c */
 
 bool token_is_expired(const struct token_entry *e, int64_t now);

@@ -15,19 +15,11 @@
 #include "identity/policy.h"
 #include "secmem.h"
 #include "identity/token.h"
+#include "identity/token_int.h"
 
 #define TR_MOUNT "auth/token/"
 #define TR_ROLE_MAX 128
 #define TR_PATH_CAP 512
-
-/* An invalid field is answered with a 400 that names it. */
-#define TR_FIELD(call, name)                                                                       \
-	do {                                                                                       \
-		if ((call) == COFFER_ERR_INVALID) {                                                \
-			*bad = (name);                                                             \
-			return COFFER_ERR_INVALID;                                                 \
-		}                                                                                  \
-	} while (0)
 
 struct tr_create {
 	const char *id;
@@ -49,15 +41,6 @@ static bool tr_is_sudo(const struct request *req)
 {
 	return req->acl != NULL &&
 	       (acl_is_root(req->acl) || (acl_capabilities(req->acl, req->path) & ACL_CAP_SUDO));
-}
-
-static bool tr_name_is_valid(const char *name)
-{
-	size_t len = name != NULL ? strlen(name) : 0;
-
-	return len > 0 && len <= TR_ROLE_MAX && strcmp(name, ".") != 0 && strcmp(name, "..") != 0 &&
-	       strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") ==
-	           len;
 }
 
 static bool tr_array_has(const json_t *arr, const char *name)
@@ -89,20 +72,21 @@ static int tr_parse_create(const json_t *body, struct tr_create *cr, const char 
 {
 	memset(cr, 0, sizeof(*cr));
 	cr->is_renewable = true;
-	TR_FIELD(coffer_json_get_string(body, "id", &cr->id), "id");
-	TR_FIELD(coffer_json_get_string(body, "display_name", &cr->display_name), "display_name");
-	TR_FIELD(coffer_json_get_string(body, "type", &cr->type), "type");
-	TR_FIELD(coffer_json_get_string_list(body, "policies", &cr->policies), "policies");
-	TR_FIELD(tr_meta_check(body, &cr->meta), "meta");
-	TR_FIELD(coffer_json_get_bool(body, "no_parent", &cr->no_parent), "no_parent");
-	TR_FIELD(coffer_json_get_bool(body, "no_default_policy", &cr->no_default_policy),
-	         "no_default_policy");
-	TR_FIELD(coffer_json_get_bool(body, "renewable", &cr->is_renewable), "renewable");
-	TR_FIELD(coffer_json_get_duration(body, "ttl", &cr->ttl_s), "ttl");
-	TR_FIELD(coffer_json_get_duration(body, "explicit_max_ttl", &cr->explicit_max_ttl_s),
-	         "explicit_max_ttl");
-	TR_FIELD(coffer_json_get_duration(body, "period", &cr->period_s), "period");
-	TR_FIELD(coffer_json_get_int(body, "num_uses", &cr->num_uses), "num_uses");
+	TOKEN_FIELD(coffer_json_get_string(body, "id", &cr->id), "id");
+	TOKEN_FIELD(coffer_json_get_string(body, "display_name", &cr->display_name),
+	            "display_name");
+	TOKEN_FIELD(coffer_json_get_string(body, "type", &cr->type), "type");
+	TOKEN_FIELD(coffer_json_get_string_list(body, "policies", &cr->policies), "policies");
+	TOKEN_FIELD(tr_meta_check(body, &cr->meta), "meta");
+	TOKEN_FIELD(coffer_json_get_bool(body, "no_parent", &cr->no_parent), "no_parent");
+	TOKEN_FIELD(coffer_json_get_bool(body, "no_default_policy", &cr->no_default_policy),
+	            "no_default_policy");
+	TOKEN_FIELD(coffer_json_get_bool(body, "renewable", &cr->is_renewable), "renewable");
+	TOKEN_FIELD(coffer_json_get_duration(body, "ttl", &cr->ttl_s), "ttl");
+	TOKEN_FIELD(coffer_json_get_duration(body, "explicit_max_ttl", &cr->explicit_max_ttl_s),
+	            "explicit_max_ttl");
+	TOKEN_FIELD(coffer_json_get_duration(body, "period", &cr->period_s), "period");
+	TOKEN_FIELD(coffer_json_get_int(body, "num_uses", &cr->num_uses), "num_uses");
 	if (cr->num_uses < 0) {
 		*bad = "num_uses";
 		return COFFER_ERR_INVALID;
@@ -112,25 +96,7 @@ static int tr_parse_create(const json_t *body, struct tr_create *cr, const char 
 	return 0;
 }
 
-/* ---- roles ---- */
-
-static int tr_role_load(const struct engine_ctx *ctx, const char *name, json_t **out)
-{
-	char path[TR_PATH_CAP];
-	uint8_t *buf = NULL;
-	size_t len = 0;
-	int err;
-
-	*out = NULL;
-	if (!tr_name_is_valid(name))
-		return COFFER_ERR_NOT_FOUND;
-	snprintf(path, sizeof(path), "roles/%s", name);
-	if ((err = barrier_view_get(&ctx->store, path, &buf, &len)) != 0)
-		return err;
-	err = coffer_json_parse_object((const char *)buf, len, out, NULL, 0);
-	secmem_freezero(buf, len);
-	return err != 0 ? COFFER_ERR_INTEGRITY : 0;
-}
+/* ---- create ---- */
 
 static int64_t tr_role_int(const json_t *role, const char *key)
 {
@@ -141,8 +107,6 @@ static bool tr_role_bool(const json_t *role, const char *key)
 {
 	return json_is_true(json_object_get(role, key));
 }
-
-/* ---- create ---- */
 
 /* Every name of pols not in allowed (ignoring "default"): the first such, or NULL. */
 static const char *tr_not_subset(const json_t *pols, const json_t *allowed)
@@ -341,7 +305,7 @@ static void tr_create_common(const struct engine_ctx *ctx, struct request *req,
 		response_error(resp, 400, "invalid value for \"%s\"", bad);
 		goto out;
 	}
-	if (role_name != NULL && (err = tr_role_load(ctx, role_name, &role)) != 0) {
+	if (role_name != NULL && (err = token_role_load(ctx, role_name, &role)) != 0) {
 		if (err == COFFER_ERR_NOT_FOUND)
 			response_error(resp, 400, "unknown role %s", role_name);
 		else
@@ -584,223 +548,11 @@ static void tr_revoke_accessor(const struct engine_ctx *ctx, struct request *req
 	token_entry_release(e);
 }
 
-/* A LIST of a barrier folder as data{keys}; 404 {"errors":[]} when empty. */
-static void tr_list(const struct engine_ctx *ctx, struct request *req, struct response *resp,
-                    const char *folder)
-{
-	json_t *keys = json_array();
-	char **names = NULL;
-	size_t n = 0;
-	int err;
-
-	err = keys != NULL ? barrier_view_list(&ctx->store, folder, &names, &n) : COFFER_ERR_NOMEM;
-	for (size_t i = 0; err == 0 && i < n; i++)
-		err =
-		    json_array_append_new(keys, json_string(names[i])) == 0 ? 0 : COFFER_ERR_NOMEM;
-	barrier_list_free(names, n);
-	if (err != 0) {
-		json_decref(keys);
-		response_err(resp, err);
-	} else if (json_array_size(keys) == 0) {
-		json_decref(keys);
-		response_not_found(resp);
-	} else {
-		response_envelope(resp, req, json_pack("{s:o}", "keys", keys), NULL, NULL);
-	}
-}
-
 static void tr_accessors(const struct engine_ctx *ctx, struct request *req, struct response *resp)
 {
-	tr_list(ctx, req, resp, "accessor/");
+	token_route_list(ctx, req, resp, "accessor/");
 }
 
-/* ---- roles ---- */
-
-static void tr_roles_list(const struct engine_ctx *ctx, struct request *req, struct response *resp)
-{
-	tr_list(ctx, req, resp, "roles/");
-}
-
-/* path_suffix: segments of [A-Za-z0-9._-] separated by single '/', no "." or "..". */
-static bool tr_suffix_is_valid(const char *s)
-{
-	char buf[TR_ROLE_MAX + 1], *save = NULL;
-	size_t len = strlen(s);
-
-	if (len == 0)
-		return true;
-	if (len > TR_ROLE_MAX || s[0] == '/' || s[len - 1] == '/' || strstr(s, "//") != NULL)
-		return false;
-	memcpy(buf, s, len + 1);
-	for (char *seg = strtok_r(buf, "/", &save); seg != NULL; seg = strtok_r(NULL, "/", &save)) {
-		if (!tr_name_is_valid(seg))
-			return false;
-	}
-	return true;
-}
-
-/* A duration field under either of its names (Vault renamed them token_*). */
-static int tr_role_duration(const json_t *body, json_t *role, const char *key, const char *alias)
-{
-	int64_t d = 0;
-	int err = coffer_json_get_duration(body, key, &d);
-
-	if (err == COFFER_ERR_NOT_FOUND)
-		err = coffer_json_get_duration(body, alias, &d);
-	if (err == COFFER_ERR_NOT_FOUND)
-		return 0;
-	if (err != 0 || d < 0)
-		return COFFER_ERR_INVALID;
-	return json_object_set_new(role, key, json_integer(d)) == 0 ? 0 : COFFER_ERR_NOMEM;
-}
-
-static int tr_role_list_field(const json_t *body, json_t *role, const char *key)
-{
-	json_t *list = NULL;
-	int err = coffer_json_get_string_list(body, key, &list);
-
-	if (err == COFFER_ERR_NOT_FOUND)
-		return 0;
-	if (err != 0)
-		return err;
-	return json_object_set_new(role, key, list) == 0 ? 0 : COFFER_ERR_NOMEM;
-}
-
-static int tr_role_bool_field(const json_t *body, json_t *role, const char *key)
-{
-	bool b = false;
-	int err = coffer_json_get_bool(body, key, &b);
-
-	if (err == COFFER_ERR_NOT_FOUND)
-		return 0;
-	if (err != 0)
-		return err;
-	return json_object_set_new(role, key, json_boolean(b)) == 0 ? 0 : COFFER_ERR_NOMEM;
-}
-
-/* Apply the fields of body to role (a stored role, or the defaults). */
-static int tr_role_update(const json_t *body, json_t *role, const char **bad)
-{
-	const char *s = NULL;
-
-	TR_FIELD(tr_role_list_field(body, role, "allowed_policies"), "allowed_policies");
-	TR_FIELD(tr_role_list_field(body, role, "disallowed_policies"), "disallowed_policies");
-	TR_FIELD(tr_role_bool_field(body, role, "orphan"), "orphan");
-	TR_FIELD(tr_role_bool_field(body, role, "renewable"), "renewable");
-	TR_FIELD(tr_role_duration(body, role, "period", "token_period"), "period");
-	TR_FIELD(tr_role_duration(body, role, "explicit_max_ttl", "token_explicit_max_ttl"),
-	         "explicit_max_ttl");
-	TR_FIELD(coffer_json_get_string(body, "path_suffix", &s), "path_suffix");
-	if (s != NULL) {
-		if (!tr_suffix_is_valid(s)) {
-			*bad = "path_suffix";
-			return COFFER_ERR_INVALID;
-		}
-		json_object_set_new(role, "path_suffix", json_string(s));
-	}
-	s = NULL;
-	TR_FIELD(coffer_json_get_string(body, "token_type", &s), "token_type");
-	if (s != NULL && strcmp(s, "service") != 0 && strcmp(s, "default-service") != 0 &&
-	    strcmp(s, "default") != 0) {
-		*bad = "token_type";
-		return COFFER_ERR_INVALID;
-	}
-	return 0;
-}
-
-static void tr_role_write(const struct engine_ctx *ctx, struct request *req, struct response *resp,
-                          const char *name)
-{
-	char path[TR_PATH_CAP];
-	const char *bad = NULL;
-	json_t *role = NULL;
-	char *text = NULL;
-	int err;
-
-	err = tr_role_load(ctx, name, &role);
-	if (err == COFFER_ERR_NOT_FOUND) {
-		role = json_pack("{s:[],s:[],s:b,s:I,s:b,s:I,s:s,s:s}", "allowed_policies",
-		                 "disallowed_policies", "orphan", 0, "period", (json_int_t)0,
-		                 "renewable", 1, "explicit_max_ttl", (json_int_t)0, "path_suffix",
-		                 "", "token_type", "service");
-		err = role != NULL ? 0 : COFFER_ERR_NOMEM;
-	}
-	if (err == 0 && tr_role_update(req->body, role, &bad) != 0) {
-		response_error(resp, 400, "invalid value for \"%s\"", bad);
-		goto out;
-	}
-	if (err == 0 && (text = coffer_json_dump(role)) == NULL)
-		err = COFFER_ERR_NOMEM;
-	snprintf(path, sizeof(path), "roles/%s", name);
-	if (err == 0)
-		err = barrier_view_put(&ctx->store, path, (const uint8_t *)text, strlen(text));
-	if (err != 0)
-		response_err(resp, err);
-	else
-		response_no_content(resp);
-out:
-	coffer_json_free_text(text);
-	json_decref(role);
-}
-
-static void tr_role_read(const struct engine_ctx *ctx, struct request *req, struct response *resp,
-                         const char *name)
-{
-	json_t *role = NULL;
-	int err = tr_role_load(ctx, name, &role);
-
-	if (err == COFFER_ERR_NOT_FOUND) {
-		response_not_found(resp);
-		return;
-	}
-	if (err != 0) {
-		response_err(resp, err);
-		return;
-	}
-	/* The stored role plus its name and the newer names of two fields. */
-	json_object_set_new(role, "name", json_string(name));
-	json_object_set(role, "token_explicit_max_ttl", json_object_get(role, "explicit_max_ttl"));
-	json_object_set(role, "token_period", json_object_get(role, "period"));
-	response_envelope(resp, req, role, NULL, NULL);
-}
-
-static void tr_role(const struct engine_ctx *ctx, struct request *req, struct response *resp)
-{
-	const char *name = request_param(req, "role_name");
-	char path[TR_PATH_CAP];
-	int err;
-
-	if (!tr_name_is_valid(name)) {
-		response_error(resp, 400, "invalid role name");
-		return;
-	}
-	if (req->method == REQ_GET) {
-		tr_role_read(ctx, req, resp, name);
-		return;
-	}
-	if (req->method != REQ_DELETE) {
-		tr_role_write(ctx, req, resp, name);
-		return;
-	}
-	snprintf(path, sizeof(path), "roles/%s", name);
-	if ((err = barrier_view_delete(&ctx->store, path)) != 0)
-		response_err(resp, err);
-	else
-		response_no_content(resp);
-}
-
-static int tr_role_exists(const struct engine_ctx *ctx, struct request *req)
-{
-	json_t *role = NULL;
-	int err = tr_role_load(ctx, request_param(req, "role_name"), &role);
-
-	json_decref(role);
-	if (err == COFFER_ERR_NOT_FOUND)
-		return 0;
-	return err == 0 ? 1 : err;
-}
-
-/* Patterns are relative to the mount ("auth/token/"). */
 static const struct route token_routes[] = {
     {"create", REQ_M_WRITE, 0, tr_create, NULL},
     {"create-orphan", REQ_M_WRITE, 0, tr_create_orphan, NULL},
@@ -816,9 +568,9 @@ static const struct route token_routes[] = {
     {"revoke-accessor", REQ_M_WRITE, 0, tr_revoke_accessor, NULL},
     {"revoke-orphan", REQ_M_WRITE, ROUTE_SUDO, tr_revoke_orphan, NULL},
     {"accessors", REQ_M(REQ_LIST), ROUTE_SUDO, tr_accessors, NULL},
-    {"roles", REQ_M(REQ_LIST), 0, tr_roles_list, NULL},
-    {"roles/:role_name", REQ_M(REQ_GET) | REQ_M_WRITE | REQ_M(REQ_DELETE), 0, tr_role,
-     tr_role_exists},
+    {"roles", REQ_M(REQ_LIST), 0, token_roles_list_route, NULL},
+    {"roles/:role_name", REQ_M(REQ_GET) | REQ_M_WRITE | REQ_M(REQ_DELETE), 0, token_role_route,
+     token_role_exists},
 };
 static const size_t token_routes_len = sizeof(token_routes) / sizeof(token_routes[0]);
 
