@@ -46,6 +46,8 @@ const char *coffer_strerror(int err)
 		return "check-and-set parameter did not match the current version";
 	case COFFER_ERR_UNSUPPORTED:
 		return "unsupported path";
+	case COFFER_ERR_HEADERS_LARGE:
+		return "request header fields too large";
 	default:
 		return "unknown error";
 	}

@@ -38,7 +38,7 @@ static int core_open_subsystems(struct core *c, const struct engine *const *engi
 
 	err = policy_store_new(c->svc.barrier, &c->svc.policies);
 	if (err == 0)
-		err = token_store_new(c->svc.barrier, c->svc.policies, &c->svc.tokens);
+		err = token_store_new(c->svc.barrier, &c->svc.tokens);
 	if (err == 0)
 		err = lease_mgr_new(token_lease_revoker, c->svc.tokens, &c->svc.leases);
 	if (err != 0)

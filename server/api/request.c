@@ -34,6 +34,8 @@ int request_status_for(int err)
 		return 415;
 	case COFFER_ERR_LIMIT:
 		return 429;
+	case COFFER_ERR_HEADERS_LARGE:
+		return 431;
 	case COFFER_ERR_UNINIT:
 		return 501;
 	case COFFER_ERR_SEALED:
@@ -66,18 +68,33 @@ void response_no_content(struct response *resp)
 	resp->status = 204;
 }
 
-void response_error(struct response *resp, int status, const char *fmt, ...)
+static void response_vfail(struct response *resp, int err, const char *fmt, va_list ap)
 {
 	char msg[512];
-	va_list ap;
 	json_t *errors;
 
-	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
 	errors = json_array();
 	json_array_append_new(errors, json_string(msg));
-	response_raw(resp, status, json_pack("{s:o}", "errors", errors));
+	response_raw(resp, request_status_for(err), json_pack("{s:o}", "errors", errors));
+}
+
+void response_fail(struct response *resp, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	response_vfail(resp, err, fmt, ap);
+	va_end(ap);
+}
+
+void response_invalid(struct response *resp, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	response_vfail(resp, COFFER_ERR_INVALID, fmt, ap);
+	va_end(ap);
 }
 
 void response_err(struct response *resp, int err)
@@ -91,7 +108,7 @@ void response_err(struct response *resp, int err)
 		msg = "permission denied";
 	else if (err == COFFER_ERR_UNINIT)
 		msg = "Vault is not initialized";
-	response_error(resp, request_status_for(err), "%s", msg);
+	response_fail(resp, err, "%s", msg);
 }
 
 void response_not_found(struct response *resp)

@@ -96,9 +96,13 @@ struct response {
 /* The HTTP status for an error code (one table for the whole server). */
 int request_status_for(int err);
 
-/* Error responses: {"errors":[message]} with the status given or derived from err. */
-void response_error(struct response *resp, int status, const char *fmt, ...)
+/* Error responses: {"errors":[message]}, the status derived from err (request_status_for());
+ * response_invalid() is response_fail() with COFFER_ERR_INVALID (400), response_err() says
+ * coffer_strerror(err). Handlers name the error, never the status. */
+void response_fail(struct response *resp, int err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+void response_invalid(struct response *resp, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 void response_err(struct response *resp, int err);
 /* 404 {"errors":[]} (an empty LIST, an unknown secret). */
 void response_not_found(struct response *resp);

@@ -72,8 +72,8 @@ static struct audit_ctx *audit_ctx_new(struct audit_broker *ab, const struct req
 /* Fill resp with the audit failure; the message names the first device's error. */
 static void audit_fail_response(struct response *resp, const char *what, const char *err)
 {
-	response_error(resp, 500, "audit: %s could not be recorded: %s", what,
-	               err[0] != '\0' ? err : "no audit device can write");
+	response_fail(resp, COFFER_ERR_INTERNAL, "audit: %s could not be recorded: %s", what,
+	              err[0] != '\0' ? err : "no audit device can write");
 }
 
 /* {"time":...,"type":...,"auth":...,"request":<request text> (left open for data) */
@@ -302,10 +302,10 @@ static void audit_write_response(struct audit_ctx *ctx, struct response *resp)
 	 * client would retry it). Its request line set room aside for this line, so this is
 	 * rare: a response longer than that room on a full disk, or an I/O error. */
 	if (ctx->is_change && resp->status > 0 && resp->status < 400)
-		response_error(resp, 500,
-		               "audit: the change was applied but its response could not be "
-		               "recorded: %s",
-		               err[0] != '\0' ? err : "no audit device can write");
+		response_fail(resp, COFFER_ERR_INTERNAL,
+		              "audit: the change was applied but its response could not be "
+		              "recorded: %s",
+		              err[0] != '\0' ? err : "no audit device can write");
 	else
 		audit_fail_response(resp, "the response", err);
 }

@@ -89,9 +89,9 @@ static bool audit_route_path(const struct request *req, struct response *resp, c
 	const char *p = request_param(req, "path");
 
 	if (p == NULL || audit_path_normalize(p, out, cap) != 0) {
-		response_error(resp, 400,
-		               "invalid audit device path: one segment of letters, digits, '.', "
-		               "'_' or '-'");
+		response_invalid(resp,
+		                 "invalid audit device path: one segment of letters, digits, '.', "
+		                 "'_' or '-'");
 		return false;
 	}
 	return true;
@@ -144,23 +144,23 @@ static void audit_route_enable(const struct engine_ctx *ctx, struct request *req
 	if (!audit_route_path(req, resp, path, sizeof(path)))
 		return;
 	if (!ctx->settings->allow_api_audit || ctx->settings->audit_dir == NULL) {
-		response_error(resp, 403,
-		               "audit: enabling audit devices through the API is disabled; declare "
-		               "them in the config file, or set \"allow_api_audit\": true and "
-		               "\"audit_dir\"");
+		response_fail(resp, COFFER_ERR_PERMISSION,
+		              "audit: enabling audit devices through the API is disabled; declare "
+		              "them in the config file, or set \"allow_api_audit\": true and "
+		              "\"audit_dir\"");
 		return;
 	}
 	if (audit_route_params(req, &desc, &file_path, err, sizeof(err)) != 0 ||
 	    audit_file_path_check(ctx->settings->audit_dir, file_path, file, sizeof(file), err,
 	                          sizeof(err)) != 0) {
-		response_error(resp, 400, "audit: %s", err);
+		response_invalid(resp, "audit: %s", err);
 		return;
 	}
 	rc = audit_broker_enable(ctx->audit, path, desc, file, err, sizeof(err));
 	if (rc == COFFER_ERR_EXISTS || rc == COFFER_ERR_INVALID || rc == COFFER_ERR_LIMIT)
-		response_error(resp, 400, "audit: %s", err);
+		response_invalid(resp, "audit: %s", err);
 	else if (rc != 0)
-		response_error(resp, request_status_for(rc), "audit: %s", err);
+		response_fail(resp, rc, "audit: %s", err);
 	else
 		response_no_content(resp);
 }
@@ -175,9 +175,9 @@ static void audit_route_disable(const struct engine_ctx *ctx, struct request *re
 		return;
 	rc = audit_broker_disable(ctx->audit, path, err, sizeof(err));
 	if (rc == COFFER_ERR_INVALID)
-		response_error(resp, 400, "audit: %s", err);
+		response_invalid(resp, "audit: %s", err);
 	else if (rc != 0)
-		response_error(resp, request_status_for(rc), "audit: %s", err);
+		response_fail(resp, rc, "audit: %s", err);
 	else
 		response_no_content(resp);
 }
@@ -201,13 +201,13 @@ static void audit_route_hash(const struct engine_ctx *ctx, struct request *req,
 	if (!audit_route_path(req, resp, path, sizeof(path)))
 		return;
 	if (!json_is_string(input)) {
-		response_error(resp, 400, "input must be a string");
+		response_invalid(resp, "input must be a string");
 		return;
 	}
 	rc = audit_broker_hash(ctx->audit, path, json_string_value(input),
 	                       json_string_length(input), out);
 	if (rc == COFFER_ERR_NOT_FOUND) {
-		response_error(resp, 400, "unknown audit device: %s", path);
+		response_invalid(resp, "unknown audit device: %s", path);
 		return;
 	}
 	if (rc != 0) {

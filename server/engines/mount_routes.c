@@ -117,12 +117,12 @@ static int mount_sys_enable_args(const struct request *req, struct response *res
 
 	if (coffer_json_get_string(req->body, "type", type) != 0 ||
 	    coffer_json_get_string(req->body, "description", desc) == COFFER_ERR_INVALID) {
-		response_error(resp, 400, "type must be given as a string");
+		response_invalid(resp, "type must be given as a string");
 		return COFFER_ERR_INVALID;
 	}
 	if ((json_is_object(config) && mount_sys_ttls(config, dttl, &has_d, mttl, &has_m) != 0) ||
 	    (config != NULL && !json_is_null(config) && !json_is_object(config))) {
-		response_error(resp, 400, "invalid config: lease TTLs must be durations");
+		response_invalid(resp, "invalid config: lease TTLs must be durations");
 		return COFFER_ERR_INVALID;
 	}
 	return 0;
@@ -132,10 +132,10 @@ static int mount_sys_enable_args(const struct request *req, struct response *res
 static void mount_sys_enable_done(struct response *resp, int rc, const char *path)
 {
 	if (rc == COFFER_ERR_EXISTS)
-		response_error(resp, 400, "path is already in use at %s", path);
+		response_invalid(resp, "path is already in use at %s", path);
 	else if (rc == COFFER_ERR_INVALID)
-		response_error(resp, 400, "cannot mount at %s: reserved path or invalid lease TTLs",
-		               path);
+		response_invalid(resp, "cannot mount at %s: reserved path or invalid lease TTLs",
+		                 path);
 	else if (rc != 0)
 		response_err(resp, rc);
 	else
@@ -152,15 +152,15 @@ static void mount_sys_auth_enable(const struct engine_ctx *ctx, struct request *
 	if (mount_sys_enable_args(req, resp, &type, &desc, &dttl, &mttl) != 0)
 		return;
 	if (options != NULL && !json_is_null(options) && !json_is_object(options)) {
-		response_error(resp, 400, "options must be an object");
+		response_invalid(resp, "options must be an object");
 		return;
 	}
 	if (strcmp(type, "token") == 0) {
-		response_error(resp, 400, "token credential backend cannot be instantiated");
+		response_invalid(resp, "token credential backend cannot be instantiated");
 		return;
 	}
 	if (!mount_table_is_mountable(ctx->auth_mounts, type)) {
-		response_error(resp, 400, "unsupported auth type: %.64s", type);
+		response_invalid(resp, "unsupported auth type: %.64s", type);
 		return;
 	}
 	mount_sys_enable_done(resp,
@@ -179,11 +179,11 @@ static void mount_sys_secret_enable(const struct engine_ctx *ctx, struct request
 	if (mount_sys_enable_args(req, resp, &type, &desc, &dttl, &mttl) != 0)
 		return;
 	if (!mount_table_is_mountable(ctx->secret_mounts, type)) {
-		response_error(resp, 400, "unsupported secrets engine type: %.64s", type);
+		response_invalid(resp, "unsupported secrets engine type: %.64s", type);
 		return;
 	}
 	if (mount_sys_secret_options(type, json_object_get(req->body, "options"), &options) != 0) {
-		response_error(resp, 400, "options.version must be \"1\" or \"2\"");
+		response_invalid(resp, "options.version must be \"1\" or \"2\"");
 		return;
 	}
 	mount_sys_enable_done(
@@ -200,7 +200,7 @@ static void mount_sys_disable(const struct engine_ctx *ctx, struct response *res
 	if (rc == 0 || rc == COFFER_ERR_NOT_FOUND)
 		response_no_content(resp);
 	else if (rc == COFFER_ERR_INVALID)
-		response_error(resp, 400, "cannot unmount %s", path);
+		response_invalid(resp, "cannot unmount %s", path);
 	else
 		response_err(resp, rc);
 }
@@ -213,7 +213,7 @@ static void mount_sys_tune_read(const struct engine_ctx *ctx, struct request *re
 	json_t *data;
 
 	if (m == NULL) {
-		response_error(resp, 400, "cannot fetch sysview for path \"%s\"", path);
+		response_invalid(resp, "cannot fetch sysview for path \"%s\"", path);
 		return;
 	}
 	data = json_pack(
@@ -240,15 +240,15 @@ static void mount_sys_tune_write(const struct engine_ctx *ctx, struct request *r
 
 	if (mount_sys_ttls(req->body, &dttl, &has_d, &mttl, &has_m) != 0 ||
 	    coffer_json_get_string(req->body, "description", &desc) == COFFER_ERR_INVALID) {
-		response_error(resp, 400, "lease TTLs must be durations, description a string");
+		response_invalid(resp, "lease TTLs must be durations, description a string");
 		return;
 	}
 	rc = mount_table_tune(mount_sys_table(ctx, is_auth), path, desc, has_d ? &dttl : NULL,
 	                      has_m ? &mttl : NULL);
 	if (rc == COFFER_ERR_NOT_FOUND)
-		response_error(resp, 400, "no mount at %s", path);
+		response_invalid(resp, "no mount at %s", path);
 	else if (rc == COFFER_ERR_INVALID)
-		response_error(resp, 400, "default_lease_ttl must not exceed max_lease_ttl");
+		response_invalid(resp, "default_lease_ttl must not exceed max_lease_ttl");
 	else if (rc != 0)
 		response_err(resp, rc);
 	else
@@ -262,7 +262,7 @@ static void mount_sys_read(const struct engine_ctx *ctx, struct request *req, st
 	json_t *data;
 
 	if (m == NULL) {
-		response_error(resp, 400, "no mount at %s", path);
+		response_invalid(resp, "no mount at %s", path);
 		return;
 	}
 	data = mount_entry_json(m);
@@ -283,7 +283,7 @@ static void mount_sys_path_route(const struct engine_ctx *ctx, struct request *r
 	bool is_tune, is_write = req->method == REQ_POST || req->method == REQ_PUT;
 
 	if (mount_sys_path(req, path, sizeof(path), &is_tune) != 0) {
-		response_error(resp, 400, "invalid mount path");
+		response_invalid(resp, "invalid mount path");
 		return;
 	}
 	if (is_tune && is_write)
@@ -299,7 +299,7 @@ static void mount_sys_path_route(const struct engine_ctx *ctx, struct request *r
 	else if (!is_tune && req->method == REQ_GET && !req->is_list)
 		mount_sys_read(ctx, req, resp, path, is_auth);
 	else
-		response_error(resp, 405, "unsupported operation");
+		response_fail(resp, COFFER_ERR_METHOD, "unsupported operation");
 }
 
 static void mount_sys_auth_list(const struct engine_ctx *ctx, struct request *req,
@@ -335,9 +335,9 @@ static void mount_sys_ui_mount(const struct engine_ctx *ctx, struct request *req
 	json_t *data;
 
 	if (p == NULL || mount_table_find(ctx->secret_mounts, p, &m, &rest) != 0) {
-		response_error(resp, 403,
-		               "preflight capability check returned 403, please ensure "
-		               "client's policies grant access to the path");
+		response_fail(resp, COFFER_ERR_PERMISSION,
+		              "preflight capability check returned 403, please ensure "
+		              "client's policies grant access to the path");
 		return;
 	}
 	data = mount_entry_json(m);

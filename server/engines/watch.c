@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "hash.h"
 #include "store/barrier.h"
 #include "api/request.h"
 #include "json.h"
@@ -76,11 +77,7 @@ static int64_t watch_now_ms(void)
 
 static size_t watch_bucket(const char *path)
 {
-	uint64_t h = 1469598103934665603ULL; /* FNV-1a: paths are not secret here */
-
-	for (; *path != '\0'; path++)
-		h = (h ^ (uint8_t)*path) * 1099511628211ULL;
-	return (size_t)(h % WATCH_BUCKETS);
+	return (size_t)(coffer_fnv1a_add_str(COFFER_FNV1A_INIT, path) % WATCH_BUCKETS);
 }
 
 /* The index at which path last changed, as far as this process knows; caller holds mu. */
@@ -457,12 +454,12 @@ static size_t watch_held_by(const struct watch *w, const char *accessor)
 static void watch_refuse_over(struct response *resp, size_t cap)
 {
 	if (cap == 0)
-		response_error(resp, 429, "too many held watch requests");
+		response_fail(resp, COFFER_ERR_LIMIT, "too many held watch requests");
 	else
-		response_error(resp, 429,
-		               "too many held watch requests for this token (limit %zu, "
-		               "max_watches_per_token)",
-		               cap);
+		response_fail(resp, COFFER_ERR_LIMIT,
+		              "too many held watch requests for this token (limit %zu, "
+		              "max_watches_per_token)",
+		              cap);
 }
 
 static void watch_hold_arm(struct response_hold *h, void (*resume)(void *arg), void *arg)

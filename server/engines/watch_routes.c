@@ -31,7 +31,7 @@ static int watch_parse_paths(const struct request *req, struct response *resp, c
 
 	err = coffer_json_get_string_list(req->body, "paths", &list);
 	if (err != 0 || json_array_size(list) == 0 || json_array_size(list) > WATCH_MAX_PATHS) {
-		response_error(resp, 400, "paths must be a list of 1..%d paths", WATCH_MAX_PATHS);
+		response_invalid(resp, "paths must be a list of 1..%d paths", WATCH_MAX_PATHS);
 		json_decref(list);
 		return COFFER_ERR_INVALID;
 	}
@@ -42,7 +42,7 @@ static int watch_parse_paths(const struct request *req, struct response *resp, c
 		const char *p = json_string_value(json_array_get(list, i));
 
 		if (path_normalize(p, strlen(p), norm, sizeof(norm)) != 0 || norm[0] == '\0') {
-			response_error(resp, 400, "invalid path in paths: %.200s", p);
+			response_invalid(resp, "invalid path in paths: %.200s", p);
 			err = COFFER_ERR_INVALID;
 			goto out;
 		}
@@ -77,11 +77,11 @@ static int watch_parse_wait(const struct request *req, struct response *resp, ui
 
 	*wait_s = WATCH_DEFAULT_WAIT_S;
 	if (coffer_json_get_int(req->body, "index", &index) == COFFER_ERR_INVALID || index < 0) {
-		response_error(resp, 400, "index must be a non-negative integer");
+		response_invalid(resp, "index must be a non-negative integer");
 		return COFFER_ERR_INVALID;
 	}
 	if (coffer_json_get_duration(req->body, "wait", wait_s) == COFFER_ERR_INVALID) {
-		response_error(resp, 400, "wait must be a duration such as \"60s\"");
+		response_invalid(resp, "wait must be a duration such as \"60s\"");
 		return COFFER_ERR_INVALID;
 	}
 	if (*wait_s > WATCH_MAX_WAIT_S)

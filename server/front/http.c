@@ -170,15 +170,15 @@ static int http_build_request(struct MHD_Connection *conn, const char *url, cons
 	coffer_request_id(req->request_id);
 	http_remote_addr(conn, req->remote_addr, sizeof(req->remote_addr));
 	if (http_parse_method(method, &req->method) != 0) {
-		response_error(resp, 405, "unsupported method");
+		response_fail(resp, COFFER_ERR_METHOD, "unsupported method");
 		return COFFER_ERR_METHOD;
 	}
 	if (strncmp(url, "/v1/", 4) != 0) {
-		response_error(resp, 404, "unsupported path");
+		response_fail(resp, COFFER_ERR_UNSUPPORTED, "unsupported path");
 		return COFFER_ERR_UNSUPPORTED;
 	}
 	if (path_normalize(url + 4, strlen(url + 4), req->path, sizeof(req->path)) != 0) {
-		response_error(resp, 400, "invalid request path");
+		response_invalid(resp, "invalid request path");
 		return COFFER_ERR_INVALID;
 	}
 	/* From here a refusal is audited (router_refuse()): the path and the token are known. */
@@ -187,12 +187,12 @@ static int http_build_request(struct MHD_Connection *conn, const char *url, cons
 	req->content_type = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type");
 	list = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "list");
 	if (list != NULL && req->method == REQ_GET && request_parse_bool(list, &is_list) != 0) {
-		response_error(resp, 400, "invalid value for list: %.64s", list);
+		response_invalid(resp, "invalid value for list: %.64s", list);
 		return COFFER_ERR_INVALID;
 	}
 	req->is_list = req->method == REQ_LIST || is_list;
 	if (coffer_json_parse_object(ctx->body, ctx->len, &req->body, msg, sizeof(msg)) != 0) {
-		response_error(resp, 400, "%s", msg);
+		response_invalid(resp, "%s", msg);
 		return COFFER_ERR_INVALID;
 	}
 	return 0;
@@ -281,17 +281,18 @@ static bool http_refuse_head(struct MHD_Connection *conn, const char *url, const
 	const union MHD_ConnectionInfo *ci;
 
 	if (!http_limits_uri_is_whole(conn, url, version)) {
-		response_error(resp, 400, "invalid request path");
+		response_invalid(resp, "invalid request path");
 		return true;
 	}
 	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
 	if (ci != NULL && ci->header_size > HTTP_MAX_HEAD) {
-		response_error(resp, 431, "request header fields too large (limit %d bytes)",
-		               HTTP_MAX_HEAD);
+		response_fail(resp, COFFER_ERR_HEADERS_LARGE,
+		              "request header fields too large (limit %d bytes)", HTTP_MAX_HEAD);
 		return true;
 	}
 	if (http_declared_too_large(conn, max)) {
-		response_error(resp, 413, "request body too large (limit %zu bytes)", max);
+		response_fail(resp, COFFER_ERR_TOO_LARGE,
+		              "request body too large (limit %zu bytes)", max);
 		return true;
 	}
 	return false;
@@ -487,7 +488,8 @@ static enum MHD_Result http_handle(void *cls, struct MHD_Connection *conn, const
 		goto send;
 	}
 	if (ctx->is_too_large) {
-		response_error(&resp, 413, "request body too large (limit %zu bytes)", max);
+		response_fail(&resp, COFFER_ERR_TOO_LARGE,
+		              "request body too large (limit %zu bytes)", max);
 		goto send;
 	}
 	if (h->has_pool && http_is_write(method) && (job = calloc(1, sizeof(*job))) != NULL)
@@ -517,7 +519,7 @@ static enum MHD_Result http_handle(void *cls, struct MHD_Connection *conn, const
 send:
 	http_limits_received(conn);
 	if (resp.status == 0)
-		response_error(&resp, 500, "internal error: no response");
+		response_fail(&resp, COFFER_ERR_INTERNAL, "internal error: no response");
 	ret = http_send(conn, &resp);
 	response_clear(&resp);
 	return ret;

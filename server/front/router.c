@@ -267,20 +267,20 @@ static bool router_check(struct core *c, const struct engine_ctx *ctx, const str
 
 	req->op = router_method_op(req); /* for the audit line of a request refused here */
 	if (r == NULL) {
-		response_error(resp, 404, "unsupported path");
+		response_fail(resp, COFFER_ERR_UNSUPPORTED, "unsupported path");
 		return false;
 	}
 	if (!(r->methods & REQ_M(method))) {
-		response_error(resp, 405, "unsupported operation");
+		response_fail(resp, COFFER_ERR_METHOD, "unsupported operation");
 		return false;
 	}
 	if (!router_content_type_ok(req)) {
-		response_error(resp, 415,
-		               "PATCH requires Content-Type application/merge-patch+json");
+		response_fail(resp, COFFER_ERR_MEDIA_TYPE,
+		              "PATCH requires Content-Type application/merge-patch+json");
 		return false;
 	}
 	if (router_params(req, m) != 0) {
-		response_error(resp, 400, "path too long");
+		response_invalid(resp, "path too long");
 		return false;
 	}
 	if (r->flags & ROUTE_RAW)
@@ -313,7 +313,7 @@ void router_dispatch(struct core *c, struct request *req, struct response *resp)
 	int err;
 
 	if (router_canonical(req) != 0) {
-		response_error(resp, 400, "invalid request path");
+		response_invalid(resp, "invalid request path");
 		return;
 	}
 	r = router_find(c, req, &mount, &m, &uses);

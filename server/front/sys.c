@@ -55,25 +55,25 @@ static int sys_init_params(const struct request *req, struct response *resp, uns
 
 	err = coffer_json_get_int(req->body, "secret_shares", &shares);
 	if (err == COFFER_ERR_INVALID) {
-		response_error(resp, 400, "secret_shares must be an integer");
+		response_invalid(resp, "secret_shares must be an integer");
 		return err;
 	}
 	err = coffer_json_get_int(req->body, "secret_threshold", &threshold);
 	if (err == COFFER_ERR_INVALID) {
-		response_error(resp, 400, "secret_threshold must be an integer");
+		response_invalid(resp, "secret_threshold must be an integer");
 		return err;
 	}
 	if (shares < 1 || shares > 255) {
-		response_error(resp, 400, "secret_shares must be between 1 and 255");
+		response_invalid(resp, "secret_shares must be between 1 and 255");
 		return COFFER_ERR_INVALID;
 	}
 	if (threshold < 1 || threshold > shares) {
-		response_error(resp, 400, "secret_threshold must be between 1 and secret_shares");
+		response_invalid(resp, "secret_threshold must be between 1 and secret_shares");
 		return COFFER_ERR_INVALID;
 	}
 	if (shares > 1 && threshold < 2) {
-		response_error(resp, 400,
-		               "secret_threshold must be at least 2 when secret_shares > 1");
+		response_invalid(resp,
+		                 "secret_threshold must be at least 2 when secret_shares > 1");
 		return COFFER_ERR_INVALID;
 	}
 	*n = (unsigned)shares;
@@ -114,14 +114,14 @@ static void sys_init(const struct engine_ctx *ctx, struct request *req, struct r
 	}
 	seal_get_status(c->seal, &st);
 	if (st.initialized) {
-		response_error(resp, 400, "Vault is already initialized");
+		response_invalid(resp, "Vault is already initialized");
 		return;
 	}
 	if (c->cfg->seal_type == SEAL_SHAMIR && sys_init_params(req, resp, &n, &t) != 0)
 		return;
 	err = core_initialize(c, n, t, NULL, &r);
 	if (err == COFFER_ERR_EXISTS) {
-		response_error(resp, 400, "Vault is already initialized");
+		response_invalid(resp, "Vault is already initialized");
 		return;
 	}
 	if (err != 0) {
@@ -163,12 +163,12 @@ static void sys_unseal(const struct engine_ctx *ctx, struct request *req, struct
 
 	if (coffer_json_get_bool(req->body, "reset", &reset) == COFFER_ERR_INVALID ||
 	    coffer_json_get_string(req->body, "key", &key) == COFFER_ERR_INVALID) {
-		response_error(resp, 400, "key must be a string and reset a boolean");
+		response_invalid(resp, "key must be a string and reset a boolean");
 		return;
 	}
 	seal_get_status(c->seal, &st);
 	if (!st.initialized) {
-		response_error(resp, 400, "Vault is not initialized");
+		response_invalid(resp, "Vault is not initialized");
 		return;
 	}
 	if (reset) {
@@ -177,9 +177,8 @@ static void sys_unseal(const struct engine_ctx *ctx, struct request *req, struct
 		return;
 	}
 	if (key == NULL) {
-		response_error(resp, 400,
-		               "'key' must be specified in request body as JSON, or "
-		               "'reset' set to true");
+		response_invalid(resp, "'key' must be specified in request body as JSON, or "
+		                       "'reset' set to true");
 		return;
 	}
 	sys_decode_share(key, share, sizeof(share), &share_len);
@@ -187,15 +186,14 @@ static void sys_unseal(const struct engine_ctx *ctx, struct request *req, struct
 	secmem_wipe(share, sizeof(share));
 	if (err == COFFER_ERR_EXISTS) {
 		seal_get_status(c->seal, &st);
-		response_error(resp, 400,
-		               "invalid key: this share was already submitted (progress %u of %u)",
-		               st.progress, st.threshold);
+		response_invalid(
+		    resp, "invalid key: this share was already submitted (progress %u of %u)",
+		    st.progress, st.threshold);
 		return;
 	}
 	if (err != 0) {
 		log_warn("unseal attempt failed: %s", coffer_strerror(err));
-		response_error(resp, request_status_for(err), "invalid key: %s",
-		               coffer_strerror(err));
+		response_fail(resp, err, "invalid key: %s", coffer_strerror(err));
 		return;
 	}
 	if (st.sealed && !barrier_is_sealed(c->svc.barrier))
@@ -256,7 +254,7 @@ static void sys_health(const struct engine_ctx *ctx, struct request *req, struct
 	/* standbyok and standbycode are accepted; this server is never a standby. */
 	if (active < 0 || sealed < 0 || uninit < 0 || auditfail < 0 ||
 	    sys_health_code(req, "standbycode", 429) < 0) {
-		response_error(resp, 400, "invalid status code in query");
+		response_invalid(resp, "invalid status code in query");
 		return;
 	}
 	seal_get_status(c->seal, &st);

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "hash.h"
 #include "json.h"
 #include "identity/lease.h"
 #include "log.h"
@@ -48,11 +49,7 @@ struct lease_mgr {
 
 static size_t lease_hash(const char *id)
 {
-	uint64_t h = 1469598103934665603ull; /* FNV-1a */
-
-	for (; *id != '\0'; id++)
-		h = (h ^ (unsigned char)*id) * 1099511628211ull;
-	return (size_t)h;
+	return (size_t)coffer_fnv1a_add_str(COFFER_FNV1A_INIT, id);
 }
 
 static struct lease_slot **lease_map_find(struct lease_mgr *lm, const char *id)

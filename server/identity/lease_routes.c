@@ -43,11 +43,10 @@ static int lease_find_token(const struct engine_ctx *ctx, const struct request *
 	if (lease_caller_is_sudo(req) ||
 	    (req->auth != NULL && token_owns_lease(req->auth, lease_id)))
 		return token_lookup_lease(ctx->tokens, lease_id, out);
-	response_error(
-	    resp, 403,
-	    "permission denied: %s of a token's lease is allowed here only to that token "
-	    "or a caller with sudo on this path; use auth/token/%s-self or auth/token/%s",
-	    op, op, op);
+	response_fail(resp, COFFER_ERR_PERMISSION,
+	              "permission denied: %s of a token's lease is allowed here only to that token "
+	              "or a caller with sudo on this path; use auth/token/%s-self or auth/token/%s",
+	              op, op, op);
 	return COFFER_ERR_PERMISSION;
 }
 
@@ -58,13 +57,13 @@ static int lease_request_id(const struct request *req, struct response *resp, co
 	const char *id = NULL;
 
 	if (coffer_json_get_string(req->body, "lease_id", &id) == COFFER_ERR_INVALID) {
-		response_error(resp, 400, "lease_id must be a string");
+		response_invalid(resp, "lease_id must be a string");
 		return COFFER_ERR_INVALID;
 	}
 	if (id == NULL || id[0] == '\0')
 		id = request_param(req, "*");
 	if (id == NULL || id[0] == '\0' || strlen(id) > LEASE_ID_MAX) {
-		response_error(resp, 400, "lease_id must be specified");
+		response_invalid(resp, "lease_id must be specified");
 		return COFFER_ERR_INVALID;
 	}
 	*out = id;
@@ -75,9 +74,9 @@ static int lease_request_id(const struct request *req, struct response *resp, co
 static void lease_respond_err(struct response *resp, int err)
 {
 	if (err == COFFER_ERR_NOT_FOUND)
-		response_error(resp, 400, "invalid lease");
+		response_invalid(resp, "invalid lease");
 	else if (err == COFFER_ERR_INVALID)
-		response_error(resp, 400, "lease is not renewable");
+		response_invalid(resp, "lease is not renewable");
 	else
 		response_err(resp, err);
 }
@@ -123,7 +122,7 @@ static void lease_list(const struct engine_ctx *ctx, struct request *req, struct
 		return;
 	}
 	if (len > LEASE_ID_MAX) {
-		response_error(resp, 400, "prefix too long");
+		response_invalid(resp, "prefix too long");
 		return;
 	}
 	snprintf(folder, sizeof(folder), "%s%s", len > 0 ? prefix : "",
@@ -151,7 +150,7 @@ static void lease_renew(const struct engine_ctx *ctx, struct request *req, struc
 		return;
 	if (coffer_json_get_duration(req->body, "increment", &increment) == COFFER_ERR_INVALID ||
 	    increment < 0) {
-		response_error(resp, 400, "increment must be a duration");
+		response_invalid(resp, "increment must be a duration");
 		return;
 	}
 	if ((err = lease_find_token(ctx, req, resp, id, "renew", &e)) == COFFER_ERR_PERMISSION)
@@ -201,7 +200,7 @@ static void lease_revoke_tree(const struct engine_ctx *ctx, struct request *req,
 	int err;
 
 	if (prefix == NULL || prefix[0] == '\0') {
-		response_error(resp, 400, "a prefix is required");
+		response_invalid(resp, "a prefix is required");
 		return;
 	}
 	err = lease_mgr_revoke_prefix(ctx->leases, prefix, force);

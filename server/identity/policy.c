@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hash.h"
 #include "identity/policy.h"
 #include "identity/policy_int.h"
 
@@ -45,16 +46,6 @@ struct acl {
 static unsigned policy_caps_merge(unsigned a, unsigned b)
 {
 	return ((a | b) & ACL_CAP_DENY) ? ACL_CAP_DENY : (a | b);
-}
-
-uint64_t policy_hash(const char *s, size_t len)
-{
-	uint64_t h = 0xcbf29ce484222325ull;
-	size_t i;
-
-	for (i = 0; i < len; i++)
-		h = (h ^ (unsigned char)s[i]) * 0x100000001b3ull;
-	return h;
 }
 
 void policy_err(char *err, size_t err_len, const char *fmt, ...)
@@ -164,8 +155,8 @@ static const struct policy_rule *policy_match(const struct policy *p, const char
 
 	if (p->n_slots > 0) {
 		mask = p->n_slots - 1;
-		for (i = policy_hash(path, len) & mask; (idx = p->slots[i]) != 0;
-		     i = (i + 1) & mask) {
+		for (i = coffer_fnv1a_add(COFFER_FNV1A_INIT, path, len) & mask;
+		     (idx = p->slots[i]) != 0; i = (i + 1) & mask) {
 			const struct policy_rule *r = &p->exact[idx - 1];
 
 			if (r->match_len == len && memcmp(r->pattern, path, len) == 0)
@@ -300,7 +291,9 @@ static int policy_index(struct policy *p, struct policy_rule *rules, size_t n)
 		return COFFER_ERR_NOMEM;
 	mask = p->n_slots - 1;
 	for (i = 0; i < p->n_exact; i++) {
-		j = policy_hash(p->exact[i].pattern, p->exact[i].match_len) & mask;
+		j = coffer_fnv1a_add(COFFER_FNV1A_INIT, p->exact[i].pattern,
+		                     p->exact[i].match_len) &
+		    mask;
 		while (p->slots[j] != 0)
 			j = (j + 1) & mask;
 		p->slots[j] = i + 1;

@@ -11,8 +11,6 @@
 
 #include "identity/policy.h"
 
-/* FNV-1a of s[0..len): the exact-rule table and the store's hash buckets. */
-uint64_t policy_hash(const char *s, size_t len);
 /* Format a message for the client into err; a no-op when err is NULL or err_len is 0. */
 void policy_err(char *err, size_t err_len, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

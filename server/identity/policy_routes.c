@@ -86,7 +86,7 @@ static void policy_route_done(const struct request *req, struct response *resp, 
                               const char *err, const char *verb)
 {
 	if (rc == COFFER_ERR_INVALID) {
-		response_error(resp, 400, "%s", err);
+		response_invalid(resp, "%s", err);
 		return;
 	}
 	if (rc != 0) {
@@ -112,7 +112,7 @@ static void policy_route_write(const struct engine_ctx *ctx, struct request *req
 	    (coffer_json_get_string(req->body, "rules", &text) != 0 || text[0] == '\0'))
 		text = NULL;
 	if (text == NULL) {
-		response_error(resp, 400, "'policy' parameter not supplied or empty");
+		response_invalid(resp, "'policy' parameter not supplied or empty");
 		return;
 	}
 	len = strlen(text);
@@ -168,7 +168,7 @@ static void policy_route_caps(struct request *req, struct response *resp, const 
 	if (rc == COFFER_ERR_NOT_FOUND)
 		rc = coffer_json_get_string_list(req->body, "path", &paths);
 	if (rc != 0 || json_array_size(paths) == 0) {
-		response_error(resp, 400, "missing paths");
+		response_invalid(resp, "missing paths");
 		goto out;
 	}
 	data = json_object();
@@ -177,7 +177,7 @@ static void policy_route_caps(struct request *req, struct response *resp, const 
 		const char *p = json_string_value(v);
 
 		if (path_normalize(p, strlen(p), path, sizeof(path)) != 0) {
-			response_error(resp, 400, "invalid path \"%.200s\"", p);
+			response_invalid(resp, "invalid path \"%.200s\"", p);
 			goto out;
 		}
 		if (acl_is_root(acl))
@@ -213,13 +213,13 @@ static void policy_route_caps_other(const struct engine_ctx *ctx, struct request
 	int rc;
 
 	if (coffer_json_get_string(req->body, key, &value) != 0 || value[0] == '\0') {
-		response_error(resp, 400, "missing %s", key);
+		response_invalid(resp, "missing %s", key);
 		return;
 	}
 	rc = is_accessor ? token_lookup_accessor(ctx->tokens, value, &e)
 	                 : token_lookup(ctx->tokens, value, &e);
 	if (rc == COFFER_ERR_NOT_FOUND) {
-		response_error(resp, 400, "invalid %s", key);
+		response_invalid(resp, "invalid %s", key);
 		return;
 	}
 	if (rc == 0)

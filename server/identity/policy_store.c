@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hash.h"
 #include "json.h"
 #include "log.h"
 #include "identity/policy.h"
@@ -93,7 +94,8 @@ int policy_name_normalize(const char *in, char out[POLICY_NAME_MAX + 1])
 
 static struct ps_policy **ps_policy_slot(struct policy_store *ps, const char *name)
 {
-	struct ps_policy **e = &ps->policies[policy_hash(name, strlen(name)) % PS_POLICY_BUCKETS];
+	struct ps_policy **e =
+	    &ps->policies[coffer_fnv1a_add_str(COFFER_FNV1A_INIT, name) % PS_POLICY_BUCKETS];
 
 	while (*e != NULL && strcmp((*e)->name, name) != 0)
 		e = &(*e)->next;
@@ -401,7 +403,7 @@ int policy_store_acl(struct policy_store *ps, const json_t *names, struct acl **
 	rc = ps_key_build(&k, names);
 	if (rc != 0)
 		goto out;
-	h = policy_hash(k.s, k.len);
+	h = coffer_fnv1a_add(COFFER_FNV1A_INIT, k.s, k.len);
 	pthread_rwlock_rdlock(&ps->lock);
 	if ((e = ps_acl_find(ps, h, &k)) != NULL) {
 		acl_ref(e->acl);

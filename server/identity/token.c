@@ -63,7 +63,7 @@ static int token_schedule_all(struct token_store *ts)
 	size_t n = 0;
 	int err;
 
-	err = barrier_list(ts->b, "token/id/", &keys, &n);
+	err = barrier_list(ts->b, TOKEN_STORE_PREFIX TOKEN_DIR_ID, &keys, &n);
 	for (size_t i = 0; err == 0 && i < n; i++) {
 		struct token_entry *e = NULL;
 		int lerr = token_load_hex(ts, keys[i], &e);

@@ -31,7 +31,6 @@
 /* System default and maximum TTL (Vault's 768h). */
 #define TOKEN_SYSTEM_MAX_TTL_S (768 * 3600)
 
-struct policy_store;
 struct lease_mgr;
 struct engine;
 
@@ -91,7 +90,7 @@ struct token_store;
  * NULL when out of memory. */
 char *token_text_generate(void);
 
-int token_store_new(struct barrier *b, struct policy_store *ps, struct token_store **out);
+int token_store_new(struct barrier *b, struct token_store **out);
 void token_store_free(struct token_store *ts);
 /* Give the store its lease manager (after both exist). */
 void token_store_set_leases(struct token_store *ts, struct lease_mgr *lm);

@@ -17,6 +17,14 @@
 
 #include "identity/token.h"
 
+/* The token store's layout, below TOKEN_STORE_PREFIX (token.h); the token engine's view starts
+ * there too, so its routes name the same folders without the prefix. */
+#define TOKEN_DIR_ID "id/"             /* <hash hex>: the entry */
+#define TOKEN_DIR_ACCESSOR "accessor/" /* <accessor>: {"hash"} */
+#define TOKEN_DIR_LEASE "lease/"       /* <lease nonce>: {"hash"} */
+#define TOKEN_DIR_PARENT "parent/"     /* <parent hex>/<child hex> */
+#define TOKEN_DIR_ROLES "roles/"       /* <name>: a token role (token_roles.c) */
+
 #define TOKEN_CACHE_BUCKETS 4096 /* a power of two */
 #define TOKEN_CACHE_MAX 16384    /* entries; the cache is dropped when full */
 #define TOKEN_TEXT_MAX 256
@@ -32,7 +40,6 @@ struct token_cache_node {
 
 struct token_store {
 	struct barrier *b;
-	struct policy_store *ps; /* not used by the store itself; may be NULL */
 	struct lease_mgr *lm;    /* NULL until set */
 	/* Serialises every change (create, revoke, renew, use counts), so that a read-modify-write
 	 * of an entry never loses an update and a child is never created under a revoked parent.

@@ -115,19 +115,21 @@ static int token_rev_entry(struct token_revocation *r, const struct token_entry 
 	char path[TOKEN_PATH_CAP];
 	int err;
 
-	snprintf(path, sizeof(path), "token/id/%s", e->hash_hex);
+	snprintf(path, sizeof(path), TOKEN_STORE_PREFIX TOKEN_DIR_ID "%s", e->hash_hex);
 	if ((err = token_rev_op(r, BARRIER_DELETE, NULL, path)) != 0)
 		return err;
-	snprintf(path, sizeof(path), "token/accessor/%s", e->accessor);
+	snprintf(path, sizeof(path), TOKEN_STORE_PREFIX TOKEN_DIR_ACCESSOR "%s", e->accessor);
 	if ((err = token_rev_op(r, BARRIER_DELETE, NULL, path)) != 0)
 		return err;
 	if (e->lease_nonce[0] != '\0') {
-		snprintf(path, sizeof(path), "token/lease/%s", e->lease_nonce);
+		snprintf(path, sizeof(path), TOKEN_STORE_PREFIX TOKEN_DIR_LEASE "%s",
+		         e->lease_nonce);
 		if ((err = token_rev_op(r, BARRIER_DELETE, NULL, path)) != 0)
 			return err;
 	}
 	if (with_parent_row && e->parent_hex[0] != '\0') {
-		snprintf(path, sizeof(path), "token/parent/%s/%s", e->parent_hex, e->hash_hex);
+		snprintf(path, sizeof(path), TOKEN_STORE_PREFIX TOKEN_DIR_PARENT "%s/%s",
+		         e->parent_hex, e->hash_hex);
 		if ((err = token_rev_op(r, BARRIER_DELETE, NULL, path)) != 0)
 			return err;
 	}
@@ -156,7 +158,7 @@ static int token_rev_orphan(struct token_revocation *r, const struct token_entry
 	d->is_orphan = true;
 	o = token_entry_to_json(d);
 	text = o != NULL ? coffer_json_dump(o) : NULL;
-	snprintf(path, sizeof(path), "token/id/%s", d->hash_hex);
+	snprintf(path, sizeof(path), TOKEN_STORE_PREFIX TOKEN_DIR_ID "%s", d->hash_hex);
 	if (text != NULL && (err = token_rev_op(r, BARRIER_PUT, text, path)) != 0)
 		coffer_json_free_text(text);
 	if (err == 0 && token_strs_addf(&r->rewritten, "%s", d->hash_hex) == NULL)
@@ -175,7 +177,7 @@ static int token_rev_children(struct token_store *ts, struct token_revocation *r
 	size_t n = 0;
 	int err;
 
-	snprintf(folder, sizeof(folder), "token/parent/%s/", hex);
+	snprintf(folder, sizeof(folder), TOKEN_STORE_PREFIX TOKEN_DIR_PARENT "%s/", hex);
 	err = barrier_list(ts->b, folder, &keys, &n);
 	for (size_t i = 0; err == 0 && i < n; i++) {
 		struct token_entry *child = NULL;
@@ -252,7 +254,7 @@ int token_get_lease(struct token_store *ts, const char *lease_id, struct token_e
 	*out = NULL;
 	if (slash == NULL || !token_lease_nonce_is_valid(slash + 1))
 		return COFFER_ERR_NOT_FOUND;
-	snprintf(path, sizeof(path), "token/lease/%s", slash + 1);
+	snprintf(path, sizeof(path), TOKEN_STORE_PREFIX TOKEN_DIR_LEASE "%s", slash + 1);
 	if ((err = token_get_indexed(ts, path, out)) != 0)
 		return err;
 	/* The index row names the nonce; the path part must match too. */
@@ -311,8 +313,9 @@ int token_lease_migrate(struct token_store *ts, struct token_entry **e)
 	        0 ||
 	    (o = token_entry_to_json(d)) == NULL || (text = coffer_json_dump(o)) == NULL)
 		goto out;
-	snprintf(id_path, sizeof(id_path), "token/id/%s", d->hash_hex);
-	snprintf(lease_path, sizeof(lease_path), "token/lease/%s", d->lease_nonce);
+	snprintf(id_path, sizeof(id_path), TOKEN_STORE_PREFIX TOKEN_DIR_ID "%s", d->hash_hex);
+	snprintf(lease_path, sizeof(lease_path), TOKEN_STORE_PREFIX TOKEN_DIR_LEASE "%s",
+	         d->lease_nonce);
 	snprintf(row, sizeof(row), "{\"hash\":\"%s\"}", d->hash_hex);
 	ops[0] = (struct barrier_op){BARRIER_PUT, id_path, (const uint8_t *)text, strlen(text)};
 	ops[1] = (struct barrier_op){BARRIER_PUT, lease_path, (const uint8_t *)row, strlen(row)};

@@ -37,7 +37,7 @@ int token_role_load(const struct engine_ctx *ctx, const char *name, json_t **out
 	*out = NULL;
 	if (!tr_name_is_valid(name))
 		return COFFER_ERR_NOT_FOUND;
-	snprintf(path, sizeof(path), "roles/%s", name);
+	snprintf(path, sizeof(path), TOKEN_DIR_ROLES "%s", name);
 	if ((err = barrier_view_get(&ctx->store, path, &buf, &len)) != 0)
 		return err;
 	err = coffer_json_parse_object((const char *)buf, len, out, NULL, 0);
@@ -73,7 +73,7 @@ void token_route_list(const struct engine_ctx *ctx, struct request *req, struct 
 void token_roles_list_route(const struct engine_ctx *ctx, struct request *req,
                             struct response *resp)
 {
-	token_route_list(ctx, req, resp, "roles/");
+	token_route_list(ctx, req, resp, TOKEN_DIR_ROLES);
 }
 
 /* path_suffix: segments of [A-Za-z0-9._-] separated by single '/', no "." or "..". */
@@ -181,12 +181,12 @@ static void tr_role_write(const struct engine_ctx *ctx, struct request *req, str
 		err = role != NULL ? 0 : COFFER_ERR_NOMEM;
 	}
 	if (err == 0 && tr_role_update(req->body, role, &bad) != 0) {
-		response_error(resp, 400, "invalid value for \"%s\"", bad);
+		response_invalid(resp, "invalid value for \"%s\"", bad);
 		goto out;
 	}
 	if (err == 0 && (text = coffer_json_dump(role)) == NULL)
 		err = COFFER_ERR_NOMEM;
-	snprintf(path, sizeof(path), "roles/%s", name);
+	snprintf(path, sizeof(path), TOKEN_DIR_ROLES "%s", name);
 	if (err == 0)
 		err = barrier_view_put(&ctx->store, path, (const uint8_t *)text, strlen(text));
 	if (err != 0)
@@ -226,7 +226,7 @@ void token_role_route(const struct engine_ctx *ctx, struct request *req, struct 
 	int err;
 
 	if (!tr_name_is_valid(name)) {
-		response_error(resp, 400, "invalid role name");
+		response_invalid(resp, "invalid role name");
 		return;
 	}
 	if (req->method == REQ_GET) {
@@ -237,7 +237,7 @@ void token_role_route(const struct engine_ctx *ctx, struct request *req, struct 
 		tr_role_write(ctx, req, resp, name);
 		return;
 	}
-	snprintf(path, sizeof(path), "roles/%s", name);
+	snprintf(path, sizeof(path), TOKEN_DIR_ROLES "%s", name);
 	if ((err = barrier_view_delete(&ctx->store, path)) != 0)
 		response_err(resp, err);
 	else

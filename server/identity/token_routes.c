@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * token_routes.c: the auth/token/ engine (API.md "auth/token"): create (plain, orphan, by role),
- * lookup, renew and revoke in their self, token and accessor forms, the accessor list, and token
- * roles ("token/roles/<name>"). Decides who may ask for what; the store (token.c) does the rest.
- * Mounted by mount.c as the built-in "token/" auth mount.
+ * token_routes.c: the auth/token/ engine (API.md "auth/token"): its route table, create (plain,
+ * orphan, by role), lookup, renew and revoke in their self, token and accessor forms, and the
+ * accessor list; roles are in token_roles.c. Decides who may ask for what; the store (token.c)
+ * does the rest. Mounted as the built-in "token/" auth mount.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -148,21 +148,20 @@ static int tr_child_policies(const struct request *req, const json_t *role, cons
 	for (size_t i = 0; i < json_array_size(pols); i++) {
 		bad = json_string_value(json_array_get(pols, i));
 		if (tr_array_has(disallowed, bad)) {
-			response_error(resp, 400, "token policy \"%s\" is disallowed by the role",
-			               bad);
+			response_invalid(resp, "token policy \"%s\" is disallowed by the role",
+			                 bad);
 			json_decref(pols);
 			return COFFER_ERR_INVALID;
 		}
 	}
 	if (has_allowed && (bad = tr_not_subset(pols, allowed)) != NULL) {
-		response_error(resp, 400,
-		               "token policies must be subset of the role's allowed "
-		               "policies");
+		response_invalid(resp, "token policies must be subset of the role's allowed "
+		                       "policies");
 		json_decref(pols);
 		return COFFER_ERR_INVALID;
 	}
 	if (!has_allowed && !acl_is_root(req->acl) && tr_not_subset(pols, req->auth->policies)) {
-		response_error(resp, 400, "child policies must be subset of parent");
+		response_invalid(resp, "child policies must be subset of parent");
 		json_decref(pols);
 		return COFFER_ERR_INVALID;
 	}
@@ -219,23 +218,21 @@ static int tr_create_check(const struct request *req, const struct tr_create *cr
 
 	if (cr->type != NULL && strcmp(cr->type, "service") != 0 &&
 	    strcmp(cr->type, "default") != 0) {
-		response_error(resp, 400,
-		               strcmp(cr->type, "batch") == 0 ? "batch tokens are not supported"
-		                                              : "invalid 'type' value");
+		response_invalid(resp, strcmp(cr->type, "batch") == 0
+		                           ? "batch tokens are not supported"
+		                           : "invalid 'type' value");
 		return COFFER_ERR_INVALID;
 	}
 	if (cr->id != NULL && !is_sudo) {
-		response_error(resp, 400, "root or sudo privileges required to specify token id");
+		response_invalid(resp, "root or sudo privileges required to specify token id");
 		return COFFER_ERR_INVALID;
 	}
 	if (cr->no_parent && !is_sudo) {
-		response_error(resp, 400,
-		               "root or sudo privileges required to create orphan token");
+		response_invalid(resp, "root or sudo privileges required to create orphan token");
 		return COFFER_ERR_INVALID;
 	}
 	if (cr->period_s > 0 && role == NULL && !is_sudo) {
-		response_error(resp, 400,
-		               "root or sudo privileges required to create periodic token");
+		response_invalid(resp, "root or sudo privileges required to create periodic token");
 		return COFFER_ERR_INVALID;
 	}
 	return 0;
@@ -275,9 +272,9 @@ static void tr_create_respond(const struct engine_ctx *ctx, struct request *req,
 
 	err = token_create(ctx->tokens, p, &text, &e);
 	if (err == COFFER_ERR_EXISTS)
-		response_error(resp, 400, "a token with that id already exists");
+		response_invalid(resp, "a token with that id already exists");
 	else if (err == COFFER_ERR_INVALID)
-		response_error(resp, 400, "invalid token parameters");
+		response_invalid(resp, "invalid token parameters");
 	else if (err != 0)
 		response_err(resp, err);
 	if (err != 0)
@@ -302,12 +299,12 @@ static void tr_create_common(const struct engine_ctx *ctx, struct request *req,
 	int err;
 
 	if (tr_parse_create(req->body, &cr, &bad) != 0) {
-		response_error(resp, 400, "invalid value for \"%s\"", bad);
+		response_invalid(resp, "invalid value for \"%s\"", bad);
 		goto out;
 	}
 	if (role_name != NULL && (err = token_role_load(ctx, role_name, &role)) != 0) {
 		if (err == COFFER_ERR_NOT_FOUND)
-			response_error(resp, 400, "unknown role %s", role_name);
+			response_invalid(resp, "unknown role %s", role_name);
 		else
 			response_err(resp, err);
 		goto out;
@@ -362,7 +359,7 @@ static int tr_body_string(const struct request *req, struct response *resp, cons
 
 	if (err == 0 && (*out)[0] != '\0')
 		return 0;
-	response_error(resp, 400, "missing or invalid \"%s\"", key);
+	response_invalid(resp, "missing or invalid \"%s\"", key);
 	return COFFER_ERR_INVALID;
 }
 
@@ -389,7 +386,7 @@ static void tr_lookup(const struct engine_ctx *ctx, struct request *req, struct 
 
 	err = tr_by_token(ctx, req, resp, &text, &e);
 	if (err == COFFER_ERR_NOT_FOUND)
-		response_error(resp, 403, "bad token");
+		response_fail(resp, COFFER_ERR_PERMISSION, "bad token");
 	if (err != 0)
 		return;
 	/* The caller supplied the text, so showing it reveals nothing new. */
@@ -414,7 +411,7 @@ static int tr_by_accessor(const struct engine_ctx *ctx, const struct request *re
 		return COFFER_ERR_INVALID;
 	err = token_lookup_accessor(ctx->tokens, acc, out);
 	if (err == COFFER_ERR_NOT_FOUND)
-		response_error(resp, 400, "invalid accessor");
+		response_invalid(resp, "invalid accessor");
 	else if (err != 0)
 		response_err(resp, err);
 	return err;
@@ -441,14 +438,14 @@ static void tr_renew_respond(const struct engine_ctx *ctx, struct request *req,
 
 	if (coffer_json_get_duration(req->body, "increment", &increment) == COFFER_ERR_INVALID ||
 	    increment < 0) {
-		response_error(resp, 400, "invalid value for \"increment\"");
+		response_invalid(resp, "invalid value for \"increment\"");
 		return;
 	}
 	err = token_renew(ctx->tokens, e, increment, &renewed);
 	if (err == COFFER_ERR_INVALID)
-		response_error(resp, 400, "lease is not renewable");
+		response_invalid(resp, "lease is not renewable");
 	else if (err == COFFER_ERR_NOT_FOUND)
-		response_error(resp, 400, "token not found");
+		response_invalid(resp, "token not found");
 	else if (err != 0)
 		response_err(resp, err);
 	if (err != 0)
@@ -465,7 +462,7 @@ static void tr_renew(const struct engine_ctx *ctx, struct request *req, struct r
 
 	err = tr_by_token(ctx, req, resp, &text, &e);
 	if (err == COFFER_ERR_NOT_FOUND)
-		response_error(resp, 400, "token not found");
+		response_invalid(resp, "token not found");
 	if (err != 0)
 		return;
 	tr_renew_respond(ctx, req, resp, e, text);
@@ -550,7 +547,7 @@ static void tr_revoke_accessor(const struct engine_ctx *ctx, struct request *req
 
 static void tr_accessors(const struct engine_ctx *ctx, struct request *req, struct response *resp)
 {
-	token_route_list(ctx, req, resp, "accessor/");
+	token_route_list(ctx, req, resp, TOKEN_DIR_ACCESSOR);
 }
 
 static const struct route token_routes[] = {

@@ -155,7 +155,7 @@ int token_load(struct token_store *ts, const uint8_t *hash, struct token_entry *
 	err = codec_hex_encode(e->hash_hex, sizeof(e->hash_hex), hash, COFFER_MAC_LEN);
 	if (err != 0)
 		goto out;
-	snprintf(path, sizeof(path), "token/id/%s", e->hash_hex);
+	snprintf(path, sizeof(path), TOKEN_STORE_PREFIX TOKEN_DIR_ID "%s", e->hash_hex);
 	err = barrier_get(ts->b, path, &buf, &len);
 	if (err != 0)
 		goto out;
@@ -239,18 +239,20 @@ int token_persist_new(struct token_store *ts, const struct token_entry *e, const
 	json_decref(o);
 	if (text == NULL)
 		return COFFER_ERR_NOMEM;
-	snprintf(id_path, sizeof(id_path), "token/id/%s", e->hash_hex);
-	snprintf(acc_path, sizeof(acc_path), "token/accessor/%s", e->accessor);
+	snprintf(id_path, sizeof(id_path), TOKEN_STORE_PREFIX TOKEN_DIR_ID "%s", e->hash_hex);
+	snprintf(acc_path, sizeof(acc_path), TOKEN_STORE_PREFIX TOKEN_DIR_ACCESSOR "%s",
+	         e->accessor);
 	snprintf(acc_json, sizeof(acc_json), "{\"hash\":\"%s\"}", e->hash_hex);
 	ops[n++] = (struct barrier_op){BARRIER_PUT, id_path, (const uint8_t *)text, strlen(text)};
 	ops[n++] =
 	    (struct barrier_op){BARRIER_PUT, acc_path, (const uint8_t *)acc_json, strlen(acc_json)};
-	snprintf(lease_path, sizeof(lease_path), "token/lease/%s", e->lease_nonce);
+	snprintf(lease_path, sizeof(lease_path), TOKEN_STORE_PREFIX TOKEN_DIR_LEASE "%s",
+	         e->lease_nonce);
 	ops[n++] = (struct barrier_op){BARRIER_PUT, lease_path, (const uint8_t *)acc_json,
 	                               strlen(acc_json)};
 	if (e->parent_hex[0] != '\0') {
-		snprintf(parent_path, sizeof(parent_path), "token/parent/%s/%s", e->parent_hex,
-		         e->hash_hex);
+		snprintf(parent_path, sizeof(parent_path),
+		         TOKEN_STORE_PREFIX TOKEN_DIR_PARENT "%s/%s", e->parent_hex, e->hash_hex);
 		ops[n++] = (struct barrier_op){BARRIER_PUT, parent_path, (const uint8_t *)"{}", 2};
 	}
 	if (extra_delete != NULL)
@@ -270,7 +272,7 @@ int token_persist_update(struct token_store *ts, const struct token_entry *e)
 	json_decref(o);
 	if (text == NULL)
 		return COFFER_ERR_NOMEM;
-	snprintf(path, sizeof(path), "token/id/%s", e->hash_hex);
+	snprintf(path, sizeof(path), TOKEN_STORE_PREFIX TOKEN_DIR_ID "%s", e->hash_hex);
 	err = barrier_put(ts->b, path, (const uint8_t *)text, strlen(text));
 	coffer_json_free_text(text);
 	return err;
@@ -288,7 +290,7 @@ int token_track(struct token_store *ts, const struct token_entry *e)
 
 /* ---- the store ---- */
 
-int token_store_new(struct barrier *b, struct policy_store *ps, struct token_store **out)
+int token_store_new(struct barrier *b, struct token_store **out)
 {
 	struct token_store *ts;
 
@@ -297,7 +299,6 @@ int token_store_new(struct barrier *b, struct policy_store *ps, struct token_sto
 	if (ts == NULL)
 		return COFFER_ERR_NOMEM;
 	ts->b = b;
-	ts->ps = ps;
 	pthread_mutex_init(&ts->mu, NULL);
 	pthread_rwlock_init(&ts->cache_lock, NULL);
 	atomic_init(&ts->cache_gen, 0);
@@ -356,7 +357,7 @@ int token_get_accessor(struct token_store *ts, const char *accessor, struct toke
 	*out = NULL;
 	if (!token_accessor_is_valid(accessor))
 		return COFFER_ERR_NOT_FOUND;
-	snprintf(path, sizeof(path), "token/accessor/%s", accessor);
+	snprintf(path, sizeof(path), TOKEN_STORE_PREFIX TOKEN_DIR_ACCESSOR "%s", accessor);
 	return token_get_indexed(ts, path, out);
 }
 

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hash.h"
 #include "store/storage_cache.h"
 
 #define CACHE_SHARDS 16
@@ -40,12 +41,7 @@ struct storage_cache {
 /* FNV-1a: keys are MACs or fixed names, so an attacker cannot aim at one bucket. */
 static uint64_t cache_hash(const uint8_t *key, size_t len)
 {
-	uint64_t h = 1469598103934665603ULL;
-	size_t i;
-
-	for (i = 0; i < len; i++)
-		h = (h ^ key[i]) * 1099511628211ULL;
-	return h;
+	return coffer_fnv1a_add(COFFER_FNV1A_INIT, key, len);
 }
 
 static struct cache_shard *cache_shard_of(struct storage_cache *c, uint64_t h)

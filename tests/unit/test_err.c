@@ -11,17 +11,17 @@ static void test_strerror_names_every_code(void)
 {
 	int code, other;
 
-	for (code = COFFER_OK; code >= COFFER_ERR_UNSUPPORTED; code--) {
+	for (code = COFFER_OK; code >= COFFER_ERR_LAST; code--) {
 		CHECK(coffer_strerror(code) != NULL);
 		CHECK(strcmp(coffer_strerror(code), "unknown error") != 0);
-		for (other = code - 1; other >= COFFER_ERR_UNSUPPORTED; other--)
+		for (other = code - 1; other >= COFFER_ERR_LAST; other--)
 			CHECK(strcmp(coffer_strerror(code), coffer_strerror(other)) != 0);
 	}
 }
 
 static void test_strerror_unknown_code(void)
 {
-	CHECK(strcmp(coffer_strerror(COFFER_ERR_UNSUPPORTED - 1), "unknown error") == 0);
+	CHECK(strcmp(coffer_strerror(COFFER_ERR_LAST - 1), "unknown error") == 0);
 	CHECK(strcmp(coffer_strerror(1), "unknown error") == 0);
 	CHECK(strcmp(coffer_strerror(-1000), "unknown error") == 0);
 }

@@ -47,7 +47,7 @@ static int fixture_open(struct fixture *f)
 		return -1;
 	if (barrier_unseal(f->b, f->root_key) != 0)
 		return -1;
-	return token_store_new(f->b, NULL, &f->ts);
+	return token_store_new(f->b, &f->ts);
 }
 
 static int fixture_init(struct fixture *f)
@@ -60,7 +60,7 @@ static int fixture_init(struct fixture *f)
 	if (testutil_open_barrier(f->db, &f->st, &f->b) != 0 ||
 	    barrier_initialize(f->b, f->root_key) != 0)
 		return -1;
-	return token_store_new(f->b, NULL, &f->ts) != 0 || token_store_setup(f->ts) != 0 ? -1 : 0;
+	return token_store_new(f->b, &f->ts) != 0 || token_store_setup(f->ts) != 0 ? -1 : 0;
 }
 
 static void fixture_close(struct fixture *f)

@@ -25,7 +25,7 @@ int kv_require_path(const struct request *req, struct response *resp, const char
 	*p = kv_secret_path(req);
 	if ((*p)[0] != '\0')
 		return 0;
-	response_error(resp, 400, "missing secret path");
+	response_invalid(resp, "missing secret path");
 	return COFFER_ERR_INVALID;
 }
 

@@ -47,7 +47,7 @@ static int kv_meta_update_parse(const struct request *req, struct response *resp
 	memset(u, 0, sizeof(*u));
 	if (kv_parse_settings(req->body, &u->set, &u->has_max, &u->has_cas, &u->has_dva, msg,
 	                      sizeof(msg)) != 0) {
-		response_error(resp, 400, "%s", msg);
+		response_invalid(resp, "%s", msg);
 		return COFFER_ERR_INVALID;
 	}
 	cm = json_object_get(req->body, "custom_metadata");
@@ -56,8 +56,8 @@ static int kv_meta_update_parse(const struct request *req, struct response *resp
 	/* A patch may hold nulls (deletions); the merged result is checked in kv_meta_update_apply.
 	 */
 	if (is_patch ? !json_is_object(cm) : kv_custom_metadata_check(cm, msg, sizeof(msg)) != 0) {
-		response_error(resp, 400, "%s",
-		               is_patch ? "custom_metadata must be an object of strings" : msg);
+		response_invalid(resp, "%s",
+		                 is_patch ? "custom_metadata must be an object of strings" : msg);
 		return COFFER_ERR_INVALID;
 	}
 	u->custom_metadata = cm;
@@ -86,7 +86,7 @@ static int kv_meta_update_apply(struct kv_meta *meta, const struct kv_meta_updat
 	}
 	if (kv_custom_metadata_check(cm, msg, sizeof(msg)) != 0) {
 		json_decref(cm);
-		response_error(resp, 400, "%s", msg);
+		response_invalid(resp, "%s", msg);
 		return COFFER_ERR_INVALID;
 	}
 	json_decref(meta->custom_metadata);
@@ -290,7 +290,7 @@ void kv_config_route(const struct engine_ctx *ctx, struct request *req, struct r
 	}
 	if (kv_parse_settings(req->body, &set, &has_max, &has_cas, &has_dva, msg, sizeof(msg)) !=
 	    0) {
-		response_error(resp, 400, "%s", msg);
+		response_invalid(resp, "%s", msg);
 		return;
 	}
 	kv_store_lock(req->mount, "");

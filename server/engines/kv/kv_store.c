@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hash.h"
 #include "api/engine.h"
 #include "json.h"
 #include "engines/kv/kv_int.h"
@@ -170,14 +171,10 @@ static void kv_locks_init(void)
 /* FNV-1a over the mount's uuid and the key: writers to one key meet on one stripe. */
 static pthread_mutex_t *kv_lock_for(const struct mount_entry *m, const char *p)
 {
-	uint64_t h = 1469598103934665603ULL;
-	const char *s;
+	uint64_t h = coffer_fnv1a_add_str(COFFER_FNV1A_INIT, m->uuid);
 
-	for (s = m->uuid; *s != '\0'; s++)
-		h = (h ^ (uint8_t)*s) * 1099511628211ULL;
-	h = (h ^ '/') * 1099511628211ULL;
-	for (s = p; *s != '\0'; s++)
-		h = (h ^ (uint8_t)*s) * 1099511628211ULL;
+	h = coffer_fnv1a_add(h, "/", 1);
+	h = coffer_fnv1a_add_str(h, p);
 	return &kv_locks[h % KV_LOCK_STRIPES];
 }
 

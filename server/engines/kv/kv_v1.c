@@ -72,7 +72,7 @@ static void kv_v1_write(const struct engine_ctx *ctx, struct request *req, struc
 	if (kv_require_path(req, resp, &p) != 0)
 		return;
 	if (json_object_size(req->body) == 0) {
-		response_error(resp, 400, "missing data fields");
+		response_invalid(resp, "missing data fields");
 		return;
 	}
 	text = coffer_json_dump(req->body);
@@ -82,8 +82,8 @@ static void kv_v1_write(const struct engine_ctx *ctx, struct request *req, struc
 	}
 	if (strlen(text) > kv_max_value_size(ctx)) {
 		coffer_json_free_text(text);
-		response_error(resp, 413, "value too large: at most %zu bytes of JSON",
-		               kv_max_value_size(ctx));
+		response_fail(resp, COFFER_ERR_TOO_LARGE,
+		              "value too large: at most %zu bytes of JSON", kv_max_value_size(ctx));
 		return;
 	}
 	err = kv_v1_change(ctx, req, p, text);

@@ -61,7 +61,7 @@ static int kv_read_version(const struct engine_ctx *ctx, const struct request *r
 	int err;
 
 	if (kv_parse_query_uint(req->query(req, "version"), &want) != 0) {
-		response_error(resp, 400, "version must be a non-negative integer");
+		response_invalid(resp, "version must be a non-negative integer");
 		return COFFER_ERR_INVALID;
 	}
 	err = kv_store_load_meta(ctx, p, meta);
@@ -79,7 +79,7 @@ static int kv_read_version(const struct engine_ctx *ctx, const struct request *r
 		    resp, req,
 		    json_pack("{s:n,s:o}", data_key, "metadata", kv_version_api_json(meta, v)),
 		    NULL, NULL);
-		resp->status = 404;
+		resp->status = request_status_for(COFFER_ERR_NOT_FOUND);
 		return COFFER_ERR_NOT_FOUND;
 	}
 	if (text != NULL) {
@@ -150,7 +150,7 @@ void kv_subkeys_route(const struct engine_ctx *ctx, struct request *req, struct 
 	if (kv_require_path(req, resp, &p) != 0)
 		return;
 	if (kv_parse_query_uint(req->query(req, "depth"), &depth) != 0) {
-		response_error(resp, 400, "depth must be a non-negative integer");
+		response_invalid(resp, "depth must be a non-negative integer");
 		return;
 	}
 	if (kv_read_version(ctx, req, resp, p, "subkeys", &meta, &data, &md, NULL, NULL) == 0) {
@@ -215,11 +215,10 @@ static int kv_write_prepare(const struct engine_ctx *ctx, struct response *resp,
 	switch (kv_cas_decide(w->has_cas, w->cas, w->meta.cas_required || w->cfg.cas_required,
 	                      w->meta.current_version)) {
 	case KV_CAS_REQUIRED:
-		response_error(resp, 400, "check-and-set parameter required for this call");
+		response_invalid(resp, "check-and-set parameter required for this call");
 		return COFFER_ERR_CAS;
 	case KV_CAS_MISMATCH:
-		response_error(resp, 400,
-		               "check-and-set parameter did not match the current version");
+		response_invalid(resp, "check-and-set parameter did not match the current version");
 		return COFFER_ERR_CAS;
 	case KV_CAS_OK:
 		break;
@@ -229,8 +228,9 @@ static int kv_write_prepare(const struct engine_ctx *ctx, struct response *resp,
 	else if ((w->text = coffer_json_dump(w->data)) == NULL)
 		err = COFFER_ERR_NOMEM;
 	if (err == 0 && strlen(w->text) > kv_max_value_size(ctx)) {
-		response_error(resp, 413, "value too large: at most %zu bytes of JSON per version",
-		               kv_max_value_size(ctx));
+		response_fail(resp, COFFER_ERR_TOO_LARGE,
+		              "value too large: at most %zu bytes of JSON per version",
+		              kv_max_value_size(ctx));
 		return COFFER_ERR_TOO_LARGE;
 	}
 	if (err == COFFER_ERR_NOMEM)
@@ -284,11 +284,11 @@ static void kv_data_write(const struct engine_ctx *ctx, struct request *req, str
 		return;
 	w.data = json_object_get(req->body, "data");
 	if (!json_is_object(w.data)) {
-		response_error(resp, 400, "no data provided");
+		response_invalid(resp, "no data provided");
 		return;
 	}
 	if (kv_options_cas(req->body, &w.has_cas, &w.cas) != 0) {
-		response_error(resp, 400, "options.cas must be a non-negative integer");
+		response_invalid(resp, "options.cas must be a non-negative integer");
 		return;
 	}
 	kv_store_lock(req->mount, w.p);

@@ -109,11 +109,11 @@ static void kv_versions_route(const struct engine_ctx *ctx, struct request *req,
 		return;
 	err = kv_parse_versions(json_object_get(req->body, "versions"), &list, &n);
 	if (err == COFFER_ERR_NOT_FOUND) {
-		response_error(resp, 400, "no version number provided");
+		response_invalid(resp, "no version number provided");
 		return;
 	}
 	if (err != 0) {
-		response_error(resp, 400, "versions must be a list of version numbers");
+		response_invalid(resp, "versions must be a list of version numbers");
 		return;
 	}
 	err = kv_versions_change(ctx, req, p, op, list, n);

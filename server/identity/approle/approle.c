@@ -239,12 +239,12 @@ static void approle_role_write(const struct engine_ctx *ctx, struct request *req
 	}
 	msg = approle_role_apply(req->body, role, buf, sizeof(buf));
 	if (msg != NULL) {
-		response_error(resp, 400, "%s", msg);
+		response_invalid(resp, "%s", msg);
 		goto out;
 	}
 	rc = approle_role_store(ctx, name, role, old_id);
 	if (rc == COFFER_ERR_EXISTS)
-		response_error(resp, 400, "role_id already in use");
+		response_invalid(resp, "role_id already in use");
 	else if (rc != 0)
 		response_err(resp, rc);
 	else
@@ -336,7 +336,7 @@ static void approle_role_id(const struct engine_ctx *ctx, struct request *req,
 	json_decref(role);
 	role = NULL;
 	if (coffer_json_get_string(req->body, "role_id", &new_id) != 0 || new_id[0] == '\0') {
-		response_error(resp, 400, "missing role_id");
+		response_invalid(resp, "missing role_id");
 		return;
 	}
 	approle_lock();
@@ -350,7 +350,7 @@ static void approle_role_id(const struct engine_ctx *ctx, struct request *req,
 		rc = approle_role_store(ctx, name, role, old_id);
 	approle_unlock();
 	if (rc == COFFER_ERR_EXISTS)
-		response_error(resp, 400, "role_id already in use");
+		response_invalid(resp, "role_id already in use");
 	else if (rc != 0)
 		response_err(resp, rc);
 	else
@@ -420,12 +420,12 @@ static void approle_login(const struct engine_ctx *ctx, struct request *req, str
 	int rc;
 
 	if (coffer_json_get_string(req->body, "role_id", &role_id) != 0 || role_id[0] == '\0') {
-		response_error(resp, 400, "missing role_id");
+		response_invalid(resp, "missing role_id");
 		return;
 	}
 	rc = approle_role_by_id(ctx, role_id, name, &role);
 	if (rc == COFFER_ERR_NOT_FOUND) {
-		response_error(resp, 400, "invalid role or secret ID");
+		response_invalid(resp, "invalid role or secret ID");
 		goto out;
 	}
 	if (rc != 0) {
@@ -434,25 +434,24 @@ static void approle_login(const struct engine_ctx *ctx, struct request *req, str
 	}
 	if (!approle_list_is_empty(role, "secret_id_bound_cidrs") &&
 	    !cidr_list_contains(json_object_get(role, "secret_id_bound_cidrs"), req->remote_addr)) {
-		response_error(resp, 400,
-		               "source address unauthorized through CIDR restrictions on the role");
+		response_invalid(
+		    resp, "source address unauthorized through CIDR restrictions on the role");
 		goto out;
 	}
 	if (json_is_true(json_object_get(role, "bind_secret_id"))) {
 		if (coffer_json_get_string(req->body, "secret_id", &secret_id) != 0 ||
 		    secret_id[0] == '\0') {
-			response_error(resp, 400, "missing secret_id");
+			response_invalid(resp, "missing secret_id");
 			goto out;
 		}
 		rc = approle_secret_use(ctx, req, name, secret_id, &entry);
 		if (rc == COFFER_ERR_NOT_FOUND) {
-			response_error(resp, 400, "invalid secret id");
+			response_invalid(resp, "invalid secret id");
 			goto out;
 		}
 		if (rc == COFFER_ERR_PERMISSION) {
-			response_error(resp, 400,
-			               "source address unauthorized through CIDR "
-			               "restrictions on the secret ID");
+			response_invalid(resp, "source address unauthorized through CIDR "
+			                       "restrictions on the secret ID");
 			goto out;
 		}
 		if (rc != 0) {

@@ -92,7 +92,7 @@ static json_t *approle_secret_entry(const struct request *req, const json_t *rol
 		json_decref(md);
 		json_decref(cidrs);
 		json_decref(tcidrs);
-		response_error(resp, 400, "%s", msg);
+		response_invalid(resp, "%s", msg);
 		return NULL;
 	}
 	return json_pack("{s:o,s:o,s:o,s:I,s:I,s:I,s:I,s:I}", "metadata", md, "cidr_list",
@@ -116,12 +116,12 @@ static void approle_secret_create(const struct engine_ctx *ctx, struct request *
 	if (role == NULL)
 		return;
 	if (!json_is_true(json_object_get(role, "bind_secret_id"))) {
-		response_error(resp, 400, "bind_secret_id is not set on the role");
+		response_invalid(resp, "bind_secret_id is not set on the role");
 		goto out;
 	}
 	if (is_custom &&
 	    (coffer_json_get_string(req->body, "secret_id", &custom) != 0 || custom[0] == '\0')) {
-		response_error(resp, 400, "missing secret_id");
+		response_invalid(resp, "missing secret_id");
 		goto out;
 	}
 	entry = approle_secret_entry(req, role, resp);
@@ -134,7 +134,7 @@ static void approle_secret_create(const struct engine_ctx *ctx, struct request *
 	if (rc == 0)
 		rc = approle_secret_store(ctx, name, hex, entry);
 	if (rc == COFFER_ERR_EXISTS)
-		response_error(resp, 400, "SecretID is already registered");
+		response_invalid(resp, "SecretID is already registered");
 	else if (rc != 0)
 		response_err(resp, rc);
 	else
@@ -257,8 +257,8 @@ static void approle_secret_op(const struct engine_ctx *ctx, struct request *req,
 	json_decref(role);
 	rc = approle_secret_target(ctx, req, name, by_accessor, hex);
 	if (rc == COFFER_ERR_INVALID) {
-		response_error(resp, 400, "missing %s",
-		               by_accessor ? "secret_id_accessor" : "secret_id");
+		response_invalid(resp, "missing %s",
+		                 by_accessor ? "secret_id_accessor" : "secret_id");
 		return;
 	}
 	approle_lock();
@@ -270,7 +270,8 @@ static void approle_secret_op(const struct engine_ctx *ctx, struct request *req,
 	if (rc == COFFER_ERR_NOT_FOUND && is_destroy && !by_accessor)
 		response_no_content(resp);
 	else if (rc == COFFER_ERR_NOT_FOUND && by_accessor)
-		response_error(resp, 404, "failed to find accessor entry for secret_id_accessor");
+		response_fail(resp, COFFER_ERR_NOT_FOUND,
+		              "failed to find accessor entry for secret_id_accessor");
 	else if (rc == 0 && !is_destroy && approle_secret_is_expired(entry, time(NULL)))
 		response_not_found(resp);
 	else if (rc != 0)

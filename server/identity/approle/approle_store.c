@@ -130,9 +130,8 @@ const char *approle_role_name(const struct request *req, struct response *resp)
 	const char *name = request_param(req, "role_name");
 
 	if (!approle_name_is_valid(name)) {
-		response_error(resp, 400,
-		               "role name must be 1 to %d characters of A-Z a-z 0-9 _ . -",
-		               APPROLE_NAME_MAX);
+		response_invalid(resp, "role name must be 1 to %d characters of A-Z a-z 0-9 _ . -",
+		                 APPROLE_NAME_MAX);
 		return NULL;
 	}
 	return name;
@@ -160,7 +159,7 @@ json_t *approle_role_or_error(const struct engine_ctx *ctx, const struct request
 		return NULL;
 	rc = approle_role_load(ctx, *name, &role);
 	if (rc == COFFER_ERR_NOT_FOUND)
-		response_error(resp, 404, "role \"%s\" does not exist", *name);
+		response_fail(resp, COFFER_ERR_NOT_FOUND, "role \"%s\" does not exist", *name);
 	else if (rc != 0)
 		response_err(resp, rc);
 	return role;
