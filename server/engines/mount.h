@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * mount.h: mount tables. An engine (token, approle, kv) is a table of routes; a mount puts an
- * engine at a path ("auth/approle/", "secret/") with its own storage prefix in the barrier.
+ * mount.h: mount tables. An engine (api/engine.h: token, approle, kv) is a table of routes; a mount
+ * puts an engine at a path ("auth/approle/", "secret/") with its own storage prefix in the barrier.
  * There are two tables, auth and secrets, each persisted through the barrier, loaded at unseal and
  * dropped at seal. Lookups are lock-light: the table is replaced, never edited in place, and
- * entries are reference-counted. Also serves sys/auth (and sys/mounts, issue #4).
+ * entries are reference-counted. mount_routes.c serves sys/auth and sys/mounts.
  */
 #ifndef COFFER_MOUNT_H
 #define COFFER_MOUNT_H

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * token_int.h: internals shared by token.c (the store and its cache), token_revoke.c (revoking
- * trees) and token_entry.c (entries: their stored form, copies, expiry and CIDR checks). Not for
- * use outside those files.
+ * token_int.h: internals shared by the token files: token_store.c (the store, its layout and
+ * cache), token.c (setup, authentication, creation, renewal), token_revoke.c (revoking trees),
+ * token_entry.c (entries: their stored form, copies, expiry and CIDR checks), and the engine's
+ * token_routes.c and token_roles.c. Not for use outside those files.
  */
 #ifndef COFFER_TOKEN_INT_H
 #define COFFER_TOKEN_INT_H

@@ -196,6 +196,8 @@ def main():
 
     core_users = sorted({f for f in files if f.startswith("server/")
                          and re.search(r'#\s*include\s+"core\.h"', open(os.path.join(ROOT, f)).read())})
+    core_below = [f for f in core_users if not f.startswith("server/front/")
+                  and os.path.dirname(f) != "server"]
     route_in_mech = sorted(f for f in files if f.startswith("server/") and f.endswith(".h")
                            and not f.startswith(("server/front/", "server/api/"))
                            and re.search(r'#\s*include\s+"(front/router|api/route)\.h"',
@@ -228,9 +230,13 @@ def main():
         broken.append("%d .c files over %d lines" % (len(long_c), MAX_C_LINES))
     if len(top) > MAX_TOP_FILES:
         broken.append("%d files directly in server/ (at most %d)" % (len(top), MAX_TOP_FILES))
+    if core_below:
+        broken.append("core.h included below front/: " + " ".join(core_below))
+    if route_in_mech:
+        broken.append("mechanism headers include the route API: " + " ".join(route_in_mech))
     for b in broken:
         print("BROKEN: " + b)
-    print("%d passed, %d failed" % (4 - len(broken), len(broken)))
+    print("%d passed, %d failed" % (6 - len(broken), len(broken)))
     return 1 if broken else 0
 
 

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * kv_int.h: private interface between the files of the KV engine (kv.c route tables, kv_v2.c data
- * routes, kv_meta.c metadata/config/version routes, kv_v1.c, kv_store.c barrier access, and the
- * pure helpers in kv_util.c and kv_codec.c that tests/unit/test_kv.c exercises).
+ * kv_int.h: private interface between the files of the KV engine (kv_routes.c route tables, kv.c
+ * shared helpers, kv_v2.c data routes, kv_meta.c metadata/config routes, kv_versions.c, kv_v1.c,
+ * kv_store.c storage through the mount's view, and the pure helpers in kv_util.c and kv_codec.c
+ * that tests/unit/test_kv.c exercises).
  */
 #ifndef COFFER_KV_INT_H
 #define COFFER_KV_INT_H

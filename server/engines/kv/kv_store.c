@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * kv_store.c: where the KV engine keeps its rows in the barrier ("<prefix>config",
- * "<prefix>meta/<path>", "<prefix>ver/<path>/<N>"; version 1 keeps "<prefix><path>"), the striped
+ * kv_store.c: where the KV engine keeps its rows in its mount's view of the barrier ("config",
+ * "meta/<path>", "ver/<path>/<N>"; version 1 keeps "<path>"), the striped
  * lock that serialises read-modify-write of one key, and atomic commits stamped with a watch index
  * (watch.h) that are announced after they are durable.
  */
