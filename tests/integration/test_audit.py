@@ -33,6 +33,15 @@ HMAC_RE = re.compile(r"^hmac-sha256:[0-9a-f]{64}$")
 RAW_PATHS = {"sys/init", "sys/unseal", "sys/seal-status", "sys/health", "sys/seal", "sys/leader"}
 
 
+def disk_full(what):
+    """The 500 of a request whose audit line cannot be written to a full file system: a change
+    fails at "the request" line, a read (deferred) at "the response"; the byte count and the
+    temporary path vary."""
+    return re.compile(rf"audit: the {what} could not be recorded: file/: "
+                      r"(no room for \d+ more bytes in|cannot write) /\S+/audit\.log: "
+                      r"No space left on device")
+
+
 # --- helpers -----------------------------------------------------------------------------------
 
 def audit_config(log_path, path=None, **extra):
@@ -192,9 +201,9 @@ def test_every_logical_request_has_a_request_and_a_response_line(audited):
     m = ok(server.get("sys/mounts", token=root))
     ids += [w["request_id"], r["request_id"], m["request_id"]]
     denied = server.get("secret/data/app/db", token="cof.not-a-token")
-    assert denied.status_code == 403
+    assert_error(denied, 403, "permission denied")
     missing = server.get("nowhere/at/all", token=root)
-    assert missing.status_code == 404
+    assert_error(missing, 404, "unsupported path")
 
     parsed = check_chain(read_lines(log))
     assert len(parsed) == 2 * 5, [p["request"]["path"] for p in parsed]
@@ -287,8 +296,10 @@ def test_canaries_never_appear_in_clear_and_audit_hash_finds_them(audited):
     assert login_resp["response"]["auth"]["policies"] == login["auth"]["policies"]
     # Another input gives another hash; a missing input is refused.
     assert audit_hash(server, root, secret_canary + "x") != hashed["secret"]
-    assert_error(server.post("sys/audit-hash/file", token=root, json={}), 400)
-    assert_error(server.post("sys/audit-hash/nosuch", token=root, json={"input": "a"}), 400)
+    assert_error(server.post("sys/audit-hash/file", token=root, json={}), 400,
+                 "input must be a string")
+    assert_error(server.post("sys/audit-hash/nosuch", token=root, json={"input": "a"}), 400,
+                 "unknown audit device: nosuch/")
 
 
 def test_chain_fields_are_right(audited):
@@ -454,11 +465,13 @@ def test_sys_audit_lists_the_config_devices_and_needs_sudo(audited):
     body["file/"].pop("head")
     assert body["file/"] == want, body  # legacy: top level too (node-vault reads it there)
     user = create_token(server, root, policies=["default"])["auth"]["client_token"]
-    assert_error(server.get("sys/audit", token=user), 403)
+    assert_error(server.get("sys/audit", token=user), 403, "permission denied")
     assert_error(server.put("sys/audit/other", token=user,
-                            json={"type": "file", "options": {"file_path": "/tmp/x"}}), 403)
+                            json={"type": "file", "options": {"file_path": "/tmp/x"}}), 403,
+                 "permission denied")
     # A config device cannot be disabled through the API.
-    assert_error(server.request("DELETE", "sys/audit/file", token=root), 400)
+    assert_error(server.request("DELETE", "sys/audit/file", token=root), 400,
+                 "audit: audit device file/ is declared in the config file; remove it there")
     assert "file/" in ok(server.get("sys/audit", token=root))["data"]
 
 
@@ -513,10 +526,10 @@ def test_concurrent_requests_keep_one_whole_chain(audited):
 def test_api_creation_is_refused_without_allow_api_audit(audited, tmp_path):
     server, _keys, root, _log = audited
     target = tmp_path / "api.log"
-    body = assert_error(server.put("sys/audit/api", token=root,
-                                   json={"type": "file", "options": {"file_path": str(target)}}),
-                        403)
-    assert "allow_api_audit" in body["errors"][0], body
+    assert_error(server.put("sys/audit/api", token=root,
+                            json={"type": "file", "options": {"file_path": str(target)}}),
+                 403, "audit: enabling audit devices through the API is disabled; declare them "
+                      'in the config file, or set "allow_api_audit": true and "audit_dir"')
     assert not target.exists()
     assert list(ok(server.get("sys/audit", token=root))["data"]) == ["file/"]
 
@@ -536,13 +549,20 @@ def test_api_creation_only_inside_audit_dir(cofferd_factory, tmp_path):
                           json={"type": "file", "options": {"file_path": str(file_path)},
                                 **extra})
 
-    for bad in [outside / "x.log", f"{adir}/../outside/x.log", adir / "escape" / "x.log",
-                adir / "link.log", "relative.log", adir / "nodir" / "x.log"]:
-        assert_error(enable("bad", bad), 400)
+    inside = "audit: file_path must be inside audit_dir"
+    plain = "audit: file_path must be an absolute path without . or .. segments"
+    no_link = "audit: file_path must be a regular file, not a symlink"
+    for bad, message in [(outside / "x.log", inside), (f"{adir}/../outside/x.log", plain),
+                         (adir / "escape" / "x.log", inside),
+                         (adir / "link.log", no_link),
+                         ("relative.log", plain),
+                         # (a missing folder inside audit_dir is refused with the same words)
+                         (adir / "nodir" / "x.log", inside)]:
+        assert_error(enable("bad", bad), 400, message)
     assert_error(server.put("sys/audit/bad", token=root,
                             json={"type": "syslog", "options": {"file_path": str(adir / "a")}}),
-                 400)
-    assert_error(enable("file", adir / "dup.log"), 400)  # path in use
+                 400, 'audit: type must be "file"')
+    assert_error(enable("file", adir / "dup.log"), 400, "audit: path already in use: file/")
     assert not any(outside.iterdir()), "nothing may be created outside audit_dir"
 
     ok(enable("api", adir / "api.log", description="made through the API"), 204)
@@ -578,7 +598,8 @@ def test_no_device_means_no_audit_and_requests_work(unsealed, tmp_path):
     server, root = unsealed.server, unsealed.root_token
     kv2_write(server, root, "plain", {"a": "b"})
     assert ok(server.get("sys/audit", token=root))["data"] == {}
-    assert_error(server.post("sys/audit-hash/file", token=root, json={"input": "a"}), 400)
+    assert_error(server.post("sys/audit-hash/file", token=root, json={"input": "a"}), 400,
+                 "unknown audit device: file/")
 
 
 @pytest.mark.parametrize("audit,named", [
@@ -688,21 +709,23 @@ def test_fail_closed_when_the_audit_file_cannot_be_written(tmp_path):
         fill(inside / "filler")
         # The file's last page may still hold a few lines: use it up with the shortest line
         # there is (the request line of a request to no route), so no longer line fits after.
-        assert wait_for(lambda: server.post("sys/no-such-route", token=root,
-                                            json={}).status_code == 500, 10, 0), \
+        last = []
+        assert wait_for(lambda: last.append(server.post("sys/no-such-route", token=root,
+                                                        json={})) or
+                        last[-1].status_code == 500, 10, 0), \
             "requests kept succeeding on a full audit file system"
-        assert_error(server.get("sys/mounts", token=root), 500)
+        assert_error(last[-1], 500, disk_full("request"))
+        assert_error(server.get("sys/mounts", token=root), 500, disk_full("response"))
         r = server.post("secret/data/fc/key", token=root, json={"data": {"v": "after"}})
-        body = assert_error(r, 500)
-        assert body["errors"][0].startswith("audit: "), body
+        assert_error(r, 500, disk_full("request"))
         r = server.post("secret/data/fc/new", token=root, json={"data": {"v": "x"}})
-        assert_error(r, 500)
+        assert_error(r, 500, disk_full("request"))
 
         (inside / "filler").unlink()
         # Not applied: the old version is still the latest, the new key does not exist.
         got = kv2_read(server, root, "fc/key")
         assert got["data"] == {"v": "before"} and got["metadata"]["version"] == 1, got
-        assert server.get("secret/data/fc/new", token=root).status_code == 404
+        assert_error(server.get("secret/data/fc/new", token=root), 404, [])
         # Service resumes, and the chain in the file is whole (failed lines left nothing).
         kv2_write(server, root, "fc/key", {"v": "after"})
         assert kv2_read(server, root, "fc/key")["data"] == {"v": "after"}
@@ -788,7 +811,7 @@ def test_staged_lines_survive_a_crash_and_reach_the_file_at_the_next_start(tmp_p
             if r.status_code != 200:
                 break
             answered.append(r)
-        assert r.status_code == 500 and r.json()["errors"][0].startswith("audit: "), r.text
+        assert_error(r, 500, disk_full("response"))
         assert len(answered) > 3, "no read was staged after the file system filled"
         assert stage_pending(log), "nothing stayed staged"
         server.kill9()

@@ -7,7 +7,8 @@ the WAL into the file; the row count shows that destroy and unmount really remov
 import secrets
 import sqlite3
 
-from conftest import (db_bytes, enable_secrets, kv2_read, kv2_write, ok, secret_encodings)
+from conftest import (assert_error, db_bytes, enable_secrets, kv2_read, kv2_write, ok,
+                      secret_encodings)
 
 def needles(*texts):
     out = set()
@@ -98,7 +99,8 @@ def test_destroyed_and_unmounted_canaries_leave_no_trace(cofferd_factory):
     ok(s.request("DELETE", f"sys/mounts/{canary_mount}", token=root), 204)
     ok(s.request("DELETE", f"sys/mounts/{canary_mount}v1", token=root), 204)
     r = s.get(f"secret/data/{canary_path}/inner", token=root)
-    assert r.status_code == 404 and "data" not in r.json(), r.text
+    assert_error(r, 404, [])
+    assert "data" not in r.json(), r.text
     assert_absent(db_bytes(s.data_dir), all_needles, "running (destroyed)")
 
     # A clean stop closes the last connection, which checkpoints the WAL into coffer.db.

@@ -5,8 +5,8 @@ accessor are stored. Checked with canaries: a token created with a custom id, th
 an AppRole secret id and the token a login returns."""
 import secrets
 
-from conftest import (b64decode_any, create_token, lookup_self, new_token_text, ok, put_policy,
-                      secret_encodings, start_dev, token_needles)
+from conftest import (assert_error, b64decode_any, create_token, lookup_self, new_token_text, ok,
+                      put_policy, secret_encodings, start_dev, token_needles)
 
 DB_FILES = ("coffer.db", "coffer.db-wal", "coffer.db-shm", "coffer.db-journal")
 
@@ -45,8 +45,9 @@ def test_token_canaries_never_at_rest_or_in_logs(cofferd_factory):
     assert accessor not in lease_id, lease_id
     ok(s.put("sys/leases/lookup", token=root, json={"lease_id": lease_id}))
     # Refused requests with the canary in them too.
-    assert s.put("sys/rotate", token=canary).status_code == 403
-    assert s.post("auth/token/create", token=root, json={"id": canary}).status_code == 400
+    assert_error(s.put("sys/rotate", token=canary), 403, "permission denied")
+    assert_error(s.post("auth/token/create", token=root, json={"id": canary}), 400,
+                 "a token with that id already exists")
 
     # AppRole: a custom secret id canary and the token its login returns.
     ok(s.post("sys/auth/approle", token=root, json={"type": "approle"}), 204)
@@ -62,8 +63,9 @@ def test_token_canaries_never_at_rest_or_in_logs(cofferd_factory):
     second_login = ok(s.post("auth/approle/login", json={"role_id": role_id,
                                                          "secret_id": generated}))["auth"]["client_token"]
     ok(lookup_self(s, second_login))
-    assert s.post("auth/approle/login", json={"role_id": role_id,
-                                              "secret_id": secret_id + "x"}).status_code == 400
+    assert_error(s.post("auth/approle/login", json={"role_id": role_id,
+                                                   "secret_id": secret_id + "x"}), 400,
+                 "invalid secret id")
 
     needles = set()
     for t in (root, canary, login_token, second_login):

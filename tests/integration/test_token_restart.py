@@ -5,7 +5,7 @@ long-lived token, its child, its lease, use counts and revocations are as they w
 that expired while the server was down is refused."""
 import time
 
-from conftest import (assert_denied, create_token, lookup_self, ok, put_policy)
+from conftest import (assert_denied, assert_error, create_token, lookup_self, ok, put_policy)
 
 CREATOR = ('path "auth/token/create" {\n  capabilities = ["update"]\n}\n'
            'path "sys/policy/*" {\n  capabilities = ["read"]\n}\n')
@@ -43,8 +43,7 @@ def test_tokens_and_leases_survive_restart_and_expiry_while_down(cofferd_factory
     s.start()
     assert s.seal_status()["sealed"] is True
     # Sealed: a token check cannot succeed.
-    r = lookup_self(s, long_token)
-    assert r.status_code == 503, r.text
+    assert_error(lookup_self(s, long_token), 503, "Vault is sealed")
     s.unseal(init["keys"])
 
     d = ok(lookup_self(s, long_token))["data"]

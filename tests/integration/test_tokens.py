@@ -73,7 +73,7 @@ def test_token_reads_what_is_granted_and_gets_403_elsewhere(s):
     assert_denied(s.post("auth/token/lookup", token=t, json={"token": s.root}))
     assert_denied(s.request("LIST", "auth/token/accessors", token=t))
     # Nothing was written by the refused PUT.
-    assert s.get("sys/policy/x", token=s.root).status_code == 404
+    assert_error(s.get("sys/policy/x", token=s.root), 404, [])
     # The default policy still gives self-service.
     assert ok(lookup_self(s, t))["data"]["policies"] == ["default", "read-policies"]
 
@@ -161,12 +161,11 @@ def test_lookup_and_lookup_accessor_by_root(s):
                    json={"accessor": t["accessor"]}))["data"]
     assert d2["accessor"] == t["accessor"] and d2["meta"] == {"k": "v"}, d2
     # Unknown tokens and accessors are refused with a JSON error.
-    r = s.post("auth/token/lookup", token=s.root, json={"token": new_token_text()})
-    assert r.status_code in (400, 403, 404), r.text
-    assert_error(r, r.status_code)
+    # (403 "bad token" for a token, as in Vault; 400 "invalid accessor" for an accessor.)
+    assert_error(s.post("auth/token/lookup", token=s.root, json={"token": new_token_text()}),
+                 403, "bad token")
     r = s.post("auth/token/lookup-accessor", token=s.root, json={"accessor": "nosuchaccessor0000000000"})
-    assert r.status_code in (400, 403, 404), r.text
-    assert_error(r, r.status_code)
+    assert_error(r, 400, "invalid accessor")
 
 
 def test_list_accessors_needs_sudo(s):
@@ -202,23 +201,15 @@ def test_children_are_revoked_with_their_parent_and_orphans_survive(s):
     assert ok(lookup_self(s, child))["data"]["orphan"] is False
     # A non-root caller cannot make an orphan with no_parent.
     r = s.post("auth/token/create", token=parent, json={"no_parent": True})
-    if r.status_code == 200:
-        stray = r.json()["auth"]
-        assert stray["orphan"] is False, f"non-root no_parent made an orphan: {stray}"
-        stray_token = stray["client_token"]
-    else:
-        assert r.status_code in (400, 403), r.text
-        stray_token = None
+    assert_error(r, 400, "root or sudo privileges required to create orphan token")
     # A child may not get policies its parent does not have.
     r = s.post("auth/token/create", token=parent, json={"policies": ["read-policies"]})
-    assert r.status_code in (400, 403), r.text
+    assert_error(r, 400, "child policies must be subset of parent")
 
     ok(s.post("auth/token/revoke", token=s.root, json={"token": parent}), 204)
     assert not alive(s, parent)
     assert not alive(s, child)
     assert not alive(s, grandchild)
-    if stray_token:
-        assert not alive(s, stray_token)
     assert alive(s, orphan["client_token"])
 
 
@@ -257,7 +248,7 @@ def test_revoke_by_accessor_token_and_self(s):
     ok(s.post("auth/token/revoke-accessor", token=s.root, json={"accessor": a["accessor"]}), 204)
     assert not alive(s, a["client_token"])
     r = s.post("auth/token/lookup-accessor", token=s.root, json={"accessor": a["accessor"]})
-    assert r.status_code in (400, 403, 404), r.text
+    assert_error(r, 400, "invalid accessor")
 
     b = new_token(s)["client_token"]
     ok(s.post("auth/token/revoke", token=s.root, json={"token": b}), 204)
@@ -285,7 +276,7 @@ def test_num_uses_two_means_the_third_use_is_403(s):
                          json={"paths": ["x"]}))
     # Refused requests did not bring it back, and root cannot find it any more.
     r = s.post("auth/token/lookup", token=s.root, json={"token": t["client_token"]})
-    assert r.status_code in (400, 403, 404), r.text
+    assert_error(r, 403, "bad token")
 
 
 def test_num_uses_one_is_a_single_use_token(s):
@@ -315,6 +306,7 @@ def test_ttl_expiry_is_enforced_within_one_second(s):
         r = lookup_self(s, token)
         b = time.monotonic()
         seen.append((round(a - t1, 3), round(b - t1, 3), r.status_code))
+        # Either, by design: the poll straddles the expiry instant, so which answer comes is timing.
         assert r.status_code in (200, 403), r.text
         if r.status_code == 200:
             # A 200 is only fine while the token may still be valid.
@@ -382,7 +374,7 @@ def test_non_renewable_token_cannot_be_renewed(s):
     t = new_token(s, ttl="10m", renewable=False)
     assert t["renewable"] is False, t
     r = s.post("auth/token/renew-self", token=t["client_token"], json={})
-    assert_error(r, 400)
+    assert_error(r, 400, "lease is not renewable")
     assert ok(lookup_self(s, t["client_token"]))["data"]["renewable"] is False
 
 
@@ -420,7 +412,7 @@ def test_token_roles_apply_allowed_policies(s):
     assert auth2["policies"] == ["creator", "default", "read-policies"], auth2
     # Policies outside allowed_policies are refused.
     r = s.post("auth/token/create/deployer", token=s.root, json={"policies": ["lookup-other"]})
-    assert_error(r, 400)
+    assert_error(r, 400, "token policies must be subset of the role's allowed policies")
     # List fields may be comma strings (node-vault sends allowed_policies so).
     ok(s.post("auth/token/roles/csvrole", token=s.root,
               json={"allowed_policies": "creator,read-policies"}), 204)
@@ -428,11 +420,9 @@ def test_token_roles_apply_allowed_policies(s):
         "allowed_policies"]) == ["creator", "read-policies"]
     # Deleted: gone from the list, and creating against it fails.
     ok(s.request("DELETE", "auth/token/roles/deployer", token=s.root), 204)
-    r = s.get("auth/token/roles/deployer", token=s.root)
-    assert r.status_code == 404, r.text
+    assert_error(s.get("auth/token/roles/deployer", token=s.root), 404, [])
     r = s.post("auth/token/create/deployer", token=s.root, json={})
-    assert r.status_code in (400, 404), r.text
-    assert_error(r, r.status_code)
+    assert_error(r, 400, "unknown role deployer")
 
 
 # --- leases -----------------------------------------------------------------------------------------
@@ -464,7 +454,7 @@ def test_token_lease_lookup_renew_revoke(s):
     ok(s.put("sys/leases/revoke", token=s.root, json={"lease_id": lease_id}), 204)
     assert not alive(s, t["client_token"])
     r = s.put("sys/leases/lookup", token=s.root, json={"lease_id": lease_id})
-    assert r.status_code in (400, 404), r.text
+    assert_error(r, 400, "invalid lease")
 
 
 def test_revoke_prefix_needs_sudo_and_revokes_only_the_prefix(s):
@@ -492,11 +482,12 @@ def test_custom_id_needs_root_and_must_be_unique(s):
     assert auth["client_token"] == custom, auth
     assert ok(lookup_self(s, custom))["data"]["id"] == custom
     assert_error(s.post("auth/token/create", token=s.root,
-                        json={"id": custom, "policies": ["default"]}), 400)
+                        json={"id": custom, "policies": ["default"]}), 400,
+                 "a token with that id already exists")
     parent = new_token(s, policies=["creator"])["client_token"]
     r = s.post("auth/token/create", token=parent,
                json={"id": new_token_text("byparent"), "policies": ["creator"]})
-    assert r.status_code in (400, 403), f"a non-root token chose a token id: {r.text}"
+    assert_error(r, 400, "root or sudo privileges required to specify token id")
 
 
 def test_periodic_token_renews_to_its_period(s):

@@ -58,12 +58,28 @@ def wait_for(predicate, timeout_s, interval_s=0.05):
         time.sleep(interval_s)
 
 
-def assert_error(resp, status):
-    """An error answer: the status, Content-Type exactly application/json, a list of errors."""
+def assert_error(resp, status, message=None):
+    """An error answer: the status, Content-Type exactly application/json, a list of errors; and,
+    when message is given, the errors themselves:
+      a str        -> errors is exactly [message];
+      a re.Pattern -> errors is one message, which the pattern matches in full (for messages that
+                      embed variable data: a path, a number, a byte count);
+      a list       -> errors is exactly that list (e.g. [] for an empty LIST).
+    Returns the JSON body."""
     assert resp.status_code == status, f"want {status}, got {resp.status_code}: {resp.text[:300]}"
     assert resp.headers.get("Content-Type") == "application/json", resp.headers
     body = resp.json()
     assert isinstance(body.get("errors"), list), body
+    if message is None:
+        return body
+    errors = body["errors"]
+    if isinstance(message, re.Pattern):
+        assert len(errors) == 1 and isinstance(errors[0], str) and message.fullmatch(errors[0]), \
+            f"want one error matching {message.pattern!r}, got {errors!r}"
+    elif isinstance(message, list):
+        assert errors == message, f"want errors {message!r}, got {errors!r}"
+    else:
+        assert errors == [message], f"want errors [{message!r}], got {errors!r}"
     return body
 
 
@@ -559,9 +575,10 @@ def kv2_metadata(server, token, path, mount="secret"):
     return out["data"]
 
 
-def assert_plain_404(resp):
-    """A missing key or version: 404 with {"errors": [...]} and no envelope."""
-    body = assert_error(resp, 404)
+def assert_plain_404(resp, message=[]):  # noqa: B006 - the default is never mutated
+    """A missing key or version: 404 with no envelope and, as Vault answers, {"errors": []};
+    message as in assert_error (None: any errors list)."""
+    body = assert_error(resp, 404, message)
     assert "data" not in body, body
     return body
 
