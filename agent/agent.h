@@ -135,8 +135,9 @@ int auth_login(const struct agent_config *cfg, struct coffer_http *h, struct age
 /* renew-self; updates ttl_s. */
 int auth_renew(struct coffer_http *h, struct agent_auth *a, char *err, size_t err_len);
 void auth_clear(struct agent_auth *a);
-/* Read a small credential file into secmem, trailing whitespace removed. NULL on error. */
-char *auth_read_file(const char *path, char *err, size_t err_len);
+/* Read a small credential file (fileio.h's rule; flags are its COFFER_SECRET_FILE_*) into
+ * secmem, trailing whitespace removed; a warning of the rule is logged. NULL with err on error. */
+char *auth_read_file(const char *path, unsigned flags, char *err, size_t err_len);
 
 /* fetch.c */
 /* GET a KV v2 path; *data gets data.data (a new reference). */

@@ -5,71 +5,40 @@
  * secmem and is wiped by auth_clear().
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "agent.h"
+#include "fileio.h"
 #include "http_client.h"
 #include "log.h"
 #include "secmem.h"
 
 #define AUTH_FILE_MAX 4096
 
-char *auth_read_file(const char *path, char *err, size_t err_len)
+char *auth_read_file(const char *path, unsigned flags, char *err, size_t err_len)
 {
-	char *buf = NULL, *out = NULL;
-	size_t len = 0;
-	struct stat st;
-	ssize_t n;
-	int fd;
+	uint8_t *buf = NULL;
+	size_t len;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0) {
-		snprintf(err, err_len, "%s: %s", path, strerror(errno));
+	if (coffer_read_secret_file(path, 0, AUTH_FILE_MAX, flags, &buf, &len, err, err_len) != 0)
 		return NULL;
-	}
-	if (fstat(fd, &st) == 0 && (st.st_mode & 0004))
-		log_warn("credential file %s is world-readable", path);
-	buf = secmem_alloc(AUTH_FILE_MAX + 1);
-	if (buf == NULL) {
-		snprintf(err, err_len, "out of memory");
-		goto out;
-	}
-	while (len <= AUTH_FILE_MAX) {
-		n = read(fd, buf + len, AUTH_FILE_MAX + 1 - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			snprintf(err, err_len, "%s: %s", path, strerror(errno));
-			goto out;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	if (len > AUTH_FILE_MAX) {
-		snprintf(err, err_len, "%s: larger than %d bytes", path, AUTH_FILE_MAX);
-		goto out;
+	if (err[0] != '\0') {
+		log_warn("%s", err);
+		err[0] = '\0';
 	}
 	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r' || buf[len - 1] == ' ' ||
 	                   buf[len - 1] == '\t'))
 		len--;
 	buf[len] = '\0';
-	if (len == 0 || strlen(buf) != len) {
+	if (len == 0 || strlen((char *)buf) != len) {
 		snprintf(err, err_len, "%s: empty or not text", path);
-		goto out;
+		secmem_free(buf);
+		return NULL;
 	}
-	out = secmem_strdup(buf);
-	if (out == NULL)
-		snprintf(err, err_len, "out of memory");
-out:
-	secmem_free(buf);
-	close(fd);
-	return out;
+	return (char *)buf;
 }
 
 void auth_clear(struct agent_auth *a)
@@ -84,13 +53,13 @@ int auth_load(const struct agent_config *cfg, struct agent_auth *a, char *err, s
 {
 	memset(a, 0, sizeof(*a));
 	if (cfg->auth_method == AGENT_AUTH_TOKEN_FILE) {
-		a->token = auth_read_file(cfg->token_path, err, err_len);
+		a->token = auth_read_file(cfg->token_path, 0, err, err_len);
 		return a->token == NULL ? COFFER_ERR_CONFIG : 0;
 	}
-	a->role_id = auth_read_file(cfg->role_id_file, err, err_len);
+	a->role_id = auth_read_file(cfg->role_id_file, 0, err, err_len);
 	if (a->role_id == NULL)
 		return COFFER_ERR_CONFIG;
-	a->secret_id = auth_read_file(cfg->secret_id_file, err, err_len);
+	a->secret_id = auth_read_file(cfg->secret_id_file, 0, err, err_len);
 	if (a->secret_id == NULL) {
 		auth_clear(a);
 		return COFFER_ERR_CONFIG;
@@ -192,7 +161,7 @@ int auth_login(const struct agent_config *cfg, struct coffer_http *h, struct age
 		return auth_approle(cfg, h, a, err, err_len);
 	/* A token file may be refreshed by someone else: read it again on a second login. */
 	if (a->token == NULL) {
-		token = auth_read_file(cfg->token_path, err, err_len);
+		token = auth_read_file(cfg->token_path, 0, err, err_len);
 		if (token == NULL)
 			return COFFER_ERR_CONFIG;
 		a->token = token;

@@ -14,6 +14,8 @@
 
 #include "agent.h"
 #include "duration.h"
+#include "fileio.h"
+#include "secmem.h"
 
 #define CONFIG_TEMPLATE_MAX (1u << 20)
 
@@ -500,13 +502,22 @@ out:
 	return rc;
 }
 
+/* Read a config or template file (no secret, but read the one way: fileio.h); any type, so that
+ * --config /dev/stdin works. The text is NUL-terminated; secmem_free() it. */
+static int config_read_file(const char *path, uint8_t **text, size_t *len, char *err,
+                            size_t err_len)
+{
+	return coffer_read_secret_file(path, 0, CONFIG_TEMPLATE_MAX,
+	                               COFFER_SECRET_FILE_ANY_TYPE | COFFER_SECRET_FILE_ANY_MODE,
+	                               text, len, err, err_len);
+}
+
 /* Read and parse each template file. */
 static int config_templates(struct agent_config *cfg, char *err, size_t err_len)
 {
 	char where[64], msg[AGENT_ERR_LEN];
+	uint8_t *text;
 	size_t i, len;
-	char *text;
-	FILE *f;
 	int rc;
 
 	for (i = 0; i < cfg->n_secrets; i++) {
@@ -515,23 +526,13 @@ static int config_templates(struct agent_config *cfg, char *err, size_t err_len)
 		if (s->format != AGENT_FORMAT_TEMPLATE)
 			continue;
 		snprintf(where, sizeof(where), "secrets[%zu].template", i);
-		f = fopen(s->template_path, "re");
-		if (f == NULL)
-			return config_fail(err, err_len, where, "%s: %s", s->template_path,
-			                   strerror(errno));
-		text = malloc(CONFIG_TEMPLATE_MAX + 1);
-		len = text != NULL ? fread(text, 1, CONFIG_TEMPLATE_MAX + 1, f) : 0;
-		rc = text == NULL ? COFFER_ERR_NOMEM : ferror(f) ? COFFER_ERR_IO : 0;
-		fclose(f);
-		if (rc == 0 && len > CONFIG_TEMPLATE_MAX)
-			rc = config_fail(err, err_len, where, "larger than 1 MiB");
-		else if (rc == COFFER_ERR_IO)
-			rc = config_fail(err, err_len, where, "cannot read %s", s->template_path);
-		if (rc == 0 && template_parse(text, len, cfg, &s->tpl, msg, sizeof(msg)) != 0)
-			rc = config_fail(err, err_len, where, "%s: %s", s->template_path, msg);
-		free(text);
+		rc = config_read_file(s->template_path, &text, &len, msg, sizeof(msg));
 		if (rc != 0)
-			return rc;
+			return config_fail(err, err_len, where, "%s", msg);
+		rc = template_parse((char *)text, len, cfg, &s->tpl, msg, sizeof(msg));
+		secmem_free(text);
+		if (rc != 0)
+			return config_fail(err, err_len, where, "%s: %s", s->template_path, msg);
 	}
 	return 0;
 }
@@ -580,32 +581,18 @@ out:
 
 int agent_config_load(const char *path, struct agent_config *cfg, char *err, size_t err_len)
 {
-	char msg[AGENT_ERR_LEN], *text = NULL;
-	size_t len = 0;
-	FILE *f;
+	char msg[AGENT_ERR_LEN];
+	uint8_t *text;
+	size_t len;
 	int rc;
 
 	memset(cfg, 0, sizeof(*cfg));
-	f = fopen(path, "re");
-	if (f == NULL) {
-		snprintf(err, err_len, "%s: %s", path, strerror(errno));
+	if (config_read_file(path, &text, &len, err, err_len) != 0)
 		return COFFER_ERR_CONFIG;
-	}
-	text = malloc(CONFIG_TEMPLATE_MAX + 1);
-	if (text != NULL)
-		len = fread(text, 1, CONFIG_TEMPLATE_MAX, f);
-	rc = text == NULL ? COFFER_ERR_NOMEM : ferror(f) ? COFFER_ERR_IO : 0;
-	fclose(f);
-	if (rc != 0) {
-		snprintf(err, err_len, "%s: cannot read", path);
-		free(text);
-		return COFFER_ERR_CONFIG;
-	}
-	text[len] = '\0';
-	rc = agent_config_parse(text, cfg, msg, sizeof(msg));
+	rc = agent_config_parse((char *)text, cfg, msg, sizeof(msg));
 	if (rc != 0)
 		snprintf(err, err_len, "%s: %s", path, msg);
-	free(text);
+	secmem_free(text);
 	return rc;
 }
 

@@ -18,6 +18,7 @@
 #include <sodium.h>
 
 #include "agent.h"
+#include "fileio.h"
 #include "http_client.h"
 #include "log.h"
 #include "secmem.h"
@@ -259,7 +260,7 @@ static void supervise_notify(const struct agent_config *cfg)
 
 	if (cfg->notify_signal == 0)
 		return;
-	text = auth_read_file(cfg->notify_pid_file, err, sizeof(err));
+	text = auth_read_file(cfg->notify_pid_file, COFFER_SECRET_FILE_ANY_MODE, err, sizeof(err));
 	if (text == NULL) {
 		log_warn("notify: %s", err);
 		return;

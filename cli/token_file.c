@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "fileio.h"
 #include "secmem.h"
 
 #define CLI_TOKEN_FILE ".coffer-token"
@@ -28,31 +29,30 @@ int cli_token_file_path(char *buf, size_t len)
 	return n < 0 || (size_t)n >= len ? -1 : 0;
 }
 
-/* Read the token file (first line, trimmed) into secmem; NULL when absent or unreadable. */
+/* The token file's first line, in secmem; NULL when there is none or the file cannot be used
+ * (said on stderr, unless it is absent). */
 static char *cli_token_file_read(const char *path)
 {
-	char buf[CLI_TOKEN_MAX + 1], *token = NULL;
-	struct stat st;
-	ssize_t n;
+	uint8_t *text = NULL;
+	char err[4200];
 	size_t len;
-	int fd;
+	int rc;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
+	rc = coffer_read_secret_file(path, 0, CLI_TOKEN_MAX, COFFER_SECRET_FILE_NOFOLLOW, &text,
+	                             &len, err, sizeof(err));
+	if (rc != 0) {
+		if (rc != COFFER_ERR_NOT_FOUND)
+			fprintf(stderr, "Warning: the token file is not used: %s\n", err);
 		return NULL;
-	if (fstat(fd, &st) == 0 && (st.st_mode & 077) != 0)
-		fprintf(stderr, "Warning: %s is readable by other users; run chmod 600 %s\n", path,
-		        path);
-	n = read(fd, buf, CLI_TOKEN_MAX);
-	close(fd);
-	if (n > 0) {
-		len = strcspn(buf, "\r\n");
-		buf[len < (size_t)n ? len : (size_t)n] = '\0';
-		if (buf[0] != '\0')
-			token = secmem_strdup(buf);
 	}
-	secmem_wipe(buf, sizeof(buf));
-	return token;
+	if (err[0] != '\0')
+		fprintf(stderr, "Warning: %s\n", err);
+	text[strcspn((char *)text, "\r\n")] = '\0';
+	if (text[0] == '\0') {
+		secmem_free(text);
+		return NULL;
+	}
+	return (char *)text;
 }
 
 char *cli_token_load(void)

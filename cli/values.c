@@ -6,7 +6,6 @@
  */
 #include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +13,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "fileio.h"
 #include "http_client.h"
 #include "secmem.h"
 
@@ -21,47 +21,6 @@
 #define CLI_LINE_MAX 8192
 
 static bool cli_stdin_is_used;
-
-/* A value read from a file or stdin: bytes in heap memory that is wiped on release. */
-struct cli_value {
-	char *data;
-	size_t len, cap;
-};
-
-static void cli_value_release(struct cli_value *v)
-{
-	secmem_freezero(v->data, v->cap);
-	v->data = NULL;
-	v->len = v->cap = 0;
-}
-
-/* Read fd to its end into v, growing by copy-and-wipe. 0, or -1 with errno (EFBIG: too big). */
-static int cli_value_read_fd(int fd, struct cli_value *v)
-{
-	ssize_t n;
-
-	for (;;) {
-		if (v->len + 1 >= v->cap) {
-			if (v->cap > CLI_VALUE_MAX) {
-				errno = EFBIG;
-				return -1;
-			}
-			if (secmem_grow(&v->data, &v->cap, v->len, v->cap ? v->cap * 2 : 4096,
-			                4096) != 0)
-				return -1;
-		}
-		n = read(fd, v->data + v->len, v->cap - v->len - 1);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		if (n == 0)
-			break;
-		v->len += (size_t)n;
-	}
-	v->data[v->len] = '\0';
-	return 0;
-}
 
 /* The terminal's settings while a prompt has echo off, for the signal handler below. */
 static struct termios cli_tty_saved;
@@ -92,8 +51,8 @@ static void cli_tty_guard(bool on, struct sigaction old[4])
 	}
 }
 
-/* One line from the terminal on stdin with echo off, after prompt on stderr. */
-static int cli_value_prompt(const char *prompt, struct cli_value *v)
+/* One line from the terminal on stdin with echo off, after prompt on stderr, into secmem. */
+static int cli_value_prompt(const char *prompt, uint8_t **data, size_t *len)
 {
 	struct termios old, quiet;
 	struct sigaction old_actions[4];
@@ -101,10 +60,12 @@ static int cli_value_prompt(const char *prompt, struct cli_value *v)
 	char c;
 	ssize_t n;
 
-	v->cap = CLI_LINE_MAX;
-	v->data = malloc(v->cap);
-	if (v->data == NULL)
+	*len = 0;
+	*data = secmem_alloc(CLI_LINE_MAX);
+	if (*data == NULL) {
+		fprintf(stderr, "Error: out of memory\n");
 		return -1;
+	}
 	fprintf(stderr, "%s", prompt);
 	fflush(stderr);
 	is_quiet = tcgetattr(STDIN_FILENO, &old) == 0;
@@ -115,48 +76,52 @@ static int cli_value_prompt(const char *prompt, struct cli_value *v)
 		quiet.c_lflag &= ~(tcflag_t)ECHO;
 		tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
 	}
-	while ((n = read(STDIN_FILENO, &c, 1)) == 1 && c != '\n' && v->len + 1 < v->cap)
-		v->data[v->len++] = c;
-	v->data[v->len] = '\0';
+	while ((n = read(STDIN_FILENO, &c, 1)) == 1 && c != '\n' && *len + 1 < CLI_LINE_MAX)
+		(*data)[(*len)++] = (uint8_t)c;
+	(*data)[*len] = '\0';
 	secmem_wipe(&c, sizeof(c)); /* the last character typed */
 	if (is_quiet) {
 		tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
 		cli_tty_guard(false, old_actions);
 	}
 	fputc('\n', stderr);
-	return n < 0 ? -1 : 0;
-}
-
-/* A value from stdin, which can be read once: a prompt on a terminal, else all of it. */
-static int cli_value_stdin(const char *prompt, struct cli_value *v)
-{
-	if (cli_stdin_is_used) {
-		fprintf(stderr, "Error: only one value can come from stdin (\"-\")\n");
-		return -1;
-	}
-	cli_stdin_is_used = true;
-	if (isatty(STDIN_FILENO))
-		return cli_value_prompt(prompt, v);
-	if (cli_value_read_fd(STDIN_FILENO, v) != 0) {
-		fprintf(stderr, "Error: reading stdin: %s\n", strerror(errno));
+	if (n < 0) {
+		fprintf(stderr, "Error: reading the terminal: %s\n", strerror(errno));
+		secmem_free(*data);
+		*data = NULL;
 		return -1;
 	}
 	return 0;
 }
 
-static int cli_value_file(const char *path, struct cli_value *v)
+/*
+ * A value from the file at path (NULL: stdin, which can be read once: a prompt on a terminal,
+ * else all of it): 0 with its bytes in secmem, NUL-terminated (secmem_free), or -1 after a
+ * message. The file may be a pipe (k=@<(cmd)) and any mode: it is the user's to choose.
+ */
+static int cli_value_read(const char *path, const char *prompt, uint8_t **data, size_t *len)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC), rc;
+	char err[4200];
+	int rc;
 
-	if (fd < 0) {
-		fprintf(stderr, "Error: cannot open %s: %s\n", path, strerror(errno));
+	if (path != NULL)
+		rc = coffer_read_secret_file(path, 0, CLI_VALUE_MAX,
+		                             COFFER_SECRET_FILE_ANY_TYPE |
+		                                 COFFER_SECRET_FILE_ANY_MODE,
+		                             data, len, err, sizeof(err));
+	else if (cli_stdin_is_used) {
+		fprintf(stderr, "Error: only one value can come from stdin (\"-\")\n");
 		return -1;
+	} else {
+		cli_stdin_is_used = true;
+		if (isatty(STDIN_FILENO))
+			return cli_value_prompt(prompt, data, len);
+		rc = coffer_read_secret_fd(STDIN_FILENO, "stdin", CLI_VALUE_MAX, data, len, err,
+		                           sizeof(err));
 	}
-	rc = cli_value_read_fd(fd, v);
 	if (rc != 0)
-		fprintf(stderr, "Error: reading %s: %s\n", path, strerror(errno));
-	close(fd);
-	return rc;
+		fprintf(stderr, "Error: %s\n", err);
+	return rc != 0 ? -1 : 0;
 }
 
 /*
@@ -239,17 +204,16 @@ static json_t *cli_values_string(const char *key, const char *s, size_t len)
 /* The JSON value of one "key=..." argument (text after '=' in value). NULL after a message. */
 static json_t *cli_values_one(const char *key, const char *value)
 {
-	struct cli_value v = {NULL, 0, 0};
+	uint8_t *data = NULL;
 	char prompt[300];
 	json_t *str = NULL;
-	int rc;
+	size_t len;
 
 	if (value[0] == '@' || strcmp(value, "-") == 0) {
 		snprintf(prompt, sizeof(prompt), "Value for %s (no echo): ", key);
-		rc = value[0] == '@' ? cli_value_file(value + 1, &v) : cli_value_stdin(prompt, &v);
-		if (rc == 0)
-			str = cli_values_string(key, v.data ? v.data : "", v.len);
-		cli_value_release(&v);
+		if (cli_value_read(value[0] == '@' ? value + 1 : NULL, prompt, &data, &len) == 0)
+			str = cli_values_string(key, (const char *)data, len);
+		secmem_free(data);
 		return str;
 	}
 	if (value[0] == '\\' && value[1] == '@')
@@ -261,19 +225,20 @@ static json_t *cli_values_one(const char *key, const char *value)
 /* A lone "-": a JSON object from stdin, merged into data. */
 static int cli_values_json_stdin(json_t *data)
 {
-	struct cli_value v = {NULL, 0, 0};
+	uint8_t *text = NULL;
 	json_t *obj = NULL;
+	size_t len;
 	int rc = -1;
 
-	if (cli_value_stdin("JSON object: ", &v) == 0) {
-		obj = json_loadb(v.data ? v.data : "", v.len, 0, NULL);
+	if (cli_value_read(NULL, "JSON object: ", &text, &len) == 0) {
+		obj = json_loadb((const char *)text, len, 0, NULL);
 		if (!json_is_object(obj))
 			fprintf(stderr, "Error: stdin (\"-\") must hold a JSON object\n");
 		else
 			rc = json_object_update(data, obj);
 	}
 	json_decref(obj);
-	cli_value_release(&v);
+	secmem_free(text);
 	return rc;
 }
 
@@ -335,24 +300,24 @@ char *cli_values_query(int n, char *const *args)
 	return query;
 }
 
-/* Trim surrounding whitespace of v in place, returning the start. */
-static char *cli_values_trim(char *s)
+/* Remove the whitespace around the string s (in secmem) in place. */
+static void cli_values_trim(char *s)
 {
-	size_t len;
+	size_t start = 0, len = strlen(s);
 
-	while (isspace((unsigned char)*s))
-		s++;
-	len = strlen(s);
-	while (len > 0 && isspace((unsigned char)s[len - 1]))
-		s[--len] = '\0';
-	return s;
+	while (isspace((unsigned char)s[start]))
+		start++;
+	while (len > start && isspace((unsigned char)s[len - 1]))
+		len--;
+	memmove(s, s + start, len - start);
+	s[len - start] = '\0';
 }
 
 char *cli_values_secret(const char *arg, const char *what, const char *prompt)
 {
-	struct cli_value v = {NULL, 0, 0};
+	uint8_t *data = NULL;
 	char *out = NULL;
-	int rc;
+	size_t len;
 
 	if (arg != NULL && arg[0] != '@' && strcmp(arg, "-") != 0) {
 		fprintf(
@@ -361,18 +326,14 @@ char *cli_values_secret(const char *arg, const char *what, const char *prompt)
 		    "and shows in ps; give \"-\" (stdin, or a prompt) or @FILE instead.\n",
 		    what);
 		out = secmem_strdup(arg);
-	} else {
-		rc = arg != NULL && arg[0] == '@' ? cli_value_file(arg + 1, &v)
-		                                  : cli_value_stdin(prompt, &v);
-		if (rc == 0)
-			out = secmem_strdup(cli_values_trim(v.data ? v.data : (char[]){""}));
-		cli_value_release(&v);
-		if (rc != 0)
-			return NULL;
+		if (out == NULL)
+			fprintf(stderr, "Error: out of memory\n");
+	} else if (cli_value_read(arg != NULL && arg[0] == '@' ? arg + 1 : NULL, prompt, &data,
+	                          &len) == 0) {
+		out = (char *)data;
+		cli_values_trim(out);
 	}
-	if (out == NULL)
-		fprintf(stderr, "Error: out of memory\n");
-	else if (out[0] == '\0') {
+	if (out != NULL && out[0] == '\0') {
 		fprintf(stderr, "Error: the %s is empty\n", what);
 		secmem_free(out);
 		out = NULL;
@@ -382,14 +343,13 @@ char *cli_values_secret(const char *arg, const char *what, const char *prompt)
 
 json_t *cli_values_text(const char *src)
 {
-	struct cli_value v = {NULL, 0, 0};
+	uint8_t *data = NULL;
 	json_t *str = NULL;
-	int rc;
+	size_t len;
 
-	rc = strcmp(src, "-") == 0 ? cli_value_stdin("Text (end with Ctrl-D): ", &v)
-	                           : cli_value_file(src, &v);
-	if (rc == 0)
-		str = cli_values_string(src, v.data ? v.data : "", v.len);
-	cli_value_release(&v);
+	if (cli_value_read(strcmp(src, "-") == 0 ? NULL : src, "Text (end with Ctrl-D): ", &data,
+	                   &len) == 0)
+		str = cli_values_string(src, (const char *)data, len);
+	secmem_free(data);
 	return str;
 }

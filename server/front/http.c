@@ -24,6 +24,7 @@
 
 #include "core.h"
 #include "crypto.h"
+#include "fileio.h"
 #include "front/http.h"
 #include "front/http_limits.h"
 #include "json.h"
@@ -60,9 +61,8 @@ struct http_server {
 	struct core *core;
 	struct http_pool pool;
 	bool has_pool;
-	char *tls_key; /* PEM text, wiped at stop */
-	size_t tls_key_len;
-	char *tls_cert;
+	char *tls_key;              /* PEM text in secmem, wiped at stop */
+	char *tls_cert;             /* secmem too, from the same reader */
 	struct http_limits *limits; /* connection limits and the request deadline */
 };
 
@@ -578,27 +578,22 @@ static int http_parse_listen(const char *listen, struct sockaddr_storage *ss, so
 	return 0;
 }
 
-static char *http_read_file(const char *path, size_t *len)
+/* A TLS file (PEM text) into secmem; NULL after logging why. The key gets the permission rule
+ * (fileio.h); the certificate is no secret. */
+static char *http_read_tls_file(const char *path, unsigned flags)
 {
-	FILE *f = fopen(path, "rb");
-	char *buf = NULL;
-	long n;
+	uint8_t *pem = NULL;
+	char err[512];
+	size_t len;
 
-	if (f == NULL)
+	if (coffer_read_secret_file(path, 1, (1u << 20) - 1, flags, &pem, &len, err, sizeof(err)) !=
+	    0) {
+		log_error("tls: %s", err);
 		return NULL;
-	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) > 0 && n < 1 << 20 &&
-	    fseek(f, 0, SEEK_SET) == 0) {
-		buf = malloc((size_t)n + 1);
-		if (buf != NULL && fread(buf, 1, (size_t)n, f) == (size_t)n) {
-			buf[n] = '\0';
-			*len = (size_t)n;
-		} else {
-			free(buf);
-			buf = NULL;
-		}
 	}
-	fclose(f);
-	return buf;
+	if (err[0] != '\0')
+		log_warn("tls: %s", err);
+	return (char *)pem;
 }
 
 /* Listener threads: reads block only on storage reads (page cache, or the disk on a miss). Each
@@ -638,11 +633,10 @@ int http_start(struct core *c, struct http_server **out)
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	if (cfg->tls_cert_file != NULL) {
-		h->tls_cert = http_read_file(cfg->tls_cert_file, &(size_t){0});
-		h->tls_key = http_read_file(cfg->tls_key_file, &h->tls_key_len);
+		h->tls_cert = http_read_tls_file(cfg->tls_cert_file, COFFER_SECRET_FILE_ANY_MODE);
+		if (h->tls_cert != NULL)
+			h->tls_key = http_read_tls_file(cfg->tls_key_file, 0);
 		if (h->tls_cert == NULL || h->tls_key == NULL) {
-			log_error("tls: cannot read %s or %s", cfg->tls_cert_file,
-			          cfg->tls_key_file);
 			err = COFFER_ERR_CONFIG;
 			goto out;
 		}
@@ -691,8 +685,7 @@ void http_stop(struct http_server *h)
 	http_pool_free(h);
 	if (listen_fd != MHD_INVALID_SOCKET)
 		close(listen_fd);
-	if (h->tls_key != NULL)
-		secmem_freezero(h->tls_key, h->tls_key_len);
-	free(h->tls_cert);
+	secmem_free(h->tls_key);
+	secmem_free(h->tls_cert);
 	free(h);
 }

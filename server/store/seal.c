@@ -4,18 +4,15 @@
  * unseal key with Shamir (or takes it from a key file), stores the clear seal configuration and the
  * wrapped root key, and collects shares until they open the root key. Called by sys.c and main.c.
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <jansson.h>
 
 #include "crypto.h"
+#include "fileio.h"
 #include "log.h"
 #include "secmem.h"
 #include "shamir.h"
@@ -205,48 +202,24 @@ static int seal_check_uninit(struct seal *s)
 /* Read a key file of exactly COFFER_KEY_LEN bytes into secmem. COFFER_ERR_CONFIG otherwise. */
 static int keyfile_read(const char *path, uint8_t **out)
 {
-	struct stat sb;
-	uint8_t *key = NULL;
-	uint8_t extra;
-	size_t got = 0;
-	ssize_t r;
-	int fd = -1, ret = COFFER_ERR_CONFIG;
+	char err[512];
+	size_t len;
+	int ret;
 
 	*out = NULL;
-	if (path == NULL || (fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0) {
-		log_error("seal: cannot open the key file: %s", strerror(errno));
-		goto out;
+	if (path == NULL) {
+		log_error("seal: no key file");
+		return COFFER_ERR_CONFIG;
 	}
-	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) || sb.st_size != COFFER_KEY_LEN) {
-		log_error("seal: the key file %s must be a regular file of %d bytes", path,
-		          COFFER_KEY_LEN);
-		goto out;
+	ret = coffer_read_secret_file(path, COFFER_KEY_LEN, COFFER_KEY_LEN, 0, out, &len, err,
+	                              sizeof(err));
+	if (ret != 0) {
+		log_error("seal: the key file: %s", err);
+		return ret == COFFER_ERR_NOMEM ? ret : COFFER_ERR_CONFIG;
 	}
-	if ((sb.st_mode & (S_IRWXG | S_IRWXO)) != 0)
-		log_warn("seal: the key file %s is accessible by group or others", path);
-	ret = COFFER_ERR_NOMEM;
-	if ((key = secmem_alloc(COFFER_KEY_LEN)) == NULL)
-		goto out;
-	ret = COFFER_ERR_CONFIG;
-	while (got < COFFER_KEY_LEN) {
-		r = read(fd, key + got, COFFER_KEY_LEN - got);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			goto out;
-		got += (size_t)r;
-	}
-	/* The file may have grown since fstat: it must end here. */
-	if (read(fd, &extra, 1) != 0)
-		goto out;
-	*out = key;
-	key = NULL;
-	ret = 0;
-out:
-	secmem_free(key);
-	if (fd >= 0)
-		close(fd);
-	return ret;
+	if (err[0] != '\0')
+		log_warn("seal: %s", err);
+	return 0;
 }
 
 /* Open the stored root key with unseal_key and unseal the barrier with it. COFFER_ERR_INTEGRITY
