@@ -14,6 +14,7 @@
 
 #include <jansson.h>
 
+#include "buf.h"
 #include "err.h"
 
 #define AGENT_ERR_LEN 512
@@ -61,13 +62,6 @@ struct agent_config {
 	bool require_landlock; /* refuse to run without Landlock */
 };
 
-/* A growable byte buffer for rendered secrets: it grows by copy-and-wipe and agent_buf_free()
- * wipes, so no unwiped copy of a secret is left on the heap. */
-struct agent_buf {
-	char *data;
-	size_t len, cap;
-};
-
 /* config.c */
 /* Parse the config file at path into *cfg (cleared first), reading the template files too. On
  * error, err names the key ("secrets[1].format: must be raw, json, env or template") and *cfg is
@@ -79,13 +73,11 @@ void agent_config_free(struct agent_config *cfg);
 /* The index of the secret named name, or -1. */
 int agent_config_find_secret(const struct agent_config *cfg, const char *name);
 
-/* render.c */
-int agent_buf_append(struct agent_buf *b, const char *s, size_t len) COFFER_WUR;
-void agent_buf_free(struct agent_buf *b);
+/* render.c: file content goes into a struct buf (buf.h), which wipes what it held. */
 /* The text of a value as written: a string as is, null as "", anything else as compact JSON. */
-int render_value(const json_t *v, struct agent_buf *out) COFFER_WUR;
+int render_value(const json_t *v, struct buf *out) COFFER_WUR;
 /* Append s single-quoted for a POSIX shell / dotenv: 'it'\''s'. */
-int render_shell_quote(const char *s, size_t len, struct agent_buf *out) COFFER_WUR;
+int render_shell_quote(const char *s, size_t len, struct buf *out) COFFER_WUR;
 /* True when name matches [A-Za-z_][A-Za-z0-9_]*. */
 bool render_is_env_name(const char *name);
 /*
@@ -93,8 +85,8 @@ bool render_is_env_name(const char *name);
  * missing key, a bad env name or a template error is COFFER_ERR_INVALID with the reason in err
  * (names, never values).
  */
-int render_secret(const struct agent_config *cfg, size_t idx, json_t *const *data,
-                  struct agent_buf *out, char *err, size_t err_len) COFFER_WUR;
+int render_secret(const struct agent_config *cfg, size_t idx, json_t *const *data, struct buf *out,
+                  char *err, size_t err_len) COFFER_WUR;
 
 /* template.c */
 /* Parse template text; names must be declared secrets with a path (checked against cfg). */
@@ -102,11 +94,10 @@ int template_parse(const char *text, size_t len, const struct agent_config *cfg,
                    struct template **out, char *err, size_t err_len);
 void template_free(struct template *t);
 int template_render(const struct template *t, const struct agent_config *cfg, json_t *const *data,
-                    struct agent_buf *out, char *err, size_t err_len) COFFER_WUR;
+                    struct buf *out, char *err, size_t err_len) COFFER_WUR;
 /* Apply one filter ("json", "base64", "urlquery", "shell") to in; COFFER_ERR_INVALID when
  * unknown. */
-int template_filter(const char *name, const char *in, size_t in_len,
-                    struct agent_buf *out) COFFER_WUR;
+int template_filter(const char *name, const char *in, size_t in_len, struct buf *out) COFFER_WUR;
 
 /* sink.c */
 /* Open the destination directory; refuse a non-tmpfs/ramfs one when require_tmpfs; remove temp
@@ -149,11 +140,11 @@ int fetch_all(const struct agent_config *cfg, struct coffer_http *h, const char 
 
 /* supervise.c */
 /* Render every file into out[] (n_secrets, len 0/NULL data for secrets without a file). */
-int agent_render_all(const struct agent_config *cfg, json_t *const *data, struct agent_buf *out,
+int agent_render_all(const struct agent_config *cfg, json_t *const *data, struct buf *out,
                      char *err, size_t err_len);
 /* Write every rendered file (out[i] for secrets with a file), then the ready file; on failure,
  * remove the files written by this call. */
-int agent_write_files(const struct agent_config *cfg, int dir_fd, const struct agent_buf *out);
+int agent_write_files(const struct agent_config *cfg, int dir_fd, const struct buf *out);
 /* Sidecar mode (after the sandbox is on): first render, then watch, renew, re-render and notify
  * until SIGTERM; returns the exit status. */
 int supervise_run(const struct agent_config *cfg, struct coffer_http *h, struct agent_auth *a,

@@ -37,7 +37,7 @@ static void agent_usage(FILE *f)
 static int agent_init_run(const struct agent_config *cfg, struct coffer_http *h,
                           struct agent_auth *a, int dir_fd, json_t **data)
 {
-	struct agent_buf *out;
+	struct buf *out;
 	char err[AGENT_ERR_LEN];
 	size_t i;
 	int rc;
@@ -59,7 +59,7 @@ static int agent_init_run(const struct agent_config *cfg, struct coffer_http *h,
 	if (rc == 0)
 		log_info("wrote %zu secret file(s) to %s", cfg->n_secrets, cfg->dest_dir);
 	for (i = 0; i < cfg->n_secrets; i++)
-		agent_buf_free(&out[i]);
+		buf_free(&out[i]);
 	free(out);
 	return rc == 0 ? 0 : 1;
 }

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * render.c: turns the data of a KV v2 secret into file content: raw (one key), json, env
- * (dotenv, single-quoted), or a template (template.c). Buffers that hold secrets grow by
- * copy-and-wipe and are wiped when freed. Errors name keys, never values.
+ * (dotenv, single-quoted), or a template (template.c), into a struct buf (buf.h), which wipes
+ * what it held. Errors name keys, never values.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,62 +10,41 @@
 
 #include "agent.h"
 #include "json.h"
-#include "secmem.h"
 
-int agent_buf_append(struct agent_buf *b, const char *s, size_t len)
-{
-	if (len > SIZE_MAX / 2 - b->len)
-		return COFFER_ERR_NOMEM;
-	if (secmem_grow(&b->data, &b->cap, b->len, b->len + len + 1, 256) != 0)
-		return COFFER_ERR_NOMEM;
-	if (len > 0)
-		memcpy(b->data + b->len, s, len);
-	b->len += len;
-	b->data[b->len] = '\0';
-	return 0;
-}
-
-void agent_buf_free(struct agent_buf *b)
-{
-	secmem_freezero(b->data, b->cap);
-	b->data = NULL;
-	b->len = b->cap = 0;
-}
-
-int render_value(const json_t *v, struct agent_buf *out)
+int render_value(const json_t *v, struct buf *out)
 {
 	char *text;
 	int rc;
 
 	if (json_is_string(v))
-		return agent_buf_append(out, json_string_value(v), json_string_length(v));
+		return buf_append(out, json_string_value(v), json_string_length(v));
 	if (v == NULL || json_is_null(v))
-		return agent_buf_append(out, "", 0);
+		return buf_append(out, "", 0);
 	text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
 	if (text == NULL)
 		return COFFER_ERR_NOMEM;
-	rc = agent_buf_append(out, text, strlen(text));
+	rc = buf_append(out, text, strlen(text));
 	coffer_json_free_text(text);
 	return rc;
 }
 
-int render_shell_quote(const char *s, size_t len, struct agent_buf *out)
+int render_shell_quote(const char *s, size_t len, struct buf *out)
 {
 	size_t i, start = 0;
-	int rc = agent_buf_append(out, "'", 1);
+	int rc = buf_append(out, "'", 1);
 
 	for (i = 0; rc == 0 && i < len; i++) {
 		if (s[i] != '\'')
 			continue;
-		rc = agent_buf_append(out, s + start, i - start);
+		rc = buf_append(out, s + start, i - start);
 		if (rc == 0)
-			rc = agent_buf_append(out, "'\\''", 4);
+			rc = buf_append(out, "'\\''", 4);
 		start = i + 1;
 	}
 	if (rc == 0)
-		rc = agent_buf_append(out, s + start, len - start);
+		rc = buf_append(out, s + start, len - start);
 	if (rc == 0)
-		rc = agent_buf_append(out, "'", 1);
+		rc = buf_append(out, "'", 1);
 	return rc;
 }
 
@@ -86,9 +65,9 @@ bool render_is_env_name(const char *name)
 }
 
 /* KEY='value' lines, one per key of data, in the secret's order. */
-static int render_env(const json_t *data, struct agent_buf *out, char *err, size_t err_len)
+static int render_env(const json_t *data, struct buf *out, char *err, size_t err_len)
 {
-	struct agent_buf val = {NULL, 0, 0};
+	struct buf val = {0};
 	const char *key;
 	json_t *v;
 	int rc = 0;
@@ -100,7 +79,7 @@ static int render_env(const json_t *data, struct agent_buf *out, char *err, size
 			rc = COFFER_ERR_INVALID;
 			break;
 		}
-		val.len = 0;
+		buf_reset(&val);
 		if ((rc = render_value(v, &val)) != 0)
 			break;
 		if (memchr(val.data, '\0', val.len) != NULL) {
@@ -108,38 +87,38 @@ static int render_env(const json_t *data, struct agent_buf *out, char *err, size
 			rc = COFFER_ERR_INVALID;
 			break;
 		}
-		if ((rc = agent_buf_append(out, key, strlen(key))) != 0 ||
-		    (rc = agent_buf_append(out, "=", 1)) != 0 ||
+		if ((rc = buf_append(out, key, strlen(key))) != 0 ||
+		    (rc = buf_append(out, "=", 1)) != 0 ||
 		    (rc = render_shell_quote(val.data, val.len, out)) != 0 ||
-		    (rc = agent_buf_append(out, "\n", 1)) != 0)
+		    (rc = buf_append(out, "\n", 1)) != 0)
 			break;
 	}
-	agent_buf_free(&val);
+	buf_free(&val);
 	return rc;
 }
 
-static int render_json(const json_t *data, struct agent_buf *out)
+static int render_json(const json_t *data, struct buf *out)
 {
 	char *text = json_dumps(data, JSON_INDENT(2) | JSON_ENCODE_ANY);
 	int rc;
 
 	if (text == NULL)
 		return COFFER_ERR_NOMEM;
-	rc = agent_buf_append(out, text, strlen(text));
+	rc = buf_append(out, text, strlen(text));
 	if (rc == 0)
-		rc = agent_buf_append(out, "\n", 1);
+		rc = buf_append(out, "\n", 1);
 	coffer_json_free_text(text);
 	return rc;
 }
 
-int render_secret(const struct agent_config *cfg, size_t idx, json_t *const *data,
-                  struct agent_buf *out, char *err, size_t err_len)
+int render_secret(const struct agent_config *cfg, size_t idx, json_t *const *data, struct buf *out,
+                  char *err, size_t err_len)
 {
 	const struct agent_secret *s = &cfg->secrets[idx];
 	const json_t *d = data[idx], *v;
 	int rc;
 
-	out->len = 0;
+	buf_reset(out);
 	if (s->format == AGENT_FORMAT_TEMPLATE)
 		return template_render(s->tpl, cfg, data, out, err, err_len);
 	if (d == NULL || !json_is_object(d)) {

@@ -27,7 +27,7 @@
 #define SUPERVISE_BACKOFF_MAX_S 300
 #define SUPERVISE_WATCH_MAX_S 300
 
-int agent_render_all(const struct agent_config *cfg, json_t *const *data, struct agent_buf *out,
+int agent_render_all(const struct agent_config *cfg, json_t *const *data, struct buf *out,
                      char *err, size_t err_len)
 {
 	char msg[AGENT_ERR_LEN];
@@ -46,7 +46,7 @@ int agent_render_all(const struct agent_config *cfg, json_t *const *data, struct
 	return 0;
 }
 
-int agent_write_files(const struct agent_config *cfg, int dir_fd, const struct agent_buf *out)
+int agent_write_files(const struct agent_config *cfg, int dir_fd, const struct buf *out)
 {
 	char err[AGENT_ERR_LEN];
 	size_t i, j;
@@ -284,7 +284,7 @@ static void supervise_notify(const struct agent_config *cfg)
 static int supervise_render(struct supervise *sv)
 {
 	const struct agent_config *cfg = sv->cfg;
-	struct agent_buf *out = calloc(cfg->n_secrets, sizeof(*out));
+	struct buf *out = calloc(cfg->n_secrets, sizeof(*out));
 	uint8_t hash[crypto_generichash_BYTES];
 	char err[AGENT_ERR_LEN];
 	size_t i, n_changed = 0;
@@ -334,7 +334,7 @@ static int supervise_render(struct supervise *sv)
 		supervise_notify(cfg);
 out:
 	for (i = 0; i < cfg->n_secrets; i++)
-		agent_buf_free(&out[i]);
+		buf_free(&out[i]);
 	free(out);
 	return rc == 0 ? 0 : -1;
 }

@@ -187,7 +187,7 @@ int template_parse(const char *text, size_t len, const struct agent_config *cfg,
 	return 0;
 }
 
-static int template_urlquery(const char *in, size_t in_len, struct agent_buf *out)
+static int template_urlquery(const char *in, size_t in_len, struct buf *out)
 {
 	static const char hex[] = "0123456789ABCDEF";
 	char enc[3];
@@ -199,18 +199,18 @@ static int template_urlquery(const char *in, size_t in_len, struct agent_buf *ou
 
 		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
 		    c == '-' || c == '.' || c == '_' || c == '~') {
-			rc = agent_buf_append(out, in + i, 1);
+			rc = buf_append(out, in + i, 1);
 			continue;
 		}
 		enc[0] = '%';
 		enc[1] = hex[c >> 4];
 		enc[2] = hex[c & 15];
-		rc = agent_buf_append(out, enc, 3);
+		rc = buf_append(out, enc, 3);
 	}
 	return rc;
 }
 
-static int template_base64(const char *in, size_t in_len, struct agent_buf *out)
+static int template_base64(const char *in, size_t in_len, struct buf *out)
 {
 	size_t cap = codec_b64_len(in_len, CODEC_B64_STD) + 1;
 	char *enc = malloc(cap);
@@ -220,12 +220,12 @@ static int template_base64(const char *in, size_t in_len, struct agent_buf *out)
 		return COFFER_ERR_NOMEM;
 	rc = codec_b64_encode(enc, cap, (const uint8_t *)in, in_len, CODEC_B64_STD);
 	if (rc == 0)
-		rc = agent_buf_append(out, enc, cap - 1);
+		rc = buf_append(out, enc, cap - 1);
 	secmem_freezero(enc, cap);
 	return rc;
 }
 
-int template_filter(const char *name, const char *in, size_t in_len, struct agent_buf *out)
+int template_filter(const char *name, const char *in, size_t in_len, struct buf *out)
 {
 	json_t *s;
 	char *text;
@@ -246,17 +246,16 @@ int template_filter(const char *name, const char *in, size_t in_len, struct agen
 	json_decref(s);
 	if (text == NULL)
 		return COFFER_ERR_NOMEM;
-	rc = agent_buf_append(out, text, strlen(text));
+	rc = buf_append(out, text, strlen(text));
 	coffer_json_free_text(text);
 	return rc;
 }
 
 /* One variable: the value, then each filter in turn. */
 static int template_render_var(const struct template_node *n, const struct agent_config *cfg,
-                               json_t *const *data, struct agent_buf *out, char *err,
-                               size_t err_len)
+                               json_t *const *data, struct buf *out, char *err, size_t err_len)
 {
-	struct agent_buf a = {NULL, 0, 0}, b = {NULL, 0, 0}, tmp;
+	struct buf a = {0}, b = {0}, tmp;
 	const json_t *d = data[n->secret], *v;
 	size_t i;
 	int rc;
@@ -271,10 +270,10 @@ static int template_render_var(const struct template_node *n, const struct agent
 	for (i = 0; rc == 0 && i < n->n_filters; i++) {
 		const char *name = template_filter_names[n->filters[i]];
 
-		b.len = 0;
+		buf_reset(&b);
 		/* json of a non-string value is its JSON text, not a quoted string of it. */
 		if (n->filters[i] == TF_JSON && i == 0 && !json_is_string(v))
-			rc = agent_buf_append(&b, a.data, a.len);
+			rc = buf_append(&b, a.data, a.len);
 		else
 			rc = template_filter(name, a.data != NULL ? a.data : "", a.len, &b);
 		if (rc == COFFER_ERR_INVALID)
@@ -285,25 +284,25 @@ static int template_render_var(const struct template_node *n, const struct agent
 		b = tmp;
 	}
 	if (rc == 0)
-		rc = agent_buf_append(out, a.data != NULL ? a.data : "", a.len);
-	agent_buf_free(&a);
-	agent_buf_free(&b);
+		rc = buf_append(out, a.data != NULL ? a.data : "", a.len);
+	buf_free(&a);
+	buf_free(&b);
 	return rc;
 }
 
 int template_render(const struct template *t, const struct agent_config *cfg, json_t *const *data,
-                    struct agent_buf *out, char *err, size_t err_len)
+                    struct buf *out, char *err, size_t err_len)
 {
 	size_t i;
 	int rc = 0;
 
-	out->len = 0;
-	rc = agent_buf_append(out, "", 0);
+	buf_reset(out);
+	rc = buf_append(out, "", 0);
 	for (i = 0; rc == 0 && i < t->n_nodes; i++) {
 		const struct template_node *n = &t->nodes[i];
 
 		if (n->lit != NULL)
-			rc = agent_buf_append(out, n->lit, n->lit_len);
+			rc = buf_append(out, n->lit, n->lit_len);
 		else
 			rc = template_render_var(n, cfg, data, out, err, err_len);
 	}

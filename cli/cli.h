@@ -12,6 +12,8 @@
 
 #include <jansson.h>
 
+#include "buf.h"
+
 /* Exit codes, as the Vault CLI's. */
 #define CLI_EXIT_OK 0
 #define CLI_EXIT_ERROR 1
@@ -182,9 +184,9 @@ int cli_token_save(const char *token);
  * (a literal @v); a lone "-" reads a JSON object from stdin. NULL after a message (usage error).
  */
 json_t *cli_values_parse(int n, char *const *args);
-/* The k=v arguments as a URL query ("?k=v&..."; "" when n is 0), values escaped; free(). NULL
- * after a message. */
-char *cli_values_query(int n, char *const *args);
+/* Append the k=v arguments to q as a URL query ("?k=v&...", "&k=v..." when q holds one; nothing
+ * when n is 0), values escaped. 0, or -1 after a message. */
+int cli_values_query(struct buf *q, int n, char *const *args);
 /*
  * A secret given as a positional argument: arg "-" or NULL reads stdin (one line without echo on a
  * terminal, after prompt), "@FILE" reads a file, anything else is taken literally with a warning

@@ -19,30 +19,32 @@ static int cmd_generic_query(const struct cli_cmd *cmd, const char *name, int ar
 	    CLI_FLAG_FORMAT,
 	    CLI_FLAG_END,
 	};
-	char *query, *path = NULL, msg[600];
+	struct buf path = {0};
 	json_t *resp = NULL;
+	char msg[600];
 	long status;
 	int n_args, rc;
 
 	rc = cli_args_parse(cmd, name, flags, argc, argv, 1, -1, &n_args);
 	if (rc != CLI_CONTINUE)
 		return rc;
-	query = cli_values_query(n_args - 1, argv + 2);
-	if (query == NULL)
-		return CLI_EXIT_USAGE;
-	if (asprintf(&path, "%s%s", argv[1], query) < 0) {
-		free(query);
+	/* The query may carry values read from files: it is built and wiped in a struct buf. */
+	if (buf_append(&path, argv[1], strlen(argv[1])) != 0) {
+		fprintf(stderr, "Error: out of memory\n");
 		return CLI_EXIT_ERROR;
 	}
-	rc = cli_client_send(method, path, NULL, &status, &resp);
+	if (cli_values_query(&path, n_args - 1, argv + 2) != 0) {
+		buf_free(&path);
+		return CLI_EXIT_USAGE;
+	}
+	rc = cli_client_send(method, path.data, NULL, &status, &resp);
 	if (rc == CLI_EXIT_OK)
 		rc = cli_client_status_exit(method, argv[1], status, resp);
 	snprintf(msg, sizeof(msg), "%s %s", success, argv[1]);
 	if (rc == CLI_EXIT_OK)
 		rc = cli_print_response(resp, field, msg);
 	json_decref(resp);
-	free(path);
-	free(query);
+	buf_free(&path);
 	return rc;
 }
 

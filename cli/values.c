@@ -272,32 +272,33 @@ fail:
 	return NULL;
 }
 
-char *cli_values_query(int n, char *const *args)
+int cli_values_query(struct buf *q, int n, char *const *args)
 {
-	json_t *data = cli_values_parse(n, args);
-	char *query = NULL, *k = NULL, *v = NULL, *next;
+	json_t *data = cli_values_parse(n, args), *val;
+	char *k = NULL, *v = NULL, sep;
 	const char *key;
-	json_t *val;
+	int rc = 0;
 
 	if (data == NULL)
-		return NULL;
-	query = strdup("");
+		return -1;
+	sep = q->data != NULL && strchr(q->data, '?') != NULL ? '&' : '?';
 	json_object_foreach(data, key, val)
 	{
 		k = coffer_http_escape(key);
 		v = coffer_http_escape(json_is_string(val) ? json_string_value(val) : "");
-		if (query == NULL || k == NULL || v == NULL ||
-		    asprintf(&next, "%s%c%s=%s", query, query[0] ? '&' : '?', k, v) < 0)
-			next = NULL;
-		free(query);
+		if (k == NULL || v == NULL || buf_printf(q, "%c%s=%s", sep, k, v) != 0)
+			rc = -1;
+		sep = '&';
 		free(k);
-		free(v);
-		query = next;
+		if (v != NULL)
+			secmem_freezero(v, strlen(v));
+		if (rc != 0)
+			break;
 	}
 	json_decref(data);
-	if (query == NULL)
+	if (rc != 0)
 		fprintf(stderr, "Error: out of memory\n");
-	return query;
+	return rc;
 }
 
 /* Remove the whitespace around the string s (in secmem) in place. */

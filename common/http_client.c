@@ -4,8 +4,7 @@
  * HTTP/1.1 for http://, and libcurl for https://, loaded with dlopen() when the first https
  * client is made, so that a plain-HTTP process never maps libcurl and its TLS stack. Every buffer
  * that may hold a secret (request JSON, token header, response body) is wiped before it is
- * released; the response buffer grows by copy-and-wipe rather than realloc(), which could leave
- * an unwiped copy behind.
+ * released; the response is a struct buf (buf.h), which grows by copy-and-wipe.
  */
 #include <dlfcn.h>
 #include <pthread.h>
@@ -208,12 +207,12 @@ static char *http_url(const struct coffer_http *h, const char *path)
 	return url;
 }
 
-/* libcurl's write callback: append to the http_buf. */
+/* libcurl's write callback: append to the answer's buffer (its err says why it stopped). */
 static size_t http_write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
 	size_t n = size * nmemb;
 
-	return http_buf_append(userdata, ptr, n) == 0 ? n : 0;
+	return buf_append(userdata, ptr, n) == 0 ? n : 0;
 }
 
 /* Wipe and free a header list: the token header holds the token. */
@@ -257,7 +256,7 @@ static struct curl_slist *http_headers(const char *method, const char *token, bo
 
 /* Set the options of one request on h->curl; body_text may be NULL. */
 static CURLcode http_setup(struct coffer_http *h, const char *method, const char *url,
-                           struct curl_slist *headers, const char *body_text, struct http_buf *b)
+                           struct curl_slist *headers, const char *body_text, struct buf *b)
 {
 	CURL *c = h->curl;
 	CURLcode rc = CURLE_OK;
@@ -291,7 +290,7 @@ static CURLcode http_setup(struct coffer_http *h, const char *method, const char
 }
 
 /* Parse the answer into *out; an empty or non-JSON body leaves *out NULL. */
-static void http_parse(const struct http_buf *b, json_t **out)
+static void http_parse(const struct buf *b, json_t **out)
 {
 	if (b->len > 0)
 		*out = json_loadb(b->data, b->len, JSON_ALLOW_NUL, NULL);
@@ -299,8 +298,7 @@ static void http_parse(const struct http_buf *b, json_t **out)
 
 /* One request over h's own HTTP/1.1 (http://): the target is url after the authority. */
 static int http_plain_send(struct coffer_http *h, const char *method, const char *url,
-                           const char *token, const char *body_text, struct http_buf *b,
-                           long *status)
+                           const char *token, const char *body_text, struct buf *b, long *status)
 {
 	const char *target = url + 7 + strlen(h->plain.authority);
 	char *headers = NULL;
@@ -323,8 +321,7 @@ static int http_plain_send(struct coffer_http *h, const char *method, const char
 
 /* One request through libcurl (https://). */
 static int http_curl_send(struct coffer_http *h, const char *method, const char *url,
-                          const char *token, const char *body_text, struct http_buf *b,
-                          long *status)
+                          const char *token, const char *body_text, struct buf *b, long *status)
 {
 	struct curl_slist *headers = http_headers(method, token, body_text != NULL);
 	CURLcode crc;
@@ -338,7 +335,7 @@ static int http_curl_send(struct coffer_http *h, const char *method, const char 
 	if (crc == CURLE_OK)
 		crc = curl.easy_perform(h->curl);
 	if (crc != CURLE_OK) {
-		if (b->is_too_large)
+		if (b->err == COFFER_ERR_TOO_LARGE)
 			snprintf(h->error, sizeof(h->error), "the answer is larger than %u bytes",
 			         HTTP_RESPONSE_MAX);
 		else if (h->error[0] == '\0')
@@ -356,10 +353,11 @@ static int http_curl_send(struct coffer_http *h, const char *method, const char 
 int coffer_http_request(struct coffer_http *h, const char *method, const char *path,
                         const char *token, const json_t *body, long *status, json_t **resp_json)
 {
-	struct http_buf b = {NULL, 0, 0, false};
 	char *url = NULL, *body_text = NULL;
 	int rc = COFFER_ERR_NOMEM;
+	struct buf b;
 
+	buf_init(&b, HTTP_BUF_MIN, HTTP_RESPONSE_MAX);
 	*status = 0;
 	*resp_json = NULL;
 	h->error[0] = '\0';
@@ -373,7 +371,7 @@ int coffer_http_request(struct coffer_http *h, const char *method, const char *p
 	if (rc == 0)
 		http_parse(&b, resp_json);
 out:
-	secmem_freezero(b.data, b.cap);
+	buf_free(&b);
 	coffer_json_free_text(body_text);
 	free(url);
 	return rc;

@@ -11,26 +11,19 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* The largest answer accepted (a KV read of a large secret fits many times). */
+#include "buf.h"
+
+/* The largest answer accepted (a KV read of a large secret fits many times): the max_len of the
+ * buffers that hold one (buf.h), so that a larger one fails with COFFER_ERR_TOO_LARGE. */
 #define HTTP_RESPONSE_MAX (64u << 20)
-
-/* A growing buffer for answers: grown by copy-and-wipe, wiped when freed. */
-struct http_buf {
-	char *data; /* NUL-terminated */
-	size_t len;
-	size_t cap;
-	bool is_too_large;
-};
-
-/* Append n bytes; -1 when memory runs out or the answer would pass HTTP_RESPONSE_MAX
- * (is_too_large). */
-int http_buf_append(struct http_buf *b, const char *p, size_t n);
+/* Their first allocation. */
+#define HTTP_BUF_MIN 4096
 
 /* The answer in raw so far (status line, headers, body), read to the end of the stream when
  * is_eof: 1 and the status, the body in out and whether the server closes the connection when
  * it is complete; 0 when more must be read; -1 with a reason in *why when it is malformed or cut
  * short. Only bytes inside raw are read (fuzzed: tests/fuzz/fuzz_http_answer.c). */
-int http_parse_answer(const struct http_buf *raw, bool is_head, bool is_eof, struct http_buf *out,
+int http_parse_answer(const struct buf *raw, bool is_head, bool is_eof, struct buf *out,
                       long *status, bool *is_close, const char **why);
 
 /* One server reached over plain HTTP/1.1, with a connection kept between requests. */
@@ -51,7 +44,7 @@ void http_plain_close(struct http_plain *p);
  * into *status. 0, or -1 with the reason in err. timeout_ms (0: none) bounds the whole exchange.
  */
 int http_plain_request(struct http_plain *p, long timeout_ms, const char *method,
-                       const char *target, const char *headers, const char *body,
-                       struct http_buf *out, long *status, char *err, size_t err_len);
+                       const char *target, const char *headers, const char *body, struct buf *out,
+                       long *status, char *err, size_t err_len);
 
 #endif

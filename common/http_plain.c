@@ -24,20 +24,6 @@
 
 #define HTTP_HEAD_MAX (64u << 10) /* status line and headers */
 
-int http_buf_append(struct http_buf *b, const char *p, size_t n)
-{
-	if (n > HTTP_RESPONSE_MAX - b->len) {
-		b->is_too_large = true;
-		return -1;
-	}
-	if (secmem_grow(&b->data, &b->cap, b->len, b->len + n + 1, 4096) != 0)
-		return -1;
-	memcpy(b->data + b->len, p, n);
-	b->len += n;
-	b->data[b->len] = '\0';
-	return 0;
-}
-
 int http_plain_init(struct http_plain *p, const char *authority, size_t len, char *err,
                     size_t err_len)
 {
@@ -181,8 +167,7 @@ static int http_send_all(int fd, const char *s, size_t len, int64_t deadline, ch
 }
 
 /* Read more of the answer into raw: >0 bytes, 0 at the end of the stream, -1 with err. */
-static ssize_t http_recv_some(int fd, struct http_buf *raw, int64_t deadline, char *err,
-                              size_t err_len)
+static ssize_t http_recv_some(int fd, struct buf *raw, int64_t deadline, char *err, size_t err_len)
 {
 	char chunk[16384];
 	ssize_t n;
@@ -190,12 +175,13 @@ static ssize_t http_recv_some(int fd, struct http_buf *raw, int64_t deadline, ch
 	for (;;) {
 		n = recv(fd, chunk, sizeof(chunk), 0);
 		if (n > 0) {
-			int rc = http_buf_append(raw, chunk, (size_t)n);
+			int rc = buf_append(raw, chunk, (size_t)n);
 
 			secmem_wipe(chunk, (size_t)n);
 			if (rc != 0) {
-				snprintf(err, err_len, raw->is_too_large ? "the answer is too large"
-				                                         : "out of memory");
+				snprintf(err, err_len,
+				         rc == COFFER_ERR_TOO_LARGE ? "the answer is too large"
+				                                    : "out of memory");
 				return -1;
 			}
 			return n;
@@ -239,13 +225,13 @@ static const char *http_header(const char *head, size_t head_len, const char *na
 
 /* Decode a chunked body that starts at raw->data[at]: 1 and the body in out when complete, 0
  * when more must be read, -1 when malformed. */
-static int http_dechunk(const struct http_buf *raw, size_t at, struct http_buf *out)
+static int http_dechunk(const struct buf *raw, size_t at, struct buf *out)
 {
 	const char *p = raw->data + at, *end = raw->data + raw->len, *eol;
 	unsigned long long size;
 	char *num_end;
 
-	out->len = 0;
+	buf_reset(out);
 	for (;;) {
 		eol = memchr(p, '\n', (size_t)(end - p));
 		if (eol == NULL)
@@ -259,13 +245,13 @@ static int http_dechunk(const struct http_buf *raw, size_t at, struct http_buf *
 			return memmem(p - 2, (size_t)(end - p + 2), "\r\n\r\n", 4) != NULL ? 1 : 0;
 		if ((size_t)(end - p) < size + 2)
 			return 0;
-		if (http_buf_append(out, p, (size_t)size) != 0)
+		if (buf_append(out, p, (size_t)size) != 0)
 			return -1;
 		p += size + 2;
 	}
 }
 
-int http_parse_answer(const struct http_buf *raw, bool is_head, bool is_eof, struct http_buf *out,
+int http_parse_answer(const struct buf *raw, bool is_head, bool is_eof, struct buf *out,
                       long *status, bool *is_close, const char **why)
 {
 	const char *head_end, *v;
@@ -316,7 +302,7 @@ int http_parse_answer(const struct http_buf *raw, bool is_head, bool is_eof, str
 		clen = 0;
 		is_chunked = false;
 	}
-	out->len = 0;
+	buf_reset(out);
 	if (is_chunked) {
 		/* Complete only when the stream ends in the blank line after the last chunk (one
 		 * request at a time: nothing follows an answer); decoding is put off until then. */
@@ -341,7 +327,7 @@ int http_parse_answer(const struct http_buf *raw, bool is_head, bool is_eof, str
 			}
 			return 0;
 		}
-		if (http_buf_append(out, raw->data + body_at, (size_t)clen) != 0) {
+		if (buf_append(out, raw->data + body_at, (size_t)clen) != 0) {
 			*why = "out of memory";
 			return -1;
 		}
@@ -349,7 +335,7 @@ int http_parse_answer(const struct http_buf *raw, bool is_head, bool is_eof, str
 	}
 	if (!is_eof)
 		return 0; /* the body runs to the end of the stream */
-	if (raw->len > body_at && http_buf_append(out, raw->data + body_at, raw->len - body_at) != 0) {
+	if (raw->len > body_at && buf_append(out, raw->data + body_at, raw->len - body_at) != 0) {
 		*why = "out of memory";
 		return -1;
 	}
@@ -359,15 +345,15 @@ int http_parse_answer(const struct http_buf *raw, bool is_head, bool is_eof, str
 
 /* Read one answer: the status, the body into out; *is_close when the server ends the
  * connection. 0, or -1 with err (*got_any tells whether any byte came). */
-static int http_read_answer(struct http_plain *p, bool is_head, int64_t deadline,
-                            struct http_buf *out, long *status, bool *is_close, bool *got_any,
-                            char *err, size_t err_len)
+static int http_read_answer(struct http_plain *p, bool is_head, int64_t deadline, struct buf *out,
+                            long *status, bool *is_close, bool *got_any, char *err, size_t err_len)
 {
-	struct http_buf raw = {NULL, 0, 0, false};
+	struct buf raw;
 	const char *why;
 	ssize_t n;
 	int rc;
 
+	buf_init(&raw, HTTP_BUF_MIN, HTTP_RESPONSE_MAX);
 	*got_any = false;
 	do {
 		n = http_recv_some(p->fd, &raw, deadline, err, err_len);
@@ -380,13 +366,13 @@ static int http_read_answer(struct http_plain *p, bool is_head, int64_t deadline
 		if (rc < 0)
 			snprintf(err, err_len, "%s", why);
 	} while (rc == 0);
-	secmem_freezero(raw.data, raw.cap);
+	buf_free(&raw);
 	return rc < 0 ? -1 : 0;
 }
 
 int http_plain_request(struct http_plain *p, long timeout_ms, const char *method,
-                       const char *target, const char *headers, const char *body,
-                       struct http_buf *out, long *status, char *err, size_t err_len)
+                       const char *target, const char *headers, const char *body, struct buf *out,
+                       long *status, char *err, size_t err_len)
 {
 	int64_t deadline = timeout_ms > 0 ? http_now_ms() + timeout_ms : 0;
 	size_t body_len = body != NULL ? strlen(body) : 0;
@@ -408,7 +394,7 @@ int http_plain_request(struct http_plain *p, long timeout_ms, const char *method
 		is_reused = p->fd >= 0;
 		if (!is_reused && http_connect(p, deadline, err, err_len) != 0)
 			break;
-		out->len = 0;
+		buf_reset(out);
 		rc = http_send_all(p->fd, req, (size_t)len, deadline, err, err_len);
 		if (rc == 0 && body_len > 0)
 			rc = http_send_all(p->fd, body, body_len, deadline, err, err_len);

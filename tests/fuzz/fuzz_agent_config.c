@@ -40,7 +40,7 @@ static void fuzz_setup(void)
 /* Render every secret with a file over the same data; errors are expected and ignored. */
 static void fuzz_render(const struct agent_config *cfg)
 {
-	struct agent_buf out = {NULL, 0, 0};
+	struct buf out = {0};
 	char err[AGENT_ERR_LEN];
 	json_t **secrets, *fixed;
 	size_t i;
@@ -60,9 +60,9 @@ static void fuzz_render(const struct agent_config *cfg)
 			continue;
 		if (render_secret(cfg, i, secrets, &out, err, sizeof(err)) == 0 &&
 		    out.data != NULL && out.data[out.len] != '\0')
-			abort(); /* agent_buf keeps a terminating NUL */
+			abort(); /* a struct buf keeps a terminating NUL */
 	}
-	agent_buf_free(&out);
+	buf_free(&out);
 	free(secrets);
 	json_decref(fixed);
 }

@@ -53,7 +53,7 @@ static void fuzz_setup(void)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct agent_buf out = {NULL, 0, 0};
+	struct buf out = {0};
 	struct template *t = NULL;
 	char err[AGENT_ERR_LEN];
 	int rc;
@@ -73,14 +73,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	/* Rendering twice gives the same bytes (no state kept between renders). */
 	if (rc == 0) {
-		struct agent_buf again = {NULL, 0, 0};
+		struct buf again = {0};
 
 		if (render_secret(&cfg, 2, secrets, &again, err, sizeof(err)) != 0 ||
 		    again.len != out.len || memcmp(again.data, out.data, out.len) != 0)
 			abort();
-		agent_buf_free(&again);
+		buf_free(&again);
 	}
-	agent_buf_free(&out);
+	buf_free(&out);
 	cfg.secrets[2].tpl = NULL;
 	template_free(t);
 	return 0;

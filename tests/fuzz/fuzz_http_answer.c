@@ -11,31 +11,32 @@
 #include <string.h>
 
 #include "http_int.h"
-#include "secmem.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct http_buf raw = {NULL, 0, 0, false};
 	const char *why;
+	struct buf raw;
 	bool is_close;
 	long status;
 	int rc;
 
-	if (size > 0 && http_buf_append(&raw, (const char *)data, size) != 0)
+	buf_init(&raw, HTTP_BUF_MIN, HTTP_RESPONSE_MAX);
+	if (size > 0 && buf_append(&raw, data, size) != 0)
 		return 0;
 	for (int flags = 0; flags < 4; flags++) {
-		struct http_buf out = {NULL, 0, 0, false};
+		struct buf out;
 
+		buf_init(&out, HTTP_BUF_MIN, HTTP_RESPONSE_MAX);
 		status = 0;
 		rc = http_parse_answer(&raw, flags & 1, flags & 2, &out, &status, &is_close, &why);
 		if (rc < -1 || rc > 1 || (rc < 0 && (why == NULL || why[0] == '\0')))
 			abort();
 		if (rc == 1 && (status < 100 || status > 999 || out.len > size))
 			abort();
-		secmem_freezero(out.data, out.cap);
+		buf_free(&out);
 	}
-	secmem_freezero(raw.data, raw.cap);
+	buf_free(&raw);
 	return 0;
 }
