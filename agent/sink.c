@@ -19,9 +19,10 @@
 #include <sodium.h>
 
 #include "agent.h"
+#include "fileio.h"
+#include "log.h"
 
 #define SINK_TMP_PREFIX ".coffer-tmp."
-#include "log.h"
 
 /* Temp files a previous run left (killed between create and rename): regular files only, never
  * followed; they may hold part of a secret. Runs before the sandbox (it reads the directory). */
@@ -78,22 +79,6 @@ int sink_open(const char *dir, bool require_tmpfs, char *err, size_t err_len)
 	return fd;
 }
 
-static int sink_write_all(int fd, const char *p, size_t len)
-{
-	ssize_t n;
-
-	while (len > 0) {
-		n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 int sink_write(int dir_fd, const char *name, uid_t uid, gid_t gid, mode_t mode, const void *data,
                size_t len, char *err, size_t err_len)
 {
@@ -124,7 +109,7 @@ int sink_write(int dir_fd, const char *name, uid_t uid, gid_t gid, mode_t mode, 
 		return COFFER_ERR_IO;
 	}
 	step = "write";
-	if (sink_write_all(fd, data, len) != 0)
+	if (coffer_write_all(fd, data, len) != 0)
 		goto fail_unlink;
 	step = "fsync";
 	if (fsync(fd) != 0)

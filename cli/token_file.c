@@ -5,7 +5,6 @@
  * that no reader ever sees a partial or world-readable token.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -67,23 +66,6 @@ char *cli_token_load(void)
 	return cli_token_file_read(path);
 }
 
-/* Write all of buf[0..len) to fd. */
-static int cli_token_write_all(int fd, const char *buf, size_t len)
-{
-	ssize_t n;
-
-	while (len > 0) {
-		n = write(fd, buf, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 int cli_token_save(const char *token)
 {
 	char path[4096], tmp[4200];
@@ -100,8 +82,8 @@ int cli_token_save(const char *token)
 		fprintf(stderr, "Error: cannot create %s: %s\n", tmp, strerror(errno));
 		return -1;
 	}
-	if (fchmod(fd, 0600) != 0 || cli_token_write_all(fd, token, strlen(token)) != 0 ||
-	    cli_token_write_all(fd, "\n", 1) != 0 || fsync(fd) != 0) {
+	if (fchmod(fd, 0600) != 0 || coffer_write_all(fd, token, strlen(token)) != 0 ||
+	    coffer_write_all(fd, "\n", 1) != 0 || fsync(fd) != 0) {
 		fprintf(stderr, "Error: cannot write %s: %s\n", tmp, strerror(errno));
 		goto out;
 	}

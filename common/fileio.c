@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fileio.c: reading secret files (fileio.h) with one permission rule, by descriptor into secmem;
- * every buffer that held part of a file is released through secmem_free(), which wipes it.
+ * every buffer that held part of a file is released through secmem_free(), which wipes it. And
+ * writing a whole buffer.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -195,4 +196,24 @@ out:
 	if (fd >= 0)
 		close(fd);
 	return rc;
+}
+
+int coffer_write_all(int fd, const void *p, size_t len)
+{
+	const uint8_t *at = p;
+	ssize_t n;
+
+	while (len > 0) {
+		n = write(fd, at, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == 0)
+				errno = EIO;
+			return COFFER_ERR_IO;
+		}
+		at += n;
+		len -= (size_t)n;
+	}
+	return 0;
 }

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fileio.h: the one way the programs read a secret file (key, token, credential, a value the user
- * names): by descriptor into secmem, never through stdio, whose buffers are not wiped. Used by
- * cofferd (TLS key, seal key file), coffer (token file, @FILE values) and coffer-agent.
+ * names): by descriptor into secmem, never through stdio, whose buffers are not wiped; and the one
+ * write_all. Used by cofferd (TLS key, seal key file), coffer (token file, @FILE values) and
+ * coffer-agent (credentials, its files).
  */
 #ifndef COFFER_FILEIO_H
 #define COFFER_FILEIO_H
@@ -53,5 +54,9 @@ int coffer_read_secret_file(const char *path, size_t min_len, size_t max_len, un
  */
 int coffer_read_secret_fd(int fd, const char *name, size_t max_len, uint8_t **out, size_t *out_len,
                           char *err, size_t err_len) COFFER_WUR;
+
+/* Write all len bytes of p to fd, through EINTR and short writes. 0, or COFFER_ERR_IO with errno
+ * set by the write that failed (EIO for a write that wrote nothing). */
+int coffer_write_all(int fd, const void *p, size_t len) COFFER_WUR;
 
 #endif

@@ -5,7 +5,8 @@
  * symbolic link with NOFOLLOW, a file that changes while read), pipes longer than the first
  * buffer, and that a partial read is released through the wiping free. The last needs to see the
  * buffers: this program interposes sodium_malloc and sodium_free (libsodium is a shared library)
- * and records every region the reader takes and gives back.
+ * and records every region the reader takes and gives back. coffer_write_all goes on through
+ * signals that cut its writes short.
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -15,6 +16,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -393,6 +395,83 @@ static void test_read_secret_fd_reads_to_the_end(void)
 	CHECK(out == NULL && strcmp(err, "stdin: larger than 9 bytes") == 0);
 }
 
+static volatile sig_atomic_t n_alarms;
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+	n_alarms++;
+}
+
+static void test_write_all_goes_on_through_signals_and_short_writes(void)
+{
+	static const size_t len = 8u << 20;
+	struct itimerval every_ms = {{0, 1000}, {0, 1000}}, off = {{0, 0}, {0, 0}};
+	struct sigaction sa, old;
+	uint8_t *data, chunk[4096];
+	size_t i, got = 0;
+	bool is_same = true;
+	int fds[2], rc;
+	ssize_t n;
+	pid_t pid;
+
+	data = malloc(len);
+	CHECK(data != NULL);
+	for (i = 0; i < len; i++)
+		data[i] = (uint8_t)(i * 31 + i / 4096);
+	CHECK_EQ(pipe(fds), 0);
+	pid = fork();
+	if (pid == 0) {
+		/* The reader, slow enough that the writer blocks and the timer interrupts it. */
+		close(fds[1]);
+		while ((n = read(fds[0], chunk, sizeof(chunk))) > 0) {
+			for (i = 0; i < (size_t)n; i++)
+				is_same = is_same && chunk[i] == data[got + i];
+			got += (size_t)n;
+			if (got % (256u << 10) < (size_t)n)
+				usleep(1000);
+		}
+		_exit(is_same && got == len ? 0 : 1);
+	}
+	close(fds[0]);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_alarm; /* no SA_RESTART: write() returns short or with EINTR */
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGALRM, &sa, &old);
+	n_alarms = 0;
+	setitimer(ITIMER_REAL, &every_ms, NULL);
+	rc = coffer_write_all(fds[1], data, len);
+	setitimer(ITIMER_REAL, &off, NULL);
+	sigaction(SIGALRM, &old, NULL);
+	close(fds[1]);
+	free(data);
+	CHECK_EQ(rc, 0);
+	CHECK(n_alarms > 0);
+	CHECK(waitpid(pid, &rc, 0) == pid && WIFEXITED(rc) && WEXITSTATUS(rc) == 0);
+}
+
+static void test_write_all_reports_the_error_in_errno(void)
+{
+	struct sigaction sa, old;
+	int fds[2], rc, saved;
+
+	CHECK_EQ(pipe(fds), 0);
+	close(fds[0]);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, &old);
+	errno = 0;
+	rc = coffer_write_all(fds[1], "x", 1);
+	saved = errno;
+	sigaction(SIGPIPE, &old, NULL);
+	close(fds[1]);
+	CHECK_EQ(rc, COFFER_ERR_IO);
+	CHECK_EQ(saved, EPIPE);
+	CHECK_EQ(coffer_write_all(-1, "x", 1), COFFER_ERR_IO);
+	CHECK_EQ(errno, EBADF);
+	CHECK_EQ(coffer_write_all(-1, "", 0), 0);
+}
+
 int main(void)
 {
 	if (secmem_init() != 0 || testutil_mkdtemp(dir, sizeof(dir), "fileio") != 0)
@@ -409,6 +488,8 @@ int main(void)
 	RUN(test_read_secret_file_wipes_a_partial_read);
 	RUN(test_read_secret_file_reads_a_long_pipe_and_refuses_a_longer_one);
 	RUN(test_read_secret_fd_reads_to_the_end);
+	RUN(test_write_all_goes_on_through_signals_and_short_writes);
+	RUN(test_write_all_reports_the_error_in_errno);
 	testutil_rmtree(dir);
 	return test_summary();
 }
