@@ -70,16 +70,17 @@ int agent_config_load(const char *path, struct agent_config *cfg, char *err, siz
 /* The same from JSON text. */
 int agent_config_parse(const char *text, struct agent_config *cfg, char *err, size_t err_len);
 void agent_config_free(struct agent_config *cfg);
-/* The index of the secret named name, or -1. */
-int agent_config_find_secret(const struct agent_config *cfg, const char *name);
 
-/* render.c: file content goes into a struct buf (buf.h), which wipes what it held. */
-/* The text of a value as written: a string as is, null as "", anything else as compact JSON. */
-int render_value(const json_t *v, struct buf *out) COFFER_WUR;
+/* value.c: file content goes into a struct buf (buf.h), which wipes what it held. */
+/* Append the text of a value as written: a string as is, null as "", anything else as compact
+ * JSON. */
+int value_text(const json_t *v, struct buf *out) COFFER_WUR;
 /* Append s single-quoted for a POSIX shell / dotenv: 'it'\''s'. */
-int render_shell_quote(const char *s, size_t len, struct buf *out) COFFER_WUR;
+int value_shell_quote(const char *s, size_t len, struct buf *out) COFFER_WUR;
 /* True when name matches [A-Za-z_][A-Za-z0-9_]*. */
-bool render_is_env_name(const char *name);
+bool value_is_env_name(const char *name);
+
+/* render.c */
 /*
  * Render secret s into out. data[i] is the data of cfg->secrets[i] (NULL when not fetched). A
  * missing key, a bad env name or a template error is COFFER_ERR_INVALID with the reason in err

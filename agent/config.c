@@ -318,7 +318,7 @@ static int config_secret_check(const struct agent_secret *s, const char *where, 
 	char name[256];
 
 	config_where(name, sizeof(name), where, "name");
-	if (!render_is_env_name(s->name))
+	if (!value_is_env_name(s->name))
 		return config_fail(err, err_len, name, "must match [A-Za-z_][A-Za-z0-9_]*");
 	if (s->format == AGENT_FORMAT_TEMPLATE) {
 		config_where(name, sizeof(name), where, "template");
@@ -594,16 +594,6 @@ int agent_config_load(const char *path, struct agent_config *cfg, char *err, siz
 		snprintf(err, err_len, "%s: %s", path, msg);
 	secmem_free(text);
 	return rc;
-}
-
-int agent_config_find_secret(const struct agent_config *cfg, const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < cfg->n_secrets; i++)
-		if (strcmp(cfg->secrets[i].name, name) == 0)
-			return (int)i;
-	return -1;
 }
 
 void agent_config_free(struct agent_config *cfg)

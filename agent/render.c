@@ -11,59 +11,6 @@
 #include "agent.h"
 #include "json.h"
 
-int render_value(const json_t *v, struct buf *out)
-{
-	char *text;
-	int rc;
-
-	if (json_is_string(v))
-		return buf_append(out, json_string_value(v), json_string_length(v));
-	if (v == NULL || json_is_null(v))
-		return buf_append(out, "", 0);
-	text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-	if (text == NULL)
-		return COFFER_ERR_NOMEM;
-	rc = buf_append(out, text, strlen(text));
-	coffer_json_free_text(text);
-	return rc;
-}
-
-int render_shell_quote(const char *s, size_t len, struct buf *out)
-{
-	size_t i, start = 0;
-	int rc = buf_append(out, "'", 1);
-
-	for (i = 0; rc == 0 && i < len; i++) {
-		if (s[i] != '\'')
-			continue;
-		rc = buf_append(out, s + start, i - start);
-		if (rc == 0)
-			rc = buf_append(out, "'\\''", 4);
-		start = i + 1;
-	}
-	if (rc == 0)
-		rc = buf_append(out, s + start, len - start);
-	if (rc == 0)
-		rc = buf_append(out, "'", 1);
-	return rc;
-}
-
-bool render_is_env_name(const char *name)
-{
-	size_t i;
-
-	if (name == NULL || name[0] == '\0' || (name[0] >= '0' && name[0] <= '9'))
-		return false;
-	for (i = 0; name[i] != '\0'; i++) {
-		char c = name[i];
-
-		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-		      c == '_'))
-			return false;
-	}
-	return true;
-}
-
 /* KEY='value' lines, one per key of data, in the secret's order. */
 static int render_env(const json_t *data, struct buf *out, char *err, size_t err_len)
 {
@@ -74,13 +21,13 @@ static int render_env(const json_t *data, struct buf *out, char *err, size_t err
 
 	json_object_foreach((json_t *)data, key, v)
 	{
-		if (!render_is_env_name(key)) {
+		if (!value_is_env_name(key)) {
 			snprintf(err, err_len, "key \"%.100s\" is not a valid variable name", key);
 			rc = COFFER_ERR_INVALID;
 			break;
 		}
 		buf_reset(&val);
-		if ((rc = render_value(v, &val)) != 0)
+		if ((rc = value_text(v, &val)) != 0)
 			break;
 		if (memchr(val.data, '\0', val.len) != NULL) {
 			snprintf(err, err_len, "the value of key \"%s\" holds a NUL byte", key);
@@ -89,7 +36,7 @@ static int render_env(const json_t *data, struct buf *out, char *err, size_t err
 		}
 		if ((rc = buf_append(out, key, strlen(key))) != 0 ||
 		    (rc = buf_append(out, "=", 1)) != 0 ||
-		    (rc = render_shell_quote(val.data, val.len, out)) != 0 ||
+		    (rc = value_shell_quote(val.data, val.len, out)) != 0 ||
 		    (rc = buf_append(out, "\n", 1)) != 0)
 			break;
 	}
@@ -132,7 +79,7 @@ int render_secret(const struct agent_config *cfg, size_t idx, json_t *const *dat
 			snprintf(err, err_len, "no key \"%s\"", s->key);
 			return COFFER_ERR_INVALID;
 		}
-		rc = render_value(v, out);
+		rc = value_text(v, out);
 		break;
 	case AGENT_FORMAT_JSON:
 		rc = render_json(d, out);

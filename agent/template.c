@@ -60,6 +60,17 @@ static bool template_is_word(char c)
 	       c == '_' || c == '-' || c == '.';
 }
 
+/* The index of the secret named name in cfg, or -1. */
+static int template_find_secret(const struct agent_config *cfg, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->n_secrets; i++)
+		if (strcmp(cfg->secrets[i].name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
 /* The 1-based line of position p in text, for messages. */
 static int template_line(const char *text, const char *p)
 {
@@ -92,7 +103,7 @@ static int template_parse_var(const char *s, const char *end, const struct agent
 	}
 	memcpy(word, w, (size_t)(dot - w));
 	word[dot - w] = '\0';
-	idx = agent_config_find_secret(cfg, word);
+	idx = template_find_secret(cfg, word);
 	if (idx < 0 || cfg->secrets[idx].path == NULL) {
 		snprintf(err, err_len, "no secret named \"%s\" with a path", word);
 		return COFFER_ERR_INVALID;
@@ -236,7 +247,7 @@ int template_filter(const char *name, const char *in, size_t in_len, struct buf 
 	if (strcmp(name, "urlquery") == 0)
 		return template_urlquery(in, in_len, out);
 	if (strcmp(name, "shell") == 0)
-		return render_shell_quote(in, in_len, out);
+		return value_shell_quote(in, in_len, out);
 	if (strcmp(name, "json") != 0)
 		return COFFER_ERR_INVALID;
 	s = json_stringn(in, in_len);
@@ -266,7 +277,7 @@ static int template_render_var(const struct template_node *n, const struct agent
 		         cfg->secrets[n->secret].name);
 		return COFFER_ERR_INVALID;
 	}
-	rc = render_value(v, &a);
+	rc = value_text(v, &a);
 	for (i = 0; rc == 0 && i < n->n_filters; i++) {
 		const char *name = template_filter_names[n->filters[i]];
 

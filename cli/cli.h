@@ -145,8 +145,6 @@ int cli_print_auth(const json_t *resp, const char *field, bool show_token);
 /* A map of mounts or devices (sys/auth, sys/audit data) as rows: the key under first_col, then
  * the fields named by cols (NULL-terminated), each as text. */
 void cli_print_rows(const json_t *map, const char *first_col, const char *const *cols);
-/* The reply of a LIST as cli_client_status_exit() (empty: exit 2), else its keys. */
-int cli_print_list(const char *path, long status, const json_t *resp);
 
 /* client.c */
 /* Use token instead of $COFFER_TOKEN / the token file from now on (login checks a new token). */
@@ -165,6 +163,9 @@ int cli_client_call(const char *method, const char *path, const json_t *body, js
 /* cli_client_call() then cli_print_response(resp, field, success_msg). An exit code. */
 int cli_client_run(const char *method, const char *path, const json_t *body, const char *field,
                    const char *success_msg);
+/* LIST path: the exit code of cli_client_status_exit() (an empty list: 2), messages naming it
+ * shown; on success its keys printed (json: the keys array). */
+int cli_client_list(const char *path, const char *shown);
 /* Whether an answer is the KV check-and-set mismatch (400). */
 bool cli_client_is_cas_error(long status, const json_t *resp);
 

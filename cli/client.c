@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * client.c: the coffer CLI's connection to the server: COFFER_ADDR and COFFER_CACERT, the token
- * (COFFER_TOKEN, else the token file), and the mapping of answers to exit codes and messages.
+ * (COFFER_TOKEN, else the token file), the mapping of answers to exit codes and messages, and
+ * the calls that print their answer through output.c (run, list); output.c never calls back.
  * One client per process, made on first use and wiped at exit.
  */
 #include <stdlib.h>
@@ -149,6 +150,23 @@ int cli_client_run(const char *method, const char *path, const json_t *body, con
 	rc = cli_client_call(method, path, body, &resp);
 	if (rc == CLI_EXIT_OK)
 		rc = cli_print_response(resp, field, success_msg);
+	json_decref(resp);
+	return rc;
+}
+
+int cli_client_list(const char *path, const char *shown)
+{
+	json_t *resp = NULL;
+	long status;
+	int rc;
+
+	rc = cli_client_send("LIST", path, NULL, &status, &resp);
+	if (rc == CLI_EXIT_OK)
+		rc = cli_client_status_exit("LIST", shown, status, resp);
+	if (rc == CLI_EXIT_OK && cli_output_is_json())
+		cli_print_json(json_object_get(json_object_get(resp, "data"), "keys"));
+	else if (rc == CLI_EXIT_OK)
+		cli_print_keys(resp);
 	json_decref(resp);
 	return rc;
 }

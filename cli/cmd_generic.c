@@ -85,16 +85,10 @@ int cmd_write(const struct cli_cmd *cmd, const char *name, int argc, char **argv
 
 int cmd_list(const struct cli_cmd *cmd, const char *name, int argc, char **argv)
 {
-	json_t *resp = NULL;
-	long status;
 	int rc;
 
 	rc = cli_args_plain(cmd, name, argc, argv, 1, 1);
 	if (rc != CLI_CONTINUE)
 		return rc;
-	rc = cli_client_send("LIST", argv[1], NULL, &status, &resp);
-	if (rc == CLI_EXIT_OK)
-		rc = cli_print_list(argv[1], status, resp);
-	json_decref(resp);
-	return rc;
+	return cli_client_list(argv[1], argv[1]);
 }

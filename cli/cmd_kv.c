@@ -145,8 +145,6 @@ static int cmd_kv_list(const struct cli_cmd *cmd, const char *name, int argc, ch
 	const char *mount = NULL;
 	const struct cli_flag flags[] = {CLI_FLAG_KV_MOUNT(&mount), CLI_FLAG_FORMAT, CLI_FLAG_END};
 	struct cli_kv_path p;
-	json_t *resp = NULL;
-	long status;
 	int n_args, rc;
 
 	rc = cli_args_parse(cmd, name, flags, argc, argv, 1, 1, &n_args);
@@ -155,10 +153,7 @@ static int cmd_kv_list(const struct cli_cmd *cmd, const char *name, int argc, ch
 	rc = cli_kv_path_resolve(mount, argv[1], "metadata", NULL, &p);
 	if (rc != CLI_EXIT_OK)
 		return rc;
-	rc = cli_client_send("LIST", p.api, NULL, &status, &resp);
-	if (rc == CLI_EXIT_OK)
-		rc = cli_print_list(p.text, status, resp);
-	json_decref(resp);
+	rc = cli_client_list(p.api, p.text);
 	cli_kv_path_free(&p);
 	return rc;
 }

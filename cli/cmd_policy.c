@@ -72,18 +72,12 @@ static int cmd_policy_read(const struct cli_cmd *cmd, const char *name, int argc
 
 static int cmd_policy_list(const struct cli_cmd *cmd, const char *name, int argc, char **argv)
 {
-	json_t *resp = NULL;
-	long status;
 	int rc;
 
 	rc = cli_args_plain(cmd, name, argc, argv, 0, 0);
 	if (rc != CLI_CONTINUE)
 		return rc;
-	rc = cli_client_send("LIST", "sys/policies/acl", NULL, &status, &resp);
-	if (rc == CLI_EXIT_OK)
-		rc = cli_print_list("sys/policies/acl", status, resp);
-	json_decref(resp);
-	return rc;
+	return cli_client_list("sys/policies/acl", "sys/policies/acl");
 }
 
 static int cmd_policy_delete(const struct cli_cmd *cmd, const char *name, int argc, char **argv)

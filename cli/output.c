@@ -292,15 +292,3 @@ void cli_print_rows(const json_t *map, const char *first_col, const char *const 
 out:
 	free(keys);
 }
-
-int cli_print_list(const char *path, long status, const json_t *resp)
-{
-	int rc;
-
-	rc = cli_client_status_exit("LIST", path, status, resp);
-	if (rc == CLI_EXIT_OK && cli_output_is_json())
-		cli_print_json(json_object_get(json_object_get(resp, "data"), "keys"));
-	else if (rc == CLI_EXIT_OK)
-		cli_print_keys(resp);
-	return rc;
-}

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * test_agent_render.c: coffer-agent's renderers (agent/render.c, agent/template.c): raw, json,
+ * test_agent_render.c: coffer-agent's renderers (agent/render.c, value.c, template.c): raw, json,
  * env quoting that a POSIX shell reads back byte for byte (quotes, newlines, $, backticks), every
  * template filter with known answers, and a missing key as an error that names the key only.
  */
@@ -192,7 +192,7 @@ static void test_env_rejects_bad_names_without_the_value(void)
 		CHECK(strstr(err, "SECRETVALUE") == NULL);
 		json_decref(data[0]);
 	}
-	CHECK(render_is_env_name("_a1") && render_is_env_name("A") && !render_is_env_name("9"));
+	CHECK(value_is_env_name("_a1") && value_is_env_name("A") && !value_is_env_name("9"));
 	buf_free(&out);
 	agent_config_free(&cfg);
 }
