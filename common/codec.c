@@ -13,7 +13,7 @@
 /* The largest input whose encodings (plus NUL) fit a size_t. */
 #define CODEC_MAX_IN ((SIZE_MAX / 4 - 1) * 3)
 
-size_t codec_hex_len(size_t len)
+static size_t codec_hex_len(size_t len)
 {
 	if (len > CODEC_MAX_IN)
 		return SIZE_MAX;

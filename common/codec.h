@@ -17,12 +17,10 @@ enum codec_b64 {
 	CODEC_B64_URL  /* RFC 4648 §5, no padding */
 };
 
-/* Characters (excluding NUL) of the encodings of len bytes. */
-size_t codec_hex_len(size_t len);
+/* Characters (excluding NUL) of the base64 encoding of len bytes. */
 size_t codec_b64_len(size_t len, enum codec_b64 variant);
 
-/* Encode len bytes as lowercase hex into out (out_cap >= codec_hex_len(len) + 1), NUL-terminated.
- */
+/* Encode len bytes as lowercase hex into out (out_cap >= 2 * len + 1), NUL-terminated. */
 int codec_hex_encode(char *out, size_t out_cap, const uint8_t *in, size_t len);
 /* Decode exactly in_len hex characters (either case) into out; *out_len gets the byte count.
  * COFFER_ERR_INVALID on odd length, a non-hex character, or out_cap too small. */

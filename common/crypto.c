@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * crypto.c: AEAD, MACs, HMAC-SHA256, randomness and UUIDs over libsodium. Called by the barrier,
- * keyring and seal code for storage encryption, by the token store for MACs and by audit for HMACs.
+ * crypto.c: AEAD, MACs, randomness and UUIDs over libsodium. Called by the barrier, keyring and
+ * seal code for storage encryption, and by the token store for MACs.
  */
 #include <pthread.h>
 #include <stdbool.h>
@@ -142,31 +142,6 @@ void coffer_mac2(uint8_t out[COFFER_MAC_LEN], const char *label, const void *msg
 	crypto_generichash_update(&st, msg, len);
 	crypto_generichash_final(&st, out, COFFER_MAC_LEN);
 	sodium_memzero(&st, sizeof(st));
-}
-
-void coffer_hmac_sha256(uint8_t out[32], const void *msg, size_t len, const uint8_t *key,
-                        size_t key_len)
-{
-	crypto_auth_hmacsha256_state st;
-
-	(void)secmem_init();
-	/* The init function hashes keys longer than the block size, as RFC 2104 requires. */
-	crypto_auth_hmacsha256_init(&st, key, key_len);
-	crypto_auth_hmacsha256_update(&st, msg, len);
-	crypto_auth_hmacsha256_final(&st, out);
-	sodium_memzero(&st, sizeof(st));
-}
-
-int coffer_mac_verify(const uint8_t mac[COFFER_MAC_LEN], const void *msg, size_t len,
-                      const uint8_t key[COFFER_KEY_LEN])
-{
-	uint8_t want[COFFER_MAC_LEN];
-	int rc;
-
-	coffer_mac(want, msg, len, key);
-	rc = sodium_memcmp(want, mac, COFFER_MAC_LEN) == 0 ? COFFER_OK : COFFER_ERR_INTEGRITY;
-	sodium_memzero(want, sizeof(want));
-	return rc;
 }
 
 static void coffer_uuid_format(const uint8_t b_in[16], char out[37])

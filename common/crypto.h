@@ -44,12 +44,6 @@ void coffer_mac(uint8_t out[COFFER_MAC_LEN], const void *msg, size_t len,
 /* Same, over the concatenation of a domain label and msg, so one key can serve several purposes. */
 void coffer_mac2(uint8_t out[COFFER_MAC_LEN], const char *label, const void *msg, size_t len,
                  const uint8_t key[COFFER_KEY_LEN]);
-/* HMAC-SHA256 (for audit hashes, where the format is fixed by Vault compatibility). */
-void coffer_hmac_sha256(uint8_t out[32], const void *msg, size_t len, const uint8_t *key,
-                        size_t key_len);
-/* Constant-time: 0 when the MAC of msg under key equals mac, else COFFER_ERR_INTEGRITY. */
-int coffer_mac_verify(const uint8_t mac[COFFER_MAC_LEN], const void *msg, size_t len,
-                      const uint8_t key[COFFER_KEY_LEN]) COFFER_WUR;
 
 /* A random RFC 4122 version-4 UUID as 36 characters plus NUL. */
 void coffer_uuid(char out[37]);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * path.c: normalization and prefix tests for logical request paths. The router normalizes every
+ * path.c: normalization of logical request paths. The router normalizes every
  * request path here before mount lookup and ACL checks, so no other code sees "..", "//" or
  * control characters.
  */
@@ -111,31 +111,4 @@ int path_set_folder(char *p, size_t cap, bool is_folder)
 	p[len] = '/';
 	p[len + 1] = '\0';
 	return 0;
-}
-
-bool path_is_folder(const char *p)
-{
-	size_t len;
-
-	if (p == NULL)
-		return false;
-	len = strlen(p);
-	return len > 0 && p[len - 1] == '/';
-}
-
-bool path_has_prefix(const char *p, const char *prefix)
-{
-	size_t n;
-
-	if (p == NULL || prefix == NULL)
-		return false;
-	n = strlen(prefix);
-	if (strncmp(p, prefix, n) != 0)
-		return false;
-	/* A prefix ending in '/' names a folder and matches everything under it. */
-	if (n > 0 && prefix[n - 1] == '/')
-		return true;
-	/* Otherwise the match must end at a segment boundary: "secret" matches "secret/x", not
-	 * "secrets". */
-	return p[n] == '\0' || p[n] == '/';
 }

@@ -36,10 +36,4 @@ size_t path_unescape(char *s);
  */
 int path_set_folder(char *p, size_t cap, bool is_folder) COFFER_WUR;
 
-/* True when p (normalized) ends with '/'. */
-bool path_is_folder(const char *p);
-/* True when p equals prefix or starts with prefix followed by '/' (prefix without trailing '/'),
- * or, when prefix ends with '/', starts with it. */
-bool path_has_prefix(const char *p, const char *prefix);
-
 #endif

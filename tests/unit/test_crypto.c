@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * test_crypto.c: AEAD round trips and tamper rejection, keyed BLAKE2b and HMAC-SHA256 known
- * answers, and UUID shape.
+ * test_crypto.c: AEAD round trips and tamper rejection, keyed BLAKE2b known answers, and UUID
+ * shape.
  */
 #include <stdint.h>
 #include <string.h>
@@ -155,9 +155,6 @@ static void test_mac_is_deterministic_and_keyed(void)
 	CHECK(memcmp(a, b, sizeof(a)) != 0);
 	coffer_mac(b, "hellp", 5, key);
 	CHECK(memcmp(a, b, sizeof(a)) != 0);
-	CHECK_EQ(coffer_mac_verify(a, "hello", 5, key), 0);
-	CHECK_EQ(coffer_mac_verify(a, "hello", 5, key2), COFFER_ERR_INTEGRITY);
-	CHECK_EQ(coffer_mac_verify(a, "hell", 4, key), COFFER_ERR_INTEGRITY);
 }
 
 static void test_mac2_separates_label_and_message(void)
@@ -172,23 +169,6 @@ static void test_mac2_separates_label_and_message(void)
 	CHECK(memcmp(a, b, sizeof(a)) == 0);
 	coffer_mac(b, "abc", 3, key);
 	CHECK(memcmp(a, b, sizeof(a)) != 0);
-}
-
-static void test_hmac_sha256_rfc4231_vectors(void)
-{
-	uint8_t out[32], big_key[131];
-	char hex[65];
-	static const char big_msg[] = "Test Using Larger Than Block-Size Key - Hash Key First";
-
-	/* RFC 4231 test case 2 */
-	coffer_hmac_sha256(out, "what do ya want for nothing?", 28, (const uint8_t *)"Jefe", 4);
-	hex_of(hex, sizeof(hex), out, sizeof(out));
-	CHECK(strcmp(hex, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843") == 0);
-	/* RFC 4231 test case 6: a key longer than the block size */
-	memset(big_key, 0xaa, sizeof(big_key));
-	coffer_hmac_sha256(out, big_msg, strlen(big_msg), big_key, sizeof(big_key));
-	hex_of(hex, sizeof(hex), out, sizeof(out));
-	CHECK(strcmp(hex, "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54") == 0);
 }
 
 static void test_uuid_is_version_4(void)
@@ -232,7 +212,6 @@ int main(void)
 	RUN(test_mac_known_answer);
 	RUN(test_mac_is_deterministic_and_keyed);
 	RUN(test_mac2_separates_label_and_message);
-	RUN(test_hmac_sha256_rfc4231_vectors);
 	RUN(test_uuid_is_version_4);
 	RUN(test_random_fills_buffer);
 	return test_summary();

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * test_path.c: logical path normalization and prefix matching.
+ * test_path.c: logical path normalization, unescaping and the trailing-slash rule.
  */
 #include <string.h>
 
@@ -82,31 +82,6 @@ static void test_path_normalize_rejects_small_output(void)
 	CHECK_EQ(path_normalize("a", 1, out, 0), COFFER_ERR_INVALID);
 }
 
-static void test_path_is_folder(void)
-{
-	CHECK(path_is_folder("secret/"));
-	CHECK(path_is_folder("secret/metadata/"));
-	CHECK(!path_is_folder("secret"));
-	CHECK(!path_is_folder(""));
-	CHECK(!path_is_folder(NULL));
-}
-
-static void test_path_has_prefix(void)
-{
-	CHECK(path_has_prefix("secret", "secret"));
-	CHECK(path_has_prefix("secret/data/x", "secret"));
-	CHECK(path_has_prefix("secret/", "secret"));
-	CHECK(!path_has_prefix("secrets/x", "secret"));
-	CHECK(!path_has_prefix("secre", "secret"));
-	CHECK(path_has_prefix("secret/data/x", "secret/"));
-	CHECK(path_has_prefix("secret/", "secret/"));
-	CHECK(!path_has_prefix("secret", "secret/"));
-	CHECK(!path_has_prefix("secret/data/x", "secret/da"));
-	CHECK(!path_has_prefix("secret/data/x", "secret/da/"));
-	CHECK(path_has_prefix("secret/data/x", "secret/data/"));
-	CHECK(!path_has_prefix(NULL, "a"));
-}
-
 static void test_path_unescape_decodes_and_marks_nul(void)
 {
 	static const char *const cases[][2] = {
@@ -172,8 +147,6 @@ int main(void)
 	RUN(test_path_normalize_rejects_embedded_nul);
 	RUN(test_path_normalize_rejects_overlong);
 	RUN(test_path_normalize_rejects_small_output);
-	RUN(test_path_is_folder);
-	RUN(test_path_has_prefix);
 	RUN(test_path_unescape_decodes_and_marks_nul);
 	RUN(test_path_set_folder);
 	return test_summary();
