@@ -270,7 +270,7 @@ static char *audit_auth_cached(struct audit_device *d, const struct token_entry 
 	pthread_mutex_lock(&d->auth_mu);
 	if (slot->text != NULL &&
 	    sodium_memcmp(slot->token_hash, e->hash, sizeof(slot->token_hash)) == 0 &&
-	    (out = malloc(slot->len + 1)) != NULL)
+	    strcmp(slot->accessor, e->accessor) == 0 && (out = malloc(slot->len + 1)) != NULL)
 		memcpy(out, slot->text, slot->len + 1);
 	pthread_mutex_unlock(&d->auth_mu);
 	return out;
@@ -287,6 +287,7 @@ static void audit_auth_remember(struct audit_device *d, const struct token_entry
 	pthread_mutex_lock(&d->auth_mu);
 	free(slot->text);
 	memcpy(slot->token_hash, e->hash, sizeof(slot->token_hash));
+	snprintf(slot->accessor, sizeof(slot->accessor), "%s", e->accessor);
 	slot->text = copy;
 	slot->len = strlen(copy);
 	pthread_mutex_unlock(&d->auth_mu);

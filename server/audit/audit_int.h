@@ -24,8 +24,11 @@
 
 #define AUDIT_AUTH_CACHE 64
 
+/* A token's auth text, found by its hash and its accessor: a token id created again after a
+ * revocation has the same hash but a new accessor (and maybe other policies and name). */
 struct audit_auth_slot {
 	uint8_t token_hash[COFFER_MAC_LEN];
+	char accessor[32];
 	char *text; /* NULL: empty */
 	size_t len;
 };

@@ -21,7 +21,7 @@ import pytest
 import requests
 
 from conftest import (Cofferd, assert_error, base_config, cofferd_path, create_token, free_port,
-                      kv2_read, kv2_write, ok, token_needles, wait_for)
+                      kv2_read, kv2_write, lookup_self, ok, put_policy, token_needles, wait_for)
 
 # The chain's hash function: the server starts a chain with sha256 where the CPU has SHA
 # instructions, blake2b elsewhere (or as COFFER_AUDIT_HASH says), and keeps it for the chain's life.
@@ -451,6 +451,28 @@ def test_restart_continues_the_chain_from_the_last_line(audited):
         audit_hash(server, root, "1")
     write_req = parsed[0]
     assert write_req["request"]["data"]["data"]["v"] == audit_hash(server, root, "1")
+
+
+def test_a_reused_token_id_is_audited_with_its_own_auth(cofferd_factory, tmp_path):
+    """The auth member of an audit line is cached per token: a token created again with the id of
+    a revoked one (same text, same keyed hash) must be recorded with its own accessor, name and
+    policies, not the revoked token's."""
+    log = tmp_path / "audit.log"
+    server, _, root = start_unsealed(cofferd_factory, audit_config(log))
+    put_policy(server, root, "p1", 'path "secret/*" { capabilities = ["read"] }')
+    tid = "cof.Reuse" + "x" * 38
+    first = create_token(server, root, id=tid, policies=["default"], display_name="first")
+    ok(lookup_self(server, tid))
+    ok(server.post("auth/token/revoke-self", token=tid), 204)
+    second = create_token(server, root, id=tid, policies=["p1"], display_name="second")
+    body = ok(lookup_self(server, tid))
+    wait_flushed(log)
+    last = [p for p in check_chain(read_lines(log))
+            if p["type"] == "response" and p["request"]["path"] == "auth/token/lookup-self"][-1]
+    assert last["auth"]["accessor"] == audit_hash(server, root, second["auth"]["accessor"])
+    assert last["auth"]["accessor"] != audit_hash(server, root, first["auth"]["accessor"])
+    assert last["auth"]["display_name"] == "token-second"
+    assert last["auth"]["policies"] == body["data"]["policies"]
 
 
 def test_sys_audit_lists_the_config_devices_and_needs_sudo(audited):

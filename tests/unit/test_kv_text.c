@@ -191,7 +191,7 @@ static void generic_read(const char *p, const char *q, const char *request_id, s
 
 	request_init(&req, REQ_GET, p, NULL, q, request_id);
 	if (kv_parse_query_uint(req.query(&req, "version"), &want) != 0) {
-		response_error(&resp, 400, "version must be a non-negative integer");
+		response_invalid(&resp, "version must be a non-negative integer");
 		goto out;
 	}
 	err = kv_store_load_meta(&fx.ctx, p, &meta);
