@@ -187,6 +187,7 @@ static const struct seccomp_row confine_rules[] = {
 	START("socket", "the listener"),
 	START("bind", "the listener"),
 	START("listen", "the listener"),
+	START("flock", "one cofferd per store: the exclusive lock of the database file"),
 	START("seccomp", "load the in-process filter (libseccomp probes the kernel first)"),
 	/* the coffer CLI exec'd into the container: never cofferd */
 	TOOL("connect", "the CLI connects to cofferd (and to a DNS server for a host name)"),

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -49,6 +50,7 @@ struct sqlite_req {
 struct sqlite_storage {
 	struct storage base; /* first, so a struct storage * converts back */
 	char *path;
+	int lock_fd; /* the exclusive flock of the file: one cofferd per store; -1 when none */
 	pthread_key_t reader_key;
 	pthread_mutex_t readers_lock; /* guards readers */
 	struct sqlite_reader *readers;
@@ -639,6 +641,33 @@ static int sqlite_checkpoint(struct storage *base)
 }
 
 /* Free whatever open got to; also the second half of close. */
+/*
+ * One cofferd per store: the record, token and ACL caches hold what this process committed, so a
+ * second process writing the same file would make them serve stale data. An exclusive flock on
+ * the file, held for the store's life (released by the kernel when the process dies), makes a
+ * second cofferd on the same file refuse to start. SQLite's own locks (fcntl) are separate.
+ */
+static int sqlite_lock_file(struct sqlite_storage *st)
+{
+	int fd = open(st->path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0) {
+		sqlite_log_errno("open", st->path, errno);
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		if (errno == EWOULDBLOCK)
+			log_error("storage: %s is in use by another cofferd (one server per store)",
+			          st->path);
+		else
+			sqlite_log_errno("lock", st->path, errno);
+		close(fd);
+		return -1;
+	}
+	st->lock_fd = fd;
+	return 0;
+}
+
 static void sqlite_storage_free(struct sqlite_storage *st)
 {
 	struct sqlite_reader *r;
@@ -674,6 +703,8 @@ static void sqlite_storage_free(struct sqlite_storage *st)
 		pthread_mutex_destroy(&st->readers_lock);
 	}
 	storage_cache_free(st->cache);
+	if (st->lock_fd >= 0)
+		close(st->lock_fd); /* after the last connection */
 	free(st->path);
 	free(st);
 }
@@ -721,6 +752,7 @@ int storage_sqlite_open(const char *path, struct storage **out)
 		return COFFER_ERR_NOMEM;
 	st->base.ops = &sqlite_storage_ops;
 	st->queue_tail = &st->queue;
+	st->lock_fd = -1;
 	if (storage_cache_new(SQLITE_CACHE_BYTES, &st->cache) != 0) {
 		log_error("storage: out of memory for the record cache");
 		goto out;
@@ -733,6 +765,8 @@ int storage_sqlite_open(const char *path, struct storage **out)
 		sqlite_log_errno("resolve", path, errno);
 		goto out;
 	}
+	if (sqlite_lock_file(st) != 0)
+		goto out;
 	if (sqlite_sync_init(st) != 0 ||
 	    pthread_key_create(&st->reader_key, sqlite_reader_destroy) != 0) {
 		log_error("storage: cannot create the writer's locks or the readers' key");

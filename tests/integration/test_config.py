@@ -191,3 +191,18 @@ def test_text_log_is_not_json_and_mentions_the_listener(cofferd_factory):
     err = s.stderr()
     assert err.strip(), "no log lines on stderr"
     assert str(s.port) in err, err
+
+
+def test_a_second_server_on_the_same_store_refuses_to_start(cofferd_factory, tmp_path):
+    """One cofferd per store: its caches hold what it committed, so a second process writing the
+    same database file would serve stale answers. The second one exits at once and says why; the
+    first keeps serving."""
+    s = cofferd_factory({})
+    assert s.put("sys/init", json={"secret_shares": 1, "secret_threshold": 1}).status_code == 200
+    config = dict(s.config)
+    config["listen"] = f"127.0.0.1:{free_port()}"
+    code, err = run_config(tmp_path, config)
+    assert code == 1, err
+    assert re.search(r"\[ERROR\] storage: \S+coffer\.db is in use by another cofferd "
+                     r"\(one server per store\)", err), err
+    assert s.get("sys/health").status_code == 503  # initialized and sealed: the first one answers
