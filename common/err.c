@@ -1,8 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * err.c: English text for enum coffer_err. Used by logs and by server/api/request.c when it builds
- * an error response; the strings are static and never carry request data.
+ * an error response; the strings are static and never carry request data. Also coffer_errf(),
+ * the one formatter of messages into a caller's optional error buffer.
  */
+#include <stdarg.h>
+#include <stdio.h>
+
 #include "err.h"
 
 const char *coffer_strerror(int err)
@@ -51,4 +55,15 @@ const char *coffer_strerror(int err)
 	default:
 		return "unknown error";
 	}
+}
+
+void coffer_errf(char *err, size_t err_len, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL || err_len == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, err_len, fmt, ap);
+	va_end(ap);
 }

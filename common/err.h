@@ -6,6 +6,8 @@
 #ifndef COFFER_ERR_H
 #define COFFER_ERR_H
 
+#include <stddef.h>
+
 #define COFFER_WUR __attribute__((warn_unused_result))
 
 enum coffer_err {
@@ -37,5 +39,9 @@ enum coffer_err {
 
 /* Static English text for an error code; never NULL, never secret. */
 const char *coffer_strerror(int err);
+/* Format a message for a caller's error buffer (err_len bytes, truncated); a no-op when err is
+ * NULL or err_len is 0, so callers may pass an optional buffer straight through. */
+void coffer_errf(char *err, size_t err_len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 #endif

@@ -20,20 +20,6 @@
 /* The first allocation for input of unknown length (a pipe); it doubles from there. */
 #define FILEIO_CHUNK 4096
 
-static void fileio_err(char *err, size_t err_len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void fileio_err(char *err, size_t err_len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || err_len == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, err_len, fmt, ap);
-	va_end(ap);
-}
-
 /* Move the len bytes read so far into a larger secmem buffer of room bytes. */
 static int fileio_grow(uint8_t **buf, size_t len, size_t room)
 {
@@ -82,7 +68,7 @@ static int fileio_read_fd(int fd, const char *name, size_t hint, size_t max_len,
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			fileio_err(err, err_len, "%s: cannot read: %s", name, strerror(errno));
+			coffer_errf(err, err_len, "%s: cannot read: %s", name, strerror(errno));
 			rc = COFFER_ERR_IO;
 			goto out;
 		}
@@ -96,9 +82,9 @@ static int fileio_read_fd(int fd, const char *name, size_t hint, size_t max_len,
 	buf = NULL;
 out:
 	if (rc == COFFER_ERR_NOMEM)
-		fileio_err(err, err_len, "%s: out of memory", name);
+		coffer_errf(err, err_len, "%s: out of memory", name);
 	else if (rc == COFFER_ERR_TOO_LARGE)
-		fileio_err(err, err_len, "%s: larger than %zu bytes", name, max_len);
+		coffer_errf(err, err_len, "%s: larger than %zu bytes", name, max_len);
 	secmem_free(buf);
 	return rc;
 }
@@ -106,7 +92,7 @@ out:
 int coffer_read_secret_fd(int fd, const char *name, size_t max_len, uint8_t **out, size_t *out_len,
                           char *err, size_t err_len)
 {
-	fileio_err(err, err_len, "%s", "");
+	coffer_errf(err, err_len, "%s", "");
 	return fileio_read_fd(fd, name, 0, max_len, out, out_len, err, err_len);
 }
 
@@ -115,13 +101,13 @@ static int fileio_bad_len(const char *path, size_t len, size_t min_len, size_t m
                           size_t err_len)
 {
 	if (min_len == max_len)
-		fileio_err(err, err_len, "%s: %zu bytes, must be %zu", path, len, min_len);
+		coffer_errf(err, err_len, "%s: %zu bytes, must be %zu", path, len, min_len);
 	else if (len > max_len)
-		fileio_err(err, err_len, "%s: larger than %zu bytes", path, max_len);
+		coffer_errf(err, err_len, "%s: larger than %zu bytes", path, max_len);
 	else if (len == 0)
-		fileio_err(err, err_len, "%s: empty", path);
+		coffer_errf(err, err_len, "%s: empty", path);
 	else
-		fileio_err(err, err_len, "%s: shorter than %zu bytes", path, min_len);
+		coffer_errf(err, err_len, "%s: shorter than %zu bytes", path, min_len);
 	return len > max_len ? COFFER_ERR_TOO_LARGE : COFFER_ERR_INVALID;
 }
 
@@ -138,18 +124,18 @@ static int fileio_open(const char *path, size_t min_len, size_t max_len, unsigne
 	*fd = open(path, oflags);
 	if (*fd < 0) {
 		if (errno == ELOOP && (flags & COFFER_SECRET_FILE_NOFOLLOW))
-			fileio_err(err, err_len, "%s: a symbolic link, not followed", path);
+			coffer_errf(err, err_len, "%s: a symbolic link, not followed", path);
 		else
-			fileio_err(err, err_len, "%s: cannot open: %s", path, strerror(errno));
+			coffer_errf(err, err_len, "%s: cannot open: %s", path, strerror(errno));
 		return errno == ENOENT ? COFFER_ERR_NOT_FOUND : COFFER_ERR_IO;
 	}
 	if (fstat(*fd, st) != 0) {
-		fileio_err(err, err_len, "%s: cannot read: %s", path, strerror(errno));
+		coffer_errf(err, err_len, "%s: cannot read: %s", path, strerror(errno));
 		return COFFER_ERR_IO;
 	}
 	if (S_ISDIR(st->st_mode) ||
 	    (!S_ISREG(st->st_mode) && !(flags & COFFER_SECRET_FILE_ANY_TYPE))) {
-		fileio_err(err, err_len, "%s: not a regular file", path);
+		coffer_errf(err, err_len, "%s: not a regular file", path);
 		return COFFER_ERR_INVALID;
 	}
 	/* The size is known before any byte is read: refuse at once what cannot fit. */
@@ -168,7 +154,7 @@ int coffer_read_secret_file(const char *path, size_t min_len, size_t max_len, un
 
 	*out = NULL;
 	*out_len = 0;
-	fileio_err(err, err_len, "%s", "");
+	coffer_errf(err, err_len, "%s", "");
 	rc = fileio_open(path, min_len, max_len, flags, &fd, &st, err, err_len);
 	if (rc != 0)
 		goto out;
@@ -178,14 +164,14 @@ int coffer_read_secret_file(const char *path, size_t min_len, size_t max_len, un
 	if (rc != 0)
 		goto out;
 	if (is_reg && *out_len != (size_t)st.st_size) {
-		fileio_err(err, err_len, "%s: changed while it was read", path);
+		coffer_errf(err, err_len, "%s: changed while it was read", path);
 		rc = COFFER_ERR_INVALID;
 	} else if (*out_len < min_len) {
 		rc = fileio_bad_len(path, *out_len, min_len, max_len, err, err_len);
 	} else if (!(flags & COFFER_SECRET_FILE_ANY_MODE) && (st.st_mode & 077) != 0) {
-		fileio_err(err, err_len,
-		           "%s is accessible by group or others (mode %04o); run chmod go-rwx %s",
-		           path, (unsigned)(st.st_mode & 07777), path);
+		coffer_errf(err, err_len,
+		            "%s is accessible by group or others (mode %04o); run chmod go-rwx %s",
+		            path, (unsigned)(st.st_mode & 07777), path);
 	}
 out:
 	if (rc != 0) {

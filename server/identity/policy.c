@@ -48,17 +48,6 @@ static unsigned policy_caps_merge(unsigned a, unsigned b)
 	return ((a | b) & ACL_CAP_DENY) ? ACL_CAP_DENY : (a | b);
 }
 
-void policy_err(char *err, size_t err_len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || err_len == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, err_len, fmt, ap);
-	va_end(ap);
-}
-
 /* Fill r from pattern; r->pattern owns a copy. */
 static int policy_rule_init(struct policy_rule *r, const char *pattern, unsigned caps)
 {
@@ -202,16 +191,16 @@ static int policy_rule_caps(const char *pattern, const json_t *rule, unsigned *c
 
 	*caps = 0;
 	if (!json_is_object(rule)) {
-		policy_err(err, err_len, "path \"%s\": the rule must be an object", pattern);
+		coffer_errf(err, err_len, "path \"%s\": the rule must be an object", pattern);
 		return COFFER_ERR_INVALID;
 	}
 	json_object_foreach((json_t *)rule, key, v)
 	{
 		if (strcmp(key, "capabilities") == 0) {
 			if (!json_is_array(v)) {
-				policy_err(err, err_len,
-				           "path \"%s\": capabilities must be a list of strings",
-				           pattern);
+				coffer_errf(err, err_len,
+				            "path \"%s\": capabilities must be a list of strings",
+				            pattern);
 				return COFFER_ERR_INVALID;
 			}
 			json_array_foreach(v, i, item)
@@ -220,11 +209,11 @@ static int policy_rule_caps(const char *pattern, const json_t *rule, unsigned *c
 				        ? acl_cap_from_name(json_string_value(item))
 				        : 0;
 				if (c == 0) {
-					policy_err(err, err_len,
-					           "unknown capability \"%s\" in path \"%s\"",
-					           json_is_string(item) ? json_string_value(item)
-					                                : "(not a string)",
-					           pattern);
+					coffer_errf(err, err_len,
+					            "unknown capability \"%s\" in path \"%s\"",
+					            json_is_string(item) ? json_string_value(item)
+					                                 : "(not a string)",
+					            pattern);
 					return COFFER_ERR_INVALID;
 				}
 				*caps = policy_caps_merge(*caps, c);
@@ -232,15 +221,16 @@ static int policy_rule_caps(const char *pattern, const json_t *rule, unsigned *c
 		} else if (strcmp(key, "policy") == 0) {
 			c = json_is_string(v) ? acl_cap_from_legacy(json_string_value(v)) : 0;
 			if (c == 0) {
-				policy_err(err, err_len,
-				           "path \"%s\": policy must be \"read\", \"write\", "
-				           "\"deny\" or \"sudo\"",
-				           pattern);
+				coffer_errf(err, err_len,
+				            "path \"%s\": policy must be \"read\", \"write\", "
+				            "\"deny\" or \"sudo\"",
+				            pattern);
 				return COFFER_ERR_INVALID;
 			}
 			*caps = policy_caps_merge(*caps, c);
 		} else if (!policy_rule_key_is_ignored(key)) {
-			policy_err(err, err_len, "unknown key \"%s\" in path \"%s\"", key, pattern);
+			coffer_errf(err, err_len, "unknown key \"%s\" in path \"%s\"", key,
+			            pattern);
 			return COFFER_ERR_INVALID;
 		}
 	}
@@ -314,19 +304,19 @@ static int policy_compile(const json_t *doc, struct policy **out, char *err, siz
 	int rc = COFFER_ERR_INVALID;
 
 	if (!json_is_object(doc)) {
-		policy_err(err, err_len, "a policy must be an object");
+		coffer_errf(err, err_len, "a policy must be an object");
 		goto out;
 	}
 	json_object_foreach((json_t *)doc, key, v)
 	{
 		if (strcmp(key, "path") == 0) {
 			if (!json_is_object(v)) {
-				policy_err(err, err_len, "\"path\" must be an object of rules");
+				coffer_errf(err, err_len, "\"path\" must be an object of rules");
 				goto out;
 			}
 			paths = v;
 		} else if (strcmp(key, "name") != 0) {
-			policy_err(err, err_len, "unexpected key \"%s\"; expected \"path\"", key);
+			coffer_errf(err, err_len, "unexpected key \"%s\"; expected \"path\"", key);
 			goto out;
 		}
 	}
@@ -370,14 +360,14 @@ int policy_parse(const char *name, const char *text, size_t len, struct policy *
 
 	(void)name; /* the store keys policies by name; a policy does not need its own */
 	*out = NULL;
-	policy_err(err, err_len, "%s", "");
+	coffer_errf(err, err_len, "%s", "");
 	while (i < len && isspace((unsigned char)text[i]))
 		i++;
 	if (i < len && text[i] == '{') {
 		doc = json_loadb(text, len, 0, &jerr);
 		if (doc == NULL) {
-			policy_err(err, err_len, "line %d column %d: %s", jerr.line, jerr.column,
-			           jerr.text);
+			coffer_errf(err, err_len, "line %d column %d: %s", jerr.line, jerr.column,
+			            jerr.text);
 			rc = COFFER_ERR_INVALID;
 			goto out;
 		}

@@ -11,9 +11,6 @@
 
 #include "identity/policy.h"
 
-/* Format a message for the client into err; a no-op when err is NULL or err_len is 0. */
-void policy_err(char *err, size_t err_len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
 /* Take a reference on p; policy_free() drops one. */
 void policy_ref(struct policy *p);
 

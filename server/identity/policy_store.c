@@ -434,7 +434,7 @@ static int ps_write(struct policy_store *ps, const char *name, const char *text,
 
 	raw = json_stringn(text, len);
 	if (raw == NULL) {
-		policy_err(err, err_len, "the policy must be UTF-8 text");
+		coffer_errf(err, err_len, "the policy must be UTF-8 text");
 		goto out;
 	}
 	rc = COFFER_ERR_NOMEM;
@@ -458,17 +458,17 @@ int policy_store_put(struct policy_store *ps, const char *name, const char *text
 	struct policy *p = NULL;
 	int rc;
 
-	policy_err(err, err_len, "%s", "");
+	coffer_errf(err, err_len, "%s", "");
 	rc = policy_name_normalize(name, norm);
 	if (rc != 0) {
-		policy_err(err, err_len,
-		           "invalid policy name: use 1 to %d characters of "
-		           "letters, digits, '_', '.' and '-'",
-		           POLICY_NAME_MAX);
+		coffer_errf(err, err_len,
+		            "invalid policy name: use 1 to %d characters of "
+		            "letters, digits, '_', '.' and '-'",
+		            POLICY_NAME_MAX);
 		goto out;
 	}
 	if (strcmp(norm, "root") == 0) {
-		policy_err(err, err_len, "cannot update root policy");
+		coffer_errf(err, err_len, "cannot update root policy");
 		rc = COFFER_ERR_INVALID;
 		goto out;
 	}
@@ -502,13 +502,13 @@ int policy_store_delete(struct policy_store *ps, const char *name, char *err, si
 	char norm[POLICY_NAME_MAX + 1], path[sizeof(PS_PREFIX) + POLICY_NAME_MAX];
 	int rc;
 
-	policy_err(err, err_len, "%s", "");
+	coffer_errf(err, err_len, "%s", "");
 	if (policy_name_normalize(name, norm) != 0) {
-		policy_err(err, err_len, "invalid policy name");
+		coffer_errf(err, err_len, "invalid policy name");
 		return COFFER_ERR_INVALID;
 	}
 	if (strcmp(norm, "root") == 0 || strcmp(norm, "default") == 0) {
-		policy_err(err, err_len, "cannot delete %s policy", norm);
+		coffer_errf(err, err_len, "cannot delete %s policy", norm);
 		return COFFER_ERR_INVALID;
 	}
 	snprintf(path, sizeof(path), PS_PREFIX "%s", norm);
