@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * testutil.h: helpers shared by the unit tests that need files: a private temporary directory and
- * its removal, a SQLite store with a barrier over it, and reading a whole file for at-rest scans.
+ * its removal, a SQLite store with a barrier over it, and reading a whole file for at-rest scans;
+ * and a child process for cofferd's fatal out-of-memory exit.
  */
 #ifndef COFFER_TESTUTIL_H
 #define COFFER_TESTUTIL_H
@@ -10,8 +11,12 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include "log.h"
 #include "store/barrier.h"
 #include "store/storage.h"
 
@@ -95,6 +100,37 @@ static inline int testutil_read_file(const char *path, uint8_t **out, size_t *ou
 	*out = buf;
 	*out_len = len;
 	return 0;
+}
+
+/* Run fn in a child process. 1 when the child exits 1 after logging "out of memory" (fatal(),
+ * xmalloc.h), 0 otherwise (fn returned, or died another way). */
+static inline int testutil_exits_out_of_memory(void (*fn)(void))
+{
+	char buf[512];
+	size_t len = 0;
+	ssize_t n;
+	int fds[2], status = 0;
+	pid_t pid;
+
+	if (pipe(fds) != 0)
+		return 0;
+	pid = fork();
+	if (pid == 0) {
+		close(fds[0]);
+		dup2(fds[1], STDERR_FILENO);
+		log_init(LOG_LEVEL_ERROR, false);
+		fn();
+		_exit(0);
+	}
+	close(fds[1]);
+	while (len < sizeof(buf) - 1 && (n = read(fds[0], buf + len, sizeof(buf) - 1 - len)) > 0)
+		len += (size_t)n;
+	buf[len] = '\0';
+	close(fds[0]);
+	if (pid < 0 || waitpid(pid, &status, 0) != pid)
+		return 0;
+	return WIFEXITED(status) && WEXITSTATUS(status) == 1 &&
+	       strstr(buf, "[ERROR] out of memory") != NULL;
 }
 
 #endif
