@@ -13,21 +13,26 @@
 
 #include "duration.h"
 #include "json.h"
+#include "log.h"
 
 /* The size header keeps malloc's 16-byte alignment for the block handed to jansson. */
 #define JSON_HDR_LEN 16
 
 static pthread_once_t json_once = PTHREAD_ONCE_INIT;
+/* Set once by coffer_json_init_daemon() before the process starts its threads. */
+static bool json_is_oom_fatal;
 
 static void *json_wipe_malloc(size_t len)
 {
-	unsigned char *p;
+	unsigned char *p = NULL;
 
-	if (len > SIZE_MAX - JSON_HDR_LEN)
+	if (len <= SIZE_MAX - JSON_HDR_LEN)
+		p = malloc(len + JSON_HDR_LEN);
+	if (p == NULL) {
+		if (json_is_oom_fatal)
+			fatal("out of memory");
 		return NULL;
-	p = malloc(len + JSON_HDR_LEN);
-	if (p == NULL)
-		return NULL;
+	}
 	memcpy(p, &len, sizeof(len));
 	return p + JSON_HDR_LEN;
 }
@@ -54,6 +59,12 @@ static void json_init_once(void)
 void coffer_json_init(void)
 {
 	(void)pthread_once(&json_once, json_init_once);
+}
+
+void coffer_json_init_daemon(void)
+{
+	json_is_oom_fatal = true;
+	coffer_json_init();
 }
 
 bool coffer_json_is_string_map(const json_t *v)

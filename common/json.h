@@ -19,6 +19,11 @@
 /* Install the wiping allocator (json_set_alloc_funcs). Call once in main() before any jansson use.
  */
 void coffer_json_init(void);
+/* coffer_json_init(), with an allocator that calls fatal() when memory runs out (cofferd's
+ * policy, xmalloc.h): jansson's constructors (json_object, json_string, json_pack...) then return
+ * NULL only for bad input, never for lack of memory, and neither do the functions below. Call in
+ * main() before any jansson use and before starting threads. */
+void coffer_json_init_daemon(void);
 
 /* How deep arrays and objects of a request body may nest. */
 #define COFFER_JSON_MAX_DEPTH 128
@@ -44,7 +49,8 @@ int coffer_json_get_duration(const json_t *obj, const char *key, int64_t *out_s)
 int coffer_json_get_string_list(const json_t *obj, const char *key, json_t **out);
 
 /* Serialise compactly (the order of keys is the insertion order). Caller frees with
- * coffer_json_free_text(), which wipes. NULL on failure. */
+ * coffer_json_free_text(), which wipes. NULL when v is NULL, or when memory runs out (never in a
+ * process that called coffer_json_init_daemon()). */
 char *coffer_json_dump(const json_t *v);
 void coffer_json_free_text(char *text);
 

@@ -364,7 +364,7 @@ int main(int argc, char **argv)
 		return 2;
 	if (secmem_init() != 0)
 		fatal("libsodium initialisation failed");
-	coffer_json_init();
+	coffer_json_init_daemon();
 	if (main_config(&o, &cfg, dev_dir, sizeof(dev_dir)) != 0) {
 		config_free(&cfg);
 		return 1;

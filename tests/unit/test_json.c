@@ -10,6 +10,7 @@
 #include "json.h"
 #include "secmem.h"
 #include "test.h"
+#include "testutil.h"
 
 static const char body[] =
     "{\"s\":\"str\",\"n\":null,\"i\":5,\"is\":\"42\",\"ineg\":\"-7\",\"r\":5.0,\"rf\":5.5,"
@@ -335,6 +336,30 @@ static void test_json_init_is_idempotent(void)
 	CHECK(before == after);
 }
 
+static void test_json_allocator_returns_null_when_memory_runs_out(void)
+{
+	json_malloc_t malloc_fn = NULL;
+	json_free_t free_fn = NULL;
+
+	json_get_alloc_funcs(&malloc_fn, &free_fn);
+	CHECK(malloc_fn(SIZE_MAX) == NULL);
+}
+
+static void json_daemon_malloc_too_large(void)
+{
+	json_malloc_t malloc_fn = NULL;
+	json_free_t free_fn = NULL;
+
+	coffer_json_init_daemon();
+	json_get_alloc_funcs(&malloc_fn, &free_fn);
+	free_fn(malloc_fn(SIZE_MAX));
+}
+
+static void test_json_daemon_allocator_is_fatal_when_memory_runs_out(void)
+{
+	CHECK(testutil_exits_out_of_memory(json_daemon_malloc_too_large));
+}
+
 /* 128 levels pass, 129 do not; brackets inside strings (escaped quotes too) do not count. */
 static void test_json_parse_bounds_nesting(void)
 {
@@ -381,6 +406,8 @@ int main(void)
 	RUN(test_json_dump_is_compact_in_insertion_order);
 	RUN(test_json_wiping_allocator_is_installed_and_round_trips);
 	RUN(test_json_init_is_idempotent);
+	RUN(test_json_allocator_returns_null_when_memory_runs_out);
+	RUN(test_json_daemon_allocator_is_fatal_when_memory_runs_out);
 	RUN(test_json_parse_bounds_nesting);
 	return test_summary();
 }
