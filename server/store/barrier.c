@@ -19,6 +19,7 @@
 #include "log.h"
 #include "path.h"
 #include "secmem.h"
+#include "xmalloc.h"
 
 static const char KEYRING_KEY[] = "s/keyring";
 
@@ -74,9 +75,7 @@ int barrier_new(struct storage *st, struct barrier **out)
 	/* Writers first, so that a seal or a prune is not starved by a stream of requests; safe
 	 * because no thread takes either lock twice. */
 	pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
-	ret = COFFER_ERR_NOMEM;
-	if ((b = calloc(1, sizeof(*b))) == NULL)
-		goto out;
+	b = xcalloc(1, sizeof(*b));
 	b->st = st;
 	atomic_init(&b->encryptions, 0);
 	ret = COFFER_ERR_INTERNAL;
@@ -129,8 +128,7 @@ static int keyring_store(struct storage *st, const struct keyring *kr,
 	size_t ser_len = 0, rec_len = 0;
 	int ret;
 
-	if ((ret = keyring_serialize(kr, &ser, &ser_len)) != 0)
-		goto out;
+	keyring_serialize(kr, &ser, &ser_len);
 	ret = record_seal(0, root_key, KEYRING_KEY, strlen(KEYRING_KEY), ser, ser_len, &rec,
 	                  &rec_len);
 	if (ret != 0)
@@ -183,11 +181,8 @@ int barrier_initialize(struct barrier *b, const uint8_t root_key[COFFER_KEY_LEN]
 		ret = COFFER_ERR_EXISTS;
 	if (ret != COFFER_ERR_NOT_FOUND)
 		goto out;
-	if ((ret = keyring_new(&kr)) != 0)
-		goto out;
-	ret = COFFER_ERR_NOMEM;
-	if ((rk = secmem_dup(root_key, COFFER_KEY_LEN)) == NULL)
-		goto out;
+	kr = keyring_new();
+	rk = xsecmem_dup(root_key, COFFER_KEY_LEN);
 	if ((ret = keyring_store(b->st, kr, rk)) != 0)
 		goto out;
 	barrier_install(b, kr, rk);
@@ -211,9 +206,7 @@ int barrier_unseal(struct barrier *b, const uint8_t root_key[COFFER_KEY_LEN])
 	pthread_rwlock_wrlock(&b->key_lock);
 	if ((ret = keyring_load(b->st, root_key, &kr)) != 0)
 		goto out;
-	ret = COFFER_ERR_NOMEM;
-	if ((rk = secmem_dup(root_key, COFFER_KEY_LEN)) == NULL)
-		goto out;
+	rk = xsecmem_dup(root_key, COFFER_KEY_LEN);
 	barrier_install(b, kr, rk);
 	log_info("barrier: unsealed, active term %u", keyring_active(kr)->term);
 	kr = NULL;
@@ -336,14 +329,8 @@ static int list_scan_cb(void *arg, const uint8_t *key, size_t key_len, const uin
 		goto out;
 	}
 	if (c->n == c->cap) {
-		size_t cap = c->cap ? c->cap * 2 : 16;
-		char **v = reallocarray(c->names, cap, sizeof(*v));
-
-		ret = COFFER_ERR_NOMEM;
-		if (v == NULL)
-			goto out;
-		c->names = v;
-		c->cap = cap;
+		c->cap = c->cap ? c->cap * 2 : 16;
+		c->names = xreallocarray(c->names, c->cap, sizeof(*c->names));
 	}
 	c->names[c->n++] = (char *)name;
 	name = NULL;
@@ -396,22 +383,14 @@ struct path_list {
 	size_t n, cap;
 };
 
-/* Append path (taking it); on failure it is freed. */
-static int path_list_push(struct path_list *p, char *path)
+/* Append path (taking it). */
+static void path_list_push(struct path_list *p, char *path)
 {
-	char **nv;
-
 	if (p->n == p->cap) {
-		nv = reallocarray(p->v, p->cap * 2 + 16, sizeof(*nv));
-		if (nv == NULL) {
-			free(path);
-			return COFFER_ERR_NOMEM;
-		}
-		p->v = nv;
 		p->cap = p->cap * 2 + 16;
+		p->v = xreallocarray(p->v, p->cap, sizeof(*p->v));
 	}
 	p->v[p->n++] = path;
-	return 0;
 }
 
 static int list_tree(struct barrier *b, const char *folder, struct path_list *p)
@@ -422,15 +401,12 @@ static int list_tree(struct barrier *b, const char *folder, struct path_list *p)
 
 	ret = barrier_list(b, folder, &keys, &n_keys);
 	for (i = 0; ret == 0 && i < n_keys; i++) {
-		if (asprintf(&full, "%s%s", folder, keys[i]) < 0) {
-			ret = COFFER_ERR_NOMEM;
-			break;
-		}
+		xasprintf(&full, "%s%s", folder, keys[i]);
 		if (full[strlen(full) - 1] == '/') {
 			ret = list_tree(b, full, p);
 			free(full);
 		} else {
-			ret = path_list_push(p, full);
+			path_list_push(p, full);
 		}
 	}
 	barrier_list_free(keys, n_keys);

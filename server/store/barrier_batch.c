@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "store/barrier_int.h"
+#include "xmalloc.h"
 
 /* One physical row of a batch under construction. */
 struct row {
@@ -46,8 +47,7 @@ struct batch_ctx {
 int barrier_known_init(struct barrier_known *k)
 {
 	k->n = 0;
-	if ((k->keys = calloc(BARRIER_KNOWN_SLOTS, sizeof(*k->keys))) == NULL)
-		return COFFER_ERR_NOMEM;
+	k->keys = xcalloc(BARRIER_KNOWN_SLOTS, sizeof(*k->keys));
 	if (pthread_mutex_init(&k->lock, NULL) != 0) {
 		free(k->keys);
 		k->keys = NULL;
@@ -127,29 +127,21 @@ static size_t *rows_slot(const struct rows *r, const uint8_t *key, size_t key_le
 	}
 }
 
-static int rows_reserve(struct rows *r)
+static void rows_reserve(struct rows *r)
 {
-	size_t *slots, n_slots = r->n_slots ? r->n_slots * 2 : 64;
+	size_t n_slots = r->n_slots ? r->n_slots * 2 : 64;
 
 	if (r->n == r->cap) {
-		size_t cap = r->cap ? r->cap * 2 : 16;
-		struct row *v = reallocarray(r->v, cap, sizeof(*v));
-
-		if (v == NULL)
-			return COFFER_ERR_NOMEM;
-		r->v = v;
-		r->cap = cap;
+		r->cap = r->cap ? r->cap * 2 : 16;
+		r->v = xreallocarray(r->v, r->cap, sizeof(*r->v));
 	}
 	if ((r->n_keys + 1) * 2 < r->n_slots)
-		return 0;
-	if ((slots = calloc(n_slots, sizeof(*slots))) == NULL)
-		return COFFER_ERR_NOMEM;
+		return;
 	free(r->slots);
-	r->slots = slots;
+	r->slots = xcalloc(n_slots, sizeof(*r->slots));
 	r->n_slots = n_slots;
 	for (size_t i = 0; i < r->n; i++) /* in order: each key ends at its last row */
 		*rows_slot(r, r->v[i].key, r->v[i].key_len) = i + 1;
-	return 0;
 }
 
 /* Whether the row leaves its key present (a put, or a put of an index row if absent). */
@@ -163,17 +155,14 @@ static bool row_is_index_put(const struct row *row)
 	return row_is_put(row) && row->key_len == BARRIER_INDEX_KEY_LEN;
 }
 
-/* Append a row; takes ownership of value (freed on failure too). */
-static int rows_add(struct rows *r, enum storage_op_type type, const uint8_t *key, size_t key_len,
-                    uint8_t *value, size_t value_len)
+/* Append a row; takes ownership of value. */
+static void rows_add(struct rows *r, enum storage_op_type type, const uint8_t *key, size_t key_len,
+                     uint8_t *value, size_t value_len)
 {
 	struct row *row;
 	size_t *slot;
 
-	if (rows_reserve(r) != 0) {
-		free(value);
-		return COFFER_ERR_NOMEM;
-	}
+	rows_reserve(r);
 	row = &r->v[r->n];
 	row->type = type;
 	memcpy(row->key, key, key_len);
@@ -187,7 +176,6 @@ static int rows_add(struct rows *r, enum storage_op_type type, const uint8_t *ke
 		r->n_index_puts--;
 	r->n_index_puts += row_is_index_put(row);
 	*slot = ++r->n;
-	return 0;
 }
 
 static const struct row *rows_last(const struct rows *r, const uint8_t *key, size_t key_len)
@@ -207,8 +195,7 @@ static int rows_commit(struct storage *st, const struct rows *r)
 
 	if (r->n == 0)
 		return 0;
-	if ((ops = calloc(r->n, sizeof(*ops))) == NULL)
-		return COFFER_ERR_NOMEM;
+	ops = xcalloc(r->n, sizeof(*ops));
 	for (size_t i = 0; i < r->n; i++) {
 		ops[i].type = r->v[i].type;
 		ops[i].key = r->v[i].key;
@@ -238,9 +225,9 @@ static int batch_add_put(struct batch_ctx *c, const struct barrier_op *op)
 	barrier_data_key(c->kr, op->path, key);
 	ret = barrier_record_seal_active(c->b, c->kr, key, BARRIER_DATA_KEY_LEN, op->value, op->len,
 	                                 &rec, &rec_len);
-	if (ret != 0 ||
-	    (ret = rows_add(&c->rows, STORAGE_PUT, key, BARRIER_DATA_KEY_LEN, rec, rec_len)))
+	if (ret != 0)
 		return ret;
+	rows_add(&c->rows, STORAGE_PUT, key, BARRIER_DATA_KEY_LEN, rec, rec_len);
 	while (op->type == BARRIER_PUT) {
 		barrier_index_key(c->kr, op->path, child_len, key);
 		last = rows_last(&c->rows, key, BARRIER_INDEX_KEY_LEN);
@@ -251,9 +238,9 @@ static int batch_add_put(struct batch_ctx *c, const struct barrier_op *op)
 		ret = barrier_record_seal_active(c->b, c->kr, key, BARRIER_INDEX_KEY_LEN,
 		                                 (const uint8_t *)op->path + dir_len,
 		                                 child_len - dir_len, &rec, &rec_len);
-		if (ret != 0 || (ret = rows_add(&c->rows, STORAGE_PUT_IF_ABSENT, key,
-		                                BARRIER_INDEX_KEY_LEN, rec, rec_len)))
+		if (ret != 0)
 			return ret;
+		rows_add(&c->rows, STORAGE_PUT_IF_ABSENT, key, BARRIER_INDEX_KEY_LEN, rec, rec_len);
 		if (dir_len == 0)
 			return 0;
 		child_len = dir_len;
@@ -261,17 +248,16 @@ static int batch_add_put(struct batch_ctx *c, const struct barrier_op *op)
 	return 0;
 }
 
-static int batch_add_delete(struct batch_ctx *c, const struct barrier_op *op)
+static void batch_add_delete(struct batch_ctx *c, const struct barrier_op *op)
 {
 	uint8_t key[BARRIER_INDEX_KEY_LEN];
-	int ret;
 
 	barrier_data_key(c->kr, op->path, key);
-	if ((ret = rows_add(&c->rows, STORAGE_DELETE, key, BARRIER_DATA_KEY_LEN, NULL, 0)) != 0 ||
-	    op->type == BARRIER_DELETE_UNLISTED)
-		return ret;
+	rows_add(&c->rows, STORAGE_DELETE, key, BARRIER_DATA_KEY_LEN, NULL, 0);
+	if (op->type == BARRIER_DELETE_UNLISTED)
+		return;
 	barrier_index_key(c->kr, op->path, strlen(op->path), key);
-	return rows_add(&c->rows, STORAGE_DELETE, key, BARRIER_INDEX_KEY_LEN, NULL, 0);
+	rows_add(&c->rows, STORAGE_DELETE, key, BARRIER_INDEX_KEY_LEN, NULL, 0);
 }
 
 /* Scan callback: a stored child row counts unless the batch deletes it. */
@@ -314,8 +300,8 @@ static int folder_ref_cmp(const void *a, const void *b)
 }
 
 /* The folders above the deleted paths (one per '/'), deepest first. */
-static int prune_candidates(const struct barrier_op *ops, size_t n_ops, struct folder_ref **out,
-                            size_t *n_out)
+static void prune_candidates(const struct barrier_op *ops, size_t n_ops, struct folder_ref **out,
+                             size_t *n_out)
 {
 	struct folder_ref *refs;
 	size_t n = 0;
@@ -327,9 +313,8 @@ static int prune_candidates(const struct barrier_op *ops, size_t n_ops, struct f
 			n += *p == '/';
 	}
 	if (n == 0)
-		return 0;
-	if ((refs = calloc(n, sizeof(*refs))) == NULL)
-		return COFFER_ERR_NOMEM;
+		return;
+	refs = xcalloc(n, sizeof(*refs));
 	n = 0;
 	for (size_t i = 0; i < n_ops; i++) {
 		size_t depth = 0;
@@ -342,7 +327,6 @@ static int prune_candidates(const struct barrier_op *ops, size_t n_ops, struct f
 	qsort(refs, n, sizeof(*refs), folder_ref_cmp);
 	*out = refs;
 	*n_out = n;
-	return 0;
 }
 
 /* Remove the rows of folders that the batch leaves without children. Deeper folders are decided
@@ -352,10 +336,9 @@ static int batch_add_prunes(struct batch_ctx *c, const struct barrier_op *ops, s
 	struct folder_ref *refs = NULL;
 	uint8_t key[BARRIER_INDEX_KEY_LEN];
 	size_t n = 0;
-	int ret;
+	int ret = 0;
 
-	if ((ret = prune_candidates(ops, n_ops, &refs, &n)) != 0)
-		return ret;
+	prune_candidates(ops, n_ops, &refs, &n);
 	for (size_t i = 0; i < n && ret == 0; i++) {
 		if (i > 0 && folder_ref_cmp(&refs[i - 1], &refs[i]) == 0)
 			continue;
@@ -366,7 +349,7 @@ static int batch_add_prunes(struct batch_ctx *c, const struct barrier_op *ops, s
 		if (ret < 0)
 			break;
 		barrier_index_key(c->kr, refs[i].path, refs[i].len, key);
-		ret = rows_add(&c->rows, STORAGE_DELETE, key, BARRIER_INDEX_KEY_LEN, NULL, 0);
+		rows_add(&c->rows, STORAGE_DELETE, key, BARRIER_INDEX_KEY_LEN, NULL, 0);
 	}
 	free(refs);
 	return ret;
@@ -380,7 +363,7 @@ static int batch_build(struct batch_ctx *c, const struct barrier_op *ops, size_t
 		if (ops[i].type == BARRIER_PUT || ops[i].type == BARRIER_PUT_UNLISTED)
 			ret = batch_add_put(c, &ops[i]);
 		else
-			ret = batch_add_delete(c, &ops[i]);
+			batch_add_delete(c, &ops[i]);
 	}
 	return ret == 0 ? batch_add_prunes(c, ops, n_ops) : ret;
 }

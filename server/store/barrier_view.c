@@ -9,6 +9,7 @@
 
 #include "path.h"
 #include "store/barrier_view.h"
+#include "xmalloc.h"
 
 void barrier_view_init(struct barrier_view *v, struct barrier *b, const char *prefix)
 {
@@ -67,8 +68,8 @@ int barrier_view_delete(const struct barrier_view *v, const char *path)
 int barrier_view_batch(const struct barrier_view *v, const struct barrier_op *ops, size_t n_ops,
                        const struct barrier_op *outside)
 {
-	struct barrier_op *all = NULL;
-	char *paths = NULL, *p;
+	struct barrier_op *all;
+	char *paths, *p;
 	size_t i, total = 0;
 	int err;
 
@@ -76,11 +77,8 @@ int barrier_view_batch(const struct barrier_view *v, const struct barrier_op *op
 		return COFFER_ERR_INTERNAL;
 	for (i = 0; i < n_ops; i++)
 		total += v->prefix_len + strlen(ops[i].path) + 1;
-	all = calloc(n_ops + 1, sizeof(*all));
-	paths = malloc(total > 0 ? total : 1);
-	err = COFFER_ERR_NOMEM;
-	if (all == NULL || paths == NULL)
-		goto out;
+	all = xcalloc(n_ops + 1, sizeof(*all));
+	paths = xmalloc(total);
 	for (i = 0, p = paths; i < n_ops; i++) {
 		size_t len = strlen(ops[i].path);
 
@@ -93,7 +91,6 @@ int barrier_view_batch(const struct barrier_view *v, const struct barrier_op *op
 	if (outside != NULL)
 		all[n_ops] = *outside;
 	err = barrier_batch(v->barrier, all, n_ops + (outside != NULL));
-out:
 	free(paths);
 	free(all);
 	return err;

@@ -11,6 +11,7 @@
 #include "crypto.h"
 #include "store/keyring.h"
 #include "secmem.h"
+#include "xmalloc.h"
 
 #define KEYRING_VERSION 1
 /* version | active term | path key | hash key | count */
@@ -30,16 +31,10 @@ struct keyring {
 
 static struct keyring *keyring_alloc(size_t n_terms)
 {
-	struct keyring *kr = secmem_alloc(sizeof(*kr));
+	struct keyring *kr = xsecmem_alloc(sizeof(*kr));
 
-	if (kr == NULL)
-		return NULL;
 	memset(kr, 0, sizeof(*kr));
-	kr->terms = secmem_alloc(n_terms * sizeof(*kr->terms));
-	if (kr->terms == NULL) {
-		secmem_free(kr);
-		return NULL;
-	}
+	kr->terms = xsecmem_alloc(n_terms * sizeof(*kr->terms));
 	memset(kr->terms, 0, n_terms * sizeof(*kr->terms));
 	kr->n_terms = n_terms;
 	return kr;
@@ -60,19 +55,14 @@ static void keyring_term_init(struct keyring_term *t, uint32_t term)
 	coffer_random(t->key, sizeof(t->key));
 }
 
-int keyring_new(struct keyring **out)
+struct keyring *keyring_new(void)
 {
-	struct keyring *kr;
+	struct keyring *kr = keyring_alloc(1);
 
-	*out = NULL;
-	kr = keyring_alloc(1);
-	if (kr == NULL)
-		return COFFER_ERR_NOMEM;
 	keyring_term_init(&kr->terms[0], 1);
 	coffer_random(kr->path_key, sizeof(kr->path_key));
 	coffer_random(kr->hash_key, sizeof(kr->hash_key));
-	*out = kr;
-	return 0;
+	return kr;
 }
 
 int keyring_rotate(const struct keyring *kr, struct keyring **out)
@@ -84,8 +74,6 @@ int keyring_rotate(const struct keyring *kr, struct keyring **out)
 	if (active->term == UINT32_MAX || kr->n_terms >= KEYRING_MAX_TERMS)
 		return COFFER_ERR_LIMIT;
 	nk = keyring_alloc(kr->n_terms + 1);
-	if (nk == NULL)
-		return COFFER_ERR_NOMEM;
 	memcpy(nk->terms, kr->terms, kr->n_terms * sizeof(*kr->terms));
 	keyring_term_init(&nk->terms[kr->n_terms], active->term + 1);
 	memcpy(nk->path_key, kr->path_key, sizeof(nk->path_key));
@@ -150,17 +138,11 @@ static uint64_t get_u64(const uint8_t *p)
 	return (uint64_t)get_u32(p) << 32 | get_u32(p + 4);
 }
 
-int keyring_serialize(const struct keyring *kr, uint8_t **out, size_t *out_len)
+void keyring_serialize(const struct keyring *kr, uint8_t **out, size_t *out_len)
 {
 	size_t len = KEYRING_HEADER_LEN + kr->n_terms * KEYRING_TERM_LEN;
-	uint8_t *buf, *p;
+	uint8_t *buf = xsecmem_alloc(len), *p = buf;
 
-	*out = NULL;
-	*out_len = 0;
-	buf = secmem_alloc(len);
-	if (buf == NULL)
-		return COFFER_ERR_NOMEM;
-	p = buf;
 	*p++ = KEYRING_VERSION;
 	p = put_u32(p, keyring_active(kr)->term);
 	memcpy(p, kr->path_key, COFFER_KEY_LEN);
@@ -176,7 +158,6 @@ int keyring_serialize(const struct keyring *kr, uint8_t **out, size_t *out_len)
 	}
 	*out = buf;
 	*out_len = len;
-	return 0;
 }
 
 /* Terms must be non-zero and strictly ascending (no duplicates); the active term is the newest. */
@@ -206,9 +187,7 @@ int keyring_deserialize(const uint8_t *buf, size_t len, struct keyring **out)
 	    (len - KEYRING_HEADER_LEN) / KEYRING_TERM_LEN != count ||
 	    (len - KEYRING_HEADER_LEN) % KEYRING_TERM_LEN != 0)
 		goto out;
-	ret = COFFER_ERR_NOMEM;
-	if ((kr = keyring_alloc(count)) == NULL)
-		goto out;
+	kr = keyring_alloc(count);
 	active = get_u32(p + 1);
 	p += 5;
 	memcpy(kr->path_key, p, COFFER_KEY_LEN);

@@ -24,7 +24,7 @@ struct keyring_term {
 struct keyring;
 
 /* A new keyring with term 1 and fresh random path and hash keys. */
-int keyring_new(struct keyring **out);
+struct keyring *keyring_new(void);
 /* Wipe and free; NULL allowed. */
 void keyring_free(struct keyring *kr);
 /* A copy of kr with one more term (a fresh random key, installed now) that becomes active. */
@@ -37,7 +37,7 @@ const uint8_t *keyring_path_key(const struct keyring *kr);
 const uint8_t *keyring_hash_key(const struct keyring *kr);
 
 /* Binary form (versioned): *out is secmem, free with secmem_free(). */
-int keyring_serialize(const struct keyring *kr, uint8_t **out, size_t *out_len);
+void keyring_serialize(const struct keyring *kr, uint8_t **out, size_t *out_len);
 /* Strict: COFFER_ERR_INTEGRITY on any malformed input. */
 int keyring_deserialize(const uint8_t *buf, size_t len, struct keyring **out) COFFER_WUR;
 

@@ -7,6 +7,7 @@
 
 #include "secmem.h"
 #include "store/record.h"
+#include "xmalloc.h"
 
 static void record_put_u32(uint8_t *p, uint32_t v)
 {
@@ -26,8 +27,7 @@ int record_seal(uint32_t term, const uint8_t key[COFFER_KEY_LEN], const void *ad
 	*out_len = 0;
 	if (pt_len > SIZE_MAX - RECORD_OVERHEAD)
 		return COFFER_ERR_TOO_LARGE;
-	if ((rec = malloc(pt_len + RECORD_OVERHEAD)) == NULL)
-		return COFFER_ERR_NOMEM;
+	rec = xmalloc(pt_len + RECORD_OVERHEAD);
 	rec[0] = RECORD_VERSION;
 	record_put_u32(rec + 1, term);
 	ret = coffer_aead_seal(rec + RECORD_HEADER_LEN, pt, pt_len, ad, ad_len, key);
@@ -72,8 +72,7 @@ int record_open(const uint8_t *rec, size_t rec_len, const void *ad, size_t ad_le
 	if (rec_len < RECORD_OVERHEAD)
 		return COFFER_ERR_INTEGRITY;
 	pt_len = rec_len - RECORD_OVERHEAD;
-	if ((pt = malloc(pt_len + 1)) == NULL)
-		return COFFER_ERR_NOMEM;
+	pt = xmalloc(pt_len + 1);
 	if (record_open_to(rec, rec_len, ad, ad_len, key, pt) != 0) {
 		secmem_freezero(pt, pt_len + 1);
 		return COFFER_ERR_INTEGRITY;

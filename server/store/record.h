@@ -20,7 +20,7 @@
 #define RECORD_OVERHEAD (RECORD_HEADER_LEN + COFFER_AEAD_OVERHEAD)
 
 /* Seal pt under key as term into a malloc'd record (*out, *out_len), binding ad. 0, or
- * COFFER_ERR_TOO_LARGE / NOMEM; *out is NULL on failure. */
+ * COFFER_ERR_TOO_LARGE; *out is NULL on failure. */
 int record_seal(uint32_t term, const uint8_t key[COFFER_KEY_LEN], const void *ad, size_t ad_len,
                 const uint8_t *pt, size_t pt_len, uint8_t **out, size_t *out_len);
 /* The term a record was written under; COFFER_ERR_INTEGRITY for a malformed record. */
@@ -30,7 +30,7 @@ int record_term(const uint8_t *rec, size_t rec_len, uint32_t *term) COFFER_WUR;
 int record_open_to(const uint8_t *rec, size_t rec_len, const void *ad, size_t ad_len,
                    const uint8_t key[COFFER_KEY_LEN], uint8_t *pt) COFFER_WUR;
 /* The same into a malloc'd buffer, NUL-terminated beyond *out_len; release with
- * secmem_freezero(*out, *out_len + 1). COFFER_ERR_INTEGRITY or NOMEM. */
+ * secmem_freezero(*out, *out_len + 1). 0 or COFFER_ERR_INTEGRITY. */
 int record_open(const uint8_t *rec, size_t rec_len, const void *ad, size_t ad_len,
                 const uint8_t key[COFFER_KEY_LEN], uint8_t **out, size_t *out_len) COFFER_WUR;
 

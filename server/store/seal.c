@@ -18,6 +18,7 @@
 #include "shamir.h"
 #include "store/record.h"
 #include "store/seal.h"
+#include "xmalloc.h"
 
 #define SHARE_LEN (COFFER_KEY_LEN + 1)
 #define SEAL_CONFIG_VERSION 1
@@ -63,16 +64,13 @@ int seal_new(struct storage *st, struct barrier *b, enum seal_type type, const c
 	*out = NULL;
 	if (type == SEAL_KEYFILE && keyfile_path == NULL)
 		goto out;
-	ret = COFFER_ERR_NOMEM;
-	if ((s = calloc(1, sizeof(*s))) == NULL)
-		goto out;
+	s = xcalloc(1, sizeof(*s));
 	s->st = st;
 	s->b = b;
 	s->type = type;
-	if ((s->shares = secmem_alloc((size_t)SHAMIR_MAX_SHARES * SHARE_LEN)) == NULL)
-		goto out;
-	if (keyfile_path != NULL && (s->keyfile_path = strdup(keyfile_path)) == NULL)
-		goto out;
+	s->shares = xsecmem_alloc((size_t)SHAMIR_MAX_SHARES * SHARE_LEN);
+	if (keyfile_path != NULL)
+		s->keyfile_path = xstrdup(keyfile_path);
 	ret = COFFER_ERR_INTERNAL;
 	if (pthread_mutex_init(&s->mu, NULL) != 0)
 		goto out;
@@ -215,7 +213,7 @@ static int keyfile_read(const char *path, uint8_t **out)
 	                              sizeof(err));
 	if (ret != 0) {
 		log_error("seal: the key file: %s", err);
-		return ret == COFFER_ERR_NOMEM ? ret : COFFER_ERR_CONFIG;
+		return COFFER_ERR_CONFIG;
 	}
 	if (err[0] != '\0')
 		log_warn("seal: %s", err);
@@ -240,9 +238,7 @@ static int seal_unseal_with_key(struct seal *s, const uint8_t unseal_key[COFFER_
 	ret = COFFER_ERR_INTEGRITY;
 	if (rec_len != ROOT_RECORD_LEN || record_term(rec, rec_len, &term) != 0 || term != 0)
 		goto out;
-	ret = COFFER_ERR_NOMEM;
-	if ((root_key = secmem_alloc(COFFER_KEY_LEN)) == NULL)
-		goto out;
+	root_key = xsecmem_alloc(COFFER_KEY_LEN);
 	ret =
 	    record_open_to(rec, rec_len, ROOT_KEY_KEY, strlen(ROOT_KEY_KEY), unseal_key, root_key);
 	if (ret != 0)
@@ -294,14 +290,11 @@ out:
 static int seal_split(const uint8_t *unseal_key, unsigned n, unsigned t,
                       struct seal_init_result *out)
 {
-	if ((out->shares = calloc(n, sizeof(*out->shares))) == NULL)
-		return COFFER_ERR_NOMEM;
+	out->shares = xcalloc(n, sizeof(*out->shares));
 	out->n_shares = n;
 	out->share_len = SHARE_LEN;
-	for (unsigned i = 0; i < n; i++) {
-		if ((out->shares[i] = secmem_alloc(SHARE_LEN)) == NULL)
-			return COFFER_ERR_NOMEM;
-	}
+	for (unsigned i = 0; i < n; i++)
+		out->shares[i] = xsecmem_alloc(SHARE_LEN);
 	return shamir_split(out->shares, n, t, unseal_key, COFFER_KEY_LEN);
 }
 
@@ -327,16 +320,12 @@ int seal_initialize(struct seal *s, unsigned n, unsigned t, seal_stage_fn stage,
 		if ((ret = keyfile_read(s->keyfile_path, &unseal_key)) != 0)
 			goto out;
 	} else {
-		ret = COFFER_ERR_NOMEM;
-		if ((unseal_key = secmem_alloc(COFFER_KEY_LEN)) == NULL)
-			goto out;
+		unseal_key = xsecmem_alloc(COFFER_KEY_LEN);
 		coffer_random(unseal_key, COFFER_KEY_LEN);
 		if ((ret = seal_split(unseal_key, n, t, out)) != 0)
 			goto out;
 	}
-	ret = COFFER_ERR_NOMEM;
-	if ((root_key = secmem_alloc(COFFER_KEY_LEN)) == NULL)
-		goto out;
+	root_key = xsecmem_alloc(COFFER_KEY_LEN);
 	coffer_random(root_key, COFFER_KEY_LEN);
 	if ((ret = seal_store_new(s, &cfg, unseal_key, root_key, stage, stage_arg)) != 0)
 		goto out;
@@ -372,8 +361,7 @@ static int seal_unseal_shares(struct seal *s)
 	uint8_t *key;
 	int ret;
 
-	if ((key = secmem_alloc(COFFER_KEY_LEN)) == NULL)
-		return COFFER_ERR_NOMEM;
+	key = xsecmem_alloc(COFFER_KEY_LEN);
 	for (unsigned i = 0; i < s->progress; i++)
 		parts[i] = s->shares + (size_t)i * SHARE_LEN;
 	ret = shamir_combine(key, parts, s->progress, SHARE_LEN);

@@ -11,6 +11,7 @@
 
 #include "hash.h"
 #include "store/storage_cache.h"
+#include "xmalloc.h"
 
 #define CACHE_SHARDS 16
 #define CACHE_BUCKETS 4096 /* per shard */
@@ -96,20 +97,15 @@ static void cache_remove(struct cache_shard *s, struct cache_entry **pp)
 	free(e);
 }
 
-int storage_cache_new(size_t budget_bytes, struct storage_cache **out)
+struct storage_cache *storage_cache_new(size_t budget_bytes)
 {
-	struct storage_cache *c;
+	struct storage_cache *c = xcalloc(1, sizeof(*c));
 	size_t i;
 
-	*out = NULL;
-	c = calloc(1, sizeof(*c));
-	if (c == NULL)
-		return COFFER_ERR_NOMEM;
 	c->shard_budget = budget_bytes / CACHE_SHARDS;
 	for (i = 0; i < CACHE_SHARDS; i++)
 		pthread_mutex_init(&c->shards[i].mu, NULL);
-	*out = c;
-	return 0;
+	return c;
 }
 
 void storage_cache_free(struct storage_cache *c)
@@ -149,14 +145,12 @@ int storage_cache_get(struct storage_cache *c, const uint8_t *key, size_t key_le
 		cache_lru_push(s, e);
 		ret = STORAGE_CACHE_ABSENT;
 	} else if (e != NULL) {
-		*value = malloc(e->value_len > 0 ? e->value_len : 1);
-		if (*value != NULL) {
-			memcpy(*value, e->data + e->key_len, e->value_len);
-			*value_len = e->value_len;
-			cache_lru_unlink(s, e);
-			cache_lru_push(s, e);
-			ret = 0;
-		}
+		*value = xmalloc(e->value_len);
+		memcpy(*value, e->data + e->key_len, e->value_len);
+		*value_len = e->value_len;
+		cache_lru_unlink(s, e);
+		cache_lru_push(s, e);
+		ret = 0;
 	}
 	pthread_mutex_unlock(&s->mu);
 	return ret;
@@ -172,9 +166,7 @@ void storage_cache_fill(struct storage_cache *c, uint64_t epoch, const uint8_t *
 
 	if (value_len > CACHE_MAX_VALUE || size > c->shard_budget)
 		return;
-	e = malloc(size);
-	if (e == NULL)
-		return;
+	e = xmalloc(size);
 	memset(e, 0, sizeof(*e));
 	e->hash = h;
 	e->key_len = key_len;

@@ -18,7 +18,7 @@
 struct storage_cache;
 
 /* budget_bytes: keys and values kept at most (entries are evicted least recently used first). */
-int storage_cache_new(size_t budget_bytes, struct storage_cache **out);
+struct storage_cache *storage_cache_new(size_t budget_bytes);
 void storage_cache_free(struct storage_cache *c);
 
 /* Take before reading the database for a fill. */

@@ -21,6 +21,7 @@
 #include "log.h"
 #include "store/storage.h"
 #include "store/storage_cache.h"
+#include "xmalloc.h"
 
 #define SQLITE_BUSY_TIMEOUT_MS 10000
 #define SQLITE_CACHE_BYTES (64u * 1024 * 1024) /* records kept in memory for reads */
@@ -270,15 +271,11 @@ static void sqlite_reader_destroy(void *arg)
 
 static int sqlite_reader_open(struct sqlite_storage *st, struct sqlite_reader **out)
 {
-	struct sqlite_reader *r = NULL;
+	struct sqlite_reader *r;
 	int ret = COFFER_ERR_IO;
 
 	*out = NULL;
-	r = calloc(1, sizeof(*r));
-	if (r == NULL) {
-		ret = COFFER_ERR_NOMEM;
-		goto out;
-	}
+	r = xcalloc(1, sizeof(*r));
 	r->owner = st;
 	if (sqlite3_open_v2(st->path, &r->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) !=
 	        SQLITE_OK ||
@@ -353,11 +350,7 @@ static int sqlite_get(struct storage *base, const uint8_t *key, size_t key_len, 
 		goto out;
 	blob = sqlite3_column_blob(stmt, 0);
 	len = (size_t)sqlite3_column_bytes(stmt, 0);
-	copy = malloc(len > 0 ? len : 1);
-	if (copy == NULL) {
-		ret = COFFER_ERR_NOMEM;
-		goto out;
-	}
+	copy = xmalloc(len);
 	if (len > 0)
 		memcpy(copy, blob, len);
 	*value = copy;
@@ -419,9 +412,7 @@ static int sqlite_scan(struct storage *base, const uint8_t *prefix, size_t prefi
 	ret = sqlite_reader_get(st, &r);
 	if (ret != 0)
 		return ret;
-	upper = malloc(prefix_len > 0 ? prefix_len : 1);
-	if (upper == NULL)
-		return COFFER_ERR_NOMEM;
+	upper = xmalloc(prefix_len);
 	sqlite_upper_bound(prefix, prefix_len, upper, &upper_len);
 	stmt = upper_len > 0 ? r->scan_bounded : r->scan_open;
 	ret = COFFER_ERR_IO;
@@ -747,16 +738,11 @@ int storage_sqlite_open(const char *path, struct storage **out)
 	int ret = COFFER_ERR_IO;
 
 	*out = NULL;
-	st = calloc(1, sizeof(*st));
-	if (st == NULL)
-		return COFFER_ERR_NOMEM;
+	st = xcalloc(1, sizeof(*st));
 	st->base.ops = &sqlite_storage_ops;
 	st->queue_tail = &st->queue;
 	st->lock_fd = -1;
-	if (storage_cache_new(SQLITE_CACHE_BYTES, &st->cache) != 0) {
-		log_error("storage: out of memory for the record cache");
-		goto out;
-	}
+	st->cache = storage_cache_new(SQLITE_CACHE_BYTES);
 	if (sqlite_create_file(path) != 0)
 		goto out;
 	/* Absolute, so reader connections opened later do not depend on the working directory. */
