@@ -10,6 +10,7 @@
 
 #include "api/request.h"
 #include "secmem.h"
+#include "xmalloc.h"
 
 int request_status_for(int err)
 {
@@ -144,12 +145,7 @@ void response_envelope_text(struct response *resp, const struct request *req, ch
 	char *out, *p;
 
 	/* The same bytes response_envelope() would give, without parsing data_text again. */
-	out = malloc(sizeof(head) + id_len + sizeof(mid) + data_len + sizeof(tail));
-	if (out == NULL) {
-		secmem_freezero(data_text, data_len);
-		response_err(resp, COFFER_ERR_NOMEM);
-		return;
-	}
+	out = xmalloc(sizeof(head) + id_len + sizeof(mid) + data_len + sizeof(tail));
 	p = out;
 	memcpy(p, head, sizeof(head) - 1);
 	p += sizeof(head) - 1;
