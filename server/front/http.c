@@ -31,6 +31,7 @@
 #include "log.h"
 #include "front/router.h"
 #include "secmem.h"
+#include "xmalloc.h"
 
 #define HTTP_WRITERS_PER_CORE 32
 #define HTTP_WRITERS_MAX 128
@@ -212,8 +213,6 @@ static enum MHD_Result http_send(struct MHD_Connection *conn, struct response *r
 
 	if (resp->json != NULL) {
 		text = coffer_json_dump(resp->json);
-		if (text == NULL)
-			return MHD_NO;
 		r = MHD_create_response_from_buffer_with_free_callback(
 		    strlen(text), text, (MHD_ContentReaderFreeCallback)coffer_json_free_text);
 	} else if (resp->text != NULL) {
@@ -391,8 +390,7 @@ static int http_pool_start(struct http_server *h)
 	if (n > HTTP_WRITERS_MAX)
 		n = HTTP_WRITERS_MAX;
 	p->tail = &p->head;
-	if ((p->threads = calloc(n, sizeof(*p->threads))) == NULL)
-		return COFFER_ERR_NOMEM;
+	p->threads = xcalloc(n, sizeof(*p->threads));
 	if (pthread_mutex_init(&p->lock, NULL) != 0)
 		goto fail_free;
 	if (pthread_cond_init(&p->wake, NULL) != 0)
@@ -460,9 +458,7 @@ static enum MHD_Result http_handle(void *cls, struct MHD_Connection *conn, const
 	enum MHD_Result ret;
 
 	if (ctx == NULL) {
-		ctx = calloc(1, sizeof(*ctx));
-		if (ctx == NULL)
-			return MHD_NO;
+		ctx = xcalloc(1, sizeof(*ctx));
 		*con_cls = ctx;
 		if (!http_refuse_head(conn, url, version, max, &resp))
 			return MHD_YES;
@@ -492,10 +488,12 @@ static enum MHD_Result http_handle(void *cls, struct MHD_Connection *conn, const
 		              "request body too large (limit %zu bytes)", max);
 		goto send;
 	}
-	if (h->has_pool && http_is_write(method) && (job = calloc(1, sizeof(*job))) != NULL)
-		req = &job->req; /* calloc'd */
-	else
+	if (h->has_pool && http_is_write(method)) {
+		job = xcalloc(1, sizeof(*job));
+		req = &job->req;
+	} else {
 		memset(&stack_req, 0, REQUEST_ZERO_LEN); /* 12 KiB of buffers need no zeroing */
+	}
 	if (http_build_request(conn, url, method, ctx, req, &resp) == 0) {
 		if (job != NULL) {
 			job->conn = conn;
@@ -622,9 +620,7 @@ int http_start(struct core *c, struct http_server **out)
 		log_error("listen: cannot parse address '%s'", cfg->listen);
 		return COFFER_ERR_CONFIG;
 	}
-	h = calloc(1, sizeof(*h));
-	if (h == NULL)
-		return COFFER_ERR_NOMEM;
+	h = xcalloc(1, sizeof(*h));
 	h->core = c;
 	if ((err = http_pool_start(h)) != 0) {
 		log_error("http: cannot start the write pool");

@@ -21,6 +21,7 @@
 #include "config.h"
 #include "front/http_limits.h"
 #include "log.h"
+#include "xmalloc.h"
 
 #define HTTP_BUCKETS 4096
 #define HTTP_KEY_LEN 9    /* family, then an IPv4 address or an IPv6 /64 */
@@ -126,8 +127,7 @@ static int http_admit(struct http_limits *l, struct http_conn *hc, const uint8_t
 		return COFFER_ERR_LIMIT;
 	}
 	if (a == NULL) {
-		if ((a = calloc(1, sizeof(*a))) == NULL)
-			fatal("out of memory");
+		a = xcalloc(1, sizeof(*a));
 		memcpy(a->key, key, HTTP_KEY_LEN);
 		*pp = a;
 	}
@@ -188,8 +188,9 @@ static void http_started(struct http_limits *l, struct MHD_Connection *conn, voi
 
 	fdi = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
 	ai = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-	if (fdi == NULL || (hc = calloc(1, sizeof(*hc))) == NULL)
+	if (fdi == NULL)
 		return; /* no context: the connection is not limited (never happens) */
+	hc = xcalloc(1, sizeof(*hc));
 	hc->l = l;
 	hc->fd = fdi->connect_fd;
 	http_addr_key(ai != NULL ? ai->client_addr : NULL, key);
@@ -264,7 +265,7 @@ bool http_limits_uri_is_whole(struct MHD_Connection *conn, const char *url, cons
 	struct http_conn *hc = http_conn_of(conn);
 
 	if (hc == NULL)
-		return true; /* not tracked (out of memory at its start) */
+		return true; /* not tracked (no socket at its start) */
 	return hc->uri != NULL && url == hc->uri && version == hc->uri + hc->uri_len + 1;
 }
 
@@ -364,8 +365,7 @@ int http_limits_new(const struct config *cfg, bool is_tls, struct http_limits **
 	pthread_attr_t attr;
 
 	*out = NULL;
-	if ((l = calloc(1, sizeof(*l))) == NULL)
-		return COFFER_ERR_NOMEM;
+	l = xcalloc(1, sizeof(*l));
 	l->is_tls = is_tls;
 	l->max_conns = cfg->max_connections;
 	l->max_per_addr = cfg->max_connections_per_address;
