@@ -37,12 +37,10 @@ static int core_open_subsystems(struct core *c, const struct engine *const *engi
 	};
 
 	err = policy_store_new(c->svc.barrier, &c->svc.policies);
-	if (err == 0)
-		err = token_store_new(c->svc.barrier, &c->svc.tokens);
-	if (err == 0)
-		err = lease_mgr_new(token_lease_revoker, c->svc.tokens, &c->svc.leases);
 	if (err != 0)
 		return err;
+	c->svc.tokens = token_store_new(c->svc.barrier);
+	c->svc.leases = lease_mgr_new(token_lease_revoker, c->svc.tokens);
 	token_store_set_leases(c->svc.tokens, c->svc.leases);
 	err = mount_table_new(&c->svc, engines, true, &c->svc.auth_mounts);
 	if (err == 0)

@@ -17,6 +17,7 @@
 #include "json.h"
 #include "identity/lease.h"
 #include "log.h"
+#include "xmalloc.h"
 
 #define LEASE_RETRY_S 10 /* delay before retrying a revocation that failed */
 
@@ -64,10 +65,8 @@ static struct lease_slot **lease_map_find(struct lease_mgr *lm, const char *id)
 static void lease_map_grow(struct lease_mgr *lm)
 {
 	size_t n = lm->n_buckets * 2;
-	struct lease_slot **b = calloc(n, sizeof(*b));
+	struct lease_slot **b = xcalloc(n, sizeof(*b));
 
-	if (b == NULL)
-		return; /* longer chains, still correct */
 	for (size_t i = 0; i < lm->n_buckets; i++) {
 		while (lm->buckets[i] != NULL) {
 			struct lease_slot *s = lm->buckets[i];
@@ -82,24 +81,20 @@ static void lease_map_grow(struct lease_mgr *lm)
 	lm->n_buckets = n;
 }
 
-static int lease_map_set(struct lease_mgr *lm, const char *id, int64_t expire_time)
+static void lease_map_set(struct lease_mgr *lm, const char *id, int64_t expire_time)
 {
 	struct lease_slot **pp = lease_map_find(lm, id), *s;
 
 	if (*pp != NULL) {
 		(*pp)->expire_time = expire_time;
-		return 0;
+		return;
 	}
-	s = calloc(1, sizeof(*s));
-	if (s == NULL || (s->id = strdup(id)) == NULL) {
-		free(s);
-		return COFFER_ERR_NOMEM;
-	}
+	s = xcalloc(1, sizeof(*s));
+	s->id = xstrdup(id);
 	s->expire_time = expire_time;
 	*pp = s;
 	if (++lm->n > 2 * lm->n_buckets)
 		lease_map_grow(lm);
-	return 0;
 }
 
 static void lease_map_remove(struct lease_mgr *lm, const char *id)
@@ -124,28 +119,21 @@ static void lease_heap_swap(struct lease_mgr *lm, size_t a, size_t b)
 	lm->heap[b] = t;
 }
 
-static int lease_heap_push(struct lease_mgr *lm, const char *id, int64_t expire_time)
+static void lease_heap_push(struct lease_mgr *lm, const char *id, int64_t expire_time)
 {
 	size_t i;
 
 	if (lm->heap_n == lm->heap_cap) {
-		size_t cap = lm->heap_cap != 0 ? 2 * lm->heap_cap : 64;
-		struct lease_item *h = realloc(lm->heap, cap * sizeof(*h));
-
-		if (h == NULL)
-			return COFFER_ERR_NOMEM;
-		lm->heap = h;
-		lm->heap_cap = cap;
+		lm->heap_cap = lm->heap_cap != 0 ? 2 * lm->heap_cap : 64;
+		lm->heap = xreallocarray(lm->heap, lm->heap_cap, sizeof(*lm->heap));
 	}
-	if ((lm->heap[lm->heap_n].id = strdup(id)) == NULL)
-		return COFFER_ERR_NOMEM;
+	lm->heap[lm->heap_n].id = xstrdup(id);
 	lm->heap[lm->heap_n].expire_time = expire_time;
 	for (i = lm->heap_n++; i > 0; i = (i - 1) / 2) {
 		if (lm->heap[(i - 1) / 2].expire_time <= lm->heap[i].expire_time)
 			break;
 		lease_heap_swap(lm, i, (i - 1) / 2);
 	}
-	return 0;
 }
 
 /* Remove the top item; the caller takes its id. */
@@ -191,10 +179,8 @@ static void lease_heap_compact(struct lease_mgr *lm)
 		free(lm->heap[i].id);
 	lm->heap_n = 0;
 	for (size_t b = 0; b < lm->n_buckets; b++) {
-		for (struct lease_slot *s = lm->buckets[b]; s != NULL; s = s->next) {
-			if (lease_heap_push(lm, s->id, s->expire_time) != 0)
-				log_error("lease manager: out of memory rebuilding its heap");
-		}
+		for (struct lease_slot *s = lm->buckets[b]; s != NULL; s = s->next)
+			lease_heap_push(lm, s->id, s->expire_time);
 	}
 }
 
@@ -244,9 +230,8 @@ static void lease_revoke_due(struct lease_mgr *lm)
 		lease_id_redact(it.id, shown, sizeof(shown));
 		log_warn("lease %s: revocation failed (%s); retrying in %ds", shown,
 		         coffer_strerror(err), LEASE_RETRY_S);
-		if (lease_map_set(lm, it.id, (int64_t)time(NULL) + LEASE_RETRY_S) != 0 ||
-		    lease_heap_push(lm, it.id, (int64_t)time(NULL) + LEASE_RETRY_S) != 0)
-			log_error("lease %s: cannot schedule a retry", shown);
+		lease_map_set(lm, it.id, (int64_t)time(NULL) + LEASE_RETRY_S);
+		lease_heap_push(lm, it.id, (int64_t)time(NULL) + LEASE_RETRY_S);
 	}
 	free(it.id);
 }
@@ -278,26 +263,17 @@ static void *lease_thread(void *arg)
 
 /* ---- the interface ---- */
 
-int lease_mgr_new(lease_revoke_fn revoke, void *arg, struct lease_mgr **out)
+struct lease_mgr *lease_mgr_new(lease_revoke_fn revoke, void *arg)
 {
-	struct lease_mgr *lm;
+	struct lease_mgr *lm = xcalloc(1, sizeof(*lm));
 
-	*out = NULL;
-	lm = calloc(1, sizeof(*lm));
-	if (lm == NULL)
-		return COFFER_ERR_NOMEM;
 	lm->n_buckets = 256;
-	lm->buckets = calloc(lm->n_buckets, sizeof(*lm->buckets));
-	if (lm->buckets == NULL) {
-		free(lm);
-		return COFFER_ERR_NOMEM;
-	}
+	lm->buckets = xcalloc(lm->n_buckets, sizeof(*lm->buckets));
 	lm->revoke = revoke;
 	lm->arg = arg;
 	pthread_mutex_init(&lm->mu, NULL);
 	pthread_cond_init(&lm->cv, NULL);
-	*out = lm;
-	return 0;
+	return lm;
 }
 
 void lease_mgr_free(struct lease_mgr *lm)
@@ -350,21 +326,16 @@ void lease_mgr_stop(struct lease_mgr *lm)
 
 int lease_mgr_track(struct lease_mgr *lm, const char *lease_id, int64_t expire_time)
 {
-	int err;
-
 	if (lease_id == NULL || lease_id[0] == '\0' || strlen(lease_id) > LEASE_ID_MAX)
 		return COFFER_ERR_INVALID;
 	pthread_mutex_lock(&lm->mu);
-	err = lease_map_set(lm, lease_id, expire_time);
-	if (err == 0 && (err = lease_heap_push(lm, lease_id, expire_time)) != 0)
-		lease_map_remove(lm, lease_id);
-	if (err == 0) {
-		lease_heap_compact(lm);
-		/* Wake the thread: this lease may now be the first to come due. */
-		pthread_cond_signal(&lm->cv);
-	}
+	lease_map_set(lm, lease_id, expire_time);
+	lease_heap_push(lm, lease_id, expire_time);
+	lease_heap_compact(lm);
+	/* Wake the thread: this lease may now be the first to come due. */
+	pthread_cond_signal(&lm->cv);
 	pthread_mutex_unlock(&lm->mu);
-	return err;
+	return 0;
 }
 
 void lease_mgr_untrack(struct lease_mgr *lm, const char *lease_id)
@@ -385,14 +356,15 @@ size_t lease_mgr_count(struct lease_mgr *lm)
 	return n;
 }
 
-/* Insert name into the sorted array arr unless present. */
+/* Insert name into the sorted array arr unless present. COFFER_ERR_INTERNAL for a name that is
+ * not UTF-8 (a mount path may hold any bytes). */
 static int lease_keys_add(json_t *arr, const char *name, size_t len)
 {
 	json_t *s = json_stringn(name, len);
 	size_t i;
 
 	if (s == NULL)
-		return COFFER_ERR_NOMEM;
+		return COFFER_ERR_INTERNAL;
 	for (i = 0; i < json_array_size(arr); i++) {
 		int c = strcmp(json_string_value(json_array_get(arr, i)), json_string_value(s));
 
@@ -403,14 +375,15 @@ static int lease_keys_add(json_t *arr, const char *name, size_t len)
 		if (c > 0)
 			break;
 	}
-	return json_array_insert_new(arr, i, s) == 0 ? 0 : COFFER_ERR_NOMEM;
+	json_array_insert_new(arr, i, s);
+	return 0;
 }
 
 int lease_mgr_list(struct lease_mgr *lm, const char *prefix, json_t **keys)
 {
 	size_t plen = strlen(prefix);
 	json_t *arr = json_array();
-	int err = arr != NULL ? 0 : COFFER_ERR_NOMEM;
+	int err = 0;
 
 	*keys = NULL;
 	pthread_mutex_lock(&lm->mu);
@@ -436,35 +409,25 @@ int lease_mgr_list(struct lease_mgr *lm, const char *prefix, json_t **keys)
 }
 
 /* The ids of the tracked leases below prefix (with its '/'), copied under the lock. */
-static int lease_collect(struct lease_mgr *lm, const char *prefix, char ***ids, size_t *n)
+static void lease_collect(struct lease_mgr *lm, const char *prefix, char ***ids, size_t *n)
 {
 	size_t plen = strlen(prefix), cap = 0;
-	int err = 0;
 
 	*ids = NULL;
 	*n = 0;
 	pthread_mutex_lock(&lm->mu);
-	for (size_t b = 0; err == 0 && b < lm->n_buckets; b++) {
-		for (struct lease_slot *s = lm->buckets[b]; err == 0 && s != NULL; s = s->next) {
+	for (size_t b = 0; b < lm->n_buckets; b++) {
+		for (struct lease_slot *s = lm->buckets[b]; s != NULL; s = s->next) {
 			if (strncmp(s->id, prefix, plen) != 0)
 				continue;
 			if (*n == cap) {
-				char **v = realloc(*ids, (cap = cap ? 2 * cap : 16) * sizeof(*v));
-
-				if (v == NULL) {
-					err = COFFER_ERR_NOMEM;
-					break;
-				}
-				*ids = v;
+				cap = cap ? 2 * cap : 16;
+				*ids = xreallocarray(*ids, cap, sizeof(**ids));
 			}
-			if (((*ids)[*n] = strdup(s->id)) == NULL)
-				err = COFFER_ERR_NOMEM;
-			else
-				(*n)++;
+			(*ids)[(*n)++] = xstrdup(s->id);
 		}
 	}
 	pthread_mutex_unlock(&lm->mu);
-	return err;
 }
 
 int lease_mgr_revoke_prefix(struct lease_mgr *lm, const char *prefix, bool force)
@@ -472,12 +435,12 @@ int lease_mgr_revoke_prefix(struct lease_mgr *lm, const char *prefix, bool force
 	char folder[LEASE_ID_MAX + 2];
 	char **ids = NULL;
 	size_t n = 0, plen = strlen(prefix);
-	int err;
+	int err = 0;
 
 	if (plen == 0 || plen > LEASE_ID_MAX)
 		return COFFER_ERR_INVALID;
 	snprintf(folder, sizeof(folder), "%s%s", prefix, prefix[plen - 1] == '/' ? "" : "/");
-	err = lease_collect(lm, folder, &ids, &n);
+	lease_collect(lm, folder, &ids, &n);
 	for (size_t i = 0; err == 0 && i < n; i++) {
 		int rerr = lm->revoke(lm->arg, ids[i]);
 

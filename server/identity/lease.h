@@ -25,7 +25,7 @@ typedef int (*lease_revoke_fn)(void *arg, const char *lease_id);
 
 struct lease_mgr;
 
-int lease_mgr_new(lease_revoke_fn revoke, void *arg, struct lease_mgr **out);
+struct lease_mgr *lease_mgr_new(lease_revoke_fn revoke, void *arg);
 /* Stops the thread if running. NULL allowed. */
 void lease_mgr_free(struct lease_mgr *lm);
 /* Start revoking (at unseal, after the owners have scheduled their leases). */

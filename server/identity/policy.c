@@ -14,6 +14,7 @@
 #include "hash.h"
 #include "identity/policy.h"
 #include "identity/policy_int.h"
+#include "xmalloc.h"
 
 struct policy_rule {
 	char *pattern;     /* as written minus a leading '/'; a trailing '*' is kept */
@@ -49,16 +50,14 @@ static unsigned policy_caps_merge(unsigned a, unsigned b)
 }
 
 /* Fill r from pattern; r->pattern owns a copy. */
-static int policy_rule_init(struct policy_rule *r, const char *pattern, unsigned caps)
+static void policy_rule_init(struct policy_rule *r, const char *pattern, unsigned caps)
 {
 	size_t len, seg, end;
 
 	if (pattern[0] == '/')
 		pattern++;
 	memset(r, 0, sizeof(*r));
-	r->pattern = strdup(pattern);
-	if (r->pattern == NULL)
-		return COFFER_ERR_NOMEM;
+	r->pattern = xstrdup(pattern);
 	len = strlen(pattern);
 	r->is_prefix = len > 0 && pattern[len - 1] == '*';
 	r->match_len = r->is_prefix ? len - 1 : len;
@@ -74,7 +73,6 @@ static int policy_rule_init(struct policy_rule *r, const char *pattern, unsigned
 				r->first_wild = seg;
 		}
 	}
-	return 0;
 }
 
 /* qsort: by pattern, to merge duplicates. */
@@ -257,14 +255,12 @@ static size_t policy_rules_merge(struct policy_rule *rules, size_t n)
 }
 
 /* Move merged rules into p: exact ones into the hash table, the rest sorted by priority. */
-static int policy_index(struct policy *p, struct policy_rule *rules, size_t n)
+static void policy_index(struct policy *p, struct policy_rule *rules, size_t n)
 {
 	size_t i, j, mask;
 
-	p->exact = calloc(n + 1, sizeof(*p->exact));
-	p->wild = calloc(n + 1, sizeof(*p->wild));
-	if (p->exact == NULL || p->wild == NULL)
-		return COFFER_ERR_NOMEM;
+	p->exact = xcalloc(n + 1, sizeof(*p->exact));
+	p->wild = xcalloc(n + 1, sizeof(*p->wild));
 	for (i = 0; i < n; i++) {
 		if (rules[i].is_prefix || rules[i].n_plus > 0)
 			p->wild[p->n_wild++] = rules[i];
@@ -273,12 +269,10 @@ static int policy_index(struct policy *p, struct policy_rule *rules, size_t n)
 	}
 	qsort(p->wild, p->n_wild, sizeof(*p->wild), policy_rule_cmp_priority);
 	if (p->n_exact == 0)
-		return 0;
+		return;
 	for (p->n_slots = 4; p->n_slots < 2 * p->n_exact; p->n_slots *= 2)
 		;
-	p->slots = calloc(p->n_slots, sizeof(*p->slots));
-	if (p->slots == NULL)
-		return COFFER_ERR_NOMEM;
+	p->slots = xcalloc(p->n_slots, sizeof(*p->slots));
 	mask = p->n_slots - 1;
 	for (i = 0; i < p->n_exact; i++) {
 		j = coffer_fnv1a_add(COFFER_FNV1A_INIT, p->exact[i].pattern,
@@ -288,7 +282,6 @@ static int policy_index(struct policy *p, struct policy_rule *rules, size_t n)
 			j = (j + 1) & mask;
 		p->slots[j] = i + 1;
 	}
-	return 0;
 }
 
 /* Compile the JSON form {"path":{"<pattern>":{...}}} into a policy. */
@@ -320,28 +313,23 @@ static int policy_compile(const json_t *doc, struct policy **out, char *err, siz
 			goto out;
 		}
 	}
-	rc = COFFER_ERR_NOMEM;
-	p = calloc(1, sizeof(*p));
-	rules = calloc(json_object_size(paths) + 1, sizeof(*rules));
-	if (p == NULL || rules == NULL)
-		goto out;
+	p = xcalloc(1, sizeof(*p));
+	rules = xcalloc(json_object_size(paths) + 1, sizeof(*rules));
 	p->refs = 1;
 	json_object_foreach((json_t *)paths, key, v)
 	{
 		rc = policy_rule_caps(key, v, &caps, err, err_len);
-		if (rc == 0)
-			rc = policy_rule_init(&rules[n], key, caps);
 		if (rc != 0)
 			goto out;
+		policy_rule_init(&rules[n], key, caps);
 		n++;
 	}
 	n = policy_rules_merge(rules, n);
-	rc = policy_index(p, rules, n);
+	policy_index(p, rules, n);
 	n = 0; /* the patterns belong to p now */
-	if (rc == 0) {
-		*out = p;
-		p = NULL;
-	}
+	*out = p;
+	p = NULL;
+	rc = 0;
 out:
 	for (i = 0; i < n; i++)
 		free(rules[i].pattern);
@@ -382,15 +370,11 @@ out:
 	return rc;
 }
 
-int acl_build(struct policy *const *policies, size_t n, bool is_root, struct acl **out)
+struct acl *acl_build(struct policy *const *policies, size_t n, bool is_root)
 {
-	struct acl *acl;
+	struct acl *acl = xcalloc(1, sizeof(*acl) + n * sizeof(acl->policies[0]));
 	size_t i;
 
-	*out = NULL;
-	acl = calloc(1, sizeof(*acl) + n * sizeof(acl->policies[0]));
-	if (acl == NULL)
-		return COFFER_ERR_NOMEM;
 	acl->refs = 1;
 	acl->is_root = is_root;
 	for (i = 0; i < n; i++) {
@@ -399,8 +383,7 @@ int acl_build(struct policy *const *policies, size_t n, bool is_root, struct acl
 		__atomic_add_fetch(&policies[i]->refs, 1, __ATOMIC_RELAXED);
 		acl->policies[acl->n++] = policies[i];
 	}
-	*out = acl;
-	return 0;
+	return acl;
 }
 
 void acl_ref(struct acl *acl)

@@ -34,7 +34,7 @@ int policy_parse(const char *name, const char *text, size_t len, struct policy *
 void policy_free(struct policy *p);
 
 /* Compile policies into an ACL (refs = 1). "root" in the set grants everything. */
-int acl_build(struct policy *const *policies, size_t n, bool is_root, struct acl **out);
+struct acl *acl_build(struct policy *const *policies, size_t n, bool is_root);
 void acl_ref(struct acl *acl);
 void acl_release(struct acl *acl);
 /* The capabilities the ACL grants on path (a request path such as "secret/data/app/db", with a

@@ -64,8 +64,6 @@ json_t *acl_capabilities_json(unsigned caps)
 	json_t *a = json_array();
 	size_t i;
 
-	if (a == NULL)
-		return NULL;
 	if (caps == 0 || (caps & ACL_CAP_DENY)) {
 		json_array_append_new(a, json_string("deny"));
 		return a;

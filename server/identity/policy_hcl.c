@@ -13,6 +13,7 @@
 #include "err.h"
 #include "identity/policy_caps.h"
 #include "identity/policy_hcl.h"
+#include "xmalloc.h"
 
 #define HCL_MAX_DEPTH 32 /* nesting of skipped values */
 
@@ -111,9 +112,7 @@ static int hcl_lex_string(struct hcl *h)
 	char *out, c;
 	size_t n = 0;
 
-	out = malloc(h->len - h->pos + 1);
-	if (out == NULL)
-		return COFFER_ERR_NOMEM;
+	out = xmalloc(h->len - h->pos + 1);
 	h->tok.text = out;
 	for (h->pos++;; h->pos++) {
 		if (h->pos >= h->len || h->s[h->pos] == '\n')
@@ -185,8 +184,8 @@ static int hcl_next(struct hcl *h)
 	}
 	for (h->pos++; h->pos < h->len && hcl_is_word(h->s[h->pos], false); h->pos++)
 		;
-	h->tok.text = strndup(h->s + start, h->pos - start);
-	return h->tok.text == NULL ? COFFER_ERR_NOMEM : 0;
+	h->tok.text = xstrndup(h->s + start, h->pos - start);
+	return 0;
 }
 
 static bool hcl_is_punct(const struct hcl *h, char p)
@@ -231,14 +230,15 @@ static int hcl_skip_value(struct hcl *h, int depth)
 	return rc == 0 ? hcl_next(h) : rc;
 }
 
-/* The rule object of pattern in doc's "path" map, created on first use. */
+/* The rule object of pattern in doc's "path" map, created on first use; NULL when pattern is
+ * not UTF-8 (a policy sent base64-encoded may decode to any bytes). */
 static json_t *hcl_rule(json_t *paths, const char *pattern)
 {
 	json_t *rule = json_object_get(paths, pattern);
 
 	if (rule == NULL) {
 		rule = json_object();
-		if (rule == NULL || json_object_set_new(paths, pattern, rule) != 0)
+		if (json_object_set_new(paths, pattern, rule) != 0)
 			return NULL;
 	}
 	return rule;
@@ -251,8 +251,7 @@ static json_t *hcl_caps(json_t *rule)
 
 	if (caps == NULL) {
 		caps = json_array();
-		if (caps == NULL || json_object_set_new(rule, "capabilities", caps) != 0)
-			return NULL;
+		json_object_set_new(rule, "capabilities", caps);
 	}
 	return caps;
 }
@@ -271,8 +270,7 @@ static int hcl_parse_caps(struct hcl *h, const char *pattern, json_t *rule)
 	if (!hcl_is_punct(h, '['))
 		return hcl_fail(h, line,
 		                "capabilities must be a list of strings, such as [\"read\"]");
-	if ((caps = hcl_caps(rule)) == NULL)
-		return COFFER_ERR_NOMEM;
+	caps = hcl_caps(rule);
 	rc = hcl_next(h);
 	while (rc == 0 && !hcl_is_punct(h, ']')) {
 		if (h->tok.type == HCL_EOF)
@@ -282,8 +280,8 @@ static int hcl_parse_caps(struct hcl *h, const char *pattern, json_t *rule)
 		if (acl_cap_from_name(h->tok.text) == 0)
 			return hcl_fail(h, h->tok.line, "unknown capability \"%s\" in path \"%s\"",
 			                h->tok.text, pattern);
-		if (json_array_append_new(caps, json_string(h->tok.text)) != 0)
-			return COFFER_ERR_NOMEM;
+		/* A known capability's name: ASCII, so json_string() takes it. */
+		json_array_append_new(caps, json_string(h->tok.text));
 		rc = hcl_next(h);
 		if (rc == 0 && hcl_is_punct(h, ','))
 			rc = hcl_next(h);
@@ -313,17 +311,14 @@ static int hcl_parse_legacy(struct hcl *h, const char *pattern, json_t *rule)
 		                "\"sudo\"",
 		                pattern);
 	if (json_object_get(rule, "policy") == NULL) {
-		if (json_object_set_new(rule, "policy", json_string(h->tok.text)) != 0)
-			return COFFER_ERR_NOMEM;
+		/* A known legacy name: ASCII, so json_string() takes it. */
+		json_object_set_new(rule, "policy", json_string(h->tok.text));
 	} else {
 		names = acl_capabilities_json(mask);
 		caps = hcl_caps(rule);
-		for (i = 0; names != NULL && caps != NULL && i < json_array_size(names); i++)
+		for (i = 0; i < json_array_size(names); i++)
 			json_array_append(caps, json_array_get(names, i));
-		rc = names != NULL && caps != NULL ? 0 : COFFER_ERR_NOMEM;
 		json_decref(names);
-		if (rc != 0)
-			return rc;
 	}
 	return hcl_next(h);
 }
@@ -394,8 +389,11 @@ static int hcl_parse_path(struct hcl *h, json_t *paths)
 		rc = hcl_fail(h, line, "expected '{' after path \"%s\"", pattern);
 		goto out;
 	}
-	rule = hcl_rule(paths, pattern);
-	rc = rule == NULL ? COFFER_ERR_NOMEM : hcl_next(h);
+	if ((rule = hcl_rule(paths, pattern)) == NULL) {
+		rc = hcl_fail(h, line, "the policy must be UTF-8 text");
+		goto out;
+	}
+	rc = hcl_next(h);
 	if (rc == 0)
 		rc = hcl_parse_body(h, pattern, line, rule);
 out:
@@ -444,18 +442,11 @@ int policy_hcl_to_json(const char *text, size_t len, json_t **out, char *err, si
 		err[0] = '\0';
 	paths = json_object();
 	doc = json_pack("{s:o}", "path", paths);
-	if (doc == NULL) {
-		rc = COFFER_ERR_NOMEM;
-		goto out;
-	}
 	rc = hcl_parse_doc(&h, paths);
-	if (rc == COFFER_ERR_NOMEM)
-		hcl_fail(&h, h.line, "out of memory");
 	if (rc == 0) {
 		*out = doc;
 		doc = NULL;
 	}
-out:
 	free(h.tok.text);
 	json_decref(doc);
 	return rc;

@@ -14,6 +14,7 @@
 #include "log.h"
 #include "identity/policy.h"
 #include "identity/token.h"
+#include "xmalloc.h"
 
 static void policy_route_list(const struct engine_ctx *ctx, struct request *req,
                               struct response *resp)
@@ -67,9 +68,7 @@ static char *policy_route_decode(const char *text, size_t *len)
 
 	if (in_len == 0 || strpbrk(text, "{\"# \n") != NULL)
 		return NULL;
-	out = malloc(in_len + 1);
-	if (out == NULL)
-		return NULL;
+	out = xmalloc(in_len + 1);
 	if (codec_b64_decode(out, in_len, &out_len, text, in_len, CODEC_B64_STD) != 0 ||
 	    memchr(out, '\0', out_len) != NULL) {
 		free(out);

@@ -16,6 +16,7 @@
 #include "identity/policy.h"
 #include "identity/policy_int.h"
 #include "secmem.h"
+#include "xmalloc.h"
 
 #define PS_PREFIX "core/policy/"
 #define PS_POLICY_BUCKETS 64
@@ -147,7 +148,8 @@ static void ps_changed(struct policy_store *ps, const char *name, struct policy 
 		policy_free(e->policy);
 		free(e);
 	}
-	if (p != NULL && (e = calloc(1, sizeof(*e))) != NULL) {
+	if (p != NULL) {
+		e = xcalloc(1, sizeof(*e));
 		memcpy(e->name, name, strlen(name) + 1);
 		policy_ref(p);
 		e->policy = p;
@@ -178,8 +180,7 @@ static int ps_read_raw(struct policy_store *ps, const char *name, char **raw)
 		rc = COFFER_ERR_INTEGRITY;
 		goto out;
 	}
-	*raw = strdup(text);
-	rc = *raw == NULL ? COFFER_ERR_NOMEM : 0;
+	*raw = xstrdup(text);
 out:
 	json_decref(doc);
 	if (val != NULL)
@@ -219,7 +220,8 @@ static int ps_policy_get(struct policy_store *ps, const char *name, struct polic
 	}
 	pthread_rwlock_wrlock(&ps->lock);
 	slot = ps_policy_slot(ps, name);
-	if (gen == ps->generation && *slot == NULL && (e = calloc(1, sizeof(*e))) != NULL) {
+	if (gen == ps->generation && *slot == NULL) {
+		e = xcalloc(1, sizeof(*e));
 		memcpy(e->name, name, strlen(name) + 1);
 		policy_ref(p);
 		e->policy = p;
@@ -231,18 +233,16 @@ done:
 	return 0;
 }
 
-static int ps_key_add(struct ps_key *k, const char *name)
+static void ps_key_add(struct ps_key *k, const char *name)
 {
 	size_t n = strlen(name), cap;
 	char *s;
 
 	if (k->len > 0 && k->len - k->last - 1 == n && memcmp(k->s + k->last, name, n) == 0)
-		return 0; /* a duplicate of the previous name */
+		return; /* a duplicate of the previous name */
 	if (k->len + n + 1 > k->cap) {
 		cap = 2 * (k->len + n + 1);
-		s = k->s == k->stack ? malloc(cap) : realloc(k->s, cap);
-		if (s == NULL)
-			return COFFER_ERR_NOMEM;
+		s = k->s == k->stack ? xmalloc(cap) : xreallocarray(k->s, cap, 1);
 		if (k->s == k->stack)
 			memcpy(s, k->stack, k->len);
 		k->s = s;
@@ -252,7 +252,6 @@ static int ps_key_add(struct ps_key *k, const char *name)
 	memcpy(k->s + k->len, name, n);
 	k->len += n;
 	k->s[k->len++] = '\n';
-	return 0;
 }
 
 static int ps_name_cmp(const void *a, const void *b)
@@ -261,36 +260,31 @@ static int ps_name_cmp(const void *a, const void *b)
 }
 
 /* The slow path of ps_key_build(), for names that do not arrive sorted. */
-static int ps_key_build_sorted(struct ps_key *k, const json_t *names)
+static void ps_key_build_sorted(struct ps_key *k, const json_t *names)
 {
 	char(*all)[POLICY_NAME_MAX + 1];
 	size_t n = 0, i;
 	json_t *v;
-	int rc = 0;
 
 	k->len = 0;
-	all = calloc(json_array_size(names) + 1, sizeof(*all));
-	if (all == NULL)
-		return COFFER_ERR_NOMEM;
+	all = xcalloc(json_array_size(names) + 1, sizeof(*all));
 	json_array_foreach(names, i, v)
 	{
 		if (json_is_string(v) && policy_name_normalize(json_string_value(v), all[n]) == 0)
 			n++;
 	}
 	qsort(all, n, sizeof(*all), ps_name_cmp);
-	for (i = 0; i < n && rc == 0; i++)
-		rc = ps_key_add(k, all[i]);
+	for (i = 0; i < n; i++)
+		ps_key_add(k, all[i]);
 	free(all);
-	return rc;
 }
 
 /* Names that cannot exist are skipped. Token policies arrive sorted: then this is one pass. */
-static int ps_key_build(struct ps_key *k, const json_t *names)
+static void ps_key_build(struct ps_key *k, const json_t *names)
 {
 	char name[POLICY_NAME_MAX + 1];
 	json_t *v;
 	size_t i;
-	int rc;
 
 	k->s = k->stack;
 	k->cap = sizeof(k->stack);
@@ -299,13 +293,12 @@ static int ps_key_build(struct ps_key *k, const json_t *names)
 	{
 		if (!json_is_string(v) || policy_name_normalize(json_string_value(v), name) != 0)
 			continue;
-		if (k->len > 0 && strncmp(name, k->s + k->last, k->len - k->last - 1) < 0)
-			return ps_key_build_sorted(k, names);
-		rc = ps_key_add(k, name);
-		if (rc != 0)
-			return rc;
+		if (k->len > 0 && strncmp(name, k->s + k->last, k->len - k->last - 1) < 0) {
+			ps_key_build_sorted(k, names);
+			return;
+		}
+		ps_key_add(k, name);
 	}
-	return 0;
 }
 
 static void ps_key_free(struct ps_key *k)
@@ -323,9 +316,7 @@ static int ps_acl_compile(struct policy_store *ps, const struct ps_key *k, struc
 	bool is_root = false;
 	int rc = 0;
 
-	pols = calloc(k->len / 2 + 1, sizeof(*pols));
-	if (pols == NULL)
-		return COFFER_ERR_NOMEM;
+	pols = xcalloc(k->len / 2 + 1, sizeof(*pols));
 	for (start = 0; start < k->len && rc == 0; start += len + 1) {
 		len = (size_t)((char *)memchr(k->s + start, '\n', k->len - start) - (k->s + start));
 		memcpy(name, k->s + start, len);
@@ -341,7 +332,7 @@ static int ps_acl_compile(struct policy_store *ps, const struct ps_key *k, struc
 			rc = 0;
 	}
 	if (rc == 0)
-		rc = acl_build(pols, n, is_root, out);
+		*out = acl_build(pols, n, is_root);
 	for (i = 0; i < n; i++)
 		policy_free(pols[i]);
 	free(pols);
@@ -376,9 +367,7 @@ static void ps_acl_insert(struct policy_store *ps, uint64_t gen, uint64_t h, con
 	}
 	if (ps->n_acls >= PS_ACL_MAX)
 		ps_acls_drop(ps);
-	e = malloc(sizeof(*e) + k->len);
-	if (e == NULL)
-		goto out;
+	e = xmalloc(sizeof(*e) + k->len);
 	e->hash = h;
 	e->key_len = k->len;
 	memcpy(e->key, k->s, k->len);
@@ -400,9 +389,7 @@ int policy_store_acl(struct policy_store *ps, const json_t *names, struct acl **
 	int rc;
 
 	*out = NULL;
-	rc = ps_key_build(&k, names);
-	if (rc != 0)
-		goto out;
+	ps_key_build(&k, names);
 	h = coffer_fnv1a_add(COFFER_FNV1A_INIT, k.s, k.len);
 	pthread_rwlock_rdlock(&ps->lock);
 	if ((e = ps_acl_find(ps, h, &k)) != NULL) {
@@ -418,6 +405,7 @@ int policy_store_acl(struct policy_store *ps, const json_t *names, struct acl **
 		ps_acl_insert(ps, gen, h, &k, &acl);
 	}
 	*out = acl;
+	rc = 0;
 out:
 	ps_key_free(&k);
 	return rc;
@@ -437,10 +425,8 @@ static int ps_write(struct policy_store *ps, const char *name, const char *text,
 		coffer_errf(err, err_len, "the policy must be UTF-8 text");
 		goto out;
 	}
-	rc = COFFER_ERR_NOMEM;
 	rec = json_pack("{s:s,s:o}", "name", name, "raw", raw);
-	if (rec == NULL || (dump = coffer_json_dump(rec)) == NULL)
-		goto out;
+	dump = coffer_json_dump(rec);
 	snprintf(path, sizeof(path), PS_PREFIX "%s", name);
 	rc = barrier_put(ps->b, path, (const uint8_t *)dump, strlen(dump));
 	if (rc == 0)
@@ -491,8 +477,8 @@ int policy_store_get(struct policy_store *ps, const char *name, char **raw)
 	if (policy_name_normalize(name, norm) != 0)
 		return COFFER_ERR_NOT_FOUND;
 	if (strcmp(norm, "root") == 0) {
-		*raw = strdup("");
-		return *raw == NULL ? COFFER_ERR_NOMEM : 0;
+		*raw = xstrdup("");
+		return 0;
 	}
 	return ps_read_raw(ps, norm, raw);
 }
@@ -525,16 +511,14 @@ int policy_store_list(struct policy_store *ps, json_t **out)
 	char **keys = NULL;
 	size_t n = 0, i;
 	bool has_root = false;
-	json_t *a = NULL;
+	json_t *a;
 	int rc;
 
 	*out = NULL;
 	rc = barrier_list(ps->b, PS_PREFIX, &keys, &n);
 	if (rc != 0)
 		return rc;
-	rc = COFFER_ERR_NOMEM;
-	if ((a = json_array()) == NULL)
-		goto out;
+	a = json_array();
 	/* keys is sorted: "root" goes in before the first name that sorts after it. */
 	for (i = 0; i <= n; i++) {
 		if (!has_root && (i == n || strcmp(keys[i], "root") > 0)) {
@@ -545,12 +529,8 @@ int policy_store_list(struct policy_store *ps, json_t **out)
 			json_array_append_new(a, json_string(keys[i]));
 	}
 	*out = a;
-	a = NULL;
-	rc = 0;
-out:
-	json_decref(a);
 	barrier_list_free(keys, n);
-	return rc;
+	return 0;
 }
 
 bool policy_store_exists(struct policy_store *ps, const char *name)
@@ -573,18 +553,16 @@ int policy_store_new(struct barrier *b, struct policy_store **out)
 	struct policy_store *ps;
 
 	*out = NULL;
-	ps = calloc(1, sizeof(*ps));
-	if (ps == NULL)
-		return COFFER_ERR_NOMEM;
+	ps = xcalloc(1, sizeof(*ps));
 	ps->b = b;
 	if (pthread_rwlock_init(&ps->lock, NULL) != 0) {
 		free(ps);
-		return COFFER_ERR_NOMEM;
+		return COFFER_ERR_INTERNAL;
 	}
 	if (pthread_mutex_init(&ps->write_lock, NULL) != 0) {
 		pthread_rwlock_destroy(&ps->lock);
 		free(ps);
-		return COFFER_ERR_NOMEM;
+		return COFFER_ERR_INTERNAL;
 	}
 	*out = ps;
 	return 0;

@@ -19,6 +19,7 @@
 #include "identity/lease.h"
 #include "secmem.h"
 #include "identity/token_int.h"
+#include "xmalloc.h"
 
 static int token_adopt_root(struct token_store *ts)
 {
@@ -35,15 +36,13 @@ static int token_adopt_root(struct token_store *ts)
 	err = COFFER_ERR_INTEGRITY;
 	if (len != COFFER_MAC_LEN)
 		goto out;
-	err = COFFER_ERR_NOMEM;
+	err = COFFER_ERR_INTERNAL;
 	e = token_entry_new(buf, token_now());
 	if (e == NULL)
 		goto out;
 	e->policies = json_pack("[s]", "root");
-	e->display_name = strdup("root");
-	e->path = strdup("auth/token/root");
-	if (e->policies == NULL || e->display_name == NULL || e->path == NULL)
-		goto out;
+	e->display_name = xstrdup("root");
+	e->path = xstrdup("auth/token/root");
 	e->is_root = true;
 	e->is_orphan = true;
 	err = token_persist_new(ts, e, TOKEN_PENDING_ROOT_PATH);
@@ -113,10 +112,7 @@ static int token_count_use(struct token_store *ts, const struct token_entry *e,
 	err = COFFER_ERR_PERMISSION;
 	if (token_is_expired(cur, token_now()) || cur->num_uses <= 0)
 		goto out;
-	err = COFFER_ERR_NOMEM;
 	next = token_entry_dup(cur);
-	if (next == NULL)
-		goto out;
 	next->num_uses--;
 	if (next->num_uses == 0)
 		err = token_revoke_locked(ts, cur->hash_hex, false);
@@ -169,7 +165,7 @@ out:
 /* ---- create ---- */
 
 /* Insert name into the sorted array arr unless present. */
-static int token_policies_add(json_t *arr, const char *name)
+static void token_policies_add(json_t *arr, const char *name)
 {
 	size_t i;
 
@@ -177,11 +173,11 @@ static int token_policies_add(json_t *arr, const char *name)
 		int c = strcmp(json_string_value(json_array_get(arr, i)), name);
 
 		if (c == 0)
-			return 0;
+			return;
 		if (c > 0)
 			break;
 	}
-	return json_array_insert_new(arr, i, json_string(name)) == 0 ? 0 : COFFER_ERR_NOMEM;
+	json_array_insert_new(arr, i, json_string(name));
 }
 
 static bool token_policies_has(const json_t *arr, const char *name)
@@ -202,7 +198,7 @@ static bool token_policies_has(const json_t *arr, const char *name)
 static int token_policies_build(const struct token_params *p, json_t **out)
 {
 	json_t *arr = json_array(), *v;
-	int err = arr != NULL ? 0 : COFFER_ERR_NOMEM;
+	int err = 0;
 	size_t i;
 
 	if (p->policies != NULL && !json_is_array(p->policies))
@@ -214,10 +210,10 @@ static int token_policies_build(const struct token_params *p, json_t **out)
 		if (!json_is_string(v) || json_string_length(v) == 0)
 			err = COFFER_ERR_INVALID;
 		else
-			err = token_policies_add(arr, json_string_value(v));
+			token_policies_add(arr, json_string_value(v));
 	}
 	if (err == 0 && !p->no_default_policy && !token_policies_has(arr, "root"))
-		err = token_policies_add(arr, "default");
+		token_policies_add(arr, "default");
 	if (err != 0) {
 		json_decref(arr);
 		return err;
@@ -242,20 +238,16 @@ static int token_fill(struct token_entry *e, const struct token_params *p)
 		if (!coffer_json_is_string_map(p->meta))
 			return COFFER_ERR_INVALID;
 		json_decref(e->meta);
-		if ((e->meta = json_deep_copy(p->meta)) == NULL)
-			return COFFER_ERR_NOMEM;
+		e->meta = json_deep_copy(p->meta);
 	}
 	if (p->bound_cidrs != NULL) {
 		if (!token_cidrs_are_valid(p->bound_cidrs))
 			return COFFER_ERR_INVALID;
-		if ((e->bound_cidrs = json_deep_copy(p->bound_cidrs)) == NULL)
-			return COFFER_ERR_NOMEM;
+		e->bound_cidrs = json_deep_copy(p->bound_cidrs);
 	}
-	e->display_name = strdup(p->display_name != NULL ? p->display_name : "token");
-	e->path = strdup(p->path != NULL ? p->path : "auth/token/create");
-	e->role = p->role != NULL ? strdup(p->role) : NULL;
-	if (e->display_name == NULL || e->path == NULL || (p->role != NULL && e->role == NULL))
-		return COFFER_ERR_NOMEM;
+	e->display_name = xstrdup(p->display_name != NULL ? p->display_name : "token");
+	e->path = xstrdup(p->path != NULL ? p->path : "auth/token/create");
+	e->role = p->role != NULL ? xstrdup(p->role) : NULL;
 	ttl = token_compute_ttl(p->ttl_s, p->max_ttl_s, p->explicit_max_ttl_s, p->period_s,
 	                        e->is_root);
 	e->creation_ttl_s = ttl;
@@ -277,7 +269,7 @@ static int token_new_text(const struct token_params *p, char **out)
 	*out = NULL;
 	if (p->id == NULL) {
 		*out = token_text_generate();
-		return *out != NULL ? 0 : COFFER_ERR_NOMEM;
+		return *out != NULL ? 0 : COFFER_ERR_INTERNAL;
 	}
 	len = strnlen(p->id, TOKEN_TEXT_MAX + 1);
 	if (len == 0 || len > TOKEN_TEXT_MAX)
@@ -286,8 +278,8 @@ static int token_new_text(const struct token_params *p, char **out)
 		if ((unsigned char)p->id[i] <= ' ' || p->id[i] == 0x7f)
 			return COFFER_ERR_INVALID;
 	}
-	*out = secmem_strdup(p->id);
-	return *out != NULL ? 0 : COFFER_ERR_NOMEM;
+	*out = xsecmem_strdup(p->id);
+	return 0;
 }
 
 /* Link e to p->parent and persist it (ts->mu held). A parent revoked since the caller
@@ -335,7 +327,7 @@ int token_create(struct token_store *ts, const struct token_params *p, char **to
 		goto out;
 	if ((err = token_hash_text(ts, text, hash)) != 0)
 		goto out;
-	err = COFFER_ERR_NOMEM;
+	err = COFFER_ERR_INTERNAL;
 	if ((e = token_entry_new(hash, token_now())) == NULL)
 		goto out;
 	if ((err = token_fill(e, p)) != 0)
@@ -377,9 +369,7 @@ int token_renew(struct token_store *ts, const struct token_entry *e, int64_t inc
 	err = COFFER_ERR_INVALID;
 	if (!cur->is_renewable)
 		goto out;
-	err = COFFER_ERR_NOMEM;
-	if ((next = token_entry_dup(cur)) == NULL)
-		goto out;
+	next = token_entry_dup(cur);
 	base = token_now_ms();
 	/* The renewal is computed in whole seconds from now and kept exact from base. */
 	next->ttl_s = token_compute_renewal(cur, increment_s, base / 1000);

@@ -87,10 +87,10 @@ struct token_params {
 struct token_store;
 
 /* The text of a new token: "cof." + base64url of 32 random bytes, in secmem (secmem_free());
- * NULL when out of memory. */
+ * NULL only when the encoder refuses (a broken invariant). */
 char *token_text_generate(void);
 
-int token_store_new(struct barrier *b, struct token_store **out);
+struct token_store *token_store_new(struct barrier *b);
 void token_store_free(struct token_store *ts);
 /* Give the store its lease manager (after both exist). */
 void token_store_set_leases(struct token_store *ts, struct lease_mgr *lm);
@@ -128,7 +128,7 @@ int token_revoke(struct token_store *ts, const struct token_entry *e, bool orpha
  */
 int token_revoke_lease(struct token_store *ts, const char *lease_id);
 /* token_revoke_lease() as a lease_revoke_fn (arg is the token store), so that no function pointer
- * is cast: lease_mgr_new(token_lease_revoker, ts, &lm). */
+ * is cast: lm = lease_mgr_new(token_lease_revoker, ts). */
 int token_lease_revoker(void *ts, const char *lease_id);
 /* Renew: the new TTL is increment_s (0 = the token's TTL or period), clipped at the explicit max
  * TTL and the system max counted from creation. COFFER_ERR_INVALID when not renewable. *out is

@@ -17,6 +17,7 @@
 #include "json.h"
 #include "secmem.h"
 #include "identity/token_int.h"
+#include "xmalloc.h"
 
 #define TOKEN_ACCESSOR_CHARS 24
 
@@ -184,24 +185,16 @@ void token_entry_release(struct token_entry *e)
 
 struct token_entry *token_entry_dup(const struct token_entry *e)
 {
-	struct token_entry *d = malloc(sizeof(*d));
+	struct token_entry *d = xmalloc(sizeof(*d));
 
-	if (d == NULL)
-		return NULL;
 	*d = *e;
 	d->refs = 1;
 	d->policies = json_deep_copy(e->policies);
 	d->meta = json_deep_copy(e->meta);
 	d->bound_cidrs = e->bound_cidrs != NULL ? json_deep_copy(e->bound_cidrs) : NULL;
-	d->display_name = e->display_name != NULL ? strdup(e->display_name) : NULL;
-	d->path = e->path != NULL ? strdup(e->path) : NULL;
-	d->role = e->role != NULL ? strdup(e->role) : NULL;
-	if (d->policies == NULL || d->meta == NULL || (e->bound_cidrs && !d->bound_cidrs) ||
-	    (e->display_name && !d->display_name) || (e->path && !d->path) ||
-	    (e->role && !d->role)) {
-		token_entry_free(d);
-		return NULL;
-	}
+	d->display_name = e->display_name != NULL ? xstrdup(e->display_name) : NULL;
+	d->path = e->path != NULL ? xstrdup(e->path) : NULL;
+	d->role = e->role != NULL ? xstrdup(e->role) : NULL;
 	return d;
 }
 
@@ -231,8 +224,8 @@ static int token_json_strdup(const json_t *o, const char *key, char **out)
 		return 0;
 	if (err != 0)
 		return err;
-	*out = strdup(s);
-	return *out != NULL ? 0 : COFFER_ERR_NOMEM;
+	*out = xstrdup(s);
+	return 0;
 }
 
 int token_entry_from_json(const json_t *o, struct token_entry *e)
@@ -279,7 +272,7 @@ int token_entry_from_json(const json_t *o, struct token_entry *e)
 	if (token_json_strdup(o, "display_name", &e->display_name) != 0 ||
 	    token_json_strdup(o, "path", &e->path) != 0 ||
 	    token_json_strdup(o, "role", &e->role) != 0)
-		return COFFER_ERR_NOMEM;
+		return COFFER_ERR_INTEGRITY;
 	return 0;
 }
 
@@ -315,16 +308,13 @@ bool token_lease_nonce_is_valid(const char *s)
 
 struct token_entry *token_entry_new(const uint8_t *hash, int64_t now)
 {
-	struct token_entry *e = calloc(1, sizeof(*e));
+	struct token_entry *e = xcalloc(1, sizeof(*e));
 
-	if (e == NULL)
-		return NULL;
 	e->refs = 1;
 	e->creation_time = now;
 	memcpy(e->hash, hash, COFFER_MAC_LEN);
 	e->meta = json_object();
-	if (e->meta == NULL ||
-	    codec_hex_encode(e->hash_hex, sizeof(e->hash_hex), hash, COFFER_MAC_LEN) != 0 ||
+	if (codec_hex_encode(e->hash_hex, sizeof(e->hash_hex), hash, COFFER_MAC_LEN) != 0 ||
 	    token_random_alnum(e->accessor, sizeof(e->accessor), TOKEN_ACCESSOR_CHARS) != 0 ||
 	    token_random_alnum(e->lease_nonce, sizeof(e->lease_nonce), TOKEN_LEASE_NONCE_CHARS) !=
 	        0) {
@@ -514,10 +504,8 @@ char *token_text_generate(void)
 	uint8_t raw[TOKEN_RANDOM_LEN];
 	size_t enc_len = codec_b64_len(sizeof(raw), CODEC_B64_URL);
 	size_t prefix_len = strlen(TOKEN_TEXT_PREFIX);
-	char *text = secmem_alloc(prefix_len + enc_len + 1);
+	char *text = xsecmem_alloc(prefix_len + enc_len + 1);
 
-	if (text == NULL)
-		return NULL;
 	coffer_random(raw, sizeof(raw));
 	memcpy(text, TOKEN_TEXT_PREFIX, prefix_len);
 	if (codec_b64_encode(text + prefix_len, enc_len + 1, raw, sizeof(raw), CODEC_B64_URL) !=

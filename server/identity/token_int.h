@@ -124,11 +124,11 @@ int token_role_exists(const struct engine_ctx *ctx, struct request *req);
 bool token_is_expired(const struct token_entry *e, int64_t now);
 /* Free e whatever its reference count (also a partly built entry). */
 void token_entry_free(struct token_entry *e);
-/* A deep copy with refs = 1, for read-modify-write (published entries are immutable). NULL when
- * out of memory. */
+/* A deep copy with refs = 1, for read-modify-write (published entries are immutable). */
 struct token_entry *token_entry_dup(const struct token_entry *e);
 /* A new, unpersisted entry for hash with a fresh accessor, creation time now, empty meta and
- * refs = 1; policies still NULL. NULL when out of memory. */
+ * refs = 1; policies still NULL. NULL only when the encoders refuse its fixed-size fields (a
+ * broken invariant). */
 struct token_entry *token_entry_new(const uint8_t *hash, int64_t now);
 /* The stored form of an entry (everything but the hash, which is the key). */
 json_t *token_entry_to_json(const struct token_entry *e);

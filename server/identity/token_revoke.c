@@ -14,6 +14,7 @@
 #include "identity/lease.h"
 #include "log.h"
 #include "identity/token_int.h"
+#include "xmalloc.h"
 
 /* A growable list of malloc'd strings. */
 struct token_strs {
@@ -27,24 +28,15 @@ static char *token_strs_addf(struct token_strs *s, const char *fmt, ...)
 static char *token_strs_addf(struct token_strs *s, const char *fmt, ...)
 {
 	va_list ap;
-	char *str = NULL;
 
 	if (s->n == s->cap) {
-		size_t cap = s->cap != 0 ? 2 * s->cap : 16;
-		char **v = realloc(s->v, cap * sizeof(*v));
-
-		if (v == NULL)
-			return NULL;
-		s->v = v;
-		s->cap = cap;
+		s->cap = s->cap != 0 ? 2 * s->cap : 16;
+		s->v = xreallocarray(s->v, s->cap, sizeof(*s->v));
 	}
 	va_start(ap, fmt);
-	if (vasprintf(&str, fmt, ap) < 0)
-		str = NULL;
+	xvasprintf(&s->v[s->n], fmt, ap);
 	va_end(ap);
-	if (str != NULL)
-		s->v[s->n++] = str;
-	return str;
+	return s->v[s->n++];
 }
 
 static void token_strs_free(struct token_strs *s)
@@ -68,31 +60,20 @@ struct token_revocation {
 	struct token_strs rewritten; /* hashes (hex) of the orphaned children */
 };
 
-static int token_rev_op(struct token_revocation *r, enum barrier_op_type type, char *value,
-                        const char *path)
+static void token_rev_op(struct token_revocation *r, enum barrier_op_type type, char *value,
+                         const char *path)
 {
-	char *p = path != NULL ? token_strs_addf(&r->paths, "%s", path) : NULL;
+	char *p = token_strs_addf(&r->paths, "%s", path);
 
-	if (p == NULL)
-		return COFFER_ERR_NOMEM;
 	if (r->n_ops == r->cap_ops) {
-		size_t cap = r->cap_ops != 0 ? 2 * r->cap_ops : 16;
-		struct barrier_op *ops = realloc(r->ops, cap * sizeof(*ops));
-		char **texts = realloc(r->texts, cap * sizeof(*texts));
-
-		if (ops != NULL)
-			r->ops = ops;
-		if (texts != NULL)
-			r->texts = texts;
-		if (ops == NULL || texts == NULL)
-			return COFFER_ERR_NOMEM;
-		r->cap_ops = cap;
+		r->cap_ops = r->cap_ops != 0 ? 2 * r->cap_ops : 16;
+		r->ops = xreallocarray(r->ops, r->cap_ops, sizeof(*r->ops));
+		r->texts = xreallocarray(r->texts, r->cap_ops, sizeof(*r->texts));
 	}
 	r->ops[r->n_ops++] =
 	    (struct barrier_op){type, p, (const uint8_t *)value, value != NULL ? strlen(value) : 0};
 	if (value != NULL)
 		r->texts[r->n_texts++] = value;
-	return 0;
 }
 
 static void token_rev_free(struct token_revocation *r)
@@ -109,63 +90,47 @@ static void token_rev_free(struct token_revocation *r)
 
 /* Delete e's entry, accessor and lease rows (and its row in its parent's index when
  * with_parent_row). */
-static int token_rev_entry(struct token_revocation *r, const struct token_entry *e,
-                           bool with_parent_row)
+static void token_rev_entry(struct token_revocation *r, const struct token_entry *e,
+                            bool with_parent_row)
 {
 	char path[TOKEN_PATH_CAP];
-	int err;
 
 	snprintf(path, sizeof(path), TOKEN_STORE_PREFIX TOKEN_DIR_ID "%s", e->hash_hex);
-	if ((err = token_rev_op(r, BARRIER_DELETE, NULL, path)) != 0)
-		return err;
+	token_rev_op(r, BARRIER_DELETE, NULL, path);
 	snprintf(path, sizeof(path), TOKEN_STORE_PREFIX TOKEN_DIR_ACCESSOR "%s", e->accessor);
-	if ((err = token_rev_op(r, BARRIER_DELETE, NULL, path)) != 0)
-		return err;
+	token_rev_op(r, BARRIER_DELETE, NULL, path);
 	if (e->lease_nonce[0] != '\0') {
 		snprintf(path, sizeof(path), TOKEN_STORE_PREFIX TOKEN_DIR_LEASE "%s",
 		         e->lease_nonce);
-		if ((err = token_rev_op(r, BARRIER_DELETE, NULL, path)) != 0)
-			return err;
+		token_rev_op(r, BARRIER_DELETE, NULL, path);
 	}
 	if (with_parent_row && e->parent_hex[0] != '\0') {
 		snprintf(path, sizeof(path), TOKEN_STORE_PREFIX TOKEN_DIR_PARENT "%s/%s",
 		         e->parent_hex, e->hash_hex);
-		if ((err = token_rev_op(r, BARRIER_DELETE, NULL, path)) != 0)
-			return err;
+		token_rev_op(r, BARRIER_DELETE, NULL, path);
 	}
-	if (token_strs_addf(&r->revoked, "%s", e->hash_hex) == NULL)
-		return COFFER_ERR_NOMEM;
+	token_strs_addf(&r->revoked, "%s", e->hash_hex);
 	if (e->expire_time != 0 && e->lease_nonce[0] != '\0') {
 		token_lease_id(e, path, sizeof(path));
-		if (token_strs_addf(&r->leases, "%s", path) == NULL)
-			return COFFER_ERR_NOMEM;
+		token_strs_addf(&r->leases, "%s", path);
 	}
-	return 0;
 }
 
 /* Rewrite child as an orphan. */
-static int token_rev_orphan(struct token_revocation *r, const struct token_entry *child)
+static void token_rev_orphan(struct token_revocation *r, const struct token_entry *child)
 {
 	char path[TOKEN_PATH_CAP];
 	struct token_entry *d = token_entry_dup(child);
-	json_t *o = NULL;
-	char *text = NULL;
-	int err = COFFER_ERR_NOMEM;
+	json_t *o;
 
-	if (d == NULL)
-		return err;
 	d->parent_hex[0] = '\0';
 	d->is_orphan = true;
 	o = token_entry_to_json(d);
-	text = o != NULL ? coffer_json_dump(o) : NULL;
 	snprintf(path, sizeof(path), TOKEN_STORE_PREFIX TOKEN_DIR_ID "%s", d->hash_hex);
-	if (text != NULL && (err = token_rev_op(r, BARRIER_PUT, text, path)) != 0)
-		coffer_json_free_text(text);
-	if (err == 0 && token_strs_addf(&r->rewritten, "%s", d->hash_hex) == NULL)
-		err = COFFER_ERR_NOMEM;
+	token_rev_op(r, BARRIER_PUT, coffer_json_dump(o), path);
+	token_strs_addf(&r->rewritten, "%s", d->hash_hex);
 	json_decref(o);
 	token_entry_release(d);
-	return err;
 }
 
 /* Add the children of hex to r: revoked (and queued), or made orphans. */
@@ -184,17 +149,16 @@ static int token_rev_children(struct token_store *ts, struct token_revocation *r
 		int lerr;
 
 		snprintf(row, sizeof(row), "%s%s", folder, keys[i]);
-		if ((err = token_rev_op(r, BARRIER_DELETE, NULL, row)) != 0)
-			break;
+		token_rev_op(r, BARRIER_DELETE, NULL, row);
 		lerr = token_load_hex(ts, keys[i], &child);
 		if (lerr == COFFER_ERR_NOT_FOUND || lerr == COFFER_ERR_INTEGRITY)
 			continue; /* a stale index row: dropping it is enough */
 		if (lerr != 0)
 			err = lerr;
 		else if (orphan)
-			err = token_rev_orphan(r, child);
+			token_rev_orphan(r, child);
 		else
-			err = token_rev_entry(r, child, false);
+			token_rev_entry(r, child, false);
 		token_entry_release(child);
 	}
 	barrier_list_free(keys, n);
@@ -211,8 +175,7 @@ int token_revoke_locked(struct token_store *ts, const char *hex, bool orphan_chi
 
 	if ((err = token_load_hex(ts, hex, &e)) != 0)
 		goto out;
-	if ((err = token_rev_entry(&r, e, true)) != 0)
-		goto out;
+	token_rev_entry(&r, e, true);
 	if (orphan_children)
 		err = token_rev_children(ts, &r, hex, true);
 	/* r.revoked grows while it is walked: breadth first over the whole tree. */
@@ -303,16 +266,16 @@ int token_lease_migrate(struct token_store *ts, struct token_entry **e)
 	struct barrier_op ops[2];
 	json_t *o = NULL;
 	char *text = NULL;
-	int err = COFFER_ERR_NOMEM;
+	int err = COFFER_ERR_INTERNAL;
 
 	if ((*e)->lease_nonce[0] != '\0')
 		return 0;
-	if ((d = token_entry_dup(*e)) == NULL)
-		return COFFER_ERR_NOMEM;
+	d = token_entry_dup(*e);
 	if (token_random_alnum(d->lease_nonce, sizeof(d->lease_nonce), TOKEN_LEASE_NONCE_CHARS) !=
-	        0 ||
-	    (o = token_entry_to_json(d)) == NULL || (text = coffer_json_dump(o)) == NULL)
+	    0)
 		goto out;
+	o = token_entry_to_json(d);
+	text = coffer_json_dump(o);
 	snprintf(id_path, sizeof(id_path), TOKEN_STORE_PREFIX TOKEN_DIR_ID "%s", d->hash_hex);
 	snprintf(lease_path, sizeof(lease_path), TOKEN_STORE_PREFIX TOKEN_DIR_LEASE "%s",
 	         d->lease_nonce);

@@ -54,10 +54,9 @@ void token_route_list(const struct engine_ctx *ctx, struct request *req, struct 
 	size_t n = 0;
 	int err;
 
-	err = keys != NULL ? barrier_view_list(&ctx->store, folder, &names, &n) : COFFER_ERR_NOMEM;
+	err = barrier_view_list(&ctx->store, folder, &names, &n);
 	for (size_t i = 0; err == 0 && i < n; i++)
-		err =
-		    json_array_append_new(keys, json_string(names[i])) == 0 ? 0 : COFFER_ERR_NOMEM;
+		json_array_append_new(keys, json_string(names[i]));
 	barrier_list_free(names, n);
 	if (err != 0) {
 		json_decref(keys);
@@ -106,7 +105,8 @@ static int tr_role_duration(const json_t *body, json_t *role, const char *key, c
 		return 0;
 	if (err != 0 || d < 0)
 		return COFFER_ERR_INVALID;
-	return json_object_set_new(role, key, json_integer(d)) == 0 ? 0 : COFFER_ERR_NOMEM;
+	json_object_set_new(role, key, json_integer(d));
+	return 0;
 }
 
 static int tr_role_list_field(const json_t *body, json_t *role, const char *key)
@@ -118,7 +118,8 @@ static int tr_role_list_field(const json_t *body, json_t *role, const char *key)
 		return 0;
 	if (err != 0)
 		return err;
-	return json_object_set_new(role, key, list) == 0 ? 0 : COFFER_ERR_NOMEM;
+	json_object_set_new(role, key, list);
+	return 0;
 }
 
 static int tr_role_bool_field(const json_t *body, json_t *role, const char *key)
@@ -130,7 +131,8 @@ static int tr_role_bool_field(const json_t *body, json_t *role, const char *key)
 		return 0;
 	if (err != 0)
 		return err;
-	return json_object_set_new(role, key, json_boolean(b)) == 0 ? 0 : COFFER_ERR_NOMEM;
+	json_object_set_new(role, key, json_boolean(b));
+	return 0;
 }
 
 /* Apply the fields of body to role (a stored role, or the defaults). */
@@ -178,14 +180,14 @@ static void tr_role_write(const struct engine_ctx *ctx, struct request *req, str
 		                 "disallowed_policies", "orphan", 0, "period", (json_int_t)0,
 		                 "renewable", 1, "explicit_max_ttl", (json_int_t)0, "path_suffix",
 		                 "", "token_type", "service");
-		err = role != NULL ? 0 : COFFER_ERR_NOMEM;
+		err = 0;
 	}
 	if (err == 0 && tr_role_update(req->body, role, &bad) != 0) {
 		response_invalid(resp, "invalid value for \"%s\"", bad);
 		goto out;
 	}
-	if (err == 0 && (text = coffer_json_dump(role)) == NULL)
-		err = COFFER_ERR_NOMEM;
+	if (err == 0)
+		text = coffer_json_dump(role);
 	snprintf(path, sizeof(path), TOKEN_DIR_ROLES "%s", name);
 	if (err == 0)
 		err = barrier_view_put(&ctx->store, path, (const uint8_t *)text, strlen(text));

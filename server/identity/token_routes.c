@@ -141,10 +141,6 @@ static int tr_child_policies(const struct request *req, const json_t *role, cons
 		pols = json_deep_copy(requested);
 	else
 		pols = json_deep_copy(has_allowed ? allowed : req->auth->policies);
-	if (pols == NULL) {
-		response_err(resp, COFFER_ERR_NOMEM);
-		return COFFER_ERR_NOMEM;
-	}
 	for (size_t i = 0; i < json_array_size(pols); i++) {
 		bad = json_string_value(json_array_get(pols, i));
 		if (tr_array_has(disallowed, bad)) {
@@ -202,8 +198,8 @@ static json_t *tr_policy_warnings(const struct engine_ctx *ctx, const json_t *po
 		if (strcmp(name, "root") == 0 || strcmp(name, "default") == 0 ||
 		    policy_store_exists(ctx->policies, name))
 			continue;
-		if (warnings == NULL && (warnings = json_array()) == NULL)
-			return NULL;
+		if (warnings == NULL)
+			warnings = json_array();
 		snprintf(msg, sizeof(msg), "Policy \"%s\" does not exist", name);
 		json_array_append_new(warnings, json_string(msg));
 	}

@@ -19,6 +19,7 @@
 #include "json.h"
 #include "log.h"
 #include "secmem.h"
+#include "xmalloc.h"
 
 /* ---- the cache ---- */
 
@@ -71,11 +72,9 @@ static void token_cache_clear_locked(struct token_store *ts)
 /* Cache e (read from storage when the generation was gen) unless an invalidation intervened. */
 static void token_cache_put(struct token_store *ts, struct token_entry *e, uint_fast64_t gen)
 {
-	struct token_cache_node *n = malloc(sizeof(*n));
+	struct token_cache_node *n = xmalloc(sizeof(*n));
 	size_t i = token_cache_bucket(e->hash);
 
-	if (n == NULL)
-		return;
 	pthread_rwlock_wrlock(&ts->cache_lock);
 	for (struct token_cache_node *m = ts->buckets[i]; m != NULL; m = m->next) {
 		if (token_hash_eq(m->e->hash, e->hash))
@@ -147,9 +146,7 @@ int token_load(struct token_store *ts, const uint8_t *hash, struct token_entry *
 	int err;
 
 	*out = NULL;
-	e = calloc(1, sizeof(*e));
-	if (e == NULL)
-		return COFFER_ERR_NOMEM;
+	e = xcalloc(1, sizeof(*e));
 	e->refs = 1;
 	memcpy(e->hash, hash, COFFER_MAC_LEN);
 	err = codec_hex_encode(e->hash_hex, sizeof(e->hash_hex), hash, COFFER_MAC_LEN);
@@ -232,13 +229,11 @@ int token_persist_new(struct token_store *ts, const struct token_entry *e, const
 	char lease_path[TOKEN_PATH_CAP], acc_json[2 * COFFER_MAC_LEN + 16];
 	struct barrier_op ops[5];
 	json_t *o = token_entry_to_json(e);
-	char *text = o != NULL ? coffer_json_dump(o) : NULL;
+	char *text = coffer_json_dump(o);
 	size_t n = 0;
 	int err;
 
 	json_decref(o);
-	if (text == NULL)
-		return COFFER_ERR_NOMEM;
 	snprintf(id_path, sizeof(id_path), TOKEN_STORE_PREFIX TOKEN_DIR_ID "%s", e->hash_hex);
 	snprintf(acc_path, sizeof(acc_path), TOKEN_STORE_PREFIX TOKEN_DIR_ACCESSOR "%s",
 	         e->accessor);
@@ -266,12 +261,10 @@ int token_persist_update(struct token_store *ts, const struct token_entry *e)
 {
 	char path[TOKEN_PATH_CAP];
 	json_t *o = token_entry_to_json(e);
-	char *text = o != NULL ? coffer_json_dump(o) : NULL;
+	char *text = coffer_json_dump(o);
 	int err;
 
 	json_decref(o);
-	if (text == NULL)
-		return COFFER_ERR_NOMEM;
 	snprintf(path, sizeof(path), TOKEN_STORE_PREFIX TOKEN_DIR_ID "%s", e->hash_hex);
 	err = barrier_put(ts->b, path, (const uint8_t *)text, strlen(text));
 	coffer_json_free_text(text);
@@ -290,20 +283,15 @@ int token_track(struct token_store *ts, const struct token_entry *e)
 
 /* ---- the store ---- */
 
-int token_store_new(struct barrier *b, struct token_store **out)
+struct token_store *token_store_new(struct barrier *b)
 {
-	struct token_store *ts;
+	struct token_store *ts = xcalloc(1, sizeof(*ts));
 
-	*out = NULL;
-	ts = calloc(1, sizeof(*ts));
-	if (ts == NULL)
-		return COFFER_ERR_NOMEM;
 	ts->b = b;
 	pthread_mutex_init(&ts->mu, NULL);
 	pthread_rwlock_init(&ts->cache_lock, NULL);
 	atomic_init(&ts->cache_gen, 0);
-	*out = ts;
-	return 0;
+	return ts;
 }
 
 void token_store_free(struct token_store *ts)

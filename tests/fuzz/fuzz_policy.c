@@ -13,17 +13,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static const char *const paths[] = {"", "secret/", "secret/data/app/db", "sys/policy/x",
 	                                    "a/b/c/d/"};
 	struct policy *p = NULL;
-	struct acl *acl = NULL;
+	struct acl *acl;
 	char err[256];
 	size_t i;
 
 	if (policy_parse("fuzz", (const char *)data, size, &p, err, sizeof(err)) != 0)
 		return 0;
-	if (acl_build(&p, 1, false, &acl) == 0) {
-		for (i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
-			json_decref(acl_capabilities_json(acl_capabilities(acl, paths[i])));
-		acl_release(acl);
-	}
+	acl = acl_build(&p, 1, false);
+	for (i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
+		json_decref(acl_capabilities_json(acl_capabilities(acl, paths[i])));
+	acl_release(acl);
 	policy_free(p);
 	return 0;
 }

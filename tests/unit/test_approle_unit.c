@@ -53,7 +53,7 @@ static int fixture_init(struct fixture *f)
 	if (rc == 0)
 		rc = policy_store_new(f->b, &f->svc.policies);
 	if (rc == 0)
-		rc = token_store_new(f->b, &f->svc.tokens);
+		f->svc.tokens = token_store_new(f->b);
 	if (rc == 0)
 		rc = mount_table_new(&f->svc, registry_engines, true, &f->svc.auth_mounts);
 	if (rc == 0)

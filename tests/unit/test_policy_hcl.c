@@ -205,6 +205,13 @@ static void test_hcl_rejects_bad_keys_and_values(void)
 	                     "line 3: ", "invalid escape"));
 }
 
+/* A policy sent base64-encoded may decode to any bytes: a path jansson refuses is a 400. */
+static void test_hcl_path_that_is_not_utf8_is_invalid(void)
+{
+	CHECK(hcl_fails_with("\n# comment\npath \"secret/\xff\" { capabilities = [\"read\"] }",
+	                     "line 3: ", "must be UTF-8 text"));
+}
+
 static void test_hcl_bounds_nesting(void)
 {
 	char doc[512];
@@ -234,6 +241,7 @@ int main(void)
 	RUN(test_hcl_unknown_capability_names_its_line);
 	RUN(test_hcl_rejects_garbage);
 	RUN(test_hcl_rejects_bad_keys_and_values);
+	RUN(test_hcl_path_that_is_not_utf8_is_invalid);
 	RUN(test_hcl_bounds_nesting);
 	return test_summary();
 }

@@ -47,7 +47,8 @@ static int fixture_open(struct fixture *f)
 		return -1;
 	if (barrier_unseal(f->b, f->root_key) != 0)
 		return -1;
-	return token_store_new(f->b, &f->ts);
+	f->ts = token_store_new(f->b);
+	return 0;
 }
 
 static int fixture_init(struct fixture *f)
@@ -60,7 +61,8 @@ static int fixture_init(struct fixture *f)
 	if (testutil_open_barrier(f->db, &f->st, &f->b) != 0 ||
 	    barrier_initialize(f->b, f->root_key) != 0)
 		return -1;
-	return token_store_new(f->b, &f->ts) != 0 || token_store_setup(f->ts) != 0 ? -1 : 0;
+	f->ts = token_store_new(f->b);
+	return token_store_setup(f->ts) != 0 ? -1 : 0;
 }
 
 static void fixture_close(struct fixture *f)
@@ -564,7 +566,7 @@ static void test_old_entry_gets_lease_nonce(void)
 	store_as_old_version(&f, e);
 	fixture_close(&f);
 	CHECK(fixture_open(&f) == 0);
-	CHECK_EQ(lease_mgr_new(token_lease_revoker, f.ts, &f.lm), 0);
+	f.lm = lease_mgr_new(token_lease_revoker, f.ts);
 	token_store_set_leases(f.ts, f.lm);
 	CHECK_EQ(token_store_setup(f.ts), 0);
 	CHECK_EQ(lease_mgr_count(f.lm), 1);
@@ -692,7 +694,7 @@ static void test_restart_keeps_tokens(void)
 	token_entry_release(a);
 	fixture_close(&f);
 	CHECK(fixture_open(&f) == 0);
-	CHECK_EQ(lease_mgr_new(token_lease_revoker, f.ts, &f.lm), 0);
+	f.lm = lease_mgr_new(token_lease_revoker, f.ts);
 	token_store_set_leases(f.ts, f.lm);
 	CHECK_EQ(token_store_setup(f.ts), 0);
 	CHECK_EQ(lease_mgr_count(f.lm), 2);
@@ -721,7 +723,7 @@ static void test_lease_manager_revokes_expired_token(void)
 	int i;
 
 	CHECK(fixture_init(&f) == 0);
-	CHECK_EQ(lease_mgr_new(token_lease_revoker, f.ts, &f.lm), 0);
+	f.lm = lease_mgr_new(token_lease_revoker, f.ts);
 	token_store_set_leases(f.ts, f.lm);
 	CHECK_EQ(make_token(&f, NULL, 1, 0, NULL, &p), 0);
 	CHECK_EQ(make_token(&f, p, 600, 0, NULL, &c), 0);

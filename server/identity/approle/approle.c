@@ -15,6 +15,7 @@
 #include "log.h"
 #include "secmem.h"
 #include "identity/token.h"
+#include "xmalloc.h"
 
 enum approle_kind { APPROLE_BOOL, APPROLE_COUNT, APPROLE_DURATION, APPROLE_CIDRS, APPROLE_NAMES };
 
@@ -121,7 +122,7 @@ static json_t *approle_role_defaults(const char *role_id)
 	const struct approle_field *f;
 	size_t i;
 
-	for (i = 0; role != NULL && i < APPROLE_N_FIELDS; i++) {
+	for (i = 0; i < APPROLE_N_FIELDS; i++) {
 		f = &approle_fields[i];
 		if (f->kind == APPROLE_BOOL)
 			json_object_set_new(role, f->name, json_boolean(f->dflt));
@@ -183,7 +184,7 @@ static void approle_role_list(const struct engine_ctx *ctx, struct request *req,
 		return;
 	}
 	arr = json_array();
-	for (i = 0; arr != NULL && i < n; i++)
+	for (i = 0; i < n; i++)
 		json_array_append_new(arr, json_string(keys[i]));
 	barrier_list_free(keys, n);
 	response_envelope(resp, req, json_pack("{s:o}", "keys", arr), NULL, NULL);
@@ -199,16 +200,14 @@ static void approle_role_read(const struct engine_ctx *ctx, struct request *req,
 	if (role == NULL)
 		return;
 	data = json_object();
-	for (i = 0; data != NULL && i < APPROLE_N_FIELDS; i++)
+	for (i = 0; i < APPROLE_N_FIELDS; i++)
 		json_object_set(data, approle_fields[i].name,
 		                json_object_get(role, approle_fields[i].name));
-	if (data != NULL) {
-		/* The legacy names, as Vault still returns them. */
-		json_object_set(data, "policies", json_object_get(role, "token_policies"));
-		json_object_set(data, "period", json_object_get(role, "token_period"));
-		json_object_set_new(data, "local_secret_ids", json_false());
-		json_object_set(data, "token_type", json_object_get(role, "token_type"));
-	}
+	/* The legacy names, as Vault still returns them. */
+	json_object_set(data, "policies", json_object_get(role, "token_policies"));
+	json_object_set(data, "period", json_object_get(role, "token_period"));
+	json_object_set_new(data, "local_secret_ids", json_false());
+	json_object_set(data, "token_type", json_object_get(role, "token_type"));
 	json_decref(role);
 	response_envelope(resp, req, data, NULL, NULL);
 }
@@ -228,10 +227,9 @@ static void approle_role_write(const struct engine_ctx *ctx, struct request *req
 	if (rc == COFFER_ERR_NOT_FOUND) {
 		coffer_uuid(role_id);
 		role = approle_role_defaults(role_id);
-		rc = role == NULL ? COFFER_ERR_NOMEM : 0;
+		rc = 0;
 	} else if (rc == 0) {
-		old_id = strdup(json_string_value(json_object_get(role, "role_id")));
-		rc = old_id == NULL ? COFFER_ERR_NOMEM : 0;
+		old_id = xstrdup(json_string_value(json_object_get(role, "role_id")));
 	}
 	if (rc != 0) {
 		response_err(resp, rc);
@@ -342,12 +340,10 @@ static void approle_role_id(const struct engine_ctx *ctx, struct request *req,
 	approle_lock();
 	rc = approle_role_load(ctx, name, &role);
 	if (rc == 0) {
-		old_id = strdup(json_string_value(json_object_get(role, "role_id")));
-		rc = old_id == NULL ? COFFER_ERR_NOMEM
-		                    : json_object_set_new(role, "role_id", json_string(new_id));
-	}
-	if (rc == 0)
+		old_id = xstrdup(json_string_value(json_object_get(role, "role_id")));
+		json_object_set_new(role, "role_id", json_string(new_id));
 		rc = approle_role_store(ctx, name, role, old_id);
+	}
 	approle_unlock();
 	if (rc == COFFER_ERR_EXISTS)
 		response_invalid(resp, "role_id already in use");
@@ -398,7 +394,7 @@ static void approle_issue(const struct engine_ctx *ctx, struct request *req, str
 	p.num_uses = approle_int(role, "token_num_uses");
 	p.is_renewable = true;
 	p.no_default_policy = json_is_true(json_object_get(role, "token_no_default_policy"));
-	rc = meta == NULL ? COFFER_ERR_NOMEM : token_create(ctx->tokens, &p, &text, &e);
+	rc = token_create(ctx->tokens, &p, &text, &e);
 	if (rc != 0) {
 		log_error("approle login for role %s: token creation failed: %s", name,
 		          coffer_strerror(rc));

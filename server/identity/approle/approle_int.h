@@ -38,7 +38,7 @@ int approle_key(char *out, const char *fmt, ...) __attribute__((format(printf, 2
 int approle_get(const struct engine_ctx *ctx, const char *path, json_t **out);
 int approle_put(const struct engine_ctx *ctx, const char *path, const json_t *v);
 /* A barrier_op that puts v serialized; its value is released by approle_ops_free(). */
-int approle_op_put(struct barrier_op *op, const char *path, const json_t *v);
+void approle_op_put(struct barrier_op *op, const char *path, const json_t *v);
 void approle_ops_free(struct barrier_op *ops, size_t n);
 /* Lowercase hex of the keyed hash of a role_id or secret_id (label says which). */
 int approle_hash_hex(const struct engine_ctx *ctx, const char *label, const char *secret,

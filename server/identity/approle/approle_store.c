@@ -63,14 +63,11 @@ int approle_get(const struct engine_ctx *ctx, const char *path, json_t **out)
 }
 
 /* A barrier_op that puts v serialized; op->value is malloc'd (approle_ops_free). */
-int approle_op_put(struct barrier_op *op, const char *path, const json_t *v)
+void approle_op_put(struct barrier_op *op, const char *path, const json_t *v)
 {
 	char *text = coffer_json_dump(v);
 
-	if (text == NULL)
-		return COFFER_ERR_NOMEM;
 	*op = (struct barrier_op){BARRIER_PUT, path, (const uint8_t *)text, strlen(text)};
-	return 0;
 }
 
 void approle_ops_free(struct barrier_op *ops, size_t n)
@@ -86,11 +83,11 @@ void approle_ops_free(struct barrier_op *ops, size_t n)
 int approle_put(const struct engine_ctx *ctx, const char *path, const json_t *v)
 {
 	struct barrier_op op;
-	int rc = approle_op_put(&op, path, v);
+	int rc;
 
-	if (rc == 0)
-		rc = barrier_view_put(&ctx->store, path, op.value, op.len);
-	approle_ops_free(&op, rc == COFFER_ERR_NOMEM ? 0 : 1);
+	approle_op_put(&op, path, v);
+	rc = barrier_view_put(&ctx->store, path, op.value, op.len);
+	approle_ops_free(&op, 1);
 	return rc;
 }
 
@@ -201,9 +198,9 @@ static int approle_role_id_claim(const struct engine_ctx *ctx, const char *role_
 	if (rc != COFFER_ERR_NOT_FOUND)
 		return rc == 0 ? COFFER_ERR_EXISTS : rc;
 	idx = json_pack("{s:s}", "role_name", name);
-	rc = idx == NULL ? COFFER_ERR_NOMEM : approle_op_put(op, key, idx);
+	approle_op_put(op, key, idx);
 	json_decref(idx);
-	return rc;
+	return 0;
 }
 
 /*
@@ -221,8 +218,9 @@ int approle_role_store(const struct engine_ctx *ctx, const char *name, const jso
 	int rc;
 
 	rc = approle_key(rkey, "role/%s", name);
-	if (rc != 0 || (rc = approle_op_put(&ops[0], rkey, role)) != 0)
+	if (rc != 0)
 		goto out;
+	approle_op_put(&ops[0], rkey, role);
 	n = 1;
 	if (old_id == NULL || strcmp(old_id, id) != 0) {
 		rc = approle_role_id_claim(ctx, id, name, nkey, &ops[1]);
@@ -324,16 +322,13 @@ int approle_secret_store(const struct engine_ctx *ctx, const char *role, const c
 	approle_lock();
 	rc = approle_get(ctx, key, &old);
 	rc = rc == 0 ? COFFER_ERR_EXISTS : rc == COFFER_ERR_NOT_FOUND ? 0 : rc;
-	if (rc == 0)
-		rc = json_object_set_new(entry, "secret_id_accessor", json_string(acc));
-	if (rc == 0 && (rc = approle_op_put(&ops[0], key, entry)) == 0)
-		n = 1;
-	if (rc == 0)
-		rc = idx == NULL ? COFFER_ERR_NOMEM : approle_op_put(&ops[1], akey, idx);
-	if (rc == 0)
+	if (rc == 0) {
+		json_object_set_new(entry, "secret_id_accessor", json_string(acc));
+		approle_op_put(&ops[0], key, entry);
+		approle_op_put(&ops[1], akey, idx);
 		n = 2;
-	if (rc == 0)
 		rc = barrier_view_batch(&ctx->store, ops, n, NULL);
+	}
 	approle_unlock();
 	approle_ops_free(ops, n);
 	json_decref(old);
