@@ -46,7 +46,7 @@ static int core_open_subsystems(struct core *c, const struct engine *const *engi
 	if (err == 0)
 		err = mount_table_new(&c->svc, engines, false, &c->svc.secret_mounts);
 	if (err == 0)
-		err = watch_new(c->svc.barrier, &c->svc.watch);
+		c->svc.watch = watch_new(c->svc.barrier);
 	if (err == 0)
 		err =
 		    audit_broker_new(c->cfg->audit, c->cfg->n_audit, c->svc.barrier, &c->svc.audit);

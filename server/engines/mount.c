@@ -19,6 +19,7 @@
 #include "log.h"
 #include "path.h"
 #include "secmem.h"
+#include "xmalloc.h"
 
 #define MOUNT_PATH_AUTH "core/mounts/auth"
 #define MOUNT_PATH_SECRETS "core/mounts/secrets"
@@ -96,38 +97,31 @@ static void mount_entry_ref(struct mount_entry *m)
 	__atomic_add_fetch(&m->refs, 1, __ATOMIC_RELAXED);
 }
 
-/* A new entry with one reference; options is copied (NULL = {}). NULL when out of memory. */
+/* A new entry with one reference; options is copied (NULL = {}). */
 
 static struct mount_entry *mount_entry_new(const struct mount_table *t, const char *path,
                                            const char *type, const char *description,
                                            const char *accessor, const char *uuid,
                                            const json_t *options)
 {
-	struct mount_entry *m = calloc(1, sizeof(*m));
+	struct mount_entry *m = xcalloc(1, sizeof(*m));
 	const struct engine *variant = NULL;
 
-	if (m == NULL)
-		return NULL;
 	m->refs = 1;
 	m->is_auth = t->is_auth;
-	m->path = strdup(path);
-	m->type = strdup(type);
-	m->description = strdup(description != NULL ? description : "");
-	m->accessor = strdup(accessor);
-	m->uuid = strdup(uuid);
+	m->path = xstrdup(path);
+	m->type = xstrdup(type);
+	m->description = xstrdup(description != NULL ? description : "");
+	m->accessor = xstrdup(accessor);
+	m->uuid = xstrdup(uuid);
 	m->options = options != NULL ? json_deep_copy(options) : json_object();
 	m->engine = mount_table_engine(t, type);
-	if (m->engine != NULL && m->engine->variant != NULL && m->options != NULL)
+	if (m->engine != NULL && m->engine->variant != NULL)
 		variant = m->engine->variant(type, m->options);
 	if (variant != NULL)
 		m->engine = variant;
 	snprintf(m->storage_prefix, sizeof(m->storage_prefix), "%s/%s/",
 	         t->is_auth ? "auth" : "logical", uuid);
-	if (m->path == NULL || m->type == NULL || m->description == NULL || m->accessor == NULL ||
-	    m->uuid == NULL || m->options == NULL) {
-		mount_entry_free(m);
-		return NULL;
-	}
 	return m;
 }
 
@@ -137,10 +131,8 @@ static struct mount_entry *mount_entry_copy(const struct mount_table *t,
 	struct mount_entry *n =
 	    mount_entry_new(t, m->path, m->type, m->description, m->accessor, m->uuid, m->options);
 
-	if (n != NULL) {
-		n->default_lease_ttl_s = m->default_lease_ttl_s;
-		n->max_lease_ttl_s = m->max_lease_ttl_s;
-	}
+	n->default_lease_ttl_s = m->default_lease_ttl_s;
+	n->max_lease_ttl_s = m->max_lease_ttl_s;
 	return n;
 }
 
@@ -150,9 +142,7 @@ int mount_table_new(const struct engine_services *svc, const struct engine *cons
 	struct mount_table *t;
 
 	*out = NULL;
-	t = calloc(1, sizeof(*t));
-	if (t == NULL)
-		return COFFER_ERR_NOMEM;
+	t = xcalloc(1, sizeof(*t));
 	t->svc = svc;
 	t->engines = engines;
 	t->is_auth = is_auth;
@@ -222,23 +212,22 @@ static json_t *mount_entry_storage_json(const struct mount_entry *m)
 	                 (json_int_t)m->max_lease_ttl_s, "options", m->options);
 }
 
+/* COFFER_ERR_INVALID when jansson refuses an entry: path_normalize() lets any byte above 0x7f
+ * through, and a mount path that is not UTF-8 is the client's mistake. */
 static int mount_table_persist(struct mount_table *t, struct mount_entry *const *v, size_t n)
 {
 	json_t *arr = json_array(), *item;
 	char *text = NULL;
 	size_t i;
-	int rc = COFFER_ERR_NOMEM;
+	int rc = COFFER_ERR_INVALID;
 
-	if (arr == NULL)
-		goto out;
 	for (i = 0; i < n; i++) {
 		item = mount_entry_storage_json(v[i]);
-		if (item == NULL || json_array_append_new(arr, item) != 0)
+		if (item == NULL)
 			goto out;
+		json_array_append_new(arr, item);
 	}
 	text = coffer_json_dump(arr);
-	if (text == NULL)
-		goto out;
 	rc = barrier_put(t->svc->barrier, t->is_auth ? MOUNT_PATH_AUTH : MOUNT_PATH_SECRETS,
 	                 (const uint8_t *)text, strlen(text));
 out:
@@ -248,14 +237,12 @@ out:
 }
 
 /* A copy of the current array with a reference on every entry, leaving room for one more.
- * Called with write_lock held (so the array cannot change). NULL when out of memory. */
+ * Called with write_lock held (so the array cannot change). */
 static struct mount_entry **mount_table_dup(struct mount_table *t)
 {
-	struct mount_entry **v = calloc(t->n + 1, sizeof(*v));
+	struct mount_entry **v = xcalloc(t->n + 1, sizeof(*v));
 	size_t i;
 
-	if (v == NULL)
-		return NULL;
 	for (i = 0; i < t->n; i++) {
 		v[i] = t->entries[i];
 		mount_entry_ref(v[i]);
@@ -307,35 +294,24 @@ static struct mount_entry *mount_entry_create(struct mount_table *t, const char 
 }
 
 /* The built-in mounts of a new table: auth token/, and secrets secret/ once kv exists. */
-static int mount_table_builtins(struct mount_table *t, struct mount_entry ***out, size_t *n)
+static void mount_table_builtins(struct mount_table *t, struct mount_entry ***out, size_t *n)
 {
-	struct mount_entry **v = calloc(1, sizeof(*v));
+	struct mount_entry **v = xcalloc(1, sizeof(*v));
 	json_t *opts = NULL;
 
-	*out = NULL;
+	*out = v;
 	*n = 0;
-	if (v == NULL)
-		return COFFER_ERR_NOMEM;
 	if (t->is_auth) {
 		v[0] = mount_entry_create(t, "token/", "token", "token based credentials", NULL);
 	} else if (mount_table_engine(t, "kv") != NULL) {
 		opts = json_pack("{s:s}", "version", "2");
-		v[0] = opts == NULL ? NULL
-		                    : mount_entry_create(t, "secret/", "kv",
-		                                         "key/value secret storage", opts);
+		v[0] = mount_entry_create(t, "secret/", "kv", "key/value secret storage", opts);
 		json_decref(opts);
 	} else {
 		log_info("no kv engine: the secrets table starts without secret/");
-		*out = v;
-		return 0;
+		return;
 	}
-	if (v[0] == NULL) {
-		free(v);
-		return COFFER_ERR_NOMEM;
-	}
-	*out = v;
 	*n = 1;
-	return 0;
 }
 
 /* Checks of a stored entry; only integrity failures or corruption can make them fail. */
@@ -354,8 +330,6 @@ static struct mount_entry *mount_entry_from_json(const struct mount_table *t, js
 	    (opts != NULL && !json_is_object(opts)))
 		return NULL;
 	m = mount_entry_new(t, path, type, desc, acc, uuid, opts);
-	if (m == NULL)
-		return NULL;
 	m->default_lease_ttl_s = dttl;
 	m->max_lease_ttl_s = mttl;
 	if (m->engine == NULL)
@@ -376,11 +350,7 @@ static int mount_table_parse(struct mount_table *t, const uint8_t *text, size_t 
 	arr = json_loadb((const char *)text, len, 0, NULL);
 	if (!json_is_array(arr))
 		goto out;
-	v = calloc(json_array_size(arr) + 1, sizeof(*v));
-	if (v == NULL) {
-		rc = COFFER_ERR_NOMEM;
-		goto out;
-	}
+	v = xcalloc(json_array_size(arr) + 1, sizeof(*v));
 	json_array_foreach(arr, i, item)
 	{
 		v[i] = mount_entry_from_json(t, item);
@@ -409,11 +379,12 @@ int mount_table_load(struct mount_table *t)
 	pthread_mutex_lock(&t->write_lock);
 	rc = barrier_get(t->svc->barrier, where, &text, &len);
 	if (rc == COFFER_ERR_NOT_FOUND) {
-		rc = mount_table_builtins(t, &v, &n);
+		mount_table_builtins(t, &v, &n);
 		/* An empty table is not stored, so that a later build with kv creates secret/. */
-		if (rc == 0 && n > 0)
+		rc = 0;
+		if (n > 0)
 			rc = mount_table_commit(t, v, n);
-		else if (rc == 0)
+		else
 			mount_table_swap(t, v, n);
 		goto out;
 	}
@@ -554,15 +525,8 @@ int mount_table_add(struct mount_table *t, const char *path, const char *type,
 		if (mount_overlaps(t->entries[i]->path, norm))
 			goto out;
 	}
-	rc = COFFER_ERR_NOMEM;
 	v = mount_table_dup(t);
-	if (v == NULL)
-		goto out;
 	v[t->n] = mount_entry_create(t, norm, type, description, options);
-	if (v[t->n] == NULL) {
-		mount_entries_free(v, t->n);
-		goto out;
-	}
 	v[t->n]->default_lease_ttl_s = default_lease_ttl_s;
 	v[t->n]->max_lease_ttl_s = max_lease_ttl_s;
 	rc = mount_table_commit(t, v, t->n + 1);
@@ -657,10 +621,7 @@ int mount_table_remove(struct mount_table *t, const char *path)
 	rc = COFFER_ERR_INVALID;
 	if (t->is_auth && strcmp(t->entries[at]->type, "token") == 0)
 		goto out;
-	rc = COFFER_ERR_NOMEM;
-	v = calloc(t->n, sizeof(*v));
-	if (v == NULL)
-		goto out;
+	v = xcalloc(t->n, sizeof(*v));
 	for (i = 0; i < t->n; i++) {
 		if ((ssize_t)i == at)
 			continue;
@@ -704,15 +665,10 @@ int mount_table_tune(struct mount_table *t, const char *path, const char *descri
 	at = mount_table_lock_find(t, path, norm, sizeof(norm));
 	if (at < 0)
 		return COFFER_ERR_NOT_FOUND;
-	rc = COFFER_ERR_NOMEM;
 	m = mount_entry_copy(t, t->entries[at]);
-	if (m == NULL)
-		goto out;
 	if (description != NULL) {
 		free(m->description);
-		m->description = strdup(description);
-		if (m->description == NULL)
-			goto out;
+		m->description = xstrdup(description);
 	}
 	if (default_lease_ttl_s != NULL)
 		m->default_lease_ttl_s = *default_lease_ttl_s;
@@ -721,10 +677,7 @@ int mount_table_tune(struct mount_table *t, const char *path, const char *descri
 	rc = COFFER_ERR_INVALID;
 	if (!mount_ttls_valid(m->default_lease_ttl_s, m->max_lease_ttl_s))
 		goto out;
-	rc = COFFER_ERR_NOMEM;
 	v = mount_table_dup(t);
-	if (v == NULL)
-		goto out;
 	mount_entry_release(v[at]);
 	v[at] = m;
 	m = NULL;
@@ -753,20 +706,13 @@ json_t *mount_entry_json(const struct mount_entry *m)
 
 json_t *mount_table_json(struct mount_table *t)
 {
-	json_t *o = json_object(), *e;
+	json_t *o = json_object();
 	size_t i;
 
-	if (o == NULL)
-		return NULL;
+	/* Every entry was stored as JSON (mount_table_persist()): jansson takes its strings. */
 	pthread_rwlock_rdlock(&t->lock);
-	for (i = 0; i < t->n; i++) {
-		e = mount_entry_json(t->entries[i]);
-		if (e == NULL || json_object_set_new(o, t->entries[i]->path, e) != 0) {
-			json_decref(o);
-			o = NULL;
-			break;
-		}
-	}
+	for (i = 0; i < t->n; i++)
+		json_object_set_new(o, t->entries[i]->path, mount_entry_json(t->entries[i]));
 	pthread_rwlock_unlock(&t->lock);
 	return o;
 }

@@ -62,10 +62,6 @@ static void mount_sys_list(const struct engine_ctx *ctx, struct request *req, st
 {
 	json_t *data = mount_table_json(mount_sys_table(ctx, is_auth));
 
-	if (data == NULL) {
-		response_err(resp, COFFER_ERR_NOMEM);
-		return;
-	}
 	response_legacy(resp, req, data);
 }
 
@@ -101,8 +97,6 @@ static int mount_sys_secret_options(const char *type, const json_t *in, json_t *
 	         !(json_is_string(v) && json_string_length(v) == 0))
 		return COFFER_ERR_INVALID;
 	*out = json_is_object(in) ? json_deep_copy(in) : json_object();
-	if (*out == NULL)
-		return COFFER_ERR_NOMEM;
 	json_object_set_new(*out, "version", json_string(strcmp(type, "generic") == 0 ? "1" : ver));
 	return 0;
 }
@@ -223,10 +217,6 @@ static void mount_sys_tune_read(const struct engine_ctx *ctx, struct request *re
 	    (json_int_t)(m->max_lease_ttl_s ? m->max_lease_ttl_s : TOKEN_SYSTEM_MAX_TTL_S),
 	    "force_no_cache", 0, "options", json_deep_copy(m->options));
 	mount_entry_release(m);
-	if (data == NULL) {
-		response_err(resp, COFFER_ERR_NOMEM);
-		return;
-	}
 	response_legacy(resp, req, data);
 }
 
@@ -267,10 +257,6 @@ static void mount_sys_read(const struct engine_ctx *ctx, struct request *req, st
 	}
 	data = mount_entry_json(m);
 	mount_entry_release(m);
-	if (data == NULL) {
-		response_err(resp, COFFER_ERR_NOMEM);
-		return;
-	}
 	response_envelope(resp, req, data, NULL, NULL);
 }
 

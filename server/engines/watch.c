@@ -15,9 +15,9 @@
 #include "store/barrier.h"
 #include "api/request.h"
 #include "json.h"
-#include "log.h"
 #include "path.h"
 #include "engines/watch.h"
+#include "xmalloc.h"
 
 #define WATCH_MAX_HELD 1024 /* held requests at once; more get 429 */
 #define WATCH_BUCKETS 4096
@@ -121,13 +121,8 @@ uint64_t watch_next_index(struct watch *w)
 	idx = now > w->last ? now : w->last + 1;
 	w->last = idx;
 	if (w->n_pending == w->cap_pending) {
-		size_t cap = w->cap_pending != 0 ? w->cap_pending * 2 : 64;
-		uint64_t *v = reallocarray(w->pending, cap, sizeof(*v));
-
-		if (v == NULL)
-			fatal("out of memory");
-		w->pending = v;
-		w->cap_pending = cap;
+		w->cap_pending = w->cap_pending != 0 ? w->cap_pending * 2 : 64;
+		w->pending = xreallocarray(w->pending, w->cap_pending, sizeof(*w->pending));
 	}
 	w->pending[w->n_pending++] = idx; /* ascending: idx is the largest yet */
 	pthread_mutex_unlock(&w->mu);
@@ -204,13 +199,14 @@ static void watch_record(struct watch *w, const char *path, uint64_t index)
 
 	for (p = w->buckets[b]; p != NULL && strcmp(p->path, path) != 0; p = p->next)
 		;
-	if (p == NULL && (p = malloc(sizeof(*p) + strlen(path) + 1)) != NULL) {
+	if (p == NULL) {
+		p = xmalloc(sizeof(*p) + strlen(path) + 1);
 		memcpy(p->path, path, strlen(path) + 1);
 		p->index = 0;
 		p->next = w->buckets[b];
 		w->buckets[b] = p;
 	}
-	if (p != NULL && index > p->index)
+	if (index > p->index)
 		p->index = index;
 }
 
@@ -246,13 +242,11 @@ void watch_notify_prefix(struct watch *w, const char *prefix, uint64_t index)
 	size_t i;
 
 	pthread_mutex_lock(&w->mu);
-	p = malloc(sizeof(*p) + strlen(prefix) + 1);
-	if (p != NULL) {
-		memcpy(p->path, prefix, strlen(prefix) + 1);
-		p->index = index;
-		p->next = w->prefixes;
-		w->prefixes = p;
-	}
+	p = xmalloc(sizeof(*p) + strlen(prefix) + 1);
+	memcpy(p->path, prefix, strlen(prefix) + 1);
+	p->index = index;
+	p->next = w->prefixes;
+	w->prefixes = p;
 	watch_index_done_locked(w, index);
 	for (ww = w->waiters; ww != NULL; ww = next) {
 		next = ww->next;
@@ -298,23 +292,18 @@ static void *watch_timer_main(void *arg)
 	return NULL;
 }
 
-int watch_new(struct barrier *b, struct watch **out)
+struct watch *watch_new(struct barrier *b)
 {
-	struct watch *w;
+	struct watch *w = xcalloc(1, sizeof(*w));
 	pthread_condattr_t ca;
 
-	*out = NULL;
-	w = calloc(1, sizeof(*w));
-	if (w == NULL)
-		return COFFER_ERR_NOMEM;
 	w->b = b;
 	pthread_mutex_init(&w->mu, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&w->cond, &ca);
 	pthread_condattr_destroy(&ca);
-	*out = w;
-	return 0;
+	return w;
 }
 
 static void watch_forget_paths(struct watch *w)
@@ -580,9 +569,7 @@ void watch_answer(struct watch *w, struct watch_query *q, struct response *resp)
 		goto out;
 	}
 	pthread_mutex_unlock(&w->mu);
-	ww = calloc(1, sizeof(*ww));
-	if (ww == NULL)
-		fatal("out of memory");
+	ww = xcalloc(1, sizeof(*ww));
 	ww->hold.arm = watch_hold_arm;
 	ww->hold.finish = watch_hold_finish;
 	ww->hold.release = watch_hold_release;

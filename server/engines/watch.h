@@ -22,7 +22,7 @@
 struct watch;
 struct barrier;
 
-int watch_new(struct barrier *b, struct watch **out);
+struct watch *watch_new(struct barrier *b);
 void watch_free(struct watch *w);
 /* At unseal: load the persisted index. At seal: wake and end every held request (503). */
 int watch_setup(struct watch *w);

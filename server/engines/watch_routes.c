@@ -12,8 +12,8 @@
 #include "identity/policy.h"
 #include "identity/token.h"
 #include "json.h"
-#include "log.h"
 #include "path.h"
+#include "xmalloc.h"
 
 #define WATCH_MAX_PATHS 256 /* per request */
 #define WATCH_DEFAULT_WAIT_S 60
@@ -35,9 +35,7 @@ static int watch_parse_paths(const struct request *req, struct response *resp, c
 		json_decref(list);
 		return COFFER_ERR_INVALID;
 	}
-	paths = calloc(json_array_size(list), sizeof(char *));
-	if (paths == NULL)
-		fatal("out of memory");
+	paths = xcalloc(json_array_size(list), sizeof(char *));
 	for (i = 0; i < json_array_size(list); i++) {
 		const char *p = json_string_value(json_array_get(list, i));
 
@@ -53,9 +51,7 @@ static int watch_parse_paths(const struct request *req, struct response *resp, c
 			err = COFFER_ERR_PERMISSION;
 			goto out;
 		}
-		paths[n] = strdup(norm);
-		if (paths[n++] == NULL)
-			fatal("out of memory");
+		paths[n++] = xstrdup(norm);
 	}
 	*out = paths;
 	*n_out = n;

@@ -181,3 +181,12 @@ def test_internal_ui_mounts_finds_the_mount(s):
     assert_error(r, 403, "preflight capability check returned 403, please ensure client's "
                          "policies grant access to the path")
     assert "data" not in r.json(), r.text
+
+
+def test_a_mount_path_that_is_not_utf8_is_refused(s):
+    # path_normalize() keeps bytes above 0x7f; the mount table is JSON, so such a path is the
+    # client's mistake (400), and the table goes on as it was.
+    before = mounts(s)
+    r = s.post("sys/mounts/bad%FF", token=s.root, json={"type": "kv"})
+    assert_error(r, 400)
+    assert mounts(s) == before

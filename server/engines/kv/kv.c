@@ -12,6 +12,7 @@
 #include "engines/kv/kv_int.h"
 #include "log.h"
 #include "engines/mount.h"
+#include "xmalloc.h"
 
 const char *kv_secret_path(const struct request *req)
 {
@@ -29,33 +30,21 @@ int kv_require_path(const struct request *req, struct response *resp, const char
 	return COFFER_ERR_INVALID;
 }
 
-int kv_api_paths(const struct request *req, const char *p, char **data, char **meta)
+void kv_api_paths(const struct request *req, const char *p, char **data, char **meta)
 {
-	*data = *meta = NULL;
-	if (asprintf(data, "%sdata/%s", req->mount->path, p) < 0) {
-		*data = NULL;
-		return COFFER_ERR_NOMEM;
-	}
-	if (asprintf(meta, "%smetadata/%s", req->mount->path, p) < 0) {
-		free(*data);
-		*data = *meta = NULL;
-		return COFFER_ERR_NOMEM;
-	}
-	return 0;
+	xasprintf(data, "%sdata/%s", req->mount->path, p);
+	xasprintf(meta, "%smetadata/%s", req->mount->path, p);
 }
 
 void kv_list_route(const struct engine_ctx *ctx, struct request *req, struct response *resp,
                    const char *kind)
 {
 	const char *p = kv_secret_path(req);
-	char *folder = NULL;
+	char *folder;
 	json_t *keys = NULL;
 	int err;
 
-	if (asprintf(&folder, "%s%s", p, p[0] != '\0' ? "/" : "") < 0) {
-		response_err(resp, COFFER_ERR_NOMEM);
-		return;
-	}
+	xasprintf(&folder, "%s%s", p, p[0] != '\0' ? "/" : "");
 	err = kv_store_list(ctx, kind, folder, &keys);
 	free(folder);
 	if (err != 0)

@@ -11,6 +11,7 @@
 #include "duration.h"
 #include "json.h"
 #include "engines/kv/kv_int.h"
+#include "xmalloc.h"
 
 void kv_meta_init(struct kv_meta *m, int64_t now_ns)
 {
@@ -26,22 +27,17 @@ void kv_meta_clear(struct kv_meta *m)
 	memset(m, 0, sizeof(*m));
 }
 
-static int kv_meta_reserve(struct kv_meta *m, size_t n)
+static void kv_meta_reserve(struct kv_meta *m, size_t n)
 {
-	struct kv_version *nv;
 	size_t cap;
 
 	if (n <= m->cap_versions)
-		return 0;
+		return;
 	cap = m->cap_versions != 0 ? m->cap_versions : 4;
 	while (cap < n)
 		cap *= 2;
-	nv = realloc(m->versions, cap * sizeof(*nv));
-	if (nv == NULL)
-		return COFFER_ERR_NOMEM;
-	m->versions = nv;
+	m->versions = xreallocarray(m->versions, cap, sizeof(*m->versions));
 	m->cap_versions = cap;
-	return 0;
 }
 
 /*
@@ -92,15 +88,16 @@ int kv_meta_encode(const struct kv_meta *m, uint8_t **out, size_t *out_len)
 	*out = NULL;
 	*out_len = 0;
 	if (m->custom_metadata != NULL) {
-		if ((cm = coffer_json_dump(m->custom_metadata)) == NULL)
-			return COFFER_ERR_NOMEM;
+		cm = coffer_json_dump(m->custom_metadata);
 		cm_len = strlen(cm);
 	}
-	len = KV_META_HEAD + m->n_versions * KV_META_VERSION_LEN + 4 + cm_len;
-	if (m->n_versions > UINT32_MAX || cm_len > UINT32_MAX || (buf = malloc(len)) == NULL) {
+	/* Neither count fits its 4 bytes only past every limit (max_versions, custom metadata). */
+	if (m->n_versions > UINT32_MAX || cm_len > UINT32_MAX) {
 		coffer_json_free_text(cm);
-		return COFFER_ERR_NOMEM;
+		return COFFER_ERR_TOO_LARGE;
 	}
+	len = KV_META_HEAD + m->n_versions * KV_META_VERSION_LEN + 4 + cm_len;
+	buf = xmalloc(len);
 	p = buf;
 	*p++ = KV_META_MAGIC;
 	*p++ = KV_META_FORMAT;
@@ -147,8 +144,7 @@ int kv_meta_decode(const uint8_t *buf, size_t len, struct kv_meta *m)
 	p += 52;
 	if ((size_t)(end - p) < 4 || n > ((size_t)(end - p) - 4) / KV_META_VERSION_LEN)
 		return COFFER_ERR_INTEGRITY;
-	if (kv_meta_reserve(m, n) != 0)
-		return COFFER_ERR_NOMEM;
+	kv_meta_reserve(m, n);
 	for (size_t i = 0; i < n; i++, p += KV_META_VERSION_LEN) {
 		struct kv_version *v = &m->versions[i];
 
@@ -190,8 +186,7 @@ struct kv_version *kv_meta_add_version(struct kv_meta *m, int64_t now_ns, int64_
 {
 	struct kv_version *v;
 
-	if (kv_meta_reserve(m, m->n_versions + 1) != 0)
-		return NULL;
+	kv_meta_reserve(m, m->n_versions + 1);
 	v = &m->versions[m->n_versions++];
 	v->version = ++m->current_version;
 	v->created_ns = now_ns;
@@ -237,19 +232,18 @@ bool kv_version_is_deleted(const struct kv_version *v, int64_t now_ns)
 
 char *kv_version_api_text(const struct kv_meta *m, const struct kv_version *v)
 {
-	char created[KV_TIME_LEN], deleted[KV_TIME_LEN], *cm = NULL, *out = NULL;
+	char created[KV_TIME_LEN], deleted[KV_TIME_LEN], *cm = NULL, *out;
 
-	if (m->custom_metadata != NULL && (cm = coffer_json_dump(m->custom_metadata)) == NULL)
-		return NULL;
+	if (m->custom_metadata != NULL)
+		cm = coffer_json_dump(m->custom_metadata);
 	kv_format_time(v->created_ns, created);
 	kv_format_time(v->deletion_ns, deleted);
 	/* Times are digits and punctuation only: nothing to escape. */
-	if (asprintf(&out,
-	             "{\"created_time\":\"%s\",\"custom_metadata\":%s,\"deletion_time\":\"%s\","
-	             "\"destroyed\":%s,\"version\":%llu}",
-	             created, cm != NULL ? cm : "null", deleted, v->is_destroyed ? "true" : "false",
-	             (unsigned long long)v->version) < 0)
-		out = NULL;
+	xasprintf(&out,
+	          "{\"created_time\":\"%s\",\"custom_metadata\":%s,\"deletion_time\":\"%s\","
+	          "\"destroyed\":%s,\"version\":%llu}",
+	          created, cm != NULL ? cm : "null", deleted, v->is_destroyed ? "true" : "false",
+	          (unsigned long long)v->version);
 	coffer_json_free_text(cm);
 	return out;
 }
@@ -273,18 +267,15 @@ static json_t *kv_versions_api_json(const struct kv_meta *m)
 	const struct kv_version *v;
 	size_t i;
 
-	for (i = 0; o != NULL && i < m->n_versions; i++) {
+	for (i = 0; i < m->n_versions; i++) {
 		v = &m->versions[i];
 		kv_format_time(v->created_ns, created);
 		kv_format_time(v->deletion_ns, deleted);
 		snprintf(key, sizeof(key), "%llu", (unsigned long long)v->version);
-		if (json_object_set_new(o, key,
-		                        json_pack("{s:s,s:s,s:b}", "created_time", created,
-		                                  "deletion_time", deleted, "destroyed",
-		                                  v->is_destroyed)) != 0) {
-			json_decref(o);
-			return NULL;
-		}
+		json_object_set_new(o, key,
+		                    json_pack("{s:s,s:s,s:b}", "created_time", created,
+		                              "deletion_time", deleted, "destroyed",
+		                              v->is_destroyed));
 	}
 	return o;
 }

@@ -62,7 +62,7 @@ enum kv_cas_result { KV_CAS_OK, KV_CAS_REQUIRED, KV_CAS_MISMATCH };
 int64_t kv_now_ns(void);
 /* RFC 3339 UTC with nanoseconds; "" when ns is 0. */
 void kv_format_time(int64_t ns, char out[KV_TIME_LEN]);
-/* RFC 7386 merge patch of target (NULL = absent) with patch: a new value, NULL when out of memory.
+/* RFC 7386 merge patch of target (NULL = absent) with patch: a new value, NULL when patch is NULL.
  */
 json_t *kv_merge_patch(const json_t *target, const json_t *patch);
 /* The keys of data with every leaf replaced by null, down to depth levels (0 = unlimited). */
@@ -91,7 +91,7 @@ void kv_meta_clear(struct kv_meta *m);
 int kv_meta_encode(const struct kv_meta *m, uint8_t **out, size_t *out_len);
 int kv_meta_decode(const uint8_t *buf, size_t len, struct kv_meta *m);
 struct kv_version *kv_meta_find(const struct kv_meta *m, uint64_t version);
-/* Append version current+1 created at now_ns; the new entry or NULL when out of memory. */
+/* Append version current+1 created at now_ns; the new entry. */
 struct kv_version *kv_meta_add_version(struct kv_meta *m, int64_t now_ns, int64_t deletion_ns);
 /* How many of the oldest entries must go to keep max_versions (Vault's rule). */
 size_t kv_meta_prune_count(const struct kv_meta *m, uint64_t max_versions);
@@ -114,8 +114,9 @@ int kv_parse_settings(const json_t *body, struct kv_config *out, bool *has_max, 
 
 /* kv_store.c: barrier rows, the per-key write lock and atomic commits with a watch index. */
 struct kv_batch;
-int kv_store_meta_path(const char *p, char **out);
-int kv_store_ver_path(const char *p, uint64_t v, char **out);
+/* The barrier paths of p's metadata row and of its version v (malloc'd). */
+char *kv_store_meta_path(const char *p);
+char *kv_store_ver_path(const char *p, uint64_t v);
 int kv_store_load_meta(const struct engine_ctx *ctx, const char *p, struct kv_meta *out);
 int kv_store_load_config(const struct engine_ctx *ctx, struct kv_config *out);
 /* A JSON object row at path (absolute barrier path); COFFER_ERR_NOT_FOUND when absent. */
@@ -141,14 +142,15 @@ void kv_store_unlock(const struct mount_entry *m, const char *p);
 struct kv_batch *kv_batch_new(void);
 void kv_batch_free(struct kv_batch *b);
 /* Queue a put (path is stolen, text is stolen and freed with coffer_json_free_text). */
-int kv_batch_put_text(struct kv_batch *b, char *path, char *text);
-int kv_batch_put_json(struct kv_batch *b, char *path, const json_t *v);
-int kv_batch_delete(struct kv_batch *b, char *path);
-/* The meta row of p and the data rows of pruned/destroyed versions are usual members. */
+void kv_batch_put_text(struct kv_batch *b, char *path, char *text);
+void kv_batch_put_json(struct kv_batch *b, char *path, const json_t *v);
+void kv_batch_delete(struct kv_batch *b, char *path);
+/* The meta row of p and the data rows of pruned/destroyed versions are usual members. 0, or
+ * kv_meta_encode()'s error. */
 int kv_batch_put_meta(struct kv_batch *b, const char *p, const struct kv_meta *meta);
 /* A version's data row (text is stolen), and its removal. */
-int kv_batch_put_version(struct kv_batch *b, const char *p, uint64_t v, char *text);
-int kv_batch_delete_version(struct kv_batch *b, const char *p, uint64_t v);
+void kv_batch_put_version(struct kv_batch *b, const char *p, uint64_t v, char *text);
+void kv_batch_delete_version(struct kv_batch *b, const char *p, uint64_t v);
 /* The engine's purge (unmount): delete every version row, found through the metadata rows; the
  * listed rows go with the mount's prefix afterwards. */
 int kv_purge(const struct engine_ctx *ctx);
@@ -159,7 +161,7 @@ int kv_batch_commit(const struct engine_ctx *ctx, struct kv_batch *b, const char
 const char *kv_secret_path(const struct request *req);
 int kv_require_path(const struct request *req, struct response *resp, const char **p);
 /* "<mount>data/<p>" and "<mount>metadata/<p>" into malloc'd strings for watch_notify. */
-int kv_api_paths(const struct request *req, const char *p, char **data, char **meta);
+void kv_api_paths(const struct request *req, const char *p, char **data, char **meta);
 void kv_respond_err(struct response *resp, int err, const char *what);
 /* LIST of the request's path as a folder below the mount's prefix + kind ("meta/" or ""): 404 when
  * it holds no keys. */
@@ -181,8 +183,8 @@ void kv_delete_route(const struct engine_ctx *ctx, struct request *req, struct r
 void kv_undelete_route(const struct engine_ctx *ctx, struct request *req, struct response *resp);
 void kv_destroy_route(const struct engine_ctx *ctx, struct request *req, struct response *resp);
 /* Prune meta to the effective max_versions, queuing deletes of the pruned data rows. */
-int kv_prune_into(struct kv_batch *b, const char *p, struct kv_meta *meta,
-                  const struct kv_config *cfg);
+void kv_prune_into(struct kv_batch *b, const char *p, struct kv_meta *meta,
+                   const struct kv_config *cfg);
 void kv_v1_route(const struct engine_ctx *ctx, struct request *req, struct response *resp);
 int kv_v1_exists(const struct engine_ctx *ctx, struct request *req);
 

@@ -80,10 +80,6 @@ static int kv_meta_update_apply(struct kv_meta *meta, const struct kv_meta_updat
 		return 0;
 	cm = is_patch ? kv_merge_patch(meta->custom_metadata, u->custom_metadata)
 	              : json_deep_copy(u->custom_metadata);
-	if (cm == NULL) {
-		response_err(resp, COFFER_ERR_NOMEM);
-		return COFFER_ERR_NOMEM;
-	}
 	if (kv_custom_metadata_check(cm, msg, sizeof(msg)) != 0) {
 		json_decref(cm);
 		response_invalid(resp, "%s", msg);
@@ -125,13 +121,12 @@ static int kv_metadata_store(const struct engine_ctx *ctx, const struct request 
 	if (err != 0)
 		goto out;
 	b = kv_batch_new();
-	err = b == NULL ? COFFER_ERR_NOMEM : kv_prune_into(b, p, &meta, &cfg);
-	if (err == 0)
-		err = kv_batch_put_meta(b, p, &meta);
-	if (err == 0)
-		err = kv_api_paths(req, p, &dpath, &mpath);
-	if (err == 0)
+	kv_prune_into(b, p, &meta, &cfg);
+	err = kv_batch_put_meta(b, p, &meta);
+	if (err == 0) {
+		kv_api_paths(req, p, &dpath, &mpath);
 		err = kv_batch_commit(ctx, b, (const char *const[]){dpath, mpath, NULL});
+	}
 	if (err != 0)
 		kv_respond_err(resp, err, "metadata write");
 out:
@@ -164,7 +159,7 @@ static int kv_metadata_purge(const struct engine_ctx *ctx, const struct request 
 {
 	struct kv_meta meta = {0};
 	struct kv_batch *b = NULL;
-	char *path = NULL, *dpath = NULL, *mpath = NULL;
+	char *dpath = NULL, *mpath = NULL;
 	size_t i;
 	int err;
 
@@ -172,20 +167,15 @@ static int kv_metadata_purge(const struct engine_ctx *ctx, const struct request 
 	if (err == COFFER_ERR_NOT_FOUND)
 		return 0;
 	b = kv_batch_new();
-	if (err == 0 && b == NULL)
-		err = COFFER_ERR_NOMEM;
-	for (i = 0; err == 0 && i < meta.n_versions; i++) {
-		if (!meta.versions[i].is_destroyed)
-			err = kv_batch_delete_version(b, p, meta.versions[i].version);
-	}
-	if (err == 0)
-		err = kv_store_meta_path(p, &path);
-	if (err == 0)
-		err = kv_batch_delete(b, path);
-	if (err == 0)
-		err = kv_api_paths(req, p, &dpath, &mpath);
-	if (err == 0)
+	if (err == 0) {
+		for (i = 0; i < meta.n_versions; i++) {
+			if (!meta.versions[i].is_destroyed)
+				kv_batch_delete_version(b, p, meta.versions[i].version);
+		}
+		kv_batch_delete(b, kv_store_meta_path(p));
+		kv_api_paths(req, p, &dpath, &mpath);
 		err = kv_batch_commit(ctx, b, (const char *const[]){dpath, mpath, NULL});
+	}
 	free(mpath);
 	free(dpath);
 	kv_batch_free(b);
@@ -247,8 +237,8 @@ static int kv_config_store(const struct engine_ctx *ctx, const struct kv_config 
                            bool has_cas, bool has_dva)
 {
 	struct kv_config cfg;
-	char *path = NULL, *text = NULL;
-	json_t *j = NULL;
+	char *text;
+	json_t *j;
 	int err;
 
 	err = kv_store_load_config(ctx, &cfg);
@@ -261,14 +251,9 @@ static int kv_config_store(const struct engine_ctx *ctx, const struct kv_config 
 	if (has_dva)
 		cfg.delete_version_after_s = set->delete_version_after_s;
 	j = kv_config_to_json(&cfg);
-	text = j != NULL ? coffer_json_dump(j) : NULL;
-	if (text == NULL || asprintf(&path, "config") < 0)
-		err = COFFER_ERR_NOMEM;
-	else
-		err = barrier_view_put(&ctx->store, path, (const uint8_t *)text, strlen(text));
-	free(path);
-	if (text != NULL)
-		coffer_json_free_text(text);
+	text = coffer_json_dump(j);
+	err = barrier_view_put(&ctx->store, "config", (const uint8_t *)text, strlen(text));
+	coffer_json_free_text(text);
 	json_decref(j);
 	return err;
 }

@@ -17,6 +17,7 @@
 #include "engines/mount.h"
 #include "secmem.h"
 #include "engines/watch.h"
+#include "xmalloc.h"
 
 #define KV_LOCK_STRIPES 64
 
@@ -33,14 +34,20 @@ struct kv_batch {
 	size_t cap;
 };
 
-int kv_store_meta_path(const char *p, char **out)
+char *kv_store_meta_path(const char *p)
 {
-	return asprintf(out, "meta/%s", p) < 0 ? COFFER_ERR_NOMEM : 0;
+	char *path;
+
+	xasprintf(&path, "meta/%s", p);
+	return path;
 }
 
-int kv_store_ver_path(const char *p, uint64_t v, char **out)
+char *kv_store_ver_path(const char *p, uint64_t v)
 {
-	return asprintf(out, "ver/%s/%llu", p, (unsigned long long)v) < 0 ? COFFER_ERR_NOMEM : 0;
+	char *path;
+
+	xasprintf(&path, "ver/%s/%llu", p, (unsigned long long)v);
+	return path;
 }
 
 int kv_store_load_object(const struct engine_ctx *ctx, const char *path, json_t **out)
@@ -66,15 +73,13 @@ int kv_store_load_object(const struct engine_ctx *ctx, const char *path, json_t 
 
 int kv_store_load_meta(const struct engine_ctx *ctx, const char *p, struct kv_meta *out)
 {
-	char *path = NULL;
+	char *path = kv_store_meta_path(p);
 	uint8_t *buf = NULL;
 	size_t len = 0;
 	int err;
 
 	memset(out, 0, sizeof(*out));
-	err = kv_store_meta_path(p, &path);
-	if (err == 0)
-		err = barrier_view_get(&ctx->store, path, &buf, &len);
+	err = barrier_view_get(&ctx->store, path, &buf, &len);
 	if (err == 0) {
 		err = kv_meta_decode(buf, len, out);
 		secmem_freezero(buf, len);
@@ -85,46 +90,38 @@ int kv_store_load_meta(const struct engine_ctx *ctx, const char *p, struct kv_me
 
 int kv_store_load_config(const struct engine_ctx *ctx, struct kv_config *out)
 {
-	char *path = NULL;
 	json_t *j = NULL;
 	int err;
 
 	memset(out, 0, sizeof(*out));
-	if (asprintf(&path, "config") < 0)
-		return COFFER_ERR_NOMEM;
-	err = kv_store_load_object(ctx, path, &j);
+	err = kv_store_load_object(ctx, "config", &j);
 	if (err == 0)
 		err = kv_config_from_json(j, out);
 	else if (err == COFFER_ERR_NOT_FOUND)
 		err = 0;
 	json_decref(j);
-	free(path);
 	return err;
 }
 
 int kv_store_load_version_text(const struct engine_ctx *ctx, const char *p, uint64_t v,
                                uint8_t **out, size_t *out_len)
 {
-	char *path = NULL;
+	char *path = kv_store_ver_path(p, v);
 	int err;
 
 	*out = NULL;
-	err = kv_store_ver_path(p, v, &path);
-	if (err == 0)
-		err = barrier_view_get(&ctx->store, path, out, out_len);
+	err = barrier_view_get(&ctx->store, path, out, out_len);
 	free(path);
 	return err;
 }
 
 int kv_store_load_version(const struct engine_ctx *ctx, const char *p, uint64_t v, json_t **out)
 {
-	char *path = NULL;
+	char *path = kv_store_ver_path(p, v);
 	int err;
 
 	*out = NULL;
-	err = kv_store_ver_path(p, v, &path);
-	if (err == 0)
-		err = kv_store_load_object(ctx, path, out);
+	err = kv_store_load_object(ctx, path, out);
 	free(path);
 	return err;
 }
@@ -137,20 +134,21 @@ int kv_store_list(const struct engine_ctx *ctx, const char *kind, const char *fo
 	int err;
 
 	*keys = NULL;
-	if (asprintf(&path, "%s%s", kind, folder) < 0)
-		return COFFER_ERR_NOMEM;
+	xasprintf(&path, "%s%s", kind, folder);
 	err = barrier_view_list(&ctx->store, path, &names, &n);
 	if (err != 0)
 		goto out;
 	arr = json_array();
 	for (i = 0; arr != NULL && i < n; i++) {
+		/* A stored name that is not UTF-8 (a path may hold any byte above 0x7f) cannot be
+		 * listed in JSON. */
 		if (json_array_append_new(arr, json_string(names[i])) != 0) {
 			json_decref(arr);
 			arr = NULL;
 		}
 	}
 	if (arr == NULL) {
-		err = COFFER_ERR_NOMEM;
+		err = COFFER_ERR_INTERNAL;
 		goto out;
 	}
 	*keys = arr;
@@ -191,7 +189,7 @@ void kv_store_unlock(const struct mount_entry *m, const char *p)
 
 struct kv_batch *kv_batch_new(void)
 {
-	return calloc(1, sizeof(struct kv_batch));
+	return xcalloc(1, sizeof(struct kv_batch));
 }
 
 void kv_batch_free(struct kv_batch *b)
@@ -213,116 +211,78 @@ void kv_batch_free(struct kv_batch *b)
 	free(b);
 }
 
-static int kv_batch_reserve(struct kv_batch *b)
+static void kv_batch_reserve(struct kv_batch *b)
 {
-	struct barrier_op *ops;
-	void **vals;
-	bool *is_text;
-	size_t cap;
-
 	if (b->n < b->cap)
-		return 0;
-	cap = b->cap != 0 ? b->cap * 2 : 8;
-	if ((ops = realloc(b->ops, cap * sizeof(*ops))) == NULL)
-		return COFFER_ERR_NOMEM;
-	b->ops = ops;
-	if ((vals = realloc(b->vals, cap * sizeof(*vals))) == NULL)
-		return COFFER_ERR_NOMEM;
-	b->vals = vals;
-	if ((is_text = realloc(b->is_text, cap * sizeof(*is_text))) == NULL)
-		return COFFER_ERR_NOMEM;
-	b->is_text = is_text;
-	b->cap = cap;
-	return 0;
+		return;
+	b->cap = b->cap != 0 ? b->cap * 2 : 8;
+	b->ops = xreallocarray(b->ops, b->cap, sizeof(*b->ops));
+	b->vals = xreallocarray(b->vals, b->cap, sizeof(*b->vals));
+	b->is_text = xreallocarray(b->is_text, b->cap, sizeof(*b->is_text));
 }
 
-static int kv_batch_put_as(struct kv_batch *b, enum barrier_op_type type, char *path, char *text)
+static void kv_batch_put_as(struct kv_batch *b, enum barrier_op_type type, char *path, char *text)
 {
-	if (path == NULL || text == NULL || kv_batch_reserve(b) != 0) {
-		free(path);
-		if (text != NULL)
-			coffer_json_free_text(text);
-		return COFFER_ERR_NOMEM;
-	}
+	kv_batch_reserve(b);
 	b->ops[b->n] = (struct barrier_op){type, path, (const uint8_t *)text, strlen(text)};
 	b->vals[b->n] = text;
 	b->is_text[b->n++] = true;
-	return 0;
 }
 
 /* Queue a put of len malloc'd bytes (stolen, like path). */
-static int kv_batch_put_bytes(struct kv_batch *b, char *path, uint8_t *buf, size_t len)
+static void kv_batch_put_bytes(struct kv_batch *b, char *path, uint8_t *buf, size_t len)
 {
-	if (path == NULL || buf == NULL || kv_batch_reserve(b) != 0) {
-		free(path);
-		if (buf != NULL)
-			secmem_freezero(buf, len);
-		return COFFER_ERR_NOMEM;
-	}
+	kv_batch_reserve(b);
 	b->ops[b->n] = (struct barrier_op){BARRIER_PUT, path, buf, len};
 	b->vals[b->n] = buf;
 	b->is_text[b->n++] = false;
-	return 0;
 }
 
-int kv_batch_put_text(struct kv_batch *b, char *path, char *text)
+void kv_batch_put_text(struct kv_batch *b, char *path, char *text)
 {
-	return kv_batch_put_as(b, BARRIER_PUT, path, text);
+	kv_batch_put_as(b, BARRIER_PUT, path, text);
 }
 
-int kv_batch_put_json(struct kv_batch *b, char *path, const json_t *v)
+void kv_batch_put_json(struct kv_batch *b, char *path, const json_t *v)
 {
-	return kv_batch_put_text(b, path, v != NULL ? coffer_json_dump(v) : NULL);
+	kv_batch_put_text(b, path, coffer_json_dump(v));
 }
 
-static int kv_batch_delete_as(struct kv_batch *b, enum barrier_op_type type, char *path)
+static void kv_batch_delete_as(struct kv_batch *b, enum barrier_op_type type, char *path)
 {
-	if (path == NULL || kv_batch_reserve(b) != 0) {
-		free(path);
-		return COFFER_ERR_NOMEM;
-	}
+	kv_batch_reserve(b);
 	b->ops[b->n] = (struct barrier_op){type, path, NULL, 0};
 	b->vals[b->n] = NULL;
 	b->is_text[b->n++] = false;
-	return 0;
 }
 
-int kv_batch_delete(struct kv_batch *b, char *path)
+void kv_batch_delete(struct kv_batch *b, char *path)
 {
-	return kv_batch_delete_as(b, BARRIER_DELETE, path);
+	kv_batch_delete_as(b, BARRIER_DELETE, path);
 }
 
 int kv_batch_put_meta(struct kv_batch *b, const char *p, const struct kv_meta *meta)
 {
-	char *path = NULL;
 	uint8_t *buf = NULL;
 	size_t len = 0;
+	int err;
 
-	if (kv_store_meta_path(p, &path) != 0)
-		return COFFER_ERR_NOMEM;
-	if (kv_meta_encode(meta, &buf, &len) != 0)
-		buf = NULL;
-	return kv_batch_put_bytes(b, path, buf, len);
+	if ((err = kv_meta_encode(meta, &buf, &len)) != 0)
+		return err;
+	kv_batch_put_bytes(b, kv_store_meta_path(p), buf, len);
+	return 0;
 }
 
 /* Version rows are unlisted (barrier.h): the metadata row lists them, and kv_purge() finds them
  * there on unmount. */
-int kv_batch_put_version(struct kv_batch *b, const char *p, uint64_t v, char *text)
+void kv_batch_put_version(struct kv_batch *b, const char *p, uint64_t v, char *text)
 {
-	char *path = NULL;
-
-	if (kv_store_ver_path(p, v, &path) != 0)
-		path = NULL;
-	return kv_batch_put_as(b, BARRIER_PUT_UNLISTED, path, text);
+	kv_batch_put_as(b, BARRIER_PUT_UNLISTED, kv_store_ver_path(p, v), text);
 }
 
-int kv_batch_delete_version(struct kv_batch *b, const char *p, uint64_t v)
+void kv_batch_delete_version(struct kv_batch *b, const char *p, uint64_t v)
 {
-	char *path = NULL;
-
-	if (kv_store_ver_path(p, v, &path) != 0)
-		return COFFER_ERR_NOMEM;
-	return kv_batch_delete_as(b, BARRIER_DELETE_UNLISTED, path);
+	kv_batch_delete_as(b, BARRIER_DELETE_UNLISTED, kv_store_ver_path(p, v));
 }
 
 int kv_batch_commit(const struct engine_ctx *ctx, struct kv_batch *b, const char *const *api_paths)
@@ -368,15 +328,11 @@ static int kv_purge_flush(const struct engine_ctx *ctx, struct kv_batch *b)
 int kv_purge(const struct engine_ctx *ctx)
 {
 	struct kv_batch *b = kv_batch_new();
-	char *folder = NULL, **paths = NULL;
-	size_t i, j, n = 0, folder_len;
-	int err = COFFER_ERR_NOMEM;
+	static const char folder[] = "meta/";
+	char **paths = NULL;
+	size_t i, j, n = 0, folder_len = strlen(folder);
+	int err;
 
-	if (b == NULL || asprintf(&folder, "meta/") < 0) {
-		folder = NULL;
-		goto out;
-	}
-	folder_len = strlen(folder);
 	err = barrier_view_list_tree(&ctx->store, folder, &paths, &n);
 	for (i = 0; err == 0 && i < n; i++) {
 		struct kv_meta meta;
@@ -384,8 +340,8 @@ int kv_purge(const struct engine_ctx *ctx)
 
 		err = kv_store_load_meta(ctx, p, &meta);
 		for (j = 0; err == 0 && j < meta.n_versions; j++) {
-			err = kv_batch_delete_version(b, p, meta.versions[j].version);
-			if (err == 0 && b->n >= KV_PURGE_BATCH)
+			kv_batch_delete_version(b, p, meta.versions[j].version);
+			if (b->n >= KV_PURGE_BATCH)
 				err = kv_purge_flush(ctx, b);
 		}
 		kv_meta_clear(&meta);            /* zeroed by the load whatever happened */
@@ -394,9 +350,7 @@ int kv_purge(const struct engine_ctx *ctx)
 	}
 	if (err == 0)
 		err = kv_purge_flush(ctx, b);
-out:
 	barrier_list_free(paths, n);
-	free(folder);
 	kv_batch_free(b);
 	return err;
 }

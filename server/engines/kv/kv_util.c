@@ -12,6 +12,7 @@
 #include "json.h"
 #include "duration.h"
 #include "engines/kv/kv_int.h"
+#include "xmalloc.h"
 
 int64_t kv_now_ns(void)
 {
@@ -36,11 +37,11 @@ void kv_format_time(int64_t ns, char out[KV_TIME_LEN])
 	coffer_time_format(sec, nsec, 9, out);
 }
 
-/* RFC 7386 §2 on a target we own (stolen, may be NULL); the result, or NULL when out of memory. */
+/* RFC 7386 §2 on a target we own (stolen, may be NULL); the result. */
 static json_t *kv_merge_apply(json_t *target, const json_t *patch)
 {
 	const char *key;
-	json_t *value, *child, *merged;
+	json_t *value, *child;
 
 	if (!json_is_object(patch)) {
 		json_decref(target);
@@ -49,8 +50,6 @@ static json_t *kv_merge_apply(json_t *target, const json_t *patch)
 	if (!json_is_object(target)) {
 		json_decref(target);
 		target = json_object();
-		if (target == NULL)
-			return NULL;
 	}
 	json_object_foreach((json_t *)patch, key, value)
 	{
@@ -59,11 +58,7 @@ static json_t *kv_merge_apply(json_t *target, const json_t *patch)
 			continue;
 		}
 		child = json_incref(json_object_get(target, key));
-		merged = kv_merge_apply(child, value);
-		if (merged == NULL || json_object_set_new(target, key, merged) != 0) {
-			json_decref(target);
-			return NULL;
-		}
+		json_object_set_new(target, key, kv_merge_apply(child, value));
 	}
 	return target;
 }
@@ -74,11 +69,8 @@ json_t *kv_merge_patch(const json_t *target, const json_t *patch)
 
 	if (patch == NULL)
 		return NULL;
-	if (target != NULL && json_is_object(patch)) {
+	if (target != NULL && json_is_object(patch))
 		copy = json_deep_copy(target);
-		if (copy == NULL)
-			return NULL;
-	}
 	return kv_merge_apply(copy, patch);
 }
 
@@ -87,18 +79,13 @@ static json_t *kv_subkeys_level(const json_t *obj, int64_t depth, int64_t level)
 	json_t *out = json_object(), *value, *sub;
 	const char *key;
 
-	if (out == NULL)
-		return NULL;
 	json_object_foreach((json_t *)obj, key, value)
 	{
 		if (json_is_object(value) && (depth == 0 || level < depth))
 			sub = kv_subkeys_level(value, depth, level + 1);
 		else
 			sub = json_null();
-		if (sub == NULL || json_object_set_new(out, key, sub) != 0) {
-			json_decref(out);
-			return NULL;
-		}
+		json_object_set_new(out, key, sub);
 	}
 	return out;
 }
@@ -214,19 +201,13 @@ static int kv_parse_version(const char *s, size_t len, uint64_t *out)
 	return 0;
 }
 
-static int kv_versions_push(uint64_t **out, size_t *n, size_t *cap, uint64_t v)
+static void kv_versions_push(uint64_t **out, size_t *n, size_t *cap, uint64_t v)
 {
-	uint64_t *nv;
-
 	if (*n == *cap) {
 		*cap = *cap != 0 ? *cap * 2 : 8;
-		nv = realloc(*out, *cap * sizeof(**out));
-		if (nv == NULL)
-			return COFFER_ERR_NOMEM;
-		*out = nv;
+		*out = xreallocarray(*out, *cap, sizeof(**out));
 	}
 	(*out)[(*n)++] = v;
-	return 0;
 }
 
 /* Append the comma-separated numbers of s. */
@@ -240,10 +221,9 @@ static int kv_versions_split(const char *s, uint64_t **out, size_t *n, size_t *c
 		len = strcspn(s, ",");
 		if (len > 0 && !(len == strspn(s, " "))) {
 			err = kv_parse_version(s, len, &v);
-			if (err == 0)
-				err = kv_versions_push(out, n, cap, v);
 			if (err != 0)
 				return err;
+			kv_versions_push(out, n, cap, v);
 		}
 		if (s[len] == '\0')
 			return 0;
@@ -259,7 +239,8 @@ static int kv_versions_item(const json_t *item, uint64_t **out, size_t *n, size_
 		iv = json_integer_value(item);
 		if (iv < 0)
 			return COFFER_ERR_INVALID;
-		return kv_versions_push(out, n, cap, (uint64_t)iv);
+		kv_versions_push(out, n, cap, (uint64_t)iv);
+		return 0;
 	}
 	if (json_is_string(item))
 		return kv_versions_split(json_string_value(item), out, n, cap);

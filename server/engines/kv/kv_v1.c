@@ -12,24 +12,24 @@
 #include "json.h"
 #include "engines/kv/kv_int.h"
 #include "engines/mount.h"
+#include "xmalloc.h"
 
-static int kv_v1_path(const char *p, char **out)
+static char *kv_v1_path(const char *p)
 {
-	return asprintf(out, "%s", p) < 0 ? COFFER_ERR_NOMEM : 0;
+	return xstrdup(p);
 }
 
 static void kv_v1_read(const struct engine_ctx *ctx, struct request *req, struct response *resp)
 {
-	char *path = NULL;
+	char *path;
 	json_t *data = NULL;
 	const char *p;
 	int err;
 
 	if (kv_require_path(req, resp, &p) != 0)
 		return;
-	err = kv_v1_path(p, &path);
-	if (err == 0)
-		err = kv_store_load_object(ctx, path, &data);
+	path = kv_v1_path(p);
+	err = kv_store_load_object(ctx, path, &data);
 	free(path);
 	if (err != 0)
 		kv_respond_err(resp, err, "read");
@@ -42,22 +42,15 @@ static int kv_v1_change(const struct engine_ctx *ctx, const struct request *req,
                         char *text)
 {
 	struct kv_batch *b = kv_batch_new();
-	char *path = NULL, *api = NULL;
-	int err = COFFER_ERR_NOMEM;
+	char *api;
+	int err;
 
-	if (b == NULL || kv_v1_path(p, &path) != 0) {
-		if (text != NULL)
-			coffer_json_free_text(text);
-		goto out;
-	}
-	err = text != NULL ? kv_batch_put_text(b, path, text) : kv_batch_delete(b, path);
-	if (err == 0 && asprintf(&api, "%s%s", req->mount->path, p) < 0) {
-		api = NULL;
-		err = COFFER_ERR_NOMEM;
-	}
-	if (err == 0)
-		err = kv_batch_commit(ctx, b, (const char *const[]){api, NULL});
-out:
+	if (text != NULL)
+		kv_batch_put_text(b, kv_v1_path(p), text);
+	else
+		kv_batch_delete(b, kv_v1_path(p));
+	xasprintf(&api, "%s%s", req->mount->path, p);
+	err = kv_batch_commit(ctx, b, (const char *const[]){api, NULL});
 	free(api);
 	kv_batch_free(b);
 	return err;
@@ -76,10 +69,6 @@ static void kv_v1_write(const struct engine_ctx *ctx, struct request *req, struc
 		return;
 	}
 	text = coffer_json_dump(req->body);
-	if (text == NULL) {
-		response_err(resp, COFFER_ERR_NOMEM);
-		return;
-	}
 	if (strlen(text) > kv_max_value_size(ctx)) {
 		coffer_json_free_text(text);
 		response_fail(resp, COFFER_ERR_TOO_LARGE,
@@ -129,15 +118,14 @@ void kv_v1_route(const struct engine_ctx *ctx, struct request *req, struct respo
 int kv_v1_exists(const struct engine_ctx *ctx, struct request *req)
 {
 	const char *p = kv_secret_path(req);
-	char *path = NULL;
+	char *path;
 	json_t *data = NULL;
 	int err;
 
 	if (p[0] == '\0')
 		return 0;
-	err = kv_v1_path(p, &path);
-	if (err == 0)
-		err = kv_store_load_object(ctx, path, &data);
+	path = kv_v1_path(p);
+	err = kv_store_load_object(ctx, path, &data);
 	free(path);
 	json_decref(data);
 	if (err == COFFER_ERR_NOT_FOUND)

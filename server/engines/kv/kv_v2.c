@@ -14,6 +14,7 @@
 #include "engines/kv/kv_int.h"
 #include "engines/mount.h"
 #include "secmem.h"
+#include "xmalloc.h"
 
 /* What one write or patch carries from parsing to commit. */
 struct kv_write {
@@ -26,23 +27,18 @@ struct kv_write {
 	char *text; /* the new version, serialised */
 };
 
-int kv_prune_into(struct kv_batch *b, const char *p, struct kv_meta *meta,
-                  const struct kv_config *cfg)
+void kv_prune_into(struct kv_batch *b, const char *p, struct kv_meta *meta,
+                   const struct kv_config *cfg)
 {
 	uint64_t max = kv_effective_max_versions(meta->max_versions, cfg->max_versions);
 	size_t n = kv_meta_prune_count(meta, max), i;
-	int err;
 
 	/* Destroyed versions have no data row left; the rest are removed, not just marked. */
 	for (i = 0; i < n; i++) {
-		if (meta->versions[i].is_destroyed)
-			continue;
-		err = kv_batch_delete_version(b, p, meta->versions[i].version);
-		if (err != 0)
-			return err;
+		if (!meta->versions[i].is_destroyed)
+			kv_batch_delete_version(b, p, meta->versions[i].version);
 	}
 	kv_meta_drop_oldest(meta, n);
-	return 0;
 }
 
 /*
@@ -84,15 +80,12 @@ static int kv_read_version(const struct engine_ctx *ctx, const struct request *r
 	}
 	if (text != NULL) {
 		err = kv_store_load_version_text(ctx, p, v->version, &text->buf, &text->len);
-		if (err == 0 && (*md_text = kv_version_api_text(meta, v)) == NULL)
-			err = COFFER_ERR_NOMEM;
+		if (err == 0)
+			*md_text = kv_version_api_text(meta, v);
 	} else {
 		err = kv_store_load_version(ctx, p, v->version, data);
-		if (err == 0 && (*md = kv_version_api_json(meta, v)) == NULL) {
-			json_decref(*data);
-			*data = NULL;
-			err = COFFER_ERR_NOMEM;
-		}
+		if (err == 0)
+			*md = kv_version_api_json(meta, v);
 	}
 	/* NOT_FOUND here means a destroy raced this unlocked read. */
 	if (err != 0)
@@ -106,15 +99,13 @@ static int kv_read_version(const struct engine_ctx *ctx, const struct request *r
 static char *kv_read_body(const struct kv_text *t, const char *mds)
 {
 	size_t mlen = strlen(mds);
-	char *out = malloc(sizeof("{\"data\":,\"metadata\":}") + t->len + mlen);
+	char *out = xmalloc(sizeof("{\"data\":,\"metadata\":}") + t->len + mlen);
 
-	if (out != NULL) {
-		memcpy(out, "{\"data\":", 8);
-		memcpy(out + 8, t->buf, t->len);
-		memcpy(out + 8 + t->len, ",\"metadata\":", 12);
-		memcpy(out + 20 + t->len, mds, mlen);
-		memcpy(out + 20 + t->len + mlen, "}", 2);
-	}
+	memcpy(out, "{\"data\":", 8);
+	memcpy(out + 8, t->buf, t->len);
+	memcpy(out + 8 + t->len, ",\"metadata\":", 12);
+	memcpy(out + 20 + t->len, mds, mlen);
+	memcpy(out + 20 + t->len + mlen, "}", 2);
 	return out;
 }
 
@@ -123,16 +114,12 @@ static void kv_data_read(const struct engine_ctx *ctx, struct request *req, stru
 	struct kv_meta meta = {0};
 	struct kv_text text = {NULL, 0};
 	const char *p;
-	char *body, *md = NULL;
+	char *md = NULL;
 
 	if (kv_require_path(req, resp, &p) != 0)
 		return;
 	if (kv_read_version(ctx, req, resp, p, "data", &meta, NULL, NULL, &text, &md) == 0) {
-		body = kv_read_body(&text, md);
-		if (body != NULL)
-			response_envelope_text(resp, req, body);
-		else
-			response_err(resp, COFFER_ERR_NOMEM);
+		response_envelope_text(resp, req, kv_read_body(&text, md));
 		free(md);
 	}
 	if (text.buf != NULL)
@@ -154,16 +141,11 @@ void kv_subkeys_route(const struct engine_ctx *ctx, struct request *req, struct 
 		return;
 	}
 	if (kv_read_version(ctx, req, resp, p, "subkeys", &meta, &data, &md, NULL, NULL) == 0) {
+		/* data is an object (kv_store_load_object()) and depth is not negative. */
 		sk = kv_subkeys(data, depth);
 		json_decref(data);
-		if (sk == NULL) {
-			json_decref(md);
-			response_err(resp, COFFER_ERR_NOMEM);
-		} else {
-			response_envelope(resp, req,
-			                  json_pack("{s:o,s:o}", "subkeys", sk, "metadata", md),
-			                  NULL, NULL);
-		}
+		response_envelope(resp, req, json_pack("{s:o,s:o}", "subkeys", sk, "metadata", md),
+		                  NULL, NULL);
 	}
 	kv_meta_clear(&meta);
 }
@@ -186,12 +168,8 @@ static int kv_patch_text(const struct engine_ctx *ctx, struct response *resp, st
 	}
 	merged = kv_merge_patch(old, w->data);
 	json_decref(old);
-	w->text = merged != NULL ? coffer_json_dump(merged) : NULL;
+	w->text = coffer_json_dump(merged);
 	json_decref(merged);
-	if (w->text == NULL) {
-		response_err(resp, COFFER_ERR_NOMEM);
-		return COFFER_ERR_NOMEM;
-	}
 	return 0;
 }
 
@@ -225,16 +203,14 @@ static int kv_write_prepare(const struct engine_ctx *ctx, struct response *resp,
 	}
 	if (is_patch)
 		err = kv_patch_text(ctx, resp, w);
-	else if ((w->text = coffer_json_dump(w->data)) == NULL)
-		err = COFFER_ERR_NOMEM;
+	else
+		w->text = coffer_json_dump(w->data);
 	if (err == 0 && strlen(w->text) > kv_max_value_size(ctx)) {
 		response_fail(resp, COFFER_ERR_TOO_LARGE,
 		              "value too large: at most %zu bytes of JSON per version",
 		              kv_max_value_size(ctx));
 		return COFFER_ERR_TOO_LARGE;
 	}
-	if (err == COFFER_ERR_NOMEM)
-		response_err(resp, err);
 	return err;
 }
 
@@ -246,27 +222,22 @@ static int kv_write_commit(const struct engine_ctx *ctx, const struct request *r
 	char *dpath = NULL, *mpath = NULL;
 	struct kv_batch *b = kv_batch_new();
 	const struct kv_version *v;
-	int err = COFFER_ERR_NOMEM;
+	int err;
 
 	dva = kv_effective_delete_after(w->meta.delete_version_after_s,
 	                                w->cfg.delete_version_after_s);
 	if (dva > 0 && dva < (INT64_MAX - now) / 1000000000)
 		deletion = now + dva * 1000000000;
 	v = kv_meta_add_version(&w->meta, now, deletion);
-	if (b == NULL || v == NULL)
-		goto out;
 	*version = v->version;
-	err = kv_batch_put_version(b, w->p, v->version, w->text);
+	kv_batch_put_version(b, w->p, v->version, w->text);
 	w->text = NULL;
-	if (err == 0)
-		err = kv_prune_into(b, w->p, &w->meta, &w->cfg);
-	if (err == 0)
-		err = kv_batch_put_meta(b, w->p, &w->meta);
-	if (err == 0)
-		err = kv_api_paths(req, w->p, &dpath, &mpath);
-	if (err == 0)
+	kv_prune_into(b, w->p, &w->meta, &w->cfg);
+	err = kv_batch_put_meta(b, w->p, &w->meta);
+	if (err == 0) {
+		kv_api_paths(req, w->p, &dpath, &mpath);
 		err = kv_batch_commit(ctx, b, (const char *const[]){dpath, mpath, NULL});
-out:
+	}
 	free(mpath);
 	free(dpath);
 	kv_batch_free(b);

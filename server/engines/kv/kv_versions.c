@@ -14,29 +14,28 @@ enum kv_version_op { KV_OP_DELETE, KV_OP_UNDELETE, KV_OP_DESTROY };
 
 /* Apply op to one version, as Vault does: destroyed versions are final; deleting an already
  * deleted version keeps its first deletion time; undelete also cancels a scheduled deletion. */
-static int kv_version_apply(struct kv_batch *b, const char *p, struct kv_version *v,
-                            enum kv_version_op op, int64_t now, bool *is_changed)
+static void kv_version_apply(struct kv_batch *b, const char *p, struct kv_version *v,
+                             enum kv_version_op op, int64_t now, bool *is_changed)
 {
 	if (v->is_destroyed)
-		return 0;
+		return;
 	switch (op) {
 	case KV_OP_DELETE:
 		if (kv_version_is_deleted(v, now))
-			return 0;
+			return;
 		v->deletion_ns = now;
 		break;
 	case KV_OP_UNDELETE:
 		if (v->deletion_ns == 0)
-			return 0;
+			return;
 		v->deletion_ns = 0;
 		break;
 	case KV_OP_DESTROY:
 		v->is_destroyed = true;
-		*is_changed = true;
-		return kv_batch_delete_version(b, p, v->version);
+		kv_batch_delete_version(b, p, v->version);
+		break;
 	}
 	*is_changed = true;
-	return 0;
 }
 
 /* Apply op to the listed versions (list NULL: the latest) in one batch; a missing key or version
@@ -60,20 +59,18 @@ static int kv_versions_change(const struct engine_ctx *ctx, const struct request
 		goto out;
 	}
 	b = kv_batch_new();
-	if (err == 0 && b == NULL)
-		err = COFFER_ERR_NOMEM;
 	for (i = 0; err == 0 && i < n; i++) {
 		v = kv_meta_find(&meta, list != NULL ? list[i] : meta.current_version);
 		if (v != NULL)
-			err = kv_version_apply(b, p, v, op, now, &is_changed);
+			kv_version_apply(b, p, v, op, now, &is_changed);
 	}
 	if (err != 0 || !is_changed)
 		goto out;
 	err = kv_batch_put_meta(b, p, &meta);
-	if (err == 0)
-		err = kv_api_paths(req, p, &dpath, &mpath);
-	if (err == 0)
+	if (err == 0) {
+		kv_api_paths(req, p, &dpath, &mpath);
 		err = kv_batch_commit(ctx, b, (const char *const[]){dpath, mpath, NULL});
+	}
 out:
 	kv_store_unlock(req->mount, p);
 	free(mpath);
