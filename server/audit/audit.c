@@ -13,6 +13,7 @@
 #include "json.h"
 #include "log.h"
 #include "secmem.h"
+#include "xmalloc.h"
 
 /* The devices created through the API: {"<path>": {type, description, options{file_path}}}. */
 #define AUDIT_TABLE_PATH "core/audit-table"
@@ -103,9 +104,7 @@ int audit_broker_new(const struct audit_device_conf *devices, size_t n, struct b
 	rc = audit_hash_from_env();
 	if (rc != 0)
 		return rc;
-	ab = calloc(1, sizeof(*ab));
-	if (ab == NULL)
-		return COFFER_ERR_NOMEM;
+	ab = xcalloc(1, sizeof(*ab));
 	ab->barrier = b;
 	pthread_rwlock_init(&ab->lock, NULL);
 	pthread_mutex_init(&ab->admin, NULL);
@@ -171,10 +170,10 @@ static int audit_load_key(struct audit_broker *ab, struct audit_device *d)
 	}
 	if (rc == 0 && len != AUDIT_KEY_LEN)
 		rc = COFFER_ERR_INTEGRITY;
-	if (rc == 0 && (st = secmem_alloc(sizeof(*st))) == NULL)
-		rc = COFFER_ERR_NOMEM;
-	if (rc == 0)
+	if (rc == 0) {
+		st = xsecmem_alloc(sizeof(*st));
 		hmac_sha256_set_key(st, len, key);
+	}
 	secmem_wipe(fresh, sizeof(fresh));
 	if (stored != NULL)
 		secmem_freezero(stored, len);
@@ -208,7 +207,7 @@ static int audit_table_load(struct audit_broker *ab, json_t **out)
 	rc = barrier_get(ab->barrier, AUDIT_TABLE_PATH, &buf, &len);
 	if (rc == COFFER_ERR_NOT_FOUND) {
 		*out = json_object();
-		return *out != NULL ? 0 : COFFER_ERR_NOMEM;
+		return 0;
 	}
 	if (rc != 0)
 		return rc;
@@ -222,8 +221,6 @@ static int audit_table_save(struct audit_broker *ab, const json_t *table)
 	char *text = coffer_json_dump(table);
 	int rc;
 
-	if (text == NULL)
-		return COFFER_ERR_NOMEM;
 	rc = barrier_put(ab->barrier, AUDIT_TABLE_PATH, (const uint8_t *)text, strlen(text));
 	coffer_json_free_text(text);
 	return rc;
@@ -250,7 +247,7 @@ static void audit_open_api_device(struct audit_broker *ab, const char *path, con
 		log_error("audit device %s: %s; requests fail until it can write", path, err);
 		d = audit_device_broken(path, file_path, desc);
 	}
-	if (d != NULL && audit_publish(ab, d) != 0)
+	if (audit_publish(ab, d) != 0)
 		audit_device_release(d);
 }
 
@@ -387,7 +384,7 @@ json_t *audit_broker_list_json(struct audit_broker *ab)
 	size_t i;
 
 	pthread_rwlock_rdlock(&ab->lock);
-	for (i = 0; out != NULL && i < ab->n_devs; i++) {
+	for (i = 0; i < ab->n_devs; i++) {
 		e = audit_entry_json(ab->devs[i]);
 		if (e == NULL)
 			continue;
@@ -408,8 +405,9 @@ static int audit_table_add(struct audit_broker *ab, const struct audit_device *d
 	int rc;
 
 	rc = audit_table_load(ab, &table);
+	/* A file path jansson refuses (not UTF-8) cannot be stored. */
 	if (rc == 0 && json_object_set_new(table, d->path, audit_entry_json(d)) != 0)
-		rc = COFFER_ERR_NOMEM;
+		rc = COFFER_ERR_INTERNAL;
 	if (rc == 0)
 		rc = audit_table_save(ab, table);
 	json_decref(table);

@@ -20,6 +20,7 @@
 #include "audit/audit_int.h"
 #include "log.h"
 #include "secmem.h"
+#include "xmalloc.h"
 
 #define AUDIT_TAIL_CHUNK 4096
 
@@ -169,10 +170,8 @@ static void audit_mutex_attr_init(void)
 static struct audit_device *audit_device_alloc(const char *path, const char *file_path,
                                                const char *description, bool is_config)
 {
-	struct audit_device *d = calloc(1, sizeof(*d));
+	struct audit_device *d = xcalloc(1, sizeof(*d));
 
-	if (d == NULL)
-		return NULL;
 	pthread_once(&audit_mutex_once, audit_mutex_attr_init);
 	d->fd = -1;
 	d->stage.fd = -1;
@@ -180,8 +179,8 @@ static struct audit_device *audit_device_alloc(const char *path, const char *fil
 	d->is_config = is_config;
 	d->alg = audit_new_chain_alg();
 	snprintf(d->path, sizeof(d->path), "%s", path);
-	d->file_path = strdup(file_path);
-	d->description = strdup(description != NULL ? description : "");
+	d->file_path = xstrdup(file_path);
+	d->description = xstrdup(description != NULL ? description : "");
 	pthread_mutex_init(&d->mu, &audit_mutex_attr);
 	pthread_mutex_init(&d->file_mu, NULL);
 	pthread_mutex_init(&d->idle_mu, NULL);
@@ -189,10 +188,6 @@ static struct audit_device *audit_device_alloc(const char *path, const char *fil
 	pthread_rwlock_init(&d->key_lock, NULL);
 	pthread_mutex_init(&d->auth_mu, NULL);
 	pthread_mutex_init(&d->head_mu, NULL);
-	if (d->file_path == NULL || d->description == NULL) {
-		audit_device_release(d);
-		return NULL;
-	}
 	return d;
 }
 
@@ -405,11 +400,10 @@ int audit_device_write(struct audit_device *d, struct audit_sb *const *sbs, size
 	for (size_t i = 0; i < n; i++) {
 		const struct audit_sb *sb = sbs[i];
 
-		if (n > 2 || sb->is_failed || sb->len < 2 || sb->p[0] != '{' ||
-		    sb->p[sb->len - 1] != '}' || sb->cap - sb->len < AUDIT_SUFFIX_ROOM) {
-			snprintf(err, err_len, "%s: cannot build the line (out of memory)",
-			         d->path);
-			return COFFER_ERR_NOMEM;
+		if (n > 2 || sb->len < 2 || sb->p[0] != '{' || sb->p[sb->len - 1] != '}' ||
+		    sb->cap - sb->len < AUDIT_SUFFIX_ROOM) {
+			snprintf(err, err_len, "%s: cannot build the line", d->path);
+			return COFFER_ERR_INTERNAL;
 		}
 		audit_line_begin(d, &lines[i], sbs[i]);
 	}
@@ -428,11 +422,11 @@ int audit_device_write_change(struct audit_device *d, struct audit_sb *sb, bool 
 	int rc;
 
 	*promise = 0;
-	if (sb->is_failed || sb->len < 2 || sb->p[0] != '{' || sb->p[sb->len - 1] != '}' ||
+	if (sb->len < 2 || sb->p[0] != '{' || sb->p[sb->len - 1] != '}' ||
 	    sb->cap - sb->len < AUDIT_SUFFIX_ROOM) {
-		snprintf(err, err_len, "%s: cannot build the line (out of memory)", d->path);
+		snprintf(err, err_len, "%s: cannot build the line", d->path);
 		audit_device_unpromise(d, pr.give_back);
-		return COFFER_ERR_NOMEM;
+		return COFFER_ERR_INTERNAL;
 	}
 	audit_line_begin(d, &line, sb);
 	rc = audit_write_direct(d, &line, 1, &pr, err, err_len);
@@ -619,10 +613,6 @@ int audit_device_open(const char *path, const char *file_path, const char *descr
 
 	*out = NULL;
 	d = audit_device_alloc(path, file_path, description, is_config);
-	if (d == NULL) {
-		snprintf(err, err_len, "out of memory");
-		return COFFER_ERR_NOMEM;
-	}
 	d->fd = audit_open_fd(file_path, is_strict, err, err_len);
 	if (d->fd < 0) {
 		audit_device_release(d);

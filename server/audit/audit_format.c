@@ -16,6 +16,7 @@
 #include "engines/mount.h"
 #include "secmem.h"
 #include "identity/token.h"
+#include "xmalloc.h"
 
 static const char *const audit_op_names[] = {"read", "list", "create", "update", "patch", "delete"};
 
@@ -23,8 +24,7 @@ void audit_sb_init(struct audit_sb *sb)
 {
 	sb->cap = 2048; /* a read's response line fits */
 	sb->len = 0;
-	sb->p = malloc(sb->cap);
-	sb->is_failed = sb->p == NULL;
+	sb->p = xmalloc(sb->cap);
 }
 
 void audit_sb_free(struct audit_sb *sb)
@@ -34,31 +34,21 @@ void audit_sb_free(struct audit_sb *sb)
 }
 
 /* Room for len more bytes plus the chain's suffix and a newline (audit_device_write adds them). */
-static bool audit_sb_reserve(struct audit_sb *sb, size_t len)
+static void audit_sb_reserve(struct audit_sb *sb, size_t len)
 {
 	size_t ncap;
-	char *np;
 
-	if (sb->is_failed)
-		return false;
 	if (sb->len + len + AUDIT_SUFFIX_ROOM <= sb->cap)
-		return true;
+		return;
 	ncap = sb->cap * 2 > sb->len + len + AUDIT_SUFFIX_ROOM ? sb->cap * 2
 	                                                       : sb->len + len + AUDIT_SUFFIX_ROOM;
-	np = realloc(sb->p, ncap);
-	if (np == NULL) {
-		sb->is_failed = true;
-		return false;
-	}
-	sb->p = np;
+	sb->p = xreallocarray(sb->p, ncap, 1);
 	sb->cap = ncap;
-	return true;
 }
 
 void audit_sb_put(struct audit_sb *sb, const char *s, size_t len)
 {
-	if (!audit_sb_reserve(sb, len))
-		return;
+	audit_sb_reserve(sb, len);
 	memcpy(sb->p + sb->len, s, len);
 	sb->len += len;
 }
@@ -252,11 +242,11 @@ static int audit_sb_put_hmac_member(struct audit_sb *sb, struct audit_device *d,
 /* Take the finished text of sb (NUL-terminated). */
 static char *audit_sb_take(struct audit_sb *sb)
 {
-	char *out = NULL;
+	char *out;
 
 	audit_sb_put(sb, "", 1);
-	if (!sb->is_failed && (out = malloc(sb->len)) != NULL)
-		memcpy(out, sb->p, sb->len);
+	out = xmalloc(sb->len);
+	memcpy(out, sb->p, sb->len);
 	audit_sb_free(sb);
 	return out;
 }
@@ -270,8 +260,10 @@ static char *audit_auth_cached(struct audit_device *d, const struct token_entry 
 	pthread_mutex_lock(&d->auth_mu);
 	if (slot->text != NULL &&
 	    sodium_memcmp(slot->token_hash, e->hash, sizeof(slot->token_hash)) == 0 &&
-	    strcmp(slot->accessor, e->accessor) == 0 && (out = malloc(slot->len + 1)) != NULL)
+	    strcmp(slot->accessor, e->accessor) == 0) {
+		out = xmalloc(slot->len + 1);
 		memcpy(out, slot->text, slot->len + 1);
+	}
 	pthread_mutex_unlock(&d->auth_mu);
 	return out;
 }
@@ -280,10 +272,8 @@ static void audit_auth_remember(struct audit_device *d, const struct token_entry
                                 const char *text)
 {
 	struct audit_auth_slot *slot = &d->auth_cache[e->hash[0] % AUDIT_AUTH_CACHE];
-	char *copy = strdup(text);
+	char *copy = xstrdup(text);
 
-	if (copy == NULL)
-		return;
 	pthread_mutex_lock(&d->auth_mu);
 	free(slot->text);
 	memcpy(slot->token_hash, e->hash, sizeof(slot->token_hash));
@@ -342,9 +332,7 @@ char *audit_auth_text(struct audit_device *d, const struct request *req, int *er
 		return NULL;
 	}
 	out = audit_sb_take(&sb);
-	if (out == NULL)
-		*err = COFFER_ERR_NOMEM;
-	else if (e != NULL)
+	if (e != NULL)
 		audit_auth_remember(d, e, out);
 	return out;
 }
@@ -359,7 +347,6 @@ static void audit_sb_put_member(struct audit_sb *sb, const char *key, const char
 char *audit_request_text(struct audit_device *d, const struct request *req, int *err)
 {
 	struct audit_sb sb;
-	char *out;
 
 	*err = 0;
 	audit_sb_init(&sb);
@@ -382,9 +369,7 @@ char *audit_request_text(struct audit_device *d, const struct request *req, int 
 		audit_sb_free(&sb);
 		return NULL;
 	}
-	if ((out = audit_sb_take(&sb)) == NULL)
-		*err = COFFER_ERR_NOMEM;
-	return out;
+	return audit_sb_take(&sb);
 }
 
 /* ,"auth":{...} of a response, with its token and accessor HMAC'd; the rest as is. */
@@ -485,16 +470,10 @@ int audit_sb_put_response_paths(struct audit_sb *sb, struct audit_device *d,
 	if (!json_is_object(data))
 		return audit_sb_put_response(sb, d, resp, body);
 	keyed = audit_hmac_keys(d, data);
+	if (keyed == NULL)
+		return COFFER_ERR_SEALED; /* no key: no line */
 	copy = json_copy((json_t *)body); /* shallow: only its data is replaced */
-	if (keyed == NULL || copy == NULL) {
-		json_decref(keyed);
-		json_decref(copy);
-		return COFFER_ERR_SEALED; /* no key, or out of memory: no line */
-	}
-	if (json_object_set_new(copy, "data", keyed) != 0) {
-		json_decref(copy);
-		return COFFER_ERR_NOMEM;
-	}
+	json_object_set_new(copy, "data", keyed);
 	rc = audit_sb_put_response(sb, d, resp, copy);
 	json_decref(copy);
 	return rc;

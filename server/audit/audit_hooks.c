@@ -13,6 +13,7 @@
 #include "json.h"
 #include "log.h"
 #include "secmem.h"
+#include "xmalloc.h"
 
 struct audit_ctx {
 	size_t n;
@@ -52,11 +53,9 @@ static void audit_ctx_free(struct audit_ctx *ctx)
 /* A context with a reference to every enabled device. */
 static struct audit_ctx *audit_ctx_new(struct audit_broker *ab, const struct request *req)
 {
-	struct audit_ctx *ctx = calloc(1, sizeof(*ctx));
+	struct audit_ctx *ctx = xcalloc(1, sizeof(*ctx));
 	size_t i;
 
-	if (ctx == NULL)
-		return NULL;
 	pthread_rwlock_rdlock(&ab->lock);
 	for (i = 0; i < ab->n_devs; i++) {
 		audit_device_ref(ab->devs[i]);
@@ -218,10 +217,6 @@ int audit_log_request(struct audit_broker *ab, const struct request *req, struct
 	if (__atomic_load_n(&ab->n_devs, __ATOMIC_ACQUIRE) == 0)
 		return 0;
 	ctx = audit_ctx_new(ab, req);
-	if (ctx == NULL) {
-		audit_fail_response(resp, "the request", "out of memory");
-		return COFFER_ERR_NOMEM;
-	}
 	audit_format_now(time_text);
 	arg.time_text = time_text;
 	arg.error = resp->status != 0 ? audit_body_error(resp->json) : NULL;
@@ -357,9 +352,7 @@ void audit_log_response(struct audit_ctx *ctx, struct response *resp)
 		audit_ctx_free(ctx);
 		return;
 	}
-	ah = calloc(1, sizeof(*ah));
-	if (ah == NULL)
-		fatal("out of memory");
+	ah = xcalloc(1, sizeof(*ah));
 	ah->hold.arm = audit_hold_arm;
 	ah->hold.finish = audit_hold_finish;
 	ah->hold.release = audit_hold_release;

@@ -110,11 +110,10 @@ struct audit_device {
 #define AUDIT_SUFFIX_ROOM 128
 
 /* A line under construction: its body ("{...}"), with AUDIT_SUFFIX_ROOM bytes always free after
- * it. An allocation failure sets is_failed and later appends do nothing. */
+ * it. */
 struct audit_sb {
 	char *p;
 	size_t len, cap;
-	bool is_failed;
 };
 
 /* audit_file.c */
@@ -128,7 +127,7 @@ int audit_device_open(const char *path, const char *file_path, const char *descr
                       bool is_config, bool is_strict, struct audit_device **out, char *err,
                       size_t err_len);
 /* A device whose file could not be opened: every write fails until a reopen (SIGHUP) opens the
- * file and reads its chain. NULL when out of memory. */
+ * file and reads its chain. */
 struct audit_device *audit_device_broken(const char *path, const char *file_path,
                                          const char *description);
 void audit_device_ref(struct audit_device *d);

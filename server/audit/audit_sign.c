@@ -14,6 +14,7 @@
 #include "audit/audit_int.h"
 #include "log.h"
 #include "secmem.h"
+#include "xmalloc.h"
 
 #define AUDIT_SIGN_KEY_PATH "core/audit/signing-key"
 /* seq (big-endian), hash, and the chain's hash function (1 byte; a record without it is from
@@ -28,9 +29,7 @@ int audit_sign_key_load(struct barrier *b, uint8_t **out)
 	int rc;
 
 	*out = NULL;
-	sk = secmem_alloc(AUDIT_SK_LEN);
-	if (sk == NULL)
-		return COFFER_ERR_NOMEM;
+	sk = xsecmem_alloc(AUDIT_SK_LEN);
 	rc = barrier_get(b, AUDIT_SIGN_KEY_PATH, &stored, &len);
 	if (rc == COFFER_ERR_NOT_FOUND) {
 		crypto_sign_keypair(pk, sk);
@@ -341,9 +340,7 @@ int audit_device_set_signing(struct audit_device *d, const uint8_t *sk, struct b
 	int rc = 0;
 
 	if (sk != NULL) {
-		copy = secmem_dup(sk, AUDIT_SK_LEN);
-		if (copy == NULL)
-			return COFFER_ERR_NOMEM;
+		copy = xsecmem_dup(sk, AUDIT_SK_LEN);
 		rc = audit_head_load(d, b, &seq, &alg, hash);
 		if (rc == COFFER_ERR_NOT_FOUND)
 			rc = 0;

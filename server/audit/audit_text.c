@@ -12,6 +12,7 @@
 
 #include "audit/audit_int.h"
 #include "secmem.h"
+#include "xmalloc.h"
 
 /* A cursor over JSON text. */
 struct jt {
@@ -260,8 +261,9 @@ int audit_sb_put_response_text(struct audit_sb *sb, struct audit_device *d, int 
 	int rc = 0;
 
 	jt_ws(&t);
-	if (t.p >= t.end || *t.p != '{' || (buf = malloc(strlen(text) + 1)) == NULL)
+	if (t.p >= t.end || *t.p != '{')
 		return AUDIT_TEXT_FALLBACK;
+	buf = xmalloc(strlen(text) + 1);
 	t.p++;
 	snprintf(head, sizeof(head), ",\"response\":{\"status\":%d", status);
 	audit_sb_puts(sb, head);
@@ -300,7 +302,7 @@ int audit_sb_put_response_text(struct audit_sb *sb, struct audit_device *d, int 
 		rc = AUDIT_TEXT_FALLBACK;
 	if (rc == 0)
 		audit_sb_put(sb, "}", 1);
-	else if (!sb->is_failed)
+	else
 		sb->len = mark; /* nothing of a half-written response stays */
 	return rc;
 }
