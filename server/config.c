@@ -12,22 +12,15 @@
 #include "config.h"
 #include "duration.h"
 #include "json.h"
+#include "xmalloc.h"
 
-int config_set_string(char **member, const char *value)
+void config_set_string(char **member, const char *value)
 {
-	char *copy = NULL;
-
-	if (value != NULL) {
-		copy = strdup(value);
-		if (copy == NULL)
-			return COFFER_ERR_NOMEM;
-	}
 	free(*member);
-	*member = copy;
-	return 0;
+	*member = value != NULL ? xstrdup(value) : NULL;
 }
 
-int config_init(struct config *cfg)
+void config_init(struct config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->seal_type = SEAL_SHAMIR;
@@ -39,10 +32,8 @@ int config_init(struct config *cfg)
 	cfg->request_deadline_s = CONFIG_DEFAULT_REQUEST_DEADLINE_S;
 	cfg->max_watches_per_token = CONFIG_DEFAULT_MAX_WATCHES_PER_TOKEN;
 	cfg->log_level = LOG_LEVEL_INFO;
-	if (config_set_string(&cfg->listen, CONFIG_DEFAULT_LISTEN) != 0 ||
-	    config_set_string(&cfg->storage_type, "sqlite") != 0)
-		return COFFER_ERR_NOMEM;
-	return 0;
+	config_set_string(&cfg->listen, CONFIG_DEFAULT_LISTEN);
+	config_set_string(&cfg->storage_type, "sqlite");
 }
 
 void config_free(struct config *cfg)
@@ -75,7 +66,8 @@ static int config_string(const json_t *v, const char *key, char **member, char *
 		return config_fail(err, n, key, "must be a non-empty string");
 	if (strlen(json_string_value(v)) != json_string_length(v))
 		return config_fail(err, n, key, "must not contain NUL");
-	return config_set_string(member, json_string_value(v));
+	config_set_string(member, json_string_value(v));
+	return 0;
 }
 
 static int config_storage(struct config *cfg, const json_t *v, char *err, size_t n)
@@ -91,7 +83,8 @@ static int config_storage(struct config *cfg, const json_t *v, char *err, size_t
 		if (strcmp(key, "type") == 0) {
 			if (!json_is_string(item) || strcmp(json_string_value(item), "sqlite") != 0)
 				return config_fail(err, n, "storage.type", "must be \"sqlite\"");
-			rc = config_set_string(&cfg->storage_type, "sqlite");
+			config_set_string(&cfg->storage_type, "sqlite");
+			rc = 0;
 		} else if (strcmp(key, "path") == 0) {
 			rc = config_string(item, "storage.path", &cfg->storage_path, err, n);
 		} else {
@@ -163,11 +156,11 @@ static int config_audit_member(struct audit_device_conf *a, const char *name, co
 		                                                  sizeof(path)) != 0)
 			return config_fail(err, n, key,
 			                   "must be one segment of letters, digits, '.', '_' or '-'");
-		rc = config_set_string(&a->path, path);
+		config_set_string(&a->path, path);
 	} else if (strcmp(name, "description") == 0) {
 		if (!json_is_string(item))
 			return config_fail(err, n, key, "must be a string");
-		rc = config_set_string(&a->description, json_string_value(item));
+		config_set_string(&a->description, json_string_value(item));
 	} else if (strcmp(name, "options") == 0) {
 		if (!json_is_object(item))
 			return config_fail(err, n, key, "must be an object");
@@ -211,9 +204,10 @@ static int config_audit_item(struct audit_device_conf *a, size_t i, const json_t
 	snprintf(key, sizeof(key), "audit[%zu].options.file_path", i);
 	if (a->file_path == NULL)
 		return config_fail(err, n, key, "is required");
-	if ((a->path == NULL && config_set_string(&a->path, "file/") != 0) ||
-	    (a->description == NULL && config_set_string(&a->description, "") != 0))
-		return COFFER_ERR_NOMEM;
+	if (a->path == NULL)
+		config_set_string(&a->path, "file/");
+	if (a->description == NULL)
+		config_set_string(&a->description, "");
 	return 0;
 }
 
@@ -226,9 +220,7 @@ static int config_audit(struct config *cfg, const json_t *v, char *err, size_t n
 		return config_fail(err, n, "audit", "must be an array of at most 8 devices");
 	if (cfg->audit != NULL)
 		return config_fail(err, n, "audit", "is given twice");
-	cfg->audit = calloc(count + 1, sizeof(*cfg->audit));
-	if (cfg->audit == NULL)
-		return COFFER_ERR_NOMEM;
+	cfg->audit = xcalloc(count + 1, sizeof(*cfg->audit));
 	for (i = 0; i < count; i++) {
 		cfg->n_audit = i + 1; /* so that config_free() frees what is filled */
 		rc = config_audit_item(&cfg->audit[i], i, json_array_get(v, i), err, n);

@@ -49,14 +49,14 @@ struct config {
 };
 
 /* Fill cfg with defaults (all strings owned by cfg). */
-int config_init(struct config *cfg);
+void config_init(struct config *cfg);
 /* Merge the JSON file at path over cfg. On error, err gets a message naming the key or the
  * position and COFFER_ERR_CONFIG is returned. */
 int config_load_file(struct config *cfg, const char *path, char *err, size_t err_len);
 /* Check cross-key rules (storage path set, TLS files paired, ...). */
 int config_validate(const struct config *cfg, char *err, size_t err_len);
 /* Replace a string member (e.g. &cfg->listen) with a copy of value. */
-int config_set_string(char **member, const char *value);
+void config_set_string(char **member, const char *value);
 void config_free(struct config *cfg);
 
 #endif

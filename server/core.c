@@ -20,6 +20,7 @@
 #include "secmem.h"
 #include "identity/token.h"
 #include "engines/watch.h"
+#include "xmalloc.h"
 
 #define CORE_CLUSTER_PATH "core/cluster"
 
@@ -60,9 +61,7 @@ int core_open(const struct config *cfg, const struct engine *const *engines, str
 	int err;
 
 	*out = NULL;
-	c = calloc(1, sizeof(*c));
-	if (c == NULL)
-		return COFFER_ERR_NOMEM;
+	c = xcalloc(1, sizeof(*c));
 	c->cfg = cfg;
 	c->start_time = time(NULL);
 	pthread_mutex_init(&c->cluster_lock, NULL);
@@ -140,10 +139,6 @@ static int core_load_cluster(struct core *c)
 		coffer_uuid(uuid);
 		o = json_pack("{s:s+,s:s}", "name", "coffer-cluster-", rnd_hex, "id", uuid);
 		buf = (uint8_t *)coffer_json_dump(o);
-		if (buf == NULL) {
-			err = COFFER_ERR_NOMEM;
-			goto out;
-		}
 		len = strlen((char *)buf);
 		err = barrier_put(c->svc.barrier, CORE_CLUSTER_PATH, buf, len);
 		coffer_json_free_text((char *)buf);
@@ -251,9 +246,9 @@ int core_initialize(struct core *c, unsigned n, unsigned t, const char *root_tok
 	memset(out, 0, sizeof(*out));
 	if (root_token != NULL && root_token[0] == '\0')
 		return COFFER_ERR_INVALID;
-	text = root_token != NULL ? secmem_strdup(root_token) : token_text_generate();
+	text = root_token != NULL ? xsecmem_strdup(root_token) : token_text_generate();
 	if (text == NULL)
-		return COFFER_ERR_NOMEM;
+		return COFFER_ERR_INTERNAL;
 	st.text = text;
 	pthread_mutex_lock(&c->lifecycle_lock);
 	err = seal_initialize(c->seal, n, t, core_stage_root, &st, out);

@@ -202,8 +202,7 @@ static int main_config(const struct main_opts *o, struct config *cfg, char *dev_
 	char err[512] = "";
 	char path[PATH_MAX];
 
-	if (config_init(cfg) != 0)
-		return -1;
+	config_init(cfg);
 	if (o->config_path != NULL && config_load_file(cfg, o->config_path, err, sizeof(err)))
 		goto fail;
 	if (o->is_dev) {
@@ -215,11 +214,10 @@ static int main_config(const struct main_opts *o, struct config *cfg, char *dev_
 				fatal("mkdtemp: %s", strerror(errno));
 		}
 		snprintf(path, sizeof(path), "%s/coffer.db", dev_dir);
-		if (config_set_string(&cfg->storage_path, path) != 0)
-			return -1;
+		config_set_string(&cfg->storage_path, path);
 	}
-	if (o->listen != NULL && config_set_string(&cfg->listen, o->listen) != 0)
-		return -1;
+	if (o->listen != NULL)
+		config_set_string(&cfg->listen, o->listen);
 	if (o->disable_mlock)
 		cfg->disable_mlock = true;
 	if (o->log_level != NULL && log_parse_level(o->log_level, &cfg->log_level) != 0) {
