@@ -81,29 +81,6 @@ void secmem_freezero(void *p, size_t len)
 	free(p);
 }
 
-int secmem_grow(char **buf, size_t *cap, size_t len, size_t need, size_t min_cap)
-{
-	size_t ncap = *cap != 0 ? *cap : min_cap;
-	char *grown;
-
-	if (need <= *cap)
-		return 0;
-	while (ncap < need) {
-		if (ncap > SIZE_MAX / 2)
-			return -1;
-		ncap *= 2;
-	}
-	grown = malloc(ncap);
-	if (grown == NULL)
-		return -1;
-	if (len > 0)
-		memcpy(grown, *buf, len);
-	secmem_freezero(*buf, *cap);
-	*buf = grown;
-	*cap = ncap;
-	return 0;
-}
-
 int secmem_equal(const void *a, const void *b, size_t len)
 {
 	if (len == 0)

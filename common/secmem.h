@@ -27,11 +27,6 @@ void secmem_free(void *p);
 void secmem_wipe(void *p, size_t len);
 /* free(3) after wiping len bytes; NULL is allowed. For ordinary heap buffers that held a secret. */
 void secmem_freezero(void *p, size_t len);
-/* Make the heap buffer *buf (capacity *cap, its first len bytes used) hold at least need bytes:
- * a new buffer of the next power of two from min_cap up, the used bytes copied, the old one
- * wiped and freed (realloc could leave an unwiped copy of a secret behind). 0, or -1 when memory
- * runs out (*buf unchanged). */
-int secmem_grow(char **buf, size_t *cap, size_t len, size_t need, size_t min_cap) COFFER_WUR;
 /* Constant-time comparison of two equal-length buffers: 0 when equal, -1 otherwise. */
 int secmem_equal(const void *a, const void *b, size_t len) COFFER_WUR;
 

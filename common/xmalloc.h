@@ -19,8 +19,8 @@
  * share with cofferd, keep returning COFFER_ERR_NOMEM. In cofferd, common/ allocates two ways.
  * Through jansson (json.c's parse, list and dump helpers): after coffer_json_init_daemon() those
  * cannot fail for memory, so cofferd checks only what they say about input. Through malloc
- * (secmem_grow(), audit_chain.c): cofferd checks the result as any other error; the request body
- * (secmem_grow(), its size bounded by max_request_size) calls fatal() when it cannot grow, and
+ * (buf.h, fileio.h, audit_chain.c): cofferd checks the result as any other error; the request
+ * body (a struct buf, its size bounded by max_request_size) calls fatal() when it cannot grow, and
  * audit_chain's codes are passed on (they report a file that cannot be read, or memory).
  */
 #ifndef COFFER_XMALLOC_H
@@ -35,7 +35,7 @@
 void *xmalloc(size_t len);
 void *xcalloc(size_t n, size_t size);
 /* As reallocarray(3): p (may be NULL) is moved to a block of n * size bytes, its contents kept.
- * A block that held a secret is grown with secmem_grow() instead, which wipes the old copy. */
+ * A block that holds a secret grows in a struct buf (buf.h) instead, which wipes the old copy. */
 void *xreallocarray(void *p, size_t n, size_t size);
 /* s must not be NULL. */
 char *xstrdup(const char *s);

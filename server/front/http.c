@@ -22,6 +22,7 @@
 
 #include <microhttpd.h>
 
+#include "buf.h"
 #include "core.h"
 #include "crypto.h"
 #include "fileio.h"
@@ -69,9 +70,7 @@ struct http_server {
 
 /* Per-request state across libmicrohttpd's calls to the access handler. */
 struct http_ctx {
-	char *body;
-	size_t len;
-	size_t cap;
+	struct buf body; /* wiped when it grows and when it goes */
 	bool is_too_large;
 	struct response_hold *hold; /* a held response, while the connection is suspended */
 	bool has_resp;              /* resp was made by the write pool, to send when resumed */
@@ -86,7 +85,7 @@ static void http_ctx_free(struct http_ctx *ctx)
 		ctx->hold->release(ctx->hold);
 	if (ctx->has_resp)
 		response_clear(&ctx->resp);
-	secmem_freezero(ctx->body, ctx->cap);
+	buf_free(&ctx->body);
 	free(ctx);
 }
 
@@ -192,7 +191,8 @@ static int http_build_request(struct MHD_Connection *conn, const char *url, cons
 		return COFFER_ERR_INVALID;
 	}
 	req->is_list = req->method == REQ_LIST || is_list;
-	if (coffer_json_parse_object(ctx->body, ctx->len, &req->body, msg, sizeof(msg)) != 0) {
+	if (coffer_json_parse_object(ctx->body.data != NULL ? ctx->body.data : "", ctx->body.len,
+	                             &req->body, msg, sizeof(msg)) != 0) {
 		response_invalid(resp, "%s", msg);
 		return COFFER_ERR_INVALID;
 	}
@@ -243,18 +243,14 @@ static void http_ctx_append(struct http_ctx *ctx, const char *data, size_t len, 
 {
 	if (ctx->is_too_large)
 		return;
-	if (len > max - ctx->len) {
+	if (len > max - ctx->body.len) {
 		ctx->is_too_large = true;
-		secmem_freezero(ctx->body, ctx->cap);
-		ctx->body = NULL;
-		ctx->len = ctx->cap = 0;
+		buf_free(&ctx->body);
 		return;
 	}
-	if (secmem_grow(&ctx->body, &ctx->cap, ctx->len, ctx->len + len + 1, 1024) != 0)
+	/* The size is bounded by max_request_size: out of memory is fatal (xmalloc.h). */
+	if (buf_append(&ctx->body, data, len) != 0)
 		fatal("out of memory");
-	memcpy(ctx->body + ctx->len, data, len);
-	ctx->len += len;
-	ctx->body[ctx->len] = '\0';
 }
 
 static bool http_declared_too_large(struct MHD_Connection *conn, size_t max)
@@ -459,6 +455,7 @@ static enum MHD_Result http_handle(void *cls, struct MHD_Connection *conn, const
 
 	if (ctx == NULL) {
 		ctx = xcalloc(1, sizeof(*ctx));
+		buf_init(&ctx->body, 1024, 0);
 		*con_cls = ctx;
 		if (!http_refuse_head(conn, url, version, max, &resp))
 			return MHD_YES;

@@ -98,27 +98,6 @@ static void test_secmem_equal_compares(void)
 }
 
 /* Growth keeps the bytes in use, doubles from min_cap, and leaves a big enough buffer alone. */
-static void test_secmem_grow_copies_and_doubles(void)
-{
-	char *buf = NULL, *before;
-	size_t cap = 0;
-
-	CHECK_EQ(secmem_grow(&buf, &cap, 0, 10, 16), 0);
-	CHECK(buf != NULL);
-	CHECK_EQ(cap, 16);
-	memcpy(buf, "0123456789", 10);
-	before = buf;
-	CHECK_EQ(secmem_grow(&buf, &cap, 10, 16, 16), 0);
-	CHECK(buf == before); /* fits: untouched */
-	CHECK_EQ(secmem_grow(&buf, &cap, 10, 100, 16), 0);
-	CHECK_EQ(cap, 128);
-	CHECK(memcmp(buf, "0123456789", 10) == 0);
-	CHECK(secmem_grow(&buf, &cap, 10, SIZE_MAX, 16) != 0);
-	CHECK_EQ(cap, 128); /* a failed growth leaves the buffer as it was */
-	CHECK(memcmp(buf, "0123456789", 10) == 0);
-	secmem_freezero(buf, cap);
-}
-
 int main(void)
 {
 	RUN(test_secmem_init_is_idempotent);
@@ -130,6 +109,5 @@ int main(void)
 	RUN(test_secmem_wipe_zeroes);
 	RUN(test_secmem_freezero_frees_heap_buffer);
 	RUN(test_secmem_equal_compares);
-	RUN(test_secmem_grow_copies_and_doubles);
 	return test_summary();
 }
