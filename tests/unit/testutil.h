@@ -2,7 +2,9 @@
 /*
  * testutil.h: helpers shared by the unit tests that need files: a private temporary directory and
  * its removal, a SQLite store with a barrier over it, and reading a whole file for at-rest scans;
- * and a child process for cofferd's fatal out-of-memory exit.
+ * and a child process for cofferd's fatal out-of-memory exit. The releases (testutil_rmtree,
+ * testutil_close_barrier) accept what a failed or skipped acquisition leaves (an empty path,
+ * NULL), so a test's out: path can call them whatever failed.
  */
 #ifndef COFFER_TESTUTIL_H
 #define COFFER_TESTUTIL_H
@@ -20,12 +22,17 @@
 #include "store/barrier.h"
 #include "store/storage.h"
 
-/* Create a private directory /tmp/coffer-<name>-XXXXXX, its path in dir. 0, or -1. */
+/* Create a private directory /tmp/coffer-<name>-XXXXXX, its path in dir. 0, or -1 with dir
+ * empty (nothing for testutil_rmtree() to remove). */
 static inline int testutil_mkdtemp(char *dir, size_t dir_len, const char *name)
 {
-	if ((size_t)snprintf(dir, dir_len, "/tmp/coffer-%s-XXXXXX", name) >= dir_len)
+	if ((size_t)snprintf(dir, dir_len, "/tmp/coffer-%s-XXXXXX", name) >= dir_len ||
+	    mkdtemp(dir) == NULL) {
+		if (dir_len > 0)
+			dir[0] = '\0';
 		return -1;
-	return mkdtemp(dir) == NULL ? -1 : 0;
+	}
+	return 0;
 }
 
 static inline int testutil_remove_entry(const char *path, const struct stat *sb, int flag,
@@ -37,13 +44,17 @@ static inline int testutil_remove_entry(const char *path, const struct stat *sb,
 	return remove(path);
 }
 
-/* Remove dir and everything below it; best effort. */
+/* Remove dir and everything below it; best effort. NULL or an empty path (a zeroed fixture, a
+ * failed testutil_mkdtemp) does nothing. */
 static inline void testutil_rmtree(const char *dir)
 {
+	if (dir == NULL || dir[0] == '\0')
+		return;
 	nftw(dir, testutil_remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
-/* A new private directory for a test store: its path in dir, the store's path in db. 0, or -1. */
+/* A new private directory for a test store: its path in dir, the store's path in db. 0, or -1
+ * with whatever directory was made still in dir for testutil_rmtree(). */
 static inline int testutil_mkstore(char *dir, size_t dir_len, char *db, size_t db_len,
                                    const char *name)
 {
@@ -61,7 +72,8 @@ static inline int testutil_open_barrier(const char *db, struct storage **st, str
 	return 0;
 }
 
-/* Free the barrier and close the store that testutil_open_barrier() opened; NULLs both. */
+/* Free the barrier and close the store that testutil_open_barrier() opened; NULLs both. Either
+ * may already be NULL (not opened, or closed before). */
 static inline void testutil_close_barrier(struct storage **st, struct barrier **b)
 {
 	barrier_free(*b);
