@@ -50,11 +50,16 @@ static int fixture_init(struct fixture *f)
 	return rc;
 }
 
+/* Safe on a zeroed or partly built fixture, and a second time. */
 static void fixture_destroy(struct fixture *f)
 {
 	mount_table_free(f->auth);
+	f->auth = NULL;
+	f->svc.auth_mounts = NULL;
 	testutil_close_barrier(&f->st, &f->b);
+	f->svc.barrier = NULL;
 	testutil_rmtree(f->dir);
+	f->dir[0] = '\0';
 }
 
 /* A new auth table loaded from the barrier, as at the next unseal. */
@@ -86,242 +91,273 @@ static size_t count_below(struct barrier *b, const char *folder)
 
 static void test_load_creates_builtin_token_mount(void)
 {
-	struct fixture f;
+	struct fixture f = {0};
 	struct mount_entry *m = NULL;
 	const char *rest = NULL;
 
-	CHECK_EQ(fixture_init(&f), 0);
-	CHECK_EQ(mount_table_find(f.auth, "token/lookup-self", &m, &rest), 0);
-	CHECK(strcmp(m->path, "token/") == 0 && strcmp(m->type, "token") == 0);
-	CHECK(strcmp(rest, "lookup-self") == 0);
-	CHECK(m->is_auth && m->engine == &token_engine);
-	CHECK(strncmp(m->accessor, "auth_token_", 11) == 0 && strlen(m->accessor) == 19);
-	CHECK(strncmp(m->storage_prefix, "auth/", 5) == 0);
-	CHECK(strncmp(m->storage_prefix + 5, m->uuid, 36) == 0);
-	CHECK(strcmp(m->storage_prefix + 41, "/") == 0);
+	CHECK_EQ_OUT(fixture_init(&f), 0);
+	CHECK_EQ_OUT(mount_table_find(f.auth, "token/lookup-self", &m, &rest), 0);
+	CHECK_OUT(strcmp(m->path, "token/") == 0 && strcmp(m->type, "token") == 0);
+	CHECK_OUT(strcmp(rest, "lookup-self") == 0);
+	CHECK_OUT(m->is_auth && m->engine == &token_engine);
+	CHECK_OUT(strncmp(m->accessor, "auth_token_", 11) == 0 && strlen(m->accessor) == 19);
+	CHECK_OUT(strncmp(m->storage_prefix, "auth/", 5) == 0);
+	CHECK_OUT(strncmp(m->storage_prefix + 5, m->uuid, 36) == 0);
+	CHECK_OUT(strcmp(m->storage_prefix + 41, "/") == 0);
+out:
 	mount_entry_release(m);
 	fixture_destroy(&f);
 }
 
 static void test_secrets_table_has_secret_mount_only_with_kv(void)
 {
-	struct fixture f;
+	struct fixture f = {0};
 	struct mount_table *t = NULL;
 	struct mount_entry *m = NULL;
 	const char *rest = NULL;
 	int rc;
 
-	CHECK_EQ(fixture_init(&f), 0);
-	CHECK_EQ(mount_table_new(&f.svc, registry_engines, false, &t), 0);
-	CHECK_EQ(mount_table_load(t), 0);
+	CHECK_EQ_OUT(fixture_init(&f), 0);
+	CHECK_EQ_OUT(mount_table_new(&f.svc, registry_engines, false, &t), 0);
+	CHECK_EQ_OUT(mount_table_load(t), 0);
 	rc = mount_table_find(t, "secret/data/x", &m, &rest);
 	if (mount_table_engine(t, "kv") == NULL) {
-		CHECK_EQ(rc, COFFER_ERR_NOT_FOUND);
+		CHECK_EQ_OUT(rc, COFFER_ERR_NOT_FOUND);
 	} else {
-		CHECK_EQ(rc, 0);
-		CHECK(strcmp(m->type, "kv") == 0 && strcmp(rest, "data/x") == 0);
-		CHECK(strcmp(json_string_value(json_object_get(m->options, "version")), "2") == 0);
-		CHECK(strncmp(m->storage_prefix, "logical/", 8) == 0);
-		mount_entry_release(m);
+		CHECK_EQ_OUT(rc, 0);
+		CHECK_OUT(strcmp(m->type, "kv") == 0 && strcmp(rest, "data/x") == 0);
+		CHECK_OUT(strcmp(json_string_value(json_object_get(m->options, "version")), "2") ==
+		          0);
+		CHECK_OUT(strncmp(m->storage_prefix, "logical/", 8) == 0);
 	}
+out:
+	mount_entry_release(m);
 	mount_table_free(t);
 	fixture_destroy(&f);
 }
 
 static void test_find_matches_longest_mount_and_bare_name(void)
 {
-	struct fixture f;
-	struct mount_entry *m = NULL;
+	struct fixture f = {0};
+	struct mount_entry *m = NULL, *stale = NULL;
 	const char *rest = NULL;
 
-	CHECK_EQ(fixture_init(&f), 0);
-	CHECK_EQ(mount_table_add(f.auth, "approle", "approle", "", 0, 0, NULL), 0);
-	CHECK_EQ(mount_table_add(f.auth, "team/app", "approle", "", 0, 0, NULL), 0);
-	CHECK_EQ(mount_table_add(f.auth, "team/apps/", "approle", "", 0, 0, NULL), 0);
-	CHECK_EQ(mount_table_find(f.auth, "approle/role/x", &m, &rest), 0);
-	CHECK(strcmp(m->path, "approle/") == 0 && strcmp(rest, "role/x") == 0);
+	CHECK_EQ_OUT(fixture_init(&f), 0);
+	CHECK_EQ_OUT(mount_table_add(f.auth, "approle", "approle", "", 0, 0, NULL), 0);
+	CHECK_EQ_OUT(mount_table_add(f.auth, "team/app", "approle", "", 0, 0, NULL), 0);
+	CHECK_EQ_OUT(mount_table_add(f.auth, "team/apps/", "approle", "", 0, 0, NULL), 0);
+	CHECK_EQ_OUT(mount_table_find(f.auth, "approle/role/x", &m, &rest), 0);
+	CHECK_OUT(strcmp(m->path, "approle/") == 0 && strcmp(rest, "role/x") == 0);
 	mount_entry_release(m);
-	CHECK_EQ(mount_table_find(f.auth, "approle", &m, &rest), 0);
-	CHECK(strcmp(m->path, "approle/") == 0 && strcmp(rest, "") == 0);
+	m = NULL;
+	CHECK_EQ_OUT(mount_table_find(f.auth, "approle", &m, &rest), 0);
+	CHECK_OUT(strcmp(m->path, "approle/") == 0 && strcmp(rest, "") == 0);
 	mount_entry_release(m);
-	CHECK_EQ(mount_table_find(f.auth, "team/apps/login", &m, &rest), 0);
-	CHECK(strcmp(m->path, "team/apps/") == 0 && strcmp(rest, "login") == 0);
+	m = NULL;
+	CHECK_EQ_OUT(mount_table_find(f.auth, "team/apps/login", &m, &rest), 0);
+	CHECK_OUT(strcmp(m->path, "team/apps/") == 0 && strcmp(rest, "login") == 0);
 	mount_entry_release(m);
-	CHECK_EQ(mount_table_find(f.auth, "team/app/login", &m, &rest), 0);
-	CHECK(strcmp(m->path, "team/app/") == 0);
+	m = NULL;
+	CHECK_EQ_OUT(mount_table_find(f.auth, "team/app/login", &m, &rest), 0);
+	CHECK_OUT(strcmp(m->path, "team/app/") == 0);
 	mount_entry_release(m);
-	CHECK_EQ(mount_table_find(f.auth, "approle2/login", &m, &rest), COFFER_ERR_NOT_FOUND);
-	CHECK_EQ(mount_table_find(f.auth, "team", &m, &rest), COFFER_ERR_NOT_FOUND);
-	CHECK(m == NULL);
+	/* m is left stale, not reset: the failed finds below must clear it themselves, as the last
+	 * check pins; out: does not release a pointer they left stale. */
+	stale = m;
+	CHECK_EQ_OUT(mount_table_find(f.auth, "approle2/login", &m, &rest), COFFER_ERR_NOT_FOUND);
+	CHECK_EQ_OUT(mount_table_find(f.auth, "team", &m, &rest), COFFER_ERR_NOT_FOUND);
+	CHECK_OUT(m == NULL);
+out:
+	if (m != stale)
+		mount_entry_release(m);
 	fixture_destroy(&f);
 }
 
 static void test_add_rejects_overlapping_paths(void)
 {
-	struct fixture f;
+	struct fixture f = {0};
 
-	CHECK_EQ(fixture_init(&f), 0);
-	CHECK_EQ(mount_table_add(f.auth, "a/b", "approle", "", 0, 0, NULL), 0);
-	CHECK_EQ(mount_table_add(f.auth, "a/b/", "approle", "", 0, 0, NULL), COFFER_ERR_EXISTS);
-	CHECK_EQ(mount_table_add(f.auth, "a", "approle", "", 0, 0, NULL), COFFER_ERR_EXISTS);
-	CHECK_EQ(mount_table_add(f.auth, "a/b/c", "approle", "", 0, 0, NULL), COFFER_ERR_EXISTS);
-	CHECK_EQ(mount_table_add(f.auth, "a/bc", "approle", "", 0, 0, NULL), 0);
+	CHECK_EQ_OUT(fixture_init(&f), 0);
+	CHECK_EQ_OUT(mount_table_add(f.auth, "a/b", "approle", "", 0, 0, NULL), 0);
+	CHECK_EQ_OUT(mount_table_add(f.auth, "a/b/", "approle", "", 0, 0, NULL), COFFER_ERR_EXISTS);
+	CHECK_EQ_OUT(mount_table_add(f.auth, "a", "approle", "", 0, 0, NULL), COFFER_ERR_EXISTS);
+	CHECK_EQ_OUT(mount_table_add(f.auth, "a/b/c", "approle", "", 0, 0, NULL),
+	             COFFER_ERR_EXISTS);
+	CHECK_EQ_OUT(mount_table_add(f.auth, "a/bc", "approle", "", 0, 0, NULL), 0);
+out:
 	fixture_destroy(&f);
 }
 
 static void test_add_rejects_reserved_paths_and_unknown_types(void)
 {
-	struct fixture f;
+	struct fixture f = {0};
 	struct mount_table *t = NULL;
 	json_t *arr = json_array();
 
-	CHECK_EQ(fixture_init(&f), 0);
-	CHECK_EQ(mount_table_add(f.auth, "token", "approle", "", 0, 0, NULL), COFFER_ERR_INVALID);
-	CHECK_EQ(mount_table_add(f.auth, "token/x", "approle", "", 0, 0, NULL), COFFER_ERR_INVALID);
-	CHECK_EQ(mount_table_add(f.auth, "tok2", "token", "", 0, 0, NULL), COFFER_ERR_INVALID);
-	CHECK_EQ(mount_table_add(f.auth, "x", "bogus", "", 0, 0, NULL), COFFER_ERR_INVALID);
-	CHECK_EQ(mount_table_add(f.auth, "x", "kv", "", 0, 0, NULL), COFFER_ERR_INVALID);
-	CHECK_EQ(mount_table_add(f.auth, "x", NULL, "", 0, 0, NULL), COFFER_ERR_INVALID);
-	CHECK_EQ(mount_table_add(f.auth, "", "approle", "", 0, 0, NULL), COFFER_ERR_INVALID);
-	CHECK_EQ(mount_table_add(f.auth, "/", "approle", "", 0, 0, NULL), COFFER_ERR_INVALID);
-	CHECK_EQ(mount_table_add(f.auth, "a/../b", "approle", "", 0, 0, NULL), COFFER_ERR_INVALID);
-	CHECK_EQ(mount_table_add(f.auth, "a//b", "approle", "", 0, 0, NULL), COFFER_ERR_INVALID);
-	CHECK_EQ(mount_table_add(f.auth, "x", "approle", "", 7200, 3600, NULL), COFFER_ERR_INVALID);
-	CHECK_EQ(mount_table_add(f.auth, "x", "approle", "", -1, 0, NULL), COFFER_ERR_INVALID);
-	CHECK_EQ(mount_table_add(f.auth, "x", "approle", "", 0, 0, arr), COFFER_ERR_INVALID);
-	CHECK_EQ(mount_table_new(&f.svc, registry_engines, false, &t), 0);
-	CHECK_EQ(mount_table_add(t, "x", "approle", "", 0, 0, NULL), COFFER_ERR_INVALID);
-	CHECK_EQ(mount_table_add(t, "sys/x", "approle", "", 0, 0, NULL), COFFER_ERR_INVALID);
+	CHECK_EQ_OUT(fixture_init(&f), 0);
+	CHECK_EQ_OUT(mount_table_add(f.auth, "token", "approle", "", 0, 0, NULL),
+	             COFFER_ERR_INVALID);
+	CHECK_EQ_OUT(mount_table_add(f.auth, "token/x", "approle", "", 0, 0, NULL),
+	             COFFER_ERR_INVALID);
+	CHECK_EQ_OUT(mount_table_add(f.auth, "tok2", "token", "", 0, 0, NULL), COFFER_ERR_INVALID);
+	CHECK_EQ_OUT(mount_table_add(f.auth, "x", "bogus", "", 0, 0, NULL), COFFER_ERR_INVALID);
+	CHECK_EQ_OUT(mount_table_add(f.auth, "x", "kv", "", 0, 0, NULL), COFFER_ERR_INVALID);
+	CHECK_EQ_OUT(mount_table_add(f.auth, "x", NULL, "", 0, 0, NULL), COFFER_ERR_INVALID);
+	CHECK_EQ_OUT(mount_table_add(f.auth, "", "approle", "", 0, 0, NULL), COFFER_ERR_INVALID);
+	CHECK_EQ_OUT(mount_table_add(f.auth, "/", "approle", "", 0, 0, NULL), COFFER_ERR_INVALID);
+	CHECK_EQ_OUT(mount_table_add(f.auth, "a/../b", "approle", "", 0, 0, NULL),
+	             COFFER_ERR_INVALID);
+	CHECK_EQ_OUT(mount_table_add(f.auth, "a//b", "approle", "", 0, 0, NULL),
+	             COFFER_ERR_INVALID);
+	CHECK_EQ_OUT(mount_table_add(f.auth, "x", "approle", "", 7200, 3600, NULL),
+	             COFFER_ERR_INVALID);
+	CHECK_EQ_OUT(mount_table_add(f.auth, "x", "approle", "", -1, 0, NULL), COFFER_ERR_INVALID);
+	CHECK_EQ_OUT(mount_table_add(f.auth, "x", "approle", "", 0, 0, arr), COFFER_ERR_INVALID);
+	CHECK_EQ_OUT(mount_table_new(&f.svc, registry_engines, false, &t), 0);
+	CHECK_EQ_OUT(mount_table_add(t, "x", "approle", "", 0, 0, NULL), COFFER_ERR_INVALID);
+	CHECK_EQ_OUT(mount_table_add(t, "sys/x", "approle", "", 0, 0, NULL), COFFER_ERR_INVALID);
+out:
 	mount_table_free(t);
-	json_decref(arr);
 	fixture_destroy(&f);
+	json_decref(arr);
 }
 
 static void test_mounts_survive_reload(void)
 {
-	struct fixture f;
+	struct fixture f = {0};
 	struct mount_entry *m = NULL;
 	const char *rest;
 	char uuid[37], accessor[64];
 	int64_t dttl = 600;
 
-	CHECK_EQ(fixture_init(&f), 0);
-	CHECK_EQ(mount_table_add(f.auth, "ci/approle", "approle", "for CI", 60, 3600, NULL), 0);
-	CHECK_EQ(mount_table_tune(f.auth, "ci/approle", "tuned", &dttl, NULL), 0);
-	CHECK_EQ(mount_table_find(f.auth, "ci/approle/login", &m, &rest), 0);
+	CHECK_EQ_OUT(fixture_init(&f), 0);
+	CHECK_EQ_OUT(mount_table_add(f.auth, "ci/approle", "approle", "for CI", 60, 3600, NULL), 0);
+	CHECK_EQ_OUT(mount_table_tune(f.auth, "ci/approle", "tuned", &dttl, NULL), 0);
+	CHECK_EQ_OUT(mount_table_find(f.auth, "ci/approle/login", &m, &rest), 0);
 	snprintf(uuid, sizeof(uuid), "%s", m->uuid);
 	snprintf(accessor, sizeof(accessor), "%s", m->accessor);
 	mount_entry_release(m);
-	CHECK_EQ(fixture_reload(&f), 0);
-	CHECK_EQ(mount_table_find(f.auth, "ci/approle/login", &m, &rest), 0);
-	CHECK(strcmp(m->uuid, uuid) == 0 && strcmp(m->accessor, accessor) == 0);
-	CHECK(strcmp(m->description, "tuned") == 0);
-	CHECK_EQ(m->default_lease_ttl_s, 600);
-	CHECK_EQ(m->max_lease_ttl_s, 3600);
-	CHECK(m->engine == &approle_engine);
+	m = NULL;
+	CHECK_EQ_OUT(fixture_reload(&f), 0);
+	CHECK_EQ_OUT(mount_table_find(f.auth, "ci/approle/login", &m, &rest), 0);
+	CHECK_OUT(strcmp(m->uuid, uuid) == 0 && strcmp(m->accessor, accessor) == 0);
+	CHECK_OUT(strcmp(m->description, "tuned") == 0);
+	CHECK_EQ_OUT(m->default_lease_ttl_s, 600);
+	CHECK_EQ_OUT(m->max_lease_ttl_s, 3600);
+	CHECK_OUT(m->engine == &approle_engine);
 	mount_entry_release(m);
-	CHECK_EQ(mount_table_find(f.auth, "token/create", &m, &rest), 0);
+	m = NULL;
+	CHECK_EQ_OUT(mount_table_find(f.auth, "token/create", &m, &rest), 0);
+out:
 	mount_entry_release(m);
 	fixture_destroy(&f);
 }
 
 static void test_remove_purges_the_mounts_data_only(void)
 {
-	struct fixture f;
+	struct fixture f = {0};
 	struct mount_entry *a = NULL, *b = NULL;
 	char pa[128], pb[128];
 	const char *rest;
 
-	CHECK_EQ(fixture_init(&f), 0);
-	CHECK_EQ(mount_table_add(f.auth, "one", "approle", "", 0, 0, NULL), 0);
-	CHECK_EQ(mount_table_add(f.auth, "two", "approle", "", 0, 0, NULL), 0);
-	CHECK_EQ(mount_table_find(f.auth, "one", &a, &rest), 0);
-	CHECK_EQ(mount_table_find(f.auth, "two", &b, &rest), 0);
+	CHECK_EQ_OUT(fixture_init(&f), 0);
+	CHECK_EQ_OUT(mount_table_add(f.auth, "one", "approle", "", 0, 0, NULL), 0);
+	CHECK_EQ_OUT(mount_table_add(f.auth, "two", "approle", "", 0, 0, NULL), 0);
+	CHECK_EQ_OUT(mount_table_find(f.auth, "one", &a, &rest), 0);
+	CHECK_EQ_OUT(mount_table_find(f.auth, "two", &b, &rest), 0);
 	snprintf(pa, sizeof(pa), "%srole/x", a->storage_prefix);
-	CHECK_EQ(put_str(f.b, pa, "{}"), 0);
+	CHECK_EQ_OUT(put_str(f.b, pa, "{}"), 0);
 	snprintf(pa, sizeof(pa), "%ssecret-id/x/abc", a->storage_prefix);
-	CHECK_EQ(put_str(f.b, pa, "{}"), 0);
+	CHECK_EQ_OUT(put_str(f.b, pa, "{}"), 0);
 	snprintf(pb, sizeof(pb), "%srole/y", b->storage_prefix);
-	CHECK_EQ(put_str(f.b, pb, "{}"), 0);
-	CHECK_EQ(mount_table_remove(f.auth, "one/"), 0);
+	CHECK_EQ_OUT(put_str(f.b, pb, "{}"), 0);
+	CHECK_EQ_OUT(mount_table_remove(f.auth, "one/"), 0);
 	/* The entry stays valid for a request that still holds it. */
-	CHECK(strcmp(a->path, "one/") == 0);
-	CHECK_EQ(count_below(f.b, a->storage_prefix), 0);
-	CHECK_EQ(count_below(f.b, b->storage_prefix), 1);
+	CHECK_OUT(strcmp(a->path, "one/") == 0);
+	CHECK_EQ_OUT(count_below(f.b, a->storage_prefix), 0);
+	CHECK_EQ_OUT(count_below(f.b, b->storage_prefix), 1);
 	mount_entry_release(a);
+	a = NULL;
 	mount_entry_release(b);
-	CHECK_EQ(mount_table_find(f.auth, "one/login", &a, &rest), COFFER_ERR_NOT_FOUND);
-	CHECK_EQ(fixture_reload(&f), 0);
-	CHECK_EQ(mount_table_find(f.auth, "one/login", &a, &rest), COFFER_ERR_NOT_FOUND);
-	CHECK_EQ(mount_table_find(f.auth, "two/login", &b, &rest), 0);
+	b = NULL;
+	CHECK_EQ_OUT(mount_table_find(f.auth, "one/login", &a, &rest), COFFER_ERR_NOT_FOUND);
+	CHECK_EQ_OUT(fixture_reload(&f), 0);
+	CHECK_EQ_OUT(mount_table_find(f.auth, "one/login", &a, &rest), COFFER_ERR_NOT_FOUND);
+	CHECK_EQ_OUT(mount_table_find(f.auth, "two/login", &b, &rest), 0);
+out:
 	mount_entry_release(b);
+	mount_entry_release(a);
 	fixture_destroy(&f);
 }
 
 static void test_remove_refuses_token_and_reports_missing(void)
 {
-	struct fixture f;
+	struct fixture f = {0};
 
-	CHECK_EQ(fixture_init(&f), 0);
-	CHECK_EQ(mount_table_remove(f.auth, "token"), COFFER_ERR_INVALID);
-	CHECK_EQ(mount_table_remove(f.auth, "nothing"), COFFER_ERR_NOT_FOUND);
-	CHECK_EQ(mount_table_remove(f.auth, ""), COFFER_ERR_NOT_FOUND);
+	CHECK_EQ_OUT(fixture_init(&f), 0);
+	CHECK_EQ_OUT(mount_table_remove(f.auth, "token"), COFFER_ERR_INVALID);
+	CHECK_EQ_OUT(mount_table_remove(f.auth, "nothing"), COFFER_ERR_NOT_FOUND);
+	CHECK_EQ_OUT(mount_table_remove(f.auth, ""), COFFER_ERR_NOT_FOUND);
+out:
 	fixture_destroy(&f);
 }
 
 static void test_tune_rejects_default_above_max(void)
 {
-	struct fixture f;
+	struct fixture f = {0};
 	int64_t big = 7200, small = 60;
 
-	CHECK_EQ(fixture_init(&f), 0);
-	CHECK_EQ(mount_table_add(f.auth, "approle", "approle", "", 0, 3600, NULL), 0);
-	CHECK_EQ(mount_table_tune(f.auth, "approle", NULL, &big, NULL), COFFER_ERR_INVALID);
-	CHECK_EQ(mount_table_tune(f.auth, "approle", NULL, &big, &big), 0);
-	CHECK_EQ(mount_table_tune(f.auth, "approle", NULL, NULL, &small), COFFER_ERR_INVALID);
-	CHECK_EQ(mount_table_tune(f.auth, "missing", NULL, &small, NULL), COFFER_ERR_NOT_FOUND);
+	CHECK_EQ_OUT(fixture_init(&f), 0);
+	CHECK_EQ_OUT(mount_table_add(f.auth, "approle", "approle", "", 0, 3600, NULL), 0);
+	CHECK_EQ_OUT(mount_table_tune(f.auth, "approle", NULL, &big, NULL), COFFER_ERR_INVALID);
+	CHECK_EQ_OUT(mount_table_tune(f.auth, "approle", NULL, &big, &big), 0);
+	CHECK_EQ_OUT(mount_table_tune(f.auth, "approle", NULL, NULL, &small), COFFER_ERR_INVALID);
+	CHECK_EQ_OUT(mount_table_tune(f.auth, "missing", NULL, &small, NULL), COFFER_ERR_NOT_FOUND);
+out:
 	fixture_destroy(&f);
 }
 
 static void test_json_has_vault_shape(void)
 {
-	struct fixture f;
+	struct fixture f = {0};
 	json_t *o = NULL, *tok, *ar;
 
-	CHECK_EQ(fixture_init(&f), 0);
-	CHECK_EQ(mount_table_add(f.auth, "approle", "approle", "machines", 60, 0, NULL), 0);
+	CHECK_EQ_OUT(fixture_init(&f), 0);
+	CHECK_EQ_OUT(mount_table_add(f.auth, "approle", "approle", "machines", 60, 0, NULL), 0);
 	o = mount_table_json(f.auth);
-	CHECK(o != NULL && json_object_size(o) == 2);
+	CHECK_OUT(o != NULL && json_object_size(o) == 2);
 	tok = json_object_get(o, "token/");
 	ar = json_object_get(o, "approle/");
-	CHECK(tok != NULL && ar != NULL);
-	CHECK(strcmp(json_string_value(json_object_get(ar, "type")), "approle") == 0);
-	CHECK(strcmp(json_string_value(json_object_get(ar, "description")), "machines") == 0);
-	CHECK(strncmp(json_string_value(json_object_get(ar, "accessor")), "auth_approle_", 13) ==
-	      0);
-	CHECK(json_string_length(json_object_get(ar, "uuid")) == 36);
-	CHECK(json_integer_value(
-	          json_object_get(json_object_get(ar, "config"), "default_lease_ttl")) == 60);
-	CHECK(json_is_false(json_object_get(json_object_get(ar, "config"), "force_no_cache")));
-	CHECK(json_is_null(json_object_get(ar, "options")));
-	CHECK(json_is_false(json_object_get(ar, "local")));
-	CHECK(json_is_false(json_object_get(ar, "seal_wrap")));
+	CHECK_OUT(tok != NULL && ar != NULL);
+	CHECK_OUT(strcmp(json_string_value(json_object_get(ar, "type")), "approle") == 0);
+	CHECK_OUT(strcmp(json_string_value(json_object_get(ar, "description")), "machines") == 0);
+	CHECK_OUT(
+	    strncmp(json_string_value(json_object_get(ar, "accessor")), "auth_approle_", 13) == 0);
+	CHECK_OUT(json_string_length(json_object_get(ar, "uuid")) == 36);
+	CHECK_OUT(json_integer_value(
+	              json_object_get(json_object_get(ar, "config"), "default_lease_ttl")) == 60);
+	CHECK_OUT(json_is_false(json_object_get(json_object_get(ar, "config"), "force_no_cache")));
+	CHECK_OUT(json_is_null(json_object_get(ar, "options")));
+	CHECK_OUT(json_is_false(json_object_get(ar, "local")));
+	CHECK_OUT(json_is_false(json_object_get(ar, "seal_wrap")));
+out:
 	json_decref(o);
 	fixture_destroy(&f);
 }
 
 static void test_clear_drops_entries_until_load(void)
 {
-	struct fixture f;
+	struct fixture f = {0};
 	struct mount_entry *m = NULL;
 	const char *rest;
 
-	CHECK_EQ(fixture_init(&f), 0);
-	CHECK_EQ(mount_table_add(f.auth, "approle", "approle", "", 0, 0, NULL), 0);
+	CHECK_EQ_OUT(fixture_init(&f), 0);
+	CHECK_EQ_OUT(mount_table_add(f.auth, "approle", "approle", "", 0, 0, NULL), 0);
 	mount_table_clear(f.auth);
-	CHECK_EQ(mount_table_find(f.auth, "token/create", &m, &rest), COFFER_ERR_NOT_FOUND);
-	CHECK_EQ(mount_table_load(f.auth), 0);
-	CHECK_EQ(mount_table_find(f.auth, "approle/login", &m, &rest), 0);
+	CHECK_EQ_OUT(mount_table_find(f.auth, "token/create", &m, &rest), COFFER_ERR_NOT_FOUND);
+	CHECK_EQ_OUT(mount_table_load(f.auth), 0);
+	CHECK_EQ_OUT(mount_table_find(f.auth, "approle/login", &m, &rest), 0);
+out:
 	mount_entry_release(m);
 	fixture_destroy(&f);
 }
@@ -329,47 +365,56 @@ static void test_clear_drops_entries_until_load(void)
 /* A stored mount whose engine this build lacks is not served, but kept and still reserved. */
 static void test_unknown_stored_engine_is_kept_but_not_served(void)
 {
-	struct fixture f;
+	struct fixture f = {0};
 	struct mount_entry *m = NULL;
 	const char *rest;
 	uint8_t *text = NULL;
 	size_t len = 0;
-	json_t *arr, *o;
-	char *dump;
+	json_t *arr = NULL, *o = NULL;
+	char *dump = NULL;
 
-	CHECK_EQ(fixture_init(&f), 0);
-	CHECK_EQ(barrier_get(f.b, "core/mounts/auth", &text, &len), 0);
+	CHECK_EQ_OUT(fixture_init(&f), 0);
+	CHECK_EQ_OUT(barrier_get(f.b, "core/mounts/auth", &text, &len), 0);
 	arr = json_loadb((const char *)text, len, 0, NULL);
 	secmem_freezero(text, len);
-	CHECK(json_is_array(arr));
+	text = NULL;
+	CHECK_OUT(json_is_array(arr));
 	json_array_append_new(arr,
 	                      json_pack("{s:s,s:s,s:s,s:s,s:s,s:{}}", "path", "future/", "type",
 	                                "oidc", "description", "", "accessor", "auth_oidc_00000000",
 	                                "uuid", "00000000-0000-4000-8000-000000000000", "options"));
 	dump = coffer_json_dump(arr);
 	json_decref(arr);
-	CHECK_EQ(put_str(f.b, "core/mounts/auth", dump), 0);
+	arr = NULL;
+	CHECK_EQ_OUT(put_str(f.b, "core/mounts/auth", dump), 0);
 	coffer_json_free_text(dump);
-	CHECK_EQ(fixture_reload(&f), 0);
-	CHECK_EQ(mount_table_find(f.auth, "future/login", &m, &rest), COFFER_ERR_NOT_FOUND);
-	CHECK_EQ(mount_table_add(f.auth, "future", "approle", "", 0, 0, NULL), COFFER_ERR_EXISTS);
-	CHECK_EQ(mount_table_add(f.auth, "approle", "approle", "", 0, 0, NULL), 0);
-	CHECK_EQ(fixture_reload(&f), 0);
+	dump = NULL;
+	CHECK_EQ_OUT(fixture_reload(&f), 0);
+	CHECK_EQ_OUT(mount_table_find(f.auth, "future/login", &m, &rest), COFFER_ERR_NOT_FOUND);
+	CHECK_EQ_OUT(mount_table_add(f.auth, "future", "approle", "", 0, 0, NULL),
+	             COFFER_ERR_EXISTS);
+	CHECK_EQ_OUT(mount_table_add(f.auth, "approle", "approle", "", 0, 0, NULL), 0);
+	CHECK_EQ_OUT(fixture_reload(&f), 0);
 	o = mount_table_json(f.auth);
-	CHECK(json_object_get(o, "future/") != NULL && json_object_get(o, "approle/") != NULL);
+	CHECK_OUT(json_object_get(o, "future/") != NULL && json_object_get(o, "approle/") != NULL);
+out:
 	json_decref(o);
+	coffer_json_free_text(dump);
+	json_decref(arr);
+	secmem_freezero(text, len);
 	fixture_destroy(&f);
 }
 
 static void test_corrupt_stored_table_fails_load(void)
 {
-	struct fixture f;
+	struct fixture f = {0};
 
-	CHECK_EQ(fixture_init(&f), 0);
-	CHECK_EQ(put_str(f.b, "core/mounts/auth", "[{\"path\":\"x\"}]"), 0);
-	CHECK(fixture_reload(&f) != 0);
-	CHECK_EQ(put_str(f.b, "core/mounts/auth", "not json"), 0);
-	CHECK(fixture_reload(&f) != 0);
+	CHECK_EQ_OUT(fixture_init(&f), 0);
+	CHECK_EQ_OUT(put_str(f.b, "core/mounts/auth", "[{\"path\":\"x\"}]"), 0);
+	CHECK_OUT(fixture_reload(&f) != 0);
+	CHECK_EQ_OUT(put_str(f.b, "core/mounts/auth", "not json"), 0);
+	CHECK_OUT(fixture_reload(&f) != 0);
+out:
 	fixture_destroy(&f);
 }
 
@@ -429,69 +474,76 @@ static const char *first_error(const struct response *resp)
 
 static void test_sys_auth_enable_list_tune_disable(void)
 {
-	struct fixture f;
+	struct fixture f = {0};
 	struct response resp = {0};
 	json_t *data;
 
-	CHECK_EQ(fixture_init(&f), 0);
-	CHECK(mount_sys_routes_len >= 2 && strcmp(mount_sys_routes[1].pattern, "sys/auth/:path") == 0);
-	CHECK(mount_sys_routes[1].flags & ROUTE_SUDO);
-	CHECK_EQ(sys_call(&f, &resp, REQ_POST, "approle", NULL,
-	                  "{\"type\":\"approle\",\"description\":\"m\",\"config\":{\"max_lease_"
-	                  "ttl\":\"2h\"}}"),
-	         204);
-	CHECK_EQ(sys_call(&f, &resp, REQ_POST, "approle", NULL, "{\"type\":\"approle\"}"), 400);
-	CHECK(strcmp(first_error(&resp), "path is already in use at approle/") == 0);
-	CHECK_EQ(sys_call(&f, &resp, REQ_POST, "x", NULL, "{\"type\":\"nope\"}"), 400);
-	CHECK(strncmp(first_error(&resp), "unsupported auth type", 21) == 0);
-	CHECK_EQ(sys_call(&f, &resp, REQ_POST, "x", NULL, "{}"), 400);
-	CHECK_EQ(sys_call(&f, &resp, REQ_GET, NULL, NULL, NULL), 200);
-	CHECK(json_object_get(resp.json, "approle/") != NULL);
+	CHECK_EQ_OUT(fixture_init(&f), 0);
+	CHECK_OUT(mount_sys_routes_len >= 2 &&
+	          strcmp(mount_sys_routes[1].pattern, "sys/auth/:path") == 0);
+	CHECK_OUT(mount_sys_routes[1].flags & ROUTE_SUDO);
+	CHECK_EQ_OUT(sys_call(&f, &resp, REQ_POST, "approle", NULL,
+	                      "{\"type\":\"approle\",\"description\":\"m\",\"config\":{\"max_lease_"
+	                      "ttl\":\"2h\"}}"),
+	             204);
+	CHECK_EQ_OUT(sys_call(&f, &resp, REQ_POST, "approle", NULL, "{\"type\":\"approle\"}"), 400);
+	CHECK_OUT(strcmp(first_error(&resp), "path is already in use at approle/") == 0);
+	CHECK_EQ_OUT(sys_call(&f, &resp, REQ_POST, "x", NULL, "{\"type\":\"nope\"}"), 400);
+	CHECK_OUT(strncmp(first_error(&resp), "unsupported auth type", 21) == 0);
+	CHECK_EQ_OUT(sys_call(&f, &resp, REQ_POST, "x", NULL, "{}"), 400);
+	CHECK_EQ_OUT(sys_call(&f, &resp, REQ_GET, NULL, NULL, NULL), 200);
+	CHECK_OUT(json_object_get(resp.json, "approle/") != NULL);
 	data = json_object_get(resp.json, "data");
-	CHECK(json_integer_value(json_object_get(
-	          json_object_get(json_object_get(data, "approle/"), "config"), "max_lease_ttl")) ==
-	      7200);
-	CHECK(json_object_get(data, "token/") != NULL);
-	CHECK_EQ(sys_call(&f, &resp, REQ_POST, "approle", "tune", "{\"default_lease_ttl\":\"1h\"}"),
-	         204);
-	CHECK_EQ(sys_call(&f, &resp, REQ_POST, "approle", "tune", "{\"default_lease_ttl\":\"3h\"}"),
-	         400);
-	CHECK_EQ(sys_call(&f, &resp, REQ_GET, "approle", "tune", NULL), 200);
+	CHECK_OUT(json_integer_value(
+	              json_object_get(json_object_get(json_object_get(data, "approle/"), "config"),
+	                              "max_lease_ttl")) == 7200);
+	CHECK_OUT(json_object_get(data, "token/") != NULL);
+	CHECK_EQ_OUT(
+	    sys_call(&f, &resp, REQ_POST, "approle", "tune", "{\"default_lease_ttl\":\"1h\"}"),
+	    204);
+	CHECK_EQ_OUT(
+	    sys_call(&f, &resp, REQ_POST, "approle", "tune", "{\"default_lease_ttl\":\"3h\"}"),
+	    400);
+	CHECK_EQ_OUT(sys_call(&f, &resp, REQ_GET, "approle", "tune", NULL), 200);
 	data = json_object_get(resp.json, "data");
-	CHECK_EQ(json_integer_value(json_object_get(data, "default_lease_ttl")), 3600);
-	CHECK_EQ(json_integer_value(json_object_get(data, "max_lease_ttl")), 7200);
-	CHECK_EQ(sys_call(&f, &resp, REQ_GET, "token", "tune", NULL), 200);
-	CHECK_EQ(json_integer_value(
-	             json_object_get(json_object_get(resp.json, "data"), "max_lease_ttl")),
-	         768 * 3600);
-	CHECK_EQ(sys_call(&f, &resp, REQ_DELETE, "approle", NULL, NULL), 204);
-	CHECK_EQ(sys_call(&f, &resp, REQ_DELETE, "approle", NULL, NULL), 204);
-	CHECK_EQ(sys_call(&f, &resp, REQ_DELETE, "token", NULL, NULL), 400);
-	CHECK_EQ(sys_call(&f, &resp, REQ_POST, "token", NULL, "{\"type\":\"token\"}"), 400);
+	CHECK_EQ_OUT(json_integer_value(json_object_get(data, "default_lease_ttl")), 3600);
+	CHECK_EQ_OUT(json_integer_value(json_object_get(data, "max_lease_ttl")), 7200);
+	CHECK_EQ_OUT(sys_call(&f, &resp, REQ_GET, "token", "tune", NULL), 200);
+	CHECK_EQ_OUT(json_integer_value(
+	                 json_object_get(json_object_get(resp.json, "data"), "max_lease_ttl")),
+	             768 * 3600);
+	CHECK_EQ_OUT(sys_call(&f, &resp, REQ_DELETE, "approle", NULL, NULL), 204);
+	CHECK_EQ_OUT(sys_call(&f, &resp, REQ_DELETE, "approle", NULL, NULL), 204);
+	CHECK_EQ_OUT(sys_call(&f, &resp, REQ_DELETE, "token", NULL, NULL), 400);
+	CHECK_EQ_OUT(sys_call(&f, &resp, REQ_POST, "token", NULL, "{\"type\":\"token\"}"), 400);
+out:
 	response_clear(&resp);
 	fixture_destroy(&f);
 }
 
 static void test_sys_auth_paths_may_have_several_segments(void)
 {
-	struct fixture f;
+	struct fixture f = {0};
 	struct response resp = {0};
 	struct mount_entry *m = NULL;
 	const char *rest;
 
-	CHECK_EQ(fixture_init(&f), 0);
-	CHECK_EQ(sys_call(&f, &resp, REQ_POST, "ci", "approle", "{\"type\":\"approle\"}"), 204);
-	CHECK_EQ(mount_table_find(f.auth, "ci/approle/login", &m, &rest), 0);
+	CHECK_EQ_OUT(fixture_init(&f), 0);
+	CHECK_EQ_OUT(sys_call(&f, &resp, REQ_POST, "ci", "approle", "{\"type\":\"approle\"}"), 204);
+	CHECK_EQ_OUT(mount_table_find(f.auth, "ci/approle/login", &m, &rest), 0);
 	mount_entry_release(m);
-	CHECK_EQ(sys_call(&f, &resp, REQ_POST, "ci", "approle/tune", "{\"description\":\"d\"}"),
-	         204);
-	CHECK_EQ(sys_call(&f, &resp, REQ_GET, "ci", "approle", NULL), 200);
-	CHECK(strcmp(json_string_value(
-	                 json_object_get(json_object_get(resp.json, "data"), "description")),
-	             "d") == 0);
-	CHECK_EQ(sys_call(&f, &resp, REQ_GET, "ci", "nothing", NULL), 400);
-	CHECK_EQ(sys_call(&f, &resp, REQ_DELETE, "ci", "approle", NULL), 204);
-	CHECK_EQ(mount_table_find(f.auth, "ci/approle/login", &m, &rest), COFFER_ERR_NOT_FOUND);
+	m = NULL;
+	CHECK_EQ_OUT(sys_call(&f, &resp, REQ_POST, "ci", "approle/tune", "{\"description\":\"d\"}"),
+	             204);
+	CHECK_EQ_OUT(sys_call(&f, &resp, REQ_GET, "ci", "approle", NULL), 200);
+	CHECK_OUT(strcmp(json_string_value(
+	                     json_object_get(json_object_get(resp.json, "data"), "description")),
+	                 "d") == 0);
+	CHECK_EQ_OUT(sys_call(&f, &resp, REQ_GET, "ci", "nothing", NULL), 400);
+	CHECK_EQ_OUT(sys_call(&f, &resp, REQ_DELETE, "ci", "approle", NULL), 204);
+	CHECK_EQ_OUT(mount_table_find(f.auth, "ci/approle/login", &m, &rest), COFFER_ERR_NOT_FOUND);
+out:
+	mount_entry_release(m);
 	response_clear(&resp);
 	fixture_destroy(&f);
 }
