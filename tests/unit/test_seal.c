@@ -68,10 +68,12 @@ static int fixture_restart(struct fixture *f)
 	return fixture_open(f);
 }
 
+/* Safe on a zeroed or partly built fixture, and a second time. */
 static void fixture_destroy(struct fixture *f)
 {
 	fixture_close(f);
 	testutil_rmtree(f->dir);
+	f->dir[0] = '\0';
 }
 
 static int write_file(const char *path, const uint8_t *buf, size_t len)
@@ -117,158 +119,169 @@ static void status_of(struct fixture *f, struct seal_status *st)
 
 static void test_init_leaves_vault_sealed(void)
 {
-	struct fixture f;
-	struct seal_init_result r;
+	struct fixture f = {0};
+	struct seal_init_result r = {0};
 	struct seal_status st;
 
-	CHECK_EQ(fixture_create(&f, SEAL_SHAMIR), 0);
+	CHECK_EQ_OUT(fixture_create(&f, SEAL_SHAMIR), 0);
 	status_of(&f, &st);
-	CHECK(!st.initialized && st.sealed && strcmp(st.type, "shamir") == 0);
-	CHECK_EQ(seal_initialize(f.s, 5, 3, stage_marker, &f, &r), 0);
-	CHECK_EQ(r.n_shares, 5);
-	CHECK_EQ(r.share_len, SHARE_LEN);
-	CHECK(r.root_token == NULL); /* the root token is the token store's (core.c stages it) */
+	CHECK_OUT(!st.initialized && st.sealed && strcmp(st.type, "shamir") == 0);
+	CHECK_EQ_OUT(seal_initialize(f.s, 5, 3, stage_marker, &f, &r), 0);
+	CHECK_EQ_OUT(r.n_shares, 5);
+	CHECK_EQ_OUT(r.share_len, SHARE_LEN);
+	CHECK_OUT(r.root_token ==
+	          NULL); /* the root token is the token store's (core.c stages it) */
 	status_of(&f, &st);
-	CHECK(st.initialized && st.sealed);
-	CHECK_EQ(st.shares, 5);
-	CHECK_EQ(st.threshold, 3);
-	CHECK_EQ(st.progress, 0);
-	CHECK(barrier_is_sealed(f.b));
+	CHECK_OUT(st.initialized && st.sealed);
+	CHECK_EQ_OUT(st.shares, 5);
+	CHECK_EQ_OUT(st.threshold, 3);
+	CHECK_EQ_OUT(st.progress, 0);
+	CHECK_OUT(barrier_is_sealed(f.b));
 	seal_init_result_clear(&r);
-	CHECK(r.shares == NULL && r.root_token == NULL && r.n_shares == 0);
+	CHECK_OUT(r.shares == NULL && r.root_token == NULL && r.n_shares == 0);
+out:
+	seal_init_result_clear(&r);
 	fixture_destroy(&f);
 }
 
 static void test_unseal_with_threshold_shares(void)
 {
-	struct fixture f;
-	struct seal_init_result r;
+	struct fixture f = {0};
+	struct seal_init_result r = {0};
 	struct seal_status st;
 
-	CHECK_EQ(fixture_create(&f, SEAL_SHAMIR), 0);
-	CHECK_EQ(seal_initialize(f.s, 5, 3, stage_marker, &f, &r), 0);
-	CHECK_EQ(seal_submit_share(f.s, r.shares[4], SHARE_LEN), 0);
+	CHECK_EQ_OUT(fixture_create(&f, SEAL_SHAMIR), 0);
+	CHECK_EQ_OUT(seal_initialize(f.s, 5, 3, stage_marker, &f, &r), 0);
+	CHECK_EQ_OUT(seal_submit_share(f.s, r.shares[4], SHARE_LEN), 0);
 	status_of(&f, &st);
-	CHECK(st.sealed && st.progress == 1 && strlen(st.nonce) == 36);
-	CHECK_EQ(seal_submit_share(f.s, r.shares[1], SHARE_LEN), 0);
-	CHECK_EQ(seal_submit_share(f.s, r.shares[2], SHARE_LEN), 0);
+	CHECK_OUT(st.sealed && st.progress == 1 && strlen(st.nonce) == 36);
+	CHECK_EQ_OUT(seal_submit_share(f.s, r.shares[1], SHARE_LEN), 0);
+	CHECK_EQ_OUT(seal_submit_share(f.s, r.shares[2], SHARE_LEN), 0);
 	status_of(&f, &st);
-	CHECK(!st.sealed && st.progress == 0 && st.nonce[0] == '\0');
-	CHECK_EQ(staged_check(&f), 0);
+	CHECK_OUT(!st.sealed && st.progress == 0 && st.nonce[0] == '\0');
+	CHECK_EQ_OUT(staged_check(&f), 0);
 	seal_seal(f.s);
-	CHECK(barrier_is_sealed(f.b));
-	CHECK_EQ(staged_check(&f), COFFER_ERR_SEALED);
+	CHECK_OUT(barrier_is_sealed(f.b));
+	CHECK_EQ_OUT(staged_check(&f), COFFER_ERR_SEALED);
+out:
 	seal_init_result_clear(&r);
 	fixture_destroy(&f);
 }
 
 static void test_unseal_rejects_wrong_share(void)
 {
-	struct fixture f;
-	struct seal_init_result r;
+	struct fixture f = {0};
+	struct seal_init_result r = {0};
 	struct seal_status st;
 	uint8_t bad[SHARE_LEN];
 
-	CHECK_EQ(fixture_create(&f, SEAL_SHAMIR), 0);
-	CHECK_EQ(seal_initialize(f.s, 5, 3, stage_marker, &f, &r), 0);
+	CHECK_EQ_OUT(fixture_create(&f, SEAL_SHAMIR), 0);
+	CHECK_EQ_OUT(seal_initialize(f.s, 5, 3, stage_marker, &f, &r), 0);
 	memcpy(bad, r.shares[2], SHARE_LEN);
 	bad[0] ^= 0x5a; /* corrupt a y byte, keep the x coordinate */
-	CHECK_EQ(seal_submit_share(f.s, r.shares[0], SHARE_LEN), 0);
-	CHECK_EQ(seal_submit_share(f.s, r.shares[1], SHARE_LEN), 0);
-	CHECK_EQ(seal_submit_share(f.s, bad, SHARE_LEN), COFFER_ERR_BAD_SHARE);
+	CHECK_EQ_OUT(seal_submit_share(f.s, r.shares[0], SHARE_LEN), 0);
+	CHECK_EQ_OUT(seal_submit_share(f.s, r.shares[1], SHARE_LEN), 0);
+	CHECK_EQ_OUT(seal_submit_share(f.s, bad, SHARE_LEN), COFFER_ERR_BAD_SHARE);
 	status_of(&f, &st);
-	CHECK(st.sealed && st.progress == 0 && st.nonce[0] == '\0');
+	CHECK_OUT(st.sealed && st.progress == 0 && st.nonce[0] == '\0');
 	/* Progress was reset: the good set still works from scratch. */
-	CHECK_EQ(seal_submit_share(f.s, r.shares[0], SHARE_LEN), 0);
-	CHECK_EQ(seal_submit_share(f.s, r.shares[1], SHARE_LEN), 0);
-	CHECK_EQ(seal_submit_share(f.s, r.shares[2], SHARE_LEN), 0);
-	CHECK(!barrier_is_sealed(f.b));
+	CHECK_EQ_OUT(seal_submit_share(f.s, r.shares[0], SHARE_LEN), 0);
+	CHECK_EQ_OUT(seal_submit_share(f.s, r.shares[1], SHARE_LEN), 0);
+	CHECK_EQ_OUT(seal_submit_share(f.s, r.shares[2], SHARE_LEN), 0);
+	CHECK_OUT(!barrier_is_sealed(f.b));
+out:
 	seal_init_result_clear(&r);
 	fixture_destroy(&f);
 }
 
 static void test_unseal_rejects_share_of_wrong_length(void)
 {
-	struct fixture f;
-	struct seal_init_result r;
+	struct fixture f = {0};
+	struct seal_init_result r = {0};
 	struct seal_status st;
 
-	CHECK_EQ(fixture_create(&f, SEAL_SHAMIR), 0);
-	CHECK_EQ(seal_initialize(f.s, 3, 2, stage_marker, &f, &r), 0);
-	CHECK_EQ(seal_submit_share(f.s, r.shares[0], SHARE_LEN), 0);
-	CHECK_EQ(seal_submit_share(f.s, r.shares[1], SHARE_LEN - 1), COFFER_ERR_BAD_SHARE);
+	CHECK_EQ_OUT(fixture_create(&f, SEAL_SHAMIR), 0);
+	CHECK_EQ_OUT(seal_initialize(f.s, 3, 2, stage_marker, &f, &r), 0);
+	CHECK_EQ_OUT(seal_submit_share(f.s, r.shares[0], SHARE_LEN), 0);
+	CHECK_EQ_OUT(seal_submit_share(f.s, r.shares[1], SHARE_LEN - 1), COFFER_ERR_BAD_SHARE);
 	status_of(&f, &st);
-	CHECK(st.sealed && st.progress == 0);
+	CHECK_OUT(st.sealed && st.progress == 0);
+out:
 	seal_init_result_clear(&r);
 	fixture_destroy(&f);
 }
 
 static void test_unseal_below_threshold_stays_sealed(void)
 {
-	struct fixture f;
-	struct seal_init_result r;
+	struct fixture f = {0};
+	struct seal_init_result r = {0};
 	struct seal_status st;
 	char nonce[37];
 
-	CHECK_EQ(fixture_create(&f, SEAL_SHAMIR), 0);
-	CHECK_EQ(seal_initialize(f.s, 5, 3, stage_marker, &f, &r), 0);
-	CHECK_EQ(seal_submit_share(f.s, r.shares[0], SHARE_LEN), 0);
+	CHECK_EQ_OUT(fixture_create(&f, SEAL_SHAMIR), 0);
+	CHECK_EQ_OUT(seal_initialize(f.s, 5, 3, stage_marker, &f, &r), 0);
+	CHECK_EQ_OUT(seal_submit_share(f.s, r.shares[0], SHARE_LEN), 0);
 	status_of(&f, &st);
 	memcpy(nonce, st.nonce, sizeof(nonce));
-	CHECK_EQ(seal_submit_share(f.s, r.shares[3], SHARE_LEN), 0);
+	CHECK_EQ_OUT(seal_submit_share(f.s, r.shares[3], SHARE_LEN), 0);
 	status_of(&f, &st);
-	CHECK(st.sealed && st.progress == 2 && strcmp(st.nonce, nonce) == 0);
+	CHECK_OUT(st.sealed && st.progress == 2 && strcmp(st.nonce, nonce) == 0);
 	seal_reset_progress(f.s);
 	status_of(&f, &st);
-	CHECK(st.sealed && st.progress == 0 && st.nonce[0] == '\0');
+	CHECK_OUT(st.sealed && st.progress == 0 && st.nonce[0] == '\0');
+out:
 	seal_init_result_clear(&r);
 	fixture_destroy(&f);
 }
 
 static void test_duplicate_share_is_refused_and_keeps_progress(void)
 {
-	struct fixture f;
-	struct seal_init_result r;
+	struct fixture f = {0};
+	struct seal_init_result r = {0};
 	struct seal_status st;
 
-	CHECK_EQ(fixture_create(&f, SEAL_SHAMIR), 0);
-	CHECK_EQ(seal_initialize(f.s, 5, 3, stage_marker, &f, &r), 0);
-	CHECK_EQ(seal_submit_share(f.s, r.shares[0], SHARE_LEN), 0);
-	CHECK_EQ(seal_submit_share(f.s, r.shares[0], SHARE_LEN), COFFER_ERR_EXISTS);
-	CHECK_EQ(seal_submit_share(f.s, r.shares[1], SHARE_LEN), 0);
-	CHECK_EQ(seal_submit_share(f.s, r.shares[1], SHARE_LEN), COFFER_ERR_EXISTS);
+	CHECK_EQ_OUT(fixture_create(&f, SEAL_SHAMIR), 0);
+	CHECK_EQ_OUT(seal_initialize(f.s, 5, 3, stage_marker, &f, &r), 0);
+	CHECK_EQ_OUT(seal_submit_share(f.s, r.shares[0], SHARE_LEN), 0);
+	CHECK_EQ_OUT(seal_submit_share(f.s, r.shares[0], SHARE_LEN), COFFER_ERR_EXISTS);
+	CHECK_EQ_OUT(seal_submit_share(f.s, r.shares[1], SHARE_LEN), 0);
+	CHECK_EQ_OUT(seal_submit_share(f.s, r.shares[1], SHARE_LEN), COFFER_ERR_EXISTS);
 	status_of(&f, &st);
-	CHECK(st.sealed && st.progress == 2);
-	CHECK_EQ(seal_submit_share(f.s, r.shares[2], SHARE_LEN), 0);
-	CHECK(!barrier_is_sealed(f.b));
+	CHECK_OUT(st.sealed && st.progress == 2);
+	CHECK_EQ_OUT(seal_submit_share(f.s, r.shares[2], SHARE_LEN), 0);
+	CHECK_OUT(!barrier_is_sealed(f.b));
+out:
 	seal_init_result_clear(&r);
 	fixture_destroy(&f);
 }
 
 static void test_restart_keeps_data_behind_the_seal(void)
 {
-	struct fixture f;
-	struct seal_init_result r;
+	struct fixture f = {0};
+	struct seal_init_result r = {0};
 	struct seal_status st;
 	uint8_t *v = NULL;
 	size_t len = 0;
 
-	CHECK_EQ(fixture_create(&f, SEAL_SHAMIR), 0);
-	CHECK_EQ(seal_initialize(f.s, 3, 2, stage_marker, &f, &r), 0);
-	CHECK_EQ(seal_submit_share(f.s, r.shares[0], SHARE_LEN), 0);
-	CHECK_EQ(seal_submit_share(f.s, r.shares[2], SHARE_LEN), 0);
-	CHECK_EQ(barrier_put(f.b, "app/secret", (const uint8_t *)"kept", 4), 0);
-	CHECK_EQ(fixture_restart(&f), 0);
+	CHECK_EQ_OUT(fixture_create(&f, SEAL_SHAMIR), 0);
+	CHECK_EQ_OUT(seal_initialize(f.s, 3, 2, stage_marker, &f, &r), 0);
+	CHECK_EQ_OUT(seal_submit_share(f.s, r.shares[0], SHARE_LEN), 0);
+	CHECK_EQ_OUT(seal_submit_share(f.s, r.shares[2], SHARE_LEN), 0);
+	CHECK_EQ_OUT(barrier_put(f.b, "app/secret", (const uint8_t *)"kept", 4), 0);
+	CHECK_EQ_OUT(fixture_restart(&f), 0);
 	status_of(&f, &st);
-	CHECK(st.initialized && st.sealed && st.shares == 3 && st.threshold == 2);
-	CHECK_EQ(barrier_get(f.b, "app/secret", &v, &len), COFFER_ERR_SEALED);
-	CHECK_EQ(seal_submit_share(f.s, r.shares[1], SHARE_LEN), 0);
-	CHECK_EQ(seal_submit_share(f.s, r.shares[0], SHARE_LEN), 0);
-	CHECK(!barrier_is_sealed(f.b));
-	CHECK_EQ(barrier_get(f.b, "app/secret", &v, &len), 0);
-	CHECK(len == 4 && memcmp(v, "kept", 4) == 0);
+	CHECK_OUT(st.initialized && st.sealed && st.shares == 3 && st.threshold == 2);
+	CHECK_EQ_OUT(barrier_get(f.b, "app/secret", &v, &len), COFFER_ERR_SEALED);
+	CHECK_EQ_OUT(seal_submit_share(f.s, r.shares[1], SHARE_LEN), 0);
+	CHECK_EQ_OUT(seal_submit_share(f.s, r.shares[0], SHARE_LEN), 0);
+	CHECK_OUT(!barrier_is_sealed(f.b));
+	CHECK_EQ_OUT(barrier_get(f.b, "app/secret", &v, &len), 0);
+	CHECK_OUT(len == 4 && memcmp(v, "kept", 4) == 0);
 	secmem_freezero(v, len);
-	CHECK_EQ(staged_check(&f), 0);
+	v = NULL;
+	CHECK_EQ_OUT(staged_check(&f), 0);
+out:
+	secmem_freezero(v, len);
 	seal_init_result_clear(&r);
 	fixture_destroy(&f);
 }
@@ -276,48 +289,52 @@ static void test_restart_keeps_data_behind_the_seal(void)
 static void test_init_rejects_bad_share_counts(void)
 {
 	static const unsigned bad[][2] = {{0, 0}, {0, 1}, {256, 2}, {3, 4}, {5, 1}, {2, 1}, {3, 0}};
-	struct fixture f;
-	struct seal_init_result r;
+	struct fixture f = {0};
+	struct seal_init_result r = {0};
 	struct seal_status st;
 
-	CHECK_EQ(fixture_create(&f, SEAL_SHAMIR), 0);
+	CHECK_EQ_OUT(fixture_create(&f, SEAL_SHAMIR), 0);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		CHECK_EQ(seal_initialize(f.s, bad[i][0], bad[i][1], stage_marker, &f, &r),
-		         COFFER_ERR_INVALID);
-		CHECK(r.shares == NULL && r.root_token == NULL);
+		CHECK_EQ_OUT(seal_initialize(f.s, bad[i][0], bad[i][1], stage_marker, &f, &r),
+		             COFFER_ERR_INVALID);
+		CHECK_OUT(r.shares == NULL && r.root_token == NULL);
 	}
 	status_of(&f, &st);
-	CHECK(!st.initialized);
-	CHECK_EQ(seal_initialize(f.s, 1, 1, stage_marker, &f, &r), 0);
-	CHECK_EQ(r.n_shares, 1);
-	CHECK_EQ(seal_submit_share(f.s, r.shares[0], SHARE_LEN), 0);
-	CHECK(!barrier_is_sealed(f.b));
+	CHECK_OUT(!st.initialized);
+	CHECK_EQ_OUT(seal_initialize(f.s, 1, 1, stage_marker, &f, &r), 0);
+	CHECK_EQ_OUT(r.n_shares, 1);
+	CHECK_EQ_OUT(seal_submit_share(f.s, r.shares[0], SHARE_LEN), 0);
+	CHECK_OUT(!barrier_is_sealed(f.b));
+out:
 	seal_init_result_clear(&r);
 	fixture_destroy(&f);
 }
 
 static void test_second_init_returns_exists(void)
 {
-	struct fixture f;
-	struct seal_init_result r, r2;
+	struct fixture f = {0};
+	struct seal_init_result r = {0}, r2 = {0};
 
-	CHECK_EQ(fixture_create(&f, SEAL_SHAMIR), 0);
-	CHECK_EQ(seal_initialize(f.s, 3, 2, stage_marker, &f, &r), 0);
-	CHECK_EQ(seal_initialize(f.s, 3, 2, stage_marker, &f, &r2), COFFER_ERR_EXISTS);
-	CHECK_EQ(fixture_restart(&f), 0);
-	CHECK_EQ(seal_initialize(f.s, 3, 2, stage_marker, &f, &r2), COFFER_ERR_EXISTS);
-	CHECK(r2.shares == NULL && r2.root_token == NULL);
+	CHECK_EQ_OUT(fixture_create(&f, SEAL_SHAMIR), 0);
+	CHECK_EQ_OUT(seal_initialize(f.s, 3, 2, stage_marker, &f, &r), 0);
+	CHECK_EQ_OUT(seal_initialize(f.s, 3, 2, stage_marker, &f, &r2), COFFER_ERR_EXISTS);
+	CHECK_EQ_OUT(fixture_restart(&f), 0);
+	CHECK_EQ_OUT(seal_initialize(f.s, 3, 2, stage_marker, &f, &r2), COFFER_ERR_EXISTS);
+	CHECK_OUT(r2.shares == NULL && r2.root_token == NULL);
+out:
+	seal_init_result_clear(&r2);
 	seal_init_result_clear(&r);
 	fixture_destroy(&f);
 }
 
 static void test_submit_share_before_init_returns_uninit(void)
 {
-	struct fixture f;
+	struct fixture f = {0};
 	uint8_t share[SHARE_LEN] = {1};
 
-	CHECK_EQ(fixture_create(&f, SEAL_SHAMIR), 0);
-	CHECK_EQ(seal_submit_share(f.s, share, SHARE_LEN), COFFER_ERR_UNINIT);
+	CHECK_EQ_OUT(fixture_create(&f, SEAL_SHAMIR), 0);
+	CHECK_EQ_OUT(seal_submit_share(f.s, share, SHARE_LEN), COFFER_ERR_UNINIT);
+out:
 	fixture_destroy(&f);
 }
 
@@ -325,75 +342,79 @@ static void test_submit_share_before_init_returns_uninit(void)
  * new init. */
 static void test_interrupted_init_can_be_retried(void)
 {
-	struct fixture f;
-	struct seal_init_result r;
+	struct fixture f = {0};
+	struct seal_init_result r = {0};
 	uint8_t root_key[COFFER_KEY_LEN];
 
-	CHECK_EQ(fixture_create(&f, SEAL_SHAMIR), 0);
+	CHECK_EQ_OUT(fixture_create(&f, SEAL_SHAMIR), 0);
 	coffer_random(root_key, sizeof(root_key));
-	CHECK_EQ(barrier_initialize(f.b, root_key), 0);
+	CHECK_EQ_OUT(barrier_initialize(f.b, root_key), 0);
 	barrier_seal(f.b);
-	CHECK_EQ(fixture_restart(&f), 0);
-	CHECK_EQ(seal_initialize(f.s, 3, 2, stage_marker, &f, &r), 0);
-	CHECK_EQ(seal_submit_share(f.s, r.shares[0], SHARE_LEN), 0);
-	CHECK_EQ(seal_submit_share(f.s, r.shares[1], SHARE_LEN), 0);
-	CHECK(!barrier_is_sealed(f.b));
+	CHECK_EQ_OUT(fixture_restart(&f), 0);
+	CHECK_EQ_OUT(seal_initialize(f.s, 3, 2, stage_marker, &f, &r), 0);
+	CHECK_EQ_OUT(seal_submit_share(f.s, r.shares[0], SHARE_LEN), 0);
+	CHECK_EQ_OUT(seal_submit_share(f.s, r.shares[1], SHARE_LEN), 0);
+	CHECK_OUT(!barrier_is_sealed(f.b));
+out:
 	seal_init_result_clear(&r);
 	fixture_destroy(&f);
 }
 
 static void test_keyfile_seal_round_trip(void)
 {
-	struct fixture f;
-	struct seal_init_result r;
+	struct fixture f = {0};
+	struct seal_init_result r = {0};
 	struct seal_status st;
 	uint8_t key[COFFER_KEY_LEN], share[SHARE_LEN] = {1};
 
-	CHECK_EQ(fixture_create(&f, SEAL_KEYFILE), 0);
+	CHECK_EQ_OUT(fixture_create(&f, SEAL_KEYFILE), 0);
 	coffer_random(key, sizeof(key));
-	CHECK_EQ(write_file(f.keyfile, key, sizeof(key)), 0);
-	CHECK_EQ(seal_initialize(f.s, 0, 0, stage_marker, &f, &r), 0);
-	CHECK(r.n_shares == 0 && r.shares == NULL);
+	CHECK_EQ_OUT(write_file(f.keyfile, key, sizeof(key)), 0);
+	CHECK_EQ_OUT(seal_initialize(f.s, 0, 0, stage_marker, &f, &r), 0);
+	CHECK_OUT(r.n_shares == 0 && r.shares == NULL);
 	status_of(&f, &st);
-	CHECK(st.initialized && st.sealed && strcmp(st.type, "keyfile") == 0);
-	CHECK_EQ(seal_unseal_keyfile(f.s), 0);
-	CHECK(!barrier_is_sealed(f.b));
-	CHECK_EQ(staged_check(&f), 0);
-	CHECK_EQ(fixture_restart(&f), 0);
-	CHECK_EQ(seal_submit_share(f.s, share, SHARE_LEN), COFFER_ERR_INVALID);
-	CHECK_EQ(seal_unseal_keyfile(f.s), 0);
-	CHECK(!barrier_is_sealed(f.b));
+	CHECK_OUT(st.initialized && st.sealed && strcmp(st.type, "keyfile") == 0);
+	CHECK_EQ_OUT(seal_unseal_keyfile(f.s), 0);
+	CHECK_OUT(!barrier_is_sealed(f.b));
+	CHECK_EQ_OUT(staged_check(&f), 0);
+	CHECK_EQ_OUT(fixture_restart(&f), 0);
+	CHECK_EQ_OUT(seal_submit_share(f.s, share, SHARE_LEN), COFFER_ERR_INVALID);
+	CHECK_EQ_OUT(seal_unseal_keyfile(f.s), 0);
+	CHECK_OUT(!barrier_is_sealed(f.b));
 	/* Another key in the file does not open the root key. */
 	seal_seal(f.s);
 	key[0] ^= 1;
-	CHECK_EQ(write_file(f.keyfile, key, sizeof(key)), 0);
-	CHECK_EQ(seal_unseal_keyfile(f.s), COFFER_ERR_CONFIG);
-	CHECK(barrier_is_sealed(f.b));
+	CHECK_EQ_OUT(write_file(f.keyfile, key, sizeof(key)), 0);
+	CHECK_EQ_OUT(seal_unseal_keyfile(f.s), COFFER_ERR_CONFIG);
+	CHECK_OUT(barrier_is_sealed(f.b));
+out:
 	seal_init_result_clear(&r);
 	fixture_destroy(&f);
 }
 
 static void test_keyfile_seal_rejects_short_key_file(void)
 {
-	struct fixture f;
-	struct seal_init_result r;
+	struct fixture f = {0};
+	struct seal_init_result r = {0};
 	struct seal_status st;
 	uint8_t key[COFFER_KEY_LEN + 1];
 
-	CHECK_EQ(fixture_create(&f, SEAL_KEYFILE), 0);
+	CHECK_EQ_OUT(fixture_create(&f, SEAL_KEYFILE), 0);
 	coffer_random(key, sizeof(key));
-	CHECK_EQ(seal_initialize(f.s, 0, 0, stage_marker, &f, &r), COFFER_ERR_CONFIG); /* no file */
-	CHECK_EQ(write_file(f.keyfile, key, COFFER_KEY_LEN - 1), 0);
-	CHECK_EQ(seal_initialize(f.s, 0, 0, stage_marker, &f, &r), COFFER_ERR_CONFIG);
-	CHECK_EQ(write_file(f.keyfile, key, COFFER_KEY_LEN + 1), 0);
-	CHECK_EQ(seal_initialize(f.s, 0, 0, stage_marker, &f, &r), COFFER_ERR_CONFIG);
+	CHECK_EQ_OUT(seal_initialize(f.s, 0, 0, stage_marker, &f, &r),
+	             COFFER_ERR_CONFIG); /* no file */
+	CHECK_EQ_OUT(write_file(f.keyfile, key, COFFER_KEY_LEN - 1), 0);
+	CHECK_EQ_OUT(seal_initialize(f.s, 0, 0, stage_marker, &f, &r), COFFER_ERR_CONFIG);
+	CHECK_EQ_OUT(write_file(f.keyfile, key, COFFER_KEY_LEN + 1), 0);
+	CHECK_EQ_OUT(seal_initialize(f.s, 0, 0, stage_marker, &f, &r), COFFER_ERR_CONFIG);
 	status_of(&f, &st);
-	CHECK(!st.initialized);
-	CHECK_EQ(write_file(f.keyfile, key, COFFER_KEY_LEN), 0);
-	CHECK_EQ(seal_initialize(f.s, 0, 0, stage_marker, &f, &r), 0);
-	CHECK_EQ(write_file(f.keyfile, key, COFFER_KEY_LEN - 1), 0);
-	CHECK_EQ(seal_unseal_keyfile(f.s), COFFER_ERR_CONFIG);
-	CHECK(barrier_is_sealed(f.b));
+	CHECK_OUT(!st.initialized);
+	CHECK_EQ_OUT(write_file(f.keyfile, key, COFFER_KEY_LEN), 0);
+	CHECK_EQ_OUT(seal_initialize(f.s, 0, 0, stage_marker, &f, &r), 0);
+	CHECK_EQ_OUT(write_file(f.keyfile, key, COFFER_KEY_LEN - 1), 0);
+	CHECK_EQ_OUT(seal_unseal_keyfile(f.s), COFFER_ERR_CONFIG);
+	CHECK_OUT(barrier_is_sealed(f.b));
+out:
 	seal_init_result_clear(&r);
 	fixture_destroy(&f);
 }
@@ -479,8 +500,8 @@ static void test_nothing_secret_at_rest(void)
 	static const char *const clear[] = {"canary-dir-Qp42",   "canary-path-Zq83",
 	                                    "canary-path-Zq84",  "canary-value-Xy71",
 	                                    "canary-value-Xy72", "canary-root-token-Rt55"};
-	struct fixture f;
-	struct seal_init_result r;
+	struct fixture f = {0};
+	struct seal_init_result r = {0};
 	struct keyring *kr = NULL;
 	struct token_store *ts = NULL;
 	uint8_t unseal_key[COFFER_KEY_LEN], root_key[COFFER_KEY_LEN];
@@ -489,24 +510,25 @@ static void test_nothing_secret_at_rest(void)
 	const struct needle control = {"the seal configuration", "\"secret_threshold\":3", 20};
 	size_t n = 0;
 
-	CHECK_EQ(fixture_create(&f, SEAL_SHAMIR), 0);
-	ts = token_store_new(f.b);
-	CHECK_EQ(seal_initialize(f.s, 5, 3, stage_root, ts, &r), 0);
+	CHECK_EQ_OUT(fixture_create(&f, SEAL_SHAMIR), 0);
+	CHECK_EQ_OUT(token_store_new(f.b, &ts), 0);
+	CHECK_EQ_OUT(seal_initialize(f.s, 5, 3, stage_root, ts, &r), 0);
 	for (int i = 0; i < 3; i++)
-		CHECK_EQ(seal_submit_share(f.s, r.shares[i], SHARE_LEN), 0);
-	CHECK_EQ(barrier_put(f.b, "canary-dir-Qp42/canary-path-Zq83",
-	                     (const uint8_t *)"canary-value-Xy71", 17),
-	         0);
-	CHECK_EQ(barrier_put(f.b, "canary-path-Zq84", (const uint8_t *)"canary-value-Xy72", 17), 0);
-	CHECK_EQ(recover_keys(f.st, &r, unseal_key, root_key, &kr), 0);
+		CHECK_EQ_OUT(seal_submit_share(f.s, r.shares[i], SHARE_LEN), 0);
+	CHECK_EQ_OUT(barrier_put(f.b, "canary-dir-Qp42/canary-path-Zq83",
+	                         (const uint8_t *)"canary-value-Xy71", 17),
+	             0);
+	CHECK_EQ_OUT(barrier_put(f.b, "canary-path-Zq84", (const uint8_t *)"canary-value-Xy72", 17),
+	             0);
+	CHECK_EQ_OUT(recover_keys(f.st, &r, unseal_key, root_key, &kr), 0);
 
 	for (size_t i = 0; i < sizeof(clear) / sizeof(clear[0]); i++)
 		nd[n++] = (struct needle){clear[i], clear[i], strlen(clear[i])};
 	for (unsigned i = 0; i < 5; i++) {
 		char *hex = share_text[2 * i], *b64 = share_text[2 * i + 1];
 
-		CHECK_EQ(codec_hex_encode(hex, 96, r.shares[i], SHARE_LEN), 0);
-		CHECK_EQ(codec_b64_encode(b64, 96, r.shares[i], SHARE_LEN, CODEC_B64_STD), 0);
+		CHECK_EQ_OUT(codec_hex_encode(hex, 96, r.shares[i], SHARE_LEN), 0);
+		CHECK_EQ_OUT(codec_b64_encode(b64, 96, r.shares[i], SHARE_LEN, CODEC_B64_STD), 0);
 		nd[n++] = (struct needle){"a raw share", r.shares[i], 16};
 		nd[n++] = (struct needle){"a hex share", hex, strlen(hex)};
 		nd[n++] = (struct needle){"a base64 share", b64, strlen(b64)};
@@ -519,14 +541,15 @@ static void test_nothing_secret_at_rest(void)
 
 	/* While open (the WAL holds the writes), then after close; the clear seal configuration
 	 * shows that the scan does see what is stored. */
-	CHECK_EQ(files_have_no_needle(f.db, &control, 1), 1);
-	CHECK_EQ(files_have_no_needle(f.db, nd, n), 0);
+	CHECK_EQ_OUT(files_have_no_needle(f.db, &control, 1), 1);
+	CHECK_EQ_OUT(files_have_no_needle(f.db, nd, n), 0);
 	fixture_close(&f);
-	CHECK_EQ(files_have_no_needle(f.db, &control, 1), 1);
-	CHECK_EQ(files_have_no_needle(f.db, nd, n), 0);
+	CHECK_EQ_OUT(files_have_no_needle(f.db, &control, 1), 1);
+	CHECK_EQ_OUT(files_have_no_needle(f.db, nd, n), 0);
+out:
 	keyring_free(kr);
-	token_store_free(ts);
 	seal_init_result_clear(&r);
+	token_store_free(ts);
 	fixture_destroy(&f);
 }
 
