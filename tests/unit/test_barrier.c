@@ -60,10 +60,12 @@ static int fixture_reopen(struct fixture *f)
 	return barrier_unseal(f->b, f->root_key);
 }
 
+/* Safe on a zeroed or partly built fixture, and a second time. */
 static void fixture_destroy(struct fixture *f)
 {
 	fixture_close(f);
 	testutil_rmtree(f->dir);
+	f->dir[0] = '\0';
 }
 
 static int put_str(struct barrier *b, const char *path, const char *value)
@@ -142,42 +144,46 @@ static long raw_count(struct storage *st, char c)
 
 static void test_put_get_delete_round_trip(void)
 {
-	struct fixture f;
+	struct fixture f = {0};
 	uint8_t *v = (uint8_t *)1;
 	size_t len = 1;
 
-	CHECK_EQ(fixture_init(&f), 0);
-	CHECK_EQ(put_str(f.b, "app/db", "hunter2"), 0);
-	CHECK(get_equals(f.b, "app/db", "hunter2"));
-	CHECK_EQ(put_str(f.b, "app/db", "hunter3"), 0);
-	CHECK(get_equals(f.b, "app/db", "hunter3"));
-	CHECK_EQ(barrier_put(f.b, "empty", NULL, 0), 0);
-	CHECK(get_equals(f.b, "empty", ""));
-	CHECK_EQ(barrier_delete(f.b, "app/db"), 0);
-	CHECK_EQ(barrier_get(f.b, "app/db", &v, &len), COFFER_ERR_NOT_FOUND);
-	CHECK(v == NULL && len == 0);
-	CHECK_EQ(barrier_delete(f.b, "app/db"), 0); /* absent is not an error */
-	CHECK_EQ(barrier_delete(f.b, "never/was"), 0);
+	CHECK_EQ_OUT(fixture_init(&f), 0);
+	CHECK_EQ_OUT(put_str(f.b, "app/db", "hunter2"), 0);
+	CHECK_OUT(get_equals(f.b, "app/db", "hunter2"));
+	CHECK_EQ_OUT(put_str(f.b, "app/db", "hunter3"), 0);
+	CHECK_OUT(get_equals(f.b, "app/db", "hunter3"));
+	CHECK_EQ_OUT(barrier_put(f.b, "empty", NULL, 0), 0);
+	CHECK_OUT(get_equals(f.b, "empty", ""));
+	CHECK_EQ_OUT(barrier_delete(f.b, "app/db"), 0);
+	CHECK_EQ_OUT(barrier_get(f.b, "app/db", &v, &len), COFFER_ERR_NOT_FOUND);
+	CHECK_OUT(v == NULL && len == 0);
+	CHECK_EQ_OUT(barrier_delete(f.b, "app/db"), 0); /* absent is not an error */
+	CHECK_EQ_OUT(barrier_delete(f.b, "never/was"), 0);
+out:
 	fixture_destroy(&f);
 }
 
 static void test_invalid_paths_are_rejected(void)
 {
 	static const char *const bad[] = {"", "/a", "a/", "a//b"};
-	struct fixture f;
+	struct fixture f = {0};
 	uint8_t *v = NULL;
 	size_t len = 0;
 	char **keys = NULL;
 	size_t n = 0;
 
-	CHECK_EQ(fixture_init(&f), 0);
+	CHECK_EQ_OUT(fixture_init(&f), 0);
 	for (size_t i = 0; i < 4; i++) {
-		CHECK_EQ(put_str(f.b, bad[i], "x"), COFFER_ERR_INVALID);
-		CHECK_EQ(barrier_get(f.b, bad[i], &v, &len), COFFER_ERR_INVALID);
-		CHECK_EQ(barrier_delete(f.b, bad[i]), COFFER_ERR_INVALID);
+		CHECK_EQ_OUT(put_str(f.b, bad[i], "x"), COFFER_ERR_INVALID);
+		CHECK_EQ_OUT(barrier_get(f.b, bad[i], &v, &len), COFFER_ERR_INVALID);
+		CHECK_EQ_OUT(barrier_delete(f.b, bad[i]), COFFER_ERR_INVALID);
 	}
-	CHECK_EQ(barrier_list(f.b, "a", &keys, &n), COFFER_ERR_INVALID);
-	CHECK_EQ(barrier_list(f.b, "/a/", &keys, &n), COFFER_ERR_INVALID);
+	CHECK_EQ_OUT(barrier_list(f.b, "a", &keys, &n), COFFER_ERR_INVALID);
+	CHECK_EQ_OUT(barrier_list(f.b, "/a/", &keys, &n), COFFER_ERR_INVALID);
+out:
+	barrier_list_free(keys, n);
+	secmem_freezero(v, len);
 	fixture_destroy(&f);
 }
 
@@ -186,56 +192,59 @@ static void test_list_shows_one_level_of_nested_folders(void)
 	static const char *const root[] = {"a/"};
 	static const char *const a[] = {"b/", "d"};
 	static const char *const ab[] = {"c"};
-	struct fixture f;
+	struct fixture f = {0};
 
-	CHECK_EQ(fixture_init(&f), 0);
-	CHECK_EQ(put_str(f.b, "a/b/c", "1"), 0);
-	CHECK_EQ(put_str(f.b, "a/d", "2"), 0);
-	CHECK(list_equals(f.b, "", root, 1));
-	CHECK(list_equals(f.b, "a/", a, 2));
-	CHECK(list_equals(f.b, "a/b/", ab, 1));
-	CHECK(list_equals(f.b, "nothing/", NULL, 0));
+	CHECK_EQ_OUT(fixture_init(&f), 0);
+	CHECK_EQ_OUT(put_str(f.b, "a/b/c", "1"), 0);
+	CHECK_EQ_OUT(put_str(f.b, "a/d", "2"), 0);
+	CHECK_OUT(list_equals(f.b, "", root, 1));
+	CHECK_OUT(list_equals(f.b, "a/", a, 2));
+	CHECK_OUT(list_equals(f.b, "a/b/", ab, 1));
+	CHECK_OUT(list_equals(f.b, "nothing/", NULL, 0));
+out:
 	fixture_destroy(&f);
 }
 
 static void test_list_shows_leaf_and_folder_of_same_name(void)
 {
 	static const char *const a[] = {"b", "b/", "z"};
-	struct fixture f;
+	struct fixture f = {0};
 
-	CHECK_EQ(fixture_init(&f), 0);
-	CHECK_EQ(put_str(f.b, "a/z", "3"), 0);
-	CHECK_EQ(put_str(f.b, "a/b/c", "1"), 0);
-	CHECK_EQ(put_str(f.b, "a/b", "2"), 0);
-	CHECK(list_equals(f.b, "a/", a, 3));
-	CHECK_EQ(barrier_delete(f.b, "a/b/c"), 0);
-	CHECK(list_equals(f.b, "a/", (const char *const[]){"b", "z"}, 2));
+	CHECK_EQ_OUT(fixture_init(&f), 0);
+	CHECK_EQ_OUT(put_str(f.b, "a/z", "3"), 0);
+	CHECK_EQ_OUT(put_str(f.b, "a/b/c", "1"), 0);
+	CHECK_EQ_OUT(put_str(f.b, "a/b", "2"), 0);
+	CHECK_OUT(list_equals(f.b, "a/", a, 3));
+	CHECK_EQ_OUT(barrier_delete(f.b, "a/b/c"), 0);
+	CHECK_OUT(list_equals(f.b, "a/", (const char *const[]){"b", "z"}, 2));
+out:
 	fixture_destroy(&f);
 }
 
 static void test_delete_prunes_empty_folder_rows(void)
 {
-	struct fixture f;
+	struct fixture f = {0};
 
-	CHECK_EQ(fixture_init(&f), 0);
-	CHECK_EQ(put_str(f.b, "a/b/c", "1"), 0);
-	CHECK_EQ(put_str(f.b, "a/d", "2"), 0);
-	CHECK_EQ(put_str(f.b, "x", "3"), 0);
-	CHECK_EQ(barrier_delete(f.b, "a/b/c"), 0);
-	CHECK(list_equals(f.b, "a/", (const char *const[]){"d"}, 1));
-	CHECK(list_equals(f.b, "a/b/", NULL, 0));
-	CHECK_EQ(barrier_delete(f.b, "a/d"), 0);
-	CHECK(list_equals(f.b, "", (const char *const[]){"x"}, 1));
-	CHECK_EQ(barrier_delete(f.b, "x"), 0);
-	CHECK(list_equals(f.b, "", NULL, 0));
-	CHECK_EQ(raw_count(f.st, 'i'), 0);
-	CHECK_EQ(raw_count(f.st, 'd'), 0);
+	CHECK_EQ_OUT(fixture_init(&f), 0);
+	CHECK_EQ_OUT(put_str(f.b, "a/b/c", "1"), 0);
+	CHECK_EQ_OUT(put_str(f.b, "a/d", "2"), 0);
+	CHECK_EQ_OUT(put_str(f.b, "x", "3"), 0);
+	CHECK_EQ_OUT(barrier_delete(f.b, "a/b/c"), 0);
+	CHECK_OUT(list_equals(f.b, "a/", (const char *const[]){"d"}, 1));
+	CHECK_OUT(list_equals(f.b, "a/b/", NULL, 0));
+	CHECK_EQ_OUT(barrier_delete(f.b, "a/d"), 0);
+	CHECK_OUT(list_equals(f.b, "", (const char *const[]){"x"}, 1));
+	CHECK_EQ_OUT(barrier_delete(f.b, "x"), 0);
+	CHECK_OUT(list_equals(f.b, "", NULL, 0));
+	CHECK_EQ_OUT(raw_count(f.st, 'i'), 0);
+	CHECK_EQ_OUT(raw_count(f.st, 'd'), 0);
+out:
 	fixture_destroy(&f);
 }
 
 static void test_batch_applies_puts_and_deletes_in_order(void)
 {
-	struct fixture f;
+	struct fixture f = {0};
 	const struct barrier_op first[] = {
 	    {BARRIER_PUT, "f/one", (const uint8_t *)"1", 1},
 	    {BARRIER_PUT, "f/g/two", (const uint8_t *)"2", 1},
@@ -253,16 +262,17 @@ static void test_batch_applies_puts_and_deletes_in_order(void)
 	    {BARRIER_DELETE, "h/three", NULL, 0},
 	};
 
-	CHECK_EQ(fixture_init(&f), 0);
-	CHECK_EQ(barrier_batch(f.b, first, 3), 0);
-	CHECK(list_equals(f.b, "", (const char *const[]){"f/", "h/"}, 2));
-	CHECK(list_equals(f.b, "f/", (const char *const[]){"g/", "one"}, 2));
-	CHECK_EQ(barrier_batch(f.b, second, 4), 0);
-	CHECK(list_equals(f.b, "", (const char *const[]){"h/"}, 1));
-	CHECK(get_equals(f.b, "h/three", "4"));
-	CHECK_EQ(barrier_batch(f.b, third, 3), 0);
-	CHECK(list_equals(f.b, "", NULL, 0));
-	CHECK_EQ(raw_count(f.st, 'i'), 0);
+	CHECK_EQ_OUT(fixture_init(&f), 0);
+	CHECK_EQ_OUT(barrier_batch(f.b, first, 3), 0);
+	CHECK_OUT(list_equals(f.b, "", (const char *const[]){"f/", "h/"}, 2));
+	CHECK_OUT(list_equals(f.b, "f/", (const char *const[]){"g/", "one"}, 2));
+	CHECK_EQ_OUT(barrier_batch(f.b, second, 4), 0);
+	CHECK_OUT(list_equals(f.b, "", (const char *const[]){"h/"}, 1));
+	CHECK_OUT(get_equals(f.b, "h/three", "4"));
+	CHECK_EQ_OUT(barrier_batch(f.b, third, 3), 0);
+	CHECK_OUT(list_equals(f.b, "", NULL, 0));
+	CHECK_EQ_OUT(raw_count(f.st, 'i'), 0);
+out:
 	fixture_destroy(&f);
 }
 
@@ -270,24 +280,25 @@ static void test_batch_applies_puts_and_deletes_in_order(void)
  * rows (which lets a put skip folders it knows) must forget what a delete removed. */
 static void test_folder_written_again_after_prune_is_listed(void)
 {
-	struct fixture f;
+	struct fixture f = {0};
 
-	CHECK_EQ(fixture_init(&f), 0);
-	CHECK_EQ(put_str(f.b, "x/y/z", "1"), 0);
-	CHECK_EQ(put_str(f.b, "x/y/z", "2"), 0); /* a second put of known folders */
-	CHECK_EQ(barrier_delete(f.b, "x/y/z"), 0);
-	CHECK(list_equals(f.b, "", NULL, 0));
-	CHECK_EQ(put_str(f.b, "x/y/w", "3"), 0);
-	CHECK(list_equals(f.b, "", (const char *const[]){"x/"}, 1));
-	CHECK(list_equals(f.b, "x/", (const char *const[]){"y/"}, 1));
-	CHECK(list_equals(f.b, "x/y/", (const char *const[]){"w"}, 1));
+	CHECK_EQ_OUT(fixture_init(&f), 0);
+	CHECK_EQ_OUT(put_str(f.b, "x/y/z", "1"), 0);
+	CHECK_EQ_OUT(put_str(f.b, "x/y/z", "2"), 0); /* a second put of known folders */
+	CHECK_EQ_OUT(barrier_delete(f.b, "x/y/z"), 0);
+	CHECK_OUT(list_equals(f.b, "", NULL, 0));
+	CHECK_EQ_OUT(put_str(f.b, "x/y/w", "3"), 0);
+	CHECK_OUT(list_equals(f.b, "", (const char *const[]){"x/"}, 1));
+	CHECK_OUT(list_equals(f.b, "x/", (const char *const[]){"y/"}, 1));
+	CHECK_OUT(list_equals(f.b, "x/y/", (const char *const[]){"w"}, 1));
 	/* Sealing forgets too, and a put after unseal still finds its folders. */
 	barrier_seal(f.b);
-	CHECK_EQ(barrier_unseal(f.b, f.root_key), 0);
-	CHECK_EQ(barrier_delete(f.b, "x/y/w"), 0);
-	CHECK_EQ(put_str(f.b, "x/v", "4"), 0);
-	CHECK(list_equals(f.b, "x/", (const char *const[]){"v"}, 1));
-	CHECK_EQ(raw_count(f.st, 'i'), 2);
+	CHECK_EQ_OUT(barrier_unseal(f.b, f.root_key), 0);
+	CHECK_EQ_OUT(barrier_delete(f.b, "x/y/w"), 0);
+	CHECK_EQ_OUT(put_str(f.b, "x/v", "4"), 0);
+	CHECK_OUT(list_equals(f.b, "x/", (const char *const[]){"v"}, 1));
+	CHECK_EQ_OUT(raw_count(f.st, 'i'), 2);
+out:
 	fixture_destroy(&f);
 }
 
@@ -295,7 +306,7 @@ static void test_folder_written_again_after_prune_is_listed(void)
  * without touching the index of listed siblings. */
 static void test_unlisted_records_have_no_index_rows(void)
 {
-	struct fixture f;
+	struct fixture f = {0};
 	const struct barrier_op put[] = {
 	    {BARRIER_PUT, "k/listed", (const uint8_t *)"1", 1},
 	    {BARRIER_PUT_UNLISTED, "k/hidden/1", (const uint8_t *)"2", 1},
@@ -308,146 +319,157 @@ static void test_unlisted_records_have_no_index_rows(void)
 	char **paths = NULL;
 	size_t n = 0;
 
-	CHECK_EQ(fixture_init(&f), 0);
-	CHECK_EQ(barrier_batch(f.b, put, 3), 0);
-	CHECK(get_equals(f.b, "k/hidden/1", "2"));
-	CHECK(get_equals(f.b, "k/hidden/2", "3"));
-	CHECK(list_equals(f.b, "k/", (const char *const[]){"listed"}, 1));
-	CHECK_EQ(raw_count(f.st, 'i'), 2); /* "k/" and "k/listed" */
-	CHECK_EQ(raw_count(f.st, 'd'), 3);
-	CHECK_EQ(barrier_list_tree(f.b, "", &paths, &n), 0);
-	CHECK_EQ(n, 1);
-	CHECK(n == 1 && strcmp(paths[0], "k/listed") == 0);
+	CHECK_EQ_OUT(fixture_init(&f), 0);
+	CHECK_EQ_OUT(barrier_batch(f.b, put, 3), 0);
+	CHECK_OUT(get_equals(f.b, "k/hidden/1", "2"));
+	CHECK_OUT(get_equals(f.b, "k/hidden/2", "3"));
+	CHECK_OUT(list_equals(f.b, "k/", (const char *const[]){"listed"}, 1));
+	CHECK_EQ_OUT(raw_count(f.st, 'i'), 2); /* "k/" and "k/listed" */
+	CHECK_EQ_OUT(raw_count(f.st, 'd'), 3);
+	CHECK_EQ_OUT(barrier_list_tree(f.b, "", &paths, &n), 0);
+	CHECK_EQ_OUT(n, 1);
+	CHECK_OUT(n == 1 && strcmp(paths[0], "k/listed") == 0);
 	barrier_list_free(paths, n);
-	CHECK_EQ(barrier_batch(f.b, del, 2), 0);
-	CHECK_EQ(raw_count(f.st, 'd'), 1);
-	CHECK(list_equals(f.b, "k/", (const char *const[]){"listed"}, 1));
+	paths = NULL;
+	CHECK_EQ_OUT(barrier_batch(f.b, del, 2), 0);
+	CHECK_EQ_OUT(raw_count(f.st, 'd'), 1);
+	CHECK_OUT(list_equals(f.b, "k/", (const char *const[]){"listed"}, 1));
+out:
+	barrier_list_free(paths, n);
 	fixture_destroy(&f);
 }
 
 static void test_list_tree_walks_every_level(void)
 {
 	static const char *const want[] = {"t/a", "t/b/c", "t/b/d/e", "t/f"};
-	struct fixture f;
+	struct fixture f = {0};
 	char **paths = NULL;
 	size_t n = 0;
 
-	CHECK_EQ(fixture_init(&f), 0);
+	CHECK_EQ_OUT(fixture_init(&f), 0);
 	for (size_t i = 0; i < 4; i++)
-		CHECK_EQ(put_str(f.b, want[i], "v"), 0);
-	CHECK_EQ(put_str(f.b, "u/other", "v"), 0);
-	CHECK_EQ(barrier_list_tree(f.b, "t/", &paths, &n), 0);
-	CHECK_EQ(n, 4);
+		CHECK_EQ_OUT(put_str(f.b, want[i], "v"), 0);
+	CHECK_EQ_OUT(put_str(f.b, "u/other", "v"), 0);
+	CHECK_EQ_OUT(barrier_list_tree(f.b, "t/", &paths, &n), 0);
+	CHECK_EQ_OUT(n, 4);
 	for (size_t i = 0; i < n && i < 4; i++)
-		CHECK(strcmp(paths[i], want[i]) == 0);
+		CHECK_OUT(strcmp(paths[i], want[i]) == 0);
+out:
 	barrier_list_free(paths, n);
 	fixture_destroy(&f);
 }
 
 static void test_sealed_barrier_refuses_every_call(void)
 {
-	struct fixture f;
+	struct fixture f = {0};
 	struct barrier_key_status ks;
 	struct barrier_op op = {BARRIER_PUT, "a", (const uint8_t *)"x", 1};
 	uint8_t mac[COFFER_MAC_LEN], *v = NULL;
 	size_t len = 0, n = 0;
 	char **keys = NULL;
 
-	CHECK_EQ(fixture_init(&f), 0);
-	CHECK(!barrier_is_sealed(f.b));
-	CHECK_EQ(put_str(f.b, "a", "x"), 0);
+	CHECK_EQ_OUT(fixture_init(&f), 0);
+	CHECK_OUT(!barrier_is_sealed(f.b));
+	CHECK_EQ_OUT(put_str(f.b, "a", "x"), 0);
 	barrier_seal(f.b);
-	CHECK(barrier_is_sealed(f.b));
-	CHECK_EQ(barrier_get(f.b, "a", &v, &len), COFFER_ERR_SEALED);
-	CHECK_EQ(put_str(f.b, "a", "y"), COFFER_ERR_SEALED);
-	CHECK_EQ(barrier_delete(f.b, "a"), COFFER_ERR_SEALED);
-	CHECK_EQ(barrier_batch(f.b, &op, 1), COFFER_ERR_SEALED);
-	CHECK_EQ(barrier_list(f.b, "", &keys, &n), COFFER_ERR_SEALED);
-	CHECK_EQ(barrier_rotate(f.b), COFFER_ERR_SEALED);
-	CHECK_EQ(barrier_key_status(f.b, &ks), COFFER_ERR_SEALED);
-	CHECK_EQ(barrier_hash(f.b, "l", "m", 1, mac), COFFER_ERR_SEALED);
+	CHECK_OUT(barrier_is_sealed(f.b));
+	CHECK_EQ_OUT(barrier_get(f.b, "a", &v, &len), COFFER_ERR_SEALED);
+	CHECK_EQ_OUT(put_str(f.b, "a", "y"), COFFER_ERR_SEALED);
+	CHECK_EQ_OUT(barrier_delete(f.b, "a"), COFFER_ERR_SEALED);
+	CHECK_EQ_OUT(barrier_batch(f.b, &op, 1), COFFER_ERR_SEALED);
+	CHECK_EQ_OUT(barrier_list(f.b, "", &keys, &n), COFFER_ERR_SEALED);
+	CHECK_EQ_OUT(barrier_rotate(f.b), COFFER_ERR_SEALED);
+	CHECK_EQ_OUT(barrier_key_status(f.b, &ks), COFFER_ERR_SEALED);
+	CHECK_EQ_OUT(barrier_hash(f.b, "l", "m", 1, mac), COFFER_ERR_SEALED);
+out:
+	barrier_list_free(keys, n);
+	secmem_freezero(v, len);
 	fixture_destroy(&f);
 }
 
 static void test_unseal_needs_the_right_root_key(void)
 {
-	struct fixture f;
+	struct fixture f = {0};
 	uint8_t wrong[COFFER_KEY_LEN];
 
-	CHECK_EQ(fixture_init(&f), 0);
-	CHECK_EQ(put_str(f.b, "a", "x"), 0);
-	CHECK_EQ(barrier_initialize(f.b, f.root_key), COFFER_ERR_EXISTS);
+	CHECK_EQ_OUT(fixture_init(&f), 0);
+	CHECK_EQ_OUT(put_str(f.b, "a", "x"), 0);
+	CHECK_EQ_OUT(barrier_initialize(f.b, f.root_key), COFFER_ERR_EXISTS);
 	barrier_seal(f.b);
 	memcpy(wrong, f.root_key, sizeof(wrong));
 	wrong[0] ^= 1;
-	CHECK_EQ(barrier_unseal(f.b, wrong), COFFER_ERR_INTEGRITY);
-	CHECK(barrier_is_sealed(f.b));
-	CHECK_EQ(barrier_unseal(f.b, f.root_key), 0);
-	CHECK(get_equals(f.b, "a", "x"));
+	CHECK_EQ_OUT(barrier_unseal(f.b, wrong), COFFER_ERR_INTEGRITY);
+	CHECK_OUT(barrier_is_sealed(f.b));
+	CHECK_EQ_OUT(barrier_unseal(f.b, f.root_key), 0);
+	CHECK_OUT(get_equals(f.b, "a", "x"));
 	fixture_close(&f);
-	CHECK_EQ(fixture_reopen(&f), 0);
-	CHECK(get_equals(f.b, "a", "x"));
+	CHECK_EQ_OUT(fixture_reopen(&f), 0);
+	CHECK_OUT(get_equals(f.b, "a", "x"));
+out:
 	fixture_destroy(&f);
 }
 
 static void test_unseal_of_empty_store_is_uninitialized(void)
 {
-	struct fixture f;
+	struct fixture f = {0};
 
-	CHECK_EQ(fixture_create(&f), 0);
-	CHECK(barrier_is_sealed(f.b));
-	CHECK_EQ(barrier_unseal(f.b, f.root_key), COFFER_ERR_UNINIT);
+	CHECK_EQ_OUT(fixture_create(&f), 0);
+	CHECK_OUT(barrier_is_sealed(f.b));
+	CHECK_EQ_OUT(barrier_unseal(f.b, f.root_key), COFFER_ERR_UNINIT);
+out:
 	fixture_destroy(&f);
 }
 
 static void test_rotate_keeps_old_data_and_writes_with_new_term(void)
 {
-	struct fixture f;
+	struct fixture f = {0};
 	struct barrier_key_status ks;
 	struct raw_rows r;
 
-	CHECK_EQ(fixture_init(&f), 0);
-	CHECK_EQ(put_str(f.b, "old", "before"), 0);
-	CHECK_EQ(barrier_key_status(f.b, &ks), 0);
-	CHECK_EQ(ks.term, 1);
-	CHECK(ks.encryptions >= 2); /* the data row and its index row */
-	CHECK_EQ(barrier_rotate(f.b), 0);
-	CHECK_EQ(barrier_key_status(f.b, &ks), 0);
-	CHECK_EQ(ks.term, 2);
-	CHECK_EQ(ks.encryptions, 0);
-	CHECK(get_equals(f.b, "old", "before"));
-	CHECK_EQ(raw_rows(f.st, 'd', &r), 0);
-	CHECK_EQ(r.n, 1);
-	CHECK_EQ(r.term[0], 1);
-	CHECK_EQ(put_str(f.b, "new", "after"), 0);
-	CHECK_EQ(raw_rows(f.st, 'd', &r), 0);
-	CHECK_EQ(r.n, 2);
-	CHECK_EQ(r.term[0] + r.term[1], 3); /* one row of each term */
-	CHECK(r.term[0] != r.term[1]);
+	CHECK_EQ_OUT(fixture_init(&f), 0);
+	CHECK_EQ_OUT(put_str(f.b, "old", "before"), 0);
+	CHECK_EQ_OUT(barrier_key_status(f.b, &ks), 0);
+	CHECK_EQ_OUT(ks.term, 1);
+	CHECK_OUT(ks.encryptions >= 2); /* the data row and its index row */
+	CHECK_EQ_OUT(barrier_rotate(f.b), 0);
+	CHECK_EQ_OUT(barrier_key_status(f.b, &ks), 0);
+	CHECK_EQ_OUT(ks.term, 2);
+	CHECK_EQ_OUT(ks.encryptions, 0);
+	CHECK_OUT(get_equals(f.b, "old", "before"));
+	CHECK_EQ_OUT(raw_rows(f.st, 'd', &r), 0);
+	CHECK_EQ_OUT(r.n, 1);
+	CHECK_EQ_OUT(r.term[0], 1);
+	CHECK_EQ_OUT(put_str(f.b, "new", "after"), 0);
+	CHECK_EQ_OUT(raw_rows(f.st, 'd', &r), 0);
+	CHECK_EQ_OUT(r.n, 2);
+	CHECK_EQ_OUT(r.term[0] + r.term[1], 3); /* one row of each term */
+	CHECK_OUT(r.term[0] != r.term[1]);
 	/* The rotated keyring is what was persisted. */
 	fixture_close(&f);
-	CHECK_EQ(fixture_reopen(&f), 0);
-	CHECK_EQ(barrier_key_status(f.b, &ks), 0);
-	CHECK_EQ(ks.term, 2);
-	CHECK(get_equals(f.b, "old", "before"));
-	CHECK(get_equals(f.b, "new", "after"));
+	CHECK_EQ_OUT(fixture_reopen(&f), 0);
+	CHECK_EQ_OUT(barrier_key_status(f.b, &ks), 0);
+	CHECK_EQ_OUT(ks.term, 2);
+	CHECK_OUT(get_equals(f.b, "old", "before"));
+	CHECK_OUT(get_equals(f.b, "new", "after"));
+out:
 	fixture_destroy(&f);
 }
 
 static void test_hash_is_keyed_and_labelled(void)
 {
-	struct fixture f, g;
+	struct fixture f = {0}, g = {0};
 	uint8_t h1[COFFER_MAC_LEN], h2[COFFER_MAC_LEN], h3[COFFER_MAC_LEN], h4[COFFER_MAC_LEN];
 
-	CHECK_EQ(fixture_init(&f), 0);
-	CHECK_EQ(fixture_init(&g), 0);
-	CHECK_EQ(barrier_hash(f.b, "token", "abc", 3, h1), 0);
-	CHECK_EQ(barrier_hash(f.b, "token", "abc", 3, h2), 0);
-	CHECK_EQ(barrier_hash(f.b, "other", "abc", 3, h3), 0);
-	CHECK_EQ(barrier_hash(g.b, "token", "abc", 3, h4), 0);
-	CHECK(memcmp(h1, h2, sizeof(h1)) == 0);
-	CHECK(memcmp(h1, h3, sizeof(h1)) != 0);
-	CHECK(memcmp(h1, h4, sizeof(h1)) != 0);
+	CHECK_EQ_OUT(fixture_init(&f), 0);
+	CHECK_EQ_OUT(fixture_init(&g), 0);
+	CHECK_EQ_OUT(barrier_hash(f.b, "token", "abc", 3, h1), 0);
+	CHECK_EQ_OUT(barrier_hash(f.b, "token", "abc", 3, h2), 0);
+	CHECK_EQ_OUT(barrier_hash(f.b, "other", "abc", 3, h3), 0);
+	CHECK_EQ_OUT(barrier_hash(g.b, "token", "abc", 3, h4), 0);
+	CHECK_OUT(memcmp(h1, h2, sizeof(h1)) == 0);
+	CHECK_OUT(memcmp(h1, h3, sizeof(h1)) != 0);
+	CHECK_OUT(memcmp(h1, h4, sizeof(h1)) != 0);
+out:
 	fixture_destroy(&g);
 	fixture_destroy(&f);
 }
@@ -511,66 +533,69 @@ out:
 
 static void test_record_moved_or_edited_fails_integrity(void)
 {
-	struct fixture f;
+	struct fixture f = {0};
 	struct raw_rows r;
 	uint8_t key_a[80], key_b[80], *v = NULL;
 	size_t len_a, len_b, len = 0;
 
-	CHECK_EQ(fixture_init(&f), 0);
-	CHECK_EQ(put_str(f.b, "rec-a", "value-a"), 0);
-	CHECK_EQ(raw_rows(f.st, 'd', &r), 0);
-	CHECK_EQ(r.n, 1);
+	CHECK_EQ_OUT(fixture_init(&f), 0);
+	CHECK_EQ_OUT(put_str(f.b, "rec-a", "value-a"), 0);
+	CHECK_EQ_OUT(raw_rows(f.st, 'd', &r), 0);
+	CHECK_EQ_OUT(r.n, 1);
 	memcpy(key_a, r.key[0], len_a = r.key_len[0]);
-	CHECK_EQ(put_str(f.b, "rec-b", "value-b"), 0);
-	CHECK_EQ(raw_rows(f.st, 'd', &r), 0);
-	CHECK_EQ(r.n, 2);
+	CHECK_EQ_OUT(put_str(f.b, "rec-b", "value-b"), 0);
+	CHECK_EQ_OUT(raw_rows(f.st, 'd', &r), 0);
+	CHECK_EQ_OUT(r.n, 2);
 	len_b = r.key_len[0] == len_a && memcmp(r.key[0], key_a, len_a) == 0 ? 1 : 0;
 	memcpy(key_b, r.key[len_b], r.key_len[len_b]);
 	len_b = r.key_len[len_b];
 	fixture_close(&f);
 
 	/* A's record under B's key. */
-	CHECK_EQ(sql_run(f.db, "UPDATE kv SET v = (SELECT v FROM kv WHERE k = ?1) WHERE k = ?2",
-	                 key_a, len_a, key_b, len_b),
-	         0);
-	CHECK_EQ(fixture_reopen(&f), 0);
-	CHECK_EQ(barrier_get(f.b, "rec-b", &v, &len), COFFER_ERR_INTEGRITY);
-	CHECK(v == NULL && len == 0);
-	CHECK(get_equals(f.b, "rec-a", "value-a"));
+	CHECK_EQ_OUT(sql_run(f.db, "UPDATE kv SET v = (SELECT v FROM kv WHERE k = ?1) WHERE k = ?2",
+	                     key_a, len_a, key_b, len_b),
+	             0);
+	CHECK_EQ_OUT(fixture_reopen(&f), 0);
+	CHECK_EQ_OUT(barrier_get(f.b, "rec-b", &v, &len), COFFER_ERR_INTEGRITY);
+	CHECK_OUT(v == NULL && len == 0);
+	CHECK_OUT(get_equals(f.b, "rec-a", "value-a"));
 	fixture_close(&f);
 
 	/* One flipped ciphertext byte, then one flipped term byte. */
-	CHECK_EQ(sql_flip_byte(f.db, key_a, len_a, 40), 0);
-	CHECK_EQ(fixture_reopen(&f), 0);
-	CHECK_EQ(barrier_get(f.b, "rec-a", &v, &len), COFFER_ERR_INTEGRITY);
-	CHECK_EQ(put_str(f.b, "rec-a", "value-a"), 0);
+	CHECK_EQ_OUT(sql_flip_byte(f.db, key_a, len_a, 40), 0);
+	CHECK_EQ_OUT(fixture_reopen(&f), 0);
+	CHECK_EQ_OUT(barrier_get(f.b, "rec-a", &v, &len), COFFER_ERR_INTEGRITY);
+	CHECK_EQ_OUT(put_str(f.b, "rec-a", "value-a"), 0);
 	fixture_close(&f);
-	CHECK_EQ(sql_flip_byte(f.db, key_a, len_a, 4), 0);
-	CHECK_EQ(fixture_reopen(&f), 0);
-	CHECK_EQ(barrier_get(f.b, "rec-a", &v, &len), COFFER_ERR_INTEGRITY);
-
+	CHECK_EQ_OUT(sql_flip_byte(f.db, key_a, len_a, 4), 0);
+	CHECK_EQ_OUT(fixture_reopen(&f), 0);
+	CHECK_EQ_OUT(barrier_get(f.b, "rec-a", &v, &len), COFFER_ERR_INTEGRITY);
+out:
+	secmem_freezero(v, len);
 	fixture_destroy(&f);
 }
 
 static void test_index_row_moved_fails_listing(void)
 {
-	struct fixture f;
+	struct fixture f = {0};
 	struct raw_rows r;
 	char **keys = NULL;
 	size_t n = 0;
 
-	CHECK_EQ(fixture_init(&f), 0);
-	CHECK_EQ(put_str(f.b, "rec-a", "value-a"), 0);
-	CHECK_EQ(put_str(f.b, "rec-b", "value-b"), 0);
-	CHECK_EQ(raw_rows(f.st, 'i', &r), 0);
-	CHECK_EQ(r.n, 2);
+	CHECK_EQ_OUT(fixture_init(&f), 0);
+	CHECK_EQ_OUT(put_str(f.b, "rec-a", "value-a"), 0);
+	CHECK_EQ_OUT(put_str(f.b, "rec-b", "value-b"), 0);
+	CHECK_EQ_OUT(raw_rows(f.st, 'i', &r), 0);
+	CHECK_EQ_OUT(r.n, 2);
 	fixture_close(&f);
-	CHECK_EQ(sql_run(f.db, "UPDATE kv SET v = (SELECT v FROM kv WHERE k = ?1) WHERE k = ?2",
-	                 r.key[0], r.key_len[0], r.key[1], r.key_len[1]),
-	         0);
-	CHECK_EQ(fixture_reopen(&f), 0);
-	CHECK_EQ(barrier_list(f.b, "", &keys, &n), COFFER_ERR_INTEGRITY);
-	CHECK(keys == NULL && n == 0);
+	CHECK_EQ_OUT(sql_run(f.db, "UPDATE kv SET v = (SELECT v FROM kv WHERE k = ?1) WHERE k = ?2",
+	                     r.key[0], r.key_len[0], r.key[1], r.key_len[1]),
+	             0);
+	CHECK_EQ_OUT(fixture_reopen(&f), 0);
+	CHECK_EQ_OUT(barrier_list(f.b, "", &keys, &n), COFFER_ERR_INTEGRITY);
+	CHECK_OUT(keys == NULL && n == 0);
+out:
+	barrier_list_free(keys, n);
 	fixture_destroy(&f);
 }
 
@@ -590,26 +615,29 @@ static void test_large_batch_puts_and_prunes_everything(void)
 {
 	static struct barrier_op ops[N_LARGE];
 	static char names[N_LARGE][32];
-	struct fixture f;
+	struct fixture f = {0};
 	char **keys = NULL;
 	size_t n = 0;
 
-	CHECK_EQ(fixture_init(&f), 0);
+	CHECK_EQ_OUT(fixture_init(&f), 0);
 	large_ops(ops, names, N_LARGE, true);
-	CHECK_EQ(barrier_batch(f.b, ops, N_LARGE), 0);
-	CHECK(list_equals(f.b, "", (const char *const[]){"big/"}, 1));
-	CHECK_EQ(barrier_list(f.b, "big/3/", &keys, &n), 0);
+	CHECK_EQ_OUT(barrier_batch(f.b, ops, N_LARGE), 0);
+	CHECK_OUT(list_equals(f.b, "", (const char *const[]){"big/"}, 1));
+	CHECK_EQ_OUT(barrier_list(f.b, "big/3/", &keys, &n), 0);
 	barrier_list_free(keys, n);
-	CHECK_EQ(n, 429); /* i = 3, 10, ..., 2999 */
-	CHECK(get_equals(f.b, "big/3/k2999", "v"));
+	keys = NULL;
+	CHECK_EQ_OUT(n, 429); /* i = 3, 10, ..., 2999 */
+	CHECK_OUT(get_equals(f.b, "big/3/k2999", "v"));
 	/* Deleting all but the last leaves one chain; deleting it too leaves nothing. */
 	large_ops(ops, names, N_LARGE, false);
-	CHECK_EQ(barrier_batch(f.b, ops, N_LARGE - 1), 0);
-	CHECK(list_equals(f.b, "big/", (const char *const[]){"3/"}, 1));
-	CHECK_EQ(barrier_batch(f.b, ops + N_LARGE - 1, 1), 0);
-	CHECK(list_equals(f.b, "", NULL, 0));
-	CHECK_EQ(raw_count(f.st, 'i'), 0);
-	CHECK_EQ(raw_count(f.st, 'd'), 0);
+	CHECK_EQ_OUT(barrier_batch(f.b, ops, N_LARGE - 1), 0);
+	CHECK_OUT(list_equals(f.b, "big/", (const char *const[]){"3/"}, 1));
+	CHECK_EQ_OUT(barrier_batch(f.b, ops + N_LARGE - 1, 1), 0);
+	CHECK_OUT(list_equals(f.b, "", NULL, 0));
+	CHECK_EQ_OUT(raw_count(f.st, 'i'), 0);
+	CHECK_EQ_OUT(raw_count(f.st, 'd'), 0);
+out:
+	barrier_list_free(keys, n);
 	fixture_destroy(&f);
 }
 
@@ -650,32 +678,38 @@ static void test_concurrent_writers_keep_listing_consistent(void)
 {
 	static const char *const want[] = {"final-0",  "final-1",  "final-2",  "final-3",
 	                                   "shared-0", "shared-1", "shared-2", "shared-3"};
-	struct fixture f;
+	struct fixture f = {0};
 	struct worker w[N_THREADS];
 	pthread_t th[N_THREADS];
-	int n_errors = 0;
+	int n_started = 0, n_errors = 0;
 
-	CHECK_EQ(fixture_init(&f), 0);
+	CHECK_EQ_OUT(fixture_init(&f), 0);
 	for (int i = 0; i < N_THREADS; i++) {
 		w[i] = (struct worker){f.b, i, 0};
-		CHECK_EQ(pthread_create(&th[i], NULL, worker_run, &w[i]), 0);
+		CHECK_EQ_OUT(pthread_create(&th[i], NULL, worker_run, &w[i]), 0);
+		n_started++;
 	}
-	CHECK_EQ(barrier_rotate(f.b), 0);
+	CHECK_EQ_OUT(barrier_rotate(f.b), 0);
 	for (int i = 0; i < N_THREADS; i++) {
 		pthread_join(th[i], NULL);
 		n_errors += w[i].n_errors;
 	}
-	CHECK_EQ(n_errors, 0);
-	CHECK(list_equals(f.b, "", (const char *const[]){"f/"}, 1));
-	CHECK(list_equals(f.b, "f/", want, 8));
+	n_started = 0;
+	CHECK_EQ_OUT(n_errors, 0);
+	CHECK_OUT(list_equals(f.b, "", (const char *const[]){"f/"}, 1));
+	CHECK_OUT(list_equals(f.b, "f/", want, 8));
 	for (int i = 0; i < 8; i++) {
 		char path[64];
 
 		snprintf(path, sizeof(path), "f/%s", want[i]);
-		CHECK_EQ(barrier_delete(f.b, path), 0);
+		CHECK_EQ_OUT(barrier_delete(f.b, path), 0);
 	}
-	CHECK(list_equals(f.b, "", NULL, 0));
-	CHECK_EQ(raw_count(f.st, 'i'), 0);
+	CHECK_OUT(list_equals(f.b, "", NULL, 0));
+	CHECK_EQ_OUT(raw_count(f.st, 'i'), 0);
+out:
+	/* The workers use the barrier: join those still running before it goes. */
+	while (n_started > 0)
+		pthread_join(th[--n_started], NULL);
 	fixture_destroy(&f);
 }
 
