@@ -74,10 +74,12 @@ static void fixture_close(struct fixture *f)
 	f->ts = NULL;
 }
 
+/* Safe on a zeroed or partly built fixture, and a second time. */
 static void fixture_destroy(struct fixture *f)
 {
 	fixture_close(f);
 	testutil_rmtree(f->dir);
+	f->dir[0] = '\0';
 	token_set_clock(NULL);
 }
 
@@ -181,36 +183,38 @@ static void test_renew_periodic_and_never_expiring(void)
 
 static void test_create_lookup_authenticate(void)
 {
-	struct fixture f;
+	struct fixture f = {0};
 	struct token_entry *e = NULL, *a = NULL, *l = NULL, *x = NULL;
 	char *text = NULL;
 
-	CHECK(fixture_init(&f) == 0);
-	CHECK_EQ(make_token(&f, NULL, 3600, 0, &text, &e), 0);
-	CHECK(strncmp(text, "cof.", 4) == 0 && strlen(text) == 47);
-	CHECK_EQ(strlen(e->accessor), 24);
+	CHECK_OUT(fixture_init(&f) == 0);
+	CHECK_EQ_OUT(make_token(&f, NULL, 3600, 0, &text, &e), 0);
+	CHECK_OUT(strncmp(text, "cof.", 4) == 0 && strlen(text) == 47);
+	CHECK_EQ_OUT(strlen(e->accessor), 24);
 	/* Letters and digits only: never a '-' that a command line would take for a flag. */
-	CHECK_EQ(
+	CHECK_EQ_OUT(
 	    strspn(e->accessor, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"),
 	    24);
-	CHECK(e->is_orphan && !e->is_root && e->is_renewable);
-	CHECK_EQ(json_array_size(e->policies), 2);
-	CHECK(strcmp(json_string_value(json_array_get(e->policies, 0)), "default") == 0);
-	CHECK(strcmp(json_string_value(json_array_get(e->policies, 1)), "dev") == 0);
+	CHECK_OUT(e->is_orphan && !e->is_root && e->is_renewable);
+	CHECK_EQ_OUT(json_array_size(e->policies), 2);
+	CHECK_OUT(strcmp(json_string_value(json_array_get(e->policies, 0)), "default") == 0);
+	CHECK_OUT(strcmp(json_string_value(json_array_get(e->policies, 1)), "dev") == 0);
 	/* The whole-second expiry is rounded up from the exact one. */
-	CHECK(e->expire_time - e->creation_time >= 3600 &&
-	      e->expire_time - e->creation_time <= 3601);
-	CHECK(e->expire_ms > 0 && e->expire_ms <= e->expire_time * 1000 &&
-	      e->expire_ms > (e->expire_time - 1) * 1000);
-	CHECK_EQ(token_authenticate(f.ts, text, "127.0.0.1", &a), 0);
-	CHECK(strcmp(a->accessor, e->accessor) == 0);
-	CHECK_EQ(token_lookup_accessor(f.ts, e->accessor, &l), 0);
-	CHECK(strcmp(l->hash_hex, e->hash_hex) == 0);
-	CHECK_EQ(token_authenticate(f.ts, "cof.nope", "127.0.0.1", &x), COFFER_ERR_PERMISSION);
-	CHECK_EQ(token_authenticate(f.ts, "", "127.0.0.1", &x), COFFER_ERR_PERMISSION);
-	CHECK_EQ(token_lookup(f.ts, "cof.nope", &x), COFFER_ERR_NOT_FOUND);
-	CHECK_EQ(token_lookup_accessor(f.ts, "../x", &x), COFFER_ERR_NOT_FOUND);
-	CHECK(x == NULL);
+	CHECK_OUT(e->expire_time - e->creation_time >= 3600 &&
+	          e->expire_time - e->creation_time <= 3601);
+	CHECK_OUT(e->expire_ms > 0 && e->expire_ms <= e->expire_time * 1000 &&
+	          e->expire_ms > (e->expire_time - 1) * 1000);
+	CHECK_EQ_OUT(token_authenticate(f.ts, text, "127.0.0.1", &a), 0);
+	CHECK_OUT(strcmp(a->accessor, e->accessor) == 0);
+	CHECK_EQ_OUT(token_lookup_accessor(f.ts, e->accessor, &l), 0);
+	CHECK_OUT(strcmp(l->hash_hex, e->hash_hex) == 0);
+	CHECK_EQ_OUT(token_authenticate(f.ts, "cof.nope", "127.0.0.1", &x), COFFER_ERR_PERMISSION);
+	CHECK_EQ_OUT(token_authenticate(f.ts, "", "127.0.0.1", &x), COFFER_ERR_PERMISSION);
+	CHECK_EQ_OUT(token_lookup(f.ts, "cof.nope", &x), COFFER_ERR_NOT_FOUND);
+	CHECK_EQ_OUT(token_lookup_accessor(f.ts, "../x", &x), COFFER_ERR_NOT_FOUND);
+	CHECK_OUT(x == NULL);
+out:
+	token_entry_release(x);
 	token_entry_release(l);
 	token_entry_release(a);
 	token_entry_release(e);
@@ -221,15 +225,15 @@ static void test_create_lookup_authenticate(void)
 /* Invariant 3: the store holds the keyed hash, never the text. */
 static void test_token_text_not_in_database(void)
 {
-	struct fixture f;
+	struct fixture f = {0};
 	struct token_entry *e = NULL;
 	char *text = NULL, path[256];
 	uint8_t *buf = NULL;
 	size_t len = 0;
 	bool found = false;
 
-	CHECK(fixture_init(&f) == 0);
-	CHECK_EQ(make_token(&f, NULL, 60, 0, &text, &e), 0);
+	CHECK_OUT(fixture_init(&f) == 0);
+	CHECK_EQ_OUT(make_token(&f, NULL, 60, 0, &text, &e), 0);
 	fixture_close(&f);
 	for (int i = 0; i < 2; i++) {
 		snprintf(path, sizeof(path), "%s%s", f.db, i == 0 ? "" : "-wal");
@@ -238,37 +242,42 @@ static void test_token_text_not_in_database(void)
 			free(buf);
 		}
 	}
+	CHECK_OUT(!found);
+out:
 	token_entry_release(e);
 	secmem_free(text);
-	testutil_rmtree(f.dir);
-	CHECK(!found);
+	fixture_destroy(&f);
 }
 
 static void test_children_revoked_with_parent(void)
 {
-	struct fixture f;
+	struct fixture f = {0};
 	struct token_entry *p = NULL, *c = NULL, *g = NULL, *a = NULL;
 	char *pt = NULL, *ct = NULL, *gt = NULL;
 	uint8_t *v = NULL;
 	size_t len = 0;
 	char path[256];
 
-	CHECK(fixture_init(&f) == 0);
-	CHECK_EQ(make_token(&f, NULL, 600, 0, &pt, &p), 0);
-	CHECK_EQ(make_token(&f, p, 600, 0, &ct, &c), 0);
-	CHECK_EQ(make_token(&f, c, 600, 0, &gt, &g), 0);
-	CHECK(!c->is_orphan && strcmp(c->parent_hex, p->hash_hex) == 0);
+	CHECK_OUT(fixture_init(&f) == 0);
+	CHECK_EQ_OUT(make_token(&f, NULL, 600, 0, &pt, &p), 0);
+	CHECK_EQ_OUT(make_token(&f, p, 600, 0, &ct, &c), 0);
+	CHECK_EQ_OUT(make_token(&f, c, 600, 0, &gt, &g), 0);
+	CHECK_OUT(!c->is_orphan && strcmp(c->parent_hex, p->hash_hex) == 0);
 	/* Fill the cache, so that revocation must invalidate it. */
-	CHECK_EQ(token_authenticate(f.ts, gt, NULL, &a), 0);
+	CHECK_EQ_OUT(token_authenticate(f.ts, gt, NULL, &a), 0);
 	token_entry_release(a);
-	CHECK_EQ(token_revoke(f.ts, p, false), 0);
-	CHECK(is_gone(&f, pt) && is_gone(&f, ct) && is_gone(&f, gt));
-	CHECK_EQ(token_authenticate(f.ts, gt, NULL, &a), COFFER_ERR_PERMISSION);
+	a = NULL;
+	CHECK_EQ_OUT(token_revoke(f.ts, p, false), 0);
+	CHECK_OUT(is_gone(&f, pt) && is_gone(&f, ct) && is_gone(&f, gt));
+	CHECK_EQ_OUT(token_authenticate(f.ts, gt, NULL, &a), COFFER_ERR_PERMISSION);
 	snprintf(path, sizeof(path), "token/accessor/%s", g->accessor);
-	CHECK_EQ(barrier_get(f.b, path, &v, &len), COFFER_ERR_NOT_FOUND);
+	CHECK_EQ_OUT(barrier_get(f.b, path, &v, &len), COFFER_ERR_NOT_FOUND);
 	snprintf(path, sizeof(path), "token/parent/%s/%s", c->hash_hex, g->hash_hex);
-	CHECK_EQ(barrier_get(f.b, path, &v, &len), COFFER_ERR_NOT_FOUND);
-	CHECK_EQ(token_revoke(f.ts, p, false), COFFER_ERR_NOT_FOUND);
+	CHECK_EQ_OUT(barrier_get(f.b, path, &v, &len), COFFER_ERR_NOT_FOUND);
+	CHECK_EQ_OUT(token_revoke(f.ts, p, false), COFFER_ERR_NOT_FOUND);
+out:
+	secmem_freezero(v, len);
+	token_entry_release(a);
 	token_entry_release(g);
 	token_entry_release(c);
 	token_entry_release(p);
@@ -280,25 +289,28 @@ static void test_children_revoked_with_parent(void)
 
 static void test_revoke_orphan_keeps_children(void)
 {
-	struct fixture f;
+	struct fixture f = {0};
 	struct token_entry *p = NULL, *c = NULL, *g = NULL, *l = NULL;
 	char *pt = NULL, *ct = NULL, *gt = NULL;
 
-	CHECK(fixture_init(&f) == 0);
-	CHECK_EQ(make_token(&f, NULL, 600, 0, &pt, &p), 0);
-	CHECK_EQ(make_token(&f, p, 600, 0, &ct, &c), 0);
-	CHECK_EQ(make_token(&f, c, 600, 0, &gt, &g), 0);
-	CHECK_EQ(token_lookup(f.ts, ct, &l), 0); /* cached as a child */
+	CHECK_OUT(fixture_init(&f) == 0);
+	CHECK_EQ_OUT(make_token(&f, NULL, 600, 0, &pt, &p), 0);
+	CHECK_EQ_OUT(make_token(&f, p, 600, 0, &ct, &c), 0);
+	CHECK_EQ_OUT(make_token(&f, c, 600, 0, &gt, &g), 0);
+	CHECK_EQ_OUT(token_lookup(f.ts, ct, &l), 0); /* cached as a child */
 	token_entry_release(l);
-	CHECK_EQ(token_revoke(f.ts, p, true), 0);
-	CHECK(is_gone(&f, pt));
-	CHECK_EQ(token_lookup(f.ts, ct, &l), 0);
-	CHECK(l->is_orphan && l->parent_hex[0] == '\0');
+	l = NULL;
+	CHECK_EQ_OUT(token_revoke(f.ts, p, true), 0);
+	CHECK_OUT(is_gone(&f, pt));
+	CHECK_EQ_OUT(token_lookup(f.ts, ct, &l), 0);
+	CHECK_OUT(l->is_orphan && l->parent_hex[0] == '\0');
 	token_entry_release(l);
 	l = NULL;
 	/* The grandchild is still the child's child. */
-	CHECK_EQ(token_revoke(f.ts, c, false), 0);
-	CHECK(is_gone(&f, ct) && is_gone(&f, gt));
+	CHECK_EQ_OUT(token_revoke(f.ts, c, false), 0);
+	CHECK_OUT(is_gone(&f, ct) && is_gone(&f, gt));
+out:
+	token_entry_release(l);
 	token_entry_release(g);
 	token_entry_release(c);
 	token_entry_release(p);
@@ -310,15 +322,16 @@ static void test_revoke_orphan_keeps_children(void)
 
 static void test_orphan_survives_creator(void)
 {
-	struct fixture f;
+	struct fixture f = {0};
 	struct token_entry *p = NULL, *o = NULL;
 	char *pt = NULL, *ot = NULL;
 
-	CHECK(fixture_init(&f) == 0);
-	CHECK_EQ(make_token(&f, NULL, 600, 0, &pt, &p), 0);
-	CHECK_EQ(make_token(&f, NULL, 600, 0, &ot, &o), 0); /* no_parent */
-	CHECK_EQ(token_revoke(f.ts, p, false), 0);
-	CHECK(is_gone(&f, pt) && !is_gone(&f, ot));
+	CHECK_OUT(fixture_init(&f) == 0);
+	CHECK_EQ_OUT(make_token(&f, NULL, 600, 0, &pt, &p), 0);
+	CHECK_EQ_OUT(make_token(&f, NULL, 600, 0, &ot, &o), 0); /* no_parent */
+	CHECK_EQ_OUT(token_revoke(f.ts, p, false), 0);
+	CHECK_OUT(is_gone(&f, pt) && !is_gone(&f, ot));
+out:
 	token_entry_release(o);
 	token_entry_release(p);
 	secmem_free(pt);
@@ -328,35 +341,40 @@ static void test_orphan_survives_creator(void)
 
 static void test_child_of_revoked_parent_refused(void)
 {
-	struct fixture f;
+	struct fixture f = {0};
 	struct token_entry *p = NULL, *c = NULL;
 
-	CHECK(fixture_init(&f) == 0);
-	CHECK_EQ(make_token(&f, NULL, 600, 0, NULL, &p), 0);
-	CHECK_EQ(token_revoke(f.ts, p, false), 0);
-	CHECK_EQ(make_token(&f, p, 600, 0, NULL, &c), COFFER_ERR_PERMISSION);
-	CHECK(c == NULL);
+	CHECK_OUT(fixture_init(&f) == 0);
+	CHECK_EQ_OUT(make_token(&f, NULL, 600, 0, NULL, &p), 0);
+	CHECK_EQ_OUT(token_revoke(f.ts, p, false), 0);
+	CHECK_EQ_OUT(make_token(&f, p, 600, 0, NULL, &c), COFFER_ERR_PERMISSION);
+	CHECK_OUT(c == NULL);
+out:
+	token_entry_release(c);
 	token_entry_release(p);
 	fixture_destroy(&f);
 }
 
 static void test_num_uses_two_then_refused(void)
 {
-	struct fixture f;
+	struct fixture f = {0};
 	struct token_entry *e = NULL, *a = NULL;
 	char *text = NULL;
 
-	CHECK(fixture_init(&f) == 0);
-	CHECK_EQ(make_token(&f, NULL, 600, 2, &text, &e), 0);
-	CHECK_EQ(token_authenticate(f.ts, text, NULL, &a), 0);
-	CHECK_EQ(a->num_uses, 1);
-	token_entry_release(a);
-	CHECK_EQ(token_authenticate(f.ts, text, NULL, &a), 0);
-	CHECK_EQ(a->num_uses, 0);
+	CHECK_OUT(fixture_init(&f) == 0);
+	CHECK_EQ_OUT(make_token(&f, NULL, 600, 2, &text, &e), 0);
+	CHECK_EQ_OUT(token_authenticate(f.ts, text, NULL, &a), 0);
+	CHECK_EQ_OUT(a->num_uses, 1);
 	token_entry_release(a);
 	a = NULL;
-	CHECK_EQ(token_authenticate(f.ts, text, NULL, &a), COFFER_ERR_PERMISSION);
-	CHECK(a == NULL && is_gone(&f, text));
+	CHECK_EQ_OUT(token_authenticate(f.ts, text, NULL, &a), 0);
+	CHECK_EQ_OUT(a->num_uses, 0);
+	token_entry_release(a);
+	a = NULL;
+	CHECK_EQ_OUT(token_authenticate(f.ts, text, NULL, &a), COFFER_ERR_PERMISSION);
+	CHECK_OUT(a == NULL && is_gone(&f, text));
+out:
+	token_entry_release(a);
 	token_entry_release(e);
 	secmem_free(text);
 	fixture_destroy(&f);
@@ -364,24 +382,26 @@ static void test_num_uses_two_then_refused(void)
 
 static void test_expired_token_refused_at_once(void)
 {
-	struct fixture f;
+	struct fixture f = {0};
 	struct token_entry *e = NULL, *a = NULL;
 	char *text = NULL;
 
-	CHECK(fixture_init(&f) == 0);
+	CHECK_OUT(fixture_init(&f) == 0);
 	fake_now = 1000000;
 	token_set_clock(fake_clock);
-	CHECK_EQ(make_token(&f, NULL, 10, 0, &text, &e), 0);
-	CHECK_EQ(e->expire_time, 1000010);
-	CHECK_EQ(token_authenticate(f.ts, text, NULL, &a), 0);
+	CHECK_EQ_OUT(make_token(&f, NULL, 10, 0, &text, &e), 0);
+	CHECK_EQ_OUT(e->expire_time, 1000010);
+	CHECK_EQ_OUT(token_authenticate(f.ts, text, NULL, &a), 0);
 	token_entry_release(a);
 	a = NULL;
 	fake_now = 1000009;
-	CHECK_EQ(token_ttl_left(e, token_now()), 1);
+	CHECK_EQ_OUT(token_ttl_left(e, token_now()), 1);
 	fake_now = 1000010;
-	CHECK_EQ(token_authenticate(f.ts, text, NULL, &a), COFFER_ERR_PERMISSION);
-	CHECK(is_gone(&f, text));
-	CHECK_EQ(token_lookup_accessor(f.ts, e->accessor, &a), COFFER_ERR_NOT_FOUND);
+	CHECK_EQ_OUT(token_authenticate(f.ts, text, NULL, &a), COFFER_ERR_PERMISSION);
+	CHECK_OUT(is_gone(&f, text));
+	CHECK_EQ_OUT(token_lookup_accessor(f.ts, e->accessor, &a), COFFER_ERR_NOT_FOUND);
+out:
+	token_entry_release(a);
 	token_entry_release(e);
 	secmem_free(text);
 	fixture_destroy(&f);
@@ -389,7 +409,7 @@ static void test_expired_token_refused_at_once(void)
 
 static void test_renew_extends_and_respects_renewable(void)
 {
-	struct fixture f;
+	struct fixture f = {0};
 	struct token_entry *e = NULL, *r = NULL, *n = NULL;
 	struct token_params p = {.path = "auth/token/create",
 	                         .ttl_s = 100,
@@ -397,26 +417,32 @@ static void test_renew_extends_and_respects_renewable(void)
 	                         .is_renewable = true};
 	char *text = NULL;
 
-	CHECK(fixture_init(&f) == 0);
+	CHECK_OUT(fixture_init(&f) == 0);
 	fake_now = 2000000;
 	token_set_clock(fake_clock);
-	CHECK_EQ(token_create(f.ts, &p, &text, &e), 0);
+	CHECK_EQ_OUT(token_create(f.ts, &p, &text, &e), 0);
 	fake_now += 50;
-	CHECK_EQ(token_renew(f.ts, e, 0, &r), 0);
-	CHECK_EQ(r->expire_time, fake_now + 100);
-	CHECK_EQ(r->last_renewal_time, fake_now);
+	CHECK_EQ_OUT(token_renew(f.ts, e, 0, &r), 0);
+	CHECK_EQ_OUT(r->expire_time, fake_now + 100);
+	CHECK_EQ_OUT(r->last_renewal_time, fake_now);
 	token_entry_release(r);
+	r = NULL;
 	fake_now += 50;
-	CHECK_EQ(token_renew(f.ts, e, 0, &r), 0); /* clipped at the explicit max */
-	CHECK_EQ(r->expire_time, 2000150);
+	CHECK_EQ_OUT(token_renew(f.ts, e, 0, &r), 0); /* clipped at the explicit max */
+	CHECK_EQ_OUT(r->expire_time, 2000150);
 	token_entry_release(r);
-	CHECK_EQ(token_lookup(f.ts, text, &r), 0); /* the cache saw the renewal */
-	CHECK_EQ(r->expire_time, 2000150);
+	r = NULL;
+	CHECK_EQ_OUT(token_lookup(f.ts, text, &r), 0); /* the cache saw the renewal */
+	CHECK_EQ_OUT(r->expire_time, 2000150);
 	token_entry_release(r);
+	r = NULL;
 	secmem_free(text);
+	text = NULL;
 	p.is_renewable = false;
-	CHECK_EQ(token_create(f.ts, &p, &text, &n), 0);
-	CHECK_EQ(token_renew(f.ts, n, 10, &r), COFFER_ERR_INVALID);
+	CHECK_EQ_OUT(token_create(f.ts, &p, &text, &n), 0);
+	CHECK_EQ_OUT(token_renew(f.ts, n, 10, &r), COFFER_ERR_INVALID);
+out:
+	token_entry_release(r);
 	token_entry_release(n);
 	token_entry_release(e);
 	secmem_free(text);
@@ -425,51 +451,63 @@ static void test_renew_extends_and_respects_renewable(void)
 
 static void test_bound_cidrs(void)
 {
-	struct fixture f;
+	struct fixture f = {0};
 	json_t *cidrs = json_pack("[s,s,s]", "10.0.0.0/8", "2001:db8::/32", "192.168.1.7");
 	struct token_params p = {.bound_cidrs = cidrs, .ttl_s = 60};
 	struct token_entry *e = NULL, *a = NULL;
 	char *text = NULL;
 
-	CHECK(fixture_init(&f) == 0);
-	CHECK_EQ(token_create(f.ts, &p, &text, &e), 0);
-	CHECK_EQ(token_authenticate(f.ts, text, "10.1.2.3", &a), 0);
-	token_entry_release(a);
-	CHECK_EQ(token_authenticate(f.ts, text, "::ffff:10.9.9.9", &a), 0);
-	token_entry_release(a);
-	CHECK_EQ(token_authenticate(f.ts, text, "2001:db8:1::5", &a), 0);
-	token_entry_release(a);
-	CHECK_EQ(token_authenticate(f.ts, text, "192.168.1.7", &a), 0);
+	CHECK_OUT(fixture_init(&f) == 0);
+	CHECK_EQ_OUT(token_create(f.ts, &p, &text, &e), 0);
+	CHECK_EQ_OUT(token_authenticate(f.ts, text, "10.1.2.3", &a), 0);
 	token_entry_release(a);
 	a = NULL;
-	CHECK_EQ(token_authenticate(f.ts, text, "192.168.1.8", &a), COFFER_ERR_PERMISSION);
-	CHECK_EQ(token_authenticate(f.ts, text, "11.0.0.1", &a), COFFER_ERR_PERMISSION);
-	CHECK_EQ(token_authenticate(f.ts, text, "2001:db9::1", &a), COFFER_ERR_PERMISSION);
-	CHECK_EQ(token_authenticate(f.ts, text, NULL, &a), COFFER_ERR_PERMISSION);
+	CHECK_EQ_OUT(token_authenticate(f.ts, text, "::ffff:10.9.9.9", &a), 0);
+	token_entry_release(a);
+	a = NULL;
+	CHECK_EQ_OUT(token_authenticate(f.ts, text, "2001:db8:1::5", &a), 0);
+	token_entry_release(a);
+	a = NULL;
+	CHECK_EQ_OUT(token_authenticate(f.ts, text, "192.168.1.7", &a), 0);
+	token_entry_release(a);
+	a = NULL;
+	CHECK_EQ_OUT(token_authenticate(f.ts, text, "192.168.1.8", &a), COFFER_ERR_PERMISSION);
+	CHECK_EQ_OUT(token_authenticate(f.ts, text, "11.0.0.1", &a), COFFER_ERR_PERMISSION);
+	CHECK_EQ_OUT(token_authenticate(f.ts, text, "2001:db9::1", &a), COFFER_ERR_PERMISSION);
+	CHECK_EQ_OUT(token_authenticate(f.ts, text, NULL, &a), COFFER_ERR_PERMISSION);
 	token_entry_release(e);
+	e = NULL;
 	secmem_free(text);
+	text = NULL;
 	json_decref(cidrs);
 	cidrs = json_pack("[s]", "10.0.0.0/33");
 	p.bound_cidrs = cidrs;
-	CHECK_EQ(token_create(f.ts, &p, &text, &e), COFFER_ERR_INVALID);
-	json_decref(cidrs);
+	CHECK_EQ_OUT(token_create(f.ts, &p, &text, &e), COFFER_ERR_INVALID);
+out:
+	token_entry_release(a);
+	token_entry_release(e);
+	secmem_free(text);
 	fixture_destroy(&f);
+	json_decref(cidrs);
 }
 
 static void test_revoke_by_accessor(void)
 {
-	struct fixture f;
+	struct fixture f = {0};
 	struct token_entry *e = NULL, *l = NULL, *a = NULL;
 	char *text = NULL;
 
-	CHECK(fixture_init(&f) == 0);
-	CHECK_EQ(make_token(&f, NULL, 600, 0, &text, &e), 0);
-	CHECK_EQ(token_lookup_accessor(f.ts, e->accessor, &l), 0);
-	CHECK_EQ(token_revoke(f.ts, l, false), 0);
-	CHECK_EQ(token_authenticate(f.ts, text, NULL, &a), COFFER_ERR_PERMISSION);
+	CHECK_OUT(fixture_init(&f) == 0);
+	CHECK_EQ_OUT(make_token(&f, NULL, 600, 0, &text, &e), 0);
+	CHECK_EQ_OUT(token_lookup_accessor(f.ts, e->accessor, &l), 0);
+	CHECK_EQ_OUT(token_revoke(f.ts, l, false), 0);
+	CHECK_EQ_OUT(token_authenticate(f.ts, text, NULL, &a), COFFER_ERR_PERMISSION);
 	token_entry_release(l);
 	l = NULL;
-	CHECK_EQ(token_lookup_accessor(f.ts, e->accessor, &l), COFFER_ERR_NOT_FOUND);
+	CHECK_EQ_OUT(token_lookup_accessor(f.ts, e->accessor, &l), COFFER_ERR_NOT_FOUND);
+out:
+	token_entry_release(a);
+	token_entry_release(l);
 	token_entry_release(e);
 	secmem_free(text);
 	fixture_destroy(&f);
@@ -478,50 +516,51 @@ static void test_revoke_by_accessor(void)
 /* A lease id is the path and a random nonce, not the accessor (which is public). */
 static void test_lease_id_not_from_accessor(void)
 {
-	struct fixture f;
+	struct fixture f = {0};
 	struct token_entry *e = NULL, *o = NULL, *l = NULL;
 	char *text = NULL, lease_id[128], other_id[128], wrong[160];
 
-	CHECK(fixture_init(&f) == 0);
-	CHECK_EQ(make_token(&f, NULL, 600, 0, &text, &e), 0);
-	CHECK_EQ(make_token(&f, NULL, 600, 0, NULL, &o), 0);
+	CHECK_OUT(fixture_init(&f) == 0);
+	CHECK_EQ_OUT(make_token(&f, NULL, 600, 0, &text, &e), 0);
+	CHECK_EQ_OUT(make_token(&f, NULL, 600, 0, NULL, &o), 0);
 	token_lease_id(e, lease_id, sizeof(lease_id));
 	token_lease_id(o, other_id, sizeof(other_id));
-	CHECK(strncmp(lease_id, "auth/token/create/", 18) == 0);
-	CHECK_EQ(strlen(lease_id + 18), 32);
-	CHECK(strspn(lease_id + 18, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-	                            "0123456789") == 32);
-	CHECK(strstr(lease_id, e->accessor) == NULL);
-	CHECK(strcmp(lease_id, other_id) != 0);
-	CHECK(token_owns_lease(e, lease_id));
-	CHECK(!token_owns_lease(e, other_id));
-	CHECK(!token_owns_lease(o, lease_id));
+	CHECK_OUT(strncmp(lease_id, "auth/token/create/", 18) == 0);
+	CHECK_EQ_OUT(strlen(lease_id + 18), 32);
+	CHECK_OUT(strspn(lease_id + 18, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	                                "0123456789") == 32);
+	CHECK_OUT(strstr(lease_id, e->accessor) == NULL);
+	CHECK_OUT(strcmp(lease_id, other_id) != 0);
+	CHECK_OUT(token_owns_lease(e, lease_id));
+	CHECK_OUT(!token_owns_lease(e, other_id));
+	CHECK_OUT(!token_owns_lease(o, lease_id));
 	/* The accessor form of older versions names no lease. */
 	snprintf(wrong, sizeof(wrong), "auth/token/create/%s", e->accessor);
-	CHECK(!token_owns_lease(e, wrong));
-	CHECK_EQ(token_lookup_lease(f.ts, wrong, &l), COFFER_ERR_NOT_FOUND);
-	CHECK_EQ(token_revoke_lease(f.ts, wrong), COFFER_ERR_NOT_FOUND);
+	CHECK_OUT(!token_owns_lease(e, wrong));
+	CHECK_EQ_OUT(token_lookup_lease(f.ts, wrong, &l), COFFER_ERR_NOT_FOUND);
+	CHECK_EQ_OUT(token_revoke_lease(f.ts, wrong), COFFER_ERR_NOT_FOUND);
 	/* The right nonce under another path, a cut nonce, a longer one. */
 	snprintf(wrong, sizeof(wrong), "auth/approle/login/%s", lease_id + 18);
-	CHECK(!token_owns_lease(e, wrong));
-	CHECK_EQ(token_lookup_lease(f.ts, wrong, &l), COFFER_ERR_NOT_FOUND);
-	CHECK_EQ(token_revoke_lease(f.ts, wrong), COFFER_ERR_NOT_FOUND);
+	CHECK_OUT(!token_owns_lease(e, wrong));
+	CHECK_EQ_OUT(token_lookup_lease(f.ts, wrong, &l), COFFER_ERR_NOT_FOUND);
+	CHECK_EQ_OUT(token_revoke_lease(f.ts, wrong), COFFER_ERR_NOT_FOUND);
 	snprintf(wrong, sizeof(wrong), "%.*s", (int)strlen(lease_id) - 1, lease_id);
-	CHECK(!token_owns_lease(e, wrong));
-	CHECK_EQ(token_lookup_lease(f.ts, wrong, &l), COFFER_ERR_NOT_FOUND);
+	CHECK_OUT(!token_owns_lease(e, wrong));
+	CHECK_EQ_OUT(token_lookup_lease(f.ts, wrong, &l), COFFER_ERR_NOT_FOUND);
 	snprintf(wrong, sizeof(wrong), "%sA", lease_id);
-	CHECK(!token_owns_lease(e, wrong));
-	CHECK_EQ(token_lookup_lease(f.ts, wrong, &l), COFFER_ERR_NOT_FOUND);
-	CHECK(!is_gone(&f, text));
+	CHECK_OUT(!token_owns_lease(e, wrong));
+	CHECK_EQ_OUT(token_lookup_lease(f.ts, wrong, &l), COFFER_ERR_NOT_FOUND);
+	CHECK_OUT(!is_gone(&f, text));
 	/* Found through the index. */
-	CHECK_EQ(token_lookup_lease(f.ts, lease_id, &l), 0);
-	CHECK(l != NULL && strcmp(l->hash_hex, e->hash_hex) == 0);
+	CHECK_EQ_OUT(token_lookup_lease(f.ts, lease_id, &l), 0);
+	CHECK_OUT(l != NULL && strcmp(l->hash_hex, e->hash_hex) == 0);
 	token_entry_release(l);
-	CHECK_EQ(token_revoke_lease(f.ts, lease_id), 0);
-	CHECK(is_gone(&f, text));
 	l = NULL;
-	CHECK_EQ(token_lookup_lease(f.ts, lease_id, &l), COFFER_ERR_NOT_FOUND);
-	CHECK_EQ(token_lookup_lease(f.ts, other_id, &l), 0);
+	CHECK_EQ_OUT(token_revoke_lease(f.ts, lease_id), 0);
+	CHECK_OUT(is_gone(&f, text));
+	CHECK_EQ_OUT(token_lookup_lease(f.ts, lease_id, &l), COFFER_ERR_NOT_FOUND);
+	CHECK_EQ_OUT(token_lookup_lease(f.ts, other_id, &l), 0);
+out:
 	token_entry_release(l);
 	token_entry_release(o);
 	token_entry_release(e);
@@ -529,65 +568,82 @@ static void test_lease_id_not_from_accessor(void)
 	fixture_destroy(&f);
 }
 
-/* Rewrite e's stored entry as a version without lease nonces wrote it, and drop its lease row. */
-static void store_as_old_version(struct fixture *f, const struct token_entry *e)
+/* Rewrite e's stored entry as a version without lease nonces wrote it, and drop its lease row.
+ * 0, or -1 when one of its checks failed (recorded). */
+static int store_as_old_version(struct fixture *f, const struct token_entry *e)
 {
-	char path[256], *dump;
+	char path[256], *dump = NULL;
 	uint8_t *v = NULL;
 	size_t len = 0;
 	json_t *o = NULL;
+	int ret = -1;
 
 	snprintf(path, sizeof(path), "token/id/%s", e->hash_hex);
-	CHECK_EQ(barrier_get(f->b, path, &v, &len), 0);
-	CHECK_EQ(coffer_json_parse_object((const char *)v, len, &o, NULL, 0), 0);
+	CHECK_EQ_OUT(barrier_get(f->b, path, &v, &len), 0);
+	CHECK_EQ_OUT(coffer_json_parse_object((const char *)v, len, &o, NULL, 0), 0);
 	secmem_freezero(v, len);
-	CHECK(json_object_get(o, "lease_nonce") != NULL);
-	CHECK_EQ(json_object_del(o, "lease_nonce"), 0);
+	v = NULL;
+	CHECK_OUT(json_object_get(o, "lease_nonce") != NULL);
+	CHECK_EQ_OUT(json_object_del(o, "lease_nonce"), 0);
 	dump = coffer_json_dump(o);
-	CHECK(dump != NULL);
-	CHECK_EQ(barrier_put(f->b, path, (const uint8_t *)dump, strlen(dump)), 0);
+	CHECK_OUT(dump != NULL);
+	CHECK_EQ_OUT(barrier_put(f->b, path, (const uint8_t *)dump, strlen(dump)), 0);
+	coffer_json_free_text(dump);
+	dump = NULL;
+	json_decref(o);
+	o = NULL;
+	snprintf(path, sizeof(path), "token/lease/%s", e->lease_nonce);
+	CHECK_EQ_OUT(barrier_delete(f->b, path), 0);
+	ret = 0;
+out:
 	coffer_json_free_text(dump);
 	json_decref(o);
-	snprintf(path, sizeof(path), "token/lease/%s", e->lease_nonce);
-	CHECK_EQ(barrier_delete(f->b, path), 0);
+	secmem_freezero(v, len);
+	return ret;
 }
 
 /* An entry stored before lease nonces existed gets one (and its index row) at setup. */
 static void test_old_entry_gets_lease_nonce(void)
 {
-	struct fixture f;
+	struct fixture f = {0};
 	struct token_entry *e = NULL, *a = NULL, *l = NULL;
 	char *text = NULL, old_id[128], new_id[128];
-	json_t *look;
+	json_t *look = NULL;
 
-	CHECK(fixture_init(&f) == 0);
-	CHECK_EQ(make_token(&f, NULL, 600, 0, &text, &e), 0);
+	CHECK_OUT(fixture_init(&f) == 0);
+	CHECK_EQ_OUT(make_token(&f, NULL, 600, 0, &text, &e), 0);
 	token_lease_id(e, old_id, sizeof(old_id));
-	store_as_old_version(&f, e);
+	if (store_as_old_version(&f, e) != 0)
+		goto out;
 	fixture_close(&f);
-	CHECK(fixture_open(&f) == 0);
-	f.lm = lease_mgr_new(token_lease_revoker, f.ts);
+	CHECK_OUT(fixture_open(&f) == 0);
+	CHECK_EQ_OUT(lease_mgr_new(token_lease_revoker, f.ts, &f.lm), 0);
 	token_store_set_leases(f.ts, f.lm);
-	CHECK_EQ(token_store_setup(f.ts), 0);
-	CHECK_EQ(lease_mgr_count(f.lm), 1);
-	CHECK_EQ(token_authenticate(f.ts, text, NULL, &a), 0);
-	CHECK(a != NULL && strlen(a->lease_nonce) == 32);
+	CHECK_EQ_OUT(token_store_setup(f.ts), 0);
+	CHECK_EQ_OUT(lease_mgr_count(f.lm), 1);
+	CHECK_EQ_OUT(token_authenticate(f.ts, text, NULL, &a), 0);
+	CHECK_OUT(a != NULL && strlen(a->lease_nonce) == 32);
 	token_lease_id(a, new_id, sizeof(new_id));
-	CHECK(strncmp(new_id, "auth/token/create/", 18) == 0 && strcmp(new_id, old_id) != 0);
-	CHECK(strstr(new_id, a->accessor) == NULL);
-	CHECK_EQ(token_lookup_lease(f.ts, new_id, &l), 0);
+	CHECK_OUT(strncmp(new_id, "auth/token/create/", 18) == 0 && strcmp(new_id, old_id) != 0);
+	CHECK_OUT(strstr(new_id, a->accessor) == NULL);
+	CHECK_EQ_OUT(token_lookup_lease(f.ts, new_id, &l), 0);
 	token_entry_release(l);
-	look = token_lookup_json(a, NULL);
-	CHECK(strcmp(json_string_value(json_object_get(look, "lease_id")), new_id) == 0);
-	json_decref(look);
-	/* Kept across the next setup: given once. */
-	CHECK_EQ(token_store_setup(f.ts), 0);
 	l = NULL;
-	CHECK_EQ(token_lookup_lease(f.ts, new_id, &l), 0);
+	look = token_lookup_json(a, NULL);
+	CHECK_OUT(strcmp(json_string_value(json_object_get(look, "lease_id")), new_id) == 0);
+	json_decref(look);
+	look = NULL;
+	/* Kept across the next setup: given once. */
+	CHECK_EQ_OUT(token_store_setup(f.ts), 0);
+	CHECK_EQ_OUT(token_lookup_lease(f.ts, new_id, &l), 0);
 	token_entry_release(l);
-	CHECK_EQ(token_revoke_lease(f.ts, new_id), 0);
-	CHECK(is_gone(&f, text));
-	CHECK_EQ(lease_mgr_count(f.lm), 0);
+	l = NULL;
+	CHECK_EQ_OUT(token_revoke_lease(f.ts, new_id), 0);
+	CHECK_OUT(is_gone(&f, text));
+	CHECK_EQ_OUT(lease_mgr_count(f.lm), 0);
+out:
+	json_decref(look);
+	token_entry_release(l);
 	token_entry_release(a);
 	token_entry_release(e);
 	secmem_free(text);
@@ -596,68 +652,77 @@ static void test_old_entry_gets_lease_nonce(void)
 
 static void test_custom_id_and_policies(void)
 {
-	struct fixture f;
+	struct fixture f = {0};
 	json_t *pol = json_pack("[s,s,s]", "root", "b", "b");
 	struct token_params p = {.id = "my-custom-token", .policies = pol};
 	struct token_entry *e = NULL, *a = NULL;
 	char *text = NULL;
 
-	CHECK(fixture_init(&f) == 0);
-	CHECK_EQ(token_create(f.ts, &p, &text, &e), 0);
-	CHECK(strcmp(text, "my-custom-token") == 0);
-	CHECK(e->is_root && e->expire_time == 0);
-	CHECK_EQ(json_array_size(e->policies), 2); /* "b", "root": no default for root */
-	CHECK_EQ(token_authenticate(f.ts, "my-custom-token", NULL, &a), 0);
+	CHECK_OUT(fixture_init(&f) == 0);
+	CHECK_EQ_OUT(token_create(f.ts, &p, &text, &e), 0);
+	CHECK_OUT(strcmp(text, "my-custom-token") == 0);
+	CHECK_OUT(e->is_root && e->expire_time == 0);
+	CHECK_EQ_OUT(json_array_size(e->policies), 2); /* "b", "root": no default for root */
+	CHECK_EQ_OUT(token_authenticate(f.ts, "my-custom-token", NULL, &a), 0);
 	token_entry_release(a);
+	a = NULL;
 	token_entry_release(e);
+	e = NULL;
 	secmem_free(text);
-	CHECK_EQ(token_create(f.ts, &p, &text, &e), COFFER_ERR_EXISTS);
+	text = NULL;
+	CHECK_EQ_OUT(token_create(f.ts, &p, &text, &e), COFFER_ERR_EXISTS);
 	p.id = "has space";
-	CHECK_EQ(token_create(f.ts, &p, &text, &e), COFFER_ERR_INVALID);
+	CHECK_EQ_OUT(token_create(f.ts, &p, &text, &e), COFFER_ERR_INVALID);
 	json_decref(pol);
 	pol = json_pack("[s]", "dev");
 	p.id = NULL;
 	p.policies = pol;
 	p.no_default_policy = true;
-	CHECK_EQ(token_create(f.ts, &p, &text, &e), 0);
-	CHECK_EQ(json_array_size(e->policies), 1);
+	CHECK_EQ_OUT(token_create(f.ts, &p, &text, &e), 0);
+	CHECK_EQ_OUT(json_array_size(e->policies), 1);
+out:
+	token_entry_release(a);
 	token_entry_release(e);
 	secmem_free(text);
-	json_decref(pol);
 	fixture_destroy(&f);
+	json_decref(pol);
 }
 
 static void test_adopt_pending_root(void)
 {
-	struct fixture f;
+	struct fixture f = {0};
 	const char *root = "cof.pending-root-token-text";
 	uint8_t hash[COFFER_MAC_LEN], *v = NULL;
 	struct token_entry *a = NULL;
 	size_t len = 0;
 
-	CHECK(fixture_init(&f) == 0);
-	CHECK_EQ(token_store_stage_root(f.ts, root), 0);
-	CHECK_EQ(barrier_get(f.b, TOKEN_PENDING_ROOT_PATH, &v, &len), 0);
-	CHECK_EQ(barrier_hash(f.b, TOKEN_HASH_LABEL, root, strlen(root), hash), 0);
-	CHECK(len == sizeof(hash) &&
-	      memcmp(v, hash, sizeof(hash)) == 0); /* the hash, not the text */
+	CHECK_OUT(fixture_init(&f) == 0);
+	CHECK_EQ_OUT(token_store_stage_root(f.ts, root), 0);
+	CHECK_EQ_OUT(barrier_get(f.b, TOKEN_PENDING_ROOT_PATH, &v, &len), 0);
+	CHECK_EQ_OUT(barrier_hash(f.b, TOKEN_HASH_LABEL, root, strlen(root), hash), 0);
+	CHECK_OUT(len == sizeof(hash) &&
+	          memcmp(v, hash, sizeof(hash)) == 0); /* the hash, not the text */
 	secmem_freezero(v, len);
 	v = NULL;
-	CHECK_EQ(token_store_setup(f.ts), 0);
-	CHECK_EQ(barrier_get(f.b, TOKEN_PENDING_ROOT_PATH, &v, &len), COFFER_ERR_NOT_FOUND);
-	CHECK_EQ(token_authenticate(f.ts, root, NULL, &a), 0);
-	CHECK(a->is_root && a->is_orphan && !a->is_renewable && a->expire_time == 0);
-	CHECK(strcmp(a->path, "auth/token/root") == 0 && strcmp(a->display_name, "root") == 0);
-	CHECK_EQ(json_array_size(a->policies), 1);
-	CHECK(strcmp(json_string_value(json_array_get(a->policies, 0)), "root") == 0);
+	CHECK_EQ_OUT(token_store_setup(f.ts), 0);
+	CHECK_EQ_OUT(barrier_get(f.b, TOKEN_PENDING_ROOT_PATH, &v, &len), COFFER_ERR_NOT_FOUND);
+	CHECK_EQ_OUT(token_authenticate(f.ts, root, NULL, &a), 0);
+	CHECK_OUT(a->is_root && a->is_orphan && !a->is_renewable && a->expire_time == 0);
+	CHECK_OUT(strcmp(a->path, "auth/token/root") == 0 && strcmp(a->display_name, "root") == 0);
+	CHECK_EQ_OUT(json_array_size(a->policies), 1);
+	CHECK_OUT(strcmp(json_string_value(json_array_get(a->policies, 0)), "root") == 0);
 	token_entry_release(a);
+	a = NULL;
 	/* Only that text: not a prefix, not a longer one, not empty. */
-	CHECK_EQ(token_authenticate(f.ts, "cof.pending-root-token-tex", NULL, &a),
-	         COFFER_ERR_PERMISSION);
-	CHECK_EQ(token_authenticate(f.ts, "cof.pending-root-token-text2", NULL, &a),
-	         COFFER_ERR_PERMISSION);
-	CHECK_EQ(token_authenticate(f.ts, "", NULL, &a), COFFER_ERR_PERMISSION);
-	CHECK_EQ(token_store_setup(f.ts), 0); /* nothing left to adopt */
+	CHECK_EQ_OUT(token_authenticate(f.ts, "cof.pending-root-token-tex", NULL, &a),
+	             COFFER_ERR_PERMISSION);
+	CHECK_EQ_OUT(token_authenticate(f.ts, "cof.pending-root-token-text2", NULL, &a),
+	             COFFER_ERR_PERMISSION);
+	CHECK_EQ_OUT(token_authenticate(f.ts, "", NULL, &a), COFFER_ERR_PERMISSION);
+	CHECK_EQ_OUT(token_store_setup(f.ts), 0); /* nothing left to adopt */
+out:
+	token_entry_release(a);
+	secmem_freezero(v, len);
 	fixture_destroy(&f);
 }
 
@@ -668,74 +733,81 @@ static void test_text_generate_makes_distinct_prefixed_tokens(void)
 	size_t raw_len = 0;
 	int is_ok;
 
-	CHECK(a != NULL && b != NULL);
+	CHECK_OUT(a != NULL && b != NULL);
 	is_ok = strncmp(a, "cof.", 4) == 0 && strlen(a) == 4 + 43 && strcmp(a, b) != 0 &&
 	        codec_b64_decode(raw, sizeof(raw), &raw_len, a + 4, strlen(a + 4), CODEC_B64_URL) ==
 	            0 &&
 	        raw_len == 32;
+	CHECK_OUT(is_ok);
+out:
 	secmem_free(a);
 	secmem_free(b);
-	CHECK(is_ok);
 }
 
 static void test_restart_keeps_tokens(void)
 {
-	struct fixture f;
+	struct fixture f = {0};
 	struct token_entry *p = NULL, *c = NULL, *a = NULL;
 	char *pt = NULL, *ct = NULL, *rt = NULL;
 	struct token_params root = {.id = "root-like", .policies = NULL};
 	json_t *pol = json_pack("[s]", "root");
 
 	root.policies = pol;
-	CHECK(fixture_init(&f) == 0);
-	CHECK_EQ(make_token(&f, NULL, 600, 0, &pt, &p), 0);
-	CHECK_EQ(make_token(&f, p, 600, 0, &ct, &c), 0);
-	CHECK_EQ(token_create(f.ts, &root, &rt, &a), 0); /* never expires: not a lease */
+	CHECK_OUT(fixture_init(&f) == 0);
+	CHECK_EQ_OUT(make_token(&f, NULL, 600, 0, &pt, &p), 0);
+	CHECK_EQ_OUT(make_token(&f, p, 600, 0, &ct, &c), 0);
+	CHECK_EQ_OUT(token_create(f.ts, &root, &rt, &a), 0); /* never expires: not a lease */
 	token_entry_release(a);
+	a = NULL;
 	fixture_close(&f);
-	CHECK(fixture_open(&f) == 0);
-	f.lm = lease_mgr_new(token_lease_revoker, f.ts);
+	CHECK_OUT(fixture_open(&f) == 0);
+	CHECK_EQ_OUT(lease_mgr_new(token_lease_revoker, f.ts, &f.lm), 0);
 	token_store_set_leases(f.ts, f.lm);
-	CHECK_EQ(token_store_setup(f.ts), 0);
-	CHECK_EQ(lease_mgr_count(f.lm), 2);
-	CHECK_EQ(token_authenticate(f.ts, ct, NULL, &a), 0);
+	CHECK_EQ_OUT(token_store_setup(f.ts), 0);
+	CHECK_EQ_OUT(lease_mgr_count(f.lm), 2);
+	CHECK_EQ_OUT(token_authenticate(f.ts, ct, NULL, &a), 0);
 	token_entry_release(a);
-	CHECK_EQ(token_revoke(f.ts, p, false), 0);
-	CHECK(is_gone(&f, ct));
-	CHECK_EQ(lease_mgr_count(f.lm), 0);
+	a = NULL;
+	CHECK_EQ_OUT(token_revoke(f.ts, p, false), 0);
+	CHECK_OUT(is_gone(&f, ct));
+	CHECK_EQ_OUT(lease_mgr_count(f.lm), 0);
+out:
+	token_entry_release(a);
 	token_entry_release(c);
 	token_entry_release(p);
 	secmem_free(pt);
 	secmem_free(ct);
 	secmem_free(rt);
-	json_decref(pol);
 	fixture_destroy(&f);
+	json_decref(pol);
 }
 
 /* A token whose TTL runs out is revoked by the lease manager, with its children. */
 static void test_lease_manager_revokes_expired_token(void)
 {
-	struct fixture f;
+	struct fixture f = {0};
 	struct token_entry *p = NULL, *c = NULL;
 	char path[256];
 	uint8_t *v = NULL;
 	size_t len = 0;
 	int i;
 
-	CHECK(fixture_init(&f) == 0);
-	f.lm = lease_mgr_new(token_lease_revoker, f.ts);
+	CHECK_OUT(fixture_init(&f) == 0);
+	CHECK_EQ_OUT(lease_mgr_new(token_lease_revoker, f.ts, &f.lm), 0);
 	token_store_set_leases(f.ts, f.lm);
-	CHECK_EQ(make_token(&f, NULL, 1, 0, NULL, &p), 0);
-	CHECK_EQ(make_token(&f, p, 600, 0, NULL, &c), 0);
-	CHECK_EQ(lease_mgr_count(f.lm), 2);
-	CHECK_EQ(lease_mgr_start(f.lm), 0);
+	CHECK_EQ_OUT(make_token(&f, NULL, 1, 0, NULL, &p), 0);
+	CHECK_EQ_OUT(make_token(&f, p, 600, 0, NULL, &c), 0);
+	CHECK_EQ_OUT(lease_mgr_count(f.lm), 2);
+	CHECK_EQ_OUT(lease_mgr_start(f.lm), 0);
 	for (i = 0; i < 60 && lease_mgr_count(f.lm) > 0; i++)
 		nanosleep(&(struct timespec){0, 50000000}, NULL);
-	CHECK_EQ(lease_mgr_count(f.lm), 0);
+	CHECK_EQ_OUT(lease_mgr_count(f.lm), 0);
 	snprintf(path, sizeof(path), "token/accessor/%s", c->accessor);
-	CHECK_EQ(barrier_get(f.b, path, &v, &len), COFFER_ERR_NOT_FOUND);
+	CHECK_EQ_OUT(barrier_get(f.b, path, &v, &len), COFFER_ERR_NOT_FOUND);
 	snprintf(path, sizeof(path), "token/lease/%s", c->lease_nonce);
-	CHECK_EQ(barrier_get(f.b, path, &v, &len), COFFER_ERR_NOT_FOUND);
+	CHECK_EQ_OUT(barrier_get(f.b, path, &v, &len), COFFER_ERR_NOT_FOUND);
+out:
+	secmem_freezero(v, len);
 	token_entry_release(c);
 	token_entry_release(p);
 	fixture_destroy(&f);
@@ -743,46 +815,53 @@ static void test_lease_manager_revokes_expired_token(void)
 
 static void test_views(void)
 {
-	struct fixture f;
+	struct fixture f = {0};
 	json_t *meta = json_pack("{s:s}", "team", "a");
 	struct token_params p = {.meta = meta, .ttl_s = 60, .display_name = "token-ci"};
 	struct token_entry *e = NULL;
 	json_t *auth = NULL, *look = NULL, *root = json_pack("[s]", "root");
 	char *text = NULL, lease_id[128];
 
-	CHECK(fixture_init(&f) == 0);
-	CHECK_EQ(token_create(f.ts, &p, &text, &e), 0);
+	CHECK_OUT(fixture_init(&f) == 0);
+	CHECK_EQ_OUT(token_create(f.ts, &p, &text, &e), 0);
 	auth = token_auth_json(e, text);
 	look = token_lookup_json(e, NULL);
-	CHECK(auth != NULL && look != NULL);
-	CHECK(strcmp(json_string_value(json_object_get(auth, "client_token")), text) == 0);
-	CHECK(json_integer_value(json_object_get(auth, "lease_duration")) > 55);
-	CHECK(json_is_object(json_object_get(auth, "metadata")));
-	CHECK(strcmp(json_string_value(json_object_get(look, "id")), "") == 0);
-	CHECK(json_is_string(json_object_get(look, "expire_time")));
-	CHECK(strcmp(json_string_value(json_object_get(look, "type")), "service") == 0);
-	CHECK(strcmp(json_string_value(json_object_get(look, "display_name")), "token-ci") == 0);
+	CHECK_OUT(auth != NULL && look != NULL);
+	CHECK_OUT(strcmp(json_string_value(json_object_get(auth, "client_token")), text) == 0);
+	CHECK_OUT(json_integer_value(json_object_get(auth, "lease_duration")) > 55);
+	CHECK_OUT(json_is_object(json_object_get(auth, "metadata")));
+	CHECK_OUT(strcmp(json_string_value(json_object_get(look, "id")), "") == 0);
+	CHECK_OUT(json_is_string(json_object_get(look, "expire_time")));
+	CHECK_OUT(strcmp(json_string_value(json_object_get(look, "type")), "service") == 0);
+	CHECK_OUT(strcmp(json_string_value(json_object_get(look, "display_name")), "token-ci") ==
+	          0);
 	/* The lookup view names the lease; the auth block (logged with only its token and accessor
 	 * HMAC'd) does not. */
 	token_lease_id(e, lease_id, sizeof(lease_id));
-	CHECK(strcmp(json_string_value(json_object_get(look, "lease_id")), lease_id) == 0);
-	CHECK(json_object_get(auth, "lease_id") == NULL);
+	CHECK_OUT(strcmp(json_string_value(json_object_get(look, "lease_id")), lease_id) == 0);
+	CHECK_OUT(json_object_get(auth, "lease_id") == NULL);
 	json_decref(auth);
+	auth = NULL;
 	json_decref(look);
+	look = NULL;
 	token_entry_release(e);
+	e = NULL;
 	secmem_free(text);
+	text = NULL;
 	/* A token that never expires has no lease. */
 	p.policies = root;
 	p.ttl_s = 0;
-	CHECK_EQ(token_create(f.ts, &p, &text, &e), 0);
+	CHECK_EQ_OUT(token_create(f.ts, &p, &text, &e), 0);
 	look = token_lookup_json(e, NULL);
-	CHECK(e->expire_time == 0 && json_object_get(look, "lease_id") == NULL);
+	CHECK_OUT(e->expire_time == 0 && json_object_get(look, "lease_id") == NULL);
+out:
 	json_decref(look);
-	json_decref(root);
+	json_decref(auth);
 	token_entry_release(e);
 	secmem_free(text);
-	json_decref(meta);
 	fixture_destroy(&f);
+	json_decref(root);
+	json_decref(meta);
 }
 
 int main(void)
