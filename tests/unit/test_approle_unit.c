@@ -68,15 +68,22 @@ static int fixture_init(struct fixture *f)
 	return rc;
 }
 
+/* Safe on a zeroed or partly built fixture, and a second time. */
 static void fixture_destroy(struct fixture *f)
 {
 	response_clear(&f->resp);
 	mount_entry_release(f->m);
+	f->m = NULL;
 	mount_table_free(f->svc.auth_mounts);
+	f->svc.auth_mounts = NULL;
 	token_store_free(f->svc.tokens);
+	f->svc.tokens = NULL;
 	policy_store_free(f->svc.policies);
+	f->svc.policies = NULL;
 	testutil_close_barrier(&f->st, &f->b);
+	f->svc.barrier = NULL;
 	testutil_rmtree(f->dir);
+	f->dir[0] = '\0';
 }
 
 static const char *no_query(const struct request *req, const char *key)
@@ -174,42 +181,46 @@ static int login(struct fixture *f, const char *role_id, const char *secret_id)
 
 static void test_role_create_then_read_has_defaults_and_normalized_lists(void)
 {
-	struct fixture f;
+	struct fixture f = {0};
 	json_t *pol;
 
-	CHECK_EQ(fixture_init(&f), 0);
-	CHECK_EQ(call(&f, REQ_POST, "role/:role_name", "web",
-	              "{\"token_policies\":\"b, a,b\",\"token_ttl\":\"1h\",\"secret_id_ttl\":600}"),
-	         204);
-	CHECK_EQ(call(&f, REQ_GET, "role/:role_name", "web", NULL), 200);
+	CHECK_EQ_OUT(fixture_init(&f), 0);
+	CHECK_EQ_OUT(
+	    call(&f, REQ_POST, "role/:role_name", "web",
+	         "{\"token_policies\":\"b, a,b\",\"token_ttl\":\"1h\",\"secret_id_ttl\":600}"),
+	    204);
+	CHECK_EQ_OUT(call(&f, REQ_GET, "role/:role_name", "web", NULL), 200);
 	pol = data(&f, "token_policies");
-	CHECK(json_array_size(pol) == 2);
-	CHECK(strcmp(json_string_value(json_array_get(pol, 0)), "a") == 0);
-	CHECK(strcmp(json_string_value(json_array_get(pol, 1)), "b") == 0);
-	CHECK(json_equal(pol, data(&f, "policies")));
-	CHECK_EQ(json_integer_value(data(&f, "token_ttl")), 3600);
-	CHECK_EQ(json_integer_value(data(&f, "secret_id_ttl")), 600);
-	CHECK_EQ(json_integer_value(data(&f, "token_max_ttl")), 0);
-	CHECK(json_is_true(data(&f, "bind_secret_id")));
-	CHECK(json_is_array(data(&f, "secret_id_bound_cidrs")));
-	CHECK(data(&f, "role_id") == NULL);
+	CHECK_OUT(json_array_size(pol) == 2);
+	CHECK_OUT(strcmp(json_string_value(json_array_get(pol, 0)), "a") == 0);
+	CHECK_OUT(strcmp(json_string_value(json_array_get(pol, 1)), "b") == 0);
+	CHECK_OUT(json_equal(pol, data(&f, "policies")));
+	CHECK_EQ_OUT(json_integer_value(data(&f, "token_ttl")), 3600);
+	CHECK_EQ_OUT(json_integer_value(data(&f, "secret_id_ttl")), 600);
+	CHECK_EQ_OUT(json_integer_value(data(&f, "token_max_ttl")), 0);
+	CHECK_OUT(json_is_true(data(&f, "bind_secret_id")));
+	CHECK_OUT(json_is_array(data(&f, "secret_id_bound_cidrs")));
+	CHECK_OUT(data(&f, "role_id") == NULL);
+out:
 	fixture_destroy(&f);
 }
 
 static void test_role_update_changes_only_given_fields(void)
 {
-	struct fixture f;
+	struct fixture f = {0};
 
-	CHECK_EQ(fixture_init(&f), 0);
-	CHECK_EQ(call(&f, REQ_POST, "role/:role_name", "web", "{\"token_ttl\":\"1h\"}"), 204);
-	CHECK_EQ(call(&f, REQ_POST, "role/:role_name", "web",
-	              "{\"token_num_uses\":3,\"policies\":[\"x\"],\"period\":\"1m\"}"),
-	         204);
-	CHECK_EQ(call(&f, REQ_GET, "role/:role_name", "web", NULL), 200);
-	CHECK_EQ(json_integer_value(data(&f, "token_ttl")), 3600);
-	CHECK_EQ(json_integer_value(data(&f, "token_num_uses")), 3);
-	CHECK_EQ(json_integer_value(data(&f, "token_period")), 60);
-	CHECK(strcmp(json_string_value(json_array_get(data(&f, "token_policies"), 0)), "x") == 0);
+	CHECK_EQ_OUT(fixture_init(&f), 0);
+	CHECK_EQ_OUT(call(&f, REQ_POST, "role/:role_name", "web", "{\"token_ttl\":\"1h\"}"), 204);
+	CHECK_EQ_OUT(call(&f, REQ_POST, "role/:role_name", "web",
+	                  "{\"token_num_uses\":3,\"policies\":[\"x\"],\"period\":\"1m\"}"),
+	             204);
+	CHECK_EQ_OUT(call(&f, REQ_GET, "role/:role_name", "web", NULL), 200);
+	CHECK_EQ_OUT(json_integer_value(data(&f, "token_ttl")), 3600);
+	CHECK_EQ_OUT(json_integer_value(data(&f, "token_num_uses")), 3);
+	CHECK_EQ_OUT(json_integer_value(data(&f, "token_period")), 60);
+	CHECK_OUT(strcmp(json_string_value(json_array_get(data(&f, "token_policies"), 0)), "x") ==
+	          0);
+out:
 	fixture_destroy(&f);
 }
 
@@ -225,248 +236,267 @@ static void test_role_rejects_bad_input(void)
 	    "{\"bind_secret_id\":\"maybe\"}",
 	    "{\"token_type\":\"batch\"}",
 	};
-	struct fixture f;
+	struct fixture f = {0};
 	size_t i;
 
-	CHECK_EQ(fixture_init(&f), 0);
+	CHECK_EQ_OUT(fixture_init(&f), 0);
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		CHECK_EQ(call(&f, REQ_POST, "role/:role_name", "web", bad[i]), 400);
-	CHECK_EQ(call(&f, REQ_GET, "role/:role_name", "web", NULL), 404);
-	CHECK_EQ(call(&f, REQ_POST, "role/:role_name", "bad name", "{}"), 400);
-	CHECK_EQ(call(&f, REQ_POST, "role/:role_name", "..", "{}"), 400);
-	CHECK(!approle_name_is_valid(""));
-	CHECK(!approle_name_is_valid("a/b"));
-	CHECK(approle_name_is_valid("Web_app-1.prod"));
+		CHECK_EQ_OUT(call(&f, REQ_POST, "role/:role_name", "web", bad[i]), 400);
+	CHECK_EQ_OUT(call(&f, REQ_GET, "role/:role_name", "web", NULL), 404);
+	CHECK_EQ_OUT(call(&f, REQ_POST, "role/:role_name", "bad name", "{}"), 400);
+	CHECK_EQ_OUT(call(&f, REQ_POST, "role/:role_name", "..", "{}"), 400);
+	CHECK_OUT(!approle_name_is_valid(""));
+	CHECK_OUT(!approle_name_is_valid("a/b"));
+	CHECK_OUT(approle_name_is_valid("Web_app-1.prod"));
+out:
 	fixture_destroy(&f);
 }
 
 static void test_login_issues_an_orphan_token_with_role_settings(void)
 {
-	struct fixture f;
+	struct fixture f = {0};
 	struct token_entry *e = NULL;
 	char role_id[128], secret_id[128], token[256];
 	json_t *auth;
 
-	CHECK_EQ(fixture_init(&f), 0);
-	CHECK_EQ(make_role(&f, "web",
-	                   "{\"token_policies\":\"app\",\"token_ttl\":\"20m\","
-	                   "\"token_bound_cidrs\":[\"127.0.0.0/8\"]}",
-	                   role_id),
-	         0);
-	CHECK_EQ(strlen(role_id), 36);
-	CHECK_EQ(make_secret(&f, "web", "{\"metadata\":\"{\\\"team\\\":\\\"x\\\"}\"}", secret_id),
-	         0);
-	CHECK_EQ(strlen(secret_id), 36);
-	CHECK(data_str(&f, "secret_id_accessor") != NULL);
-	CHECK_EQ(login(&f, role_id, secret_id), 200);
+	CHECK_EQ_OUT(fixture_init(&f), 0);
+	CHECK_EQ_OUT(make_role(&f, "web",
+	                       "{\"token_policies\":\"app\",\"token_ttl\":\"20m\","
+	                       "\"token_bound_cidrs\":[\"127.0.0.0/8\"]}",
+	                       role_id),
+	             0);
+	CHECK_EQ_OUT(strlen(role_id), 36);
+	CHECK_EQ_OUT(
+	    make_secret(&f, "web", "{\"metadata\":\"{\\\"team\\\":\\\"x\\\"}\"}", secret_id), 0);
+	CHECK_EQ_OUT(strlen(secret_id), 36);
+	CHECK_OUT(data_str(&f, "secret_id_accessor") != NULL);
+	CHECK_EQ_OUT(login(&f, role_id, secret_id), 200);
 	auth = json_object_get(f.resp.json, "auth");
-	CHECK(strncmp(json_string_value(json_object_get(auth, "client_token")), "cof.", 4) == 0);
-	CHECK(strcmp(json_string_value(
-	                 json_object_get(json_object_get(auth, "metadata"), "role_name")),
-	             "web") == 0);
-	CHECK_EQ(json_integer_value(json_object_get(auth, "lease_duration")), 1200);
-	CHECK(json_is_true(json_object_get(auth, "orphan")));
+	CHECK_OUT(strncmp(json_string_value(json_object_get(auth, "client_token")), "cof.", 4) ==
+	          0);
+	CHECK_OUT(strcmp(json_string_value(
+	                     json_object_get(json_object_get(auth, "metadata"), "role_name")),
+	                 "web") == 0);
+	CHECK_EQ_OUT(json_integer_value(json_object_get(auth, "lease_duration")), 1200);
+	CHECK_OUT(json_is_true(json_object_get(auth, "orphan")));
 	snprintf(token, sizeof(token), "%s",
 	         json_string_value(json_object_get(auth, "client_token")));
-	CHECK_EQ(token_lookup(f.svc.tokens, token, &e), 0);
-	CHECK(strcmp(e->path, "auth/approle/login") == 0);
-	CHECK(strcmp(e->display_name, "approle") == 0);
-	CHECK(json_array_size(e->policies) == 2);
-	CHECK(json_array_size(e->bound_cidrs) == 1);
-	CHECK(e->is_renewable);
+	CHECK_EQ_OUT(token_lookup(f.svc.tokens, token, &e), 0);
+	CHECK_OUT(strcmp(e->path, "auth/approle/login") == 0);
+	CHECK_OUT(strcmp(e->display_name, "approle") == 0);
+	CHECK_OUT(json_array_size(e->policies) == 2);
+	CHECK_OUT(json_array_size(e->bound_cidrs) == 1);
+	CHECK_OUT(e->is_renewable);
+out:
 	token_entry_release(e);
 	fixture_destroy(&f);
 }
 
 static void test_login_rejects_wrong_credentials(void)
 {
-	struct fixture f;
+	struct fixture f = {0};
 	char role_id[128], secret_id[128];
 
-	CHECK_EQ(fixture_init(&f), 0);
-	CHECK_EQ(make_role(&f, "web", "{}", role_id), 0);
-	CHECK_EQ(make_secret(&f, "web", NULL, secret_id), 0);
-	CHECK_EQ(login(&f, "00000000-0000-4000-8000-000000000000", secret_id), 400);
-	CHECK(error_is(&f, "invalid role or secret ID"));
-	CHECK_EQ(login(&f, role_id, "00000000-0000-4000-8000-000000000000"), 400);
-	CHECK(error_is(&f, "invalid secret id"));
-	CHECK_EQ(call(&f, REQ_POST, "login", NULL, "{\"role_id\":\"x\"}"), 400);
-	CHECK_EQ(call(&f, REQ_POST, "login", NULL, "{}"), 400);
-	CHECK_EQ(login(&f, role_id, secret_id), 200);
+	CHECK_EQ_OUT(fixture_init(&f), 0);
+	CHECK_EQ_OUT(make_role(&f, "web", "{}", role_id), 0);
+	CHECK_EQ_OUT(make_secret(&f, "web", NULL, secret_id), 0);
+	CHECK_EQ_OUT(login(&f, "00000000-0000-4000-8000-000000000000", secret_id), 400);
+	CHECK_OUT(error_is(&f, "invalid role or secret ID"));
+	CHECK_EQ_OUT(login(&f, role_id, "00000000-0000-4000-8000-000000000000"), 400);
+	CHECK_OUT(error_is(&f, "invalid secret id"));
+	CHECK_EQ_OUT(call(&f, REQ_POST, "login", NULL, "{\"role_id\":\"x\"}"), 400);
+	CHECK_EQ_OUT(call(&f, REQ_POST, "login", NULL, "{}"), 400);
+	CHECK_EQ_OUT(login(&f, role_id, secret_id), 200);
+out:
 	fixture_destroy(&f);
 }
 
 static void test_secret_id_with_one_use_allows_one_login(void)
 {
-	struct fixture f;
+	struct fixture f = {0};
 	char role_id[128], secret_id[128];
 
-	CHECK_EQ(fixture_init(&f), 0);
-	CHECK_EQ(make_role(&f, "web", "{}", role_id), 0);
-	CHECK_EQ(make_secret(&f, "web", "{\"num_uses\":1}", secret_id), 0);
-	CHECK_EQ(json_integer_value(data(&f, "secret_id_num_uses")), 1);
-	CHECK_EQ(login(&f, role_id, secret_id), 200);
-	CHECK_EQ(login(&f, role_id, secret_id), 400);
-	CHECK(error_is(&f, "invalid secret id"));
-	CHECK_EQ(make_secret(&f, "web", "{\"num_uses\":2}", secret_id), 0);
-	CHECK_EQ(login(&f, role_id, secret_id), 200);
-	CHECK_EQ(login(&f, role_id, secret_id), 200);
-	CHECK_EQ(login(&f, role_id, secret_id), 400);
+	CHECK_EQ_OUT(fixture_init(&f), 0);
+	CHECK_EQ_OUT(make_role(&f, "web", "{}", role_id), 0);
+	CHECK_EQ_OUT(make_secret(&f, "web", "{\"num_uses\":1}", secret_id), 0);
+	CHECK_EQ_OUT(json_integer_value(data(&f, "secret_id_num_uses")), 1);
+	CHECK_EQ_OUT(login(&f, role_id, secret_id), 200);
+	CHECK_EQ_OUT(login(&f, role_id, secret_id), 400);
+	CHECK_OUT(error_is(&f, "invalid secret id"));
+	CHECK_EQ_OUT(make_secret(&f, "web", "{\"num_uses\":2}", secret_id), 0);
+	CHECK_EQ_OUT(login(&f, role_id, secret_id), 200);
+	CHECK_EQ_OUT(login(&f, role_id, secret_id), 200);
+	CHECK_EQ_OUT(login(&f, role_id, secret_id), 400);
+out:
 	fixture_destroy(&f);
 }
 
 static void test_secret_id_limits_follow_the_role(void)
 {
-	struct fixture f;
+	struct fixture f = {0};
 	char role_id[128], secret_id[128];
 
-	CHECK_EQ(fixture_init(&f), 0);
-	CHECK_EQ(
+	CHECK_EQ_OUT(fixture_init(&f), 0);
+	CHECK_EQ_OUT(
 	    make_role(&f, "web", "{\"secret_id_num_uses\":3,\"secret_id_ttl\":\"1h\"}", role_id),
 	    0);
-	CHECK_EQ(make_secret(&f, "web", NULL, secret_id), 0);
-	CHECK_EQ(json_integer_value(data(&f, "secret_id_num_uses")), 3);
-	CHECK_EQ(json_integer_value(data(&f, "secret_id_ttl")), 3600);
-	CHECK_EQ(call(&f, REQ_POST, "role/:role_name/secret-id", "web", "{\"num_uses\":4}"), 400);
-	CHECK_EQ(call(&f, REQ_POST, "role/:role_name/secret-id", "web", "{\"ttl\":\"2h\"}"), 400);
-	CHECK_EQ(call(&f, REQ_POST, "role/:role_name/secret-id", "web", "{\"metadata\":\"[1]\"}"),
-	         400);
-	CHECK_EQ(call(&f, REQ_POST, "role/:role_name/secret-id", "web", "{\"cidr_list\":\"x\"}"),
-	         400);
-	CHECK_EQ(call(&f, REQ_POST, "role/:role_name/secret-id", "nope", NULL), 404);
+	CHECK_EQ_OUT(make_secret(&f, "web", NULL, secret_id), 0);
+	CHECK_EQ_OUT(json_integer_value(data(&f, "secret_id_num_uses")), 3);
+	CHECK_EQ_OUT(json_integer_value(data(&f, "secret_id_ttl")), 3600);
+	CHECK_EQ_OUT(call(&f, REQ_POST, "role/:role_name/secret-id", "web", "{\"num_uses\":4}"),
+	             400);
+	CHECK_EQ_OUT(call(&f, REQ_POST, "role/:role_name/secret-id", "web", "{\"ttl\":\"2h\"}"),
+	             400);
+	CHECK_EQ_OUT(
+	    call(&f, REQ_POST, "role/:role_name/secret-id", "web", "{\"metadata\":\"[1]\"}"), 400);
+	CHECK_EQ_OUT(
+	    call(&f, REQ_POST, "role/:role_name/secret-id", "web", "{\"cidr_list\":\"x\"}"), 400);
+	CHECK_EQ_OUT(call(&f, REQ_POST, "role/:role_name/secret-id", "nope", NULL), 404);
+out:
 	fixture_destroy(&f);
 }
 
 static void test_expired_secret_id_is_refused(void)
 {
-	struct fixture f;
+	struct fixture f = {0};
 	char role_id[128], secret_id[128], body[256];
 
-	CHECK_EQ(fixture_init(&f), 0);
-	CHECK_EQ(make_role(&f, "web", "{}", role_id), 0);
-	CHECK_EQ(make_secret(&f, "web", "{\"ttl\":\"1s\"}", secret_id), 0);
+	CHECK_EQ_OUT(fixture_init(&f), 0);
+	CHECK_EQ_OUT(make_role(&f, "web", "{}", role_id), 0);
+	CHECK_EQ_OUT(make_secret(&f, "web", "{\"ttl\":\"1s\"}", secret_id), 0);
 	sleep(2);
 	snprintf(body, sizeof(body), "{\"secret_id\":\"%s\"}", secret_id);
-	CHECK_EQ(call(&f, REQ_POST, "role/:role_name/secret-id/lookup", "web", body), 404);
-	CHECK_EQ(login(&f, role_id, secret_id), 400);
-	CHECK(error_is(&f, "invalid secret id"));
+	CHECK_EQ_OUT(call(&f, REQ_POST, "role/:role_name/secret-id/lookup", "web", body), 404);
+	CHECK_EQ_OUT(login(&f, role_id, secret_id), 400);
+	CHECK_OUT(error_is(&f, "invalid secret id"));
+out:
 	fixture_destroy(&f);
 }
 
 static void test_cidr_bindings_are_enforced(void)
 {
-	struct fixture f;
+	struct fixture f = {0};
 	char role_id[128], secret_id[128];
 
-	CHECK_EQ(fixture_init(&f), 0);
-	CHECK_EQ(make_role(&f, "web", "{}", role_id), 0);
-	CHECK_EQ(make_secret(&f, "web", "{\"cidr_list\":\"10.0.0.0/8, 192.168.1.1\"}", secret_id),
-	         0);
-	CHECK_EQ(login(&f, role_id, secret_id), 400);
+	CHECK_EQ_OUT(fixture_init(&f), 0);
+	CHECK_EQ_OUT(make_role(&f, "web", "{}", role_id), 0);
+	CHECK_EQ_OUT(
+	    make_secret(&f, "web", "{\"cidr_list\":\"10.0.0.0/8, 192.168.1.1\"}", secret_id), 0);
+	CHECK_EQ_OUT(login(&f, role_id, secret_id), 400);
 	snprintf(f.remote, sizeof(f.remote), "10.2.3.4");
-	CHECK_EQ(login(&f, role_id, secret_id), 200);
-	CHECK_EQ(call(&f, REQ_POST, "role/:role_name", "web",
-	              "{\"secret_id_bound_cidrs\":[\"192.168.0.0/16\"]}"),
-	         204);
-	CHECK_EQ(login(&f, role_id, secret_id), 400);
+	CHECK_EQ_OUT(login(&f, role_id, secret_id), 200);
+	CHECK_EQ_OUT(call(&f, REQ_POST, "role/:role_name", "web",
+	                  "{\"secret_id_bound_cidrs\":[\"192.168.0.0/16\"]}"),
+	             204);
+	CHECK_EQ_OUT(login(&f, role_id, secret_id), 400);
 	snprintf(f.remote, sizeof(f.remote), "192.168.1.1");
-	CHECK_EQ(login(&f, role_id, secret_id), 200);
+	CHECK_EQ_OUT(login(&f, role_id, secret_id), 200);
+out:
 	fixture_destroy(&f);
 }
 
 static void test_role_without_secret_id_logs_in_by_cidr(void)
 {
-	struct fixture f;
+	struct fixture f = {0};
 	char role_id[128], body[256];
 
-	CHECK_EQ(fixture_init(&f), 0);
-	CHECK_EQ(make_role(&f, "svc",
-	                   "{\"bind_secret_id\":false,\"secret_id_bound_cidrs\":\"127.0.0.0/8\"}",
-	                   role_id),
-	         0);
+	CHECK_EQ_OUT(fixture_init(&f), 0);
+	CHECK_EQ_OUT(
+	    make_role(&f, "svc",
+	              "{\"bind_secret_id\":false,\"secret_id_bound_cidrs\":\"127.0.0.0/8\"}",
+	              role_id),
+	    0);
 	snprintf(body, sizeof(body), "{\"role_id\":\"%s\"}", role_id);
-	CHECK_EQ(call(&f, REQ_POST, "login", NULL, body), 200);
-	CHECK_EQ(call(&f, REQ_POST, "role/:role_name/secret-id", "svc", NULL), 400);
+	CHECK_EQ_OUT(call(&f, REQ_POST, "login", NULL, body), 200);
+	CHECK_EQ_OUT(call(&f, REQ_POST, "role/:role_name/secret-id", "svc", NULL), 400);
 	snprintf(f.remote, sizeof(f.remote), "::1");
-	CHECK_EQ(call(&f, REQ_POST, "login", NULL, body), 400);
+	CHECK_EQ_OUT(call(&f, REQ_POST, "login", NULL, body), 400);
+out:
 	fixture_destroy(&f);
 }
 
 static void test_custom_secret_id_is_unique(void)
 {
-	struct fixture f;
+	struct fixture f = {0};
 	char role_id[128];
 
-	CHECK_EQ(fixture_init(&f), 0);
-	CHECK_EQ(make_role(&f, "web", "{}", role_id), 0);
-	CHECK_EQ(call(&f, REQ_POST, "role/:role_name/custom-secret-id", "web",
-	              "{\"secret_id\":\"my-own-secret\"}"),
-	         200);
-	CHECK(strcmp(data_str(&f, "secret_id"), "my-own-secret") == 0);
-	CHECK_EQ(call(&f, REQ_POST, "role/:role_name/custom-secret-id", "web",
-	              "{\"secret_id\":\"my-own-secret\"}"),
-	         400);
-	CHECK_EQ(call(&f, REQ_POST, "role/:role_name/custom-secret-id", "web", "{}"), 400);
-	CHECK_EQ(login(&f, role_id, "my-own-secret"), 200);
+	CHECK_EQ_OUT(fixture_init(&f), 0);
+	CHECK_EQ_OUT(make_role(&f, "web", "{}", role_id), 0);
+	CHECK_EQ_OUT(call(&f, REQ_POST, "role/:role_name/custom-secret-id", "web",
+	                  "{\"secret_id\":\"my-own-secret\"}"),
+	             200);
+	CHECK_OUT(strcmp(data_str(&f, "secret_id"), "my-own-secret") == 0);
+	CHECK_EQ_OUT(call(&f, REQ_POST, "role/:role_name/custom-secret-id", "web",
+	                  "{\"secret_id\":\"my-own-secret\"}"),
+	             400);
+	CHECK_EQ_OUT(call(&f, REQ_POST, "role/:role_name/custom-secret-id", "web", "{}"), 400);
+	CHECK_EQ_OUT(login(&f, role_id, "my-own-secret"), 200);
+out:
 	fixture_destroy(&f);
 }
 
 static void test_secret_id_lookup_list_and_destroy(void)
 {
-	struct fixture f;
+	struct fixture f = {0};
 	char role_id[128], secret_id[128], accessor[128], body[256];
 
-	CHECK_EQ(fixture_init(&f), 0);
-	CHECK_EQ(make_role(&f, "web", "{}", role_id), 0);
-	CHECK_EQ(make_role(&f, "other", "{}", role_id), 0);
-	CHECK_EQ(make_secret(&f, "web", "{\"metadata\":{\"k\":\"v\"}}", secret_id), 0);
+	CHECK_EQ_OUT(fixture_init(&f), 0);
+	CHECK_EQ_OUT(make_role(&f, "web", "{}", role_id), 0);
+	CHECK_EQ_OUT(make_role(&f, "other", "{}", role_id), 0);
+	CHECK_EQ_OUT(make_secret(&f, "web", "{\"metadata\":{\"k\":\"v\"}}", secret_id), 0);
 	snprintf(accessor, sizeof(accessor), "%s", data_str(&f, "secret_id_accessor"));
 	snprintf(body, sizeof(body), "{\"secret_id\":\"%s\"}", secret_id);
-	CHECK_EQ(call(&f, REQ_POST, "role/:role_name/secret-id/lookup", "web", body), 200);
-	CHECK(strcmp(data_str(&f, "secret_id_accessor"), accessor) == 0);
-	CHECK(data(&f, "secret_id") == NULL);
-	CHECK(strcmp(json_string_value(json_object_get(data(&f, "metadata"), "k")), "v") == 0);
-	CHECK(strcmp(data_str(&f, "expiration_time"), "0001-01-01T00:00:00Z") == 0);
-	CHECK_EQ(call(&f, REQ_LIST, "role/:role_name/secret-id", "web", NULL), 200);
-	CHECK(strcmp(json_string_value(json_array_get(data(&f, "keys"), 0)), accessor) == 0);
-	CHECK_EQ(call(&f, REQ_LIST, "role/:role_name/secret-id", "other", NULL), 404);
+	CHECK_EQ_OUT(call(&f, REQ_POST, "role/:role_name/secret-id/lookup", "web", body), 200);
+	CHECK_OUT(strcmp(data_str(&f, "secret_id_accessor"), accessor) == 0);
+	CHECK_OUT(data(&f, "secret_id") == NULL);
+	CHECK_OUT(strcmp(json_string_value(json_object_get(data(&f, "metadata"), "k")), "v") == 0);
+	CHECK_OUT(strcmp(data_str(&f, "expiration_time"), "0001-01-01T00:00:00Z") == 0);
+	CHECK_EQ_OUT(call(&f, REQ_LIST, "role/:role_name/secret-id", "web", NULL), 200);
+	CHECK_OUT(strcmp(json_string_value(json_array_get(data(&f, "keys"), 0)), accessor) == 0);
+	CHECK_EQ_OUT(call(&f, REQ_LIST, "role/:role_name/secret-id", "other", NULL), 404);
 	snprintf(body, sizeof(body), "{\"secret_id_accessor\":\"%s\"}", accessor);
-	CHECK_EQ(call(&f, REQ_POST, "role/:role_name/secret-id-accessor/lookup", "other", body),
-	         404);
-	CHECK_EQ(call(&f, REQ_POST, "role/:role_name/secret-id-accessor/lookup", "web", body), 200);
-	CHECK_EQ(call(&f, REQ_POST, "role/:role_name/secret-id-accessor/destroy", "web", body),
-	         204);
-	CHECK_EQ(call(&f, REQ_POST, "role/:role_name/secret-id-accessor/lookup", "web", body), 404);
+	CHECK_EQ_OUT(call(&f, REQ_POST, "role/:role_name/secret-id-accessor/lookup", "other", body),
+	             404);
+	CHECK_EQ_OUT(call(&f, REQ_POST, "role/:role_name/secret-id-accessor/lookup", "web", body),
+	             200);
+	CHECK_EQ_OUT(call(&f, REQ_POST, "role/:role_name/secret-id-accessor/destroy", "web", body),
+	             204);
+	CHECK_EQ_OUT(call(&f, REQ_POST, "role/:role_name/secret-id-accessor/lookup", "web", body),
+	             404);
 	snprintf(body, sizeof(body), "{\"secret_id\":\"%s\"}", secret_id);
-	CHECK_EQ(call(&f, REQ_POST, "role/:role_name/secret-id/lookup", "web", body), 404);
-	CHECK_EQ(call(&f, REQ_POST, "role/:role_name/secret-id/destroy", "web", body), 204);
-	CHECK_EQ(make_secret(&f, "web", NULL, secret_id), 0);
+	CHECK_EQ_OUT(call(&f, REQ_POST, "role/:role_name/secret-id/lookup", "web", body), 404);
+	CHECK_EQ_OUT(call(&f, REQ_POST, "role/:role_name/secret-id/destroy", "web", body), 204);
+	CHECK_EQ_OUT(make_secret(&f, "web", NULL, secret_id), 0);
 	snprintf(body, sizeof(body), "{\"secret_id\":\"%s\"}", secret_id);
-	CHECK_EQ(call(&f, REQ_POST, "role/:role_name/secret-id/destroy", "web", body), 204);
-	CHECK_EQ(call(&f, REQ_POST, "role/:role_name/secret-id/lookup", "web", body), 404);
+	CHECK_EQ_OUT(call(&f, REQ_POST, "role/:role_name/secret-id/destroy", "web", body), 204);
+	CHECK_EQ_OUT(call(&f, REQ_POST, "role/:role_name/secret-id/lookup", "web", body), 404);
+out:
 	fixture_destroy(&f);
 }
 
 static void test_custom_role_id_moves_the_index(void)
 {
-	struct fixture f;
+	struct fixture f = {0};
 	char old_id[128], other_id[128], secret_id[128];
 
-	CHECK_EQ(fixture_init(&f), 0);
-	CHECK_EQ(make_role(&f, "web", "{}", old_id), 0);
-	CHECK_EQ(make_role(&f, "other", "{}", other_id), 0);
-	CHECK_EQ(make_secret(&f, "web", NULL, secret_id), 0);
-	CHECK_EQ(call(&f, REQ_POST, "role/:role_name/role-id", "web", "{\"role_id\":\"web-id\"}"),
-	         204);
-	CHECK_EQ(call(&f, REQ_GET, "role/:role_name/role-id", "web", NULL), 200);
-	CHECK(strcmp(data_str(&f, "role_id"), "web-id") == 0);
-	CHECK_EQ(login(&f, old_id, secret_id), 400);
-	CHECK(error_is(&f, "invalid role or secret ID"));
-	CHECK_EQ(login(&f, "web-id", secret_id), 200);
-	CHECK_EQ(call(&f, REQ_POST, "role/:role_name/role-id", "other", "{\"role_id\":\"web-id\"}"),
-	         400);
-	CHECK_EQ(call(&f, REQ_POST, "role/:role_name", "other", "{\"role_id\":\"web-id\"}"), 400);
-	CHECK_EQ(call(&f, REQ_POST, "role/:role_name/role-id", "web", "{}"), 400);
+	CHECK_EQ_OUT(fixture_init(&f), 0);
+	CHECK_EQ_OUT(make_role(&f, "web", "{}", old_id), 0);
+	CHECK_EQ_OUT(make_role(&f, "other", "{}", other_id), 0);
+	CHECK_EQ_OUT(make_secret(&f, "web", NULL, secret_id), 0);
+	CHECK_EQ_OUT(
+	    call(&f, REQ_POST, "role/:role_name/role-id", "web", "{\"role_id\":\"web-id\"}"), 204);
+	CHECK_EQ_OUT(call(&f, REQ_GET, "role/:role_name/role-id", "web", NULL), 200);
+	CHECK_OUT(strcmp(data_str(&f, "role_id"), "web-id") == 0);
+	CHECK_EQ_OUT(login(&f, old_id, secret_id), 400);
+	CHECK_OUT(error_is(&f, "invalid role or secret ID"));
+	CHECK_EQ_OUT(login(&f, "web-id", secret_id), 200);
+	CHECK_EQ_OUT(
+	    call(&f, REQ_POST, "role/:role_name/role-id", "other", "{\"role_id\":\"web-id\"}"),
+	    400);
+	CHECK_EQ_OUT(call(&f, REQ_POST, "role/:role_name", "other", "{\"role_id\":\"web-id\"}"),
+	             400);
+	CHECK_EQ_OUT(call(&f, REQ_POST, "role/:role_name/role-id", "web", "{}"), 400);
+out:
 	fixture_destroy(&f);
 }
 
@@ -484,47 +514,49 @@ static size_t count_below(struct fixture *f, const char *rel, char ***keys)
 
 static void test_delete_role_removes_its_secret_ids(void)
 {
-	struct fixture f;
+	struct fixture f = {0};
 	char role_id[128], new_id[128], secret_id[128], **keys = NULL;
 	size_t n;
 
-	CHECK_EQ(fixture_init(&f), 0);
-	CHECK_EQ(make_role(&f, "web", "{}", role_id), 0);
-	CHECK_EQ(make_secret(&f, "web", NULL, secret_id), 0);
-	CHECK_EQ(call(&f, REQ_DELETE, "role/:role_name", "web", NULL), 204);
-	CHECK_EQ(call(&f, REQ_DELETE, "role/:role_name", "web", NULL), 204);
-	CHECK_EQ(call(&f, REQ_LIST, "role", NULL, NULL), 404);
+	CHECK_EQ_OUT(fixture_init(&f), 0);
+	CHECK_EQ_OUT(make_role(&f, "web", "{}", role_id), 0);
+	CHECK_EQ_OUT(make_secret(&f, "web", NULL, secret_id), 0);
+	CHECK_EQ_OUT(call(&f, REQ_DELETE, "role/:role_name", "web", NULL), 204);
+	CHECK_EQ_OUT(call(&f, REQ_DELETE, "role/:role_name", "web", NULL), 204);
+	CHECK_EQ_OUT(call(&f, REQ_LIST, "role", NULL, NULL), 404);
 	n = count_below(&f, "", &keys);
 	barrier_list_free(keys, n);
-	CHECK_EQ(n, 0);
-	CHECK_EQ(make_role(&f, "web", "{}", new_id), 0);
-	CHECK(strcmp(new_id, role_id) != 0);
-	CHECK_EQ(login(&f, role_id, secret_id), 400);
-	CHECK_EQ(login(&f, new_id, secret_id), 400);
-	CHECK_EQ(call(&f, REQ_LIST, "role", NULL, NULL), 200);
-	CHECK(strcmp(json_string_value(json_array_get(data(&f, "keys"), 0)), "web") == 0);
+	CHECK_EQ_OUT(n, 0);
+	CHECK_EQ_OUT(make_role(&f, "web", "{}", new_id), 0);
+	CHECK_OUT(strcmp(new_id, role_id) != 0);
+	CHECK_EQ_OUT(login(&f, role_id, secret_id), 400);
+	CHECK_EQ_OUT(login(&f, new_id, secret_id), 400);
+	CHECK_EQ_OUT(call(&f, REQ_LIST, "role", NULL, NULL), 200);
+	CHECK_OUT(strcmp(json_string_value(json_array_get(data(&f, "keys"), 0)), "web") == 0);
+out:
 	fixture_destroy(&f);
 }
 
 /* Invariant 1 and 5: neither a role_id nor a secret_id is a storage name. */
 static void test_ids_are_stored_only_as_keyed_hashes(void)
 {
-	struct fixture f;
+	struct fixture f = {0};
 	char role_id[128], secret_id[128], **keys = NULL;
 	size_t n;
 	bool is_hash;
 
-	CHECK_EQ(fixture_init(&f), 0);
-	CHECK_EQ(make_role(&f, "web", "{}", role_id), 0);
-	CHECK_EQ(make_secret(&f, "web", NULL, secret_id), 0);
+	CHECK_EQ_OUT(fixture_init(&f), 0);
+	CHECK_EQ_OUT(make_role(&f, "web", "{}", role_id), 0);
+	CHECK_EQ_OUT(make_secret(&f, "web", NULL, secret_id), 0);
 	n = count_below(&f, "secret-id/web/", &keys);
 	is_hash = n == 1 && strlen(keys[0]) == 64 && strspn(keys[0], "0123456789abcdef") == 64;
 	barrier_list_free(keys, n);
-	CHECK(is_hash);
+	CHECK_OUT(is_hash);
 	n = count_below(&f, "role-id/", &keys);
 	is_hash = n == 1 && strlen(keys[0]) == 64 && strstr(keys[0], role_id) == NULL;
 	barrier_list_free(keys, n);
-	CHECK(is_hash);
+	CHECK_OUT(is_hash);
+out:
 	fixture_destroy(&f);
 }
 
