@@ -61,12 +61,13 @@ static void test_acl_exact_rule_matches_only_its_path(void)
 {
 	struct acl *acl = acl_of("path \"secret/foo\" { capabilities = [\"read\"] }");
 
-	CHECK(acl != NULL);
-	CHECK_EQ(acl_capabilities(acl, "secret/foo"), ACL_CAP_READ);
-	CHECK_EQ(acl_capabilities(acl, "/secret/foo"), 0);
-	CHECK_EQ(acl_capabilities(acl, "secret/foo/"), 0);
-	CHECK_EQ(acl_capabilities(acl, "secret/foob"), 0);
-	CHECK_EQ(acl_capabilities(acl, "secret/fo"), 0);
+	CHECK_OUT(acl != NULL);
+	CHECK_EQ_OUT(acl_capabilities(acl, "secret/foo"), ACL_CAP_READ);
+	CHECK_EQ_OUT(acl_capabilities(acl, "/secret/foo"), 0);
+	CHECK_EQ_OUT(acl_capabilities(acl, "secret/foo/"), 0);
+	CHECK_EQ_OUT(acl_capabilities(acl, "secret/foob"), 0);
+	CHECK_EQ_OUT(acl_capabilities(acl, "secret/fo"), 0);
+out:
 	acl_release(acl);
 }
 
@@ -75,14 +76,15 @@ static void test_acl_glob_is_a_prefix_match(void)
 	struct acl *acl = acl_of("path \"secret/*\" { capabilities = [\"read\", \"list\"] }\n"
 	                         "path \"/team*\" { capabilities = [\"update\"] }");
 
-	CHECK(acl != NULL);
-	CHECK_EQ(acl_capabilities(acl, "secret/a"), ACL_CAP_READ | ACL_CAP_LIST);
-	CHECK_EQ(acl_capabilities(acl, "secret/a/b/c/"), ACL_CAP_READ | ACL_CAP_LIST);
-	CHECK_EQ(acl_capabilities(acl, "secret/"), ACL_CAP_READ | ACL_CAP_LIST);
-	CHECK_EQ(acl_capabilities(acl, "secret"), 0);
-	CHECK_EQ(acl_capabilities(acl, "secrets/a"), 0);
+	CHECK_OUT(acl != NULL);
+	CHECK_EQ_OUT(acl_capabilities(acl, "secret/a"), ACL_CAP_READ | ACL_CAP_LIST);
+	CHECK_EQ_OUT(acl_capabilities(acl, "secret/a/b/c/"), ACL_CAP_READ | ACL_CAP_LIST);
+	CHECK_EQ_OUT(acl_capabilities(acl, "secret/"), ACL_CAP_READ | ACL_CAP_LIST);
+	CHECK_EQ_OUT(acl_capabilities(acl, "secret"), 0);
+	CHECK_EQ_OUT(acl_capabilities(acl, "secrets/a"), 0);
 	/* A leading '/' in a pattern is dropped, and the glob cuts inside a segment. */
-	CHECK_EQ(acl_capabilities(acl, "teams/x"), ACL_CAP_UPDATE);
+	CHECK_EQ_OUT(acl_capabilities(acl, "teams/x"), ACL_CAP_UPDATE);
+out:
 	acl_release(acl);
 }
 
@@ -92,20 +94,21 @@ static void test_acl_plus_matches_exactly_one_segment(void)
 	                         "path \"+/data/*\" { capabilities = [\"list\"] }\n"
 	                         "path \"a+b/+\" { capabilities = [\"delete\"] }");
 
-	CHECK(acl != NULL);
-	CHECK_EQ(acl_capabilities(acl, "secret/app/config"), ACL_CAP_READ);
-	CHECK_EQ(acl_capabilities(acl, "secret/app/x/config"), 0);
-	CHECK_EQ(acl_capabilities(acl, "secret/config"), 0);
-	CHECK_EQ(acl_capabilities(acl, "secret/app/config/"), 0);
-	CHECK_EQ(acl_capabilities(acl, "secret/app/configx"), 0);
-	CHECK_EQ(acl_capabilities(acl, "kv/data/app/db"), ACL_CAP_LIST);
-	CHECK_EQ(acl_capabilities(acl, "kv/data/"), ACL_CAP_LIST);
-	CHECK_EQ(acl_capabilities(acl, "kv/data"), 0);
-	CHECK_EQ(acl_capabilities(acl, "a/kv/data/x"), 0);
-	CHECK_EQ(acl_capabilities(acl, "kv/metadata/x"), 0);
+	CHECK_OUT(acl != NULL);
+	CHECK_EQ_OUT(acl_capabilities(acl, "secret/app/config"), ACL_CAP_READ);
+	CHECK_EQ_OUT(acl_capabilities(acl, "secret/app/x/config"), 0);
+	CHECK_EQ_OUT(acl_capabilities(acl, "secret/config"), 0);
+	CHECK_EQ_OUT(acl_capabilities(acl, "secret/app/config/"), 0);
+	CHECK_EQ_OUT(acl_capabilities(acl, "secret/app/configx"), 0);
+	CHECK_EQ_OUT(acl_capabilities(acl, "kv/data/app/db"), ACL_CAP_LIST);
+	CHECK_EQ_OUT(acl_capabilities(acl, "kv/data/"), ACL_CAP_LIST);
+	CHECK_EQ_OUT(acl_capabilities(acl, "kv/data"), 0);
+	CHECK_EQ_OUT(acl_capabilities(acl, "a/kv/data/x"), 0);
+	CHECK_EQ_OUT(acl_capabilities(acl, "kv/metadata/x"), 0);
 	/* '+' inside a segment is literal. */
-	CHECK_EQ(acl_capabilities(acl, "a+b/x"), ACL_CAP_DELETE);
-	CHECK_EQ(acl_capabilities(acl, "axb/x"), 0);
+	CHECK_EQ_OUT(acl_capabilities(acl, "a+b/x"), ACL_CAP_DELETE);
+	CHECK_EQ_OUT(acl_capabilities(acl, "axb/x"), 0);
+out:
 	acl_release(acl);
 }
 
@@ -115,10 +118,11 @@ static void test_acl_exact_rule_beats_wildcards(void)
 	                         "path \"secret/+\" { capabilities = [\"delete\"] }\n"
 	                         "path \"secret/a\" { capabilities = [\"read\"] }");
 
-	CHECK(acl != NULL);
-	CHECK_EQ(acl_capabilities(acl, "secret/a"), ACL_CAP_READ);
-	CHECK_EQ(acl_capabilities(acl, "secret/ab"), ACL_CAP_UPDATE);
-	CHECK_EQ(acl_capabilities(acl, "secret/b"), ACL_CAP_DELETE);
+	CHECK_OUT(acl != NULL);
+	CHECK_EQ_OUT(acl_capabilities(acl, "secret/a"), ACL_CAP_READ);
+	CHECK_EQ_OUT(acl_capabilities(acl, "secret/ab"), ACL_CAP_UPDATE);
+	CHECK_EQ_OUT(acl_capabilities(acl, "secret/b"), ACL_CAP_DELETE);
+out:
 	acl_release(acl);
 }
 
@@ -129,11 +133,12 @@ static void test_acl_priority_later_first_wildcard_wins(void)
 	                         "path \"secret/*\" { capabilities = [\"list\"] }\n"
 	                         "path \"secret/app/*\" { capabilities = [\"delete\"] }");
 
-	CHECK(acl != NULL);
-	CHECK_EQ(acl_capabilities(acl, "secret/app/config"), ACL_CAP_UPDATE);
-	CHECK_EQ(acl_capabilities(acl, "secret/db/config"), ACL_CAP_READ);
-	CHECK_EQ(acl_capabilities(acl, "secret/app/x/y"), ACL_CAP_DELETE);
-	CHECK_EQ(acl_capabilities(acl, "secret/db/x"), ACL_CAP_LIST);
+	CHECK_OUT(acl != NULL);
+	CHECK_EQ_OUT(acl_capabilities(acl, "secret/app/config"), ACL_CAP_UPDATE);
+	CHECK_EQ_OUT(acl_capabilities(acl, "secret/db/config"), ACL_CAP_READ);
+	CHECK_EQ_OUT(acl_capabilities(acl, "secret/app/x/y"), ACL_CAP_DELETE);
+	CHECK_EQ_OUT(acl_capabilities(acl, "secret/db/x"), ACL_CAP_LIST);
+out:
 	acl_release(acl);
 }
 
@@ -142,9 +147,10 @@ static void test_acl_priority_no_trailing_glob_wins(void)
 	struct acl *acl = acl_of("path \"secret/*\" { capabilities = [\"update\"] }\n"
 	                         "path \"secret/+\" { capabilities = [\"read\"] }");
 
-	CHECK(acl != NULL);
-	CHECK_EQ(acl_capabilities(acl, "secret/x"), ACL_CAP_READ);
-	CHECK_EQ(acl_capabilities(acl, "secret/x/y"), ACL_CAP_UPDATE);
+	CHECK_OUT(acl != NULL);
+	CHECK_EQ_OUT(acl_capabilities(acl, "secret/x"), ACL_CAP_READ);
+	CHECK_EQ_OUT(acl_capabilities(acl, "secret/x/y"), ACL_CAP_UPDATE);
+out:
 	acl_release(acl);
 }
 
@@ -153,9 +159,10 @@ static void test_acl_priority_fewer_plus_segments_win(void)
 	struct acl *acl = acl_of("path \"a/+/+\" { capabilities = [\"read\"] }\n"
 	                         "path \"a/+/c\" { capabilities = [\"update\"] }");
 
-	CHECK(acl != NULL);
-	CHECK_EQ(acl_capabilities(acl, "a/b/c"), ACL_CAP_UPDATE);
-	CHECK_EQ(acl_capabilities(acl, "a/b/d"), ACL_CAP_READ);
+	CHECK_OUT(acl != NULL);
+	CHECK_EQ_OUT(acl_capabilities(acl, "a/b/c"), ACL_CAP_UPDATE);
+	CHECK_EQ_OUT(acl_capabilities(acl, "a/b/d"), ACL_CAP_READ);
+out:
 	acl_release(acl);
 }
 
@@ -164,9 +171,10 @@ static void test_acl_priority_longer_pattern_wins(void)
 	struct acl *acl = acl_of("path \"secret/+/a*\" { capabilities = [\"read\"] }\n"
 	                         "path \"secret/+/ab*\" { capabilities = [\"update\"] }");
 
-	CHECK(acl != NULL);
-	CHECK_EQ(acl_capabilities(acl, "secret/x/abc"), ACL_CAP_UPDATE);
-	CHECK_EQ(acl_capabilities(acl, "secret/x/ac"), ACL_CAP_READ);
+	CHECK_OUT(acl != NULL);
+	CHECK_EQ_OUT(acl_capabilities(acl, "secret/x/abc"), ACL_CAP_UPDATE);
+	CHECK_EQ_OUT(acl_capabilities(acl, "secret/x/ac"), ACL_CAP_READ);
+out:
 	acl_release(acl);
 }
 
@@ -176,9 +184,10 @@ static void test_acl_priority_lexicographically_larger_wins(void)
 	struct acl *acl = acl_of("path \"a/+/+/d\" { capabilities = [\"read\"] }\n"
 	                         "path \"a/+/c/+\" { capabilities = [\"update\"] }");
 
-	CHECK(acl != NULL);
-	CHECK_EQ(acl_capabilities(acl, "a/x/c/d"), ACL_CAP_UPDATE);
-	CHECK_EQ(acl_capabilities(acl, "a/x/y/d"), ACL_CAP_READ);
+	CHECK_OUT(acl != NULL);
+	CHECK_EQ_OUT(acl_capabilities(acl, "a/x/c/d"), ACL_CAP_UPDATE);
+	CHECK_EQ_OUT(acl_capabilities(acl, "a/x/y/d"), ACL_CAP_READ);
+out:
 	acl_release(acl);
 }
 
@@ -188,10 +197,11 @@ static void test_acl_unions_capabilities_across_policies(void)
 	                          "path \"secret/*\" { capabilities = [\"update\"] }\n"
 	                          "path \"other\" { capabilities = [\"list\"] }");
 
-	CHECK(acl != NULL);
-	CHECK_EQ(acl_capabilities(acl, "secret/x"), ACL_CAP_READ | ACL_CAP_UPDATE);
-	CHECK_EQ(acl_capabilities(acl, "other"), ACL_CAP_LIST);
-	CHECK_EQ(acl_capabilities(acl, "else"), 0);
+	CHECK_OUT(acl != NULL);
+	CHECK_EQ_OUT(acl_capabilities(acl, "secret/x"), ACL_CAP_READ | ACL_CAP_UPDATE);
+	CHECK_EQ_OUT(acl_capabilities(acl, "other"), ACL_CAP_LIST);
+	CHECK_EQ_OUT(acl_capabilities(acl, "else"), 0);
+out:
 	acl_release(acl);
 }
 
@@ -200,9 +210,10 @@ static void test_acl_deny_wins_across_policies(void)
 	struct acl *acl = acl_of2("path \"secret/*\" { capabilities = [\"read\", \"sudo\"] }",
 	                          "path \"secret/admin\" { capabilities = [\"deny\"] }");
 
-	CHECK(acl != NULL);
-	CHECK_EQ(acl_capabilities(acl, "secret/admin"), ACL_CAP_DENY);
-	CHECK_EQ(acl_capabilities(acl, "secret/app"), ACL_CAP_READ | ACL_CAP_SUDO);
+	CHECK_OUT(acl != NULL);
+	CHECK_EQ_OUT(acl_capabilities(acl, "secret/admin"), ACL_CAP_DENY);
+	CHECK_EQ_OUT(acl_capabilities(acl, "secret/app"), ACL_CAP_READ | ACL_CAP_SUDO);
+out:
 	acl_release(acl);
 }
 
@@ -213,12 +224,13 @@ static void test_acl_most_specific_deny_wins_inside_a_policy(void)
 	                         "path \"kv/*\" { capabilities = [\"deny\"] }\n"
 	                         "path \"kv/public/*\" { capabilities = [\"read\"] }");
 
-	CHECK(acl != NULL);
-	CHECK_EQ(acl_capabilities(acl, "secret/admin/x"), ACL_CAP_DENY);
-	CHECK_EQ(acl_capabilities(acl, "secret/app"), ACL_CAP_READ);
+	CHECK_OUT(acl != NULL);
+	CHECK_EQ_OUT(acl_capabilities(acl, "secret/admin/x"), ACL_CAP_DENY);
+	CHECK_EQ_OUT(acl_capabilities(acl, "secret/app"), ACL_CAP_READ);
 	/* A less specific deny does not override a more specific grant. */
-	CHECK_EQ(acl_capabilities(acl, "kv/public/x"), ACL_CAP_READ);
-	CHECK_EQ(acl_capabilities(acl, "kv/private/x"), ACL_CAP_DENY);
+	CHECK_EQ_OUT(acl_capabilities(acl, "kv/public/x"), ACL_CAP_READ);
+	CHECK_EQ_OUT(acl_capabilities(acl, "kv/private/x"), ACL_CAP_DENY);
+out:
 	acl_release(acl);
 }
 
@@ -227,23 +239,28 @@ static void test_acl_denies_by_default(void)
 	struct acl *acl = acl_of("");
 	char buf[64];
 
-	CHECK(acl != NULL);
-	CHECK_EQ(acl_capabilities(acl, "secret/x"), 0);
-	CHECK_EQ(acl_capabilities(acl, ""), 0);
-	CHECK(!acl_is_root(acl));
-	CHECK(strcmp(caps_str(0, buf, sizeof(buf)), "deny") == 0);
-	CHECK(strcmp(caps_str(ACL_CAP_DENY, buf, sizeof(buf)), "deny") == 0);
+	CHECK_OUT(acl != NULL);
+	CHECK_EQ_OUT(acl_capabilities(acl, "secret/x"), 0);
+	CHECK_EQ_OUT(acl_capabilities(acl, ""), 0);
+	CHECK_OUT(!acl_is_root(acl));
+	CHECK_OUT(strcmp(caps_str(0, buf, sizeof(buf)), "deny") == 0);
+	CHECK_OUT(strcmp(caps_str(ACL_CAP_DENY, buf, sizeof(buf)), "deny") == 0);
 	acl_release(acl);
-	CHECK_EQ(acl_capabilities(NULL, "secret/x"), 0);
+	acl = NULL;
+	CHECK_EQ_OUT(acl_capabilities(NULL, "secret/x"), 0);
+out:
+	acl_release(acl);
 }
 
 static void test_acl_root_grants_everything(void)
 {
 	struct acl *acl = acl_build(NULL, 0, true);
 
-	CHECK(acl_is_root(acl));
-	CHECK_EQ(acl_capabilities(acl, "sys/rotate"), ACL_CAP_ALL);
-	CHECK_EQ(acl_capabilities(acl, ""), ACL_CAP_ALL);
+	CHECK_EQ_OUT(acl_build(NULL, 0, true, &acl), 0);
+	CHECK_OUT(acl_is_root(acl));
+	CHECK_EQ_OUT(acl_capabilities(acl, "sys/rotate"), ACL_CAP_ALL);
+	CHECK_EQ_OUT(acl_capabilities(acl, ""), ACL_CAP_ALL);
+out:
 	acl_release(acl);
 }
 
@@ -253,16 +270,19 @@ static void test_acl_outlives_the_policies_it_was_built_from(void)
 	struct acl *acl = NULL;
 	char err[128];
 
-	CHECK_EQ(policy_parse("p", "path \"a\" { capabilities = [\"read\"] }",
-	                      strlen("path \"a\" { capabilities = [\"read\"] }"), &p, err,
-	                      sizeof(err)),
-	         0);
-	acl = acl_build(&p, 1, false);
+	CHECK_EQ_OUT(policy_parse("p", "path \"a\" { capabilities = [\"read\"] }",
+	                          strlen("path \"a\" { capabilities = [\"read\"] }"), &p, err,
+	                          sizeof(err)),
+	             0);
+	CHECK_EQ_OUT(acl_build(&p, 1, false, &acl), 0);
 	policy_free(p);
+	p = NULL;
 	acl_ref(acl);
 	acl_release(acl);
-	CHECK_EQ(acl_capabilities(acl, "a"), ACL_CAP_READ);
+	CHECK_EQ_OUT(acl_capabilities(acl, "a"), ACL_CAP_READ);
+out:
 	acl_release(acl);
+	policy_free(p);
 }
 
 static void test_capability_names_are_sorted(void)
@@ -286,12 +306,13 @@ static void test_json_form_is_compiled(void)
 	           "\"secret/x\": {\"policy\": \"deny\"},\n"
 	           "\"kv/*\": {\"policy\": \"read\"}}}");
 
-	CHECK(acl != NULL);
-	CHECK_EQ(acl_capabilities(acl, "secret/a"), ACL_CAP_READ);
-	CHECK_EQ(acl_capabilities(acl, "sys/a"), ACL_CAP_ALL & ~ACL_CAP_SUDO);
-	CHECK_EQ(acl_capabilities(acl, "auth/a"), ACL_CAP_ALL);
-	CHECK_EQ(acl_capabilities(acl, "secret/x"), ACL_CAP_DENY);
-	CHECK_EQ(acl_capabilities(acl, "kv/a"), ACL_CAP_READ | ACL_CAP_LIST);
+	CHECK_OUT(acl != NULL);
+	CHECK_EQ_OUT(acl_capabilities(acl, "secret/a"), ACL_CAP_READ);
+	CHECK_EQ_OUT(acl_capabilities(acl, "sys/a"), ACL_CAP_ALL & ~ACL_CAP_SUDO);
+	CHECK_EQ_OUT(acl_capabilities(acl, "auth/a"), ACL_CAP_ALL);
+	CHECK_EQ_OUT(acl_capabilities(acl, "secret/x"), ACL_CAP_DENY);
+	CHECK_EQ_OUT(acl_capabilities(acl, "kv/a"), ACL_CAP_READ | ACL_CAP_LIST);
+out:
 	acl_release(acl);
 }
 
@@ -351,11 +372,14 @@ static int fixture_init(struct fixture *f)
 	return policy_store_setup(f->ps);
 }
 
+/* Safe on a zeroed or partly built fixture, and a second time. */
 static void fixture_destroy(struct fixture *f)
 {
 	policy_store_free(f->ps);
+	f->ps = NULL;
 	testutil_close_barrier(&f->st, &f->b);
 	testutil_rmtree(f->dir);
+	f->dir[0] = '\0';
 }
 
 static char put_err[256];
@@ -386,144 +410,169 @@ static unsigned caps_for(struct fixture *f, const char *names, const char *path)
 static void test_store_round_trip(void)
 {
 	const char *text = "path \"secret/*\" {\n  capabilities = [\"read\"]\n}\n";
-	struct fixture f;
+	struct fixture f = {0};
 	json_t *names = NULL;
 	char *raw = NULL, err[128];
 	bool is_ok;
 
-	CHECK_EQ(fixture_init(&f), 0);
-	CHECK_EQ(put(&f, "Team-A", text), 0);
-	CHECK(policy_store_exists(f.ps, "team-a"));
-	CHECK_EQ(policy_store_get(f.ps, "TEAM-a", &raw), 0);
+	CHECK_EQ_OUT(fixture_init(&f), 0);
+	CHECK_EQ_OUT(put(&f, "Team-A", text), 0);
+	CHECK_OUT(policy_store_exists(f.ps, "team-a"));
+	CHECK_EQ_OUT(policy_store_get(f.ps, "TEAM-a", &raw), 0);
 	is_ok = strcmp(raw, text) == 0;
 	free(raw);
-	CHECK(is_ok);
-	CHECK_EQ(policy_store_list(f.ps, &names), 0);
+	raw = NULL;
+	CHECK_OUT(is_ok);
+	CHECK_EQ_OUT(policy_store_list(f.ps, &names), 0);
 	raw = coffer_json_dump(names);
 	is_ok = strcmp(raw, "[\"default\",\"root\",\"team-a\"]") == 0;
 	coffer_json_free_text(raw);
+	raw = NULL;
 	json_decref(names);
-	CHECK(is_ok);
-	CHECK_EQ(policy_store_delete(f.ps, "team-a", err, sizeof(err)), 0);
-	CHECK_EQ(policy_store_get(f.ps, "team-a", &raw), COFFER_ERR_NOT_FOUND);
-	CHECK(!policy_store_exists(f.ps, "team-a"));
-	CHECK_EQ(policy_store_delete(f.ps, "team-a", err, sizeof(err)), 0);
-	CHECK_EQ(policy_store_get(f.ps, "bad name!", &raw), COFFER_ERR_NOT_FOUND);
+	names = NULL;
+	CHECK_OUT(is_ok);
+	CHECK_EQ_OUT(policy_store_delete(f.ps, "team-a", err, sizeof(err)), 0);
+	CHECK_EQ_OUT(policy_store_get(f.ps, "team-a", &raw), COFFER_ERR_NOT_FOUND);
+	CHECK_OUT(!policy_store_exists(f.ps, "team-a"));
+	CHECK_EQ_OUT(policy_store_delete(f.ps, "team-a", err, sizeof(err)), 0);
+	CHECK_EQ_OUT(policy_store_get(f.ps, "bad name!", &raw), COFFER_ERR_NOT_FOUND);
+out:
+	json_decref(names);
+	free(raw);
 	fixture_destroy(&f);
 }
 
 static void test_store_rejects_bad_names_and_documents(void)
 {
-	struct fixture f;
+	struct fixture f = {0};
 	char err[256], *raw = NULL, longname[POLICY_NAME_MAX + 2];
 
-	CHECK_EQ(fixture_init(&f), 0);
-	CHECK_EQ(policy_store_put(f.ps, "a/b", "", 0, err, sizeof(err)), COFFER_ERR_INVALID);
-	CHECK(strstr(err, "invalid policy name") != NULL);
+	CHECK_EQ_OUT(fixture_init(&f), 0);
+	CHECK_EQ_OUT(policy_store_put(f.ps, "a/b", "", 0, err, sizeof(err)), COFFER_ERR_INVALID);
+	CHECK_OUT(strstr(err, "invalid policy name") != NULL);
 	memset(longname, 'a', sizeof(longname) - 1);
 	longname[sizeof(longname) - 1] = '\0';
-	CHECK_EQ(policy_store_put(f.ps, longname, "", 0, err, sizeof(err)), COFFER_ERR_INVALID);
+	CHECK_EQ_OUT(policy_store_put(f.ps, longname, "", 0, err, sizeof(err)), COFFER_ERR_INVALID);
 	longname[POLICY_NAME_MAX] = '\0';
-	CHECK_EQ(policy_store_put(f.ps, longname, "", 0, err, sizeof(err)), 0);
-	CHECK_EQ(put(&f, "p", "path \"a\" {\n\n capabilities = [\"reed\"] }"), COFFER_ERR_INVALID);
-	CHECK(strstr(put_err, "line 3: unknown capability \"reed\"") == put_err);
-	CHECK_EQ(policy_store_get(f.ps, "p", &raw), COFFER_ERR_NOT_FOUND);
+	CHECK_EQ_OUT(policy_store_put(f.ps, longname, "", 0, err, sizeof(err)), 0);
+	CHECK_EQ_OUT(put(&f, "p", "path \"a\" {\n\n capabilities = [\"reed\"] }"),
+	             COFFER_ERR_INVALID);
+	CHECK_OUT(strstr(put_err, "line 3: unknown capability \"reed\"") == put_err);
+	CHECK_EQ_OUT(policy_store_get(f.ps, "p", &raw), COFFER_ERR_NOT_FOUND);
+out:
+	free(raw);
 	fixture_destroy(&f);
 }
 
 static void test_store_root_is_built_in_and_immutable(void)
 {
-	struct fixture f;
+	struct fixture f = {0};
 	char err[256], *raw = NULL;
 
-	CHECK_EQ(fixture_init(&f), 0);
-	CHECK_EQ(policy_store_put(f.ps, "Root", "", 0, err, sizeof(err)), COFFER_ERR_INVALID);
-	CHECK(strcmp(err, "cannot update root policy") == 0);
-	CHECK_EQ(policy_store_delete(f.ps, "root", err, sizeof(err)), COFFER_ERR_INVALID);
-	CHECK(strcmp(err, "cannot delete root policy") == 0);
-	CHECK(policy_store_exists(f.ps, "root"));
-	CHECK_EQ(policy_store_get(f.ps, "root", &raw), 0);
-	CHECK(raw[0] == '\0');
+	CHECK_EQ_OUT(fixture_init(&f), 0);
+	CHECK_EQ_OUT(policy_store_put(f.ps, "Root", "", 0, err, sizeof(err)), COFFER_ERR_INVALID);
+	CHECK_OUT(strcmp(err, "cannot update root policy") == 0);
+	CHECK_EQ_OUT(policy_store_delete(f.ps, "root", err, sizeof(err)), COFFER_ERR_INVALID);
+	CHECK_OUT(strcmp(err, "cannot delete root policy") == 0);
+	CHECK_OUT(policy_store_exists(f.ps, "root"));
+	CHECK_EQ_OUT(policy_store_get(f.ps, "root", &raw), 0);
+	CHECK_OUT(raw[0] == '\0');
 	free(raw);
-	CHECK_EQ(caps_for(&f, "default,root", "sys/rotate"), ACL_CAP_ALL);
+	raw = NULL;
+	CHECK_EQ_OUT(caps_for(&f, "default,root", "sys/rotate"), ACL_CAP_ALL);
+out:
+	free(raw);
 	fixture_destroy(&f);
 }
 
 static void test_store_default_is_created_and_kept(void)
 {
-	struct fixture f;
+	struct fixture f = {0};
 	char err[256], *raw = NULL;
 
-	CHECK_EQ(fixture_init(&f), 0);
-	CHECK(policy_store_exists(f.ps, "default"));
-	CHECK_EQ(policy_store_get(f.ps, "default", &raw), 0);
+	CHECK_EQ_OUT(fixture_init(&f), 0);
+	CHECK_OUT(policy_store_exists(f.ps, "default"));
+	CHECK_EQ_OUT(policy_store_get(f.ps, "default", &raw), 0);
 	free(raw);
-	CHECK_EQ(caps_for(&f, "default", "auth/token/lookup-self"), ACL_CAP_READ);
-	CHECK_EQ(caps_for(&f, "default", "sys/capabilities-self"), ACL_CAP_UPDATE);
-	CHECK_EQ(caps_for(&f, "default", "sys/watch"), ACL_CAP_UPDATE);
-	CHECK_EQ(caps_for(&f, "default", "secret/data/x"), 0);
-	CHECK_EQ(policy_store_delete(f.ps, "default", err, sizeof(err)), COFFER_ERR_INVALID);
-	CHECK(strcmp(err, "cannot delete default policy") == 0);
+	raw = NULL;
+	CHECK_EQ_OUT(caps_for(&f, "default", "auth/token/lookup-self"), ACL_CAP_READ);
+	CHECK_EQ_OUT(caps_for(&f, "default", "sys/capabilities-self"), ACL_CAP_UPDATE);
+	CHECK_EQ_OUT(caps_for(&f, "default", "sys/watch"), ACL_CAP_UPDATE);
+	CHECK_EQ_OUT(caps_for(&f, "default", "secret/data/x"), 0);
+	CHECK_EQ_OUT(policy_store_delete(f.ps, "default", err, sizeof(err)), COFFER_ERR_INVALID);
+	CHECK_OUT(strcmp(err, "cannot delete default policy") == 0);
 	/* default can be edited, and setup (every unseal) keeps the edit. */
-	CHECK_EQ(put(&f, "default", "path \"x\" { capabilities = [\"read\"] }"), 0);
-	CHECK_EQ(policy_store_setup(f.ps), 0);
-	CHECK_EQ(caps_for(&f, "default", "x"), ACL_CAP_READ);
-	CHECK_EQ(caps_for(&f, "default", "sys/watch"), 0);
+	CHECK_EQ_OUT(put(&f, "default", "path \"x\" { capabilities = [\"read\"] }"), 0);
+	CHECK_EQ_OUT(policy_store_setup(f.ps), 0);
+	CHECK_EQ_OUT(caps_for(&f, "default", "x"), ACL_CAP_READ);
+	CHECK_EQ_OUT(caps_for(&f, "default", "sys/watch"), 0);
+out:
+	free(raw);
 	fixture_destroy(&f);
 }
 
 static void test_store_acl_reflects_policy_changes(void)
 {
-	struct fixture f;
+	struct fixture f = {0};
 	struct acl *before = NULL, *again = NULL;
 	json_t *names = json_pack("[s]", "app");
 	char err[128];
 
-	CHECK_EQ(fixture_init(&f), 0);
-	CHECK_EQ(put(&f, "app", "path \"secret/*\" { capabilities = [\"read\"] }"), 0);
-	CHECK_EQ(policy_store_acl(f.ps, names, &before), 0);
-	CHECK_EQ(policy_store_acl(f.ps, names, &again), 0);
-	CHECK(before == again); /* served from the cache */
+	CHECK_EQ_OUT(fixture_init(&f), 0);
+	CHECK_EQ_OUT(put(&f, "app", "path \"secret/*\" { capabilities = [\"read\"] }"), 0);
+	CHECK_EQ_OUT(policy_store_acl(f.ps, names, &before), 0);
+	CHECK_EQ_OUT(policy_store_acl(f.ps, names, &again), 0);
+	CHECK_OUT(before == again); /* served from the cache */
 	acl_release(again);
-	CHECK_EQ(acl_capabilities(before, "secret/x"), ACL_CAP_READ);
-	CHECK_EQ(put(&f, "app", "path \"secret/*\" { capabilities = [\"update\"] }"), 0);
-	CHECK_EQ(caps_for(&f, "app", "secret/x"), ACL_CAP_UPDATE);
+	again = NULL;
+	CHECK_EQ_OUT(acl_capabilities(before, "secret/x"), ACL_CAP_READ);
+	CHECK_EQ_OUT(put(&f, "app", "path \"secret/*\" { capabilities = [\"update\"] }"), 0);
+	CHECK_EQ_OUT(caps_for(&f, "app", "secret/x"), ACL_CAP_UPDATE);
 	/* An ACL held across the change still answers from what it was built from. */
-	CHECK_EQ(acl_capabilities(before, "secret/x"), ACL_CAP_READ);
+	CHECK_EQ_OUT(acl_capabilities(before, "secret/x"), ACL_CAP_READ);
 	acl_release(before);
-	CHECK_EQ(policy_store_delete(f.ps, "app", err, sizeof(err)), 0);
-	CHECK_EQ(caps_for(&f, "app", "secret/x"), 0);
+	before = NULL;
+	CHECK_EQ_OUT(policy_store_delete(f.ps, "app", err, sizeof(err)), 0);
+	CHECK_EQ_OUT(caps_for(&f, "app", "secret/x"), 0);
 	/* A policy created after an ACL of its name was cached is seen. */
-	CHECK_EQ(put(&f, "app", "path \"secret/*\" { capabilities = [\"list\"] }"), 0);
-	CHECK_EQ(caps_for(&f, "app", "secret/x"), ACL_CAP_LIST);
+	CHECK_EQ_OUT(put(&f, "app", "path \"secret/*\" { capabilities = [\"list\"] }"), 0);
+	CHECK_EQ_OUT(caps_for(&f, "app", "secret/x"), ACL_CAP_LIST);
 	/* After a flush (seal), policies are read back from the barrier. */
 	policy_store_flush(f.ps);
-	CHECK_EQ(caps_for(&f, "app", "secret/x"), ACL_CAP_LIST);
-	json_decref(names);
+	CHECK_EQ_OUT(caps_for(&f, "app", "secret/x"), ACL_CAP_LIST);
+out:
+	acl_release(again);
+	acl_release(before);
 	fixture_destroy(&f);
+	json_decref(names);
 }
 
 static void test_store_acl_key_ignores_order_case_and_repeats(void)
 {
-	struct fixture f;
+	struct fixture f = {0};
 	struct acl *a = NULL, *b = NULL;
 	json_t *n1 = json_pack("[s,s]", "a", "b");
 	json_t *n2 = json_pack("[s,s,s,s,i]", "B", "a", "A", "bad name", 5);
 	bool is_same;
 
-	CHECK_EQ(fixture_init(&f), 0);
-	CHECK_EQ(put(&f, "a", "path \"x\" { capabilities = [\"read\"] }"), 0);
-	CHECK_EQ(put(&f, "b", "path \"x\" { capabilities = [\"list\"] }"), 0);
-	CHECK_EQ(policy_store_acl(f.ps, n1, &a), 0);
-	CHECK_EQ(policy_store_acl(f.ps, n2, &b), 0);
+	CHECK_EQ_OUT(fixture_init(&f), 0);
+	CHECK_EQ_OUT(put(&f, "a", "path \"x\" { capabilities = [\"read\"] }"), 0);
+	CHECK_EQ_OUT(put(&f, "b", "path \"x\" { capabilities = [\"list\"] }"), 0);
+	CHECK_EQ_OUT(policy_store_acl(f.ps, n1, &a), 0);
+	CHECK_EQ_OUT(policy_store_acl(f.ps, n2, &b), 0);
 	is_same = a == b && acl_capabilities(a, "x") == (ACL_CAP_READ | ACL_CAP_LIST);
 	acl_release(a);
+	a = NULL;
 	acl_release(b);
-	json_decref(n1);
-	json_decref(n2);
-	CHECK(is_same);
-	CHECK_EQ(caps_for(&f, "", "x"), 0);
+	b = NULL;
+	CHECK_OUT(is_same);
+	CHECK_EQ_OUT(caps_for(&f, "", "x"), 0);
+out:
+	acl_release(b);
+	acl_release(a);
 	fixture_destroy(&f);
+	json_decref(n2);
+	json_decref(n1);
 }
 
 struct race {
@@ -549,21 +598,28 @@ static void test_store_acl_is_safe_under_concurrent_writes(void)
 {
 	static const char *const docs[] = {"path \"secret/*\" { capabilities = [\"read\"] }",
 	                                   "path \"secret/*\" { capabilities = [\"update\"] }"};
-	struct fixture f;
+	struct fixture f = {0};
 	struct race r = {&f, 0};
 	pthread_t t[4];
-	int i;
+	int i, n_started = 0;
 
-	CHECK_EQ(fixture_init(&f), 0);
-	CHECK_EQ(put(&f, "race", docs[0]), 0);
-	for (i = 0; i < 4; i++)
-		CHECK_EQ(pthread_create(&t[i], NULL, race_reader, &r), 0);
+	CHECK_EQ_OUT(fixture_init(&f), 0);
+	CHECK_EQ_OUT(put(&f, "race", docs[0]), 0);
+	for (i = 0; i < 4; i++) {
+		CHECK_EQ_OUT(pthread_create(&t[i], NULL, race_reader, &r), 0);
+		n_started++;
+	}
 	for (i = 0; i < 40; i++)
-		CHECK_EQ(put(&f, "race", docs[i % 2]), 0);
+		CHECK_EQ_OUT(put(&f, "race", docs[i % 2]), 0);
 	for (i = 0; i < 4; i++)
 		pthread_join(t[i], NULL);
-	CHECK_EQ(r.n_bad, 0);
-	CHECK_EQ(caps_for(&f, "race", "secret/x"), ACL_CAP_UPDATE);
+	n_started = 0;
+	CHECK_EQ_OUT(r.n_bad, 0);
+	CHECK_EQ_OUT(caps_for(&f, "race", "secret/x"), ACL_CAP_UPDATE);
+out:
+	/* The readers use the store: join those still running before it goes. */
+	while (n_started > 0)
+		pthread_join(t[--n_started], NULL);
 	fixture_destroy(&f);
 }
 
