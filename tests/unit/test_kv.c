@@ -80,8 +80,9 @@ static void test_merge_patch_leaves_target_untouched(void)
 	json_t *p = json_pack("{s:{s:n,s:i}}", "a", "b", "d", 1);
 	json_t *r = kv_merge_patch(t, p);
 
-	CHECK(json_text_equal(r, "{\"a\":{\"d\":1}}"));
-	CHECK(json_text_equal(t, "{\"a\":{\"b\":\"c\"}}"));
+	CHECK_OUT(json_text_equal(r, "{\"a\":{\"d\":1}}"));
+	CHECK_OUT(json_text_equal(t, "{\"a\":{\"b\":\"c\"}}"));
+out:
 	json_decref(t);
 	json_decref(p);
 	json_decref(r);
@@ -92,7 +93,8 @@ static void test_merge_patch_of_absent_target_is_the_patch_without_nulls(void)
 	json_t *p = json_pack("{s:s,s:n}", "a", "b", "c");
 	json_t *r = kv_merge_patch(NULL, p);
 
-	CHECK(json_text_equal(r, "{\"a\":\"b\"}"));
+	CHECK_OUT(json_text_equal(r, "{\"a\":\"b\"}"));
+out:
 	json_decref(p);
 	json_decref(r);
 }
@@ -104,11 +106,12 @@ static void test_subkeys_replaces_leaves_with_null(void)
 	                       0, NULL);
 	json_t *all = kv_subkeys(d, 0), *one = kv_subkeys(d, 1), *two = kv_subkeys(d, 2);
 
-	CHECK(json_text_equal(all, "{\"foo\":null,\"bar\":{\"baz\":null,\"q\":{\"x\":null}},"
-	                           "\"n\":null,\"arr\":null}"));
-	CHECK(json_text_equal(one, "{\"foo\":null,\"bar\":null,\"n\":null,\"arr\":null}"));
-	CHECK(json_text_equal(two, "{\"foo\":null,\"bar\":{\"baz\":null,\"q\":null},\"n\":null,"
-	                           "\"arr\":null}"));
+	CHECK_OUT(json_text_equal(all, "{\"foo\":null,\"bar\":{\"baz\":null,\"q\":{\"x\":null}},"
+	                               "\"n\":null,\"arr\":null}"));
+	CHECK_OUT(json_text_equal(one, "{\"foo\":null,\"bar\":null,\"n\":null,\"arr\":null}"));
+	CHECK_OUT(json_text_equal(two, "{\"foo\":null,\"bar\":{\"baz\":null,\"q\":null},\"n\":null,"
+	                               "\"arr\":null}"));
+out:
 	json_decref(d);
 	json_decref(all);
 	json_decref(one);
@@ -119,8 +122,9 @@ static void test_subkeys_rejects_negative_depth_and_non_objects(void)
 {
 	json_t *d = json_object(), *s = json_string("x");
 
-	CHECK(kv_subkeys(d, -1) == NULL);
-	CHECK(kv_subkeys(s, 0) == NULL);
+	CHECK_OUT(kv_subkeys(d, -1) == NULL);
+	CHECK_OUT(kv_subkeys(s, 0) == NULL);
+out:
 	json_decref(d);
 	json_decref(s);
 }
@@ -209,38 +213,40 @@ static void meta_with_versions(struct kv_meta *m, uint64_t last)
 
 static void test_prune_keeps_the_newest_max_versions(void)
 {
-	struct kv_meta m;
+	struct kv_meta m = {0};
 	size_t n;
 
 	meta_with_versions(&m, 12);
 	n = kv_meta_prune_count(&m, 10);
 	kv_meta_drop_oldest(&m, n);
-	CHECK_EQ(n, 2);
-	CHECK_EQ(m.n_versions, 10);
-	CHECK_EQ(m.versions[0].version, 3);
-	CHECK_EQ(m.oldest_version, 3);
-	CHECK_EQ(m.current_version, 12);
-	CHECK_EQ(kv_meta_prune_count(&m, 10), 0);
+	CHECK_EQ_OUT(n, 2);
+	CHECK_EQ_OUT(m.n_versions, 10);
+	CHECK_EQ_OUT(m.versions[0].version, 3);
+	CHECK_EQ_OUT(m.oldest_version, 3);
+	CHECK_EQ_OUT(m.current_version, 12);
+	CHECK_EQ_OUT(kv_meta_prune_count(&m, 10), 0);
 	/* Lowering max_versions prunes at once. */
 	n = kv_meta_prune_count(&m, 2);
 	kv_meta_drop_oldest(&m, n);
-	CHECK_EQ(n, 8);
-	CHECK_EQ(m.versions[0].version, 11);
-	CHECK_EQ(m.oldest_version, 11);
-	CHECK(kv_meta_find(&m, 10) == NULL);
-	CHECK(kv_meta_find(&m, 12) != NULL);
+	CHECK_EQ_OUT(n, 8);
+	CHECK_EQ_OUT(m.versions[0].version, 11);
+	CHECK_EQ_OUT(m.oldest_version, 11);
+	CHECK_OUT(kv_meta_find(&m, 10) == NULL);
+	CHECK_OUT(kv_meta_find(&m, 12) != NULL);
+out:
 	kv_meta_clear(&m);
 }
 
 static void test_prune_reports_oldest_zero_until_first_prune(void)
 {
-	struct kv_meta m;
+	struct kv_meta m = {0};
 
 	meta_with_versions(&m, 3);
-	CHECK_EQ(kv_meta_prune_count(&m, 10), 0);
-	CHECK_EQ(m.oldest_version, 0);
-	CHECK_EQ(kv_meta_prune_count(&m, 3), 0);
-	CHECK_EQ(kv_meta_prune_count(&m, 1), 2);
+	CHECK_EQ_OUT(kv_meta_prune_count(&m, 10), 0);
+	CHECK_EQ_OUT(m.oldest_version, 0);
+	CHECK_EQ_OUT(kv_meta_prune_count(&m, 3), 0);
+	CHECK_EQ_OUT(kv_meta_prune_count(&m, 1), 2);
+out:
 	kv_meta_clear(&m);
 }
 
@@ -334,8 +340,8 @@ static void test_parse_query_uint(void)
 
 static void test_meta_round_trips_through_its_stored_form(void)
 {
-	struct kv_meta m, back;
-	json_t *api;
+	struct kv_meta m = {0}, back = {0};
+	json_t *api = NULL;
 	uint8_t *buf = NULL;
 	size_t len = 0;
 	int rc;
@@ -349,49 +355,55 @@ static void test_meta_round_trips_through_its_stored_form(void)
 	m.versions[1].deletion_ns = 5000;
 	m.versions[2].is_destroyed = true;
 	m.custom_metadata = json_pack("{s:s}", "owner", "ops");
-	CHECK_EQ(kv_meta_encode(&m, &buf, &len), 0);
+	CHECK_EQ_OUT(kv_meta_encode(&m, &buf, &len), 0);
 	rc = kv_meta_decode(buf, len, &back);
 	free(buf);
-	CHECK_EQ(rc, 0);
-	CHECK(back.created_ns == -7 && back.oldest_version == UINT64_MAX);
-	CHECK(back.cas_required && back.max_versions == 4 && back.delete_version_after_s == 3600);
-	CHECK_EQ(back.current_version, 3);
-	CHECK_EQ(back.n_versions, 3);
-	CHECK_EQ(back.versions[1].deletion_ns, 5000);
-	CHECK(back.versions[2].is_destroyed);
-	CHECK(json_equal(back.custom_metadata, m.custom_metadata));
+	buf = NULL;
+	CHECK_EQ_OUT(rc, 0);
+	CHECK_OUT(back.created_ns == -7 && back.oldest_version == UINT64_MAX);
+	CHECK_OUT(back.cas_required && back.max_versions == 4 &&
+	          back.delete_version_after_s == 3600);
+	CHECK_EQ_OUT(back.current_version, 3);
+	CHECK_EQ_OUT(back.n_versions, 3);
+	CHECK_EQ_OUT(back.versions[1].deletion_ns, 5000);
+	CHECK_OUT(back.versions[2].is_destroyed);
+	CHECK_OUT(json_equal(back.custom_metadata, m.custom_metadata));
 	api = kv_meta_api_json(&back);
 	rc = json_text_equal(json_object_get(api, "delete_version_after"), "\"1h0m0s\"") &&
 	     json_is_object(json_object_get(json_object_get(api, "versions"), "3")) &&
 	     json_is_true(json_object_get(json_object_get(json_object_get(api, "versions"), "3"),
 	                                  "destroyed"));
+	CHECK_OUT(rc);
+out:
 	json_decref(api);
-	kv_meta_clear(&m);
 	kv_meta_clear(&back);
-	CHECK(rc);
+	free(buf);
+	kv_meta_clear(&m);
 }
 
 /* Every truncation and every bad marker byte of a valid record is refused, never misread. */
 static void test_meta_decode_rejects_malformed_records(void)
 {
-	struct kv_meta m, out;
+	struct kv_meta m = {0}, out = {0};
 	uint8_t *buf = NULL;
 	size_t len = 0;
 
 	meta_with_versions(&m, 2);
 	m.custom_metadata = json_pack("{s:s}", "k", "v");
-	CHECK_EQ(kv_meta_encode(&m, &buf, &len), 0);
+	CHECK_EQ_OUT(kv_meta_encode(&m, &buf, &len), 0);
 	for (size_t cut = 0; cut < len; cut++)
-		CHECK_EQ(kv_meta_decode(buf, cut, &out), COFFER_ERR_INTEGRITY);
+		CHECK_EQ_OUT(kv_meta_decode(buf, cut, &out), COFFER_ERR_INTEGRITY);
 	buf[0] = '{'; /* not the format's marker (the old JSON form started so) */
-	CHECK_EQ(kv_meta_decode(buf, len, &out), COFFER_ERR_INTEGRITY);
+	CHECK_EQ_OUT(kv_meta_decode(buf, len, &out), COFFER_ERR_INTEGRITY);
 	buf[0] = 'M';
 	buf[2] = 2; /* cas_required is 0 or 1 */
-	CHECK_EQ(kv_meta_decode(buf, len, &out), COFFER_ERR_INTEGRITY);
+	CHECK_EQ_OUT(kv_meta_decode(buf, len, &out), COFFER_ERR_INTEGRITY);
 	buf[2] = 0;
 	buf[len - 2] = '!'; /* custom metadata that is not a JSON object */
-	CHECK_EQ(kv_meta_decode(buf, len, &out), COFFER_ERR_INTEGRITY);
-	CHECK_EQ(kv_meta_decode((const uint8_t *)"M", 1, &out), COFFER_ERR_INTEGRITY);
+	CHECK_EQ_OUT(kv_meta_decode(buf, len, &out), COFFER_ERR_INTEGRITY);
+	CHECK_EQ_OUT(kv_meta_decode((const uint8_t *)"M", 1, &out), COFFER_ERR_INTEGRITY);
+out:
+	kv_meta_clear(&out);
 	free(buf);
 	kv_meta_clear(&m);
 }
@@ -399,9 +411,9 @@ static void test_meta_decode_rejects_malformed_records(void)
 /* The read path's text is the same JSON as the object the other routes build. */
 static void test_version_api_text_equals_json(void)
 {
-	struct kv_meta m;
-	json_t *j, *t;
-	char *text;
+	struct kv_meta m = {0};
+	json_t *j = NULL, *t = NULL;
+	char *text = NULL;
 
 	meta_with_versions(&m, 2);
 	m.versions[1].deletion_ns = 1700000000123456789;
@@ -410,11 +422,18 @@ static void test_version_api_text_equals_json(void)
 		j = kv_version_api_json(&m, &m.versions[i]);
 		text = kv_version_api_text(&m, &m.versions[i]);
 		t = text != NULL ? json_loads(text, 0, NULL) : NULL;
-		CHECK(t != NULL && json_equal(j, t));
+		CHECK_OUT(t != NULL && json_equal(j, t));
 		json_decref(j);
+		j = NULL;
 		json_decref(t);
+		t = NULL;
 		free(text);
+		text = NULL;
 	}
+out:
+	free(text);
+	json_decref(t);
+	json_decref(j);
 	kv_meta_clear(&m);
 }
 
@@ -486,10 +505,12 @@ static int fixture_open(void)
 	return err;
 }
 
+/* Safe on a zeroed or partly opened fixture, and a second time. */
 static void fixture_close(void)
 {
 	testutil_close_barrier(&fx.st, &fx.svc.barrier);
 	testutil_rmtree(fx.dir);
+	fx.dir[0] = '\0';
 }
 
 /* The query of the request being built: "k=v" pairs. */
@@ -555,30 +576,35 @@ static void test_handlers_write_read_and_versions(void)
 	json_t *r = NULL;
 	int st;
 
-	CHECK(fixture_open() == 0);
-	CHECK_EQ(call(kv_data_route, REQ_POST, "app/db", "{\"data\":{\"pw\":\"s1\"}}", NULL, &r),
-	         200);
-	CHECK_EQ(env_int(r, "version", NULL), 1);
+	CHECK_OUT(fixture_open() == 0);
+	CHECK_EQ_OUT(
+	    call(kv_data_route, REQ_POST, "app/db", "{\"data\":{\"pw\":\"s1\"}}", NULL, &r), 200);
+	CHECK_EQ_OUT(env_int(r, "version", NULL), 1);
 	json_decref(r);
-	CHECK_EQ(call(kv_data_route, REQ_PUT, "app/db", "{\"data\":{\"pw\":\"s2\",\"u\":\"x\"}}",
-	              NULL, NULL),
-	         200);
-	CHECK_EQ(call(kv_data_route, REQ_GET, "app/db", NULL, NULL, &r), 200);
+	r = NULL;
+	CHECK_EQ_OUT(call(kv_data_route, REQ_PUT, "app/db",
+	                  "{\"data\":{\"pw\":\"s2\",\"u\":\"x\"}}", NULL, NULL),
+	             200);
+	CHECK_EQ_OUT(call(kv_data_route, REQ_GET, "app/db", NULL, NULL, &r), 200);
 	st = json_text_equal(json_object_get(json_object_get(r, "data"), "data"),
 	                     "{\"pw\":\"s2\",\"u\":\"x\"}") &&
 	     env_int(r, "metadata", "version") == 2;
 	json_decref(r);
-	CHECK(st);
-	CHECK_EQ(call(kv_data_route, REQ_GET, "app/db", NULL, "version=1", &r), 200);
+	r = NULL;
+	CHECK_OUT(st);
+	CHECK_EQ_OUT(call(kv_data_route, REQ_GET, "app/db", NULL, "version=1", &r), 200);
 	st =
 	    json_text_equal(json_object_get(json_object_get(r, "data"), "data"), "{\"pw\":\"s1\"}");
 	json_decref(r);
-	CHECK(st);
-	CHECK_EQ(call(kv_data_route, REQ_GET, "app/db", NULL, "version=9", NULL), 404);
-	CHECK_EQ(call(kv_data_route, REQ_GET, "app/db", NULL, "version=x", NULL), 400);
-	CHECK_EQ(call(kv_data_route, REQ_GET, "app/none", NULL, NULL, NULL), 404);
-	CHECK_EQ(call(kv_data_route, REQ_POST, "app/db", "{\"data\":\"x\"}", NULL, NULL), 400);
-	CHECK_EQ(call(kv_data_route, REQ_POST, "", "{\"data\":{}}", NULL, NULL), 400);
+	r = NULL;
+	CHECK_OUT(st);
+	CHECK_EQ_OUT(call(kv_data_route, REQ_GET, "app/db", NULL, "version=9", NULL), 404);
+	CHECK_EQ_OUT(call(kv_data_route, REQ_GET, "app/db", NULL, "version=x", NULL), 400);
+	CHECK_EQ_OUT(call(kv_data_route, REQ_GET, "app/none", NULL, NULL, NULL), 404);
+	CHECK_EQ_OUT(call(kv_data_route, REQ_POST, "app/db", "{\"data\":\"x\"}", NULL, NULL), 400);
+	CHECK_EQ_OUT(call(kv_data_route, REQ_POST, "", "{\"data\":{}}", NULL, NULL), 400);
+out:
+	json_decref(r);
 	fixture_close();
 }
 
@@ -587,33 +613,39 @@ static void test_handlers_check_and_set(void)
 	json_t *r = NULL;
 	int st;
 
-	CHECK(fixture_open() == 0);
-	CHECK_EQ(
+	CHECK_OUT(fixture_open() == 0);
+	CHECK_EQ_OUT(
 	    call(kv_data_route, REQ_POST, "k", "{\"options\":{\"cas\":1},\"data\":{}}", NULL, &r),
 	    400);
 	st = strstr(json_string_value(json_array_get(json_object_get(r, "errors"), 0)),
 	            "did not match") != NULL;
 	json_decref(r);
-	CHECK(st);
-	CHECK_EQ(
+	r = NULL;
+	CHECK_OUT(st);
+	CHECK_EQ_OUT(
 	    call(kv_data_route, REQ_POST, "k", "{\"options\":{\"cas\":0},\"data\":{}}", NULL, NULL),
 	    200);
-	CHECK_EQ(
+	CHECK_EQ_OUT(
 	    call(kv_data_route, REQ_POST, "k", "{\"options\":{\"cas\":0},\"data\":{}}", NULL, NULL),
 	    400);
-	CHECK_EQ(call(kv_config_route, REQ_POST, NULL, "{\"cas_required\":true}", NULL, NULL), 204);
-	CHECK_EQ(call(kv_data_route, REQ_POST, "k", "{\"data\":{}}", NULL, &r), 400);
+	CHECK_EQ_OUT(call(kv_config_route, REQ_POST, NULL, "{\"cas_required\":true}", NULL, NULL),
+	             204);
+	CHECK_EQ_OUT(call(kv_data_route, REQ_POST, "k", "{\"data\":{}}", NULL, &r), 400);
 	st = strstr(json_string_value(json_array_get(json_object_get(r, "errors"), 0)),
 	            "required") != NULL;
 	json_decref(r);
-	CHECK(st);
-	CHECK_EQ(
+	r = NULL;
+	CHECK_OUT(st);
+	CHECK_EQ_OUT(
 	    call(kv_data_route, REQ_POST, "k", "{\"options\":{\"cas\":1},\"data\":{}}", NULL, NULL),
 	    200);
-	CHECK_EQ(call(kv_config_route, REQ_GET, NULL, NULL, NULL, &r), 200);
+	CHECK_EQ_OUT(call(kv_config_route, REQ_GET, NULL, NULL, NULL, &r), 200);
 	st = json_is_true(json_object_get(json_object_get(r, "data"), "cas_required"));
 	json_decref(r);
-	CHECK(st);
+	r = NULL;
+	CHECK_OUT(st);
+out:
+	json_decref(r);
 	fixture_close();
 }
 
@@ -622,43 +654,47 @@ static void test_handlers_prune_and_metadata(void)
 	json_t *r = NULL;
 	int i, st;
 
-	CHECK(fixture_open() == 0);
-	CHECK_EQ(call(kv_metadata_route, REQ_POST, "p",
-	              "{\"max_versions\":3,"
-	              "\"custom_metadata\":{\"owner\":\"ops\"}}",
-	              NULL, NULL),
-	         204);
+	CHECK_OUT(fixture_open() == 0);
+	CHECK_EQ_OUT(call(kv_metadata_route, REQ_POST, "p",
+	                  "{\"max_versions\":3,"
+	                  "\"custom_metadata\":{\"owner\":\"ops\"}}",
+	                  NULL, NULL),
+	             204);
 	for (i = 0; i < 5; i++)
-		CHECK_EQ(call(kv_data_route, REQ_POST, "p", "{\"data\":{\"a\":1}}", NULL, NULL),
-		         200);
-	CHECK_EQ(call(kv_metadata_route, REQ_GET, "p", NULL, NULL, &r), 200);
+		CHECK_EQ_OUT(call(kv_data_route, REQ_POST, "p", "{\"data\":{\"a\":1}}", NULL, NULL),
+		             200);
+	CHECK_EQ_OUT(call(kv_metadata_route, REQ_GET, "p", NULL, NULL, &r), 200);
 	st = env_int(r, "current_version", NULL) == 5 && env_int(r, "oldest_version", NULL) == 3 &&
 	     json_object_size(json_object_get(json_object_get(r, "data"), "versions")) == 3 &&
 	     json_text_equal(json_object_get(json_object_get(r, "data"), "custom_metadata"),
 	                     "{\"owner\":\"ops\"}");
 	json_decref(r);
-	CHECK(st);
-	CHECK_EQ(call(kv_data_route, REQ_GET, "p", NULL, "version=2", NULL), 404);
+	r = NULL;
+	CHECK_OUT(st);
+	CHECK_EQ_OUT(call(kv_data_route, REQ_GET, "p", NULL, "version=2", NULL), 404);
 	/* Lowering max_versions prunes at once; PATCH merges custom_metadata. */
-	CHECK_EQ(call(kv_metadata_route, REQ_PATCH, "p",
-	              "{\"max_versions\":1,"
-	              "\"custom_metadata\":{\"owner\":null,\"team\":\"b\"}}",
-	              NULL, NULL),
-	         204);
-	CHECK_EQ(call(kv_metadata_route, REQ_GET, "p", NULL, NULL, &r), 200);
+	CHECK_EQ_OUT(call(kv_metadata_route, REQ_PATCH, "p",
+	                  "{\"max_versions\":1,"
+	                  "\"custom_metadata\":{\"owner\":null,\"team\":\"b\"}}",
+	                  NULL, NULL),
+	             204);
+	CHECK_EQ_OUT(call(kv_metadata_route, REQ_GET, "p", NULL, NULL, &r), 200);
 	st = env_int(r, "oldest_version", NULL) == 5 &&
 	     json_text_equal(json_object_get(json_object_get(r, "data"), "custom_metadata"),
 	                     "{\"team\":\"b\"}");
 	json_decref(r);
-	CHECK(st);
-	CHECK_EQ(call(kv_metadata_route, REQ_PATCH, "nope", "{\"max_versions\":1}", NULL, NULL),
-	         404);
-	CHECK_EQ(
+	r = NULL;
+	CHECK_OUT(st);
+	CHECK_EQ_OUT(call(kv_metadata_route, REQ_PATCH, "nope", "{\"max_versions\":1}", NULL, NULL),
+	             404);
+	CHECK_EQ_OUT(
 	    call(kv_metadata_route, REQ_POST, "p", "{\"custom_metadata\":{\"a\":1}}", NULL, NULL),
 	    400);
-	CHECK_EQ(call(kv_metadata_route, REQ_DELETE, "p", NULL, NULL, NULL), 204);
-	CHECK_EQ(call(kv_metadata_route, REQ_GET, "p", NULL, NULL, NULL), 404);
-	CHECK_EQ(call(kv_data_route, REQ_GET, "p", NULL, NULL, NULL), 404);
+	CHECK_EQ_OUT(call(kv_metadata_route, REQ_DELETE, "p", NULL, NULL, NULL), 204);
+	CHECK_EQ_OUT(call(kv_metadata_route, REQ_GET, "p", NULL, NULL, NULL), 404);
+	CHECK_EQ_OUT(call(kv_data_route, REQ_GET, "p", NULL, NULL, NULL), 404);
+out:
+	json_decref(r);
 	fixture_close();
 }
 
@@ -667,41 +703,48 @@ static void test_handlers_delete_undelete_destroy(void)
 	json_t *r = NULL;
 	int st;
 
-	CHECK(fixture_open() == 0);
-	CHECK_EQ(call(kv_data_route, REQ_POST, "d", "{\"data\":{\"v\":1}}", NULL, NULL), 200);
-	CHECK_EQ(call(kv_data_route, REQ_POST, "d", "{\"data\":{\"v\":2}}", NULL, NULL), 200);
-	CHECK_EQ(call(kv_data_route, REQ_DELETE, "d", NULL, NULL, NULL), 204);
+	CHECK_OUT(fixture_open() == 0);
+	CHECK_EQ_OUT(call(kv_data_route, REQ_POST, "d", "{\"data\":{\"v\":1}}", NULL, NULL), 200);
+	CHECK_EQ_OUT(call(kv_data_route, REQ_POST, "d", "{\"data\":{\"v\":2}}", NULL, NULL), 200);
+	CHECK_EQ_OUT(call(kv_data_route, REQ_DELETE, "d", NULL, NULL, NULL), 204);
 	/* A deleted version: 404 with the full envelope. */
-	CHECK_EQ(call(kv_data_route, REQ_GET, "d", NULL, NULL, &r), 404);
+	CHECK_EQ_OUT(call(kv_data_route, REQ_GET, "d", NULL, NULL, &r), 404);
 	st = json_is_null(json_object_get(json_object_get(r, "data"), "data")) &&
 	     json_string_length(json_object_get(
 	         json_object_get(json_object_get(r, "data"), "metadata"), "deletion_time")) > 0;
 	json_decref(r);
-	CHECK(st);
-	CHECK_EQ(call(kv_undelete_route, REQ_POST, "d", "{\"versions\":[2]}", NULL, NULL), 204);
-	CHECK_EQ(call(kv_data_route, REQ_GET, "d", NULL, NULL, NULL), 200);
-	CHECK_EQ(call(kv_delete_route, REQ_POST, "d", "{}", NULL, NULL), 400);
-	CHECK_EQ(call(kv_destroy_route, REQ_POST, "d", "{\"versions\":[1]}", NULL, NULL), 204);
-	CHECK_EQ(call(kv_data_route, REQ_GET, "d", NULL, "version=1", &r), 404);
+	r = NULL;
+	CHECK_OUT(st);
+	CHECK_EQ_OUT(call(kv_undelete_route, REQ_POST, "d", "{\"versions\":[2]}", NULL, NULL), 204);
+	CHECK_EQ_OUT(call(kv_data_route, REQ_GET, "d", NULL, NULL, NULL), 200);
+	CHECK_EQ_OUT(call(kv_delete_route, REQ_POST, "d", "{}", NULL, NULL), 400);
+	CHECK_EQ_OUT(call(kv_destroy_route, REQ_POST, "d", "{\"versions\":[1]}", NULL, NULL), 204);
+	CHECK_EQ_OUT(call(kv_data_route, REQ_GET, "d", NULL, "version=1", &r), 404);
 	st = json_is_true(
 	    json_object_get(json_object_get(json_object_get(r, "data"), "metadata"), "destroyed"));
 	json_decref(r);
-	CHECK(st);
-	CHECK_EQ(call(kv_undelete_route, REQ_POST, "d", "{\"versions\":[1]}", NULL, NULL), 204);
-	CHECK_EQ(call(kv_data_route, REQ_GET, "d", NULL, "version=1", NULL), 404);
+	r = NULL;
+	CHECK_OUT(st);
+	CHECK_EQ_OUT(call(kv_undelete_route, REQ_POST, "d", "{\"versions\":[1]}", NULL, NULL), 204);
+	CHECK_EQ_OUT(call(kv_data_route, REQ_GET, "d", NULL, "version=1", NULL), 404);
 	/* PATCH merges into the latest; a deleted latest is 404. */
-	CHECK_EQ(call(kv_data_route, REQ_PATCH, "d", "{\"data\":{\"w\":3}}", NULL, &r), 200);
+	CHECK_EQ_OUT(call(kv_data_route, REQ_PATCH, "d", "{\"data\":{\"w\":3}}", NULL, &r), 200);
 	st = env_int(r, "version", NULL) == 3;
 	json_decref(r);
-	CHECK(st);
-	CHECK_EQ(call(kv_subkeys_route, REQ_GET, "d", NULL, NULL, &r), 200);
+	r = NULL;
+	CHECK_OUT(st);
+	CHECK_EQ_OUT(call(kv_subkeys_route, REQ_GET, "d", NULL, NULL, &r), 200);
 	st = json_text_equal(json_object_get(json_object_get(r, "data"), "subkeys"),
 	                     "{\"v\":null,\"w\":null}");
 	json_decref(r);
-	CHECK(st);
-	CHECK_EQ(call(kv_data_route, REQ_DELETE, "d", NULL, NULL, NULL), 204);
-	CHECK_EQ(call(kv_data_route, REQ_PATCH, "d", "{\"data\":{\"w\":4}}", NULL, NULL), 404);
-	CHECK_EQ(call(kv_data_route, REQ_PATCH, "none", "{\"data\":{\"w\":4}}", NULL, NULL), 404);
+	r = NULL;
+	CHECK_OUT(st);
+	CHECK_EQ_OUT(call(kv_data_route, REQ_DELETE, "d", NULL, NULL, NULL), 204);
+	CHECK_EQ_OUT(call(kv_data_route, REQ_PATCH, "d", "{\"data\":{\"w\":4}}", NULL, NULL), 404);
+	CHECK_EQ_OUT(call(kv_data_route, REQ_PATCH, "none", "{\"data\":{\"w\":4}}", NULL, NULL),
+	             404);
+out:
+	json_decref(r);
 	fixture_close();
 }
 
@@ -710,24 +753,29 @@ static void test_handlers_list(void)
 	json_t *r = NULL;
 	int st;
 
-	CHECK(fixture_open() == 0);
-	CHECK_EQ(call(kv_metadata_route, REQ_LIST, NULL, NULL, NULL, &r), 404);
+	CHECK_OUT(fixture_open() == 0);
+	CHECK_EQ_OUT(call(kv_metadata_route, REQ_LIST, NULL, NULL, NULL, &r), 404);
 	st = json_array_size(json_object_get(r, "errors")) == 0;
 	json_decref(r);
-	CHECK(st);
-	CHECK_EQ(call(kv_data_route, REQ_POST, "a", "{\"data\":{}}", NULL, NULL), 200);
-	CHECK_EQ(call(kv_data_route, REQ_POST, "dir/b", "{\"data\":{}}", NULL, NULL), 200);
-	CHECK_EQ(call(kv_data_route, REQ_POST, "dir/c/d", "{\"data\":{}}", NULL, NULL), 200);
-	CHECK_EQ(call(kv_metadata_route, REQ_LIST, NULL, NULL, NULL, &r), 200);
+	r = NULL;
+	CHECK_OUT(st);
+	CHECK_EQ_OUT(call(kv_data_route, REQ_POST, "a", "{\"data\":{}}", NULL, NULL), 200);
+	CHECK_EQ_OUT(call(kv_data_route, REQ_POST, "dir/b", "{\"data\":{}}", NULL, NULL), 200);
+	CHECK_EQ_OUT(call(kv_data_route, REQ_POST, "dir/c/d", "{\"data\":{}}", NULL, NULL), 200);
+	CHECK_EQ_OUT(call(kv_metadata_route, REQ_LIST, NULL, NULL, NULL, &r), 200);
 	st = json_text_equal(json_object_get(json_object_get(r, "data"), "keys"),
 	                     "[\"a\",\"dir/\"]");
 	json_decref(r);
-	CHECK(st);
-	CHECK_EQ(call(kv_metadata_route, REQ_LIST, "dir", NULL, NULL, &r), 200);
+	r = NULL;
+	CHECK_OUT(st);
+	CHECK_EQ_OUT(call(kv_metadata_route, REQ_LIST, "dir", NULL, NULL, &r), 200);
 	st = json_text_equal(json_object_get(json_object_get(r, "data"), "keys"), "[\"b\",\"c/\"]");
 	json_decref(r);
-	CHECK(st);
-	CHECK_EQ(call(kv_metadata_route, REQ_LIST, "zzz", NULL, NULL, NULL), 404);
+	r = NULL;
+	CHECK_OUT(st);
+	CHECK_EQ_OUT(call(kv_metadata_route, REQ_LIST, "zzz", NULL, NULL, NULL), 404);
+out:
+	json_decref(r);
 	fixture_close();
 }
 
@@ -736,20 +784,24 @@ static void test_handlers_v1(void)
 	json_t *r = NULL;
 	int st;
 
-	CHECK(fixture_open() == 0);
-	CHECK_EQ(call(kv_v1_route, REQ_POST, "app/x", "{\"k\":\"v\"}", NULL, NULL), 204);
-	CHECK_EQ(call(kv_v1_route, REQ_GET, "app/x", NULL, NULL, &r), 200);
+	CHECK_OUT(fixture_open() == 0);
+	CHECK_EQ_OUT(call(kv_v1_route, REQ_POST, "app/x", "{\"k\":\"v\"}", NULL, NULL), 204);
+	CHECK_EQ_OUT(call(kv_v1_route, REQ_GET, "app/x", NULL, NULL, &r), 200);
 	st = json_text_equal(json_object_get(r, "data"), "{\"k\":\"v\"}");
 	json_decref(r);
-	CHECK(st);
-	CHECK_EQ(call(kv_v1_route, REQ_LIST, NULL, NULL, NULL, &r), 200);
+	r = NULL;
+	CHECK_OUT(st);
+	CHECK_EQ_OUT(call(kv_v1_route, REQ_LIST, NULL, NULL, NULL, &r), 200);
 	st = json_text_equal(json_object_get(json_object_get(r, "data"), "keys"), "[\"app/\"]");
 	json_decref(r);
-	CHECK(st);
-	CHECK_EQ(call(kv_v1_route, REQ_POST, "app/x", "{}", NULL, NULL), 400);
-	CHECK_EQ(call(kv_v1_route, REQ_DELETE, "app/x", NULL, NULL, NULL), 204);
-	CHECK_EQ(call(kv_v1_route, REQ_GET, "app/x", NULL, NULL, NULL), 404);
-	CHECK_EQ(call(kv_v1_route, REQ_LIST, "app", NULL, NULL, NULL), 404);
+	r = NULL;
+	CHECK_OUT(st);
+	CHECK_EQ_OUT(call(kv_v1_route, REQ_POST, "app/x", "{}", NULL, NULL), 400);
+	CHECK_EQ_OUT(call(kv_v1_route, REQ_DELETE, "app/x", NULL, NULL, NULL), 204);
+	CHECK_EQ_OUT(call(kv_v1_route, REQ_GET, "app/x", NULL, NULL, NULL), 404);
+	CHECK_EQ_OUT(call(kv_v1_route, REQ_LIST, "app", NULL, NULL, NULL), 404);
+out:
+	json_decref(r);
 	fixture_close();
 }
 
