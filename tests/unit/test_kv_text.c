@@ -77,10 +77,12 @@ static int fixture_open(void)
 	return err;
 }
 
+/* Safe on a zeroed or partly opened fixture, and a second time. */
 static void fixture_close(void)
 {
 	testutil_close_barrier(&fx.st, &fx.svc.barrier);
 	testutil_rmtree(fx.dir);
+	fx.dir[0] = '\0';
 }
 
 static const char *fixture_query(const struct request *req, const char *key)
@@ -465,7 +467,7 @@ static void test_text_read_equals_generic_for_fixed_corpus(void)
 	bool ok = true;
 	size_t i;
 
-	CHECK(fixture_open() == 0);
+	CHECK_OUT(fixture_open() == 0);
 	for (i = 0; ok && i < sizeof(fixed_corpus) / sizeof(fixed_corpus[0]); i++) {
 		snprintf(p, sizeof(p), "fixed/%zu", i);
 		snprintf(body, sizeof(body), "{\"data\":%s}", fixed_corpus[i]);
@@ -485,9 +487,10 @@ static void test_text_read_equals_generic_for_fixed_corpus(void)
 		ok = write_version("fixed/all", body, truth) == 200;
 	}
 	ok = ok && key_agrees("fixed/all", truth);
+	CHECK_OUT(ok);
+out:
 	json_decref(truth);
 	fixture_close();
-	CHECK(ok);
 }
 
 /* {"data":{"v":"<n copies of unit>"}}: the stored text is {"v":"..."}. */
@@ -519,7 +522,7 @@ static void test_text_read_equals_generic_for_built_values(void)
 	const size_t max = KV_DEFAULT_MAX_VALUE_SIZE, wrap = sizeof("{\"v\":\"\"}") - 1;
 	bool ok;
 
-	CHECK(fixture_open() == 0);
+	CHECK_OUT(fixture_open() == 0);
 	/* The body may nest COFFER_JSON_MAX_DEPTH deep: the data one level less. */
 	ok = built_agrees("deep", jsontest_nested("{\"data\":", COFFER_JSON_MAX_DEPTH - 1, "}"),
 	                  jsontest_nested("{\"data\":", COFFER_JSON_MAX_DEPTH, "}"), 400) &&
@@ -534,8 +537,9 @@ static void test_text_read_equals_generic_for_built_values(void)
 	                        body_repeat("\\u0001", (max - wrap) / 6 + 1), 413);
 	ok = ok && built_agrees("max/astral", body_repeat("\xf0\x9f\x98\x80", (max - wrap) / 4),
 	                        body_repeat("\\ud83d\\ude00", (max - wrap) / 4 + 1), 413);
+	CHECK_OUT(ok);
+out:
 	fixture_close();
-	CHECK(ok);
 }
 
 /* Bodies that could store a text the generic path cannot parse back never get past the body
@@ -564,7 +568,7 @@ static void test_body_parser_refuses_what_could_not_be_read_back(void)
 	size_t i;
 	char *deep;
 
-	CHECK(fixture_open() == 0);
+	CHECK_OUT(fixture_open() == 0);
 	for (i = 0; ok && i < sizeof(refused) / sizeof(refused[0]); i++) {
 		ok = write_version("refused", refused[i], truth) == 400;
 		if (!ok)
@@ -574,9 +578,10 @@ static void test_body_parser_refuses_what_could_not_be_read_back(void)
 	ok = ok && write_version("refused", deep, truth) == 400;
 	free(deep);
 	ok = ok && call(kv_metadata_route, REQ_GET, "refused", NULL, NULL, NULL) == 404;
+	CHECK_OUT(ok);
+out:
 	json_decref(truth);
 	fixture_close();
-	CHECK(ok);
 }
 
 /* POST data/p with data that no other write has ("n"), so that a read of the wrong version
@@ -629,7 +634,7 @@ static void test_text_read_equals_generic_for_deleted_destroyed_and_missing(void
 	bool ok = true;
 	int i, status = 0;
 
-	CHECK(fixture_open() == 0);
+	CHECK_OUT(fixture_open() == 0);
 	for (i = 1; ok && i <= 6; i++)
 		ok = write_numbered(truths, "d") == 200;
 	ok = ok && call(kv_delete_route, REQ_POST, "d", "{\"versions\":[2,4]}", NULL, NULL) == 204;
@@ -663,9 +668,10 @@ static void test_text_read_equals_generic_for_deleted_destroyed_and_missing(void
 	}
 	ok = ok && key_agrees("d", json_object_get(truths, "d")) &&
 	     key_agrees("pruned", json_object_get(truths, "pruned"));
+	CHECK_OUT(ok);
+out:
 	json_decref(truths);
 	fixture_close();
-	CHECK(ok);
 }
 
 /* {"data": value} spelled at random; the parse of that text must be value itself. */
@@ -775,9 +781,9 @@ static void test_text_read_equals_generic_for_random_values(void)
 	jsontest_rng_seed(seed);
 	fprintf(stderr, "random corpus: seed %llu, %d operations on %d keys\n",
 	        (unsigned long long)seed, RANDOM_OPS, RANDOM_KEYS);
-	CHECK(fixture_open() == 0);
 	for (i = 0; i < RANDOM_KEYS; i++)
 		truth[i] = json_array();
+	CHECK_OUT(fixture_open() == 0);
 	ok = rand_keys_setup(paths, RANDOM_KEYS);
 	for (i = 0; ok && i < RANDOM_OPS; i++) {
 		k = jsontest_rng_below(RANDOM_KEYS);
@@ -793,12 +799,13 @@ static void test_text_read_equals_generic_for_random_values(void)
 	}
 	for (i = 0; ok && i < RANDOM_KEYS; i++)
 		ok = key_agrees(paths[i], truth[i]);
+	if (!ok)
+		fprintf(stderr, "replay with COFFER_TEST_SEED=%llu\n", (unsigned long long)seed);
+	CHECK_OUT(ok);
+out:
 	for (i = 0; i < RANDOM_KEYS; i++)
 		json_decref(truth[i]);
 	fixture_close();
-	if (!ok)
-		fprintf(stderr, "replay with COFFER_TEST_SEED=%llu\n", (unsigned long long)seed);
-	CHECK(ok);
 }
 
 int main(void)
