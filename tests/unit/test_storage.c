@@ -97,11 +97,12 @@ static void test_put_get_delete_round_trip(void)
 {
 	struct storage *st = open_store("roundtrip");
 
-	CHECK(st != NULL);
-	CHECK_EQ(put_str(st, "alpha", "one"), 0);
-	CHECK_EQ(has_value(st, B("alpha"), 5, "one"), 1);
-	CHECK_EQ(storage_delete(st, B("alpha"), 5), 0);
-	CHECK_EQ(has_value(st, B("alpha"), 5, "one"), COFFER_ERR_NOT_FOUND);
+	CHECK_OUT(st != NULL);
+	CHECK_EQ_OUT(put_str(st, "alpha", "one"), 0);
+	CHECK_EQ_OUT(has_value(st, B("alpha"), 5, "one"), 1);
+	CHECK_EQ_OUT(storage_delete(st, B("alpha"), 5), 0);
+	CHECK_EQ_OUT(has_value(st, B("alpha"), 5, "one"), COFFER_ERR_NOT_FOUND);
+out:
 	storage_close(st);
 }
 
@@ -111,10 +112,11 @@ static void test_get_absent_key_is_not_found(void)
 	uint8_t *v = (uint8_t *)"sentinel";
 	size_t v_len = 99;
 
-	CHECK(st != NULL);
-	CHECK_EQ(storage_get(st, B("nope"), 4, &v, &v_len), COFFER_ERR_NOT_FOUND);
-	CHECK(v == NULL);
-	CHECK_EQ(v_len, 0);
+	CHECK_OUT(st != NULL);
+	CHECK_EQ_OUT(storage_get(st, B("nope"), 4, &v, &v_len), COFFER_ERR_NOT_FOUND);
+	CHECK_OUT(v == NULL);
+	CHECK_EQ_OUT(v_len, 0);
+out:
 	storage_close(st);
 }
 
@@ -122,8 +124,9 @@ static void test_delete_absent_key_succeeds(void)
 {
 	struct storage *st = open_store("delabsent");
 
-	CHECK(st != NULL);
-	CHECK_EQ(storage_delete(st, B("ghost"), 5), 0);
+	CHECK_OUT(st != NULL);
+	CHECK_EQ_OUT(storage_delete(st, B("ghost"), 5), 0);
+out:
 	storage_close(st);
 }
 
@@ -133,15 +136,16 @@ static void test_binary_keys_with_nul_and_ff_bytes_are_distinct(void)
 	                     k4[] = {0xff};
 	struct storage *st = open_store("binary");
 
-	CHECK(st != NULL);
-	CHECK_EQ(storage_put(st, k1, sizeof(k1), B("a"), 1), 0);
-	CHECK_EQ(storage_put(st, k2, sizeof(k2), B("b"), 1), 0);
-	CHECK_EQ(storage_put(st, k3, sizeof(k3), B("c"), 1), 0);
-	CHECK_EQ(storage_put(st, k4, sizeof(k4), B("d"), 1), 0);
-	CHECK_EQ(has_value(st, k1, sizeof(k1), "a"), 1);
-	CHECK_EQ(has_value(st, k2, sizeof(k2), "b"), 1);
-	CHECK_EQ(has_value(st, k3, sizeof(k3), "c"), 1);
-	CHECK_EQ(has_value(st, k4, sizeof(k4), "d"), 1);
+	CHECK_OUT(st != NULL);
+	CHECK_EQ_OUT(storage_put(st, k1, sizeof(k1), B("a"), 1), 0);
+	CHECK_EQ_OUT(storage_put(st, k2, sizeof(k2), B("b"), 1), 0);
+	CHECK_EQ_OUT(storage_put(st, k3, sizeof(k3), B("c"), 1), 0);
+	CHECK_EQ_OUT(storage_put(st, k4, sizeof(k4), B("d"), 1), 0);
+	CHECK_EQ_OUT(has_value(st, k1, sizeof(k1), "a"), 1);
+	CHECK_EQ_OUT(has_value(st, k2, sizeof(k2), "b"), 1);
+	CHECK_EQ_OUT(has_value(st, k3, sizeof(k3), "c"), 1);
+	CHECK_EQ_OUT(has_value(st, k4, sizeof(k4), "d"), 1);
+out:
 	storage_close(st);
 }
 
@@ -149,10 +153,11 @@ static void test_put_overwrites_value(void)
 {
 	struct storage *st = open_store("overwrite");
 
-	CHECK(st != NULL);
-	CHECK_EQ(put_str(st, "k", "first"), 0);
-	CHECK_EQ(put_str(st, "k", "second, longer"), 0);
-	CHECK_EQ(has_value(st, B("k"), 1, "second, longer"), 1);
+	CHECK_OUT(st != NULL);
+	CHECK_EQ_OUT(put_str(st, "k", "first"), 0);
+	CHECK_EQ_OUT(put_str(st, "k", "second, longer"), 0);
+	CHECK_EQ_OUT(has_value(st, B("k"), 1, "second, longer"), 1);
+out:
 	storage_close(st);
 }
 
@@ -160,9 +165,10 @@ static void test_empty_value_round_trips(void)
 {
 	struct storage *st = open_store("emptyvalue");
 
-	CHECK(st != NULL);
-	CHECK_EQ(storage_put(st, B("k"), 1, NULL, 0), 0);
-	CHECK_EQ(has_value(st, B("k"), 1, ""), 1);
+	CHECK_OUT(st != NULL);
+	CHECK_EQ_OUT(storage_put(st, B("k"), 1, NULL, 0), 0);
+	CHECK_EQ_OUT(has_value(st, B("k"), 1, ""), 1);
+out:
 	storage_close(st);
 }
 
@@ -171,8 +177,9 @@ static void test_batch_rejects_null_key_with_length(void)
 	struct storage *st = open_store("badop");
 	struct storage_op op = {STORAGE_PUT, NULL, 3, B("v"), 1};
 
-	CHECK(st != NULL);
-	CHECK_EQ(storage_batch(st, &op, 1), COFFER_ERR_INVALID);
+	CHECK_OUT(st != NULL);
+	CHECK_EQ_OUT(storage_batch(st, &op, 1), COFFER_ERR_INVALID);
+out:
 	storage_close(st);
 }
 
@@ -183,14 +190,15 @@ static void test_scan_returns_exactly_prefixed_keys_in_order(void)
 	struct collect c = {0};
 	size_t i;
 
-	CHECK(st != NULL);
+	CHECK_OUT(st != NULL);
 	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-		CHECK_EQ(put_str(st, keys[i], "v"), 0);
-	CHECK_EQ(storage_scan(st, B("b/"), 2, collect_fn, &c), 0);
-	CHECK(strcmp(c.buf, "b/,b/1,b/10,b/2,") == 0);
+		CHECK_EQ_OUT(put_str(st, keys[i], "v"), 0);
+	CHECK_EQ_OUT(storage_scan(st, B("b/"), 2, collect_fn, &c), 0);
+	CHECK_OUT(strcmp(c.buf, "b/,b/1,b/10,b/2,") == 0);
 	memset(&c, 0, sizeof(c));
-	CHECK_EQ(storage_scan(st, B("zz"), 2, collect_fn, &c), 0);
-	CHECK_EQ(c.n, 0);
+	CHECK_EQ_OUT(storage_scan(st, B("zz"), 2, collect_fn, &c), 0);
+	CHECK_EQ_OUT(c.n, 0);
+out:
 	storage_close(st);
 }
 
@@ -213,18 +221,19 @@ static void test_scan_prefix_ending_in_ff_bytes(void)
 	struct storage *st = open_store("scanff");
 	int n = 0;
 
-	CHECK(st != NULL);
-	CHECK_EQ(storage_put(st, in1, sizeof(in1), B("v"), 1), 0);
-	CHECK_EQ(storage_put(st, in2, sizeof(in2), B("v"), 1), 0);
-	CHECK_EQ(storage_put(st, out1, sizeof(out1), B("v"), 1), 0);
-	CHECK_EQ(storage_put(st, out2, sizeof(out2), B("v"), 1), 0);
-	CHECK_EQ(storage_put(st, in3, sizeof(in3), B("v"), 1), 0);
-	CHECK_EQ(storage_scan(st, p, sizeof(p), count_fn, &n), 0);
-	CHECK_EQ(n, 2);
+	CHECK_OUT(st != NULL);
+	CHECK_EQ_OUT(storage_put(st, in1, sizeof(in1), B("v"), 1), 0);
+	CHECK_EQ_OUT(storage_put(st, in2, sizeof(in2), B("v"), 1), 0);
+	CHECK_EQ_OUT(storage_put(st, out1, sizeof(out1), B("v"), 1), 0);
+	CHECK_EQ_OUT(storage_put(st, out2, sizeof(out2), B("v"), 1), 0);
+	CHECK_EQ_OUT(storage_put(st, in3, sizeof(in3), B("v"), 1), 0);
+	CHECK_EQ_OUT(storage_scan(st, p, sizeof(p), count_fn, &n), 0);
+	CHECK_EQ_OUT(n, 2);
 	/* A prefix of only 0xff bytes has no upper bound. */
 	n = 0;
-	CHECK_EQ(storage_scan(st, all_ff, sizeof(all_ff), count_fn, &n), 0);
-	CHECK_EQ(n, 1);
+	CHECK_EQ_OUT(storage_scan(st, all_ff, sizeof(all_ff), count_fn, &n), 0);
+	CHECK_EQ_OUT(n, 1);
+out:
 	storage_close(st);
 }
 
@@ -233,12 +242,13 @@ static void test_scan_empty_prefix_returns_all_in_order(void)
 	struct storage *st = open_store("scanall");
 	struct collect c = {0};
 
-	CHECK(st != NULL);
-	CHECK_EQ(put_str(st, "m", "v"), 0);
-	CHECK_EQ(put_str(st, "a", "v"), 0);
-	CHECK_EQ(put_str(st, "z", "v"), 0);
-	CHECK_EQ(storage_scan(st, NULL, 0, collect_fn, &c), 0);
-	CHECK(strcmp(c.buf, "a,m,z,") == 0);
+	CHECK_OUT(st != NULL);
+	CHECK_EQ_OUT(put_str(st, "m", "v"), 0);
+	CHECK_EQ_OUT(put_str(st, "a", "v"), 0);
+	CHECK_EQ_OUT(put_str(st, "z", "v"), 0);
+	CHECK_EQ_OUT(storage_scan(st, NULL, 0, collect_fn, &c), 0);
+	CHECK_OUT(strcmp(c.buf, "a,m,z,") == 0);
+out:
 	storage_close(st);
 }
 
@@ -247,16 +257,17 @@ static void test_scan_stops_with_callback_value(void)
 	struct storage *st = open_store("scanstop");
 	struct collect c = {.stop_after = 2};
 
-	CHECK(st != NULL);
-	CHECK_EQ(put_str(st, "p1", "v"), 0);
-	CHECK_EQ(put_str(st, "p2", "v"), 0);
-	CHECK_EQ(put_str(st, "p3", "v"), 0);
-	CHECK_EQ(storage_scan(st, B("p"), 1, collect_fn, &c), 42);
-	CHECK_EQ(c.n, 2);
+	CHECK_OUT(st != NULL);
+	CHECK_EQ_OUT(put_str(st, "p1", "v"), 0);
+	CHECK_EQ_OUT(put_str(st, "p2", "v"), 0);
+	CHECK_EQ_OUT(put_str(st, "p3", "v"), 0);
+	CHECK_EQ_OUT(storage_scan(st, B("p"), 1, collect_fn, &c), 42);
+	CHECK_EQ_OUT(c.n, 2);
 	/* The cached statement was reset: a new scan starts from the beginning. */
 	memset(&c, 0, sizeof(c));
-	CHECK_EQ(storage_scan(st, B("p"), 1, collect_fn, &c), 0);
-	CHECK(strcmp(c.buf, "p1,p2,p3,") == 0);
+	CHECK_EQ_OUT(storage_scan(st, B("p"), 1, collect_fn, &c), 0);
+	CHECK_OUT(strcmp(c.buf, "p1,p2,p3,") == 0);
+out:
 	storage_close(st);
 }
 
@@ -279,11 +290,12 @@ static void test_scan_may_nest_in_callback(void)
 {
 	struct storage *st = open_store("scannest");
 
-	CHECK(st != NULL);
-	CHECK_EQ(put_str(st, "p1", "v"), 0);
-	CHECK_EQ(put_str(st, "p2", "v"), 0);
-	CHECK_EQ(put_str(st, "p3", "v"), 0);
-	CHECK_EQ(storage_scan(st, B("p"), 1, nested_fn, st), 0);
+	CHECK_OUT(st != NULL);
+	CHECK_EQ_OUT(put_str(st, "p1", "v"), 0);
+	CHECK_EQ_OUT(put_str(st, "p2", "v"), 0);
+	CHECK_EQ_OUT(put_str(st, "p3", "v"), 0);
+	CHECK_EQ_OUT(storage_scan(st, B("p"), 1, nested_fn, st), 0);
+out:
 	storage_close(st);
 }
 
@@ -361,9 +373,9 @@ static void test_batch_is_visible_all_together(void)
 	char want[16];
 
 	ctx.st = open_store("atomic");
-	CHECK(ctx.st != NULL);
-	CHECK_EQ(storage_batch(ctx.st, init, 3), 0);
-	CHECK_EQ(pthread_create(&writer, NULL, atomic_writer, &ctx), 0);
+	CHECK_OUT(ctx.st != NULL);
+	CHECK_EQ_OUT(storage_batch(ctx.st, init, 3), 0);
+	CHECK_EQ_OUT(pthread_create(&writer, NULL, atomic_writer, &ctx), 0);
 	while (!__atomic_load_n(&ctx.is_writing_done, __ATOMIC_ACQUIRE)) {
 		memset(&snap, 0, sizeof(snap));
 		if (storage_scan(ctx.st, NULL, 0, snapshot_fn, &snap) != 0 ||
@@ -372,11 +384,12 @@ static void test_batch_is_visible_all_together(void)
 		ctx.n_seen++;
 	}
 	pthread_join(writer, NULL);
-	CHECK_EQ(ctx.n_torn, 0);
+	CHECK_EQ_OUT(ctx.n_torn, 0);
 	snprintf(want, sizeof(want), "%05d", ctx.n_batches);
-	CHECK_EQ(has_value(ctx.st, B("x"), 1, want), 1);
-	CHECK_EQ(has_value(ctx.st, B("y"), 1, want), 1);
+	CHECK_EQ_OUT(has_value(ctx.st, B("x"), 1, want), 1);
+	CHECK_EQ_OUT(has_value(ctx.st, B("y"), 1, want), 1);
 	fprintf(stderr, "     %d consistent snapshots seen\n", ctx.n_seen);
+out:
 	storage_close(ctx.st);
 }
 
@@ -390,12 +403,13 @@ static void test_batch_applies_puts_and_deletes(void)
 	    {STORAGE_PUT, B("a"), 1, B("3"), 1}, /* later ops win */
 	};
 
-	CHECK(st != NULL);
-	CHECK_EQ(put_str(st, "old", "x"), 0);
-	CHECK_EQ(storage_batch(st, ops, 4), 0);
-	CHECK_EQ(has_value(st, B("a"), 1, "3"), 1);
-	CHECK_EQ(has_value(st, B("b"), 1, "2"), 1);
-	CHECK_EQ(has_value(st, B("old"), 3, "x"), COFFER_ERR_NOT_FOUND);
+	CHECK_OUT(st != NULL);
+	CHECK_EQ_OUT(put_str(st, "old", "x"), 0);
+	CHECK_EQ_OUT(storage_batch(st, ops, 4), 0);
+	CHECK_EQ_OUT(has_value(st, B("a"), 1, "3"), 1);
+	CHECK_EQ_OUT(has_value(st, B("b"), 1, "2"), 1);
+	CHECK_EQ_OUT(has_value(st, B("old"), 3, "x"), COFFER_ERR_NOT_FOUND);
+out:
 	storage_close(st);
 }
 
@@ -403,15 +417,16 @@ static void test_data_persists_across_reopen(void)
 {
 	struct storage *st = open_store("persist");
 
-	CHECK(st != NULL);
-	CHECK_EQ(put_str(st, "kept", "value"), 0);
-	CHECK_EQ(put_str(st, "gone", "value"), 0);
-	CHECK_EQ(storage_delete(st, B("gone"), 4), 0);
+	CHECK_OUT(st != NULL);
+	CHECK_EQ_OUT(put_str(st, "kept", "value"), 0);
+	CHECK_EQ_OUT(put_str(st, "gone", "value"), 0);
+	CHECK_EQ_OUT(storage_delete(st, B("gone"), 4), 0);
 	storage_close(st);
 	st = open_store("persist");
-	CHECK(st != NULL);
-	CHECK_EQ(has_value(st, B("kept"), 4, "value"), 1);
-	CHECK_EQ(has_value(st, B("gone"), 4, "value"), COFFER_ERR_NOT_FOUND);
+	CHECK_OUT(st != NULL);
+	CHECK_EQ_OUT(has_value(st, B("kept"), 4, "value"), 1);
+	CHECK_EQ_OUT(has_value(st, B("gone"), 4, "value"), COFFER_ERR_NOT_FOUND);
+out:
 	storage_close(st);
 }
 
@@ -445,35 +460,42 @@ static void test_concurrent_puts_all_commit(void)
 	struct storage *st = open_store("concurrent");
 	char k[32];
 	double t0, t_conc, t_seq;
-	int i, j, n = 0;
+	int i, j, n = 0, n_started = 0, n_joined = 0;
 
-	CHECK(st != NULL);
+	CHECK_OUT(st != NULL);
 	t0 = now_s();
 	for (i = 0; i < CONC_THREADS; i++) {
 		ctx[i] = (struct conc_ctx){.st = st, .id = i};
-		CHECK_EQ(pthread_create(&th[i], NULL, conc_writer, &ctx[i]), 0);
+		CHECK_EQ_OUT(pthread_create(&th[i], NULL, conc_writer, &ctx[i]), 0);
+		n_started++;
 	}
-	for (i = 0; i < CONC_THREADS; i++)
+	for (i = 0; i < CONC_THREADS; i++) {
 		pthread_join(th[i], NULL);
+		n_joined++;
+	}
 	t_conc = now_s() - t0;
 	for (i = 0; i < CONC_THREADS; i++) {
-		CHECK_EQ(ctx[i].n_failed, 0);
+		CHECK_EQ_OUT(ctx[i].n_failed, 0);
 		for (j = 0; j < CONC_PUTS; j++) {
 			snprintf(k, sizeof(k), "t%02d-%04d", i, j);
-			CHECK_EQ(has_value(st, B(k), strlen(k), k), 1);
+			CHECK_EQ_OUT(has_value(st, B(k), strlen(k), k), 1);
 		}
 	}
-	CHECK_EQ(storage_scan(st, B("t"), 1, count_fn, &n), 0);
-	CHECK_EQ(n, CONC_THREADS * CONC_PUTS);
+	CHECK_EQ_OUT(storage_scan(st, B("t"), 1, count_fn, &n), 0);
+	CHECK_EQ_OUT(n, CONC_THREADS * CONC_PUTS);
 	/* The same number of puts from one thread: one fsync each, no grouping possible. */
 	t0 = now_s();
 	for (i = 0; i < CONC_THREADS * CONC_PUTS; i++) {
 		snprintf(k, sizeof(k), "s%05d", i);
-		CHECK_EQ(put_str(st, k, k), 0);
+		CHECK_EQ_OUT(put_str(st, k, k), 0);
 	}
 	t_seq = now_s() - t0;
 	fprintf(stderr, "     %d puts: %d threads %.2f s, one thread %.2f s (%.1fx)\n",
 	        CONC_THREADS * CONC_PUTS, CONC_THREADS, t_conc, t_seq, t_seq / t_conc);
+out:
+	/* The writers use the store: join those still running before it goes. */
+	while (n_joined < n_started)
+		pthread_join(th[n_joined++], NULL);
 	storage_close(st);
 }
 
@@ -485,25 +507,31 @@ static void test_checkpoint_truncates_wal_beside_writes(void)
 	struct storage *st = open_store("checkpoint");
 	char path[256];
 	struct stat sb;
-	int i;
+	int i, n_started = 0, n_joined = 0;
 
-	CHECK(st != NULL);
+	CHECK_OUT(st != NULL);
 	for (i = 0; i < 4; i++) {
 		ctx[i] = (struct conc_ctx){.st = st, .id = i};
-		CHECK_EQ(pthread_create(&th[i], NULL, conc_writer, &ctx[i]), 0);
+		CHECK_EQ_OUT(pthread_create(&th[i], NULL, conc_writer, &ctx[i]), 0);
+		n_started++;
 	}
 	for (i = 0; i < 20; i++)
-		CHECK_EQ(storage_checkpoint(st), 0);
+		CHECK_EQ_OUT(storage_checkpoint(st), 0);
 	for (i = 0; i < 4; i++) {
 		pthread_join(th[i], NULL);
-		CHECK_EQ(ctx[i].n_failed, 0);
+		n_joined++;
+		CHECK_EQ_OUT(ctx[i].n_failed, 0);
 	}
-	CHECK_EQ(storage_checkpoint(st), 0);
+	CHECK_EQ_OUT(storage_checkpoint(st), 0);
 	db_path(path, sizeof(path), "checkpoint");
 	strcat(path, "-wal");
-	CHECK_EQ(stat(path, &sb), 0);
-	CHECK_EQ(sb.st_size, 0);
-	CHECK_EQ(has_value(st, B("t03-0199"), 8, "t03-0199"), 1);
+	CHECK_EQ_OUT(stat(path, &sb), 0);
+	CHECK_EQ_OUT(sb.st_size, 0);
+	CHECK_EQ_OUT(has_value(st, B("t03-0199"), 8, "t03-0199"), 1);
+out:
+	/* The writers use the store: join those still running before it goes. */
+	while (n_joined < n_started)
+		pthread_join(th[n_joined++], NULL);
 	storage_close(st);
 }
 
@@ -529,21 +557,22 @@ static void test_file_is_private_wal_without_rowid(void)
 	struct stat sb;
 	sqlite3 *db = NULL;
 
-	CHECK(st != NULL);
-	CHECK_EQ(put_str(st, "k", "v"), 0);
+	CHECK_OUT(st != NULL);
+	CHECK_EQ_OUT(put_str(st, "k", "v"), 0);
 	db_path(path, sizeof(path), "pragmas");
-	CHECK_EQ(stat(path, &sb), 0);
-	CHECK_EQ(sb.st_mode & 0777, 0600);
+	CHECK_EQ_OUT(stat(path, &sb), 0);
+	CHECK_EQ_OUT(sb.st_mode & 0777, 0600);
 	snprintf(wal, sizeof(wal), "%s-wal", path);
-	CHECK_EQ(stat(wal, &sb), 0);
-	CHECK_EQ(sb.st_mode & 0777, 0600);
-	CHECK_EQ(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-	CHECK_EQ(query_text(db, "PRAGMA journal_mode", text, sizeof(text)), 0);
-	CHECK(strcmp(text, "wal") == 0);
-	CHECK_EQ(
+	CHECK_EQ_OUT(stat(wal, &sb), 0);
+	CHECK_EQ_OUT(sb.st_mode & 0777, 0600);
+	CHECK_EQ_OUT(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	CHECK_EQ_OUT(query_text(db, "PRAGMA journal_mode", text, sizeof(text)), 0);
+	CHECK_OUT(strcmp(text, "wal") == 0);
+	CHECK_EQ_OUT(
 	    query_text(db, "SELECT sql FROM sqlite_schema WHERE name = 'kv'", text, sizeof(text)),
 	    0);
-	CHECK(strstr(text, "WITHOUT ROWID") != NULL);
+	CHECK_OUT(strstr(text, "WITHOUT ROWID") != NULL);
+out:
 	sqlite3_close(db);
 	storage_close(st);
 }
@@ -552,18 +581,19 @@ static void test_existing_loose_file_is_made_private(void)
 {
 	char path[256];
 	struct stat sb;
-	struct storage *st;
+	struct storage *st = NULL;
 	FILE *f;
 
 	db_path(path, sizeof(path), "loose");
 	f = fopen(path, "w");
-	CHECK(f != NULL);
+	CHECK_OUT(f != NULL);
 	fclose(f);
-	CHECK_EQ(chmod(path, 0644), 0);
+	CHECK_EQ_OUT(chmod(path, 0644), 0);
 	st = open_store("loose");
-	CHECK(st != NULL);
-	CHECK_EQ(stat(path, &sb), 0);
-	CHECK_EQ(sb.st_mode & 0777, 0600);
+	CHECK_OUT(st != NULL);
+	CHECK_EQ_OUT(stat(path, &sb), 0);
+	CHECK_EQ_OUT(sb.st_mode & 0777, 0600);
+out:
 	storage_close(st);
 }
 
@@ -583,20 +613,21 @@ static void test_cache_never_serves_a_replaced_value(void)
 	struct storage *st = open_store("cache");
 	struct storage_op op = {STORAGE_PUT_IF_ABSENT, B("k"), 1, B("ignored"), 7};
 
-	CHECK(st != NULL);
-	CHECK_EQ(has_value(st, B("k"), 1, "x"), COFFER_ERR_NOT_FOUND); /* remembered absent */
-	CHECK_EQ(has_value(st, B("k"), 1, "x"), COFFER_ERR_NOT_FOUND);
-	CHECK_EQ(put_str(st, "k", "v1"), 0);
-	CHECK_EQ(has_value(st, B("k"), 1, "v1"), 1); /* fills the cache */
-	CHECK_EQ(has_value(st, B("k"), 1, "v1"), 1);
-	CHECK_EQ(put_str(st, "k", "v2"), 0);
-	CHECK_EQ(has_value(st, B("k"), 1, "v2"), 1);
-	CHECK_EQ(storage_batch(st, &op, 1), 0); /* present: ignored */
-	CHECK_EQ(has_value(st, B("k"), 1, "v2"), 1);
-	CHECK_EQ(storage_delete(st, B("k"), 1), 0);
-	CHECK_EQ(has_value(st, B("k"), 1, "v2"), COFFER_ERR_NOT_FOUND);
-	CHECK_EQ(storage_batch(st, &op, 1), 0); /* absent: written */
-	CHECK_EQ(has_value(st, B("k"), 1, "ignored"), 1);
+	CHECK_OUT(st != NULL);
+	CHECK_EQ_OUT(has_value(st, B("k"), 1, "x"), COFFER_ERR_NOT_FOUND); /* remembered absent */
+	CHECK_EQ_OUT(has_value(st, B("k"), 1, "x"), COFFER_ERR_NOT_FOUND);
+	CHECK_EQ_OUT(put_str(st, "k", "v1"), 0);
+	CHECK_EQ_OUT(has_value(st, B("k"), 1, "v1"), 1); /* fills the cache */
+	CHECK_EQ_OUT(has_value(st, B("k"), 1, "v1"), 1);
+	CHECK_EQ_OUT(put_str(st, "k", "v2"), 0);
+	CHECK_EQ_OUT(has_value(st, B("k"), 1, "v2"), 1);
+	CHECK_EQ_OUT(storage_batch(st, &op, 1), 0); /* present: ignored */
+	CHECK_EQ_OUT(has_value(st, B("k"), 1, "v2"), 1);
+	CHECK_EQ_OUT(storage_delete(st, B("k"), 1), 0);
+	CHECK_EQ_OUT(has_value(st, B("k"), 1, "v2"), COFFER_ERR_NOT_FOUND);
+	CHECK_EQ_OUT(storage_batch(st, &op, 1), 0); /* absent: written */
+	CHECK_EQ_OUT(has_value(st, B("k"), 1, "ignored"), 1);
+out:
 	storage_close(st);
 }
 
@@ -634,20 +665,28 @@ static void test_cache_readers_never_go_back_in_time(void)
 	struct cache_race r = {open_store("cacherace"), 0, 0};
 	pthread_t readers[4];
 	char v[32];
-	int i;
+	int i, n_started = 0;
 
-	CHECK(r.st != NULL);
-	for (i = 0; i < 4; i++)
-		CHECK_EQ(pthread_create(&readers[i], NULL, cache_race_reader, &r), 0);
+	CHECK_OUT(r.st != NULL);
+	for (i = 0; i < 4; i++) {
+		CHECK_EQ_OUT(pthread_create(&readers[i], NULL, cache_race_reader, &r), 0);
+		n_started++;
+	}
 	for (i = 0; i < 300; i++) {
 		snprintf(v, sizeof(v), "%d", i);
-		CHECK_EQ(put_str(r.st, "counter", v), 0);
+		CHECK_EQ_OUT(put_str(r.st, "counter", v), 0);
 	}
 	__atomic_store_n(&r.is_stopping, 1, __ATOMIC_RELEASE);
 	for (i = 0; i < 4; i++)
 		pthread_join(readers[i], NULL);
-	CHECK_EQ(has_value(r.st, B("counter"), 7, "299"), 1);
-	CHECK_EQ(r.has_stale, 0);
+	n_started = 0;
+	CHECK_EQ_OUT(has_value(r.st, B("counter"), 7, "299"), 1);
+	CHECK_EQ_OUT(r.has_stale, 0);
+out:
+	/* The readers use the store: stop and join those still running before it goes. */
+	__atomic_store_n(&r.is_stopping, 1, __ATOMIC_RELEASE);
+	while (n_started > 0)
+		pthread_join(readers[--n_started], NULL);
 	storage_close(r.st);
 }
 
