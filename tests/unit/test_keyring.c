@@ -73,13 +73,15 @@ static void test_new_keyring_has_term_one_and_distinct_keys(void)
 {
 	struct keyring *kr = keyring_new();
 
-	CHECK_EQ(keyring_active(kr)->term, 1);
-	CHECK(keyring_active(kr)->install_time > 1600000000);
-	CHECK(keyring_term(kr, 1) == keyring_active(kr));
-	CHECK(keyring_term(kr, 0) == NULL);
-	CHECK(keyring_term(kr, 2) == NULL);
-	CHECK(memcmp(keyring_path_key(kr), keyring_hash_key(kr), COFFER_KEY_LEN) != 0);
-	CHECK(memcmp(keyring_path_key(kr), keyring_active(kr)->key, COFFER_KEY_LEN) != 0);
+	CHECK_EQ_OUT(keyring_new(&kr), 0);
+	CHECK_EQ_OUT(keyring_active(kr)->term, 1);
+	CHECK_OUT(keyring_active(kr)->install_time > 1600000000);
+	CHECK_OUT(keyring_term(kr, 1) == keyring_active(kr));
+	CHECK_OUT(keyring_term(kr, 0) == NULL);
+	CHECK_OUT(keyring_term(kr, 2) == NULL);
+	CHECK_OUT(memcmp(keyring_path_key(kr), keyring_hash_key(kr), COFFER_KEY_LEN) != 0);
+	CHECK_OUT(memcmp(keyring_path_key(kr), keyring_active(kr)->key, COFFER_KEY_LEN) != 0);
+out:
 	keyring_free(kr);
 }
 
@@ -89,12 +91,14 @@ static void test_serialize_round_trip(void)
 	uint8_t *ser = NULL;
 	size_t len = 0;
 
-	CHECK_EQ(keyring_rotate(kr, &rot), 0);
-	keyring_serialize(rot, &ser, &len);
-	CHECK_EQ(len, OFF_TERMS + 2 * TERM_LEN);
-	CHECK_EQ(keyring_deserialize(ser, len, &back), 0);
-	CHECK(keyrings_equal(rot, back, 2));
-	CHECK_EQ(keyring_active(back)->term, 2);
+	CHECK_EQ_OUT(keyring_new(&kr), 0);
+	CHECK_EQ_OUT(keyring_rotate(kr, &rot), 0);
+	CHECK_EQ_OUT(keyring_serialize(rot, &ser, &len), 0);
+	CHECK_EQ_OUT(len, OFF_TERMS + 2 * TERM_LEN);
+	CHECK_EQ_OUT(keyring_deserialize(ser, len, &back), 0);
+	CHECK_OUT(keyrings_equal(rot, back, 2));
+	CHECK_EQ_OUT(keyring_active(back)->term, 2);
+out:
 	secmem_free(ser);
 	keyring_free(back);
 	keyring_free(rot);
@@ -105,16 +109,18 @@ static void test_rotate_keeps_old_terms(void)
 {
 	struct keyring *k1 = keyring_new(), *k2 = NULL, *k3 = NULL;
 
-	CHECK_EQ(keyring_rotate(k1, &k2), 0);
-	CHECK_EQ(keyring_rotate(k2, &k3), 0);
-	CHECK_EQ(keyring_active(k3)->term, 3);
-	CHECK_EQ(keyring_active(k1)->term, 1); /* the original is unchanged */
-	CHECK(keyring_term(k1, 2) == NULL);
-	CHECK(memcmp(keyring_term(k3, 1)->key, keyring_term(k1, 1)->key, COFFER_KEY_LEN) == 0);
-	CHECK(memcmp(keyring_term(k3, 2)->key, keyring_term(k2, 2)->key, COFFER_KEY_LEN) == 0);
-	CHECK(memcmp(keyring_term(k3, 3)->key, keyring_term(k3, 2)->key, COFFER_KEY_LEN) != 0);
-	CHECK(memcmp(keyring_path_key(k3), keyring_path_key(k1), COFFER_KEY_LEN) == 0);
-	CHECK(memcmp(keyring_hash_key(k3), keyring_hash_key(k1), COFFER_KEY_LEN) == 0);
+	CHECK_EQ_OUT(keyring_new(&k1), 0);
+	CHECK_EQ_OUT(keyring_rotate(k1, &k2), 0);
+	CHECK_EQ_OUT(keyring_rotate(k2, &k3), 0);
+	CHECK_EQ_OUT(keyring_active(k3)->term, 3);
+	CHECK_EQ_OUT(keyring_active(k1)->term, 1); /* the original is unchanged */
+	CHECK_OUT(keyring_term(k1, 2) == NULL);
+	CHECK_OUT(memcmp(keyring_term(k3, 1)->key, keyring_term(k1, 1)->key, COFFER_KEY_LEN) == 0);
+	CHECK_OUT(memcmp(keyring_term(k3, 2)->key, keyring_term(k2, 2)->key, COFFER_KEY_LEN) == 0);
+	CHECK_OUT(memcmp(keyring_term(k3, 3)->key, keyring_term(k3, 2)->key, COFFER_KEY_LEN) != 0);
+	CHECK_OUT(memcmp(keyring_path_key(k3), keyring_path_key(k1), COFFER_KEY_LEN) == 0);
+	CHECK_OUT(memcmp(keyring_hash_key(k3), keyring_hash_key(k1), COFFER_KEY_LEN) == 0);
+out:
 	keyring_free(k3);
 	keyring_free(k2);
 	keyring_free(k1);
@@ -126,12 +132,15 @@ static void test_deserialize_rejects_truncated_input(void)
 	uint8_t *buf = serialized_three_terms(&len);
 	size_t n_accepted = 0;
 
-	CHECK(buf != NULL);
+	CHECK_OUT(buf != NULL);
 	for (size_t i = 0; i < len; i++)
 		n_accepted += !deserialize_fails(buf, i);
 	free(buf);
-	CHECK_EQ(n_accepted, 0);
-	CHECK(deserialize_fails(NULL, 0));
+	buf = NULL;
+	CHECK_EQ_OUT(n_accepted, 0);
+	CHECK_OUT(deserialize_fails(NULL, 0));
+out:
+	free(buf);
 }
 
 static void test_deserialize_rejects_trailing_bytes(void)
@@ -141,12 +150,13 @@ static void test_deserialize_rejects_trailing_bytes(void)
 	uint8_t *longer = buf != NULL ? calloc(1, len + 1) : NULL;
 	int is_rejected;
 
-	CHECK(longer != NULL);
+	CHECK_OUT(longer != NULL);
 	memcpy(longer, buf, len);
 	is_rejected = deserialize_fails(longer, len + 1);
+	CHECK_OUT(is_rejected);
+out:
 	free(longer);
 	free(buf);
-	CHECK(is_rejected);
 }
 
 /* Each corruption of a valid serialization must be rejected. */
@@ -157,7 +167,7 @@ static void test_deserialize_rejects_corrupted_fields(void)
 	uint8_t *buf = good != NULL ? malloc(len) : NULL;
 	int n_accepted = 0;
 
-	CHECK(buf != NULL);
+	CHECK_OUT(buf != NULL);
 	for (int c = 0; c < 8; c++) {
 		memcpy(buf, good, len);
 		switch (c) {
@@ -188,9 +198,10 @@ static void test_deserialize_rejects_corrupted_fields(void)
 		}
 		n_accepted += !deserialize_fails(buf, len);
 	}
+	CHECK_EQ_OUT(n_accepted, 0);
+out:
 	free(buf);
 	free(good);
-	CHECK_EQ(n_accepted, 0);
 }
 
 int main(void)

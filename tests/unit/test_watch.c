@@ -14,22 +14,23 @@ static void test_answer_index_stays_below_changes_in_flight(void)
 	struct watch *w = NULL;
 	uint64_t a, b, c;
 
-	w = watch_new(NULL);
+	CHECK_EQ_OUT(watch_new(NULL, &w), 0);
 	a = watch_next_index(w);
 	b = watch_next_index(w);
-	CHECK(a < b);
-	CHECK(watch_stable_index(w) < a);
+	CHECK_OUT(a < b);
+	CHECK_OUT(watch_stable_index(w) < a);
 	/* The later write finishes first: a is still in flight. */
 	watch_notify(w, (const char *const[]){"secret/data/b", NULL}, b);
-	CHECK(watch_stable_index(w) < a);
+	CHECK_OUT(watch_stable_index(w) < a);
 	/* Announcing releases the index: an answer given right after covers it. */
 	watch_notify(w, (const char *const[]){"secret/data/a", "secret/metadata/a", NULL}, a);
-	CHECK_EQ(watch_stable_index(w), b);
+	CHECK_EQ_OUT(watch_stable_index(w), b);
 	/* A failed batch (no notify) releases its index too. */
 	c = watch_next_index(w);
-	CHECK(watch_stable_index(w) < c);
+	CHECK_OUT(watch_stable_index(w) < c);
 	watch_index_done(w, c);
-	CHECK_EQ(watch_stable_index(w), c);
+	CHECK_EQ_OUT(watch_stable_index(w), c);
+out:
 	watch_free(w);
 }
 
@@ -38,14 +39,15 @@ static void test_many_indexes_in_flight(void)
 	struct watch *w = NULL;
 	uint64_t idx[300];
 
-	w = watch_new(NULL);
+	CHECK_EQ_OUT(watch_new(NULL, &w), 0);
 	for (int i = 0; i < 300; i++)
 		idx[i] = watch_next_index(w);
 	for (int i = 299; i >= 1; i--)
 		watch_index_done(w, idx[i]);
-	CHECK(watch_stable_index(w) < idx[0]);
+	CHECK_OUT(watch_stable_index(w) < idx[0]);
 	watch_index_done(w, idx[0]);
-	CHECK_EQ(watch_stable_index(w), idx[299]);
+	CHECK_EQ_OUT(watch_stable_index(w), idx[299]);
+out:
 	watch_free(w);
 }
 
