@@ -57,14 +57,34 @@ static unsigned drain(struct audit_stage *st, unsigned next)
 	return next;
 }
 
+static int discard(const char *line, size_t len, void *arg)
+{
+	(void)line;
+	(void)len;
+	(void)arg;
+	return 0;
+}
+
+/* For out: paths: close st and leave the stage file, which the tests share, with nothing staged,
+ * so that the next test opens an empty ring whatever this one left in it. */
+static void stage_close_empty(struct audit_stage *st)
+{
+	char err[200];
+
+	audit_stage_close(st);
+	if (audit_stage_open(st, path, true, err, sizeof(err)) == 0)
+		audit_stage_recover(st, discard, NULL);
+	audit_stage_close(st);
+}
+
 static void test_records_come_out_in_order_over_many_laps(void)
 {
-	struct audit_stage st;
+	struct audit_stage st = {.fd = -1};
 	char line[4096], err[200];
 	unsigned put = 0, got = 0;
 
-	CHECK_EQ(audit_stage_open(&st, path, true, err, sizeof(err)), 0);
-	CHECK_EQ(audit_stage_recover(&st, NULL, NULL), 0); /* fresh: nothing to recover */
+	CHECK_EQ_OUT(audit_stage_open(&st, path, true, err, sizeof(err)), 0);
+	CHECK_EQ_OUT(audit_stage_recover(&st, NULL, NULL), 0); /* fresh: nothing to recover */
 	/* Bursts of varying length, so the ring wraps at every kind of position. */
 	for (unsigned burst = 1; st.tail <= 4 * AUDIT_STAGE_CAP; burst++) {
 		for (unsigned k = 0; k < burst % 37 + 1; k++) {
@@ -76,35 +96,37 @@ static void test_records_come_out_in_order_over_many_laps(void)
 			put++;
 		}
 		audit_stage_publish(&st);
-		CHECK(audit_stage_is_pending(&st));
+		CHECK_OUT(audit_stage_is_pending(&st));
 		got = drain(&st, got);
-		CHECK_EQ(got, put);
-		CHECK(!audit_stage_is_pending(&st));
+		CHECK_EQ_OUT(got, put);
+		CHECK_OUT(!audit_stage_is_pending(&st));
 	}
-	CHECK(st.tail > 4 * AUDIT_STAGE_CAP); /* several laps */
-	audit_stage_close(&st);
+	CHECK_OUT(st.tail > 4 * AUDIT_STAGE_CAP); /* several laps */
+out:
+	stage_close_empty(&st);
 }
 
 static void test_a_full_ring_refuses_and_long_lines_never_fit(void)
 {
-	struct audit_stage st;
+	struct audit_stage st = {.fd = -1};
 	char line[4096], err[200];
 	unsigned put = 0;
 	size_t len;
 
-	CHECK_EQ(audit_stage_open(&st, path, true, err, sizeof(err)), 0);
-	CHECK_EQ(audit_stage_recover(&st, NULL, NULL), 0);
+	CHECK_EQ_OUT(audit_stage_open(&st, path, true, err, sizeof(err)), 0);
+	CHECK_EQ_OUT(audit_stage_recover(&st, NULL, NULL), 0);
 	while (audit_stage_has_room(&st, 1, (len = make_line(line, sizeof(line), put)))) {
 		audit_stage_put(&st, line, len);
 		put++;
 	}
 	audit_stage_publish(&st);
-	CHECK(st.tail - st.head <= AUDIT_STAGE_CAP);
-	CHECK(st.tail - st.head > AUDIT_STAGE_CAP - 4096);
-	CHECK_EQ(drain(&st, 0), put);
-	CHECK(audit_stage_has_room(&st, 2, 3000));
-	CHECK(!audit_stage_has_room(&st, 1, AUDIT_STAGE_CAP / 2));
-	audit_stage_close(&st);
+	CHECK_OUT(st.tail - st.head <= AUDIT_STAGE_CAP);
+	CHECK_OUT(st.tail - st.head > AUDIT_STAGE_CAP - 4096);
+	CHECK_EQ_OUT(drain(&st, 0), put);
+	CHECK_OUT(audit_stage_has_room(&st, 2, 3000));
+	CHECK_OUT(!audit_stage_has_room(&st, 1, AUDIT_STAGE_CAP / 2));
+out:
+	stage_close_empty(&st);
 }
 
 struct seen {
@@ -125,24 +147,24 @@ static int recovered(const char *got, size_t len, void *arg)
 
 static void test_unconsumed_records_are_recovered_once(void)
 {
-	struct audit_stage st;
+	struct audit_stage st = {.fd = -1};
 	struct seen s = {0, 0};
 	char line[4096], err[200];
 	unsigned put = 0;
 	size_t len;
 
-	CHECK_EQ(audit_stage_open(&st, path, true, err, sizeof(err)), 0);
-	CHECK_EQ(audit_stage_recover(&st, NULL, NULL), 0);
+	CHECK_EQ_OUT(audit_stage_open(&st, path, true, err, sizeof(err)), 0);
+	CHECK_EQ_OUT(audit_stage_recover(&st, NULL, NULL), 0);
 	/* Consume a first part (over a lap: lines average 1.5 KB), leave the rest staged. */
 	const unsigned first = (unsigned)(AUDIT_STAGE_CAP / 1000) / 50 * 50;
 
 	for (; put < first; put++) {
 		len = make_line(line, sizeof(line), put);
-		CHECK(audit_stage_has_room(&st, 1, len));
+		CHECK_OUT(audit_stage_has_room(&st, 1, len));
 		audit_stage_put(&st, line, len);
 		audit_stage_publish(&st);
 		if (put % 50 == 49)
-			CHECK_EQ(drain(&st, put - 49), put + 1);
+			CHECK_EQ_OUT(drain(&st, put - 49), put + 1);
 	}
 	for (; put < first + 20; put++) {
 		len = make_line(line, sizeof(line), put);
@@ -154,18 +176,19 @@ static void test_unconsumed_records_are_recovered_once(void)
 	audit_stage_put(&st, line, len);
 	audit_stage_close(&st);
 
-	CHECK_EQ(audit_stage_open(&st, path, true, err, sizeof(err)), 0);
+	CHECK_EQ_OUT(audit_stage_open(&st, path, true, err, sizeof(err)), 0);
 	s.next = first;
-	CHECK_EQ(audit_stage_recover(&st, recovered, &s), 0);
-	CHECK_EQ(s.n, 20);
-	CHECK_EQ(s.next, first + 20);
+	CHECK_EQ_OUT(audit_stage_recover(&st, recovered, &s), 0);
+	CHECK_EQ_OUT(s.n, 20);
+	CHECK_EQ_OUT(s.next, first + 20);
 	audit_stage_close(&st);
 	/* Recovered once: the ring is empty now. */
-	CHECK_EQ(audit_stage_open(&st, path, true, err, sizeof(err)), 0);
+	CHECK_EQ_OUT(audit_stage_open(&st, path, true, err, sizeof(err)), 0);
 	s.n = 0;
-	CHECK_EQ(audit_stage_recover(&st, recovered, &s), 0);
-	CHECK_EQ(s.n, 0);
-	audit_stage_close(&st);
+	CHECK_EQ_OUT(audit_stage_recover(&st, recovered, &s), 0);
+	CHECK_EQ_OUT(s.n, 0);
+out:
+	stage_close_empty(&st);
 }
 
 static int count(const char *got, size_t len, void *arg)
@@ -178,40 +201,41 @@ static int count(const char *got, size_t len, void *arg)
 
 static void test_a_damaged_header_recovers_nothing(void)
 {
-	struct audit_stage st;
+	struct audit_stage st = {.fd = -1};
 	char err[200];
 	unsigned n = 0;
-	FILE *f;
+	FILE *f = NULL;
 	/* magic ok, cap ok, head 0, tail far beyond the ring */
 	uint64_t bad[3] = {AUDIT_STAGE_CAP, 0, 10 * AUDIT_STAGE_CAP};
 
 	f = fopen(path, "r+b");
-	CHECK(f != NULL);
-	if (f == NULL)
-		return;
-	CHECK_EQ(fseek(f, 8, SEEK_SET), 0);
-	CHECK_EQ(fwrite(bad, sizeof(bad), 1, f), 1);
+	CHECK_OUT(f != NULL);
+	CHECK_EQ_OUT(fseek(f, 8, SEEK_SET), 0);
+	CHECK_EQ_OUT(fwrite(bad, sizeof(bad), 1, f), 1);
 	fclose(f);
-	CHECK_EQ(audit_stage_open(&st, path, true, err, sizeof(err)), 0);
-	CHECK_EQ(audit_stage_recover(&st, count, &n), 0);
-	CHECK_EQ(n, 0);
+	f = NULL;
+	CHECK_EQ_OUT(audit_stage_open(&st, path, true, err, sizeof(err)), 0);
+	CHECK_EQ_OUT(audit_stage_recover(&st, count, &n), 0);
+	CHECK_EQ_OUT(n, 0);
 	audit_stage_close(&st);
 	/* Garbage records inside a plausible range: stopped at, not followed. */
 	f = fopen(path, "r+b");
-	CHECK(f != NULL);
-	if (f == NULL)
-		return;
+	CHECK_OUT(f != NULL);
 	bad[2] = 4096;
-	CHECK_EQ(fseek(f, 8, SEEK_SET), 0);
-	CHECK_EQ(fwrite(bad, sizeof(bad), 1, f), 1);
-	CHECK_EQ(fseek(f, 4096, SEEK_SET), 0);
+	CHECK_EQ_OUT(fseek(f, 8, SEEK_SET), 0);
+	CHECK_EQ_OUT(fwrite(bad, sizeof(bad), 1, f), 1);
+	CHECK_EQ_OUT(fseek(f, 4096, SEEK_SET), 0);
 	for (int i = 0; i < 4096; i++)
 		fputc(0xee, f);
 	fclose(f);
-	CHECK_EQ(audit_stage_open(&st, path, true, err, sizeof(err)), 0);
-	CHECK_EQ(audit_stage_recover(&st, count, &n), 0);
-	CHECK_EQ(n, 0);
+	f = NULL;
+	CHECK_EQ_OUT(audit_stage_open(&st, path, true, err, sizeof(err)), 0);
+	CHECK_EQ_OUT(audit_stage_recover(&st, count, &n), 0);
+	CHECK_EQ_OUT(n, 0);
+out:
 	audit_stage_close(&st);
+	if (f != NULL)
+		fclose(f);
 }
 
 int main(void)
