@@ -34,6 +34,7 @@ struct test_chain {
 	size_t n;
 };
 
+/* Safe on a zeroed chain, and a second time (n goes back to 0). */
 static void chain_free(struct test_chain *c)
 {
 	size_t i;
@@ -165,219 +166,245 @@ static void test_prev_parse_takes_only_the_spellings_the_server_writes(void)
 
 static void test_verify_accepts_intact_chain_in_one_file(void)
 {
-	struct test_chain c;
+	struct test_chain c = {0};
 	struct audit_verify_result res;
 	char path[512];
 
-	CHECK_EQ(chain_make(&c, 1, 5, 10), 0);
-	CHECK_EQ(file_write(test_path(path, sizeof(path), "one.log"), c.lines, c.n, NULL, 0), 0);
+	CHECK_EQ_OUT(chain_make(&c, 1, 5, 10), 0);
+	CHECK_EQ_OUT(file_write(test_path(path, sizeof(path), "one.log"), c.lines, c.n, NULL, 0),
+	             0);
 	chain_free(&c);
-	CHECK_EQ(verify_one(path, &res), 0);
-	CHECK(res.is_ok);
-	CHECK_EQ(res.n_lines, 5);
-	CHECK_EQ(res.first_seq, 1);
-	CHECK_EQ(res.last_seq, 5);
-	CHECK_EQ(res.line, 0);
-	CHECK(res.file[0] == '\0');
+	CHECK_EQ_OUT(verify_one(path, &res), 0);
+	CHECK_OUT(res.is_ok);
+	CHECK_EQ_OUT(res.n_lines, 5);
+	CHECK_EQ_OUT(res.first_seq, 1);
+	CHECK_EQ_OUT(res.last_seq, 5);
+	CHECK_EQ_OUT(res.line, 0);
+	CHECK_OUT(res.file[0] == '\0');
+out:
+	chain_free(&c);
 }
 
 static void test_verify_accepts_chain_across_rotated_files(void)
 {
-	struct test_chain c;
+	struct test_chain c = {0};
 	struct audit_verify_result res;
 	char p[4][512];
 	const char *paths[4] = {p[0], p[1], p[2], p[3]};
 
 	/* Older files were deleted: the chain starts at seq 40 with a prev we cannot check. */
-	CHECK_EQ(chain_make(&c, 40, 9, 50), 0);
-	CHECK_EQ(file_write(test_path(p[0], sizeof(p[0]), "rot.log.2"), c.lines, 3, NULL, 0), 0);
-	CHECK_EQ(file_write(test_path(p[1], sizeof(p[1]), "rot.log.1"), c.lines + 3, 4, NULL, 0),
-	         0);
+	CHECK_EQ_OUT(chain_make(&c, 40, 9, 50), 0);
+	CHECK_EQ_OUT(file_write(test_path(p[0], sizeof(p[0]), "rot.log.2"), c.lines, 3, NULL, 0),
+	             0);
+	CHECK_EQ_OUT(
+	    file_write(test_path(p[1], sizeof(p[1]), "rot.log.1"), c.lines + 3, 4, NULL, 0), 0);
 	/* A file rotated before anything was written to it. */
-	CHECK_EQ(file_write(test_path(p[2], sizeof(p[2]), "rot.log.0"), NULL, 0, NULL, 0), 0);
-	CHECK_EQ(file_write(test_path(p[3], sizeof(p[3]), "rot.log"), c.lines + 7, 2, NULL, 0), 0);
+	CHECK_EQ_OUT(file_write(test_path(p[2], sizeof(p[2]), "rot.log.0"), NULL, 0, NULL, 0), 0);
+	CHECK_EQ_OUT(file_write(test_path(p[3], sizeof(p[3]), "rot.log"), c.lines + 7, 2, NULL, 0),
+	             0);
 	chain_free(&c);
-	CHECK_EQ(audit_verify_files(paths, 4, &res), 0);
-	CHECK(res.is_ok);
-	CHECK_EQ(res.n_lines, 9);
-	CHECK_EQ(res.first_seq, 40);
-	CHECK_EQ(res.last_seq, 48);
+	CHECK_EQ_OUT(audit_verify_files(paths, 4, &res), 0);
+	CHECK_OUT(res.is_ok);
+	CHECK_EQ_OUT(res.n_lines, 9);
+	CHECK_EQ_OUT(res.first_seq, 40);
+	CHECK_EQ_OUT(res.last_seq, 48);
 	/* The same files out of order break the chain at the first line of the misplaced file. */
 	paths[0] = p[1];
 	paths[1] = p[0];
-	CHECK_EQ(audit_verify_files(paths, 4, &res), 0);
-	CHECK(!res.is_ok);
-	CHECK(strcmp(res.file, p[0]) == 0);
-	CHECK_EQ(res.line, 1);
+	CHECK_EQ_OUT(audit_verify_files(paths, 4, &res), 0);
+	CHECK_OUT(!res.is_ok);
+	CHECK_OUT(strcmp(res.file, p[0]) == 0);
+	CHECK_EQ_OUT(res.line, 1);
+out:
+	chain_free(&c);
 }
 
 static void test_verify_detects_missing_line_at_file_boundary(void)
 {
-	struct test_chain c;
+	struct test_chain c = {0};
 	struct audit_verify_result res;
 	char p[2][512];
 	const char *paths[2] = {p[0], p[1]};
 
-	CHECK_EQ(chain_make(&c, 1, 6, 10), 0);
+	CHECK_EQ_OUT(chain_make(&c, 1, 6, 10), 0);
 	/* Line 4 (seq 4) went missing between the rotated file and the current one. */
-	CHECK_EQ(file_write(test_path(p[0], sizeof(p[0]), "gap.log.1"), c.lines, 3, NULL, 0), 0);
-	CHECK_EQ(file_write(test_path(p[1], sizeof(p[1]), "gap.log"), c.lines + 4, 2, NULL, 0), 0);
+	CHECK_EQ_OUT(file_write(test_path(p[0], sizeof(p[0]), "gap.log.1"), c.lines, 3, NULL, 0),
+	             0);
+	CHECK_EQ_OUT(file_write(test_path(p[1], sizeof(p[1]), "gap.log"), c.lines + 4, 2, NULL, 0),
+	             0);
 	chain_free(&c);
-	CHECK_EQ(audit_verify_files(paths, 2, &res), 0);
-	CHECK(!res.is_ok);
-	CHECK(strcmp(res.file, p[1]) == 0);
-	CHECK_EQ(res.line, 1);
-	CHECK(strstr(res.reason, "seq 5 follows seq 3") != NULL);
-	CHECK_EQ(res.n_lines, 3);
+	CHECK_EQ_OUT(audit_verify_files(paths, 2, &res), 0);
+	CHECK_OUT(!res.is_ok);
+	CHECK_OUT(strcmp(res.file, p[1]) == 0);
+	CHECK_EQ_OUT(res.line, 1);
+	CHECK_OUT(strstr(res.reason, "seq 5 follows seq 3") != NULL);
+	CHECK_EQ_OUT(res.n_lines, 3);
+out:
+	chain_free(&c);
 }
 
 static void test_verify_names_line_after_body_edit(void)
 {
-	struct test_chain c;
+	struct test_chain c = {0};
 	struct audit_verify_result res;
 	char path[512], *p;
 
-	CHECK_EQ(chain_make(&c, 1, 5, 10), 0);
+	CHECK_EQ_OUT(chain_make(&c, 1, 5, 10), 0);
 	/* One byte of line 3's data: line 3 still parses, so line 4's prev is what breaks. */
 	p = strstr(c.lines[2], "xxxx");
-	CHECK(p != NULL);
+	CHECK_OUT(p != NULL);
 	*p = 'y';
-	CHECK_EQ(file_write(test_path(path, sizeof(path), "edit.log"), c.lines, c.n, NULL, 0), 0);
+	CHECK_EQ_OUT(file_write(test_path(path, sizeof(path), "edit.log"), c.lines, c.n, NULL, 0),
+	             0);
 	chain_free(&c);
-	CHECK_EQ(verify_one(path, &res), 0);
-	CHECK(!res.is_ok);
-	CHECK(strcmp(res.file, path) == 0);
-	CHECK_EQ(res.line, 4);
-	CHECK(strcmp(res.reason, "prev hash does not match line 3") == 0);
-	CHECK_EQ(res.n_lines, 3);
+	CHECK_EQ_OUT(verify_one(path, &res), 0);
+	CHECK_OUT(!res.is_ok);
+	CHECK_OUT(strcmp(res.file, path) == 0);
+	CHECK_EQ_OUT(res.line, 4);
+	CHECK_OUT(strcmp(res.reason, "prev hash does not match line 3") == 0);
+	CHECK_EQ_OUT(res.n_lines, 3);
+out:
+	chain_free(&c);
 }
 
 static void test_verify_detects_every_single_byte_edit_of_a_middle_line(void)
 {
-	struct test_chain c;
+	struct test_chain c = {0};
 	struct audit_verify_result res;
 	char path[512], saved;
 	size_t i, len;
 
-	CHECK_EQ(chain_make(&c, 1, 5, 4), 0);
+	CHECK_EQ_OUT(chain_make(&c, 1, 5, 4), 0);
 	test_path(path, sizeof(path), "bytes.log");
 	len = strlen(c.lines[2]);
 	for (i = 0; i < len; i++) {
 		saved = c.lines[2][i];
 		c.lines[2][i] = saved == '7' ? '8' : '7';
-		CHECK_EQ(file_write(path, c.lines, c.n, NULL, 0), 0);
+		CHECK_EQ_OUT(file_write(path, c.lines, c.n, NULL, 0), 0);
 		c.lines[2][i] = saved;
-		CHECK_EQ(verify_one(path, &res), 0);
+		CHECK_EQ_OUT(verify_one(path, &res), 0);
 		if (res.is_ok || (res.line != 3 && res.line != 4)) {
 			fprintf(stderr, "byte %zu: ok %d line %llu\n", i, res.is_ok,
 			        (unsigned long long)res.line);
-			chain_free(&c);
-			CHECK(0);
+			CHECK_OUT(0);
 		}
 	}
+out:
 	chain_free(&c);
 }
 
 static void test_verify_names_edited_seq_and_prev(void)
 {
-	struct test_chain c;
+	struct test_chain c = {0};
 	struct audit_verify_result res;
 	char path[512], *p;
 
-	CHECK_EQ(chain_make(&c, 1, 5, 10), 0);
+	CHECK_EQ_OUT(chain_make(&c, 1, 5, 10), 0);
 	test_path(path, sizeof(path), "seqedit.log");
 	/* {"seq":3 -> {"seq":9: the line itself is the first to fail. */
 	c.lines[2][7] = '9';
-	CHECK_EQ(file_write(path, c.lines, c.n, NULL, 0), 0);
+	CHECK_EQ_OUT(file_write(path, c.lines, c.n, NULL, 0), 0);
 	c.lines[2][7] = '3';
-	CHECK_EQ(verify_one(path, &res), 0);
-	CHECK(!res.is_ok);
-	CHECK_EQ(res.line, 3);
-	CHECK(strstr(res.reason, "seq 9 follows seq 2") != NULL);
+	CHECK_EQ_OUT(verify_one(path, &res), 0);
+	CHECK_OUT(!res.is_ok);
+	CHECK_EQ_OUT(res.line, 3);
+	CHECK_OUT(strstr(res.reason, "seq 9 follows seq 2") != NULL);
 	/* One hex digit of line 3's prev. */
 	p = strstr(c.lines[2], "\"prev\":\"") + 8 + strlen(audit_hash_name(test_alg)) + 1;
 	*p = *p == '0' ? '1' : '0';
-	CHECK_EQ(file_write(path, c.lines, c.n, NULL, 0), 0);
+	CHECK_EQ_OUT(file_write(path, c.lines, c.n, NULL, 0), 0);
 	chain_free(&c);
-	CHECK_EQ(verify_one(path, &res), 0);
-	CHECK(!res.is_ok);
-	CHECK_EQ(res.line, 3);
-	CHECK(strcmp(res.reason, "prev hash does not match line 2") == 0);
+	CHECK_EQ_OUT(verify_one(path, &res), 0);
+	CHECK_OUT(!res.is_ok);
+	CHECK_EQ_OUT(res.line, 3);
+	CHECK_OUT(strcmp(res.reason, "prev hash does not match line 2") == 0);
+out:
+	chain_free(&c);
 }
 
 static void test_verify_names_line_after_deleted_line(void)
 {
-	struct test_chain c;
+	struct test_chain c = {0};
 	struct audit_verify_result res;
 	char path[512], *lines[4];
 
-	CHECK_EQ(chain_make(&c, 1, 5, 10), 0);
+	CHECK_EQ_OUT(chain_make(&c, 1, 5, 10), 0);
 	lines[0] = c.lines[0];
 	lines[1] = c.lines[1];
 	lines[2] = c.lines[3];
 	lines[3] = c.lines[4];
-	CHECK_EQ(file_write(test_path(path, sizeof(path), "del.log"), lines, 4, NULL, 0), 0);
+	CHECK_EQ_OUT(file_write(test_path(path, sizeof(path), "del.log"), lines, 4, NULL, 0), 0);
 	chain_free(&c);
-	CHECK_EQ(verify_one(path, &res), 0);
-	CHECK(!res.is_ok);
-	CHECK_EQ(res.line, 3);
-	CHECK(strstr(res.reason, "seq 4 follows seq 2") != NULL);
-	CHECK(strstr(res.reason, "missing") != NULL);
+	CHECK_EQ_OUT(verify_one(path, &res), 0);
+	CHECK_OUT(!res.is_ok);
+	CHECK_EQ_OUT(res.line, 3);
+	CHECK_OUT(strstr(res.reason, "seq 4 follows seq 2") != NULL);
+	CHECK_OUT(strstr(res.reason, "missing") != NULL);
+out:
+	chain_free(&c);
 }
 
 static void test_verify_names_first_of_swapped_lines(void)
 {
-	struct test_chain c;
+	struct test_chain c = {0};
 	struct audit_verify_result res;
 	char path[512], *tmp;
 
-	CHECK_EQ(chain_make(&c, 1, 5, 10), 0);
+	CHECK_EQ_OUT(chain_make(&c, 1, 5, 10), 0);
 	tmp = c.lines[1];
 	c.lines[1] = c.lines[2];
 	c.lines[2] = tmp;
-	CHECK_EQ(file_write(test_path(path, sizeof(path), "swap.log"), c.lines, c.n, NULL, 0), 0);
+	CHECK_EQ_OUT(file_write(test_path(path, sizeof(path), "swap.log"), c.lines, c.n, NULL, 0),
+	             0);
 	chain_free(&c);
-	CHECK_EQ(verify_one(path, &res), 0);
-	CHECK(!res.is_ok);
-	CHECK_EQ(res.line, 2);
-	CHECK(strstr(res.reason, "seq 3 follows seq 1") != NULL);
+	CHECK_EQ_OUT(verify_one(path, &res), 0);
+	CHECK_OUT(!res.is_ok);
+	CHECK_EQ_OUT(res.line, 2);
+	CHECK_OUT(strstr(res.reason, "seq 3 follows seq 1") != NULL);
+out:
+	chain_free(&c);
 }
 
 static void test_verify_names_truncated_tail(void)
 {
-	struct test_chain c;
+	struct test_chain c = {0};
 	struct audit_verify_result res;
 	char path[512];
 	int rc;
 
-	CHECK_EQ(chain_make(&c, 1, 5, 10), 0);
+	CHECK_EQ_OUT(chain_make(&c, 1, 5, 10), 0);
 	/* Lines 1-4 complete, then half of line 5 and no newline: a crash mid-write. */
 	rc = file_write(test_path(path, sizeof(path), "trunc.log"), c.lines, 4, c.lines[4],
 	                strlen(c.lines[4]) / 2);
 	chain_free(&c);
-	CHECK_EQ(rc, 0);
-	CHECK_EQ(verify_one(path, &res), 0);
-	CHECK(!res.is_ok);
-	CHECK_EQ(res.line, 5);
-	CHECK(strstr(res.reason, "truncated") != NULL);
-	CHECK_EQ(res.n_lines, 4);
+	CHECK_EQ_OUT(rc, 0);
+	CHECK_EQ_OUT(verify_one(path, &res), 0);
+	CHECK_OUT(!res.is_ok);
+	CHECK_EQ_OUT(res.line, 5);
+	CHECK_OUT(strstr(res.reason, "truncated") != NULL);
+	CHECK_EQ_OUT(res.n_lines, 4);
+out:
+	chain_free(&c);
 }
 
 static void test_verify_rejects_seq_1_with_nonzero_prev(void)
 {
-	struct test_chain c;
+	struct test_chain c = {0};
 	struct audit_verify_result res;
 	char path[512];
 
 	/* A chain that starts at seq 2 has a non-zero first prev; relabel its first line seq 1. */
-	CHECK_EQ(chain_make(&c, 2, 1, 10), 0);
+	CHECK_EQ_OUT(chain_make(&c, 2, 1, 10), 0);
 	c.lines[0][7] = '1';
-	CHECK_EQ(file_write(test_path(path, sizeof(path), "seq1.log"), c.lines, c.n, NULL, 0), 0);
+	CHECK_EQ_OUT(file_write(test_path(path, sizeof(path), "seq1.log"), c.lines, c.n, NULL, 0),
+	             0);
 	chain_free(&c);
-	CHECK_EQ(verify_one(path, &res), 0);
-	CHECK(!res.is_ok);
-	CHECK_EQ(res.line, 1);
-	CHECK(strstr(res.reason, "not zero") != NULL);
+	CHECK_EQ_OUT(verify_one(path, &res), 0);
+	CHECK_OUT(!res.is_ok);
+	CHECK_EQ_OUT(res.line, 1);
+	CHECK_OUT(strstr(res.reason, "not zero") != NULL);
+out:
+	chain_free(&c);
 }
 
 static void test_verify_rejects_lines_that_are_not_chain_objects(void)
@@ -397,12 +424,12 @@ static void test_verify_rejects_lines_that_are_not_chain_objects(void)
 	    "000000000000000\"}",
 	    "{\"seq\":2} trailing",
 	};
-	struct test_chain c;
+	struct test_chain c = {0};
 	struct audit_verify_result res;
 	char path[512], *lines[3];
 	size_t i;
 
-	CHECK_EQ(chain_make(&c, 1, 3, 10), 0);
+	CHECK_EQ_OUT(chain_make(&c, 1, 3, 10), 0);
 	test_path(path, sizeof(path), "bad.log");
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		lines[0] = c.lines[0];
@@ -411,24 +438,25 @@ static void test_verify_rejects_lines_that_are_not_chain_objects(void)
 		if (file_write(path, lines, 3, NULL, 0) != 0 || verify_one(path, &res) != 0 ||
 		    res.is_ok || res.line != 2) {
 			fprintf(stderr, "bad line %zu accepted or misplaced\n", i);
-			chain_free(&c);
-			CHECK(0);
+			CHECK_OUT(0);
 		}
 	}
 	chain_free(&c);
-	CHECK(strstr(res.reason, "not a JSON object") != NULL);
+	CHECK_OUT(strstr(res.reason, "not a JSON object") != NULL);
+out:
+	chain_free(&c);
 }
 
 static void test_verify_reads_lines_longer_than_any_buffer(void)
 {
-	struct test_chain c;
+	struct test_chain c = {0};
 	struct audit_verify_result res;
 	char path[512];
 
 	struct audit_verify_result edited;
 	int rc_edited, rc;
 
-	CHECK_EQ(chain_make(&c, 1, 3, 1 << 20), 0);
+	CHECK_EQ_OUT(chain_make(&c, 1, 3, 1 << 20), 0);
 	test_path(path, sizeof(path), "long.log");
 	c.lines[1][100000] = 'y';
 	rc_edited = file_write(path, c.lines, c.n, NULL, 0);
@@ -439,30 +467,35 @@ static void test_verify_reads_lines_longer_than_any_buffer(void)
 	if (rc == 0)
 		rc = verify_one(path, &res);
 	chain_free(&c);
-	CHECK_EQ(rc_edited, 0);
-	CHECK(!edited.is_ok);
-	CHECK_EQ(edited.line, 3);
-	CHECK_EQ(rc, 0);
-	CHECK(res.is_ok);
-	CHECK_EQ(res.n_lines, 3);
+	CHECK_EQ_OUT(rc_edited, 0);
+	CHECK_OUT(!edited.is_ok);
+	CHECK_EQ_OUT(edited.line, 3);
+	CHECK_EQ_OUT(rc, 0);
+	CHECK_OUT(res.is_ok);
+	CHECK_EQ_OUT(res.n_lines, 3);
+out:
+	chain_free(&c);
 }
 
 static void test_verify_reports_unreadable_file(void)
 {
-	struct test_chain c;
+	struct test_chain c = {0};
 	struct audit_verify_result res;
 	char p[2][512];
 	const char *paths[2] = {p[0], p[1]};
 
-	CHECK_EQ(chain_make(&c, 1, 2, 10), 0);
-	CHECK_EQ(file_write(test_path(p[0], sizeof(p[0]), "here.log"), c.lines, c.n, NULL, 0), 0);
+	CHECK_EQ_OUT(chain_make(&c, 1, 2, 10), 0);
+	CHECK_EQ_OUT(file_write(test_path(p[0], sizeof(p[0]), "here.log"), c.lines, c.n, NULL, 0),
+	             0);
 	chain_free(&c);
 	test_path(p[1], sizeof(p[1]), "absent.log");
-	CHECK_EQ(audit_verify_files(paths, 2, &res), COFFER_ERR_IO);
-	CHECK(!res.is_ok);
-	CHECK(strcmp(res.file, p[1]) == 0);
-	CHECK(res.reason[0] != '\0');
-	CHECK_EQ(audit_verify_files(paths, 0, &res), COFFER_ERR_INVALID);
+	CHECK_EQ_OUT(audit_verify_files(paths, 2, &res), COFFER_ERR_IO);
+	CHECK_OUT(!res.is_ok);
+	CHECK_OUT(strcmp(res.file, p[1]) == 0);
+	CHECK_OUT(res.reason[0] != '\0');
+	CHECK_EQ_OUT(audit_verify_files(paths, 0, &res), COFFER_ERR_INVALID);
+out:
+	chain_free(&c);
 }
 
 static void test_verify_accepts_empty_file(void)
@@ -478,7 +511,7 @@ static void test_verify_accepts_empty_file(void)
 
 static void test_chain_tail_returns_last_complete_line(void)
 {
-	struct test_chain c;
+	struct test_chain c = {0};
 	enum audit_hash_alg alg = 0;
 	uint8_t hash[AUDIT_HASH_LEN];
 	uint64_t seq = 0;
@@ -486,27 +519,29 @@ static void test_chain_tail_returns_last_complete_line(void)
 	int rc;
 
 	/* Lines longer than the backwards-reading chunk, so the search crosses chunks. */
-	CHECK_EQ(chain_make(&c, 7, 4, 10000), 0);
+	CHECK_EQ_OUT(chain_make(&c, 7, 4, 10000), 0);
 	test_path(path, sizeof(path), "tail.log");
-	CHECK_EQ(file_write(path, c.lines, 4, NULL, 0), 0);
-	CHECK_EQ(audit_chain_tail(path, &seq, &alg, hash), 0);
-	CHECK_EQ(seq, 10);
-	CHECK(memcmp(hash, c.hashes[3], AUDIT_HASH_LEN) == 0);
+	CHECK_EQ_OUT(file_write(path, c.lines, 4, NULL, 0), 0);
+	CHECK_EQ_OUT(audit_chain_tail(path, &seq, &alg, hash), 0);
+	CHECK_EQ_OUT(seq, 10);
+	CHECK_OUT(memcmp(hash, c.hashes[3], AUDIT_HASH_LEN) == 0);
 	/* A partial line after the last newline is not part of the chain yet. */
-	CHECK_EQ(file_write(path, c.lines, 3, c.lines[3], 5000), 0);
-	CHECK_EQ(audit_chain_tail(path, &seq, &alg, hash), 0);
-	CHECK_EQ(seq, 9);
-	CHECK(memcmp(hash, c.hashes[2], AUDIT_HASH_LEN) == 0);
+	CHECK_EQ_OUT(file_write(path, c.lines, 3, c.lines[3], 5000), 0);
+	CHECK_EQ_OUT(audit_chain_tail(path, &seq, &alg, hash), 0);
+	CHECK_EQ_OUT(seq, 9);
+	CHECK_OUT(memcmp(hash, c.hashes[2], AUDIT_HASH_LEN) == 0);
 	/* A single line: no newline before it. */
-	CHECK_EQ(file_write(path, c.lines, 1, NULL, 0), 0);
-	CHECK_EQ(audit_chain_tail(path, &seq, &alg, hash), 0);
-	CHECK_EQ(seq, 7);
-	CHECK(memcmp(hash, c.hashes[0], AUDIT_HASH_LEN) == 0);
+	CHECK_EQ_OUT(file_write(path, c.lines, 1, NULL, 0), 0);
+	CHECK_EQ_OUT(audit_chain_tail(path, &seq, &alg, hash), 0);
+	CHECK_EQ_OUT(seq, 7);
+	CHECK_OUT(memcmp(hash, c.hashes[0], AUDIT_HASH_LEN) == 0);
 	/* Only a partial line. */
 	rc = file_write(path, NULL, 0, c.lines[0], 100);
 	chain_free(&c);
-	CHECK_EQ(rc, 0);
-	CHECK_EQ(audit_chain_tail(path, &seq, &alg, hash), COFFER_ERR_NOT_FOUND);
+	CHECK_EQ_OUT(rc, 0);
+	CHECK_EQ_OUT(audit_chain_tail(path, &seq, &alg, hash), COFFER_ERR_NOT_FOUND);
+out:
+	chain_free(&c);
 }
 
 static void test_chain_tail_of_empty_or_missing_file_is_not_found(void)
@@ -549,6 +584,7 @@ struct test_slog {
 	uint8_t prev[AUDIT_HASH_LEN];
 };
 
+/* Safe on a zeroed log, and a second time (n goes back to 0). */
 static void slog_free(struct test_slog *l)
 {
 	for (size_t i = 0; i < l->n; i++)
@@ -644,72 +680,80 @@ static void test_signed_log_verifies_and_is_closed(void)
 {
 	struct audit_verify_opts o = {.public_key = test_pk};
 	struct audit_verify_result res;
-	struct test_slog l;
+	struct test_slog l = {0};
 	char path[512];
 
-	CHECK_EQ(slog_make(&l, 1, test_sk), 0);
-	CHECK_EQ(file_write(test_path(path, sizeof(path), "s-ok.log"), l.lines, l.n, NULL, 0), 0);
+	CHECK_EQ_OUT(slog_make(&l, 1, test_sk), 0);
+	CHECK_EQ_OUT(file_write(test_path(path, sizeof(path), "s-ok.log"), l.lines, l.n, NULL, 0),
+	             0);
 	slog_free(&l);
-	CHECK_EQ(verify_signed(path, &o, &res), 0);
-	CHECK(res.is_ok);
-	CHECK_EQ(res.n_lines, 8);
-	CHECK_EQ(res.n_checkpoints, 3);
-	CHECK_EQ(res.signed_seq, 8);
-	CHECK_EQ(res.unsigned_lines, 0);
-	CHECK(res.is_closed);
-	CHECK_EQ(res.n_warnings, 0);
+	CHECK_EQ_OUT(verify_signed(path, &o, &res), 0);
+	CHECK_OUT(res.is_ok);
+	CHECK_EQ_OUT(res.n_lines, 8);
+	CHECK_EQ_OUT(res.n_checkpoints, 3);
+	CHECK_EQ_OUT(res.signed_seq, 8);
+	CHECK_EQ_OUT(res.unsigned_lines, 0);
+	CHECK_OUT(res.is_closed);
+	CHECK_EQ_OUT(res.n_warnings, 0);
 	/* The chain alone also passes (the old entry point). */
-	CHECK_EQ(verify_one(path, &res), 0);
-	CHECK(res.is_ok);
+	CHECK_EQ_OUT(verify_one(path, &res), 0);
+	CHECK_OUT(res.is_ok);
+out:
+	slog_free(&l);
 }
 
 static void test_signed_rebuilt_chain_is_refused(void)
 {
 	struct audit_verify_opts o = {.public_key = test_pk};
 	struct audit_verify_result res;
-	struct test_slog l;
+	struct test_slog l = {0};
 	char path[512];
 
 	/* Line 3 deleted, every later seq and prev recomputed: the chain is whole again... */
-	CHECK_EQ(slog_make(&l, 1, test_sk), 0);
+	CHECK_EQ_OUT(slog_make(&l, 1, test_sk), 0);
 	slog_delete(&l, 2);
 	slog_rechain(&l, 2, 1);
-	CHECK_EQ(file_write(test_path(path, sizeof(path), "s-forged.log"), l.lines, l.n, NULL, 0),
-	         0);
+	CHECK_EQ_OUT(
+	    file_write(test_path(path, sizeof(path), "s-forged.log"), l.lines, l.n, NULL, 0), 0);
 	slog_free(&l);
-	CHECK_EQ(verify_one(path, &res), 0);
-	CHECK(res.is_ok);
+	CHECK_EQ_OUT(verify_one(path, &res), 0);
+	CHECK_OUT(res.is_ok);
 	/* ...but the next checkpoint's signature covers the old head. */
-	CHECK_EQ(verify_signed(path, &o, &res), 0);
-	CHECK(!res.is_ok);
-	CHECK_EQ(res.line, 4);
-	CHECK(strstr(res.reason, "periodic checkpoint's signature does not verify") != NULL);
+	CHECK_EQ_OUT(verify_signed(path, &o, &res), 0);
+	CHECK_OUT(!res.is_ok);
+	CHECK_EQ_OUT(res.line, 4);
+	CHECK_OUT(strstr(res.reason, "periodic checkpoint's signature does not verify") != NULL);
+out:
+	slog_free(&l);
 }
 
 static void test_signed_head_cut_is_refused(void)
 {
 	struct audit_verify_opts o = {.public_key = test_pk};
 	struct audit_verify_result res;
-	struct test_slog l;
+	struct test_slog l = {0};
 	char path[512];
 
-	CHECK_EQ(slog_make(&l, 1, test_sk), 0);
+	CHECK_EQ_OUT(slog_make(&l, 1, test_sk), 0);
 	slog_delete(&l, 0);
 	slog_delete(&l, 0);
-	CHECK_EQ(file_write(test_path(path, sizeof(path), "s-head.log"), l.lines, l.n, NULL, 0), 0);
-	CHECK_EQ(verify_signed(path, &o, &res), 0);
-	CHECK(!res.is_ok);
-	CHECK_EQ(res.line, 1);
-	CHECK(strstr(res.reason, "first line is not a signed header") != NULL);
+	CHECK_EQ_OUT(file_write(test_path(path, sizeof(path), "s-head.log"), l.lines, l.n, NULL, 0),
+	             0);
+	CHECK_EQ_OUT(verify_signed(path, &o, &res), 0);
+	CHECK_OUT(!res.is_ok);
+	CHECK_EQ_OUT(res.line, 1);
+	CHECK_OUT(strstr(res.reason, "first line is not a signed header") != NULL);
 	/* Not even from a checkpoint: only a header starts a file. */
 	slog_delete(&l, 0);
 	slog_delete(&l, 0);
-	CHECK(strstr(l.lines[0], "\"kind\":\"periodic\"") != NULL);
-	CHECK_EQ(file_write(path, l.lines, l.n, NULL, 0), 0);
+	CHECK_OUT(strstr(l.lines[0], "\"kind\":\"periodic\"") != NULL);
+	CHECK_EQ_OUT(file_write(path, l.lines, l.n, NULL, 0), 0);
 	slog_free(&l);
-	CHECK_EQ(verify_signed(path, &o, &res), 0);
-	CHECK(!res.is_ok);
-	CHECK_EQ(res.line, 1);
+	CHECK_EQ_OUT(verify_signed(path, &o, &res), 0);
+	CHECK_OUT(!res.is_ok);
+	CHECK_EQ_OUT(res.line, 1);
+out:
+	slog_free(&l);
 }
 
 static void test_signed_other_key_or_edited_checkpoint_is_refused(void)
@@ -717,105 +761,114 @@ static void test_signed_other_key_or_edited_checkpoint_is_refused(void)
 	uint8_t pk2[AUDIT_PK_LEN], sk2[AUDIT_SK_LEN];
 	struct audit_verify_opts o = {.public_key = pk2};
 	struct audit_verify_result res;
-	struct test_slog l;
+	struct test_slog l = {0};
 	char path[512], *p;
 
 	crypto_sign_keypair(pk2, sk2);
-	CHECK_EQ(slog_make(&l, 1, test_sk), 0);
-	CHECK_EQ(file_write(test_path(path, sizeof(path), "s-key.log"), l.lines, l.n, NULL, 0), 0);
-	CHECK_EQ(verify_signed(path, &o, &res), 0);
-	CHECK(!res.is_ok);
-	CHECK_EQ(res.line, 1);
+	CHECK_EQ_OUT(slog_make(&l, 1, test_sk), 0);
+	CHECK_EQ_OUT(file_write(test_path(path, sizeof(path), "s-key.log"), l.lines, l.n, NULL, 0),
+	             0);
+	CHECK_EQ_OUT(verify_signed(path, &o, &res), 0);
+	CHECK_OUT(!res.is_ok);
+	CHECK_EQ_OUT(res.line, 1);
 	/* The right key, a checkpoint's signed time edited and the chain rebuilt after it. */
 	o.public_key = test_pk;
 	p = strstr(l.lines[4], "12:00:00");
 	p[1] = '3';
 	slog_rechain(&l, 5, 1);
-	CHECK_EQ(file_write(path, l.lines, l.n, NULL, 0), 0);
+	CHECK_EQ_OUT(file_write(path, l.lines, l.n, NULL, 0), 0);
 	slog_free(&l);
-	CHECK_EQ(verify_signed(path, &o, &res), 0);
-	CHECK(!res.is_ok);
-	CHECK_EQ(res.line, 5);
+	CHECK_EQ_OUT(verify_signed(path, &o, &res), 0);
+	CHECK_OUT(!res.is_ok);
+	CHECK_EQ_OUT(res.line, 5);
+out:
+	slog_free(&l);
 }
 
 static void test_signed_tail_is_warned_offline_and_refused_with_the_head(void)
 {
 	struct audit_verify_opts o = {.public_key = test_pk};
 	struct audit_verify_result res;
-	struct test_slog l;
+	struct test_slog l = {0};
 	uint8_t head[AUDIT_HASH_LEN];
 	char path[512];
 
-	CHECK_EQ(slog_make(&l, 1, test_sk), 0);
+	CHECK_EQ_OUT(slog_make(&l, 1, test_sk), 0);
 	audit_line_hash(test_alg, l.lines[7], strlen(l.lines[7]), head);
 	/* The shutdown checkpoint and a line cut: two unsigned lines are left, a warning. */
-	CHECK_EQ(file_write(test_path(path, sizeof(path), "s-tail.log"), l.lines, 7, NULL, 0), 0);
-	CHECK_EQ(verify_signed(path, &o, &res), 0);
-	CHECK(res.is_ok);
-	CHECK_EQ(res.unsigned_lines, 2);
-	CHECK_EQ(res.signed_seq, 5);
-	CHECK_EQ(res.n_warnings, 1);
-	CHECK(strstr(res.warnings[0], "last 2 lines (after seq 5)") != NULL);
+	CHECK_EQ_OUT(file_write(test_path(path, sizeof(path), "s-tail.log"), l.lines, 7, NULL, 0),
+	             0);
+	CHECK_EQ_OUT(verify_signed(path, &o, &res), 0);
+	CHECK_OUT(res.is_ok);
+	CHECK_EQ_OUT(res.unsigned_lines, 2);
+	CHECK_EQ_OUT(res.signed_seq, 5);
+	CHECK_EQ_OUT(res.n_warnings, 1);
+	CHECK_OUT(strstr(res.warnings[0], "last 2 lines (after seq 5)") != NULL);
 	/* Cut at the periodic checkpoint: ends signed, but not closed. */
-	CHECK_EQ(file_write(path, l.lines, 5, NULL, 0), 0);
-	CHECK_EQ(verify_signed(path, &o, &res), 0);
-	CHECK(res.is_ok);
-	CHECK(!res.is_closed);
-	CHECK_EQ(res.n_warnings, 1);
-	CHECK(strstr(res.warnings[0], "periodic checkpoint (seq 5)") != NULL);
+	CHECK_EQ_OUT(file_write(path, l.lines, 5, NULL, 0), 0);
+	CHECK_EQ_OUT(verify_signed(path, &o, &res), 0);
+	CHECK_OUT(res.is_ok);
+	CHECK_OUT(!res.is_closed);
+	CHECK_EQ_OUT(res.n_warnings, 1);
+	CHECK_OUT(strstr(res.warnings[0], "periodic checkpoint (seq 5)") != NULL);
 	/* With the head the server recorded (the shutdown checkpoint, seq 8): refused. */
 	o.has_head = true;
 	o.head_seq = 8;
 	o.head_alg = test_alg;
 	memcpy(o.head_hash, head, sizeof(head));
-	CHECK_EQ(verify_signed(path, &o, &res), 0);
-	CHECK(!res.is_ok);
-	CHECK(strstr(res.reason, "ends at seq 5, before the head the server recorded (seq 8)") !=
-	      NULL);
+	CHECK_EQ_OUT(verify_signed(path, &o, &res), 0);
+	CHECK_OUT(!res.is_ok);
+	CHECK_OUT(strstr(res.reason,
+	                 "ends at seq 5, before the head the server recorded (seq 8)") != NULL);
 	/* The whole log reaches it; a different line at the head's seq does not. */
-	CHECK_EQ(file_write(path, l.lines, l.n, NULL, 0), 0);
-	CHECK_EQ(verify_signed(path, &o, &res), 0);
-	CHECK(res.is_ok);
-	CHECK_EQ(res.n_warnings, 0);
+	CHECK_EQ_OUT(file_write(path, l.lines, l.n, NULL, 0), 0);
+	CHECK_EQ_OUT(verify_signed(path, &o, &res), 0);
+	CHECK_OUT(res.is_ok);
+	CHECK_EQ_OUT(res.n_warnings, 0);
 	o.head_hash[0] ^= 1;
-	CHECK_EQ(verify_signed(path, &o, &res), 0);
+	CHECK_EQ_OUT(verify_signed(path, &o, &res), 0);
 	slog_free(&l);
-	CHECK(!res.is_ok);
-	CHECK_EQ(res.line, 8);
+	CHECK_OUT(!res.is_ok);
+	CHECK_EQ_OUT(res.line, 8);
+out:
+	slog_free(&l);
 }
 
 static void test_signed_files_continue_across_rotation(void)
 {
 	struct audit_verify_opts o = {.public_key = test_pk};
 	struct audit_verify_result res;
-	struct test_slog a, b;
+	struct test_slog a = {0}, b = {0};
 	char p1[512], p2[512];
 	const char *paths[2] = {p1, p2};
 
-	CHECK_EQ(slog_make(&a, 1, test_sk), 0);
+	CHECK_EQ_OUT(slog_make(&a, 1, test_sk), 0);
 	/* The second file's header continues the first file's last line. */
-	memset(&b, 0, sizeof(b));
 	b.seq = a.seq;
 	memcpy(b.prev, a.prev, sizeof(b.prev));
-	CHECK_EQ(slog_add(&b, AUDIT_CKPT_HEADER, test_sk), 0);
-	CHECK_EQ(slog_add(&b, NULL, NULL), 0);
-	CHECK_EQ(slog_add(&b, AUDIT_CKPT_SHUTDOWN, test_sk), 0);
-	CHECK_EQ(file_write(test_path(p1, sizeof(p1), "s-rot.log.1"), a.lines, a.n, NULL, 0), 0);
-	CHECK_EQ(file_write(test_path(p2, sizeof(p2), "s-rot.log"), b.lines, b.n, NULL, 0), 0);
-	CHECK_EQ(audit_verify_files_signed(paths, 2, &o, &res), 0);
-	CHECK(res.is_ok);
-	CHECK_EQ(res.n_lines, 11);
-	CHECK_EQ(res.n_checkpoints, 5);
+	CHECK_EQ_OUT(slog_add(&b, AUDIT_CKPT_HEADER, test_sk), 0);
+	CHECK_EQ_OUT(slog_add(&b, NULL, NULL), 0);
+	CHECK_EQ_OUT(slog_add(&b, AUDIT_CKPT_SHUTDOWN, test_sk), 0);
+	CHECK_EQ_OUT(file_write(test_path(p1, sizeof(p1), "s-rot.log.1"), a.lines, a.n, NULL, 0),
+	             0);
+	CHECK_EQ_OUT(file_write(test_path(p2, sizeof(p2), "s-rot.log"), b.lines, b.n, NULL, 0), 0);
+	CHECK_EQ_OUT(audit_verify_files_signed(paths, 2, &o, &res), 0);
+	CHECK_OUT(res.is_ok);
+	CHECK_EQ_OUT(res.n_lines, 11);
+	CHECK_EQ_OUT(res.n_checkpoints, 5);
 	/* The newer file alone verifies (older files may be deleted)... */
-	CHECK_EQ(audit_verify_files_signed(paths + 1, 1, &o, &res), 0);
-	CHECK(res.is_ok);
+	CHECK_EQ_OUT(audit_verify_files_signed(paths + 1, 1, &o, &res), 0);
+	CHECK_OUT(res.is_ok);
 	/* ...out of order they do not. */
 	paths[0] = p2;
 	paths[1] = p1;
-	CHECK_EQ(audit_verify_files_signed(paths, 2, &o, &res), 0);
+	CHECK_EQ_OUT(audit_verify_files_signed(paths, 2, &o, &res), 0);
 	slog_free(&a);
 	slog_free(&b);
-	CHECK(!res.is_ok);
+	CHECK_OUT(!res.is_ok);
+out:
+	slog_free(&b);
+	slog_free(&a);
 }
 
 static void test_ckpt_message_and_key_text(void)
@@ -854,51 +907,53 @@ static void test_verify_refuses_a_chain_that_changes_its_hash(void)
 	                    mine = test_alg;
 	struct audit_verify_opts o = {.public_key = test_pk};
 	struct audit_verify_result res;
-	struct test_slog l;
+	struct test_slog l = {0};
 	char path[512];
 
-	CHECK_EQ(slog_make(&l, 1, test_sk), 0);
+	CHECK_EQ_OUT(slog_make(&l, 1, test_sk), 0);
 	test_alg = other;
 	slog_rechain(&l, 3, 1);
 	test_alg = mine;
-	CHECK_EQ(file_write(test_path(path, sizeof(path), "s-switch.log"), l.lines, l.n, NULL, 0),
-	         0);
-	CHECK_EQ(verify_one(path, &res), 0);
-	CHECK(!res.is_ok);
-	CHECK_EQ(res.line, 4);
-	CHECK(strstr(res.reason, "a chain never changes its hash function") != NULL);
+	CHECK_EQ_OUT(
+	    file_write(test_path(path, sizeof(path), "s-switch.log"), l.lines, l.n, NULL, 0), 0);
+	CHECK_EQ_OUT(verify_one(path, &res), 0);
+	CHECK_OUT(!res.is_ok);
+	CHECK_EQ_OUT(res.line, 4);
+	CHECK_OUT(strstr(res.reason, "a chain never changes its hash function") != NULL);
 	slog_free(&l);
 	/* The head's function must be the chain's. */
-	CHECK_EQ(slog_make(&l, 1, test_sk), 0);
-	CHECK_EQ(file_write(path, l.lines, l.n, NULL, 0), 0);
+	CHECK_EQ_OUT(slog_make(&l, 1, test_sk), 0);
+	CHECK_EQ_OUT(file_write(path, l.lines, l.n, NULL, 0), 0);
 	o.has_head = true;
 	o.head_seq = 8;
 	o.head_alg = mine;
 	audit_line_hash(mine, l.lines[7], strlen(l.lines[7]), o.head_hash);
-	CHECK_EQ(verify_signed(path, &o, &res), 0);
-	CHECK(res.is_ok);
+	CHECK_EQ_OUT(verify_signed(path, &o, &res), 0);
+	CHECK_OUT(res.is_ok);
 	o.head_alg = other;
-	CHECK_EQ(verify_signed(path, &o, &res), 0);
-	CHECK(!res.is_ok);
-	CHECK_EQ(res.line, 8);
+	CHECK_EQ_OUT(verify_signed(path, &o, &res), 0);
+	CHECK_OUT(!res.is_ok);
+	CHECK_EQ_OUT(res.line, 8);
+out:
 	slog_free(&l);
 }
 
 /* The tail names the chain's function, as its last line's prev does. */
 static void test_chain_tail_names_the_chains_hash(void)
 {
-	struct test_chain c;
+	struct test_chain c = {0};
 	uint8_t hash[AUDIT_HASH_LEN];
 	enum audit_hash_alg alg = 0;
 	uint64_t seq = 0;
 	char path[512];
 
-	CHECK_EQ(chain_make(&c, 1, 3, 10), 0);
-	CHECK_EQ(file_write(test_path(path, sizeof(path), "tail-alg.log"), c.lines, c.n, NULL, 0),
-	         0);
-	CHECK_EQ(audit_chain_tail(path, &seq, &alg, hash), 0);
-	CHECK_EQ(alg, test_alg);
-	CHECK(memcmp(hash, c.hashes[2], AUDIT_HASH_LEN) == 0);
+	CHECK_EQ_OUT(chain_make(&c, 1, 3, 10), 0);
+	CHECK_EQ_OUT(
+	    file_write(test_path(path, sizeof(path), "tail-alg.log"), c.lines, c.n, NULL, 0), 0);
+	CHECK_EQ_OUT(audit_chain_tail(path, &seq, &alg, hash), 0);
+	CHECK_EQ_OUT(alg, test_alg);
+	CHECK_OUT(memcmp(hash, c.hashes[2], AUDIT_HASH_LEN) == 0);
+out:
 	chain_free(&c);
 }
 
