@@ -68,34 +68,35 @@ static int parse_replaced(const char *from, const char *to, char *err, size_t er
 
 static void test_example_config_parses_with_its_values(void)
 {
-	struct agent_config cfg;
+	struct agent_config cfg = {0};
 	char text[4096], err[AGENT_ERR_LEN] = "";
 
 	snprintf(text, sizeof(text), BASE_FMT, tpl_path, "", "");
-	CHECK_EQ(agent_config_parse(text, &cfg, err, sizeof(err)), 0);
-	CHECK(strcmp(cfg.address, "http://127.0.0.1:8200") == 0);
-	CHECK(cfg.ca_cert == NULL);
-	CHECK_EQ(cfg.timeout_s, 10);
-	CHECK_EQ(cfg.auth_method, AGENT_AUTH_TOKEN_FILE);
-	CHECK_EQ(cfg.uid, 1000);
-	CHECK_EQ(cfg.mode, 0400);
-	CHECK_EQ(cfg.n_secrets, 3);
-	CHECK_EQ(cfg.secrets[0].format, AGENT_FORMAT_ENV);
-	CHECK_EQ(cfg.secrets[0].mode, 0400);
-	CHECK_EQ(cfg.secrets[1].format, AGENT_FORMAT_RAW);
-	CHECK_EQ(cfg.secrets[1].mode, 0440);
-	CHECK(strcmp(cfg.secrets[1].key, "token") == 0);
-	CHECK_EQ(cfg.secrets[2].format, AGENT_FORMAT_TEMPLATE);
-	CHECK(cfg.secrets[2].tpl != NULL);
-	CHECK_EQ(cfg.mode_run, AGENT_MODE_SIDECAR);
-	CHECK_EQ(cfg.poll_interval_s, 300);
-	CHECK_EQ(cfg.notify_signal, 1);
-	CHECK(strcmp(cfg.ready_file, ".ready") == 0);
-	CHECK(!cfg.require_landlock); /* off unless asked for */
+	CHECK_EQ_OUT(agent_config_parse(text, &cfg, err, sizeof(err)), 0);
+	CHECK_OUT(strcmp(cfg.address, "http://127.0.0.1:8200") == 0);
+	CHECK_OUT(cfg.ca_cert == NULL);
+	CHECK_EQ_OUT(cfg.timeout_s, 10);
+	CHECK_EQ_OUT(cfg.auth_method, AGENT_AUTH_TOKEN_FILE);
+	CHECK_EQ_OUT(cfg.uid, 1000);
+	CHECK_EQ_OUT(cfg.mode, 0400);
+	CHECK_EQ_OUT(cfg.n_secrets, 3);
+	CHECK_EQ_OUT(cfg.secrets[0].format, AGENT_FORMAT_ENV);
+	CHECK_EQ_OUT(cfg.secrets[0].mode, 0400);
+	CHECK_EQ_OUT(cfg.secrets[1].format, AGENT_FORMAT_RAW);
+	CHECK_EQ_OUT(cfg.secrets[1].mode, 0440);
+	CHECK_OUT(strcmp(cfg.secrets[1].key, "token") == 0);
+	CHECK_EQ_OUT(cfg.secrets[2].format, AGENT_FORMAT_TEMPLATE);
+	CHECK_OUT(cfg.secrets[2].tpl != NULL);
+	CHECK_EQ_OUT(cfg.mode_run, AGENT_MODE_SIDECAR);
+	CHECK_EQ_OUT(cfg.poll_interval_s, 300);
+	CHECK_EQ_OUT(cfg.notify_signal, 1);
+	CHECK_OUT(strcmp(cfg.ready_file, ".ready") == 0);
+	CHECK_OUT(!cfg.require_landlock); /* off unless asked for */
 	agent_config_free(&cfg);
 	snprintf(text, sizeof(text), BASE_FMT, tpl_path, "", ", \"require_landlock\": true");
-	CHECK_EQ(agent_config_parse(text, &cfg, err, sizeof(err)), 0);
-	CHECK(cfg.require_landlock);
+	CHECK_EQ_OUT(agent_config_parse(text, &cfg, err, sizeof(err)), 0);
+	CHECK_OUT(cfg.require_landlock);
+out:
 	agent_config_free(&cfg);
 }
 
@@ -226,30 +227,32 @@ static void test_template_errors_stop_the_config(void)
 	FILE *f;
 
 	f = fopen(tpl_path, "w");
-	CHECK(f != NULL);
+	CHECK_OUT(f != NULL);
 	fputs("user={{ db.user }}\npass={{ nosuch.password }}\n", f);
 	fclose(f);
-	CHECK_EQ(parse_with("", "", err, sizeof(err)), COFFER_ERR_CONFIG);
-	CHECK(strstr(err, "secrets[2].template: ") == err);
-	CHECK(strstr(err, "line 2: no secret named \"nosuch\"") != NULL);
+	CHECK_EQ_OUT(parse_with("", "", err, sizeof(err)), COFFER_ERR_CONFIG);
+	CHECK_OUT(strstr(err, "secrets[2].template: ") == err);
+	CHECK_OUT(strstr(err, "line 2: no secret named \"nosuch\"") != NULL);
 	f = fopen(tpl_path, "w");
-	CHECK(f != NULL);
+	CHECK_OUT(f != NULL);
 	fputs("{{ db.user | rot13 }}", f);
 	fclose(f);
-	CHECK_EQ(parse_with("", "", err, sizeof(err)), COFFER_ERR_CONFIG);
-	CHECK(strstr(err, "unknown filter \"rot13\"") != NULL);
+	CHECK_EQ_OUT(parse_with("", "", err, sizeof(err)), COFFER_ERR_CONFIG);
+	CHECK_OUT(strstr(err, "unknown filter \"rot13\"") != NULL);
 	f = fopen(tpl_path, "w");
-	CHECK(f != NULL);
+	CHECK_OUT(f != NULL);
 	fputs("{{ db.user ", f);
 	fclose(f);
-	CHECK_EQ(parse_with("", "", err, sizeof(err)), COFFER_ERR_CONFIG);
-	CHECK(strstr(err, "{{ without }}") != NULL);
+	CHECK_EQ_OUT(parse_with("", "", err, sizeof(err)), COFFER_ERR_CONFIG);
+	CHECK_OUT(strstr(err, "{{ without }}") != NULL);
 	/* the template itself is a secret: a reference to it from another template is refused */
 	f = fopen(tpl_path, "w");
-	CHECK(f != NULL);
+	CHECK_OUT(f != NULL);
 	fputs("{{ cfg.x }}", f);
 	fclose(f);
-	CHECK_EQ(parse_with("", "", err, sizeof(err)), COFFER_ERR_CONFIG);
+	CHECK_EQ_OUT(parse_with("", "", err, sizeof(err)), COFFER_ERR_CONFIG);
+out:
+	/* The other tests parse the base config: put its template back, whatever failed above. */
 	f = fopen(tpl_path, "w");
 	CHECK(f != NULL);
 	fputs("ok {{ db.user }}", f);
@@ -258,28 +261,31 @@ static void test_template_errors_stop_the_config(void)
 
 static void test_malformed_json_is_an_error_with_a_position(void)
 {
-	struct agent_config cfg;
+	struct agent_config cfg = {0};
 	char err[AGENT_ERR_LEN];
 
-	CHECK_EQ(agent_config_parse("{\"server\": ", &cfg, err, sizeof(err)), COFFER_ERR_CONFIG);
-	CHECK(strncmp(err, "line 1", 6) == 0);
+	CHECK_EQ_OUT(agent_config_parse("{\"server\": ", &cfg, err, sizeof(err)),
+	             COFFER_ERR_CONFIG);
+	CHECK_OUT(strncmp(err, "line 1", 6) == 0);
 	agent_config_free(&cfg);
-	CHECK_EQ(agent_config_parse("{\"a\":1, \"a\":2}", &cfg, err, sizeof(err)),
-	         COFFER_ERR_CONFIG);
+	CHECK_EQ_OUT(agent_config_parse("{\"a\":1, \"a\":2}", &cfg, err, sizeof(err)),
+	             COFFER_ERR_CONFIG);
+out:
 	agent_config_free(&cfg);
 }
 
 static void test_the_deploy_example_is_valid_but_for_its_template_file(void)
 {
-	struct agent_config cfg;
+	struct agent_config cfg = {0};
 	char path[512], err[AGENT_ERR_LEN];
 	const char *slash = strrchr(__FILE__, '/');
 
 	/* tests/unit/test_agent_config.c -> deploy/examples/agent.json */
 	snprintf(path, sizeof(path), "%.*s/../../deploy/examples/agent.json",
 	         (int)(slash - __FILE__), __FILE__);
-	CHECK_EQ(agent_config_load(path, &cfg, err, sizeof(err)), COFFER_ERR_CONFIG);
-	CHECK(strstr(err, ": secrets[2].template: /etc/coffer/app.conf.tpl: ") != NULL);
+	CHECK_EQ_OUT(agent_config_load(path, &cfg, err, sizeof(err)), COFFER_ERR_CONFIG);
+	CHECK_OUT(strstr(err, ": secrets[2].template: /etc/coffer/app.conf.tpl: ") != NULL);
+out:
 	agent_config_free(&cfg);
 }
 
