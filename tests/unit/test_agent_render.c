@@ -135,41 +135,46 @@ static void test_env_quoting_survives_a_shell(void)
 	    "`id` $(id)", "\\n \\ \"dq\"", "; rm -rf / #", "",        " leading and trailing ",
 	    "tab\there",  "ünïcødé",
 	};
-	struct agent_config cfg;
+	struct agent_config cfg = {0};
 	struct buf out = {0};
 	json_t *data[3] = {NULL, NULL, NULL};
-	char err[AGENT_ERR_LEN], *back;
+	char err[AGENT_ERR_LEN], *back = NULL;
 	size_t i;
 
-	CHECK_EQ(make_config(&cfg, NULL), 0);
+	CHECK_EQ_OUT(make_config(&cfg, NULL), 0);
 	for (i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
 		data[0] = json_pack("{s:s,s:s}", "SAFE", "x", "VALUE", values[i]);
-		CHECK_EQ(render_secret(&cfg, 0, data, &out, err, sizeof(err)), 0);
+		CHECK_EQ_OUT(render_secret(&cfg, 0, data, &out, err, sizeof(err)), 0);
 		json_decref(data[0]);
 		data[0] = NULL;
 		back = shell_read_back(out.data, "VALUE");
 		if (back == NULL || strcmp(back, values[i]) != 0)
 			fprintf(stderr, "value [%s] read back as [%s] from [%s]\n", values[i],
 			        back ? back : "(null)", out.data);
-		CHECK(back != NULL && strcmp(back, values[i]) == 0);
+		CHECK_OUT(back != NULL && strcmp(back, values[i]) == 0);
 		free(back);
+		back = NULL;
 	}
+out:
+	free(back);
+	json_decref(data[0]);
 	buf_free(&out);
 	agent_config_free(&cfg);
 }
 
 static void test_env_format_is_exact(void)
 {
-	struct agent_config cfg;
+	struct agent_config cfg = {0};
 	struct buf out = {0};
 	json_t *data[3] = {NULL, NULL, NULL};
 	char err[AGENT_ERR_LEN];
 
-	CHECK_EQ(make_config(&cfg, NULL), 0);
+	CHECK_EQ_OUT(make_config(&cfg, NULL), 0);
 	data[0] = json_loads(
 	    "{\"USER\": \"app\", \"PASS\": \"it's\", \"PORT\": 5432, \"ON\": true}", 0, NULL);
-	CHECK_EQ(render_secret(&cfg, 0, data, &out, err, sizeof(err)), 0);
-	CHECK(strcmp(out.data, "USER='app'\nPASS='it'\\''s'\nPORT='5432'\nON='true'\n") == 0);
+	CHECK_EQ_OUT(render_secret(&cfg, 0, data, &out, err, sizeof(err)), 0);
+	CHECK_OUT(strcmp(out.data, "USER='app'\nPASS='it'\\''s'\nPORT='5432'\nON='true'\n") == 0);
+out:
 	json_decref(data[0]);
 	buf_free(&out);
 	agent_config_free(&cfg);
@@ -178,41 +183,46 @@ static void test_env_format_is_exact(void)
 static void test_env_rejects_bad_names_without_the_value(void)
 {
 	static const char *bad[] = {"1ABC", "A-B", "A B", "", "A=B", "a.b", "$X"};
-	struct agent_config cfg;
+	struct agent_config cfg = {0};
 	struct buf out = {0};
 	json_t *data[3] = {NULL, NULL, NULL};
 	char err[AGENT_ERR_LEN];
 	size_t i;
 
-	CHECK_EQ(make_config(&cfg, NULL), 0);
+	CHECK_EQ_OUT(make_config(&cfg, NULL), 0);
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		data[0] = json_pack("{s:s}", bad[i], "SECRETVALUE");
-		CHECK_EQ(render_secret(&cfg, 0, data, &out, err, sizeof(err)), COFFER_ERR_INVALID);
-		CHECK(strstr(err, "not a valid variable name") != NULL);
-		CHECK(strstr(err, "SECRETVALUE") == NULL);
+		CHECK_EQ_OUT(render_secret(&cfg, 0, data, &out, err, sizeof(err)),
+		             COFFER_ERR_INVALID);
+		CHECK_OUT(strstr(err, "not a valid variable name") != NULL);
+		CHECK_OUT(strstr(err, "SECRETVALUE") == NULL);
 		json_decref(data[0]);
+		data[0] = NULL;
 	}
-	CHECK(value_is_env_name("_a1") && value_is_env_name("A") && !value_is_env_name("9"));
+	CHECK_OUT(value_is_env_name("_a1") && value_is_env_name("A") && !value_is_env_name("9"));
+out:
+	json_decref(data[0]);
 	buf_free(&out);
 	agent_config_free(&cfg);
 }
 
 static void test_raw_writes_one_key_and_a_missing_key_is_an_error(void)
 {
-	struct agent_config cfg;
+	struct agent_config cfg = {0};
 	struct buf out = {0};
 	json_t *data[3] = {NULL, NULL, NULL};
 	char err[AGENT_ERR_LEN];
 
-	CHECK_EQ(make_config(&cfg, NULL), 0);
+	CHECK_EQ_OUT(make_config(&cfg, NULL), 0);
 	data[1] = json_pack("{s:s,s:s}", "token", "abc\n", "other", "zzz");
-	CHECK_EQ(render_secret(&cfg, 1, data, &out, err, sizeof(err)), 0);
-	CHECK_EQ(out.len, 4);
-	CHECK(memcmp(out.data, "abc\n", 4) == 0);
+	CHECK_EQ_OUT(render_secret(&cfg, 1, data, &out, err, sizeof(err)), 0);
+	CHECK_EQ_OUT(out.len, 4);
+	CHECK_OUT(memcmp(out.data, "abc\n", 4) == 0);
 	json_decref(data[1]);
 	data[1] = json_pack("{s:s}", "other", "SECRETVALUE");
-	CHECK_EQ(render_secret(&cfg, 1, data, &out, err, sizeof(err)), COFFER_ERR_INVALID);
-	CHECK(strcmp(err, "no key \"token\"") == 0);
+	CHECK_EQ_OUT(render_secret(&cfg, 1, data, &out, err, sizeof(err)), COFFER_ERR_INVALID);
+	CHECK_OUT(strcmp(err, "no key \"token\"") == 0);
+out:
 	json_decref(data[1]);
 	buf_free(&out);
 	agent_config_free(&cfg);
@@ -220,16 +230,17 @@ static void test_raw_writes_one_key_and_a_missing_key_is_an_error(void)
 
 static void test_json_format_is_the_data_object(void)
 {
-	struct agent_config cfg;
+	struct agent_config cfg = {0};
 	struct buf out = {0};
-	json_t *data[3] = {NULL, NULL, NULL}, *back;
+	json_t *data[3] = {NULL, NULL, NULL}, *back = NULL;
 	char err[AGENT_ERR_LEN];
 
-	CHECK_EQ(make_config(&cfg, NULL), 0);
+	CHECK_EQ_OUT(make_config(&cfg, NULL), 0);
 	data[2] = json_loads("{\"a\": \"x\\\"y\", \"n\": [1, 2]}", 0, NULL);
-	CHECK_EQ(render_secret(&cfg, 2, data, &out, err, sizeof(err)), 0);
+	CHECK_EQ_OUT(render_secret(&cfg, 2, data, &out, err, sizeof(err)), 0);
 	back = json_loads(out.data, 0, NULL);
-	CHECK(back != NULL && json_equal(back, data[2]));
+	CHECK_OUT(back != NULL && json_equal(back, data[2]));
+out:
 	json_decref(back);
 	json_decref(data[2]);
 	buf_free(&out);
@@ -266,12 +277,14 @@ static void test_template_filters_have_known_answers(void)
 
 static void test_template_missing_key_is_an_error_that_names_it(void)
 {
-	char err[AGENT_ERR_LEN] = "", *got;
+	char err[AGENT_ERR_LEN] = "", *got = NULL;
 
 	got = render_template("a={{ db.user }} b={{ db.nosuch }}", "{\"user\": \"SECRETVALUE\"}",
 	                      err, sizeof(err));
-	CHECK(got == NULL);
-	CHECK(strcmp(err, "no key \"nosuch\" in secret db") == 0);
+	CHECK_OUT(got == NULL);
+	CHECK_OUT(strcmp(err, "no key \"nosuch\" in secret db") == 0);
+out:
+	free(got);
 }
 
 static void test_template_syntax_errors(void)
@@ -281,21 +294,23 @@ static void test_template_syntax_errors(void)
 	                            "{{ db.x | }}", "{{ db.x | nope }}",
 	                            "{{ db.x y }}", "{{ nosuch.x }}",
 	                            "text {{ db.x", "{{ db.x | base64 json }}"};
-	struct agent_config cfg;
+	struct agent_config cfg = {0};
 	struct template *t = NULL;
 	char err[AGENT_ERR_LEN];
 	size_t i;
 
-	CHECK_EQ(make_config(&cfg, NULL), 0);
+	CHECK_EQ_OUT(make_config(&cfg, NULL), 0);
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		int rc = template_parse(bad[i], strlen(bad[i]), &cfg, &t, err, sizeof(err));
 
 		if (rc == 0)
 			fprintf(stderr, "accepted: %s\n", bad[i]);
-		CHECK_EQ(rc, COFFER_ERR_INVALID);
-		CHECK(t == NULL);
-		CHECK(strncmp(err, "line 1: ", 8) == 0);
+		CHECK_EQ_OUT(rc, COFFER_ERR_INVALID);
+		CHECK_OUT(t == NULL);
+		CHECK_OUT(strncmp(err, "line 1: ", 8) == 0);
 	}
+out:
+	template_free(t);
 	agent_config_free(&cfg);
 }
 
