@@ -102,6 +102,15 @@ static int put_file(char *path, size_t path_len, const char *name, const void *d
 	return rc;
 }
 
+/* For out: paths: stop and reap the child pid (-1: none) unless a wait reaped it already. */
+static void child_reap(pid_t pid)
+{
+	if (pid > 0 && waitpid(pid, NULL, WNOHANG) == 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+	}
+}
+
 static void test_read_secret_file_reads_exact_length_with_a_nul_after(void)
 {
 	uint8_t key[32], *out = NULL;
@@ -176,33 +185,36 @@ static void test_read_secret_file_is_quiet_for_owner_only_and_any_mode(void)
 static void test_read_secret_file_refuses_wrong_lengths_with_messages(void)
 {
 	char path[128], err[256], want[256];
-	uint8_t *out = (uint8_t *)"x";
+	static uint8_t unset[] = "x"; /* not NULL: the failed reads must clear out */
+	uint8_t *out = unset;
 	size_t len = 7;
 
-	CHECK_EQ(put_file(path, sizeof(path), "short", "0123456789", 10, 0600), 0);
-	CHECK_EQ(coffer_read_secret_file(path, 32, 32, 0, &out, &len, err, sizeof(err)),
-	         COFFER_ERR_INVALID);
-	CHECK(out == NULL && len == 0);
+	CHECK_EQ_OUT(put_file(path, sizeof(path), "short", "0123456789", 10, 0600), 0);
+	CHECK_EQ_OUT(coffer_read_secret_file(path, 32, 32, 0, &out, &len, err, sizeof(err)),
+	             COFFER_ERR_INVALID);
+	CHECK_OUT(out == NULL && len == 0);
 	snprintf(want, sizeof(want), "%s: 10 bytes, must be 32", path);
-	CHECK(strcmp(err, want) == 0);
-	CHECK_EQ(coffer_read_secret_file(path, 1, 9, 0, &out, &len, err, sizeof(err)),
-	         COFFER_ERR_TOO_LARGE);
+	CHECK_OUT(strcmp(err, want) == 0);
+	CHECK_EQ_OUT(coffer_read_secret_file(path, 1, 9, 0, &out, &len, err, sizeof(err)),
+	             COFFER_ERR_TOO_LARGE);
 	snprintf(want, sizeof(want), "%s: larger than 9 bytes", path);
-	CHECK(strcmp(err, want) == 0);
-	CHECK_EQ(coffer_read_secret_file(path, 11, 20, 0, &out, &len, err, sizeof(err)),
-	         COFFER_ERR_INVALID);
+	CHECK_OUT(strcmp(err, want) == 0);
+	CHECK_EQ_OUT(coffer_read_secret_file(path, 11, 20, 0, &out, &len, err, sizeof(err)),
+	             COFFER_ERR_INVALID);
 	snprintf(want, sizeof(want), "%s: shorter than 11 bytes", path);
-	CHECK(strcmp(err, want) == 0);
-	CHECK_EQ(put_file(path, sizeof(path), "empty", "", 0, 0600), 0);
-	CHECK_EQ(coffer_read_secret_file(path, 1, 20, 0, &out, &len, err, sizeof(err)),
-	         COFFER_ERR_INVALID);
+	CHECK_OUT(strcmp(err, want) == 0);
+	CHECK_EQ_OUT(put_file(path, sizeof(path), "empty", "", 0, 0600), 0);
+	CHECK_EQ_OUT(coffer_read_secret_file(path, 1, 20, 0, &out, &len, err, sizeof(err)),
+	             COFFER_ERR_INVALID);
 	snprintf(want, sizeof(want), "%s: empty", path);
-	CHECK(strcmp(err, want) == 0);
-	CHECK(out == NULL);
+	CHECK_OUT(strcmp(err, want) == 0);
+	CHECK_OUT(out == NULL);
 	/* An empty file is fine when min_len allows it: a string "". */
-	CHECK_EQ(coffer_read_secret_file(path, 0, 20, 0, &out, &len, err, sizeof(err)), 0);
-	CHECK(len == 0 && out != NULL && out[0] == '\0');
-	secmem_free(out);
+	CHECK_EQ_OUT(coffer_read_secret_file(path, 0, 20, 0, &out, &len, err, sizeof(err)), 0);
+	CHECK_OUT(len == 0 && out != NULL && out[0] == '\0');
+out:
+	if (out != unset)
+		secmem_free(out);
 }
 
 static void test_read_secret_file_missing_is_not_found(void)
@@ -226,17 +238,20 @@ static void test_read_secret_file_refuses_fifo_without_waiting_and_directories(v
 
 	/* No writer: without O_NONBLOCK, open() would wait for one forever. */
 	snprintf(path, sizeof(path), "%s/fifo", dir);
-	CHECK_EQ(mkfifo(path, 0600), 0);
+	CHECK_EQ_OUT(mkfifo(path, 0600), 0);
 	alarm(10);
-	CHECK_EQ(coffer_read_secret_file(path, 0, 10, 0, &out, &len, err, sizeof(err)),
-	         COFFER_ERR_INVALID);
+	CHECK_EQ_OUT(coffer_read_secret_file(path, 0, 10, 0, &out, &len, err, sizeof(err)),
+	             COFFER_ERR_INVALID);
 	alarm(0);
-	CHECK(strstr(err, "not a regular file") != NULL);
+	CHECK_OUT(strstr(err, "not a regular file") != NULL);
+	CHECK_EQ_OUT(coffer_read_secret_file(dir, 0, 10, COFFER_SECRET_FILE_ANY_TYPE, &out, &len,
+	                                     err, sizeof(err)),
+	             COFFER_ERR_INVALID);
+	CHECK_OUT(strstr(err, "not a regular file") != NULL && out == NULL);
+out:
+	alarm(0);
 	unlink(path);
-	CHECK_EQ(coffer_read_secret_file(dir, 0, 10, COFFER_SECRET_FILE_ANY_TYPE, &out, &len, err,
-	                                 sizeof(err)),
-	         COFFER_ERR_INVALID);
-	CHECK(strstr(err, "not a regular file") != NULL && out == NULL);
+	secmem_free(out);
 }
 
 static void test_read_secret_file_nofollow_refuses_a_symbolic_link(void)
@@ -245,19 +260,20 @@ static void test_read_secret_file_nofollow_refuses_a_symbolic_link(void)
 	uint8_t *out = NULL;
 	size_t len = 0;
 
-	CHECK_EQ(put_file(path, sizeof(path), "target", "secret", 6, 0600), 0);
+	CHECK_EQ_OUT(put_file(path, sizeof(path), "target", "secret", 6, 0600), 0);
 	snprintf(link_path, sizeof(link_path), "%s/link", dir);
 	unlink(link_path);
-	CHECK_EQ(symlink(path, link_path), 0);
-	CHECK_EQ(coffer_read_secret_file(link_path, 0, 10, COFFER_SECRET_FILE_NOFOLLOW, &out, &len,
-	                                 err, sizeof(err)),
-	         COFFER_ERR_IO);
-	CHECK(strstr(err, ": a symbolic link, not followed") != NULL && out == NULL);
+	CHECK_EQ_OUT(symlink(path, link_path), 0);
+	CHECK_EQ_OUT(coffer_read_secret_file(link_path, 0, 10, COFFER_SECRET_FILE_NOFOLLOW, &out,
+	                                     &len, err, sizeof(err)),
+	             COFFER_ERR_IO);
+	CHECK_OUT(strstr(err, ": a symbolic link, not followed") != NULL && out == NULL);
 	/* Without the flag the link is followed, and its target's mode is what counts. */
-	CHECK_EQ(coffer_read_secret_file(link_path, 0, 10, 0, &out, &len, err, sizeof(err)), 0);
-	CHECK(len == 6 && memcmp(out, "secret", 6) == 0);
+	CHECK_EQ_OUT(coffer_read_secret_file(link_path, 0, 10, 0, &out, &len, err, sizeof(err)), 0);
+	CHECK_OUT(len == 6 && memcmp(out, "secret", 6) == 0);
+	CHECK_EQ_OUT(err[0], '\0');
+out:
 	secmem_free(out);
-	CHECK_EQ(err[0], '\0');
 }
 
 static void test_read_secret_file_refuses_a_file_whose_size_changes(void)
@@ -268,15 +284,19 @@ static void test_read_secret_file_refuses_a_file_whose_size_changes(void)
 
 	/* procfs gives a size of 0 and then content: as a file that grew after fstat(). */
 	track_start();
-	CHECK_EQ(coffer_read_secret_file("/proc/self/status", 0, 1 << 20,
-	                                 COFFER_SECRET_FILE_ANY_MODE, &out, &len, err, sizeof(err)),
-	         COFFER_ERR_INVALID);
+	CHECK_EQ_OUT(coffer_read_secret_file("/proc/self/status", 0, 1 << 20,
+	                                     COFFER_SECRET_FILE_ANY_MODE, &out, &len, err,
+	                                     sizeof(err)),
+	             COFFER_ERR_INVALID);
 	is_tracking = false;
-	CHECK(strstr(err, "changed while it was read") != NULL);
-	CHECK(out == NULL && len == 0);
-	CHECK(n_tracked > 0);
+	CHECK_OUT(strstr(err, "changed while it was read") != NULL);
+	CHECK_OUT(out == NULL && len == 0);
+	CHECK_OUT(n_tracked > 0);
 	for (size_t i = 0; i < n_tracked; i++)
-		CHECK(tracked[i].is_freed);
+		CHECK_OUT(tracked[i].is_freed);
+out:
+	is_tracking = false;
+	secmem_free(out);
 }
 
 /* A child that writes n bytes of the pattern into the FIFO at path, then closes it. */
@@ -302,97 +322,123 @@ static void test_read_secret_file_wipes_a_partial_read(void)
 	uint8_t *out = NULL;
 	size_t len = 0, i;
 	bool is_held = false;
-	pid_t pid;
+	pid_t pid = -1;
 	int status;
 
 	memcpy(track_pattern, "S3CR3T!!", sizeof(track_pattern));
 	snprintf(path, sizeof(path), "%s/partial", dir);
-	CHECK_EQ(mkfifo(path, 0600), 0);
+	CHECK_EQ_OUT(mkfifo(path, 0600), 0);
 	/* 16 of the 32 bytes a key needs, then the end of the stream. */
 	pid = fifo_writer(path, 16);
-	CHECK(pid > 0);
+	CHECK_OUT(pid > 0);
 	track_start();
-	CHECK_EQ(coffer_read_secret_file(path, 32, 32, COFFER_SECRET_FILE_ANY_TYPE, &out, &len, err,
-	                                 sizeof(err)),
-	         COFFER_ERR_INVALID);
+	CHECK_EQ_OUT(coffer_read_secret_file(path, 32, 32, COFFER_SECRET_FILE_ANY_TYPE, &out, &len,
+	                                     err, sizeof(err)),
+	             COFFER_ERR_INVALID);
 	is_tracking = false;
-	CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
-	unlink(path);
-	CHECK(out == NULL && len == 0);
-	CHECK(strstr(err, "16 bytes, must be 32") != NULL);
+	CHECK_OUT(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	CHECK_OUT(out == NULL && len == 0);
+	CHECK_OUT(strstr(err, "16 bytes, must be 32") != NULL);
 	/* The partial key was in secmem, and every region went back through sodium_free, which
 	 * wipes: no copy of it is left. */
-	CHECK(n_tracked > 0);
+	CHECK_OUT(n_tracked > 0);
 	for (i = 0; i < n_tracked; i++) {
-		CHECK(tracked[i].is_freed);
+		CHECK_OUT(tracked[i].is_freed);
 		is_held = is_held || tracked[i].held_secret;
 	}
-	CHECK(is_held);
+	CHECK_OUT(is_held);
+out:
+	is_tracking = false;
+	child_reap(pid);
+	unlink(path);
+	secmem_free(out);
 }
 
 static void test_read_secret_file_reads_a_long_pipe_and_refuses_a_longer_one(void)
 {
 	char path[128], err[256];
-	uint8_t *out = NULL;
+	uint8_t *out = NULL, *stale = NULL;
 	size_t len = 0, i;
-	pid_t pid;
+	pid_t pid = -1;
 	bool is_ok = true;
 
 	memcpy(track_pattern, "pipe-val", sizeof(track_pattern));
 	snprintf(path, sizeof(path), "%s/long", dir);
-	CHECK_EQ(mkfifo(path, 0600), 0);
+	CHECK_EQ_OUT(mkfifo(path, 0600), 0);
 	/* Several times the first buffer: it grows, and the old buffers are released. */
 	pid = fifo_writer(path, 40000);
 	track_start();
-	CHECK_EQ(coffer_read_secret_file(path, 0, 40000, COFFER_SECRET_FILE_ANY_TYPE, &out, &len,
-	                                 err, sizeof(err)),
-	         0);
+	CHECK_EQ_OUT(coffer_read_secret_file(path, 0, 40000, COFFER_SECRET_FILE_ANY_TYPE, &out,
+	                                     &len, err, sizeof(err)),
+	             0);
 	is_tracking = false;
 	waitpid(pid, NULL, 0);
-	CHECK_EQ(len, 40000);
+	CHECK_EQ_OUT(len, 40000);
 	for (i = 0; i < len; i++)
 		is_ok = is_ok && out[i] == track_pattern[i % sizeof(track_pattern)];
 	is_ok = is_ok && out[len] == '\0';
 	for (i = 0; i < n_tracked; i++)
 		is_ok = is_ok && (tracked[i].is_freed || tracked[i].p == out);
 	secmem_free(out);
-	CHECK(is_ok);
-	CHECK(n_tracked > 1);
+	/* out is left stale, not reset: the failed read below must clear it, as a later check
+	 * pins; out: does not free a pointer it left stale. */
+	stale = out;
+	CHECK_OUT(is_ok);
+	CHECK_OUT(n_tracked > 1);
 	pid = fifo_writer(path, 40001);
 	track_start();
-	CHECK_EQ(coffer_read_secret_file(path, 0, 40000, COFFER_SECRET_FILE_ANY_TYPE, &out, &len,
-	                                 err, sizeof(err)),
-	         COFFER_ERR_TOO_LARGE);
+	CHECK_EQ_OUT(coffer_read_secret_file(path, 0, 40000, COFFER_SECRET_FILE_ANY_TYPE, &out,
+	                                     &len, err, sizeof(err)),
+	             COFFER_ERR_TOO_LARGE);
 	is_tracking = false;
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
-	unlink(path);
-	CHECK(out == NULL && strstr(err, "larger than 40000 bytes") != NULL);
+	CHECK_OUT(out == NULL && strstr(err, "larger than 40000 bytes") != NULL);
 	for (i = 0; i < n_tracked; i++)
-		CHECK(tracked[i].is_freed);
+		CHECK_OUT(tracked[i].is_freed);
+out:
+	is_tracking = false;
+	child_reap(pid);
+	unlink(path);
+	if (out != stale)
+		secmem_free(out);
 }
 
 static void test_read_secret_fd_reads_to_the_end(void)
 {
 	char err[256];
-	uint8_t *out = NULL;
+	uint8_t *out = NULL, *stale = NULL;
 	size_t len = 0;
-	int fds[2];
+	int fds[2] = {-1, -1};
 
-	CHECK_EQ(pipe(fds), 0);
-	CHECK_EQ(write(fds[1], "line one\nline two", 17), 17);
+	CHECK_EQ_OUT(pipe(fds), 0);
+	CHECK_EQ_OUT(write(fds[1], "line one\nline two", 17), 17);
 	close(fds[1]);
-	CHECK_EQ(coffer_read_secret_fd(fds[0], "stdin", 100, &out, &len, err, sizeof(err)), 0);
+	fds[1] = -1;
+	CHECK_EQ_OUT(coffer_read_secret_fd(fds[0], "stdin", 100, &out, &len, err, sizeof(err)), 0);
 	close(fds[0]);
-	CHECK(len == 17 && strcmp((char *)out, "line one\nline two") == 0);
+	fds[0] = -1;
+	CHECK_OUT(len == 17 && strcmp((char *)out, "line one\nline two") == 0);
 	secmem_free(out);
-	CHECK_EQ(pipe(fds), 0);
-	CHECK_EQ(write(fds[1], "0123456789", 10), 10);
+	/* out is left stale, not reset: the failed read below must clear it, as the last check
+	 * pins; out: does not free a pointer it left stale. */
+	stale = out;
+	CHECK_EQ_OUT(pipe(fds), 0);
+	CHECK_EQ_OUT(write(fds[1], "0123456789", 10), 10);
 	close(fds[1]);
-	CHECK_EQ(coffer_read_secret_fd(fds[0], "stdin", 9, &out, &len, err, sizeof(err)),
-	         COFFER_ERR_TOO_LARGE);
+	fds[1] = -1;
+	CHECK_EQ_OUT(coffer_read_secret_fd(fds[0], "stdin", 9, &out, &len, err, sizeof(err)),
+	             COFFER_ERR_TOO_LARGE);
 	close(fds[0]);
-	CHECK(out == NULL && strcmp(err, "stdin: larger than 9 bytes") == 0);
+	fds[0] = -1;
+	CHECK_OUT(out == NULL && strcmp(err, "stdin: larger than 9 bytes") == 0);
+out:
+	if (fds[1] >= 0)
+		close(fds[1]);
+	if (fds[0] >= 0)
+		close(fds[0]);
+	if (out != stale)
+		secmem_free(out);
 }
 
 static volatile sig_atomic_t n_alarms;
@@ -408,18 +454,18 @@ static void test_write_all_goes_on_through_signals_and_short_writes(void)
 	static const size_t len = 8u << 20;
 	struct itimerval every_ms = {{0, 1000}, {0, 1000}}, off = {{0, 0}, {0, 0}};
 	struct sigaction sa, old;
-	uint8_t *data, chunk[4096];
+	uint8_t *data = NULL, chunk[4096];
 	size_t i, got = 0;
 	bool is_same = true;
 	int fds[2], rc;
 	ssize_t n;
-	pid_t pid;
+	pid_t pid = -1;
 
 	data = malloc(len);
-	CHECK(data != NULL);
+	CHECK_OUT(data != NULL);
 	for (i = 0; i < len; i++)
 		data[i] = (uint8_t)(i * 31 + i / 4096);
-	CHECK_EQ(pipe(fds), 0);
+	CHECK_EQ_OUT(pipe(fds), 0);
 	pid = fork();
 	if (pid == 0) {
 		/* The reader, slow enough that the writer blocks and the timer interrupts it. */
@@ -445,9 +491,13 @@ static void test_write_all_goes_on_through_signals_and_short_writes(void)
 	sigaction(SIGALRM, &old, NULL);
 	close(fds[1]);
 	free(data);
-	CHECK_EQ(rc, 0);
-	CHECK(n_alarms > 0);
-	CHECK(waitpid(pid, &rc, 0) == pid && WIFEXITED(rc) && WEXITSTATUS(rc) == 0);
+	data = NULL;
+	CHECK_EQ_OUT(rc, 0);
+	CHECK_OUT(n_alarms > 0);
+	CHECK_OUT(waitpid(pid, &rc, 0) == pid && WIFEXITED(rc) && WEXITSTATUS(rc) == 0);
+out:
+	child_reap(pid);
+	free(data);
 }
 
 static void test_write_all_reports_the_error_in_errno(void)
