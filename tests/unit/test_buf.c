@@ -27,13 +27,15 @@ static void test_buf_append_keeps_bytes_and_a_nul(void)
 	struct buf b = {0};
 	int is_ok;
 
-	CHECK_EQ(buf_append(&b, "abc", 3), 0);
-	CHECK_EQ(buf_append(&b, "de\0f", 4), 0);
-	CHECK_EQ(buf_append(&b, NULL, 0), 0);
+	CHECK_EQ_OUT(buf_append(&b, "abc", 3), 0);
+	CHECK_EQ_OUT(buf_append(&b, "de\0f", 4), 0);
+	CHECK_EQ_OUT(buf_append(&b, NULL, 0), 0);
 	is_ok = b.len == 7 && memcmp(b.data, "abcde\0f", 8) == 0 && b.cap == BUF_MIN_CAP;
 	buf_free(&b);
-	CHECK(is_ok);
-	CHECK(b.data == NULL && b.len == 0 && b.cap == 0);
+	CHECK_OUT(is_ok);
+	CHECK_OUT(b.data == NULL && b.len == 0 && b.cap == 0);
+out:
+	buf_free(&b);
 }
 
 static void test_buf_grows_by_doubling_from_min_cap(void)
@@ -46,16 +48,18 @@ static void test_buf_grows_by_doubling_from_min_cap(void)
 
 	memset(chunk, 'x', sizeof(chunk));
 	buf_init(&b, 16, 0);
-	CHECK(b.data == NULL && b.cap == 0);
+	CHECK_OUT(b.data == NULL && b.cap == 0);
 	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
-		CHECK_EQ(buf_append(&b, chunk, sizes[i]), 0);
+		CHECK_EQ_OUT(buf_append(&b, chunk, sizes[i]), 0);
 		len += sizes[i];
-		CHECK_EQ(b.len, len);
-		CHECK_EQ(b.cap, caps[i]);
-		CHECK_EQ(b.data[b.len], '\0');
+		CHECK_EQ_OUT(b.len, len);
+		CHECK_EQ_OUT(b.cap, caps[i]);
+		CHECK_EQ_OUT(b.data[b.len], '\0');
 	}
 	buf_free(&b);
-	CHECK_EQ(b.min_cap, 16);
+	CHECK_EQ_OUT(b.min_cap, 16);
+out:
+	buf_free(&b);
 }
 
 static void test_buf_max_len_refuses_and_the_error_sticks(void)
@@ -63,22 +67,23 @@ static void test_buf_max_len_refuses_and_the_error_sticks(void)
 	struct buf b;
 
 	buf_init(&b, 0, 10);
-	CHECK_EQ(buf_append(&b, "12345678", 8), 0);
+	CHECK_EQ_OUT(buf_append(&b, "12345678", 8), 0);
 	/* The allocation never passes max_len + 1, even from a larger min_cap. */
-	CHECK_EQ(b.cap, 11);
-	CHECK_EQ(buf_append(&b, "abc", 3), COFFER_ERR_TOO_LARGE);
-	CHECK(b.len == 8 && strcmp(b.data, "12345678") == 0);
+	CHECK_EQ_OUT(b.cap, 11);
+	CHECK_EQ_OUT(buf_append(&b, "abc", 3), COFFER_ERR_TOO_LARGE);
+	CHECK_OUT(b.len == 8 && strcmp(b.data, "12345678") == 0);
 	/* It would fit, but the buffer has failed: a run of appends is checked once. */
-	CHECK_EQ(buf_append(&b, "a", 1), COFFER_ERR_TOO_LARGE);
-	CHECK_EQ(buf_printf(&b, "%d", 1), COFFER_ERR_TOO_LARGE);
-	CHECK_EQ(buf_reserve(&b, 0), COFFER_ERR_TOO_LARGE);
-	CHECK_EQ(b.err, COFFER_ERR_TOO_LARGE);
-	CHECK_EQ(b.len, 8);
+	CHECK_EQ_OUT(buf_append(&b, "a", 1), COFFER_ERR_TOO_LARGE);
+	CHECK_EQ_OUT(buf_printf(&b, "%d", 1), COFFER_ERR_TOO_LARGE);
+	CHECK_EQ_OUT(buf_reserve(&b, 0), COFFER_ERR_TOO_LARGE);
+	CHECK_EQ_OUT(b.err, COFFER_ERR_TOO_LARGE);
+	CHECK_EQ_OUT(b.len, 8);
 	buf_reset(&b);
-	CHECK_EQ(b.err, 0);
-	CHECK_EQ(buf_append(&b, "0123456789", 10), 0);
-	CHECK_EQ(buf_append(&b, "", 0), 0);
-	CHECK_EQ(buf_append(&b, "x", 1), COFFER_ERR_TOO_LARGE);
+	CHECK_EQ_OUT(b.err, 0);
+	CHECK_EQ_OUT(buf_append(&b, "0123456789", 10), 0);
+	CHECK_EQ_OUT(buf_append(&b, "", 0), 0);
+	CHECK_EQ_OUT(buf_append(&b, "x", 1), COFFER_ERR_TOO_LARGE);
+out:
 	buf_free(&b);
 }
 
@@ -86,14 +91,15 @@ static void test_buf_refuses_sizes_that_overflow(void)
 {
 	struct buf b = {0};
 
-	CHECK_EQ(buf_append(&b, "0123456789", 10), 0);
-	CHECK_EQ(buf_reserve(&b, SIZE_MAX - 10), COFFER_ERR_NOMEM);
-	CHECK_EQ(b.len, 10);
+	CHECK_EQ_OUT(buf_append(&b, "0123456789", 10), 0);
+	CHECK_EQ_OUT(buf_reserve(&b, SIZE_MAX - 10), COFFER_ERR_NOMEM);
+	CHECK_EQ_OUT(b.len, 10);
 	buf_free(&b);
-	CHECK_EQ(buf_reserve(&b, SIZE_MAX), COFFER_ERR_NOMEM);
+	CHECK_EQ_OUT(buf_reserve(&b, SIZE_MAX), COFFER_ERR_NOMEM);
 	buf_free(&b);
 	buf_init(&b, 0, SIZE_MAX);
-	CHECK_EQ(buf_reserve(&b, SIZE_MAX), COFFER_ERR_TOO_LARGE);
+	CHECK_EQ_OUT(buf_reserve(&b, SIZE_MAX), COFFER_ERR_TOO_LARGE);
+out:
 	buf_free(&b);
 }
 
@@ -103,12 +109,13 @@ static void test_buf_reserve_makes_appends_infallible(void)
 	char *data;
 
 	buf_init(&b, 8, 100);
-	CHECK_EQ(buf_reserve(&b, 40), 0);
-	CHECK(b.cap >= 41 && b.len == 0 && b.data[0] == '\0');
+	CHECK_EQ_OUT(buf_reserve(&b, 40), 0);
+	CHECK_OUT(b.cap >= 41 && b.len == 0 && b.data[0] == '\0');
 	data = b.data;
-	CHECK_EQ(buf_append(&b, "0123456789012345678901234567890123456789", 40), 0);
-	CHECK(b.data == data); /* no allocation after the reserve */
-	CHECK_EQ(buf_reserve(&b, 61), COFFER_ERR_TOO_LARGE);
+	CHECK_EQ_OUT(buf_append(&b, "0123456789012345678901234567890123456789", 40), 0);
+	CHECK_OUT(b.data == data); /* no allocation after the reserve */
+	CHECK_EQ_OUT(buf_reserve(&b, 61), COFFER_ERR_TOO_LARGE);
+out:
 	buf_free(&b);
 }
 
@@ -119,13 +126,15 @@ static void test_buf_printf_formats_in_place_and_grows(void)
 	int is_ok;
 
 	buf_init(&b, 8, 0);
-	CHECK_EQ(buf_printf(&b, "%s=%d", "key", 42), 0);
-	CHECK(b.len == 6 && strcmp(b.data, "key=42") == 0 && b.cap == 8);
-	CHECK_EQ(buf_printf(&b, "&%0300d", 7), 0);
+	CHECK_EQ_OUT(buf_printf(&b, "%s=%d", "key", 42), 0);
+	CHECK_OUT(b.len == 6 && strcmp(b.data, "key=42") == 0 && b.cap == 8);
+	CHECK_EQ_OUT(buf_printf(&b, "&%0300d", 7), 0);
 	snprintf(want, sizeof(want), "key=42&%0300d", 7);
 	is_ok = b.len == strlen(want) && strcmp(b.data, want) == 0 && b.cap == 512;
 	buf_free(&b);
-	CHECK(is_ok);
+	CHECK_OUT(is_ok);
+out:
+	buf_free(&b);
 }
 
 static void test_buf_printf_past_the_limit_wipes_what_it_cut_off(void)
@@ -133,12 +142,13 @@ static void test_buf_printf_past_the_limit_wipes_what_it_cut_off(void)
 	struct buf b;
 
 	buf_init(&b, 0, 10);
-	CHECK_EQ(buf_append(&b, "abc", 3), 0);
-	CHECK_EQ(b.cap, 11);
-	CHECK_EQ(buf_printf(&b, "%s", "SECRET-TOKEN"), COFFER_ERR_TOO_LARGE);
-	CHECK(b.len == 3 && strcmp(b.data, "abc") == 0);
+	CHECK_EQ_OUT(buf_append(&b, "abc", 3), 0);
+	CHECK_EQ_OUT(b.cap, 11);
+	CHECK_EQ_OUT(buf_printf(&b, "%s", "SECRET-TOKEN"), COFFER_ERR_TOO_LARGE);
+	CHECK_OUT(b.len == 3 && strcmp(b.data, "abc") == 0);
 	/* vsnprintf wrote "SECRET-" into the room before the limit was known. */
-	CHECK(is_zero(b.data + 3, b.cap - 3));
+	CHECK_OUT(is_zero(b.data + 3, b.cap - 3));
+out:
 	buf_free(&b);
 }
 
@@ -146,24 +156,29 @@ static void test_buf_take_hands_over_and_empties(void)
 {
 	struct buf b;
 	size_t len = 99;
-	char *p;
+	char *p = NULL;
 
 	buf_init(&b, 64, 1000);
-	CHECK_EQ(buf_append(&b, "secret-value", 12), 0);
+	CHECK_EQ_OUT(buf_append(&b, "secret-value", 12), 0);
 	buf_reset(&b);
-	CHECK_EQ(buf_append(&b, "tok", 3), 0);
+	CHECK_EQ_OUT(buf_append(&b, "tok", 3), 0);
 	p = buf_take(&b, &len);
-	CHECK(p != NULL && len == 3 && strcmp(p, "tok") == 0);
+	CHECK_OUT(p != NULL && len == 3 && strcmp(p, "tok") == 0);
 	/* Nothing past the NUL is left unwiped: wiping len + 1 bytes is enough. */
-	CHECK(is_zero(p + 4, 60));
+	CHECK_OUT(is_zero(p + 4, 60));
 	secmem_freezero(p, len + 1);
-	CHECK(b.data == NULL && b.len == 0 && b.cap == 0 && b.min_cap == 64 && b.max_len == 1000);
+	p = NULL;
+	CHECK_OUT(b.data == NULL && b.len == 0 && b.cap == 0 && b.min_cap == 64 &&
+	          b.max_len == 1000);
 	p = buf_take(&b, &len);
-	CHECK(p != NULL && len == 0 && p[0] == '\0');
+	CHECK_OUT(p != NULL && len == 0 && p[0] == '\0');
 	secmem_freezero(p, len + 1);
-	CHECK_EQ(buf_append(&b, "0123456789", 10), 0);
-	CHECK_EQ(buf_reserve(&b, 991), COFFER_ERR_TOO_LARGE);
-	CHECK(buf_take(&b, &len) == NULL && len == 0 && b.len == 10);
+	p = NULL;
+	CHECK_EQ_OUT(buf_append(&b, "0123456789", 10), 0);
+	CHECK_EQ_OUT(buf_reserve(&b, 991), COFFER_ERR_TOO_LARGE);
+	CHECK_OUT(buf_take(&b, &len) == NULL && len == 0 && b.len == 10);
+out:
+	secmem_freezero(p, len + 1);
 	buf_free(&b);
 }
 
@@ -173,14 +188,15 @@ static void test_buf_reset_wipes_and_keeps_the_allocation(void)
 	char *data;
 	size_t cap;
 
-	CHECK_EQ(buf_append(&b, "password=hunter2", 16), 0);
+	CHECK_EQ_OUT(buf_append(&b, "password=hunter2", 16), 0);
 	data = b.data;
 	cap = b.cap;
 	buf_reset(&b);
-	CHECK(b.data == data && b.cap == cap && b.len == 0);
-	CHECK(is_zero(data, 17));
-	CHECK_EQ(buf_append(&b, "x", 1), 0);
-	CHECK(b.data == data && strcmp(b.data, "x") == 0);
+	CHECK_OUT(b.data == data && b.cap == cap && b.len == 0);
+	CHECK_OUT(is_zero(data, 17));
+	CHECK_EQ_OUT(buf_append(&b, "x", 1), 0);
+	CHECK_OUT(b.data == data && strcmp(b.data, "x") == 0);
+out:
 	buf_free(&b);
 }
 
