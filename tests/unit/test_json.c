@@ -65,8 +65,9 @@ static void test_json_parse_empty_body_is_empty_object(void)
 {
 	json_t *obj = NULL;
 
-	CHECK_EQ(coffer_json_parse_object(NULL, 0, &obj, NULL, 0), 0);
-	CHECK(json_is_object(obj) && json_object_size(obj) == 0);
+	CHECK_EQ_OUT(coffer_json_parse_object(NULL, 0, &obj, NULL, 0), 0);
+	CHECK_OUT(json_is_object(obj) && json_object_size(obj) == 0);
+out:
 	json_decref(obj);
 }
 
@@ -93,10 +94,12 @@ static void test_json_parse_error_names_position(void)
 	char err[256];
 	json_t *obj = NULL;
 
-	CHECK_EQ(coffer_json_parse_object(in, strlen(in), &obj, err, sizeof(err)),
-	         COFFER_ERR_INVALID);
-	CHECK(strstr(err, "at line 2 column") != NULL);
-	CHECK_EQ(coffer_json_parse_object(in, strlen(in), &obj, NULL, 0), COFFER_ERR_INVALID);
+	CHECK_EQ_OUT(coffer_json_parse_object(in, strlen(in), &obj, err, sizeof(err)),
+	             COFFER_ERR_INVALID);
+	CHECK_OUT(strstr(err, "at line 2 column") != NULL);
+	CHECK_EQ_OUT(coffer_json_parse_object(in, strlen(in), &obj, NULL, 0), COFFER_ERR_INVALID);
+out:
+	json_decref(obj);
 }
 
 static void test_json_parse_accepts_object_with_length(void)
@@ -105,10 +108,11 @@ static void test_json_parse_accepts_object_with_length(void)
 	json_t *obj = NULL;
 	int64_t n = 0;
 
-	CHECK_EQ(coffer_json_parse_object(in, 7, &obj, NULL, 0), 0);
-	CHECK_EQ(coffer_json_get_int(obj, "a", &n), 0);
+	CHECK_EQ_OUT(coffer_json_parse_object(in, 7, &obj, NULL, 0), 0);
+	CHECK_EQ_OUT(coffer_json_get_int(obj, "a", &n), 0);
+	CHECK_EQ_OUT(n, 1);
+out:
 	json_decref(obj);
-	CHECK_EQ(n, 1);
 }
 
 static void test_json_get_string(void)
@@ -118,7 +122,7 @@ static void test_json_get_string(void)
 	int rc_ok, rc_null, rc_absent, rc_wrong;
 	int is_ok;
 
-	CHECK(obj != NULL);
+	CHECK_OUT(obj != NULL);
 	rc_null = coffer_json_get_string(obj, "n", &s);
 	rc_absent = coffer_json_get_string(obj, "missing", &s);
 	is_ok = strcmp(s, "untouched") == 0;
@@ -126,11 +130,14 @@ static void test_json_get_string(void)
 	rc_ok = coffer_json_get_string(obj, "s", &s);
 	is_ok = is_ok && strcmp(s, "str") == 0;
 	json_decref(obj);
-	CHECK_EQ(rc_null, COFFER_ERR_NOT_FOUND);
-	CHECK_EQ(rc_absent, COFFER_ERR_NOT_FOUND);
-	CHECK_EQ(rc_wrong, COFFER_ERR_INVALID);
-	CHECK_EQ(rc_ok, 0);
-	CHECK(is_ok);
+	obj = NULL;
+	CHECK_EQ_OUT(rc_null, COFFER_ERR_NOT_FOUND);
+	CHECK_EQ_OUT(rc_absent, COFFER_ERR_NOT_FOUND);
+	CHECK_EQ_OUT(rc_wrong, COFFER_ERR_INVALID);
+	CHECK_EQ_OUT(rc_ok, 0);
+	CHECK_OUT(is_ok);
+out:
+	json_decref(obj);
 }
 
 static void test_json_get_int_table(void)
@@ -181,7 +188,7 @@ static void test_json_get_bool_table(void)
 	size_t i, n_bad = 0;
 	bool got, was;
 
-	CHECK(obj != NULL);
+	CHECK_OUT(obj != NULL);
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		/* Start from the opposite of the expected value so that "untouched" is visible. */
 		was = cases[i].want != 1;
@@ -192,7 +199,10 @@ static void test_json_get_bool_table(void)
 			n_bad++;
 	}
 	json_decref(obj);
-	CHECK_EQ(n_bad, 0);
+	obj = NULL;
+	CHECK_EQ_OUT(n_bad, 0);
+out:
+	json_decref(obj);
 }
 
 static void test_json_get_duration_table(void)
@@ -242,7 +252,7 @@ static void test_json_get_string_list(void)
 	char got[5][64];
 	int rc_null, rc_absent;
 
-	CHECK(obj != NULL);
+	CHECK_OUT(obj != NULL);
 	list_string(obj, "arr", got[0], sizeof(got[0]));
 	list_string(obj, "csv", got[1], sizeof(got[1]));
 	list_string(obj, "empty", got[2], sizeof(got[2]));
@@ -251,14 +261,17 @@ static void test_json_get_string_list(void)
 	rc_null = coffer_json_get_string_list(obj, "n", &list);
 	rc_absent = coffer_json_get_string_list(obj, "missing", &list);
 	json_decref(obj);
-	CHECK(strcmp(got[0], "a|b") == 0);
-	CHECK(strcmp(got[1], "a|b|c") == 0);
-	CHECK(strcmp(got[2], "") == 0);
-	CHECK(strcmp(got[3], "ERR") == 0);
-	CHECK(strcmp(got[4], "ERR") == 0);
-	CHECK_EQ(rc_null, COFFER_ERR_NOT_FOUND);
-	CHECK_EQ(rc_absent, COFFER_ERR_NOT_FOUND);
-	CHECK(list == (json_t *)1);
+	obj = NULL;
+	CHECK_OUT(strcmp(got[0], "a|b") == 0);
+	CHECK_OUT(strcmp(got[1], "a|b|c") == 0);
+	CHECK_OUT(strcmp(got[2], "") == 0);
+	CHECK_OUT(strcmp(got[3], "ERR") == 0);
+	CHECK_OUT(strcmp(got[4], "ERR") == 0);
+	CHECK_EQ_OUT(rc_null, COFFER_ERR_NOT_FOUND);
+	CHECK_EQ_OUT(rc_absent, COFFER_ERR_NOT_FOUND);
+	CHECK_OUT(list == (json_t *)1);
+out:
+	json_decref(obj);
 }
 
 static void test_json_getters_tolerate_non_object(void)
@@ -267,62 +280,77 @@ static void test_json_getters_tolerate_non_object(void)
 	const char *s = NULL;
 	int rc1, rc2;
 
-	CHECK(arr != NULL);
+	CHECK_OUT(arr != NULL);
 	rc1 = coffer_json_get_string(arr, "a", &s);
 	rc2 = coffer_json_get_string(NULL, "a", &s);
 	json_decref(arr);
-	CHECK_EQ(rc1, COFFER_ERR_NOT_FOUND);
-	CHECK_EQ(rc2, COFFER_ERR_NOT_FOUND);
+	arr = NULL;
+	CHECK_EQ_OUT(rc1, COFFER_ERR_NOT_FOUND);
+	CHECK_EQ_OUT(rc2, COFFER_ERR_NOT_FOUND);
+out:
+	json_decref(arr);
 }
 
 static void test_json_dump_is_compact_in_insertion_order(void)
 {
 	json_t *obj = json_object();
-	char *text;
+	char *text = NULL;
 	int is_ok;
 
-	CHECK(obj != NULL);
+	CHECK_OUT(obj != NULL);
 	json_object_set_new(obj, "zeta", json_integer(1));
 	json_object_set_new(obj, "alpha", json_string("x y"));
 	json_object_set_new(obj, "list", json_pack("[s,b,n]", "q\"", 1));
 	text = coffer_json_dump(obj);
 	json_decref(obj);
-	CHECK(text != NULL);
+	obj = NULL;
+	CHECK_OUT(text != NULL);
 	is_ok = strcmp(text, "{\"zeta\":1,\"alpha\":\"x y\",\"list\":[\"q\\\"\",true,null]}") == 0;
 	coffer_json_free_text(text);
-	CHECK(is_ok);
-	CHECK(coffer_json_dump(NULL) == NULL);
+	text = NULL;
+	CHECK_OUT(is_ok);
+	CHECK_OUT(coffer_json_dump(NULL) == NULL);
 	coffer_json_free_text(NULL);
+out:
+	coffer_json_free_text(text);
+	json_decref(obj);
 }
 
 static void test_json_wiping_allocator_is_installed_and_round_trips(void)
 {
 	json_malloc_t malloc_fn = NULL;
 	json_free_t free_fn = NULL;
-	unsigned char *p;
-	json_t *obj;
-	char *text;
+	unsigned char *p = NULL;
+	json_t *obj = NULL;
+	char *text = NULL;
 	size_t i;
 
 	json_get_alloc_funcs(&malloc_fn, &free_fn);
-	CHECK(malloc_fn != NULL && free_fn != NULL);
-	CHECK(malloc_fn != malloc);
-	CHECK(free_fn != free);
+	CHECK_OUT(malloc_fn != NULL && free_fn != NULL);
+	CHECK_OUT(malloc_fn != malloc);
+	CHECK_OUT(free_fn != free);
 	for (i = 0; i < 300; i += 37) {
 		p = malloc_fn(i);
-		CHECK(p != NULL);
+		CHECK_OUT(p != NULL);
 		/* Blocks keep malloc's alignment despite the size header. */
-		CHECK(((uintptr_t)p & 15) == 0);
+		CHECK_OUT(((uintptr_t)p & 15) == 0);
 		memset(p, 0xee, i);
 		free_fn(p);
+		p = NULL;
 	}
 	free_fn(NULL);
 	obj = json_pack("{s:s}", "token", "s.0123456789abcdef");
-	CHECK(obj != NULL);
+	CHECK_OUT(obj != NULL);
 	text = coffer_json_dump(obj);
 	json_decref(obj);
-	CHECK(text != NULL);
+	obj = NULL;
+	CHECK_OUT(text != NULL);
+out:
 	coffer_json_free_text(text);
+	json_decref(obj);
+	/* Not NULL only after the checks that free_fn is set. */
+	if (p != NULL)
+		free_fn(p);
 }
 
 static void test_json_init_is_idempotent(void)
@@ -374,17 +402,18 @@ static void test_json_parse_bounds_nesting(void)
 		buf[n++] = '1';
 		for (int i = 0; i < depth; i++)
 			buf[n++] = '}';
-		CHECK_EQ(coffer_json_parse_object(buf, n, &v, msg, sizeof(msg)),
-		         depth <= COFFER_JSON_MAX_DEPTH ? COFFER_OK : COFFER_ERR_INVALID);
+		CHECK_EQ_OUT(coffer_json_parse_object(buf, n, &v, msg, sizeof(msg)),
+		             depth <= COFFER_JSON_MAX_DEPTH ? COFFER_OK : COFFER_ERR_INVALID);
 		json_decref(v);
 		v = NULL;
 	}
-	CHECK(strstr(msg, "nested deeper than 128") != NULL);
+	CHECK_OUT(strstr(msg, "nested deeper than 128") != NULL);
 	n = (size_t)snprintf(buf, sizeof(buf), "{\"s\":\"\\\"");
 	for (int i = 0; i < 300; i++)
 		buf[n++] = '[';
 	n += (size_t)snprintf(buf + n, sizeof(buf) - n, "\"}");
-	CHECK_EQ(coffer_json_parse_object(buf, n, &v, msg, sizeof(msg)), COFFER_OK);
+	CHECK_EQ_OUT(coffer_json_parse_object(buf, n, &v, msg, sizeof(msg)), COFFER_OK);
+out:
 	json_decref(v);
 }
 
