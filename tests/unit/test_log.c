@@ -49,6 +49,13 @@ static char *capture_end(void)
 	return text;
 }
 
+/* For out: paths: end a capture still running, whatever failed, dropping its text. */
+static void capture_cancel(void)
+{
+	if (capture_file != NULL)
+		free(capture_end());
+}
+
 /* "2026-11-29T01:02:03.123Z" */
 static int is_timestamp(const char *s)
 {
@@ -64,74 +71,83 @@ static int is_timestamp(const char *s)
 
 static void test_log_text_line_format(void)
 {
-	char *out;
+	char *out = NULL;
 
 	log_init(LOG_LEVEL_INFO, false);
-	CHECK_EQ(capture_begin(), 0);
+	CHECK_EQ_OUT(capture_begin(), 0);
 	log_info("core: %s %d", "unsealed", 3);
 	log_error("storage: failed");
 	out = capture_end();
-	CHECK(out != NULL);
-	CHECK(is_timestamp(out));
-	CHECK(strncmp(out + 24, " [INFO]  core: unsealed 3\n", 26) == 0);
-	CHECK(is_timestamp(out + 50));
-	CHECK(strcmp(out + 74, " [ERROR] storage: failed\n") == 0);
+	CHECK_OUT(out != NULL);
+	CHECK_OUT(is_timestamp(out));
+	CHECK_OUT(strncmp(out + 24, " [INFO]  core: unsealed 3\n", 26) == 0);
+	CHECK_OUT(is_timestamp(out + 50));
+	CHECK_OUT(strcmp(out + 74, " [ERROR] storage: failed\n") == 0);
+out:
 	free(out);
+	capture_cancel();
 }
 
 static void test_log_threshold_filters_lower_levels(void)
 {
-	char *out;
+	char *out = NULL;
 
 	log_init(LOG_LEVEL_WARN, false);
-	CHECK_EQ(capture_begin(), 0);
+	CHECK_EQ_OUT(capture_begin(), 0);
 	log_debug("no");
 	log_info("no");
 	log_warn("yes");
 	out = capture_end();
 	log_init(LOG_LEVEL_INFO, false);
-	CHECK(out != NULL);
-	CHECK(strstr(out, "no") == NULL);
-	CHECK(strstr(out, " [WARN]  yes\n") != NULL);
+	CHECK_OUT(out != NULL);
+	CHECK_OUT(strstr(out, "no") == NULL);
+	CHECK_OUT(strstr(out, " [WARN]  yes\n") != NULL);
+out:
 	free(out);
+	capture_cancel();
+	log_init(LOG_LEVEL_INFO, false);
 }
 
 static void test_log_text_escapes_control_characters(void)
 {
-	char *out;
+	char *out = NULL;
 
 	log_init(LOG_LEVEL_DEBUG, false);
-	CHECK_EQ(capture_begin(), 0);
+	CHECK_EQ_OUT(capture_begin(), 0);
 	log_debug("a\nb\x01"
 	          "c\xff");
 	out = capture_end();
 	log_init(LOG_LEVEL_INFO, false);
-	CHECK(out != NULL);
-	CHECK(strcmp(out + 24, " [DEBUG] a\\nb\\x01c\\xff\n") == 0);
+	CHECK_OUT(out != NULL);
+	CHECK_OUT(strcmp(out + 24, " [DEBUG] a\\nb\\x01c\\xff\n") == 0);
+out:
 	free(out);
+	capture_cancel();
+	log_init(LOG_LEVEL_INFO, false);
 }
 
 static void test_log_json_line_is_valid_json(void)
 {
 	static const char msg[] = "quote\" back\\ nl\n tab\t ctl\x02 caf\xc3\xa9 bad\xc3(";
 	json_error_t err;
-	json_t *v;
-	char *out, *nl;
+	json_t *v = NULL;
+	char *out = NULL, *nl;
 	const char *ts = "", *level = "", *text = "";
 	int rc;
 
 	log_init(LOG_LEVEL_INFO, true);
-	CHECK_EQ(capture_begin(), 0);
+	CHECK_EQ_OUT(capture_begin(), 0);
 	log_warn("%s", msg);
 	out = capture_end();
 	log_init(LOG_LEVEL_INFO, false);
-	CHECK(out != NULL);
+	CHECK_OUT(out != NULL);
 	nl = strchr(out, '\n');
-	CHECK(nl != NULL && nl[1] == '\0');
-	CHECK(strncmp(out, "{\"@timestamp\":", 14) == 0);
+	CHECK_OUT(nl != NULL && nl[1] == '\0');
+	CHECK_OUT(strncmp(out, "{\"@timestamp\":", 14) == 0);
 	v = json_loads(out, 0, &err);
 	free(out);
-	CHECK(v != NULL);
+	out = NULL;
+	CHECK_OUT(v != NULL);
 	rc = json_unpack(v, "{s:s, s:s, s:s}", "@timestamp", &ts, "@level", &level, "@message",
 	                 &text);
 	if (rc == 0)
@@ -139,25 +155,35 @@ static void test_log_json_line_is_valid_json(void)
 		     strcmp(text,
 		            "quote\" back\\ nl\n tab\t ctl\x02 caf\xc3\xa9 bad\xef\xbf\xbd(") != 0;
 	json_decref(v);
-	CHECK_EQ(rc, 0);
+	v = NULL;
+	CHECK_EQ_OUT(rc, 0);
+out:
+	json_decref(v);
+	free(out);
+	capture_cancel();
+	log_init(LOG_LEVEL_INFO, false);
 }
 
 static void test_log_truncates_long_messages(void)
 {
-	char *big = malloc(20000), *out;
+	char *big = malloc(20000), *out = NULL;
 
-	CHECK(big != NULL);
+	CHECK_OUT(big != NULL);
 	memset(big, 'x', 19999);
 	big[19999] = '\0';
 	log_init(LOG_LEVEL_INFO, false);
-	CHECK_EQ(capture_begin(), 0);
+	CHECK_EQ_OUT(capture_begin(), 0);
 	log_info("%s", big);
 	out = capture_end();
 	free(big);
-	CHECK(out != NULL);
-	CHECK(strlen(out) < 9000);
-	CHECK(out[strlen(out) - 1] == '\n');
+	big = NULL;
+	CHECK_OUT(out != NULL);
+	CHECK_OUT(strlen(out) < 9000);
+	CHECK_OUT(out[strlen(out) - 1] == '\n');
+out:
 	free(out);
+	capture_cancel();
+	free(big);
 }
 
 static void test_log_parse_level_names(void)
@@ -183,10 +209,10 @@ static void test_log_parse_level_names(void)
 static void test_log_fatal_logs_and_exits_1(void)
 {
 	int status = 0;
-	char *out;
+	char *out = NULL;
 	pid_t pid;
 
-	CHECK_EQ(capture_begin(), 0);
+	CHECK_EQ_OUT(capture_begin(), 0);
 	pid = fork();
 	if (pid == 0) {
 		log_init(LOG_LEVEL_ERROR, false);
@@ -194,11 +220,13 @@ static void test_log_fatal_logs_and_exits_1(void)
 	}
 	waitpid(pid, &status, 0);
 	out = capture_end();
-	CHECK(pid > 0);
-	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 1);
-	CHECK(out != NULL);
-	CHECK(strstr(out, " [ERROR] cannot open config\n") != NULL);
+	CHECK_OUT(pid > 0);
+	CHECK_OUT(WIFEXITED(status) && WEXITSTATUS(status) == 1);
+	CHECK_OUT(out != NULL);
+	CHECK_OUT(strstr(out, " [ERROR] cannot open config\n") != NULL);
+out:
 	free(out);
+	capture_cancel();
 }
 
 int main(void)

@@ -19,20 +19,24 @@ static void test_secmem_alloc_returns_zeroed_writable_memory(void)
 	unsigned char *p = secmem_alloc(100);
 	size_t i;
 
-	CHECK(p != NULL);
+	CHECK_OUT(p != NULL);
 	for (i = 0; i < 100; i++)
 		if (p[i] != 0)
 			break;
 	memset(p, 0x5a, 100);
 	secmem_free(p);
-	CHECK_EQ(i, 100);
+	p = NULL;
+	CHECK_EQ_OUT(i, 100);
+out:
+	secmem_free(p);
 }
 
 static void test_secmem_alloc_zero_length(void)
 {
 	void *p = secmem_alloc(0);
 
-	CHECK(p != NULL);
+	CHECK_OUT(p != NULL);
+out:
 	secmem_free(p);
 }
 
@@ -42,10 +46,13 @@ static void test_secmem_dup_copies(void)
 	unsigned char *p = secmem_dup(src, sizeof(src));
 	int is_same;
 
-	CHECK(p != NULL);
+	CHECK_OUT(p != NULL);
 	is_same = memcmp(p, src, sizeof(src)) == 0;
 	secmem_free(p);
-	CHECK(is_same);
+	p = NULL;
+	CHECK_OUT(is_same);
+out:
+	secmem_free(p);
 }
 
 static void test_secmem_strdup_copies_and_rejects_null(void)
@@ -53,11 +60,14 @@ static void test_secmem_strdup_copies_and_rejects_null(void)
 	char *s = secmem_strdup("s.token");
 	int is_same;
 
-	CHECK(s != NULL);
+	CHECK_OUT(s != NULL);
 	is_same = strcmp(s, "s.token") == 0;
 	secmem_free(s);
-	CHECK(is_same);
-	CHECK(secmem_strdup(NULL) == NULL);
+	s = NULL;
+	CHECK_OUT(is_same);
+	CHECK_OUT(secmem_strdup(NULL) == NULL);
+out:
+	secmem_free(s);
 }
 
 static void test_secmem_free_accepts_null(void)
@@ -82,8 +92,9 @@ static void test_secmem_freezero_frees_heap_buffer(void)
 {
 	char *p = malloc(64);
 
-	CHECK(p != NULL);
+	CHECK_OUT(p != NULL);
 	memset(p, 'k', 64);
+out:
 	secmem_freezero(p, 64);
 }
 
@@ -98,6 +109,28 @@ static void test_secmem_equal_compares(void)
 }
 
 /* Growth keeps the bytes in use, doubles from min_cap, and leaves a big enough buffer alone. */
+static void test_secmem_grow_copies_and_doubles(void)
+{
+	char *buf = NULL, *before;
+	size_t cap = 0;
+
+	CHECK_EQ_OUT(secmem_grow(&buf, &cap, 0, 10, 16), 0);
+	CHECK_OUT(buf != NULL);
+	CHECK_EQ_OUT(cap, 16);
+	memcpy(buf, "0123456789", 10);
+	before = buf;
+	CHECK_EQ_OUT(secmem_grow(&buf, &cap, 10, 16, 16), 0);
+	CHECK_OUT(buf == before); /* fits: untouched */
+	CHECK_EQ_OUT(secmem_grow(&buf, &cap, 10, 100, 16), 0);
+	CHECK_EQ_OUT(cap, 128);
+	CHECK_OUT(memcmp(buf, "0123456789", 10) == 0);
+	CHECK_OUT(secmem_grow(&buf, &cap, 10, SIZE_MAX, 16) != 0);
+	CHECK_EQ_OUT(cap, 128); /* a failed growth leaves the buffer as it was */
+	CHECK_OUT(memcmp(buf, "0123456789", 10) == 0);
+out:
+	secmem_freezero(buf, cap);
+}
+
 int main(void)
 {
 	RUN(test_secmem_init_is_idempotent);
