@@ -122,15 +122,14 @@ static void test_shamir_x_coordinates_are_distinct_and_nonzero(void)
 	int seen[256] = {0};
 	unsigned i;
 
-	CHECK_EQ(share_set_make(&ss, 255, 3, secret, sizeof(secret)), 0);
+	CHECK_EQ_OUT(share_set_make(&ss, 255, 3, secret, sizeof(secret)), 0);
 	for (i = 0; i < 255; i++) {
 		uint8_t x = ss.ptrs[i][sizeof(secret)];
 
-		if (x == 0 || seen[x]++) {
-			free(ss.buf);
-			CHECK(!"bad x coordinate");
-		}
+		if (x == 0 || seen[x]++)
+			CHECK_OUT(!"bad x coordinate");
 	}
+out:
 	free(ss.buf);
 }
 
@@ -147,12 +146,15 @@ static void test_shamir_fewer_than_threshold_gives_wrong_secret(void)
 		n = pairs[i][0];
 		t = pairs[i][1];
 		coffer_random(secret, sizeof(secret));
-		CHECK_EQ(share_set_make(&ss, n, t, secret, sizeof(secret)), 0);
+		CHECK_EQ_OUT(share_set_make(&ss, n, t, secret, sizeof(secret)), 0);
 		rc = shamir_combine(got, (const uint8_t *const *)ss.ptrs, t - 1, ss.share_len);
 		free(ss.buf);
-		CHECK_EQ(rc, 0);
-		CHECK(memcmp(got, secret, sizeof(secret)) != 0);
+		ss.buf = NULL;
+		CHECK_EQ_OUT(rc, 0);
+		CHECK_OUT(memcmp(got, secret, sizeof(secret)) != 0);
 	}
+out:
+	free(ss.buf);
 }
 
 static void test_shamir_rejects_duplicate_share(void)
@@ -162,13 +164,14 @@ static void test_shamir_rejects_duplicate_share(void)
 	const uint8_t *pick[3];
 	int rc;
 
-	CHECK_EQ(share_set_make(&ss, 3, 2, secret, sizeof(secret)), 0);
+	CHECK_EQ_OUT(share_set_make(&ss, 3, 2, secret, sizeof(secret)), 0);
 	pick[0] = ss.ptrs[0];
 	pick[1] = ss.ptrs[1];
 	pick[2] = ss.ptrs[0];
 	rc = shamir_combine(got, pick, 3, ss.share_len);
+	CHECK_EQ_OUT(rc, COFFER_ERR_INVALID);
+out:
 	free(ss.buf);
-	CHECK_EQ(rc, COFFER_ERR_INVALID);
 }
 
 static void test_shamir_rejects_same_x_different_y(void)
@@ -206,16 +209,17 @@ static void test_shamir_corrupted_share_gives_different_secret(void)
 	int rc = 0, is_same = 0;
 
 	coffer_random(secret, sizeof(secret));
-	CHECK_EQ(share_set_make(&ss, 5, 3, secret, sizeof(secret)), 0);
+	CHECK_EQ_OUT(share_set_make(&ss, 5, 3, secret, sizeof(secret)), 0);
 	for (b = 0; b < SECRET_LEN && rc == 0 && !is_same; b++) {
 		ss.ptrs[1][b] ^= 0x01;
 		rc = shamir_combine(got, (const uint8_t *const *)ss.ptrs, 3, ss.share_len);
 		is_same = memcmp(got, secret, sizeof(secret)) == 0;
 		ss.ptrs[1][b] ^= 0x01;
 	}
+	CHECK_EQ_OUT(rc, 0);
+	CHECK_OUT(!is_same);
+out:
 	free(ss.buf);
-	CHECK_EQ(rc, 0);
-	CHECK(!is_same);
 }
 
 static void test_shamir_split_rejects_bad_parameters(void)
