@@ -100,17 +100,20 @@ static void test_unknown_envelopes_fall_back_untouched(void)
 	    "[1,2]",
 	    "",
 	};
-	struct audit_sb sb;
+	struct audit_sb sb = {0};
 
 	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
 		audit_sb_init(&sb);
 		audit_sb_puts(&sb, "{\"before\":1");
 		size_t len = sb.len;
 
-		CHECK_EQ(audit_sb_put_response_text(&sb, &dev, 200, texts[i]), AUDIT_TEXT_FALLBACK);
-		CHECK_EQ(sb.len, len);
+		CHECK_EQ_OUT(audit_sb_put_response_text(&sb, &dev, 200, texts[i]),
+		             AUDIT_TEXT_FALLBACK);
+		CHECK_EQ_OUT(sb.len, len);
 		audit_sb_free(&sb);
 	}
+out:
+	audit_sb_free(&sb);
 }
 
 int main(void)

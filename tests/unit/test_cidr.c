@@ -110,14 +110,15 @@ static void test_list_contains_any_member(void)
 {
 	json_t *list = json_pack("[s,s]", "10.0.0.0/8", "2001:db8::/32");
 
-	CHECK(list != NULL);
-	CHECK(cidr_list_contains(list, "10.1.1.1"));
-	CHECK(cidr_list_contains(list, "2001:db8::9"));
-	CHECK(!cidr_list_contains(list, "192.168.0.1"));
-	CHECK(!cidr_list_contains(NULL, "10.1.1.1"));
+	CHECK_OUT(list != NULL);
+	CHECK_OUT(cidr_list_contains(list, "10.1.1.1"));
+	CHECK_OUT(cidr_list_contains(list, "2001:db8::9"));
+	CHECK_OUT(!cidr_list_contains(list, "192.168.0.1"));
+	CHECK_OUT(!cidr_list_contains(NULL, "10.1.1.1"));
 	json_decref(list);
 	list = json_array();
-	CHECK(!cidr_list_contains(list, "10.1.1.1"));
+	CHECK_OUT(!cidr_list_contains(list, "10.1.1.1"));
+out:
 	json_decref(list);
 }
 
@@ -125,9 +126,10 @@ static void test_list_skips_malformed_members(void)
 {
 	json_t *list = json_pack("[s,i,s]", "garbage", 5, "10.0.0.0/8");
 
-	CHECK(list != NULL);
-	CHECK(cidr_list_contains(list, "10.0.0.1"));
-	CHECK(!cidr_list_contains(list, "11.0.0.1"));
+	CHECK_OUT(list != NULL);
+	CHECK_OUT(cidr_list_contains(list, "10.0.0.1"));
+	CHECK_OUT(!cidr_list_contains(list, "11.0.0.1"));
+out:
 	json_decref(list);
 }
 
@@ -138,16 +140,17 @@ static void test_list_validate_rejects_bad_members(void)
 	json_t *not_str = json_pack("[i]", 1);
 	json_t *obj = json_object();
 
-	CHECK(good != NULL && bad != NULL && not_str != NULL && obj != NULL);
-	CHECK_EQ(cidr_list_validate(NULL), 0);
-	CHECK_EQ(cidr_list_validate(good), 0);
-	CHECK_EQ(cidr_list_validate(bad), COFFER_ERR_INVALID);
-	CHECK_EQ(cidr_list_validate(not_str), COFFER_ERR_INVALID);
-	CHECK_EQ(cidr_list_validate(obj), COFFER_ERR_INVALID);
-	json_decref(good);
-	json_decref(bad);
-	json_decref(not_str);
+	CHECK_OUT(good != NULL && bad != NULL && not_str != NULL && obj != NULL);
+	CHECK_EQ_OUT(cidr_list_validate(NULL), 0);
+	CHECK_EQ_OUT(cidr_list_validate(good), 0);
+	CHECK_EQ_OUT(cidr_list_validate(bad), COFFER_ERR_INVALID);
+	CHECK_EQ_OUT(cidr_list_validate(not_str), COFFER_ERR_INVALID);
+	CHECK_EQ_OUT(cidr_list_validate(obj), COFFER_ERR_INVALID);
+out:
 	json_decref(obj);
+	json_decref(not_str);
+	json_decref(bad);
+	json_decref(good);
 }
 
 int main(void)

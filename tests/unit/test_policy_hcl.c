@@ -65,9 +65,10 @@ static void test_hcl_single_block_gives_json_form(void)
 	json_t *doc = hcl("path \"secret/*\" {\n  capabilities = [\"read\", \"list\"]\n}\n");
 	char buf[128];
 
-	CHECK(doc != NULL);
-	CHECK(strcmp(caps_of(doc, "secret/*", buf, sizeof(buf)), "read,list") == 0);
-	CHECK_EQ(json_object_size(json_object_get(doc, "path")), 1);
+	CHECK_OUT(doc != NULL);
+	CHECK_OUT(strcmp(caps_of(doc, "secret/*", buf, sizeof(buf)), "read,list") == 0);
+	CHECK_EQ_OUT(json_object_size(json_object_get(doc, "path")), 1);
+out:
 	json_decref(doc);
 }
 
@@ -80,8 +81,9 @@ static void test_hcl_accepts_comments_and_trailing_commas(void)
 	                  "    \"update\",\n  ]\n}\n");
 	char buf[128];
 
-	CHECK(doc != NULL);
-	CHECK(strcmp(caps_of(doc, "a/*", buf, sizeof(buf)), "read,update") == 0);
+	CHECK_OUT(doc != NULL);
+	CHECK_OUT(strcmp(caps_of(doc, "a/*", buf, sizeof(buf)), "read,update") == 0);
+out:
 	json_decref(doc);
 }
 
@@ -92,10 +94,11 @@ static void test_hcl_reads_several_blocks_and_merges_repeats(void)
 	                  "path \"a\" { capabilities = [\"delete\"] }\n");
 	char buf[128];
 
-	CHECK(doc != NULL);
-	CHECK_EQ(json_object_size(json_object_get(doc, "path")), 2);
-	CHECK(strcmp(caps_of(doc, "a", buf, sizeof(buf)), "read,delete") == 0);
-	CHECK(strcmp(caps_of(doc, "b/+/c", buf, sizeof(buf)), "create") == 0);
+	CHECK_OUT(doc != NULL);
+	CHECK_EQ_OUT(json_object_size(json_object_get(doc, "path")), 2);
+	CHECK_OUT(strcmp(caps_of(doc, "a", buf, sizeof(buf)), "read,delete") == 0);
+	CHECK_OUT(strcmp(caps_of(doc, "b/+/c", buf, sizeof(buf)), "create") == 0);
+out:
 	json_decref(doc);
 }
 
@@ -106,11 +109,12 @@ static void test_hcl_keeps_legacy_policy(void)
 	json_t *rule;
 	char buf[128];
 
-	CHECK(doc != NULL);
+	CHECK_OUT(doc != NULL);
 	rule = json_object_get(json_object_get(doc, "path"), "sys/*");
-	CHECK(strcmp(json_string_value(json_object_get(rule, "policy")), "write") == 0);
+	CHECK_OUT(strcmp(json_string_value(json_object_get(rule, "policy")), "write") == 0);
 	/* A second legacy policy for one path is merged as capabilities. */
-	CHECK(strcmp(caps_of(doc, "x", buf, sizeof(buf)), "deny") == 0);
+	CHECK_OUT(strcmp(caps_of(doc, "x", buf, sizeof(buf)), "deny") == 0);
+out:
 	json_decref(doc);
 }
 
@@ -125,10 +129,11 @@ static void test_hcl_tolerates_parameter_constraints(void)
 	                  "  min_wrapping_ttl = \"1s\"\n  max_wrapping_ttl = \"90s\"\n}\n");
 	char buf[128];
 
-	CHECK(doc != NULL);
-	CHECK(strcmp(caps_of(doc, "secret/data/app", buf, sizeof(buf)), "create") == 0);
-	CHECK(json_object_get(json_object_get(json_object_get(doc, "path"), "secret/data/app"),
-	                      "allowed_parameters") == NULL);
+	CHECK_OUT(doc != NULL);
+	CHECK_OUT(strcmp(caps_of(doc, "secret/data/app", buf, sizeof(buf)), "create") == 0);
+	CHECK_OUT(json_object_get(json_object_get(json_object_get(doc, "path"), "secret/data/app"),
+	                          "allowed_parameters") == NULL);
+out:
 	json_decref(doc);
 }
 
@@ -136,8 +141,9 @@ static void test_hcl_unescapes_strings(void)
 {
 	json_t *doc = hcl("path \"a\\\"b\\\\c\" { capabilities = [\"read\"] }");
 
-	CHECK(doc != NULL);
-	CHECK(json_object_get(json_object_get(doc, "path"), "a\"b\\c") != NULL);
+	CHECK_OUT(doc != NULL);
+	CHECK_OUT(json_object_get(json_object_get(doc, "path"), "a\"b\\c") != NULL);
+out:
 	json_decref(doc);
 }
 
@@ -145,11 +151,12 @@ static void test_hcl_empty_document_has_no_rules(void)
 {
 	json_t *doc = hcl("  \n# nothing but a comment\n");
 
-	CHECK(doc != NULL);
-	CHECK_EQ(json_object_size(json_object_get(doc, "path")), 0);
+	CHECK_OUT(doc != NULL);
+	CHECK_EQ_OUT(json_object_size(json_object_get(doc, "path")), 0);
 	json_decref(doc);
 	doc = hcl("");
-	CHECK(doc != NULL);
+	CHECK_OUT(doc != NULL);
+out:
 	json_decref(doc);
 }
 
