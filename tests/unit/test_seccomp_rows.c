@@ -200,46 +200,48 @@ static void profile_holds_every_row_as_the_runtime_reads_it(void)
 	    ALLOW_IF("clone", MASKED_EQ(0, 0x10100, 0x10000), "a thread"),
 	};
 	const struct seccomp_rows tm = SECCOMP_ROWS(masked);
-	json_t *p, *e, *arg;
+	json_t *p = NULL, *e, *arg;
 
 	p = profile_of(&t);
-	CHECK(p != NULL);
-	CHECK(strcmp(json_string_value(json_object_get(p, "defaultAction")), "SCMP_ACT_ERRNO") ==
-	      0);
-	CHECK_EQ(json_array_size(json_object_get(p, "syscalls")), t.n_rows);
+	CHECK_OUT(p != NULL);
+	CHECK_OUT(
+	    strcmp(json_string_value(json_object_get(p, "defaultAction")), "SCMP_ACT_ERRNO") == 0);
+	CHECK_EQ_OUT(json_array_size(json_object_get(p, "syscalls")), t.n_rows);
 
 	e = profile_entry(p, "getuid");
-	CHECK(e != NULL);
-	CHECK(strcmp(json_string_value(json_object_get(e, "action")), "SCMP_ACT_ERRNO") == 0);
-	CHECK_EQ(json_integer_value(json_object_get(e, "errnoRet")), EACCES);
+	CHECK_OUT(e != NULL);
+	CHECK_OUT(strcmp(json_string_value(json_object_get(e, "action")), "SCMP_ACT_ERRNO") == 0);
+	CHECK_EQ_OUT(json_integer_value(json_object_get(e, "errnoRet")), EACCES);
 
 	/* A run-time value cannot be in the profile: the row allows the call unconditionally. */
 	e = profile_entry(p, "dup");
-	CHECK(e != NULL && json_object_get(e, "args") == NULL);
+	CHECK_OUT(e != NULL && json_object_get(e, "args") == NULL);
 
 	e = profile_entry(p, "close");
 	arg = json_array_get(json_object_get(e, "args"), 0);
-	CHECK(arg != NULL);
-	CHECK(strcmp(json_string_value(json_object_get(arg, "op")), "SCMP_CMP_EQ") == 0);
-	CHECK_EQ(json_integer_value(json_object_get(arg, "value")), 1000);
+	CHECK_OUT(arg != NULL);
+	CHECK_OUT(strcmp(json_string_value(json_object_get(arg, "op")), "SCMP_CMP_EQ") == 0);
+	CHECK_EQ_OUT(json_integer_value(json_object_get(arg, "value")), 1000);
 
 	e = profile_entry(p, "getgid");
-	CHECK(e != NULL);
-	CHECK(strncmp(json_string_value(json_object_get(e, "comment")), "start-up only: ", 15) ==
-	      0);
+	CHECK_OUT(e != NULL);
+	CHECK_OUT(
+	    strncmp(json_string_value(json_object_get(e, "comment")), "start-up only: ", 15) == 0);
 	e = profile_entry(p, "getegid");
-	CHECK(strncmp(json_string_value(json_object_get(e, "comment")),
-	              "the coffer CLI only: ", 21) == 0);
+	CHECK_OUT(strncmp(json_string_value(json_object_get(e, "comment")),
+	                  "the coffer CLI only: ", 21) == 0);
 	json_decref(p);
+	p = NULL;
 
 	/* MASKED_EQ: runc and crun read "value" as the mask and "valueTwo" as the value. */
 	p = profile_of(&tm);
-	CHECK(p != NULL);
+	CHECK_OUT(p != NULL);
 	arg = json_array_get(json_object_get(profile_entry(p, "clone"), "args"), 0);
-	CHECK(arg != NULL);
-	CHECK(strcmp(json_string_value(json_object_get(arg, "op")), "SCMP_CMP_MASKED_EQ") == 0);
-	CHECK_EQ(json_integer_value(json_object_get(arg, "value")), 0x10100);
-	CHECK_EQ(json_integer_value(json_object_get(arg, "valueTwo")), 0x10000);
+	CHECK_OUT(arg != NULL);
+	CHECK_OUT(strcmp(json_string_value(json_object_get(arg, "op")), "SCMP_CMP_MASKED_EQ") == 0);
+	CHECK_EQ_OUT(json_integer_value(json_object_get(arg, "value")), 0x10100);
+	CHECK_EQ_OUT(json_integer_value(json_object_get(arg, "valueTwo")), 0x10000);
+out:
 	json_decref(p);
 }
 
