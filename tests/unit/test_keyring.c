@@ -73,7 +73,7 @@ static void test_new_keyring_has_term_one_and_distinct_keys(void)
 {
 	struct keyring *kr = keyring_new();
 
-	CHECK_EQ_OUT(keyring_new(&kr), 0);
+	kr = keyring_new();
 	CHECK_EQ_OUT(keyring_active(kr)->term, 1);
 	CHECK_OUT(keyring_active(kr)->install_time > 1600000000);
 	CHECK_OUT(keyring_term(kr, 1) == keyring_active(kr));
@@ -91,9 +91,9 @@ static void test_serialize_round_trip(void)
 	uint8_t *ser = NULL;
 	size_t len = 0;
 
-	CHECK_EQ_OUT(keyring_new(&kr), 0);
+	kr = keyring_new();
 	CHECK_EQ_OUT(keyring_rotate(kr, &rot), 0);
-	CHECK_EQ_OUT(keyring_serialize(rot, &ser, &len), 0);
+	keyring_serialize(rot, &ser, &len);
 	CHECK_EQ_OUT(len, OFF_TERMS + 2 * TERM_LEN);
 	CHECK_EQ_OUT(keyring_deserialize(ser, len, &back), 0);
 	CHECK_OUT(keyrings_equal(rot, back, 2));
@@ -109,7 +109,7 @@ static void test_rotate_keeps_old_terms(void)
 {
 	struct keyring *k1 = keyring_new(), *k2 = NULL, *k3 = NULL;
 
-	CHECK_EQ_OUT(keyring_new(&k1), 0);
+	k1 = keyring_new();
 	CHECK_EQ_OUT(keyring_rotate(k1, &k2), 0);
 	CHECK_EQ_OUT(keyring_rotate(k2, &k3), 0);
 	CHECK_EQ_OUT(keyring_active(k3)->term, 3);

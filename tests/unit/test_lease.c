@@ -65,7 +65,7 @@ static void test_due_leases_fire_in_order(void)
 	struct lease_mgr *lm = NULL;
 	int64_t now = now_s();
 
-	CHECK_EQ_OUT(lease_mgr_new(record_revoke, &r, &lm), 0);
+	lm = lease_mgr_new(record_revoke, &r);
 	CHECK_EQ_OUT(lease_mgr_track(lm, "l/c", now - 1), 0);
 	CHECK_EQ_OUT(lease_mgr_track(lm, "l/a", now - 3), 0);
 	CHECK_EQ_OUT(lease_mgr_track(lm, "l/later", now + 3600), 0);
@@ -87,7 +87,7 @@ static void test_future_lease_fires_when_due(void)
 	struct recorder r = {.mu = PTHREAD_MUTEX_INITIALIZER};
 	struct lease_mgr *lm = NULL;
 
-	CHECK_EQ_OUT(lease_mgr_new(record_revoke, &r, &lm), 0);
+	lm = lease_mgr_new(record_revoke, &r);
 	CHECK_EQ_OUT(lease_mgr_start(lm), 0);
 	/* Tracked after start: the thread must wake up for it. */
 	CHECK_EQ_OUT(lease_mgr_track(lm, "l/soon", now_s() + 1), 0);
@@ -106,7 +106,7 @@ static void test_reschedule_delays_revocation(void)
 	struct recorder r = {.mu = PTHREAD_MUTEX_INITIALIZER};
 	struct lease_mgr *lm = NULL;
 
-	CHECK_EQ_OUT(lease_mgr_new(record_revoke, &r, &lm), 0);
+	lm = lease_mgr_new(record_revoke, &r);
 	CHECK_EQ_OUT(lease_mgr_track(lm, "l/renewed", now_s() - 1), 0);
 	CHECK_EQ_OUT(lease_mgr_track(lm, "l/renewed", now_s() + 3600), 0); /* a renewal */
 	CHECK_EQ_OUT(lease_mgr_track(lm, "l/untracked", now_s() - 1), 0);
@@ -129,7 +129,7 @@ static void test_stop_clears_and_restarts(void)
 	struct lease_mgr *lm = NULL;
 	char id[32];
 
-	CHECK_EQ_OUT(lease_mgr_new(record_revoke, &r, &lm), 0);
+	lm = lease_mgr_new(record_revoke, &r);
 	for (int i = 0; i < 100; i++) {
 		snprintf(id, sizeof(id), "l/%d", i);
 		CHECK_EQ_OUT(lease_mgr_track(lm, id, now_s() + 3600 + i), 0);
@@ -154,7 +154,7 @@ static void test_list_and_revoke_prefix(void)
 	int64_t later = now_s() + 3600;
 	json_t *keys = NULL;
 
-	CHECK_EQ_OUT(lease_mgr_new(record_revoke, &r, &lm), 0);
+	lm = lease_mgr_new(record_revoke, &r);
 	CHECK_EQ_OUT(lease_mgr_track(lm, "auth/token/create/B", later), 0);
 	CHECK_EQ_OUT(lease_mgr_track(lm, "auth/token/create/A", later), 0);
 	CHECK_EQ_OUT(lease_mgr_track(lm, "auth/token/create-orphan/C", later), 0);

@@ -511,7 +511,7 @@ static void test_nothing_secret_at_rest(void)
 	size_t n = 0;
 
 	CHECK_EQ_OUT(fixture_create(&f, SEAL_SHAMIR), 0);
-	CHECK_EQ_OUT(token_store_new(f.b, &ts), 0);
+	ts = token_store_new(f.b);
 	CHECK_EQ_OUT(seal_initialize(f.s, 5, 3, stage_root, ts, &r), 0);
 	for (int i = 0; i < 3; i++)
 		CHECK_EQ_OUT(seal_submit_share(f.s, r.shares[i], SHARE_LEN), 0);

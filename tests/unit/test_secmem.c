@@ -109,28 +109,6 @@ static void test_secmem_equal_compares(void)
 }
 
 /* Growth keeps the bytes in use, doubles from min_cap, and leaves a big enough buffer alone. */
-static void test_secmem_grow_copies_and_doubles(void)
-{
-	char *buf = NULL, *before;
-	size_t cap = 0;
-
-	CHECK_EQ_OUT(secmem_grow(&buf, &cap, 0, 10, 16), 0);
-	CHECK_OUT(buf != NULL);
-	CHECK_EQ_OUT(cap, 16);
-	memcpy(buf, "0123456789", 10);
-	before = buf;
-	CHECK_EQ_OUT(secmem_grow(&buf, &cap, 10, 16, 16), 0);
-	CHECK_OUT(buf == before); /* fits: untouched */
-	CHECK_EQ_OUT(secmem_grow(&buf, &cap, 10, 100, 16), 0);
-	CHECK_EQ_OUT(cap, 128);
-	CHECK_OUT(memcmp(buf, "0123456789", 10) == 0);
-	CHECK_OUT(secmem_grow(&buf, &cap, 10, SIZE_MAX, 16) != 0);
-	CHECK_EQ_OUT(cap, 128); /* a failed growth leaves the buffer as it was */
-	CHECK_OUT(memcmp(buf, "0123456789", 10) == 0);
-out:
-	secmem_freezero(buf, cap);
-}
-
 int main(void)
 {
 	RUN(test_secmem_init_is_idempotent);

@@ -617,7 +617,7 @@ static void test_old_entry_gets_lease_nonce(void)
 		goto out;
 	fixture_close(&f);
 	CHECK_OUT(fixture_open(&f) == 0);
-	CHECK_EQ_OUT(lease_mgr_new(token_lease_revoker, f.ts, &f.lm), 0);
+	f.lm = lease_mgr_new(token_lease_revoker, f.ts);
 	token_store_set_leases(f.ts, f.lm);
 	CHECK_EQ_OUT(token_store_setup(f.ts), 0);
 	CHECK_EQ_OUT(lease_mgr_count(f.lm), 1);
@@ -761,7 +761,7 @@ static void test_restart_keeps_tokens(void)
 	a = NULL;
 	fixture_close(&f);
 	CHECK_OUT(fixture_open(&f) == 0);
-	CHECK_EQ_OUT(lease_mgr_new(token_lease_revoker, f.ts, &f.lm), 0);
+	f.lm = lease_mgr_new(token_lease_revoker, f.ts);
 	token_store_set_leases(f.ts, f.lm);
 	CHECK_EQ_OUT(token_store_setup(f.ts), 0);
 	CHECK_EQ_OUT(lease_mgr_count(f.lm), 2);
@@ -793,7 +793,7 @@ static void test_lease_manager_revokes_expired_token(void)
 	int i;
 
 	CHECK_OUT(fixture_init(&f) == 0);
-	CHECK_EQ_OUT(lease_mgr_new(token_lease_revoker, f.ts, &f.lm), 0);
+	f.lm = lease_mgr_new(token_lease_revoker, f.ts);
 	token_store_set_leases(f.ts, f.lm);
 	CHECK_EQ_OUT(make_token(&f, NULL, 1, 0, NULL, &p), 0);
 	CHECK_EQ_OUT(make_token(&f, p, 600, 0, NULL, &c), 0);
