@@ -17,6 +17,7 @@
 
 #include <sodium.h>
 
+#include "clock.h"
 #include "agent.h"
 #include "fileio.h"
 #include "http_client.h"
@@ -112,10 +113,7 @@ static void supervise_on_term(int sig)
 
 static int64_t supervise_now(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec;
+	return coffer_clock_mono_ns() / 1000000000;
 }
 
 static void supervise_sleep(int64_t s)

@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "http_int.h"
 #include "secmem.h"
 
@@ -77,10 +78,7 @@ void http_plain_close(struct http_plain *p)
 
 static int64_t http_now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return coffer_clock_mono_ns() / 1000000;
 }
 
 /* Wait until fd is ready for events or the deadline (0: none) passes: 0, or -1 with err. */

@@ -12,6 +12,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "clock.h"
 #include "duration.h"
 #include "log.h"
 
@@ -52,10 +53,9 @@ int log_parse_level(const char *name, enum log_level *out)
 /* RFC 3339 UTC with milliseconds: 2026-11-29T01:02:03.123Z */
 static void log_timestamp(char out[COFFER_TIME_LEN])
 {
-	struct timespec ts;
+	int64_t ns = coffer_clock_now_ns();
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	coffer_time_format(ts.tv_sec, ts.tv_nsec, 3, out);
+	coffer_time_format(ns / 1000000000, (long)(ns % 1000000000), 3, out);
 }
 
 /*

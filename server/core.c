@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "audit/audit.h"
 #include "codec.h"
 #include "core.h"
@@ -63,7 +64,7 @@ int core_open(const struct config *cfg, const struct engine *const *engines, str
 	*out = NULL;
 	c = xcalloc(1, sizeof(*c));
 	c->cfg = cfg;
-	c->start_time = time(NULL);
+	c->start_time = coffer_clock_now_s();
 	pthread_mutex_init(&c->cluster_lock, NULL);
 	pthread_mutex_init(&c->lifecycle_lock, NULL);
 	err = storage_sqlite_open(cfg->storage_path, &c->storage);

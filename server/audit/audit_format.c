@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "audit/audit_int.h"
 #include "duration.h"
 #include "engines/mount.h"
@@ -119,10 +120,9 @@ void audit_sb_put_str(struct audit_sb *sb, const char *s, size_t len)
 
 void audit_format_now(char out[COFFER_TIME_LEN])
 {
-	struct timespec ts;
+	int64_t ns = coffer_clock_now_ns();
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	coffer_time_format(ts.tv_sec, ts.tv_nsec, 6, out);
+	coffer_time_format(ns / 1000000000, (long)(ns % 1000000000), 6, out);
 }
 
 int audit_hmac_text(struct audit_device *d, const char *s, size_t len, char *out)

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "audit/audit_int.h"
 #include "log.h"
 #include "secmem.h"
@@ -273,10 +274,7 @@ int audit_device_checkpoint(struct audit_device *d, const char *kind)
 
 static int64_t audit_now_ns(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+	return coffer_clock_mono_ns();
 }
 
 bool audit_ckpt_tick(struct audit_device *d)

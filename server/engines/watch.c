@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "hash.h"
 #include "store/barrier.h"
 #include "api/request.h"
@@ -69,10 +70,7 @@ struct watch {
 
 static int64_t watch_now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return coffer_clock_mono_ns() / 1000000;
 }
 
 static size_t watch_bucket(const char *path)
@@ -112,11 +110,8 @@ void watch_index_encode(uint64_t index, uint8_t out[8])
 
 uint64_t watch_next_index(struct watch *w)
 {
-	struct timespec ts;
-	uint64_t now, idx;
+	uint64_t now = (uint64_t)coffer_clock_now_ns() / 1000, idx;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	now = (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 	pthread_mutex_lock(&w->mu);
 	idx = now > w->last ? now : w->last + 1;
 	w->last = idx;

@@ -18,6 +18,7 @@
 
 #include <sodium.h>
 
+#include "clock.h"
 #include "config.h"
 #include "front/http_limits.h"
 #include "log.h"
@@ -62,10 +63,7 @@ struct http_limits {
 
 static int64_t http_now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return coffer_clock_mono_ns() / 1000000;
 }
 
 /* The address a limit counts: an IPv4 address (also when mapped into IPv6) or an IPv6 /64,

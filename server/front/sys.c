@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "clock.h"
 #include "audit/audit.h"
 #include "codec.h"
 #include "core.h"
@@ -239,7 +240,6 @@ static void sys_health(const struct engine_ctx *ctx, struct request *req, struct
 {
 	struct core *c = ctx->core;
 	struct seal_status st;
-	struct timespec now;
 	int active, sealed, uninit, auditfail, status;
 	bool audit_ok;
 	json_t *o;
@@ -260,11 +260,11 @@ static void sys_health(const struct engine_ctx *ctx, struct request *req, struct
 	seal_get_status(c->seal, &st);
 	audit_ok = !st.initialized || st.sealed || audit_broker_can_write(c->svc.audit);
 	status = !st.initialized ? uninit : st.sealed ? sealed : !audit_ok ? auditfail : active;
-	clock_gettime(CLOCK_REALTIME, &now);
 	o = json_pack("{s:b,s:b,s:b,s:b,s:s,s:s,s:I,s:s}", "initialized", st.initialized, "sealed",
 	              st.sealed, "standby", 0, "performance_standby", 0,
 	              "replication_performance_mode", "disabled", "replication_dr_mode", "disabled",
-	              "server_time_utc", (json_int_t)now.tv_sec, "version", COFFER_VERSION);
+	              "server_time_utc", (json_int_t)coffer_clock_now_s(), "version",
+	              COFFER_VERSION);
 	/* API.md lists the cluster identity always: empty until the first unseal. */
 	pthread_mutex_lock(&c->cluster_lock);
 	json_object_set_new(o, "cluster_name", json_string(c->cluster_name));

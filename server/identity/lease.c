@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "hash.h"
 #include "json.h"
 #include "identity/lease.h"
@@ -230,8 +231,8 @@ static void lease_revoke_due(struct lease_mgr *lm)
 		lease_id_redact(it.id, shown, sizeof(shown));
 		log_warn("lease %s: revocation failed (%s); retrying in %ds", shown,
 		         coffer_strerror(err), LEASE_RETRY_S);
-		lease_map_set(lm, it.id, (int64_t)time(NULL) + LEASE_RETRY_S);
-		lease_heap_push(lm, it.id, (int64_t)time(NULL) + LEASE_RETRY_S);
+		lease_map_set(lm, it.id, coffer_clock_now_s() + LEASE_RETRY_S);
+		lease_heap_push(lm, it.id, coffer_clock_now_s() + LEASE_RETRY_S);
 	}
 	free(it.id);
 }
@@ -249,7 +250,7 @@ static void *lease_thread(void *arg)
 			pthread_cond_wait(&lm->cv, &lm->mu);
 			continue;
 		}
-		if (lm->heap[0].expire_time > (int64_t)time(NULL)) {
+		if (lm->heap[0].expire_time > coffer_clock_now_s()) {
 			/* Expiries are wall-clock times, so the wait is on CLOCK_REALTIME. */
 			until.tv_sec = (time_t)lm->heap[0].expire_time;
 			pthread_cond_timedwait(&lm->cv, &lm->mu, &until);

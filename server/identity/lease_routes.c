@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "api/tables.h"
 #include "identity/lease.h"
 #include "identity/policy.h"
@@ -103,7 +104,7 @@ static void lease_lookup(const struct engine_ctx *ctx, struct request *req, stru
 	                            "expire_time", e->expire_time != 0 ? expire : NULL,
 	                            "last_renewal", e->last_renewal_time != 0 ? renewed : NULL,
 	                            "renewable", e->is_renewable, "ttl",
-	                            (json_int_t)token_ttl_left(e, token_now())),
+	                            (json_int_t)token_ttl_left(e, coffer_clock_now_s())),
 	                  NULL, NULL);
 	token_entry_release(e);
 }
@@ -166,7 +167,7 @@ static void lease_renew(const struct engine_ctx *ctx, struct request *req, struc
 	json_object_set_new(resp->json, "lease_id", json_string(id));
 	json_object_set_new(resp->json, "renewable", json_boolean(renewed->is_renewable));
 	json_object_set_new(resp->json, "lease_duration",
-	                    json_integer(token_ttl_left(renewed, token_now())));
+	                    json_integer(token_ttl_left(renewed, coffer_clock_now_s())));
 out:
 	token_entry_release(renewed);
 	token_entry_release(e);

@@ -13,6 +13,7 @@
 
 #include <sodium.h>
 
+#include "clock.h"
 #include "codec.h"
 #include "json.h"
 #include "log.h"
@@ -37,7 +38,7 @@ static int token_adopt_root(struct token_store *ts)
 	if (len != COFFER_MAC_LEN)
 		goto out;
 	err = COFFER_ERR_INTERNAL;
-	e = token_entry_new(buf, token_now());
+	e = token_entry_new(buf, coffer_clock_now_s());
 	if (e == NULL)
 		goto out;
 	e->policies = json_pack("[s]", "root");
@@ -110,7 +111,7 @@ static int token_count_use(struct token_store *ts, const struct token_entry *e,
 	if (err != 0)
 		return err == COFFER_ERR_NOT_FOUND ? COFFER_ERR_PERMISSION : err;
 	err = COFFER_ERR_PERMISSION;
-	if (token_is_expired(cur, token_now()) || cur->num_uses <= 0)
+	if (token_is_expired(cur, coffer_clock_now_s()) || cur->num_uses <= 0)
 		goto out;
 	next = token_entry_dup(cur);
 	next->num_uses--;
@@ -140,7 +141,7 @@ int token_authenticate(struct token_store *ts, const char *token, const char *re
 		err = COFFER_ERR_PERMISSION;
 	if (err != 0)
 		goto out;
-	if (token_is_expired(e, token_now()) || !token_addr_allowed(e, remote_addr)) {
+	if (token_is_expired(e, coffer_clock_now_s()) || !token_addr_allowed(e, remote_addr)) {
 		err = COFFER_ERR_PERMISSION;
 		goto out;
 	}
@@ -252,7 +253,7 @@ static int token_fill(struct token_entry *e, const struct token_params *p)
 	                        e->is_root);
 	e->creation_ttl_s = ttl;
 	e->ttl_s = ttl;
-	token_set_expiry(e, token_now_ms(), ttl);
+	token_set_expiry(e, coffer_clock_now_ms(), ttl);
 	e->explicit_max_ttl_s = p->explicit_max_ttl_s;
 	e->period_s = p->period_s;
 	e->num_uses = p->num_uses;
@@ -299,7 +300,7 @@ static int token_create_locked(struct token_store *ts, const struct token_params
 	e->is_orphan = true;
 	if (p->parent != NULL) {
 		err = token_load(ts, p->parent->hash, &other);
-		if (err == 0 && token_is_expired(other, token_now()))
+		if (err == 0 && token_is_expired(other, coffer_clock_now_s()))
 			err = COFFER_ERR_NOT_FOUND;
 		token_entry_release(other);
 		if (err != 0)
@@ -328,7 +329,7 @@ int token_create(struct token_store *ts, const struct token_params *p, char **to
 	if ((err = token_hash_text(ts, text, hash)) != 0)
 		goto out;
 	err = COFFER_ERR_INTERNAL;
-	if ((e = token_entry_new(hash, token_now())) == NULL)
+	if ((e = token_entry_new(hash, coffer_clock_now_s())) == NULL)
 		goto out;
 	if ((err = token_fill(e, p)) != 0)
 		goto out;
@@ -354,7 +355,7 @@ int token_renew(struct token_store *ts, const struct token_entry *e, int64_t inc
                 struct token_entry **out)
 {
 	struct token_entry *cur = NULL, *next = NULL;
-	int64_t now = token_now(), base;
+	int64_t now = coffer_clock_now_s(), base;
 	int err;
 
 	*out = NULL;
@@ -370,7 +371,7 @@ int token_renew(struct token_store *ts, const struct token_entry *e, int64_t inc
 	if (!cur->is_renewable)
 		goto out;
 	next = token_entry_dup(cur);
-	base = token_now_ms();
+	base = coffer_clock_now_ms();
 	/* The renewal is computed in whole seconds from now and kept exact from base. */
 	next->ttl_s = token_compute_renewal(cur, increment_s, base / 1000);
 	if (next->ttl_s != 0)

@@ -136,13 +136,6 @@ int token_lease_revoker(void *ts, const char *lease_id);
 int token_renew(struct token_store *ts, const struct token_entry *e, int64_t increment_s,
                 struct token_entry **out);
 
-/* The clock every expiry check uses (Unix seconds); tests may replace it (NULL restores the real
- * one) before any other thread runs. */
-typedef int64_t (*token_clock_fn)(void);
-void token_set_clock(token_clock_fn now);
-int64_t token_now(void);
-/* The current time in milliseconds (the injected clock's seconds * 1000 in tests). */
-int64_t token_now_ms(void);
 /* Set e's expiry to ttl_s seconds after now_ms (0: never). */
 void token_set_expiry(struct token_entry *e, int64_t now_ms, int64_t ttl_s);
 /* TTL arithmetic (pure). The TTL of a new token: period when set, else ttl_s (0 = the default,

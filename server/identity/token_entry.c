@@ -13,6 +13,7 @@
 
 #include <sodium.h>
 
+#include "clock.h"
 #include "codec.h"
 #include "json.h"
 #include "secmem.h"
@@ -20,33 +21,6 @@
 #include "xmalloc.h"
 
 #define TOKEN_ACCESSOR_CHARS 24
-
-static int64_t token_clock_real(void)
-{
-	return (int64_t)time(NULL);
-}
-
-static token_clock_fn token_clock = token_clock_real;
-
-void token_set_clock(token_clock_fn now)
-{
-	token_clock = now != NULL ? now : token_clock_real;
-}
-
-int64_t token_now(void)
-{
-	return token_clock();
-}
-
-int64_t token_now_ms(void)
-{
-	struct timespec ts;
-
-	if (token_clock != token_clock_real)
-		return token_clock() * 1000;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* The exact expiry decides when a token is refused (to the millisecond, so a 2 s token is
  * refused right after 2 s); the whole-second expiry, rounded up, is what leases and lookups show.
@@ -115,7 +89,7 @@ int64_t token_ttl_left(const struct token_entry *e, int64_t now)
 
 	if (e->expire_ms != 0) {
 		/* From the exact expiry, rounded up: a fresh 3 s token shows 3, not 2. */
-		left = e->expire_ms - token_now_ms();
+		left = e->expire_ms - coffer_clock_now_ms();
 		left = left <= 0 ? 0 : (left + 999) / 1000;
 	} else {
 		if (e->expire_time == 0 || now >= e->expire_time)
@@ -131,7 +105,7 @@ int64_t token_ttl_left(const struct token_entry *e, int64_t now)
 bool token_is_expired(const struct token_entry *e, int64_t now)
 {
 	if (e->expire_ms != 0)
-		return token_now_ms() >= e->expire_ms;
+		return coffer_clock_now_ms() >= e->expire_ms;
 	return e->expire_time != 0 && now >= e->expire_time;
 }
 
@@ -444,9 +418,9 @@ json_t *token_auth_json(const struct token_entry *e, const char *token_text)
 	return json_pack("{s:s,s:s,s:O,s:O,s:o,s:I,s:b,s:s,s:s,s:b,s:I}", "client_token",
 	                 token_text != NULL ? token_text : "", "accessor", e->accessor, "policies",
 	                 e->policies, "token_policies", e->policies, "metadata", token_meta_view(e),
-	                 "lease_duration", (json_int_t)token_ttl_left(e, token_now()), "renewable",
-	                 e->is_renewable, "entity_id", "", "token_type", "service", "orphan",
-	                 e->is_orphan, "num_uses", (json_int_t)e->num_uses);
+	                 "lease_duration", (json_int_t)token_ttl_left(e, coffer_clock_now_s()),
+	                 "renewable", e->is_renewable, "entity_id", "", "token_type", "service",
+	                 "orphan", e->is_orphan, "num_uses", (json_int_t)e->num_uses);
 }
 
 /* Fields Vault shows only when set. */
@@ -492,8 +466,8 @@ json_t *token_lookup_json(const struct token_entry *e, const char *id_text)
 	              "issue_time", issue, "meta", token_meta_view(e), "num_uses",
 	              (json_int_t)e->num_uses, "orphan", e->is_orphan, "path",
 	              e->path != NULL ? e->path : "", "policies", e->policies, "renewable",
-	              e->is_renewable, "ttl", (json_int_t)token_ttl_left(e, token_now()), "type",
-	              "service");
+	              e->is_renewable, "ttl", (json_int_t)token_ttl_left(e, coffer_clock_now_s()),
+	              "type", "service");
 	if (o != NULL)
 		token_lookup_optional(e, o);
 	return o;

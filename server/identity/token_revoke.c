@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "json.h"
 #include "identity/lease.h"
 #include "log.h"
@@ -233,7 +234,7 @@ int token_lookup_lease(struct token_store *ts, const char *lease_id, struct toke
 {
 	int err = token_get_lease(ts, lease_id, out);
 
-	if (err == 0 && token_is_expired(*out, token_now())) {
+	if (err == 0 && token_is_expired(*out, coffer_clock_now_s())) {
 		token_entry_release(*out);
 		*out = NULL;
 		err = COFFER_ERR_NOT_FOUND;

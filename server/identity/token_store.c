@@ -13,6 +13,7 @@
 
 #include <sodium.h>
 
+#include "clock.h"
 #include "codec.h"
 #include "identity/lease.h"
 #include "identity/token_int.h"
@@ -330,7 +331,7 @@ int token_lookup(struct token_store *ts, const char *token, struct token_entry *
 	err = token_get_text(ts, token, &e);
 	if (err != 0)
 		return err;
-	if (token_is_expired(e, token_now())) {
+	if (token_is_expired(e, coffer_clock_now_s())) {
 		token_entry_release(e);
 		return COFFER_ERR_NOT_FOUND;
 	}
@@ -377,7 +378,7 @@ int token_lookup_accessor(struct token_store *ts, const char *accessor, struct t
 {
 	int err = token_get_accessor(ts, accessor, out);
 
-	if (err == 0 && token_is_expired(*out, token_now())) {
+	if (err == 0 && token_is_expired(*out, coffer_clock_now_s())) {
 		token_entry_release(*out);
 		*out = NULL;
 		err = COFFER_ERR_NOT_FOUND;

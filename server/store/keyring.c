@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "crypto.h"
 #include "store/keyring.h"
 #include "secmem.h"
@@ -51,7 +52,7 @@ void keyring_free(struct keyring *kr)
 static void keyring_term_init(struct keyring_term *t, uint32_t term)
 {
 	t->term = term;
-	t->install_time = (int64_t)time(NULL);
+	t->install_time = coffer_clock_now_s();
 	coffer_random(t->key, sizeof(t->key));
 }
 

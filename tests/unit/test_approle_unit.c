@@ -9,12 +9,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "api/tables.h"
 #include "identity/approle/approle_int.h"
 #include "store/barrier.h"
 #include "api/engine.h"
+#include "clock.h"
 #include "crypto.h"
 #include "json.h"
 #include "engines/mount.h"
@@ -356,6 +358,15 @@ out:
 	fixture_destroy(&f);
 }
 
+/* The wall clock two seconds ahead of the real one: a 1 s secret_id has expired. */
+static int64_t clock_two_seconds_on(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ((int64_t)ts.tv_sec + 2) * 1000000000 + ts.tv_nsec;
+}
+
 static void test_expired_secret_id_is_refused(void)
 {
 	struct fixture f = {0};
@@ -364,12 +375,13 @@ static void test_expired_secret_id_is_refused(void)
 	CHECK_EQ_OUT(fixture_init(&f), 0);
 	CHECK_EQ_OUT(make_role(&f, "web", "{}", role_id), 0);
 	CHECK_EQ_OUT(make_secret(&f, "web", "{\"ttl\":\"1s\"}", secret_id), 0);
-	sleep(2);
+	coffer_clock_set(clock_two_seconds_on);
 	snprintf(body, sizeof(body), "{\"secret_id\":\"%s\"}", secret_id);
 	CHECK_EQ_OUT(call(&f, REQ_POST, "role/:role_name/secret-id/lookup", "web", body), 404);
 	CHECK_EQ_OUT(login(&f, role_id, secret_id), 400);
 	CHECK_OUT(error_is(&f, "invalid secret id"));
 out:
+	coffer_clock_set(NULL);
 	fixture_destroy(&f);
 }
 

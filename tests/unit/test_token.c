@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "store/barrier.h"
 #include "codec.h"
 #include "crypto.h"
@@ -34,11 +35,11 @@ struct fixture {
 	struct lease_mgr *lm;
 };
 
-static int64_t fake_now;
+static int64_t fake_now; /* Unix seconds */
 
 static int64_t fake_clock(void)
 {
-	return fake_now;
+	return fake_now * 1000000000;
 }
 
 static int fixture_open(struct fixture *f)
@@ -54,7 +55,7 @@ static int fixture_open(struct fixture *f)
 static int fixture_init(struct fixture *f)
 {
 	memset(f, 0, sizeof(*f));
-	token_set_clock(NULL);
+	coffer_clock_set(NULL);
 	if (testutil_mkstore(f->dir, sizeof(f->dir), f->db, sizeof(f->db), "token") != 0)
 		return -1;
 	coffer_random(f->root_key, sizeof(f->root_key));
@@ -80,7 +81,7 @@ static void fixture_destroy(struct fixture *f)
 	fixture_close(f);
 	testutil_rmtree(f->dir);
 	f->dir[0] = '\0';
-	token_set_clock(NULL);
+	coffer_clock_set(NULL);
 }
 
 /* Create a token; parent may be NULL. The text goes to *text (secmem) when text is not NULL. */
@@ -388,14 +389,14 @@ static void test_expired_token_refused_at_once(void)
 
 	CHECK_OUT(fixture_init(&f) == 0);
 	fake_now = 1000000;
-	token_set_clock(fake_clock);
+	coffer_clock_set(fake_clock);
 	CHECK_EQ_OUT(make_token(&f, NULL, 10, 0, &text, &e), 0);
 	CHECK_EQ_OUT(e->expire_time, 1000010);
 	CHECK_EQ_OUT(token_authenticate(f.ts, text, NULL, &a), 0);
 	token_entry_release(a);
 	a = NULL;
 	fake_now = 1000009;
-	CHECK_EQ_OUT(token_ttl_left(e, token_now()), 1);
+	CHECK_EQ_OUT(token_ttl_left(e, coffer_clock_now_s()), 1);
 	fake_now = 1000010;
 	CHECK_EQ_OUT(token_authenticate(f.ts, text, NULL, &a), COFFER_ERR_PERMISSION);
 	CHECK_OUT(is_gone(&f, text));
@@ -419,7 +420,7 @@ static void test_renew_extends_and_respects_renewable(void)
 
 	CHECK_OUT(fixture_init(&f) == 0);
 	fake_now = 2000000;
-	token_set_clock(fake_clock);
+	coffer_clock_set(fake_clock);
 	CHECK_EQ_OUT(token_create(f.ts, &p, &text, &e), 0);
 	fake_now += 50;
 	CHECK_EQ_OUT(token_renew(f.ts, e, 0, &r), 0);

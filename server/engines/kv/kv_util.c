@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "json.h"
 #include "duration.h"
 #include "engines/kv/kv_int.h"
@@ -16,10 +17,7 @@
 
 int64_t kv_now_ns(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	return coffer_clock_now_ns();
 }
 
 void kv_format_time(int64_t ns, char out[KV_TIME_LEN])

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "identity/approle/approle_int.h"
 #include "cidr.h"
 #include "json.h"
@@ -75,7 +76,7 @@ static json_t *approle_secret_entry(const struct request *req, const json_t *rol
                                     struct response *resp)
 {
 	json_t *md = NULL, *cidrs = NULL, *tcidrs = NULL;
-	int64_t ttl_s, uses, now = (int64_t)time(NULL);
+	int64_t ttl_s, uses, now = coffer_clock_now_s();
 	const char *msg = approle_secret_limits(req->body, role, &ttl_s, &uses);
 
 	if (msg == NULL && approle_metadata(req->body, &md) != 0)
@@ -272,7 +273,7 @@ static void approle_secret_op(const struct engine_ctx *ctx, struct request *req,
 	else if (rc == COFFER_ERR_NOT_FOUND && by_accessor)
 		response_fail(resp, COFFER_ERR_NOT_FOUND,
 		              "failed to find accessor entry for secret_id_accessor");
-	else if (rc == 0 && !is_destroy && approle_secret_is_expired(entry, time(NULL)))
+	else if (rc == 0 && !is_destroy && approle_secret_is_expired(entry, coffer_clock_now_s()))
 		response_not_found(resp);
 	else if (rc != 0)
 		response_err(resp, rc);

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "identity/approle/approle_int.h"
 #include "cidr.h"
 #include "codec.h"
@@ -371,7 +372,7 @@ int approle_secret_use(const struct engine_ctx *ctx, const struct request *req, 
                        const char *secret_id, json_t **entry)
 {
 	char hex[APPROLE_HEX_LEN], key[APPROLE_KEY_MAX];
-	int64_t now = (int64_t)time(NULL), uses;
+	int64_t now = coffer_clock_now_s(), uses;
 	int rc;
 
 	*entry = NULL;
