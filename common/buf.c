@@ -107,6 +107,20 @@ int buf_printf(struct buf *b, const char *fmt, ...)
 	return 0;
 }
 
+char *buf_room(struct buf *b, size_t n)
+{
+	return buf_reserve(b, n) == 0 ? b->data : NULL;
+}
+
+void buf_truncate(struct buf *b, size_t len)
+{
+	if (b->data == NULL || len >= b->len)
+		return;
+	secmem_wipe(b->data + len, b->len - len);
+	b->len = len;
+	b->data[len] = '\0';
+}
+
 char *buf_take(struct buf *b, size_t *len)
 {
 	char *p;

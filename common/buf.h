@@ -46,6 +46,15 @@ int buf_reserve(struct buf *b, size_t n) COFFER_WUR;
 int buf_append(struct buf *b, const void *p, size_t n);
 /* Append printf output, formatted in place (no intermediate copy). 0 or an error. */
 int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/*
+ * The bytes for a tail the caller writes in place and may write again without appending it (the
+ * audit chain's suffix): after it, data[0 .. len + n) may be written (the NUL at data[len] too);
+ * len is unchanged and the tail is not part of the buffer. Valid until the next call that changes
+ * b. data, or NULL after an error.
+ */
+char *buf_room(struct buf *b, size_t n);
+/* Keep the first len bytes (len <= b->len), wiping the rest: undo appends. */
+void buf_truncate(struct buf *b, size_t len);
 
 /*
  * Take the contents: the NUL-terminated bytes (malloc'd) and their length in *len, and b empty

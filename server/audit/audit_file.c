@@ -198,7 +198,7 @@ static struct audit_device *audit_device_alloc(const char *path, const char *fil
  * blocks instead of a dozen).
  */
 struct audit_line {
-	struct audit_sb *sb;
+	struct buf *sb;
 	struct audit_hash pre; /* the body without its closing brace */
 };
 
@@ -210,11 +210,11 @@ static enum audit_hash_alg audit_chain_alg(struct audit_device *d)
 	return __atomic_load_n(&d->alg, __ATOMIC_RELAXED);
 }
 
-static void audit_line_begin(struct audit_device *d, struct audit_line *l, struct audit_sb *sb)
+static void audit_line_begin(struct audit_device *d, struct audit_line *l, struct buf *sb)
 {
 	l->sb = sb;
 	audit_hash_init(&l->pre, audit_chain_alg(d));
-	audit_hash_update(&l->pre, sb->p, sb->len - 1);
+	audit_hash_update(&l->pre, sb->data, sb->len - 1);
 }
 
 /* End l's line with the chain's members and a newline and hash it; its length (newline
@@ -224,12 +224,12 @@ static size_t audit_line_seal(const struct audit_line *l, enum audit_hash_alg al
 {
 	static const char seq_key[] = ",\"seq\":", prev_key[] = ",\"prev\":\"";
 	struct audit_hash st = l->pre;
-	char *end = l->sb->p + l->sb->len - 1, digits[20];
+	char *end = l->sb->data + l->sb->len - 1, digits[20];
 	size_t n = 0, nd = 0, prev_len = strlen(prev_text);
 
 	if (st.alg != alg) { /* the chain adopted a recorded head meanwhile */
 		audit_hash_init(&st, alg);
-		audit_hash_update(&st, l->sb->p, l->sb->len - 1);
+		audit_hash_update(&st, l->sb->data, l->sb->len - 1);
 	}
 
 	/* By hand, not snprintf: this runs under the chain's lock. */
@@ -279,7 +279,7 @@ static int audit_stage_lines(struct audit_device *d, const struct audit_line *li
 	}
 	for (size_t i = 0; i < n; i++) {
 		len = audit_line_seal(&lines[i], d->alg, ++d->seq, d->prev_text, hash);
-		audit_stage_put(&d->stage, lines[i].sb->p, len);
+		audit_stage_put(&d->stage, lines[i].sb->data, len);
 		audit_prev_text(d->alg, hash, d->prev_text);
 	}
 	memcpy(d->prev, hash, sizeof(d->prev));
@@ -372,7 +372,7 @@ static int audit_write_direct(struct audit_device *d, const struct audit_line *l
 		for (size_t i = 0; i < n; i++) {
 			iov[i].iov_len =
 			    audit_line_seal(&lines[i], d->alg, d->seq + 1 + i, prev_text, hash);
-			iov[i].iov_base = lines[i].sb->p;
+			iov[i].iov_base = lines[i].sb->data;
 			audit_prev_text(d->alg, hash, prev_text);
 		}
 		rc = pr != NULL ? audit_write_promising(d, iov, (int)n, pr, err, err_len)
@@ -391,17 +391,17 @@ static int audit_write_direct(struct audit_device *d, const struct audit_line *l
 	return rc;
 }
 
-int audit_device_write(struct audit_device *d, struct audit_sb *const *sbs, size_t n,
-                       bool may_stage, char *err, size_t err_len)
+int audit_device_write(struct audit_device *d, struct buf *const *sbs, size_t n, bool may_stage,
+                       char *err, size_t err_len)
 {
 	struct audit_line lines[2];
 	int rc;
 
 	for (size_t i = 0; i < n; i++) {
-		const struct audit_sb *sb = sbs[i];
+		struct buf *sb = sbs[i];
 
-		if (n > 2 || sb->len < 2 || sb->p[0] != '{' || sb->p[sb->len - 1] != '}' ||
-		    sb->cap - sb->len < AUDIT_SUFFIX_ROOM) {
+		if (n > 2 || sb->len < 2 || sb->data[0] != '{' || sb->data[sb->len - 1] != '}' ||
+		    buf_room(sb, AUDIT_SUFFIX_ROOM) == NULL) {
 			snprintf(err, err_len, "%s: cannot build the line", d->path);
 			return COFFER_ERR_INTERNAL;
 		}
@@ -414,16 +414,16 @@ int audit_device_write(struct audit_device *d, struct audit_sb *const *sbs, size
 	return rc;
 }
 
-int audit_device_write_change(struct audit_device *d, struct audit_sb *sb, bool take,
-                              size_t *promise, char *err, size_t err_len)
+int audit_device_write_change(struct audit_device *d, struct buf *sb, bool take, size_t *promise,
+                              char *err, size_t err_len)
 {
 	struct audit_promise pr = {take, take ? 0 : *promise, 0};
 	struct audit_line line;
 	int rc;
 
 	*promise = 0;
-	if (sb->len < 2 || sb->p[0] != '{' || sb->p[sb->len - 1] != '}' ||
-	    sb->cap - sb->len < AUDIT_SUFFIX_ROOM) {
+	if (sb->len < 2 || sb->data[0] != '{' || sb->data[sb->len - 1] != '}' ||
+	    buf_room(sb, AUDIT_SUFFIX_ROOM) == NULL) {
 		snprintf(err, err_len, "%s: cannot build the line", d->path);
 		audit_device_unpromise(d, pr.give_back);
 		return COFFER_ERR_INTERNAL;

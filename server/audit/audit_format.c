@@ -14,6 +14,7 @@
 #include "clock.h"
 #include "audit/audit_int.h"
 #include "duration.h"
+#include "log.h"
 #include "engines/mount.h"
 #include "secmem.h"
 #include "identity/token.h"
@@ -21,40 +22,19 @@
 
 static const char *const audit_op_names[] = {"read", "list", "create", "update", "patch", "delete"};
 
-void audit_sb_init(struct audit_sb *sb)
+void audit_sb_init(struct buf *sb)
 {
-	sb->cap = 2048; /* a read's response line fits */
-	sb->len = 0;
-	sb->p = xmalloc(sb->cap);
+	buf_init(sb, 2048, 0); /* a read's response line fits */
 }
 
-void audit_sb_free(struct audit_sb *sb)
+void audit_sb_put(struct buf *sb, const char *s, size_t len)
 {
-	free(sb->p);
-	sb->p = NULL;
+	/* Out of memory is fatal in cofferd (xmalloc.h); lines are bounded by the request's. */
+	if (buf_append(sb, s, len) != 0)
+		fatal("out of memory");
 }
 
-/* Room for len more bytes plus the chain's suffix and a newline (audit_device_write adds them). */
-static void audit_sb_reserve(struct audit_sb *sb, size_t len)
-{
-	size_t ncap;
-
-	if (sb->len + len + AUDIT_SUFFIX_ROOM <= sb->cap)
-		return;
-	ncap = sb->cap * 2 > sb->len + len + AUDIT_SUFFIX_ROOM ? sb->cap * 2
-	                                                       : sb->len + len + AUDIT_SUFFIX_ROOM;
-	sb->p = xreallocarray(sb->p, ncap, 1);
-	sb->cap = ncap;
-}
-
-void audit_sb_put(struct audit_sb *sb, const char *s, size_t len)
-{
-	audit_sb_reserve(sb, len);
-	memcpy(sb->p + sb->len, s, len);
-	sb->len += len;
-}
-
-void audit_sb_puts(struct audit_sb *sb, const char *s)
+void audit_sb_puts(struct buf *sb, const char *s)
 {
 	audit_sb_put(sb, s, strlen(s));
 }
@@ -83,7 +63,7 @@ static size_t audit_utf8_len(const unsigned char *s, size_t n)
 	return len;
 }
 
-void audit_sb_put_str(struct audit_sb *sb, const char *s, size_t len)
+void audit_sb_put_str(struct buf *sb, const char *s, size_t len)
 {
 	const unsigned char *u = (const unsigned char *)s;
 	char esc[8];
@@ -149,7 +129,7 @@ int audit_hmac_text(struct audit_device *d, const char *s, size_t len, char *out
 }
 
 /* A string value: "" stays "" (emptiness is no secret), anything else becomes its HMAC. */
-int audit_sb_put_hmac_str(struct audit_sb *sb, struct audit_device *d, const char *s, size_t len)
+int audit_sb_put_hmac_str(struct buf *sb, struct audit_device *d, const char *s, size_t len)
 {
 	char text[AUDIT_HMAC_TEXT_LEN + 1];
 
@@ -166,7 +146,7 @@ int audit_sb_put_hmac_str(struct audit_sb *sb, struct audit_device *d, const cha
 }
 
 /* Numbers, booleans and null say nothing secret: as they are. */
-static void audit_sb_put_scalar(struct audit_sb *sb, const json_t *v)
+static void audit_sb_put_scalar(struct buf *sb, const json_t *v)
 {
 	char buf[32];
 	char *text;
@@ -186,7 +166,7 @@ static void audit_sb_put_scalar(struct audit_sb *sb, const json_t *v)
 	}
 }
 
-int audit_sb_put_hmac_json(struct audit_sb *sb, struct audit_device *d, const json_t *v)
+int audit_sb_put_hmac_json(struct buf *sb, struct audit_device *d, const json_t *v)
 {
 	const char *key;
 	json_t *item;
@@ -230,7 +210,7 @@ int audit_sb_put_hmac_json(struct audit_sb *sb, struct audit_device *d, const js
 }
 
 /* ,"key":"<hmac of s>" when s is not NULL. */
-static int audit_sb_put_hmac_member(struct audit_sb *sb, struct audit_device *d, const char *key,
+static int audit_sb_put_hmac_member(struct buf *sb, struct audit_device *d, const char *key,
                                     const char *s)
 {
 	if (s == NULL)
@@ -240,14 +220,12 @@ static int audit_sb_put_hmac_member(struct audit_sb *sb, struct audit_device *d,
 }
 
 /* Take the finished text of sb (NUL-terminated). */
-static char *audit_sb_take(struct audit_sb *sb)
+static char *audit_sb_take(struct buf *sb)
 {
-	char *out;
+	char *out = xmalloc(sb->len + 1);
 
-	audit_sb_put(sb, "", 1);
-	out = xmalloc(sb->len);
-	memcpy(out, sb->p, sb->len);
-	audit_sb_free(sb);
+	memcpy(out, sb->data != NULL ? sb->data : "", sb->len + 1);
+	buf_free(sb);
 	return out;
 }
 
@@ -298,7 +276,7 @@ void audit_auth_cache_clear(struct audit_device *d)
 char *audit_auth_text(struct audit_device *d, const struct request *req, int *err)
 {
 	const struct token_entry *e = req->auth;
-	struct audit_sb sb;
+	struct buf sb;
 	char *out;
 	size_t i;
 
@@ -328,7 +306,7 @@ char *audit_auth_text(struct audit_device *d, const struct request *req, int *er
 	}
 	audit_sb_put(&sb, "}", 1);
 	if (*err != 0) {
-		audit_sb_free(&sb);
+		buf_free(&sb);
 		return NULL;
 	}
 	out = audit_sb_take(&sb);
@@ -338,7 +316,7 @@ char *audit_auth_text(struct audit_device *d, const struct request *req, int *er
 }
 
 /* ,"key":<JSON string of s> */
-static void audit_sb_put_member(struct audit_sb *sb, const char *key, const char *s)
+static void audit_sb_put_member(struct buf *sb, const char *key, const char *s)
 {
 	audit_sb_puts(sb, key);
 	audit_sb_put_str(sb, s, strlen(s));
@@ -346,7 +324,7 @@ static void audit_sb_put_member(struct audit_sb *sb, const char *key, const char
 
 char *audit_request_text(struct audit_device *d, const struct request *req, int *err)
 {
-	struct audit_sb sb;
+	struct buf sb;
 
 	*err = 0;
 	audit_sb_init(&sb);
@@ -366,15 +344,14 @@ char *audit_request_text(struct audit_device *d, const struct request *req, int 
 	}
 	audit_sb_put_member(&sb, ",\"remote_address\":", req->remote_addr);
 	if (*err != 0) {
-		audit_sb_free(&sb);
+		buf_free(&sb);
 		return NULL;
 	}
 	return audit_sb_take(&sb);
 }
 
 /* ,"auth":{...} of a response, with its token and accessor HMAC'd; the rest as is. */
-static int audit_sb_put_response_auth(struct audit_sb *sb, struct audit_device *d,
-                                      const json_t *auth)
+static int audit_sb_put_response_auth(struct buf *sb, struct audit_device *d, const json_t *auth)
 {
 	const char *key;
 	json_t *v;
@@ -401,7 +378,7 @@ static int audit_sb_put_response_auth(struct audit_sb *sb, struct audit_device *
 	return 0;
 }
 
-int audit_sb_put_response(struct audit_sb *sb, struct audit_device *d, const struct response *resp,
+int audit_sb_put_response(struct buf *sb, struct audit_device *d, const struct response *resp,
                           const json_t *body)
 {
 	const json_t *data = json_object_get(body, "data"), *auth = json_object_get(body, "auth");
@@ -460,8 +437,8 @@ static json_t *audit_hmac_keys(struct audit_device *d, const json_t *data)
 	return out;
 }
 
-int audit_sb_put_response_paths(struct audit_sb *sb, struct audit_device *d,
-                                const struct response *resp, const json_t *body)
+int audit_sb_put_response_paths(struct buf *sb, struct audit_device *d, const struct response *resp,
+                                const json_t *body)
 {
 	const json_t *data = json_object_get(body, "data");
 	json_t *copy, *keyed;

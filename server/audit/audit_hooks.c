@@ -26,7 +26,7 @@ struct audit_ctx {
 	 * a read changes nothing, so it may be recorded after it ran, as long as nothing of it
 	 * reaches the client unrecorded. */
 	bool is_deferred;
-	struct audit_sb request_line[AUDIT_MAX_DEVICES];
+	struct buf request_line[AUDIT_MAX_DEVICES];
 	char request_id[37];
 	/* A change: its request line set room aside for its response line on each device
 	 * (audit_device_write_change), so that a full disk refuses it before it runs. */
@@ -43,7 +43,7 @@ static void audit_ctx_free(struct audit_ctx *ctx)
 	for (i = 0; i < ctx->n; i++) {
 		free(ctx->auth[i]);
 		free(ctx->request[i]);
-		audit_sb_free(&ctx->request_line[i]);
+		buf_free(&ctx->request_line[i]);
 		audit_device_unpromise(ctx->devs[i], ctx->promise[i]);
 		audit_device_release(ctx->devs[i]);
 	}
@@ -76,7 +76,7 @@ static void audit_fail_response(struct response *resp, const char *what, const c
 }
 
 /* {"time":...,"type":...,"auth":...,"request":<request text> (left open for data) */
-static void audit_line_start(struct audit_sb *sb, const struct audit_ctx *ctx, size_t i,
+static void audit_line_start(struct buf *sb, const struct audit_ctx *ctx, size_t i,
                              const char *time_text, const char *type)
 {
 	audit_sb_puts(sb, "{\"time\":\"");
@@ -93,7 +93,7 @@ static void audit_line_start(struct audit_sb *sb, const struct audit_ctx *ctx, s
 }
 
 /* ,"error":"..." and the closing brace of the line. */
-static void audit_line_end(struct audit_sb *sb, const char *error)
+static void audit_line_end(struct buf *sb, const char *error)
 {
 	if (error != NULL) {
 		audit_sb_puts(sb, ",\"error\":");
@@ -103,7 +103,7 @@ static void audit_line_end(struct audit_sb *sb, const char *error)
 }
 
 /* The request line for device i of ctx into sb. */
-static int audit_request_line(struct audit_sb *sb, struct audit_ctx *ctx, size_t i,
+static int audit_request_line(struct buf *sb, struct audit_ctx *ctx, size_t i,
                               const struct request *req, const char *time_text, const char *error)
 {
 	struct audit_device *d = ctx->devs[i];
@@ -128,15 +128,14 @@ static int audit_request_line(struct audit_sb *sb, struct audit_ctx *ctx, size_t
 	return rc;
 }
 
-static int audit_build_request(struct audit_sb *sb, struct audit_ctx *ctx, size_t i,
-                               const void *arg);
+static int audit_build_request(struct buf *sb, struct audit_ctx *ctx, size_t i, const void *arg);
 
 /* Record a line on every device of ctx with build() (after the deferred request line, if any);
  * false when none wrote it. */
 /* Write the lines of ctx's device i: a read's pair (may be staged), a change's line (its request
  * line sets room aside for its response line), or one other line. */
-static int audit_ctx_write(struct audit_ctx *ctx, size_t i, struct audit_sb *const *lines,
-                           bool is_pair, bool is_request, char *err, size_t err_len)
+static int audit_ctx_write(struct audit_ctx *ctx, size_t i, struct buf *const *lines, bool is_pair,
+                           bool is_request, char *err, size_t err_len)
 {
 	if (is_pair)
 		return audit_device_write(ctx->devs[i], lines, 2, true, err, err_len);
@@ -147,18 +146,18 @@ static int audit_ctx_write(struct audit_ctx *ctx, size_t i, struct audit_sb *con
 }
 
 static bool audit_write_all(struct audit_ctx *ctx, const char *what,
-                            int (*build)(struct audit_sb *sb, struct audit_ctx *ctx, size_t i,
+                            int (*build)(struct buf *sb, struct audit_ctx *ctx, size_t i,
                                          const void *arg),
                             const void *arg, char *err, size_t err_len)
 {
 	char derr[400];
-	struct audit_sb sb;
+	struct buf sb;
 	size_t i, n_ok = 0;
 
 	err[0] = '\0';
 	for (i = 0; i < ctx->n; i++) {
 		/* A deferred request line goes first, in the same write. */
-		struct audit_sb *lines[2] = {&ctx->request_line[i], &sb};
+		struct buf *lines[2] = {&ctx->request_line[i], &sb};
 		bool is_pair = ctx->is_deferred && build != audit_build_request;
 
 		audit_sb_init(&sb);
@@ -171,7 +170,7 @@ static bool audit_write_all(struct audit_ctx *ctx, const char *what,
 			n_ok++;
 		if (n_ok == 0 && err[0] == '\0')
 			snprintf(err, err_len, "%s", derr);
-		audit_sb_free(&sb);
+		buf_free(&sb);
 	}
 	if (n_ok == 0)
 		log_error("audit: the %s of request %s could not be recorded: %s", what,
@@ -185,8 +184,7 @@ struct audit_request_arg {
 	const char *error;
 };
 
-static int audit_build_request(struct audit_sb *sb, struct audit_ctx *ctx, size_t i,
-                               const void *arg)
+static int audit_build_request(struct buf *sb, struct audit_ctx *ctx, size_t i, const void *arg)
 {
 	const struct audit_request_arg *a = arg;
 
@@ -245,7 +243,7 @@ struct audit_response_arg {
 
 /* ,"response":{...} of a body built as text: from the text itself, or from its parse when the
  * text is more than the walk understands. Caller holds d->key_lock. */
-static int audit_put_text_response(struct audit_sb *sb, struct audit_device *d,
+static int audit_put_text_response(struct buf *sb, struct audit_device *d,
                                    const struct response *resp, const char *text)
 {
 	json_t *parsed;
@@ -259,8 +257,7 @@ static int audit_put_text_response(struct audit_sb *sb, struct audit_device *d,
 	return rc;
 }
 
-static int audit_build_response(struct audit_sb *sb, struct audit_ctx *ctx, size_t i,
-                                const void *arg)
+static int audit_build_response(struct buf *sb, struct audit_ctx *ctx, size_t i, const void *arg)
 {
 	const struct audit_response_arg *a = arg;
 	struct audit_device *d = ctx->devs[i];

@@ -17,6 +17,7 @@
 #include <sodium.h>
 
 #include "audit/audit.h"
+#include "buf.h"
 #include "audit_chain.h"
 #include "audit/audit_stage.h"
 #include "crypto.h"
@@ -109,12 +110,9 @@ struct audit_device {
 /* Room kept after a line's body for ,"seq":N,"prev":"<hash>:<hex>"} and the newline. */
 #define AUDIT_SUFFIX_ROOM 128
 
-/* A line under construction: its body ("{...}"), with AUDIT_SUFFIX_ROOM bytes always free after
- * it. */
-struct audit_sb {
-	char *p;
-	size_t len, cap;
-};
+/* A line under construction is a struct buf (buf.h) holding its body ("{...}"); the chain's
+ * suffix is written past it in place (buf_room(), AUDIT_SUFFIX_ROOM bytes), so that a line can be
+ * sealed again without copying. */
 
 /* audit_file.c */
 /* The hash function of the chains started from now on: alg, or with 0 the machine's preference
@@ -139,8 +137,8 @@ int audit_device_reopen(struct audit_device *d);
  * records them at once (see audit_stage.h); otherwise, or when staging is not possible, they are
  * written to the file with one write after everything staged before them. On failure nothing of
  * them stays and err says why. */
-int audit_device_write(struct audit_device *d, struct audit_sb *const *sbs, size_t n,
-                       bool may_stage, char *err, size_t err_len);
+int audit_device_write(struct audit_device *d, struct buf *const *sbs, size_t n, bool may_stage,
+                       char *err, size_t err_len);
 /* The room a change's response line is promised (most are under 2 KiB; a longer one is written
  * if the disk has room, else its change is reported as applied but unrecorded). */
 #define AUDIT_PROMISE ((size_t)8 << 10)
@@ -152,8 +150,8 @@ int audit_device_write(struct audit_device *d, struct audit_sb *const *sbs, size
  * written only once room for its response is set aside (*promise is then that room, else 0:
  * a file system that cannot allocate ahead); otherwise (its response line) the line is written
  * into the room *promise set aside, and *promise becomes 0. */
-int audit_device_write_change(struct audit_device *d, struct audit_sb *sb, bool take,
-                              size_t *promise, char *err, size_t err_len);
+int audit_device_write_change(struct audit_device *d, struct buf *sb, bool take, size_t *promise,
+                              char *err, size_t err_len);
 /* Give back a promise whose response line will not be written. */
 void audit_device_unpromise(struct audit_device *d, size_t promise);
 /* Whether d can write now: its file is open, the room a change needs can be allocated, and the
@@ -240,18 +238,17 @@ void audit_sign_stop(struct audit_device *d);
 json_t *audit_device_head_json(struct audit_device *d);
 
 /* audit_format.c */
-void audit_sb_init(struct audit_sb *sb);
-void audit_sb_free(struct audit_sb *sb);
-void audit_sb_put(struct audit_sb *sb, const char *s, size_t len);
-void audit_sb_puts(struct audit_sb *sb, const char *s);
+void audit_sb_init(struct buf *sb);
+void audit_sb_put(struct buf *sb, const char *s, size_t len);
+void audit_sb_puts(struct buf *sb, const char *s);
 /* s as a JSON string (escaped; invalid UTF-8 becomes U+FFFD). */
-void audit_sb_put_str(struct audit_sb *sb, const char *s, size_t len);
+void audit_sb_put_str(struct buf *sb, const char *s, size_t len);
 /* "hmac-sha256:<hex>" of s under d's key into out; COFFER_ERR_SEALED without a key. Caller
  * holds d->key_lock (read). */
 int audit_hmac_text(struct audit_device *d, const char *s, size_t len, char *out);
 /* v with every non-empty string value (at any depth) replaced by its HMAC text (d NULL: v as
  * it is). Caller holds d->key_lock. */
-int audit_sb_put_hmac_json(struct audit_sb *sb, struct audit_device *d, const json_t *v);
+int audit_sb_put_hmac_json(struct buf *sb, struct audit_device *d, const json_t *v);
 /* The "auth" object of a line for req as JSON text (malloc'd), or NULL with *err = 0 when the
  * request carries no token (*err < 0 on failure). Caller holds d->key_lock. */
 char *audit_auth_text(struct audit_device *d, const struct request *req, int *err);
@@ -264,11 +261,11 @@ void audit_auth_cache_clear(struct audit_device *d);
 char *audit_request_text(struct audit_device *d, const struct request *req, int *err);
 /* ,"response":{status, data, auth, warnings} with data's strings and auth's token and accessor
  * HMAC'd; body is resp->json or the parse of resp->text. Caller holds d->key_lock. */
-int audit_sb_put_response(struct audit_sb *sb, struct audit_device *d, const struct response *resp,
+int audit_sb_put_response(struct buf *sb, struct audit_device *d, const struct response *resp,
                           const json_t *body);
 /* s as "hmac-sha256:<hex>" under d's key ("" stays ""); COFFER_ERR_SEALED without a key. Caller
  * holds d->key_lock. */
-int audit_sb_put_hmac_str(struct audit_sb *sb, struct audit_device *d, const char *s, size_t len);
+int audit_sb_put_hmac_str(struct buf *sb, struct audit_device *d, const char *s, size_t len);
 
 /* audit_text.c */
 #define AUDIT_TEXT_FALLBACK 1
@@ -276,7 +273,7 @@ int audit_sb_put_hmac_str(struct audit_sb *sb, struct audit_device *d, const cha
  * audit_sb_put_response() of its parse. AUDIT_TEXT_FALLBACK (sb as before) when the text is not
  * an envelope this understands (an auth block, malformed): then parse it. Caller holds
  * d->key_lock. */
-int audit_sb_put_response_text(struct audit_sb *sb, struct audit_device *d, int status,
+int audit_sb_put_response_text(struct buf *sb, struct audit_device *d, int status,
                                const char *text);
 
 /* Whether the response data of the route at path is keyed by the paths a request asked about
@@ -284,8 +281,8 @@ int audit_sb_put_response_text(struct audit_sb *sb, struct audit_device *d, int 
 bool audit_is_path_keyed(const char *path);
 /* audit_sb_put_response() with the keys of data HMAC'd as well (the paths asked about), but
  * "capabilities". Caller holds d->key_lock. */
-int audit_sb_put_response_paths(struct audit_sb *sb, struct audit_device *d,
-                                const struct response *resp, const json_t *body);
+int audit_sb_put_response_paths(struct buf *sb, struct audit_device *d, const struct response *resp,
+                                const json_t *body);
 
 /* The first error message of an {"errors":[...]} body, or NULL. */
 const char *audit_body_error(const json_t *body);

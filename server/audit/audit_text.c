@@ -177,7 +177,7 @@ static int jt_skip(struct jt *t)
 /* Copy the value at t to sb with every string value replaced by its HMAC (object keys stay);
  * buf has room for any string of the text. 0, AUDIT_TEXT_FALLBACK when malformed, or
  * COFFER_ERR_SEALED. */
-static int jt_put_hmac(struct jt *t, struct audit_sb *sb, struct audit_device *d, char *buf)
+static int jt_put_hmac(struct jt *t, struct buf *sb, struct audit_device *d, char *buf)
 {
 	const char *start;
 	long len;
@@ -251,8 +251,7 @@ static bool jt_null(struct jt *t)
 	return false;
 }
 
-int audit_sb_put_response_text(struct audit_sb *sb, struct audit_device *d, int status,
-                               const char *text)
+int audit_sb_put_response_text(struct buf *sb, struct audit_device *d, int status, const char *text)
 {
 	struct jt t = {text, text + strlen(text)};
 	size_t mark = sb->len;
@@ -303,6 +302,6 @@ int audit_sb_put_response_text(struct audit_sb *sb, struct audit_device *d, int 
 	if (rc == 0)
 		audit_sb_put(sb, "}", 1);
 	else
-		sb->len = mark; /* nothing of a half-written response stays */
+		buf_truncate(sb, mark); /* nothing of a half-written response stays */
 	return rc;
 }

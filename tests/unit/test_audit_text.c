@@ -53,7 +53,7 @@ static void test_hmac_is_hmac_sha256(void)
 static int same_both_ways(const char *text)
 {
 	struct response resp = {.status = 200};
-	struct audit_sb a, b;
+	struct buf a, b;
 	json_t *parsed = json_loads(text, 0, NULL);
 	int ok, rc_text, rc_tree = -1;
 
@@ -62,13 +62,13 @@ static int same_both_ways(const char *text)
 	rc_text = audit_sb_put_response_text(&a, &dev, 200, text);
 	if (parsed != NULL)
 		rc_tree = audit_sb_put_response(&b, &dev, &resp, parsed);
-	ok = rc_text == 0 && rc_tree == 0 && a.len == b.len && memcmp(a.p, b.p, a.len) == 0;
-	if (!ok && a.p != NULL && b.p != NULL)
+	ok = rc_text == 0 && rc_tree == 0 && a.len == b.len && memcmp(a.data, b.data, a.len) == 0;
+	if (!ok && a.data != NULL && b.data != NULL)
 		fprintf(stderr, "%s\n%d %d\ntext: %.*s\ntree: %.*s\n", text, rc_text, rc_tree,
-		        (int)a.len, a.p, (int)b.len, b.p);
+		        (int)a.len, a.data, (int)b.len, b.data);
 	json_decref(parsed);
-	audit_sb_free(&a);
-	audit_sb_free(&b);
+	buf_free(&a);
+	buf_free(&b);
 	return ok;
 }
 
@@ -100,7 +100,7 @@ static void test_unknown_envelopes_fall_back_untouched(void)
 	    "[1,2]",
 	    "",
 	};
-	struct audit_sb sb = {0};
+	struct buf sb = {0};
 
 	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
 		audit_sb_init(&sb);
@@ -110,10 +110,10 @@ static void test_unknown_envelopes_fall_back_untouched(void)
 		CHECK_EQ_OUT(audit_sb_put_response_text(&sb, &dev, 200, texts[i]),
 		             AUDIT_TEXT_FALLBACK);
 		CHECK_EQ_OUT(sb.len, len);
-		audit_sb_free(&sb);
+		buf_free(&sb);
 	}
 out:
-	audit_sb_free(&sb);
+	buf_free(&sb);
 }
 
 int main(void)

@@ -200,6 +200,40 @@ out:
 	buf_free(&b);
 }
 
+static void test_buf_room_gives_a_rewritable_tail_past_the_end(void)
+{
+	struct buf b = {0};
+	char *p;
+
+	CHECK_EQ_OUT(buf_append(&b, "{\"a\":1}", 7), 0);
+	p = buf_room(&b, 64);
+	CHECK_OUT(p != NULL && p == b.data && b.cap >= b.len + 64 + 1);
+	/* The tail may overwrite the last byte and the NUL, and be written again; len stays. */
+	memcpy(p + b.len - 1, ",\"seq\":1}\n", 10);
+	memcpy(p + b.len - 1, ",\"seq\":2}\n", 10);
+	CHECK_EQ_OUT(b.len, 7);
+	CHECK_OUT(memcmp(b.data, "{\"a\":1,\"seq\":2}\n", 16) == 0);
+out:
+	buf_free(&b);
+}
+
+static void test_buf_truncate_drops_and_wipes_the_rest(void)
+{
+	struct buf b = {0};
+
+	CHECK_EQ_OUT(buf_append(&b, "keep-secret", 11), 0);
+	buf_truncate(&b, 4);
+	CHECK_EQ_OUT(b.len, 4);
+	CHECK_OUT(strcmp(b.data, "keep") == 0);
+	CHECK_OUT(b.data[5] == 0 && b.data[10] == 0); /* the dropped bytes are wiped */
+	buf_truncate(&b, 9);                          /* longer than held: nothing changes */
+	CHECK_EQ_OUT(b.len, 4);
+	CHECK_EQ_OUT(buf_append(&b, "!", 1), 0);
+	CHECK_OUT(strcmp(b.data, "keep!") == 0);
+out:
+	buf_free(&b);
+}
+
 int main(void)
 {
 	if (secmem_init() != 0)
@@ -213,5 +247,7 @@ int main(void)
 	RUN(test_buf_printf_past_the_limit_wipes_what_it_cut_off);
 	RUN(test_buf_take_hands_over_and_empties);
 	RUN(test_buf_reset_wipes_and_keeps_the_allocation);
+	RUN(test_buf_room_gives_a_rewritable_tail_past_the_end);
+	RUN(test_buf_truncate_drops_and_wipes_the_rest);
 	return test_summary();
 }
