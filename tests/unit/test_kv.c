@@ -474,43 +474,16 @@ static void test_settings_parse_only_given_fields(void)
 }
 
 /* Handler fixture: a barrier over a temporary store, a core holding only it, and one mount. */
-struct kv_fixture {
-	char dir[64];
-	char db[128];
-	struct storage *st;
-	struct engine_services svc;
-	struct engine_ctx ctx; /* the mount's, as the router makes it (no watch) */
-	struct mount_entry mount;
-};
-
-static struct kv_fixture fx;
+static struct testutil_mount fx;
 
 static int fixture_open(void)
 {
-	uint8_t root[COFFER_KEY_LEN];
-	int err;
-
-	memset(&fx, 0, sizeof(fx));
-	if (testutil_mkstore(fx.dir, sizeof(fx.dir), fx.db, sizeof(fx.db), "kv") != 0 ||
-	    testutil_open_barrier(fx.db, &fx.st, &fx.svc.barrier) != 0)
-		return -1;
-	coffer_random(root, sizeof(root));
-	err = barrier_initialize(fx.svc.barrier, root);
-	secmem_wipe(root, sizeof(root));
-	fx.mount.path = "secret/";
-	fx.mount.uuid = "11111111-2222-3333-4444-555555555555";
-	snprintf(fx.mount.storage_prefix, sizeof(fx.mount.storage_prefix), "logical/%s/",
-	         fx.mount.uuid);
-	engine_ctx_init(&fx.ctx, &fx.svc, 0, fx.mount.storage_prefix);
-	return err;
+	return testutil_mount_open(&fx, "kv", "11111111-2222-3333-4444-555555555555");
 }
 
-/* Safe on a zeroed or partly opened fixture, and a second time. */
 static void fixture_close(void)
 {
-	testutil_close_barrier(&fx.st, &fx.svc.barrier);
-	testutil_rmtree(fx.dir);
-	fx.dir[0] = '\0';
+	testutil_mount_close(&fx);
 }
 
 /* The query of the request being built: "k=v" pairs. */

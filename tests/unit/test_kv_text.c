@@ -44,45 +44,18 @@
 #define KV_BODY_TAIL "\"}}"
 
 /* Handler fixture as in test_kv.c: a barrier over a temporary store and one mount (no watch). */
-struct kv_fixture {
-	char dir[64];
-	char db[128];
-	struct storage *st;
-	struct engine_services svc;
-	struct engine_ctx ctx;
-	struct mount_entry mount;
-};
-
-static struct kv_fixture fx;
+static struct testutil_mount fx;
 static const char *fixture_query_pair; /* "version=N" of the request being run, or NULL */
 static unsigned long request_seq;
 
 static int fixture_open(void)
 {
-	uint8_t root[COFFER_KEY_LEN];
-	int err;
-
-	memset(&fx, 0, sizeof(fx));
-	if (testutil_mkstore(fx.dir, sizeof(fx.dir), fx.db, sizeof(fx.db), "kvtext") != 0 ||
-	    testutil_open_barrier(fx.db, &fx.st, &fx.svc.barrier) != 0)
-		return -1;
-	coffer_random(root, sizeof(root));
-	err = barrier_initialize(fx.svc.barrier, root);
-	secmem_wipe(root, sizeof(root));
-	fx.mount.path = "secret/";
-	fx.mount.uuid = "66666666-7777-4888-9999-aaaaaaaaaaaa";
-	snprintf(fx.mount.storage_prefix, sizeof(fx.mount.storage_prefix), "logical/%s/",
-	         fx.mount.uuid);
-	engine_ctx_init(&fx.ctx, &fx.svc, 0, fx.mount.storage_prefix);
-	return err;
+	return testutil_mount_open(&fx, "kvtext", "66666666-7777-4888-9999-aaaaaaaaaaaa");
 }
 
-/* Safe on a zeroed or partly opened fixture, and a second time. */
 static void fixture_close(void)
 {
-	testutil_close_barrier(&fx.st, &fx.svc.barrier);
-	testutil_rmtree(fx.dir);
-	fx.dir[0] = '\0';
+	testutil_mount_close(&fx);
 }
 
 static const char *fixture_query(const struct request *req, const char *key)

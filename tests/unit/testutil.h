@@ -18,7 +18,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "api/engine.h"
+#include "crypto.h"
 #include "log.h"
+#include "secmem.h"
 #include "store/barrier.h"
 #include "store/storage.h"
 
@@ -143,6 +146,46 @@ static inline int testutil_exits_out_of_memory(void (*fn)(void))
 		return 0;
 	return WIFEXITED(status) && WEXITSTATUS(status) == 1 &&
 	       strstr(buf, "[ERROR] out of memory") != NULL;
+}
+
+/*
+ * A mount's engine context over a real, unsealed barrier on a fresh store, as the router makes
+ * it for a secrets engine (no services): what tests drive engine handlers with. open() returns 0
+ * or -1; close() accepts a zeroed or partly opened fixture and may run twice.
+ */
+struct testutil_mount {
+	char dir[64];
+	char db[128];
+	struct storage *st;
+	struct engine_services svc;
+	struct engine_ctx ctx;
+	struct mount_entry mount;
+};
+
+static inline int testutil_mount_open(struct testutil_mount *m, const char *name, const char *uuid)
+{
+	uint8_t root[COFFER_KEY_LEN];
+	int err;
+
+	memset(m, 0, sizeof(*m));
+	if (testutil_mkstore(m->dir, sizeof(m->dir), m->db, sizeof(m->db), name) != 0 ||
+	    testutil_open_barrier(m->db, &m->st, &m->svc.barrier) != 0)
+		return -1;
+	coffer_random(root, sizeof(root));
+	err = barrier_initialize(m->svc.barrier, root);
+	secmem_wipe(root, sizeof(root));
+	m->mount.path = "secret/";
+	m->mount.uuid = (char *)uuid;
+	snprintf(m->mount.storage_prefix, sizeof(m->mount.storage_prefix), "logical/%s/", uuid);
+	engine_ctx_init(&m->ctx, &m->svc, 0, m->mount.storage_prefix);
+	return err != 0 ? -1 : 0;
+}
+
+static inline void testutil_mount_close(struct testutil_mount *m)
+{
+	testutil_close_barrier(&m->st, &m->svc.barrier);
+	testutil_rmtree(m->dir);
+	m->dir[0] = '\0';
 }
 
 #endif
