@@ -13,7 +13,8 @@ packages=(
 	libcurl4-openssl-dev libgnutls28-dev
 	# run and test
 	sqlite3 python3 python3-pytest python3-requests python3-hvac python3-yaml
-	python3-cryptography # Ed25519 in tests/integration/test_audit_verify.py
+	python3-cryptography # Ed25519 in tests/integration/test_audit_verify.py; keys for signed JWTs
+	python3-jwt # signed service-account and JWT-auth tokens in the workload-identity tests
 	wrk curl openssl nodejs npm util-linux iproute2
 )
 
