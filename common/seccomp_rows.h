@@ -83,6 +83,7 @@ struct seccomp_rows {
 #define START_IF(n, c, why) {n, SECCOMP_ROW_START, 0, 1, {c}, why}
 #define TOOL(n, why) {n, SECCOMP_ROW_TOOL, 0, 0, {{0}}, why}
 #define FAIL(n, e, why) {n, SECCOMP_ROW_RUN, e, 0, {{0}}, why}
+#define FAIL_IF(n, e, c, why) {n, SECCOMP_ROW_RUN, e, 1, {c}, why}
 /* clang-format on */
 
 /* The run-time value of a condition whose src is not SECCOMP_ROW_CONST, into *value; false

@@ -34,6 +34,8 @@ void config_init(struct config *cfg)
 	cfg->log_level = LOG_LEVEL_INFO;
 	config_set_string(&cfg->listen, CONFIG_DEFAULT_LISTEN);
 	config_set_string(&cfg->storage_type, "sqlite");
+	config_set_string(&cfg->kubernetes_service_account_dir,
+	                  "/var/run/secrets/kubernetes.io/serviceaccount");
 }
 
 void config_free(struct config *cfg)
@@ -51,6 +53,7 @@ void config_free(struct config *cfg)
 	}
 	free(cfg->audit);
 	free(cfg->audit_dir);
+	free(cfg->kubernetes_service_account_dir);
 	memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -351,6 +354,8 @@ static int config_apply(struct config *cfg, json_t *root, char *err, size_t n)
 			rc = config_audit(cfg, v, err, n);
 		else if (strcmp(key, "audit_dir") == 0)
 			rc = config_abs_path(v, key, &cfg->audit_dir, err, n);
+		else if (strcmp(key, "kubernetes_service_account_dir") == 0)
+			rc = config_abs_path(v, key, &cfg->kubernetes_service_account_dir, err, n);
 		else if (config_is_limit(key))
 			rc = config_limit(cfg, key, v, err, n);
 		else

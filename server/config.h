@@ -46,6 +46,9 @@ struct config {
 	size_t n_audit;
 	bool allow_api_audit; /* sys/audit may create devices (inside audit_dir) */
 	char *audit_dir;      /* absolute; where API-created devices may write */
+	/* The pod's service-account folder (token and ca.crt), which the kubernetes auth method
+	 * reads for TokenReview when its config does not name a reviewer token or a CA. */
+	char *kubernetes_service_account_dir;
 };
 
 /* Fill cfg with defaults (all strings owned by cfg). */

@@ -106,7 +106,8 @@ static const struct seccomp_row confine_rules[] = {
 	ALLOW_IF("fcntl", EQ(1, F_OFD_SETLK), "POSIX locks as glibc may issue them"),
 	ALLOW_IF("fcntl", EQ(1, F_OFD_SETLKW), "POSIX locks as glibc may issue them"),
 	ALLOW_IF("ioctl", EQ(1, TCGETS), "isatty() from stdio"),
-	/* network: the listener is open; no new socket, no outbound connection */
+	/* network: the listener is open; outbound TCP only for what server/net/outbound.c asks of
+	 * other servers (a Kubernetes TokenReview, a JWK set) and the name lookups before it */
 	ALLOW("accept4", "new connections"),
 	ALLOW("accept", "new connections (older libmicrohttpd)"),
 	ALLOW("recvfrom", "requests"),
@@ -128,6 +129,12 @@ static const struct seccomp_row confine_rules[] = {
 	ALLOW("ppoll", "poll on aarch64"),
 	ALLOW("select", "libmicrohttpd's fallback wait"),
 	ALLOW("pselect6", "select on aarch64"),
+	ALLOW_IF("socket", EQ(0, AF_INET), "outbound requests (TokenReview, JWK sets) and DNS over IPv4"),
+	ALLOW_IF("socket", EQ(0, AF_INET6), "outbound requests and DNS over IPv6"),
+	FAIL_IF("socket", EACCES, EQ(0, AF_UNIX), "glibc probes nscd before a name lookup: refused, it falls back"),
+	ALLOW("connect", "outbound requests, and the CLI exec'd into the container connects to cofferd"),
+	ALLOW("socketpair", "libcurl's wakeup pair"),
+	ALLOW("sendmmsg", "glibc's resolver sends the A and AAAA queries together"),
 	ALLOW("timerfd_create", "timers"),
 	ALLOW("timerfd_settime", "timers"),
 	ALLOW("timerfd_gettime", "timers"),
@@ -189,10 +196,6 @@ static const struct seccomp_row confine_rules[] = {
 	START("listen", "the listener"),
 	START("flock", "one cofferd per store: the exclusive lock of the database file"),
 	START("seccomp", "load the in-process filter (libseccomp probes the kernel first)"),
-	/* the coffer CLI exec'd into the container: never cofferd */
-	TOOL("connect", "the CLI connects to cofferd (and to a DNS server for a host name)"),
-	TOOL("socketpair", "libcurl's wakeup pair (https)"),
-	TOOL("sendmmsg", "glibc's resolver sends the A and AAAA queries together"),
 };
 /* clang-format on */
 

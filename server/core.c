@@ -36,6 +36,7 @@ static int core_open_subsystems(struct core *c, const struct engine *const *engi
 	    .max_watches_per_token = c->cfg->max_watches_per_token,
 	    .allow_api_audit = c->cfg->allow_api_audit,
 	    .audit_dir = c->cfg->audit_dir,
+	    .kubernetes_sa_dir = c->cfg->kubernetes_service_account_dir,
 	};
 
 	err = policy_store_new(c->svc.barrier, &c->svc.policies);

@@ -24,6 +24,7 @@
 #include "core.h"
 #include "front/http.h"
 #include "front/registry.h"
+#include "net/outbound.h"
 #include "json.h"
 #include "log.h"
 #include "secmem.h"
@@ -177,12 +178,15 @@ static void main_harden(bool disable_mlock)
 		      strerror(errno));
 }
 
-/* After start-up: no exec, fork, ptrace, mount or new socket for the rest of the process. -1 when
- * the filter could not be loaded: the server stops rather than run unconfined. */
+/* After start-up: no exec, fork, ptrace or mount for the rest of the process, and sockets only for
+ * outbound TCP (server/net/outbound.c). -1 when the filter could not be loaded: the server stops
+ * rather than run unconfined. */
 static int main_confine(bool disable_seccomp)
 {
 	char err[256];
 
+	/* What libcurl, its TLS library and glibc's resolver load, they load now. */
+	outbound_init();
 	if (disable_seccomp) {
 		log_warn("--disable-seccomp: the seccomp allow-list is not loaded; a compromised "
 		         "server could exec, fork and open connections");

@@ -43,6 +43,7 @@ struct engine_settings {
 	size_t max_watches_per_token; /* held sys/watch requests per token */
 	bool allow_api_audit;         /* sys/audit may enable file devices */
 	const char *audit_dir;        /* where those may write; NULL: nowhere */
+	const char *kubernetes_sa_dir; /* the pod's service-account folder; NULL: none */
 };
 
 /*

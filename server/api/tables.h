@@ -30,10 +30,13 @@ extern const size_t watch_routes_len;
 extern const struct route audit_routes[];
 extern const size_t audit_routes_len;
 
-/* Engines: auth/token/ (identity/token_routes.c), AppRole (identity/approle/approle.c), KV
- * (engines/kv/kv.c; "generic" and version 1 mounts are generic_engine). */
+/* Engines: auth/token/ (identity/token_routes.c), AppRole (identity/approle/approle.c),
+ * Kubernetes (identity/kubernetes/kubernetes.c), JWT (identity/jwt/jwt.c), KV (engines/kv/kv.c;
+ * "generic" and version 1 mounts are generic_engine). */
 extern const struct engine token_engine;
 extern const struct engine approle_engine;
+extern const struct engine kubernetes_engine;
+extern const struct engine jwt_engine;
 extern const struct engine kv_engine;
 extern const struct engine generic_engine;
 

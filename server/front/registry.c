@@ -16,4 +16,5 @@ const struct route_table registry_sys_tables[] = {
 };
 const size_t registry_sys_tables_len = sizeof(registry_sys_tables) / sizeof(registry_sys_tables[0]);
 
-const struct engine *const registry_engines[] = {&token_engine, &approle_engine, &kv_engine, NULL};
+const struct engine *const registry_engines[] = {&token_engine, &approle_engine, &kubernetes_engine,
+                                                 &jwt_engine,   &kv_engine,      NULL};

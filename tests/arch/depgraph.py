@@ -25,7 +25,7 @@ TREES = ("common", "server", "agent", "cli")
 # Lowest first. common is below everything; agent/ and cli/ are programs of their own. The
 # server's state and configuration (core.c, config.c, confine.c, directly in server/) are what the
 # front end serves; main.c, the process, is above all.
-RANKS = ["common", "server/store", "server/api", "server/identity", "server/engines",
+RANKS = ["common", "server/net", "server/store", "server/api", "server/identity", "server/engines",
          "server/audit", "server", "server/front", "server/main"]
 MAX_C_LINES = 800
 MAX_BACK_UP = 0  # the issue allowed 12; none is left, so none may come back

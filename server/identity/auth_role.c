@@ -1,0 +1,234 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * auth_role.c: records, role routes, globs and the login token of the role-based login methods
+ * (auth_role.h).
+ */
+#include "identity/auth_role.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "json.h"
+#include "log.h"
+#include "secmem.h"
+#include "identity/token.h"
+#include "identity/token_fields.h"
+#include "xmalloc.h"
+
+int auth_json_get(const struct engine_ctx *ctx, const char *path, json_t **out)
+{
+	uint8_t *text = NULL;
+	size_t len = 0;
+	int rc;
+
+	*out = NULL;
+	rc = barrier_view_get(&ctx->store, path, &text, &len);
+	if (rc != 0)
+		return rc;
+	*out = json_loadb((const char *)text, len, 0, NULL);
+	secmem_freezero(text, len);
+	if (!json_is_object(*out)) {
+		json_decref(*out);
+		*out = NULL;
+		log_error("auth: the stored record %s of a mount is malformed", path);
+		return COFFER_ERR_INTERNAL;
+	}
+	return 0;
+}
+
+int auth_json_put(const struct engine_ctx *ctx, const char *path, const json_t *v)
+{
+	char *text = coffer_json_dump(v);
+	int rc = barrier_view_put(&ctx->store, path, (const uint8_t *)text, strlen(text));
+
+	coffer_json_free_text(text);
+	return rc;
+}
+
+static bool auth_word_char(char c)
+{
+	return isalnum((unsigned char)c) || c == '_';
+}
+
+bool auth_role_name_is_valid(const char *name)
+{
+	size_t i, n = name == NULL ? 0 : strlen(name);
+
+	if (n == 0 || n > AUTH_ROLE_NAME_MAX || !auth_word_char(name[0]) ||
+	    !auth_word_char(name[n - 1]))
+		return false;
+	for (i = 1; i + 1 < n; i++)
+		if (!auth_word_char(name[i]) && name[i] != '-' && name[i] != '.')
+			return false;
+	return true;
+}
+
+void auth_role_lower(const char *name, char out[AUTH_ROLE_NAME_MAX + 1])
+{
+	size_t i;
+
+	for (i = 0; name[i] != '\0' && i < AUTH_ROLE_NAME_MAX; i++)
+		out[i] = (char)tolower((unsigned char)name[i]);
+	out[i] = '\0';
+}
+
+const char *auth_role_param(const struct request *req, struct response *resp,
+                            char out[AUTH_ROLE_NAME_MAX + 1])
+{
+	const char *name = request_param(req, "name");
+
+	if (!auth_role_name_is_valid(name)) {
+		response_invalid(resp,
+		                 "invalid role name \"%s\": use letters, digits, '_', '-' and "
+		                 "'.', beginning and ending with a letter, digit or '_'",
+		                 name != NULL ? name : "");
+		return NULL;
+	}
+	auth_role_lower(name, out);
+	return out;
+}
+
+static int auth_role_key(char *key, size_t cap, const char *name)
+{
+	size_t i, n;
+
+	if (!auth_role_name_is_valid(name))
+		return COFFER_ERR_NOT_FOUND;
+	n = (size_t)snprintf(key, cap, "role/%s", name);
+	for (i = 5; i < n; i++)
+		key[i] = (char)tolower((unsigned char)key[i]);
+	return 0;
+}
+
+int auth_role_load(const struct engine_ctx *ctx, const char *name, json_t **role)
+{
+	char key[AUTH_ROLE_NAME_MAX + 8];
+	int rc = auth_role_key(key, sizeof(key), name);
+
+	*role = NULL;
+	return rc != 0 ? rc : auth_json_get(ctx, key, role);
+}
+
+int auth_role_store(const struct engine_ctx *ctx, const char *name, const json_t *role)
+{
+	char key[AUTH_ROLE_NAME_MAX + 8];
+	int rc = auth_role_key(key, sizeof(key), name);
+
+	return rc != 0 ? COFFER_ERR_INVALID : auth_json_put(ctx, key, role);
+}
+
+void auth_role_list(const struct engine_ctx *ctx, struct request *req, struct response *resp)
+{
+	char **keys = NULL;
+	json_t *arr;
+	size_t i, n = 0;
+	int rc = barrier_view_list(&ctx->store, "role/", &keys, &n);
+
+	if (rc != 0) {
+		response_err(resp, rc);
+		return;
+	}
+	if (n == 0) {
+		response_not_found(resp);
+		return;
+	}
+	arr = json_array();
+	for (i = 0; i < n; i++)
+		json_array_append_new(arr, json_string(keys[i]));
+	barrier_list_free(keys, n);
+	response_envelope(resp, req, json_pack("{s:o}", "keys", arr), NULL, NULL);
+}
+
+void auth_role_delete(const struct engine_ctx *ctx, struct request *req, struct response *resp)
+{
+	char name[AUTH_ROLE_NAME_MAX + 1], key[AUTH_ROLE_NAME_MAX + 8];
+	int rc;
+
+	if (auth_role_param(req, resp, name) == NULL)
+		return;
+	rc = auth_role_key(key, sizeof(key), name);
+	if (rc == 0)
+		rc = barrier_view_delete(&ctx->store, key);
+	if (rc == 0 || rc == COFFER_ERR_NOT_FOUND)
+		response_no_content(resp);
+	else
+		response_err(resp, rc);
+}
+
+int auth_role_exists(const struct engine_ctx *ctx, struct request *req)
+{
+	json_t *role = NULL;
+	int rc = auth_role_load(ctx, request_param(req, "name"), &role);
+
+	json_decref(role);
+	if (rc == COFFER_ERR_NOT_FOUND)
+		return 0;
+	return rc == 0 ? 1 : rc;
+}
+
+bool auth_glob_match(const char *p, const char *s)
+{
+	const char *star = NULL, *mark = NULL;
+
+	while (*s != '\0') {
+		if (*p == '*') {
+			star = p++;
+			mark = s;
+		} else if (*p == *s) {
+			p++;
+			s++;
+		} else if (star != NULL) {
+			p = star + 1;
+			s = ++mark;
+		} else {
+			return false;
+		}
+	}
+	while (*p == '*')
+		p++;
+	return *p == '\0';
+}
+
+bool auth_list_matches(const json_t *list, const char *s)
+{
+	const json_t *v;
+	size_t i;
+
+	if (s == NULL)
+		return false;
+	json_array_foreach(list, i, v)
+	{
+		if (json_is_string(v) && auth_glob_match(json_string_value(v), s))
+			return true;
+	}
+	return false;
+}
+
+void auth_login_issue(const struct engine_ctx *ctx, const struct request *req,
+                      struct response *resp, const char *method, const char *role_name,
+                      const json_t *role, const json_t *meta, const char *display_name)
+{
+	struct token_params p = {0};
+	struct token_entry *e = NULL;
+	char path[PATH_MAX_LEN + 1], *text = NULL;
+	int rc;
+
+	snprintf(path, sizeof(path), "auth/%slogin", req->mount->path);
+	token_fields_params(role, req->mount, &p);
+	p.meta = meta;
+	p.display_name = display_name;
+	p.path = path;
+	rc = token_create(ctx->tokens, &p, &text, &e);
+	if (rc != 0) {
+		log_error("%s login for role %s: token creation failed: %s", method, role_name,
+		          coffer_strerror(rc));
+		response_err(resp, rc);
+	} else {
+		log_info("%s login for role %s (%s): token %s", method, role_name, display_name,
+		         e->accessor);
+		response_envelope(resp, req, NULL, token_auth_json(e, text), NULL);
+	}
+	secmem_free(text);
+	token_entry_release(e);
+}

@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * auth_role.h: what the role-based login methods (kubernetes, jwt) share: their records (a
+ * "config" and "role/<name>" JSON objects in the mount's view), Vault's role names (stored
+ * lower-cased), the role list, read-back and delete routes, '*' globs, and the token a successful
+ * login gets from its role's token_* settings (identity/token_fields.h).
+ */
+#ifndef COFFER_AUTH_ROLE_H
+#define COFFER_AUTH_ROLE_H
+
+#include <stdbool.h>
+
+#include <jansson.h>
+
+#include "api/engine.h"
+#include "api/request.h"
+
+#define AUTH_ROLE_NAME_MAX 128
+
+/* A stored JSON object at path in the mount's view: 0, COFFER_ERR_NOT_FOUND, or another error. */
+int auth_json_get(const struct engine_ctx *ctx, const char *path, json_t **out);
+int auth_json_put(const struct engine_ctx *ctx, const char *path, const json_t *v);
+
+/* Vault's role names: \w(([\w-.]+)?\w)?, at most AUTH_ROLE_NAME_MAX bytes. */
+bool auth_role_name_is_valid(const char *name);
+/* name lower-cased into out (at most AUTH_ROLE_NAME_MAX bytes kept). */
+void auth_role_lower(const char *name, char out[AUTH_ROLE_NAME_MAX + 1]);
+/* The route's :name, lower-cased into out, or NULL after a 400. */
+const char *auth_role_param(const struct request *req, struct response *resp,
+                            char out[AUTH_ROLE_NAME_MAX + 1]);
+/* The role called name (any case): 0, COFFER_ERR_NOT_FOUND, or another error. */
+int auth_role_load(const struct engine_ctx *ctx, const char *name, json_t **role);
+int auth_role_store(const struct engine_ctx *ctx, const char *name, const json_t *role);
+
+/* Routes: LIST role, DELETE role/:name, and the existence check of role/:name. */
+void auth_role_list(const struct engine_ctx *ctx, struct request *req, struct response *resp);
+void auth_role_delete(const struct engine_ctx *ctx, struct request *req, struct response *resp);
+int auth_role_exists(const struct engine_ctx *ctx, struct request *req);
+
+/* A pattern whose only special character is '*' (any run, empty included) against s. */
+bool auth_glob_match(const char *pattern, const char *s);
+/* Whether a string of list is "*", or a glob that matches s. */
+bool auth_list_matches(const json_t *list, const char *s);
+
+/*
+ * Answer a successful login: a token with the role's token_* settings, metadata meta (copied),
+ * display_name; logs "<method> login for role <name>: token <accessor>". With no error the
+ * response is Vault's auth block.
+ */
+void auth_login_issue(const struct engine_ctx *ctx, const struct request *req,
+                      struct response *resp, const char *method, const char *role_name,
+                      const json_t *role, const json_t *meta, const char *display_name);
+
+#endif

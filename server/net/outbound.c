@@ -1,0 +1,162 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * outbound.c: JSON requests to other servers over libcurl (outbound.h). One easy handle per
+ * request: these are logins' and key refreshes' requests, not a hot path.
+ */
+#include "net/outbound.h"
+
+#include <curl/curl.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "json.h"
+#include "secmem.h"
+#include "xmalloc.h"
+
+struct outbound_sink {
+	char *buf; /* secmem */
+	size_t len, cap;
+	bool too_large;
+};
+
+static void outbound_why(char *why, size_t cap, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void outbound_why(char *why, size_t cap, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (why == NULL || cap == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(why, cap, fmt, ap);
+	va_end(ap);
+}
+
+void outbound_init(void)
+{
+	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res = NULL;
+
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	if (getaddrinfo("localhost", "443", &hints, &res) == 0)
+		freeaddrinfo(res);
+}
+
+static size_t outbound_write(char *data, size_t size, size_t n, void *arg)
+{
+	struct outbound_sink *s = arg;
+	size_t len = size * n, cap;
+	char *grown;
+
+	if (len > OUTBOUND_MAX_BODY - s->len) {
+		s->too_large = true;
+		return 0;
+	}
+	if (s->len + len + 1 > s->cap) {
+		cap = s->cap == 0 ? 4096 : s->cap;
+		while (cap < s->len + len + 1)
+			cap *= 2;
+		grown = secmem_alloc(cap);
+		if (s->len > 0)
+			memcpy(grown, s->buf, s->len);
+		secmem_free(s->buf);
+		s->buf = grown;
+		s->cap = cap;
+	}
+	memcpy(s->buf + s->len, data, len);
+	s->len += len;
+	s->buf[s->len] = '\0';
+	return len;
+}
+
+/* Wipe the strings of a header list, then free it (the bearer token is among them). */
+static void outbound_headers_free(struct curl_slist *h)
+{
+	struct curl_slist *p;
+
+	for (p = h; p != NULL; p = p->next)
+		secmem_wipe(p->data, strlen(p->data));
+	curl_slist_free_all(h);
+}
+
+int outbound_json(const struct outbound_request *rq, long *status, json_t **out, char *why,
+                  size_t cap)
+{
+	struct outbound_sink sink = {0};
+	struct curl_blob ca = {0};
+	struct curl_slist *headers = NULL;
+	char errbuf[CURL_ERROR_SIZE] = "", *auth = NULL, *body = NULL;
+	CURL *c;
+	CURLcode cc;
+	int rc = 0;
+
+	*status = 0;
+	*out = NULL;
+	if (rq->url == NULL ||
+	    (strncmp(rq->url, "https://", 8) != 0 && strncmp(rq->url, "http://", 7) != 0)) {
+		outbound_why(why, cap, "not an http(s) URL");
+		return COFFER_ERR_INVALID;
+	}
+	c = curl_easy_init();
+	if (c == NULL) {
+		outbound_why(why, cap, "libcurl cannot start a request");
+		return COFFER_ERR_IO;
+	}
+	headers = curl_slist_append(headers, "Accept: application/json");
+	if (rq->body != NULL) {
+		body = coffer_json_dump(rq->body);
+		headers = curl_slist_append(headers, "Content-Type: application/json");
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+	}
+	if (rq->bearer != NULL && rq->bearer[0] != '\0') {
+		xasprintf(&auth, "Authorization: Bearer %s", rq->bearer);
+		headers = curl_slist_append(headers, auth);
+		secmem_wipe(auth, strlen(auth));
+		free(auth);
+	}
+	curl_easy_setopt(c, CURLOPT_URL, rq->url);
+	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, rq->method);
+	if (strcmp(rq->method, "GET") == 0)
+		curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(c, CURLOPT_PROXY, "");
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, rq->timeout_ms > 0 ? rq->timeout_ms : 10000L);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
+	curl_easy_setopt(c, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+	if (rq->ca_pem != NULL && rq->ca_pem[0] != '\0') {
+		ca.data = (void *)rq->ca_pem;
+		ca.len = strlen(rq->ca_pem);
+		ca.flags = CURL_BLOB_COPY;
+		curl_easy_setopt(c, CURLOPT_CAINFO_BLOB, &ca);
+	}
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, outbound_write);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+	cc = curl_easy_perform(c);
+	if (cc != CURLE_OK) {
+		if (sink.too_large)
+			outbound_why(why, cap, "the answer is larger than %d bytes",
+			             OUTBOUND_MAX_BODY);
+		else
+			outbound_why(why, cap, "%s",
+			             errbuf[0] != '\0' ? errbuf : curl_easy_strerror(cc));
+		rc = COFFER_ERR_IO;
+	} else {
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
+		if (sink.len > 0)
+			*out = json_loadb(sink.buf, sink.len, JSON_REJECT_DUPLICATES, NULL);
+	}
+	curl_easy_cleanup(c);
+	outbound_headers_free(headers);
+	if (body != NULL)
+		coffer_json_free_text(body);
+	secmem_free(sink.buf);
+	return rc;
+}
