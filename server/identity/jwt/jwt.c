@@ -36,16 +36,11 @@ static const char *jwt_config_apply(const json_t *body, json_t *config, char *ms
 		}
 		json_object_set_new(config, jwt_config_strings[i], json_string(s));
 	}
-	v = json_object_get(body, "jwt_validation_pubkeys");
-	if (json_is_string(v)) {
+	rc = coffer_json_get_string_list(body, "jwt_validation_pubkeys", &pems);
+	if (rc == COFFER_ERR_NOT_FOUND)
 		pems = json_array();
-		if (json_string_length(v) > 0)
-			json_array_append(pems, v);
-	} else if (v == NULL || json_is_null(v)) {
-		pems = json_array();
-	} else if (coffer_json_get_string_list(body, "jwt_validation_pubkeys", &pems) != 0) {
+	else if (rc != 0)
 		return "jwt_validation_pubkeys must be a list of PEM public keys or certificates";
-	}
 	json_object_set_new(config, "jwt_validation_pubkeys", pems);
 	rc = coffer_json_get_string_list(body, "jwt_supported_algs", &algs);
 	if (rc == COFFER_ERR_NOT_FOUND)

@@ -18,22 +18,17 @@
 
 /* ---- config ---- */
 
-/* A PEM list field: an array of PEM texts, or one string with one or more PEM blocks. */
+/* A PEM list field: an array of PEM texts, or one string of them joined by ',' (Vault's
+ * comma-string form; PEM has no ','). Absent: empty. */
 static int k8s_pem_list(const json_t *body, const char *key, json_t **out)
 {
-	const json_t *v = json_object_get(body, key);
+	int rc = coffer_json_get_string_list(body, key, out);
 
-	if (v == NULL || json_is_null(v)) {
+	if (rc == COFFER_ERR_NOT_FOUND) {
 		*out = json_array();
-		return 0;
+		rc = 0;
 	}
-	if (json_is_string(v)) {
-		*out = json_array();
-		if (json_string_length(v) > 0)
-			json_array_append(*out, (json_t *)v);
-		return 0;
-	}
-	return coffer_json_get_string_list(body, key, out);
+	return rc;
 }
 
 /* Apply body to config (a fresh record); NULL or a message for a 400. */
