@@ -15,140 +15,44 @@
 #include "log.h"
 #include "secmem.h"
 #include "identity/token.h"
+#include "identity/token_fields.h"
 #include "xmalloc.h"
 
-enum approle_kind { APPROLE_BOOL, APPROLE_COUNT, APPROLE_DURATION, APPROLE_CIDRS, APPROLE_NAMES };
-
-/* The settings of a role: name in the API and in storage, legacy alias, kind, default. */
-static const struct approle_field {
-	const char *name;
-	const char *legacy;
-	enum approle_kind kind;
-	int64_t dflt;
-} approle_fields[] = {
-    {"bind_secret_id", NULL, APPROLE_BOOL, 1},
-    {"secret_id_bound_cidrs", "bound_cidr_list", APPROLE_CIDRS, 0},
-    {"secret_id_num_uses", NULL, APPROLE_COUNT, 0},
-    {"secret_id_ttl", NULL, APPROLE_DURATION, 0},
-    {"token_ttl", NULL, APPROLE_DURATION, 0},
-    {"token_max_ttl", NULL, APPROLE_DURATION, 0},
-    {"token_explicit_max_ttl", NULL, APPROLE_DURATION, 0},
-    {"token_period", "period", APPROLE_DURATION, 0},
-    {"token_num_uses", NULL, APPROLE_COUNT, 0},
-    {"token_policies", "policies", APPROLE_NAMES, 0},
-    {"token_bound_cidrs", NULL, APPROLE_CIDRS, 0},
-    {"token_no_default_policy", NULL, APPROLE_BOOL, 0},
+/* AppRole's own settings; the token_* ones are token_fields.c's. */
+static const struct token_field approle_fields[] = {
+    {"bind_secret_id", NULL, TOKEN_FIELD_BOOL, 1},
+    {"secret_id_bound_cidrs", "bound_cidr_list", TOKEN_FIELD_CIDRS, 0},
+    {"secret_id_num_uses", NULL, TOKEN_FIELD_COUNT, 0},
+    {"secret_id_ttl", NULL, TOKEN_FIELD_DURATION, 0},
 };
 #define APPROLE_N_FIELDS (sizeof(approle_fields) / sizeof(approle_fields[0]))
 
-/* A sorted list of unique names. */
-static int approle_sort_unique(json_t *arr)
-{
-	size_t i, j, n = json_array_size(arr);
-
-	for (i = 1; i < n; i++) {
-		for (j = i; j > 0 && strcmp(json_string_value(json_array_get(arr, j - 1)),
-		                            json_string_value(json_array_get(arr, j))) > 0;
-		     j--) {
-			json_t *a = json_incref(json_array_get(arr, j - 1));
-
-			json_array_set(arr, j - 1, json_array_get(arr, j));
-			json_array_set_new(arr, j, a);
-		}
-	}
-	for (i = 1; i < json_array_size(arr);) {
-		if (strcmp(json_string_value(json_array_get(arr, i - 1)),
-		           json_string_value(json_array_get(arr, i))) == 0)
-			json_array_remove(arr, i);
-		else
-			i++;
-	}
-	return 0;
-}
-
-/* The key of a field in the body: its legacy alias when only that is given. */
-static const char *approle_field_key(const struct approle_field *f, const json_t *body)
-{
-	const json_t *v = json_object_get(body, f->name);
-
-	if (f->legacy != NULL && (v == NULL || json_is_null(v)))
-		return f->legacy;
-	return f->name;
-}
-
-/* One field from the body into role: 0 (set or absent) or COFFER_ERR_INVALID. */
-static int approle_field_apply(const struct approle_field *f, const json_t *body, json_t *role)
-{
-	const char *key = approle_field_key(f, body);
-	json_t *list = NULL;
-	int64_t v = 0;
-	bool b = false;
-	int rc;
-
-	switch (f->kind) {
-	case APPROLE_BOOL:
-		rc = coffer_json_get_bool(body, key, &b);
-		if (rc == 0)
-			rc = json_object_set_new(role, f->name, json_boolean(b));
-		break;
-	case APPROLE_COUNT:
-	case APPROLE_DURATION:
-		rc = f->kind == APPROLE_COUNT ? coffer_json_get_int(body, key, &v)
-		                              : coffer_json_get_duration(body, key, &v);
-		if (rc == 0)
-			rc = v < 0 ? COFFER_ERR_INVALID
-			           : json_object_set_new(role, f->name, json_integer(v));
-		break;
-	default:
-		rc = coffer_json_get_string_list(body, key, &list);
-		if (rc == 0 && f->kind == APPROLE_CIDRS && cidr_list_validate(list) != 0)
-			rc = COFFER_ERR_INVALID;
-		if (rc == 0 && f->kind == APPROLE_NAMES)
-			rc = approle_sort_unique(list);
-		if (rc == 0)
-			rc = json_object_set(role, f->name, list);
-		json_decref(list);
-		break;
-	}
-	if (rc == COFFER_ERR_NOT_FOUND)
-		return 0;
-	return rc == 0 ? 0 : COFFER_ERR_INVALID;
-}
+/* Legacy names that token_fields_read() may echo and AppRole's read never has. */
+static const char *const approle_read_unechoed[] = {"ttl", "max_ttl", "num_uses", "bound_cidrs"};
 
 /* A role with every setting at its default and role_id. */
 static json_t *approle_role_defaults(const char *role_id)
 {
-	json_t *role = json_pack("{s:s,s:s}", "role_id", role_id, "token_type", "default");
-	const struct approle_field *f;
-	size_t i;
+	json_t *role = json_pack("{s:s}", "role_id", role_id);
 
-	for (i = 0; i < APPROLE_N_FIELDS; i++) {
-		f = &approle_fields[i];
-		if (f->kind == APPROLE_BOOL)
-			json_object_set_new(role, f->name, json_boolean(f->dflt));
-		else if (f->kind == APPROLE_COUNT || f->kind == APPROLE_DURATION)
-			json_object_set_new(role, f->name, json_integer(f->dflt));
-		else
-			json_object_set_new(role, f->name, json_array());
-	}
+	token_field_table_defaults(approle_fields, APPROLE_N_FIELDS, role);
+	token_fields_defaults(role);
 	return role;
 }
 
 /* Apply the body to role; NULL, or a message for the client. */
 static const char *approle_role_apply(const json_t *body, json_t *role, char *msg, size_t cap)
 {
-	const char *role_id = NULL, *type = NULL;
-	size_t i;
+	const char *role_id = NULL, *err;
 
-	for (i = 0; i < APPROLE_N_FIELDS; i++) {
-		if (approle_field_apply(&approle_fields[i], body, role) != 0) {
-			snprintf(msg, cap, "invalid value for %s", approle_fields[i].name);
-			return msg;
-		}
-	}
-	if (coffer_json_get_string(body, "token_type", &type) == COFFER_ERR_INVALID ||
-	    (type != NULL && strcmp(type, "default") != 0 && strcmp(type, "service") != 0))
-		return "token_type must be \"default\" or \"service\"";
+	err = token_field_table_apply(approle_fields, APPROLE_N_FIELDS, body, role, msg, cap);
+	if (err == NULL)
+		err = token_fields_apply(body, role, msg, cap);
+	/* AppRole's own words in Vault. */
+	if (err != NULL && strcmp(err, TOKEN_FIELDS_MSG_TTL_OVER_MAX) == 0)
+		return "token_ttl should not be greater than token_max_ttl";
+	if (err != NULL)
+		return err;
 	if (coffer_json_get_string(body, "role_id", &role_id) == COFFER_ERR_INVALID ||
 	    (role_id != NULL && role_id[0] == '\0'))
 		return "role_id must be a non-empty string";
@@ -158,9 +62,6 @@ static const char *approle_role_apply(const json_t *body, json_t *role, char *ms
 	    approle_list_is_empty(role, "secret_id_bound_cidrs") &&
 	    approle_list_is_empty(role, "token_bound_cidrs"))
 		return "at least one constraint should be enabled on the role";
-	if (approle_int(role, "token_max_ttl") > 0 &&
-	    approle_int(role, "token_ttl") > approle_int(role, "token_max_ttl"))
-		return "token_ttl should not be greater than token_max_ttl";
 	return NULL;
 }
 
@@ -203,11 +104,13 @@ static void approle_role_read(const struct engine_ctx *ctx, struct request *req,
 	for (i = 0; i < APPROLE_N_FIELDS; i++)
 		json_object_set(data, approle_fields[i].name,
 		                json_object_get(role, approle_fields[i].name));
-	/* The legacy names, as Vault still returns them. */
+	token_fields_read(role, data);
+	/* AppRole's legacy names: policies and period always, no others. */
+	for (i = 0; i < sizeof(approle_read_unechoed) / sizeof(approle_read_unechoed[0]); i++)
+		json_object_del(data, approle_read_unechoed[i]);
 	json_object_set(data, "policies", json_object_get(role, "token_policies"));
 	json_object_set(data, "period", json_object_get(role, "token_period"));
 	json_object_set_new(data, "local_secret_ids", json_false());
-	json_object_set(data, "token_type", json_object_get(role, "token_type"));
 	json_decref(role);
 	response_envelope(resp, req, data, NULL, NULL);
 }
@@ -378,22 +281,11 @@ static void approle_issue(const struct engine_ctx *ctx, struct request *req, str
 	int rc;
 
 	snprintf(path, sizeof(path), "auth/%slogin", m->path);
-	p.policies = json_object_get(role, "token_policies");
+	token_fields_params(role, m, &p);
 	p.meta = meta;
 	p.bound_cidrs = approle_token_cidrs(role, entry);
 	p.display_name = "approle";
 	p.path = path;
-	p.ttl_s = approle_int(role, "token_ttl");
-	if (p.ttl_s == 0)
-		p.ttl_s = m->default_lease_ttl_s;
-	p.max_ttl_s = approle_int(role, "token_max_ttl");
-	if (p.max_ttl_s == 0)
-		p.max_ttl_s = m->max_lease_ttl_s;
-	p.explicit_max_ttl_s = approle_int(role, "token_explicit_max_ttl");
-	p.period_s = approle_int(role, "token_period");
-	p.num_uses = approle_int(role, "token_num_uses");
-	p.is_renewable = true;
-	p.no_default_policy = json_is_true(json_object_get(role, "token_no_default_policy"));
 	rc = token_create(ctx->tokens, &p, &text, &e);
 	if (rc != 0) {
 		log_error("approle login for role %s: token creation failed: %s", name,
