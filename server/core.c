@@ -45,6 +45,8 @@ static int core_open_subsystems(struct core *c, const struct engine *const *engi
 	c->svc.tokens = token_store_new(c->svc.barrier);
 	c->svc.leases = lease_mgr_new(token_lease_revoker, c->svc.tokens);
 	token_store_set_leases(c->svc.tokens, c->svc.leases);
+	/* Renewals of login tokens re-read the login's role through its auth mount. */
+	token_store_set_renew_hook(c->svc.tokens, mount_renew_token, &c->svc);
 	err = mount_table_new(&c->svc, engines, true, &c->svc.auth_mounts);
 	if (err == 0)
 		err = mount_table_new(&c->svc, engines, false, &c->svc.secret_mounts);

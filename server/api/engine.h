@@ -23,6 +23,7 @@ struct lease_mgr;
 struct mount_entry;
 struct mount_table;
 struct policy_store;
+struct token_renew_limits;
 struct token_store;
 struct watch;
 
@@ -97,6 +98,13 @@ struct engine {
 	/* Remove all of a mount's data (unmount), given the mount's context; NULL when the engine
 	 * keeps none. */
 	int (*purge)(const struct engine_ctx *ctx);
+	/* Auth methods: called when a token created by a login on this mount is renewed, with the
+	 * token's metadata, over the mount's context; checks that the login's role still exists and
+	 * gives its current ttl, max ttl and period in *lim (identity/token.h; 0 = the mount's
+	 * default, the mount's max, no period). 0, or COFFER_ERR_INVALID with the message of a 400
+	 * in msg (cap bytes), or another error. NULL: tokens renew by their own settings. */
+	int (*renew)(const struct engine_ctx *ctx, const json_t *token_meta,
+	             struct token_renew_limits *lim, char *msg, size_t cap);
 };
 
 /* A mount: an engine at a path, with its own storage prefix and settings. A request's mount

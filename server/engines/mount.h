@@ -20,6 +20,8 @@
 
 struct engine;
 struct engine_services;
+struct token_entry;
+struct token_renew_limits;
 
 struct mount_table;
 
@@ -63,5 +65,14 @@ int mount_table_tune(struct mount_table *t, const char *path, const char *descri
 /* {"approle/": {type, description, accessor, uuid, config{...}, options, local, seal_wrap}, ...} */
 json_t *mount_table_json(struct mount_table *t);
 json_t *mount_entry_json(const struct mount_entry *m);
+
+/* mount_renew.c */
+
+/* The token store's renew hook (a token_renew_hook_fn; svc is the server's struct
+ * engine_services): for a token whose path names an auth mount ("auth/approle/login") whose
+ * engine has a renew hook, that hook's answer over the mount's context, with 0 TTLs resolved to
+ * the mount's default and max. COFFER_ERR_NOT_FOUND when no hook applies. */
+int mount_renew_token(void *svc, const struct token_entry *e, struct token_renew_limits *lim,
+                      char *msg, size_t cap);
 
 #endif

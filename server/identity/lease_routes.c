@@ -145,6 +145,7 @@ static void lease_renew(const struct engine_ctx *ctx, struct request *req, struc
 	struct token_entry *e = NULL, *renewed = NULL;
 	int64_t increment = 0;
 	const char *id;
+	char msg[256] = "";
 	int err;
 
 	if (lease_request_id(req, resp, &id) != 0)
@@ -157,7 +158,11 @@ static void lease_renew(const struct engine_ctx *ctx, struct request *req, struc
 	if ((err = lease_find_token(ctx, req, resp, id, "renew", &e)) == COFFER_ERR_PERMISSION)
 		return;
 	if (err == 0)
-		err = token_renew(ctx->tokens, e, increment, &renewed);
+		err = token_renew(ctx->tokens, e, increment, &renewed, msg, sizeof(msg));
+	if (err == COFFER_ERR_INVALID && msg[0] != '\0') {
+		response_invalid(resp, "%s", msg);
+		goto out;
+	}
 	if (err != 0) {
 		lease_respond_err(resp, err);
 		goto out;

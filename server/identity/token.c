@@ -351,16 +351,52 @@ out:
 
 /* ---- renew ---- */
 
+/* Ask the renew hook about e: 0 with *lim, COFFER_ERR_NOT_FOUND for the token's own settings,
+ * COFFER_ERR_INVALID with msg for a refusal, or a failure. Called without ts->mu: the hook reads
+ * the auth method's storage and the mount table. */
+static int token_renew_limits_get(struct token_store *ts, const struct token_entry *e,
+                                  struct token_renew_limits *lim, char *msg, size_t cap)
+{
+	int err;
+
+	*lim = (struct token_renew_limits){0};
+	if (ts->renew_hook == NULL)
+		return COFFER_ERR_NOT_FOUND;
+	err = ts->renew_hook(ts->renew_arg, e, lim, msg, cap);
+	if (err == COFFER_ERR_INVALID && msg[0] == '\0')
+		snprintf(msg, cap, "renewal refused by the auth method");
+	return err;
+}
+
+/* The auth method's limits in place of next's own: its period, its max TTL, and its TTL as the
+ * renewal's default increment (0: the max, as at creation). */
+static void token_renew_apply_limits(struct token_entry *next, const struct token_renew_limits *lim)
+{
+	next->period_s = lim->period_s;
+	next->max_ttl_s = lim->max_ttl_s;
+	next->ttl_s = lim->ttl_s > 0
+	                  ? lim->ttl_s
+	                  : (lim->max_ttl_s > 0 ? lim->max_ttl_s : TOKEN_SYSTEM_MAX_TTL_S);
+}
+
 int token_renew(struct token_store *ts, const struct token_entry *e, int64_t increment_s,
-                struct token_entry **out)
+                struct token_entry **out, char *msg, size_t cap)
 {
 	struct token_entry *cur = NULL, *next = NULL;
-	int64_t now = coffer_clock_now_s(), base;
+	struct token_renew_limits lim;
+	int64_t now = coffer_clock_now_s(), base, exp;
+	bool has_limits = false;
 	int err;
 
 	*out = NULL;
-	if (increment_s < 0)
+	if (cap > 0)
+		msg[0] = '\0';
+	if (increment_s < 0 || !e->is_renewable)
 		return COFFER_ERR_INVALID;
+	err = token_renew_limits_get(ts, e, &lim, msg, cap);
+	if (err != 0 && err != COFFER_ERR_NOT_FOUND)
+		return err;
+	has_limits = err == 0;
 	pthread_mutex_lock(&ts->mu);
 	if ((err = token_load(ts, e->hash, &cur)) != 0)
 		goto out;
@@ -371,11 +407,12 @@ int token_renew(struct token_store *ts, const struct token_entry *e, int64_t inc
 	if (!cur->is_renewable)
 		goto out;
 	next = token_entry_dup(cur);
+	if (has_limits)
+		token_renew_apply_limits(next, &lim);
 	base = coffer_clock_now_ms();
 	/* The renewal is computed in whole seconds from now and kept exact from base. */
-	next->ttl_s = token_compute_renewal(cur, increment_s, base / 1000);
-	if (next->ttl_s != 0)
-		next->ttl_s = next->ttl_s > base / 1000 ? next->ttl_s - base / 1000 : 0;
+	exp = token_compute_renewal(next, increment_s, base / 1000);
+	next->ttl_s = exp != 0 && exp > base / 1000 ? exp - base / 1000 : 0;
 	token_set_expiry(next, base, next->ttl_s);
 	next->last_renewal_time = now;
 	if ((err = token_persist_update(ts, next)) != 0)

@@ -86,6 +86,22 @@ struct token_params {
 
 struct token_store;
 
+/* What an auth method says of a renewal of a token its login created (struct engine's renew):
+ * its role's settings as they are now. 0 = the mount's default TTL, the mount's max TTL, no
+ * period; the token store's hook resolves the mount's values, after which 0 is the system's. */
+struct token_renew_limits {
+	int64_t ttl_s;
+	int64_t max_ttl_s;
+	int64_t period_s;
+};
+
+/* Consulted by token_renew() with the token's entry before it renews: 0 and *lim for a token whose
+ * auth method gave limits; COFFER_ERR_NOT_FOUND when none applies (auth/token/create, an engine
+ * without a renew hook): the token's own settings; COFFER_ERR_INVALID with the message of a 400
+ * in msg (cap bytes) to refuse; another error for a failure. */
+typedef int (*token_renew_hook_fn)(void *arg, const struct token_entry *e,
+                                   struct token_renew_limits *lim, char *msg, size_t cap);
+
 /* The text of a new token: "cof." + base64url of 32 random bytes, in secmem (secmem_free());
  * NULL only when the encoder refuses (a broken invariant). */
 char *token_text_generate(void);
@@ -94,6 +110,9 @@ struct token_store *token_store_new(struct barrier *b);
 void token_store_free(struct token_store *ts);
 /* Give the store its lease manager (after both exist). */
 void token_store_set_leases(struct token_store *ts, struct lease_mgr *lm);
+/* Set the hook token_renew() consults (core: engines/mount_renew.c over the auth mounts); NULL:
+ * every token renews by its own settings. Set before the store serves requests. */
+void token_store_set_renew_hook(struct token_store *ts, token_renew_hook_fn fn, void *arg);
 /* At init, with the new barrier open: keep the keyed hash of text (never the text) as the initial
  * root token, adopted at the first unseal. */
 int token_store_stage_root(struct token_store *ts, const char *text);
@@ -131,10 +150,12 @@ int token_revoke_lease(struct token_store *ts, const char *lease_id);
  * is cast: lm = lease_mgr_new(token_lease_revoker, ts). */
 int token_lease_revoker(void *ts, const char *lease_id);
 /* Renew: the new TTL is increment_s (0 = the token's TTL or period), clipped at the explicit max
- * TTL and the system max counted from creation. COFFER_ERR_INVALID when not renewable. *out is
- * the renewed entry. */
+ * TTL and the max TTL counted from creation. The renew hook is asked first: its limits replace
+ * the token's TTL, max TTL and period (kept in the renewed entry). COFFER_ERR_INVALID when not
+ * renewable, or refused by the hook: then msg (cap bytes) holds the hook's message, else "".
+ * Nothing changes on a refusal. *out is the renewed entry. */
 int token_renew(struct token_store *ts, const struct token_entry *e, int64_t increment_s,
-                struct token_entry **out);
+                struct token_entry **out, char *msg, size_t cap);
 
 /* Set e's expiry to ttl_s seconds after now_ms (0: never). */
 void token_set_expiry(struct token_entry *e, int64_t now_ms, int64_t ttl_s);

@@ -42,6 +42,8 @@ struct token_cache_node {
 struct token_store {
 	struct barrier *b;
 	struct lease_mgr *lm;    /* NULL until set */
+	token_renew_hook_fn renew_hook; /* NULL: tokens renew by their own settings */
+	void *renew_arg;
 	/* Serialises every change (create, revoke, renew, use counts), so that a read-modify-write
 	 * of an entry never loses an update and a child is never created under a revoked parent.
 	 * Lock order: mu, then the lease manager's lock, then cache_lock. */

@@ -430,6 +430,7 @@ static void tr_renew_respond(const struct engine_ctx *ctx, struct request *req,
 {
 	struct token_entry *renewed = NULL;
 	int64_t increment = 0;
+	char msg[256];
 	int err;
 
 	if (coffer_json_get_duration(req->body, "increment", &increment) == COFFER_ERR_INVALID ||
@@ -437,9 +438,9 @@ static void tr_renew_respond(const struct engine_ctx *ctx, struct request *req,
 		response_invalid(resp, "invalid value for \"increment\"");
 		return;
 	}
-	err = token_renew(ctx->tokens, e, increment, &renewed);
+	err = token_renew(ctx->tokens, e, increment, &renewed, msg, sizeof(msg));
 	if (err == COFFER_ERR_INVALID)
-		response_invalid(resp, "lease is not renewable");
+		response_invalid(resp, "%s", msg[0] != '\0' ? msg : "lease is not renewable");
 	else if (err == COFFER_ERR_NOT_FOUND)
 		response_invalid(resp, "token not found");
 	else if (err != 0)

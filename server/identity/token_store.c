@@ -310,6 +310,12 @@ void token_store_set_leases(struct token_store *ts, struct lease_mgr *lm)
 	ts->lm = lm;
 }
 
+void token_store_set_renew_hook(struct token_store *ts, token_renew_hook_fn fn, void *arg)
+{
+	ts->renew_hook = fn;
+	ts->renew_arg = arg;
+}
+
 int token_store_stage_root(struct token_store *ts, const char *text)
 {
 	uint8_t hash[COFFER_MAC_LEN];

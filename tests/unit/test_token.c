@@ -408,6 +408,81 @@ out:
 	fixture_destroy(&f);
 }
 
+/* A renew hook as an auth method's: tokens of "auth/gone/login" are refused, those of
+ * "auth/role/login" get the role's limits, others keep their own settings. */
+static int renew_hook(void *arg, const struct token_entry *e, struct token_renew_limits *lim,
+                      char *msg, size_t cap)
+{
+	const struct token_renew_limits *role = arg;
+
+	if (strcmp(e->path, "auth/gone/login") == 0) {
+		snprintf(msg, cap, "role \"gone\" does not exist during renewal");
+		return COFFER_ERR_INVALID;
+	}
+	if (strcmp(e->path, "auth/role/login") != 0)
+		return COFFER_ERR_NOT_FOUND;
+	*lim = *role;
+	return 0;
+}
+
+static void test_renew_hook_limits_or_refuses(void)
+{
+	struct fixture f = {0};
+	struct token_renew_limits role = {.ttl_s = 30, .max_ttl_s = 200, .period_s = 0};
+	struct token_entry *e = NULL, *g = NULL, *c = NULL, *r = NULL;
+	struct token_params p = {.path = "auth/role/login", .ttl_s = 100, .is_renewable = true};
+	char *text = NULL, msg[128];
+
+	CHECK_OUT(fixture_init(&f) == 0);
+	fake_now = 3000000;
+	coffer_clock_set(fake_clock);
+	token_store_set_renew_hook(f.ts, renew_hook, &role);
+	CHECK_EQ_OUT(token_create(f.ts, &p, &text, &e), 0);
+	secmem_free(text);
+	text = NULL;
+	fake_now += 10;
+	CHECK_EQ_OUT(token_renew(f.ts, e, 0, &r, msg, sizeof(msg)), 0); /* the role's ttl now */
+	CHECK_EQ_OUT(r->expire_time, fake_now + 30);
+	CHECK_EQ_OUT(r->ttl_s, 30);
+	token_entry_release(r);
+	r = NULL;
+	CHECK_EQ_OUT(token_renew(f.ts, e, 1000, &r, msg, sizeof(msg)), 0); /* the role's max */
+	CHECK_EQ_OUT(r->expire_time, 3000200);
+	token_entry_release(r);
+	r = NULL;
+	role.period_s = 500; /* periodic now: the period, not the max */
+	CHECK_EQ_OUT(token_renew(f.ts, e, 0, &r, msg, sizeof(msg)), 0);
+	CHECK_EQ_OUT(r->expire_time, fake_now + 500);
+	CHECK_EQ_OUT(r->period_s, 500);
+	token_entry_release(r);
+	r = NULL;
+	p.path = "auth/gone/login";
+	CHECK_EQ_OUT(token_create(f.ts, &p, &text, &g), 0);
+	secmem_free(text);
+	text = NULL;
+	CHECK_EQ_OUT(token_renew(f.ts, g, 0, &r, msg, sizeof(msg)), COFFER_ERR_INVALID);
+	CHECK_OUT(strcmp(msg, "role \"gone\" does not exist during renewal") == 0);
+	CHECK_OUT(r == NULL);
+	CHECK_EQ_OUT(token_lookup_accessor(f.ts, g->accessor, &r), 0); /* unchanged */
+	CHECK_EQ_OUT(r->expire_time, g->expire_time);
+	CHECK_EQ_OUT(r->last_renewal_time, 0);
+	token_entry_release(r);
+	r = NULL;
+	p.path = "auth/token/create"; /* its own settings */
+	CHECK_EQ_OUT(token_create(f.ts, &p, &text, &c), 0);
+	CHECK_EQ_OUT(token_renew(f.ts, c, 0, &r, msg, sizeof(msg)), 0);
+	CHECK_EQ_OUT(r->expire_time, fake_now + 100);
+	CHECK_OUT(msg[0] == '\0');
+out:
+	coffer_clock_set(NULL);
+	token_entry_release(r);
+	token_entry_release(c);
+	token_entry_release(g);
+	token_entry_release(e);
+	secmem_free(text);
+	fixture_destroy(&f);
+}
+
 static void test_renew_extends_and_respects_renewable(void)
 {
 	struct fixture f = {0};
@@ -416,20 +491,21 @@ static void test_renew_extends_and_respects_renewable(void)
 	                         .ttl_s = 100,
 	                         .explicit_max_ttl_s = 150,
 	                         .is_renewable = true};
-	char *text = NULL;
+	char *text = NULL, msg[128];
 
 	CHECK_OUT(fixture_init(&f) == 0);
 	fake_now = 2000000;
 	coffer_clock_set(fake_clock);
 	CHECK_EQ_OUT(token_create(f.ts, &p, &text, &e), 0);
 	fake_now += 50;
-	CHECK_EQ_OUT(token_renew(f.ts, e, 0, &r), 0);
+	CHECK_EQ_OUT(token_renew(f.ts, e, 0, &r, msg, sizeof(msg)), 0);
 	CHECK_EQ_OUT(r->expire_time, fake_now + 100);
 	CHECK_EQ_OUT(r->last_renewal_time, fake_now);
 	token_entry_release(r);
 	r = NULL;
 	fake_now += 50;
-	CHECK_EQ_OUT(token_renew(f.ts, e, 0, &r), 0); /* clipped at the explicit max */
+	/* Clipped at the explicit max. */
+	CHECK_EQ_OUT(token_renew(f.ts, e, 0, &r, msg, sizeof(msg)), 0);
 	CHECK_EQ_OUT(r->expire_time, 2000150);
 	token_entry_release(r);
 	r = NULL;
@@ -441,7 +517,7 @@ static void test_renew_extends_and_respects_renewable(void)
 	text = NULL;
 	p.is_renewable = false;
 	CHECK_EQ_OUT(token_create(f.ts, &p, &text, &n), 0);
-	CHECK_EQ_OUT(token_renew(f.ts, n, 10, &r), COFFER_ERR_INVALID);
+	CHECK_EQ_OUT(token_renew(f.ts, n, 10, &r, msg, sizeof(msg)), COFFER_ERR_INVALID);
 out:
 	token_entry_release(r);
 	token_entry_release(n);
@@ -897,6 +973,7 @@ int main(void)
 	RUN(test_num_uses_two_then_refused);
 	RUN(test_expired_token_refused_at_once);
 	RUN(test_renew_extends_and_respects_renewable);
+	RUN(test_renew_hook_limits_or_refuses);
 	RUN(test_bound_cidrs);
 	RUN(test_revoke_by_accessor);
 	RUN(test_lease_id_not_from_accessor);
