@@ -2,7 +2,8 @@
 /*
  * token_fields.c: the token_* settings of auth method roles (Vault's tokenutil) and the field
  * table that parses them and an engine's own role settings. The auth methods call it from their
- * role routes (write, read) and their logins (the token's parameters).
+ * role routes (write, read), their logins (the token's parameters) and their renew hooks (the
+ * limits).
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -228,4 +229,11 @@ void token_fields_params(const json_t *role, const struct mount_entry *m, struct
 	p->num_uses = token_field_int(role, "token_num_uses");
 	p->no_default_policy = json_is_true(json_object_get(role, "token_no_default_policy"));
 	p->is_renewable = true;
+}
+
+void token_fields_limits(const json_t *role, struct token_renew_limits *lim)
+{
+	lim->ttl_s = token_field_int(role, "token_ttl");
+	lim->max_ttl_s = token_field_int(role, "token_max_ttl");
+	lim->period_s = token_field_int(role, "token_period");
 }

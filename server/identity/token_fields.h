@@ -4,7 +4,7 @@
  * token_ttl, token_max_ttl, token_explicit_max_ttl, token_period, token_num_uses,
  * token_policies, token_bound_cidrs, token_no_default_policy, token_type) kept in a role's JSON
  * object under those names: defaults, a write's body applied with the legacy aliases, the read
- * echo, and the token parameters of a login. Also the field table
+ * echo, and the token parameters of a login and the limits of a renewal. Also the field table
  * that applies them, for an auth method's own settings (AppRole's secret_id_*). Used by the auth
  * methods in server/identity/<name>/.
  */
@@ -18,6 +18,7 @@
 
 struct mount_entry;
 struct token_params;
+struct token_renew_limits;
 
 /* The answer of token_fields_apply() when token_ttl is over token_max_ttl (Vault's wording in
  * its kubernetes and jwt methods; an engine may answer with its own, as AppRole does). */
@@ -50,6 +51,9 @@ void token_fields_read(const json_t *role, json_t *data);
  * policies and bound_cidrs (borrowed from role: keep role until the token is created; NULL when
  * empty), no_default_policy, and is_renewable = true. Does not set path, meta or display_name. */
 void token_fields_params(const json_t *role, const struct mount_entry *m, struct token_params *p);
+/* A renewal's limits from role (an engine's renew hook): its token_ttl, token_max_ttl and
+ * token_period as they are now (0 = the mount's default, the mount's max, no period). */
+void token_fields_limits(const json_t *role, struct token_renew_limits *lim);
 
 /* ---- a table of role fields ---- */
 

@@ -222,6 +222,63 @@ def test_token_settings_of_the_role(s):
     assert 0 < r["auth"]["lease_duration"] <= 300, r
 
 
+def login_token(s, role):
+    role_id = ok(s.get(f"auth/approle/role/{role}/role-id", token=s.root))["data"]["role_id"]
+    return ok(login(s, role_id, new_secret(s, role)["secret_id"]))["auth"]
+
+
+def test_renewal_requires_the_role_to_exist(s):
+    make_role(s, "doomed", token_policies=["web-read"], token_ttl="2m")
+    auth = login_token(s, "doomed")
+    token, accessor = auth["client_token"], auth["accessor"]
+    lease_id = ok(lookup_self(s, token))["data"]["lease_id"]
+    before = ok(lookup_self(s, token))["data"]["expire_time"]
+    ok(s.request("DELETE", "auth/approle/role/doomed", token=s.root), 204)
+    # Vault's words, on every path that renews a token; nothing changes.
+    gone = 'role "doomed" does not exist during renewal'
+    assert_error(s.post("auth/token/renew-self", token=token, json={}), 400, gone)
+    assert_error(s.post("auth/token/renew", token=s.root, json={"token": token}), 400, gone)
+    assert_error(s.post("auth/token/renew-accessor", token=s.root, json={"accessor": accessor}),
+                 400, gone)
+    assert_error(s.put("sys/leases/renew", token=token, json={"lease_id": lease_id}), 400, gone)
+    assert_error(s.put("sys/renew", token=token, json={"lease_id": lease_id}), 400, gone)
+    d = ok(lookup_self(s, token))["data"]
+    assert d["expire_time"] == before and "last_renewal" not in d, d
+    # A role of the same name again: renewal works again, with its settings.
+    make_role(s, "doomed", token_policies=["web-read"], token_ttl="3m")
+    assert ok(s.post("auth/token/renew-self", token=token, json={}))["auth"][
+        "lease_duration"] == 180
+
+
+def test_renewal_rereads_the_roles_ttl_max_ttl_and_period(s):
+    make_role(s, "moving", token_policies=["web-read"], token_ttl="2m", token_max_ttl="1h")
+    auth = login_token(s, "moving")
+    token = auth["client_token"]
+    assert auth["lease_duration"] == 120, auth
+    ok(s.post("auth/approle/role/moving", token=s.root, json={"token_ttl": "10m"}), 204)
+    r = ok(s.post("auth/token/renew-self", token=token, json={}))
+    assert r["auth"]["lease_duration"] == 600, r
+    # A lower max TTL on the role caps the renewal (counted from the token's creation).
+    ok(s.post("auth/approle/role/moving", token=s.root,
+              json={"token_ttl": "1m", "token_max_ttl": "5m"}), 204)
+    r = ok(s.post("auth/token/renew-self", token=token, json={"increment": "1h"}))
+    assert 290 <= r["auth"]["lease_duration"] <= 300, r
+    lease_id = ok(lookup_self(s, token))["data"]["lease_id"]
+    r = ok(s.put("sys/leases/renew", token=token, json={"lease_id": lease_id}))
+    assert r["lease_duration"] == 60, r
+    # A period on the role: the renewal is the period, past the old max.
+    ok(s.post("auth/approle/role/moving", token=s.root, json={"token_period": "20m"}), 204)
+    r = ok(s.post("auth/token/renew-self", token=token, json={}))
+    assert r["auth"]["lease_duration"] == 1200, r
+    assert ok(lookup_self(s, token))["data"]["period"] == 1200
+
+
+def test_tokens_not_from_a_login_renew_by_their_own_settings(s):
+    t = create_token(s, s.root, policies=["default"], ttl="3m")["auth"]["client_token"]
+    r = ok(s.post("auth/token/renew-self", token=t, json={}))
+    assert r["auth"]["lease_duration"] == 180, r
+
+
 def test_disabling_the_method_revokes_its_tokens(s):
     ok(s.post("sys/auth/approle-gone", token=s.root, json={"type": "approle"}), 204)
     ok(s.post("auth/approle-gone/role/r", token=s.root, json={"token_policies": ["default"]}), 204)

@@ -572,6 +572,30 @@ out:
 	fixture_destroy(&f);
 }
 
+static void test_renew_hook_reads_the_role_or_refuses(void)
+{
+	struct fixture f = {0};
+	static const char body[] = "{\"token_ttl\":\"10m\",\"token_max_ttl\":\"1h\","
+	                           "\"token_period\":\"5m\"}";
+	struct token_renew_limits lim = {0};
+	json_t *meta = json_pack("{s:s}", "role_name", "web");
+	char role_id[128], msg[128] = "";
+
+	CHECK_EQ_OUT(fixture_init(&f), 0);
+	CHECK_EQ_OUT(make_role(&f, "web", body, role_id), 0);
+	CHECK_EQ_OUT(approle_engine.renew(&f.ctx, meta, &lim, msg, sizeof(msg)), 0);
+	CHECK_EQ_OUT(lim.ttl_s, 600);
+	CHECK_EQ_OUT(lim.max_ttl_s, 3600);
+	CHECK_EQ_OUT(lim.period_s, 300);
+	CHECK_EQ_OUT(call(&f, REQ_DELETE, "role/:role_name", "web", NULL), 204);
+	CHECK_EQ_OUT(approle_engine.renew(&f.ctx, meta, &lim, msg, sizeof(msg)),
+	             COFFER_ERR_INVALID);
+	CHECK_OUT(strcmp(msg, "role \"web\" does not exist during renewal") == 0);
+out:
+	json_decref(meta);
+	fixture_destroy(&f);
+}
+
 int main(void)
 {
 	coffer_json_init();
@@ -590,5 +614,6 @@ int main(void)
 	RUN(test_custom_role_id_moves_the_index);
 	RUN(test_delete_role_removes_its_secret_ids);
 	RUN(test_ids_are_stored_only_as_keyed_hashes);
+	RUN(test_renew_hook_reads_the_role_or_refuses);
 	return test_summary();
 }

@@ -198,6 +198,7 @@ static void test_params_take_the_mounts_defaults_for_zero(void)
 {
 	struct mount_entry m = {.default_lease_ttl_s = 300, .max_lease_ttl_s = 900};
 	struct token_params p = {0};
+	struct token_renew_limits lim = {0};
 	json_t *role = json_object(),
 	       *body = json_pack("{s:s,s:s,s:i,s:s}", "token_policies", "a,b", "token_period", "1m",
 	                         "token_num_uses", 3, "token_explicit_max_ttl", "2h");
@@ -223,6 +224,10 @@ static void test_params_take_the_mounts_defaults_for_zero(void)
 	CHECK_EQ_OUT(p.explicit_max_ttl_s, 7200);
 	CHECK_OUT(names_are(p.policies, "a", "b", NULL));
 	CHECK_OUT(names_are(p.bound_cidrs, "10.0.0.0/8", NULL, NULL));
+	token_fields_limits(role, &lim);
+	CHECK_EQ_OUT(lim.ttl_s, 60);
+	CHECK_EQ_OUT(lim.max_ttl_s, 120);
+	CHECK_EQ_OUT(lim.period_s, 60);
 out:
 	json_decref(body);
 	json_decref(role);

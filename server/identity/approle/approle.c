@@ -353,6 +353,33 @@ out:
 	json_decref(role);
 }
 
+/* A renewal of a token of this mount's login: the role must still exist (Vault's words), and its
+ * TTL, max TTL and period now are the renewal's. */
+static int approle_renew(const struct engine_ctx *ctx, const json_t *token_meta,
+                         struct token_renew_limits *lim, char *msg, size_t cap)
+{
+	const char *name = json_string_value(json_object_get(token_meta, "role_name"));
+	json_t *role = NULL;
+	int rc;
+
+	if (name == NULL || name[0] == '\0') {
+		snprintf(msg, cap, "failed to fetch role_name during renewal");
+		return COFFER_ERR_INVALID;
+	}
+	rc = approle_name_is_valid(name) ? approle_role_load(ctx, name, &role)
+	                                 : COFFER_ERR_NOT_FOUND;
+	if (rc == COFFER_ERR_NOT_FOUND) {
+		snprintf(msg, cap, "role \"%s\" does not exist during renewal", name);
+		return COFFER_ERR_INVALID;
+	}
+	if (rc == 0)
+		token_fields_limits(role, lim);
+	else
+		log_error("approle renewal for role %s: %s", name, coffer_strerror(rc));
+	json_decref(role);
+	return rc;
+}
+
 static const struct route approle_routes[] = {
     {"role", REQ_M(REQ_LIST), 0, approle_role_list, NULL},
     {"role/:role_name", REQ_M(REQ_GET) | REQ_M_WRITE | REQ_M(REQ_DELETE), 0, approle_role,
@@ -376,4 +403,5 @@ const struct engine approle_engine = {
     .routes = approle_routes,
     .n_routes = &approle_routes_len,
     .uses = ENGINE_USES_TOKENS,
+    .renew = approle_renew,
 };
