@@ -232,3 +232,21 @@ void auth_login_issue(const struct engine_ctx *ctx, const struct request *req,
 	secmem_free(text);
 	token_entry_release(e);
 }
+
+int auth_role_renew(const struct engine_ctx *ctx, const json_t *token_meta,
+                    struct token_renew_limits *lim, char *msg, size_t cap)
+{
+	const char *name = json_string_value(json_object_get(token_meta, "role"));
+	json_t *role = NULL;
+	int rc = auth_role_load(ctx, name, &role);
+
+	if (rc == COFFER_ERR_NOT_FOUND) {
+		snprintf(msg, cap, "role \"%s\" does not exist during renewal", name ? name : "");
+		return COFFER_ERR_INVALID;
+	}
+	if (rc != 0)
+		return rc;
+	token_fields_limits(role, lim);
+	json_decref(role);
+	return 0;
+}

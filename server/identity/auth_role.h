@@ -51,4 +51,9 @@ void auth_login_issue(const struct engine_ctx *ctx, const struct request *req,
                       struct response *resp, const char *method, const char *role_name,
                       const json_t *role, const json_t *meta, const char *display_name);
 
+/* The renew hook of these methods (struct engine.renew): the role named by the token's "role"
+ * metadata must still exist; its token_* settings apply to the renewal. */
+int auth_role_renew(const struct engine_ctx *ctx, const json_t *token_meta,
+                    struct token_renew_limits *lim, char *msg, size_t cap);
+
 #endif

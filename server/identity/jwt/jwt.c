@@ -365,5 +365,6 @@ const struct engine jwt_engine = {
     .routes = jwt_routes,
     .n_routes = &jwt_routes_len,
     .uses = ENGINE_USES_TOKENS,
+    .renew = auth_role_renew,
     .purge = jwt_purge,
 };

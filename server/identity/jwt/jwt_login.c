@@ -37,7 +37,7 @@ static int jwt_refuse(struct jwt_refusal *why, const char *fmt, ...)
 	return COFFER_ERR_INVALID;
 }
 
-/* A leeway of the role: 0 is the default, -1 is off (returned as -1). */
+/* A leeway of the role: 0 is the default; -1 (no leeway) is returned as is. */
 static int64_t jwt_leeway(const json_t *role, const char *key, int64_t dflt)
 {
 	int64_t v = json_integer_value(json_object_get(role, key));
@@ -91,23 +91,17 @@ static int jwt_check_times(const json_t *role, const json_t *claims, struct jwt_
 		return jwt_refuse(why,
 		                  "error validating token: no issued at (iat), not before (nbf), "
 		                  "or expiration time (exp) claims in token");
+	/* A negative leeway is none at all (cap's validateAll), not a check turned off. */
 	if (skew < 0)
 		skew = 0;
-	if (has_exp != 0 && exp_lw >= 0) {
-		exp = (has_iat == 0 ? iat : nbf);
-		if (has_nbf == 0 && nbf > exp)
-			exp = nbf;
-		exp += exp_lw;
+	if (has_exp != 0) {
+		exp = has_nbf == 0 && (has_iat != 0 || nbf > iat) ? nbf : iat;
+		exp += exp_lw < 0 ? 0 : exp_lw;
 		has_exp = 0;
 	}
 	if (has_nbf != 0) {
-		if (has_iat == 0) {
-			nbf = iat;
-			has_nbf = 0;
-		} else if (has_exp == 0 && nbf_lw >= 0) {
-			nbf = exp - nbf_lw;
-			has_nbf = 0;
-		}
+		nbf = has_iat == 0 ? iat : exp - (nbf_lw < 0 ? 0 : nbf_lw);
+		has_nbf = 0;
 	}
 	if (has_nbf == 0 && now + skew < nbf)
 		return jwt_refuse(why,

@@ -341,5 +341,6 @@ const struct engine kubernetes_engine = {
     .routes = k8s_routes,
     .n_routes = &k8s_routes_len,
     .uses = ENGINE_USES_TOKENS,
+    .renew = auth_role_renew,
     .purge = k8s_purge,
 };
