@@ -2,17 +2,17 @@
 /*
  * kubernetes_review.c: the TokenReview call (authentication.k8s.io/v1) and the pod's own
  * service-account files. The reviewer's bearer is token_reviewer_jwt, else the pod's token file
- * (re-read when a minute old, because projected tokens expire: Vault users' most reported
- * failure is a copied reviewer token that stopped working after an hour), else the login token
- * itself. The CA is kubernetes_ca_cert, else the pod's ca.crt (re-read hourly), else the system's.
+ * (read again as soon as the kubelet replaces it, because projected tokens expire: Vault users'
+ * most reported failure is a copied reviewer token that stopped working after an hour), else the
+ * login token itself. The CA is kubernetes_ca_cert, else the pod's ca.crt, else the system's.
  */
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "identity/kubernetes/kubernetes_int.h"
-#include "clock.h"
 #include "fileio.h"
 #include "json.h"
 #include "log.h"
@@ -20,50 +20,63 @@
 #include "secmem.h"
 #include "xmalloc.h"
 
-#define K8S_TOKEN_RELOAD_S 60
-#define K8S_CA_RELOAD_S 3600
 #define K8S_FILE_MAX (64 * 1024)
 
-/* A file of the pod's service-account folder, cached for a while. */
+/*
+ * A file of the pod's service-account folder, read again whenever it is not the file read last:
+ * another inode, size or modification time (the kubelet swaps the folder's "..data" link when it
+ * rotates the token, about every 48 minutes for a one-hour token). One stat() per login.
+ */
 struct k8s_file {
 	const char *name; /* "token", "ca.crt" */
-	int64_t reload_s;
 	pthread_mutex_t mu;
 	char *text; /* secmem; NULL when absent */
-	int64_t read_at;
+	struct stat seen;
+	bool has_seen;
 };
 
-static struct k8s_file k8s_token_file = {"token", K8S_TOKEN_RELOAD_S, PTHREAD_MUTEX_INITIALIZER,
-                                         NULL, 0};
-static struct k8s_file k8s_ca_file = {"ca.crt", K8S_CA_RELOAD_S, PTHREAD_MUTEX_INITIALIZER, NULL,
-                                      0};
+static struct k8s_file k8s_token_file = {"token", PTHREAD_MUTEX_INITIALIZER, NULL, {0}, false};
+static struct k8s_file k8s_ca_file = {"ca.crt", PTHREAD_MUTEX_INITIALIZER, NULL, {0}, false};
 
-/* The file's text (secmem_strdup'd for the caller, NULL when absent or empty). */
+static bool k8s_same_file(const struct stat *a, const struct stat *b)
+{
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
+	       a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+/* The file's text (secmem_strdup'd for the caller), NULL when absent or empty. */
 static char *k8s_file_get(const struct engine_ctx *ctx, struct k8s_file *f)
 {
 	const char *dir = ctx->settings != NULL ? ctx->settings->kubernetes_sa_dir : NULL;
-	int64_t now = coffer_clock_mono_ns() / 1000000000;
 	uint8_t *data = NULL;
 	size_t len = 0;
 	char path[4096], err[256];
+	struct stat st;
 	char *out = NULL;
 
 	if (dir == NULL || dir[0] == '\0')
 		return NULL;
+	snprintf(path, sizeof(path), "%s/%s", dir, f->name);
 	pthread_mutex_lock(&f->mu);
-	if (f->read_at == 0 || now - f->read_at >= f->reload_s) {
-		snprintf(path, sizeof(path), "%s/%s", dir, f->name);
+	if (stat(path, &st) != 0) {
 		secmem_free(f->text);
 		f->text = NULL;
-		if (coffer_read_secret_file(path, 1, K8S_FILE_MAX, 0, &data, &len, err,
-		                            sizeof(err)) == 0) {
+		f->has_seen = false;
+	} else if (!f->has_seen || !k8s_same_file(&st, &f->seen)) {
+		secmem_free(f->text);
+		f->text = NULL;
+		if (coffer_read_secret_file(path, 1, K8S_FILE_MAX, COFFER_SECRET_FILE_ANY_MODE,
+		                            &data, &len, err, sizeof(err)) == 0) {
 			while (len > 0 && (data[len - 1] == '\n' || data[len - 1] == '\r' ||
 			                   data[len - 1] == ' '))
 				data[--len] = '\0';
 			f->text = len > 0 ? secmem_strdup((const char *)data) : NULL;
 			secmem_freezero(data, len);
+		} else {
+			log_warn("kubernetes auth: %s", err);
 		}
-		f->read_at = now;
+		f->seen = st;
+		f->has_seen = true;
 	}
 	if (f->text != NULL)
 		out = secmem_strdup(f->text);
