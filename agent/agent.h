@@ -22,7 +22,16 @@
 struct coffer_http;
 
 enum agent_format { AGENT_FORMAT_RAW, AGENT_FORMAT_JSON, AGENT_FORMAT_ENV, AGENT_FORMAT_TEMPLATE };
-enum agent_auth_method { AGENT_AUTH_TOKEN_FILE, AGENT_AUTH_APPROLE };
+enum agent_auth_method {
+	AGENT_AUTH_TOKEN_FILE,
+	AGENT_AUTH_APPROLE,
+	AGENT_AUTH_KUBERNETES, /* a projected service-account token, POST auth/<mount>/login */
+	AGENT_AUTH_JWT         /* any JWT from a file, the same login */
+};
+
+/* auth.token_file's default with method kubernetes: a projected token's usual mount. */
+#define AGENT_K8S_TOKEN_FILE "/var/run/secrets/tokens/coffer"
+
 enum agent_mode { AGENT_MODE_INIT, AGENT_MODE_SIDECAR };
 
 struct template;
@@ -42,8 +51,10 @@ struct agent_config {
 	char *address, *ca_cert;
 	int64_t timeout_s;
 	enum agent_auth_method auth_method;
-	char *token_path;                                    /* token_file */
-	char *approle_mount, *role_id_file, *secret_id_file; /* approle */
+	char *token_path;                    /* token_file */
+	char *auth_mount;                    /* approle, kubernetes, jwt */
+	char *role_id_file, *secret_id_file; /* approle */
+	char *auth_role, *jwt_file; /* kubernetes, jwt (auth_role NULL: the default role) */
 	bool remove_secret_id_file;
 	char *dest_dir;
 	uid_t uid;
@@ -119,9 +130,11 @@ struct agent_auth {
 	bool is_renewable;
 };
 /* Read the credentials from their files (before the sandbox); remove the secret_id file when the
- * config says so. */
+ * config says so. kubernetes and jwt read nothing here: their token file is read at each login. */
 int auth_load(const struct agent_config *cfg, struct agent_auth *a, char *err, size_t err_len);
-/* Log in (AppRole) or check the token (token_file: lookup-self); sets token, ttl_s. */
+/* Log in (AppRole; kubernetes and jwt with the token file read again, its text wiped after the
+ * request) or check the token (token_file: lookup-self); sets token, ttl_s. A refusal is
+ * COFFER_ERR_PERMISSION with the server's message in err, never a credential. */
 int auth_login(const struct agent_config *cfg, struct coffer_http *h, struct agent_auth *a,
                char *err, size_t err_len);
 /* renew-self; updates ttl_s. */

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * auth.c: the agent's identity: credentials read from files before the sandbox is on (a token
- * file, or an AppRole role_id and secret_id), login, and token renewal. Every credential lives in
- * secmem and is wiped by auth_clear().
+ * file, or an AppRole role_id and secret_id) or at each login (a Kubernetes or other JWT), login,
+ * and token renewal. Every credential lives in secmem and is wiped by auth_clear(); a JWT only
+ * for the length of its login.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -16,7 +17,8 @@
 #include "log.h"
 #include "secmem.h"
 
-#define AUTH_FILE_MAX 4096
+/* Ids and tokens are short; a JWT with many claims (groups) can pass 4 KiB. */
+#define AUTH_FILE_MAX 16384
 
 char *auth_read_file(const char *path, unsigned flags, char *err, size_t err_len)
 {
@@ -56,6 +58,8 @@ int auth_load(const struct agent_config *cfg, struct agent_auth *a, char *err, s
 		a->token = auth_read_file(cfg->token_path, 0, err, err_len);
 		return a->token == NULL ? COFFER_ERR_CONFIG : 0;
 	}
+	if (cfg->auth_method != AGENT_AUTH_APPROLE)
+		return 0; /* kubernetes, jwt: read at each login */
 	a->role_id = auth_read_file(cfg->role_id_file, 0, err, err_len);
 	if (a->role_id == NULL)
 		return COFFER_ERR_CONFIG;
@@ -102,12 +106,35 @@ static int auth_take(const json_t *resp, struct agent_auth *a, char *err, size_t
 	return 0;
 }
 
+/* POST body to auth/<mount>/login and take the token; what names the login in messages. A
+ * refusal (400, 403) is COFFER_ERR_PERMISSION with the server's message. */
+static int auth_post_login(const struct agent_config *cfg, struct coffer_http *h,
+                           const json_t *body, const char *what, struct agent_auth *a, char *err,
+                           size_t err_len)
+{
+	json_t *resp = NULL;
+	char path[512];
+	long status;
+	int rc;
+
+	snprintf(path, sizeof(path), "auth/%s/login", cfg->auth_mount);
+	rc = coffer_http_request(h, "POST", path, NULL, body, &status, &resp);
+	if (rc != 0) {
+		snprintf(err, err_len, "%s: %s", what, coffer_http_error(h));
+	} else if (status != 200) {
+		auth_answer_error(resp, status, what, err, err_len);
+		rc = status == 400 || status == 403 ? COFFER_ERR_PERMISSION : COFFER_ERR_IO;
+	} else {
+		rc = auth_take(resp, a, err, err_len);
+	}
+	json_decref(resp);
+	return rc;
+}
+
 static int auth_approle(const struct agent_config *cfg, struct coffer_http *h, struct agent_auth *a,
                         char *err, size_t err_len)
 {
-	json_t *body, *resp = NULL;
-	char path[512];
-	long status;
+	json_t *body;
 	int rc;
 
 	body = json_pack("{s:s,s:s}", "role_id", a->role_id, "secret_id", a->secret_id);
@@ -115,18 +142,44 @@ static int auth_approle(const struct agent_config *cfg, struct coffer_http *h, s
 		snprintf(err, err_len, "out of memory");
 		return COFFER_ERR_NOMEM;
 	}
-	snprintf(path, sizeof(path), "auth/%s/login", cfg->approle_mount);
-	rc = coffer_http_request(h, "POST", path, NULL, body, &status, &resp);
+	rc = auth_post_login(cfg, h, body, "AppRole login", a, err, err_len);
 	json_decref(body);
-	if (rc != 0) {
-		snprintf(err, err_len, "AppRole login: %s", coffer_http_error(h));
-	} else if (status != 200) {
-		auth_answer_error(resp, status, "AppRole login", err, err_len);
-		rc = status == 400 || status == 403 ? COFFER_ERR_PERMISSION : COFFER_ERR_IO;
-	} else {
-		rc = auth_take(resp, a, err, err_len);
+	return rc;
+}
+
+/*
+ * kubernetes and jwt: the token file is opened by path at every login, since its issuer replaces
+ * it (the kubelet rotates a projected token by swapping a symlink), and its text lives only for
+ * the request: the secmem copy is wiped once the body holds it, and the body (jansson's wiping
+ * allocator) and the serialised request (http_client) are wiped when freed. Its mode is the
+ * issuer's to set, not the agent's to judge (a projected token is 0644 unless the pod says
+ * otherwise).
+ */
+static int auth_jwt(const struct agent_config *cfg, struct coffer_http *h, struct agent_auth *a,
+                    char *err, size_t err_len)
+{
+	const char *what =
+	    cfg->auth_method == AGENT_AUTH_KUBERNETES ? "Kubernetes login" : "JWT login";
+	char msg[AGENT_ERR_LEN];
+	json_t *body = NULL;
+	char *jwt;
+	int rc;
+
+	jwt = auth_read_file(cfg->jwt_file, COFFER_SECRET_FILE_ANY_MODE, msg, sizeof(msg));
+	if (jwt == NULL) {
+		snprintf(err, err_len, "%s: %s", what, msg);
+		return COFFER_ERR_CONFIG;
 	}
-	json_decref(resp);
+	body = json_pack("{s:s}", "jwt", jwt);
+	secmem_free(jwt);
+	if (body == NULL || (cfg->auth_role != NULL &&
+	                     json_object_set_new(body, "role", json_string(cfg->auth_role)) != 0)) {
+		json_decref(body);
+		snprintf(err, err_len, "out of memory");
+		return COFFER_ERR_NOMEM;
+	}
+	rc = auth_post_login(cfg, h, body, what, a, err, err_len);
+	json_decref(body);
 	return rc;
 }
 
@@ -159,6 +212,8 @@ int auth_login(const struct agent_config *cfg, struct coffer_http *h, struct age
 
 	if (cfg->auth_method == AGENT_AUTH_APPROLE)
 		return auth_approle(cfg, h, a, err, err_len);
+	if (cfg->auth_method == AGENT_AUTH_KUBERNETES || cfg->auth_method == AGENT_AUTH_JWT)
+		return auth_jwt(cfg, h, a, err, err_len);
 	/* A token file may be refreshed by someone else: read it again on a second login. */
 	if (a->token == NULL) {
 		token = auth_read_file(cfg->token_path, 0, err, err_len);

@@ -204,11 +204,60 @@ static int config_server(const json_t *root, struct agent_config *cfg, char *err
 	return 0;
 }
 
+/* auth.mount: a mount path, dflt when absent. */
+static int config_auth_mount(const json_t *o, const char *dflt, struct agent_config *cfg, char *err,
+                             size_t err_len)
+{
+	int rc;
+
+	if ((rc = config_string(o, "auth", "mount", false, &cfg->auth_mount, err, err_len)) != 0)
+		return rc;
+	if (cfg->auth_mount == NULL && (cfg->auth_mount = strdup(dflt)) == NULL)
+		return COFFER_ERR_NOMEM;
+	if (strchr(cfg->auth_mount, '?') != NULL || strstr(cfg->auth_mount, ".."))
+		return config_fail(err, err_len, "auth.mount", "must be a mount path");
+	return 0;
+}
+
+static int config_auth_approle(const json_t *o, struct agent_config *cfg, char *err, size_t err_len)
+{
+	static const char *const keys[] = {
+	    "method", "mount", "role_id_file", "secret_id_file", "remove_secret_id_file", NULL};
+	int rc;
+
+	if ((rc = config_check_keys(o, "auth", keys, err, err_len)) != 0 ||
+	    (rc = config_auth_mount(o, "approle", cfg, err, err_len)) != 0 ||
+	    (rc = config_string(o, "auth", "role_id_file", true, &cfg->role_id_file, err,
+	                        err_len)) != 0 ||
+	    (rc = config_string(o, "auth", "secret_id_file", true, &cfg->secret_id_file, err,
+	                        err_len)) != 0)
+		return rc;
+	return config_bool(o, "auth", "remove_secret_id_file", &cfg->remove_secret_id_file, err,
+	                   err_len);
+}
+
+/* kubernetes: role required, token_file defaults to the projected token's usual path; jwt: role
+ * optional (the mount's default_role), token_file required. */
+static int config_auth_jwt(const json_t *o, struct agent_config *cfg, char *err, size_t err_len)
+{
+	static const char *const keys[] = {"method", "mount", "role", "token_file", NULL};
+	bool is_k8s = cfg->auth_method == AGENT_AUTH_KUBERNETES;
+	int rc;
+
+	if ((rc = config_check_keys(o, "auth", keys, err, err_len)) != 0 ||
+	    (rc = config_auth_mount(o, is_k8s ? "kubernetes" : "jwt", cfg, err, err_len)) != 0 ||
+	    (rc = config_string(o, "auth", "role", is_k8s, &cfg->auth_role, err, err_len)) != 0 ||
+	    (rc = config_string(o, "auth", "token_file", !is_k8s, &cfg->jwt_file, err, err_len)) !=
+	        0)
+		return rc;
+	if (cfg->jwt_file == NULL && (cfg->jwt_file = strdup(AGENT_K8S_TOKEN_FILE)) == NULL)
+		return COFFER_ERR_NOMEM;
+	return 0;
+}
+
 static int config_auth(const json_t *root, struct agent_config *cfg, char *err, size_t err_len)
 {
 	static const char *const token_keys[] = {"method", "path", NULL};
-	static const char *const approle_keys[] = {
-	    "method", "mount", "role_id_file", "secret_id_file", "remove_secret_id_file", NULL};
 	char *method = NULL;
 	json_t *o;
 	int rc;
@@ -218,33 +267,17 @@ static int config_auth(const json_t *root, struct agent_config *cfg, char *err, 
 		goto out;
 	if (strcmp(method, "token_file") == 0) {
 		cfg->auth_method = AGENT_AUTH_TOKEN_FILE;
-		if ((rc = config_check_keys(o, "auth", token_keys, err, err_len)) != 0 ||
-		    (rc = config_string(o, "auth", "path", true, &cfg->token_path, err, err_len)) !=
-		        0)
-			goto out;
+		if ((rc = config_check_keys(o, "auth", token_keys, err, err_len)) == 0)
+			rc = config_string(o, "auth", "path", true, &cfg->token_path, err, err_len);
 	} else if (strcmp(method, "approle") == 0) {
 		cfg->auth_method = AGENT_AUTH_APPROLE;
-		if ((rc = config_check_keys(o, "auth", approle_keys, err, err_len)) != 0 ||
-		    (rc = config_string(o, "auth", "mount", false, &cfg->approle_mount, err,
-		                        err_len)) != 0 ||
-		    (rc = config_string(o, "auth", "role_id_file", true, &cfg->role_id_file, err,
-		                        err_len)) != 0 ||
-		    (rc = config_string(o, "auth", "secret_id_file", true, &cfg->secret_id_file,
-		                        err, err_len)) != 0 ||
-		    (rc = config_bool(o, "auth", "remove_secret_id_file",
-		                      &cfg->remove_secret_id_file, err, err_len)) != 0)
-			goto out;
-		if (cfg->approle_mount == NULL &&
-		    (cfg->approle_mount = strdup("approle")) == NULL) {
-			rc = COFFER_ERR_NOMEM;
-			goto out;
-		}
-		if (strchr(cfg->approle_mount, '?') != NULL || strstr(cfg->approle_mount, "..")) {
-			rc = config_fail(err, err_len, "auth.mount", "must be a mount path");
-			goto out;
-		}
+		rc = config_auth_approle(o, cfg, err, err_len);
+	} else if (strcmp(method, "kubernetes") == 0 || strcmp(method, "jwt") == 0) {
+		cfg->auth_method = method[0] == 'k' ? AGENT_AUTH_KUBERNETES : AGENT_AUTH_JWT;
+		rc = config_auth_jwt(o, cfg, err, err_len);
 	} else {
-		rc = config_fail(err, err_len, "auth.method", "must be token_file or approle");
+		rc = config_fail(err, err_len, "auth.method",
+		                 "must be token_file, approle, kubernetes or jwt");
 	}
 out:
 	free(method);
@@ -614,7 +647,9 @@ void agent_config_free(struct agent_config *cfg)
 	free(cfg->address);
 	free(cfg->ca_cert);
 	free(cfg->token_path);
-	free(cfg->approle_mount);
+	free(cfg->auth_mount);
+	free(cfg->auth_role);
+	free(cfg->jwt_file);
 	free(cfg->role_id_file);
 	free(cfg->secret_id_file);
 	free(cfg->dest_dir);

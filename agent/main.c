@@ -19,18 +19,21 @@
 #include "sandbox.h"
 #include "secmem.h"
 
+#define AGENT_CONFIG_ENV "COFFER_AGENT_CONFIG"
+
 static void agent_usage(FILE *f)
 {
 	fprintf(f,
-	        "usage: coffer-agent --config FILE [--mode init|sidecar]\n"
-	        "       coffer-agent --config FILE --check-config\n"
+	        "usage: coffer-agent [--config FILE] [--mode init|sidecar]\n"
+	        "       coffer-agent [--config FILE] --check-config\n"
 	        "       coffer-agent --print-seccomp-profile\n"
 	        "       coffer-agent --version\n"
 	        "\n"
 	        "Logs in to a Coffer (or Vault) server, fetches the secrets the config names and\n"
 	        "writes them as files on tmpfs. Init mode exits 0 after the first complete render\n"
 	        "(non-zero and no files on failure); sidecar mode keeps them fresh.\n"
-	        "Environment: COFFER_LOG_LEVEL (debug, info, warn, error).\n");
+	        "Environment: COFFER_AGENT_CONFIG (the config's JSON text, without --config),\n"
+	        "COFFER_LOG_LEVEL (debug, info, warn, error).\n");
 }
 
 /* Init mode: log in, fetch, render everything in memory, then write. */
@@ -111,10 +114,25 @@ static int agent_parse_args(int argc, char **argv, const char **config_path, con
 		fprintf(stderr, "coffer-agent: --mode must be init or sidecar\n");
 		return 2;
 	}
-	if (!*is_profile && *config_path == NULL) {
+	if (!*is_profile && *config_path == NULL && getenv(AGENT_CONFIG_ENV) == NULL) {
 		agent_usage(stderr);
 		return 2;
 	}
+	return -1;
+}
+
+/* The config from --config FILE, or else from the environment (a container spec that carries
+ * the config inline, with no file to mount). 0, or -1 after logging why. */
+static int agent_load(const char *path, struct agent_config *cfg)
+{
+	char err[AGENT_ERR_LEN];
+
+	if (path != NULL && agent_config_load(path, cfg, err, sizeof(err)) == 0)
+		return 0;
+	if (path == NULL &&
+	    agent_config_parse(getenv(AGENT_CONFIG_ENV), cfg, err, sizeof(err)) == 0)
+		return 0;
+	log_error("config %s%s", path != NULL ? "" : AGENT_CONFIG_ENV ": ", err);
 	return -1;
 }
 
@@ -129,9 +147,9 @@ static void agent_log_init(void)
 }
 
 /* The sandbox's inputs from the config: the files read after start-up (the CA file at a TLS
- * handshake; the token file at a new login and the pid file at each notification, which their
- * owners may replace; templates and AppRole ids are read before it), the owner of the files and
- * the notify signal. */
+ * handshake; the token file or the JWT file at a new login and the pid file at each
+ * notification, which their owners may replace; templates and AppRole ids are read before it),
+ * the owner of the files and the notify signal. */
 static void agent_sandbox_opts(const struct agent_config *cfg, const char *files[2],
                                const char *rereads[3], struct sandbox_opts *o)
 {
@@ -141,6 +159,8 @@ static void agent_sandbox_opts(const struct agent_config *cfg, const char *files
 	files[1] = NULL;
 	if (cfg->auth_method == AGENT_AUTH_TOKEN_FILE)
 		rereads[n++] = cfg->token_path;
+	else if (cfg->jwt_file != NULL)
+		rereads[n++] = cfg->jwt_file;
 	if (cfg->notify_signal != 0)
 		rereads[n++] = cfg->notify_pid_file;
 	rereads[n] = NULL;
@@ -179,13 +199,12 @@ int main(int argc, char **argv)
 	}
 	coffer_json_init();
 	agent_log_init();
-	if (agent_config_load(config_path, &cfg, err, sizeof(err)) != 0) {
-		log_error("config %s", err);
+	if (agent_load(config_path, &cfg) != 0)
 		return 1;
-	}
 	if (is_check) {
 		/* Checks the file only: nothing is read from the destination or the server. */
-		printf("%s: ok (%zu secrets, %s mode)\n", config_path, cfg.n_secrets,
+		printf("%s: ok (%zu secrets, %s mode)\n",
+		       config_path != NULL ? config_path : AGENT_CONFIG_ENV, cfg.n_secrets,
 		       cfg.mode_run == AGENT_MODE_SIDECAR ? "sidecar" : "init");
 		agent_config_free(&cfg);
 		return 0;

@@ -140,7 +140,7 @@ static void test_bad_values_are_named(void)
 	CHECK(strncmp(err, "destination.mode: ", 18) == 0);
 	CHECK_EQ(parse_replaced("\"token_file\"", "\"kerberos\"", err, sizeof(err)),
 	         COFFER_ERR_CONFIG);
-	CHECK(strcmp(err, "auth.method: must be token_file or approle") == 0);
+	CHECK(strcmp(err, "auth.method: must be token_file, approle, kubernetes or jwt") == 0);
 	CHECK_EQ(parse_replaced("\"sidecar\"", "\"daemon\"", err, sizeof(err)), COFFER_ERR_CONFIG);
 	CHECK(strcmp(err, "mode: must be init or sidecar") == 0);
 	CHECK_EQ(parse_replaced("\"SIGHUP\"", "\"SIGFOO\"", err, sizeof(err)), COFFER_ERR_CONFIG);
@@ -219,6 +219,104 @@ static void test_approle_auth_parses_and_checks_keys(void)
 	                        "{\"method\": \"approle\", \"path\": \"/r\"}", err, sizeof(err)),
 	         COFFER_ERR_CONFIG);
 	CHECK(strcmp(err, "auth.path: unknown key") == 0);
+}
+
+/* Parse the base config with its auth object replaced by auth; the parsed config in *cfg. */
+static int parse_auth(const char *auth, struct agent_config *cfg, char *err, size_t err_len)
+{
+	const char *from = "{\"method\": \"token_file\", \"path\": \"/var/run/coffer/token\"}";
+	char text[4096], out[4096], *p;
+
+	snprintf(text, sizeof(text), BASE_FMT, tpl_path, "", "");
+	p = strstr(text, from);
+	if (p == NULL)
+		return 999;
+	snprintf(out, sizeof(out), "%.*s%s%s", (int)(p - text), text, auth, p + strlen(from));
+	err[0] = '\0';
+	return agent_config_parse(out, cfg, err, err_len);
+}
+
+static void test_kubernetes_auth_defaults_mount_and_token_file(void)
+{
+	struct agent_config cfg = {0};
+	char err[AGENT_ERR_LEN];
+
+	CHECK_EQ_OUT(
+	    parse_auth("{\"method\": \"kubernetes\", \"role\": \"app\"}", &cfg, err, sizeof(err)),
+	    0);
+	CHECK_EQ_OUT(cfg.auth_method, AGENT_AUTH_KUBERNETES);
+	CHECK_OUT(strcmp(cfg.auth_mount, "kubernetes") == 0);
+	CHECK_OUT(strcmp(cfg.auth_role, "app") == 0);
+	CHECK_OUT(strcmp(cfg.jwt_file, "/var/run/secrets/tokens/coffer") == 0);
+	CHECK_OUT(cfg.token_path == NULL);
+	agent_config_free(&cfg);
+	CHECK_EQ_OUT(parse_auth("{\"method\": \"kubernetes\", \"mount\": \"k8s/east\", \"role\": "
+	                        "\"app\", \"token_file\": \"/t/jwt\"}",
+	                        &cfg, err, sizeof(err)),
+	             0);
+	CHECK_OUT(strcmp(cfg.auth_mount, "k8s/east") == 0);
+	CHECK_OUT(strcmp(cfg.jwt_file, "/t/jwt") == 0);
+out:
+	agent_config_free(&cfg);
+}
+
+static void test_kubernetes_auth_requires_a_role(void)
+{
+	struct agent_config cfg = {0};
+	char err[AGENT_ERR_LEN];
+
+	CHECK_EQ_OUT(parse_auth("{\"method\": \"kubernetes\"}", &cfg, err, sizeof(err)),
+	             COFFER_ERR_CONFIG);
+	CHECK_OUT(strcmp(err, "auth.role: required") == 0);
+	CHECK_EQ_OUT(
+	    parse_auth("{\"method\": \"kubernetes\", \"role\": \"\"}", &cfg, err, sizeof(err)),
+	    COFFER_ERR_CONFIG);
+	CHECK_OUT(strcmp(err, "auth.role: must be a non-empty string") == 0);
+out:
+	agent_config_free(&cfg);
+}
+
+static void test_jwt_auth_role_is_optional_and_token_file_required(void)
+{
+	struct agent_config cfg = {0};
+	char err[AGENT_ERR_LEN];
+
+	CHECK_EQ_OUT(parse_auth("{\"method\": \"jwt\", \"token_file\": \"/run/ci/jwt\"}", &cfg, err,
+	                        sizeof(err)),
+	             0);
+	CHECK_EQ_OUT(cfg.auth_method, AGENT_AUTH_JWT);
+	CHECK_OUT(strcmp(cfg.auth_mount, "jwt") == 0);
+	CHECK_OUT(cfg.auth_role == NULL); /* the server's default_role */
+	CHECK_OUT(strcmp(cfg.jwt_file, "/run/ci/jwt") == 0);
+	agent_config_free(&cfg);
+	CHECK_EQ_OUT(parse_auth("{\"method\": \"jwt\", \"role\": \"ci\"}", &cfg, err, sizeof(err)),
+	             COFFER_ERR_CONFIG);
+	CHECK_OUT(strcmp(err, "auth.token_file: required") == 0);
+out:
+	agent_config_free(&cfg);
+}
+
+static void test_jwt_auth_keys_and_mount_are_checked(void)
+{
+	struct agent_config cfg = {0};
+	char err[AGENT_ERR_LEN];
+
+	CHECK_EQ_OUT(parse_auth("{\"method\": \"kubernetes\", \"role\": \"app\", \"path\": \"/t\"}",
+	                        &cfg, err, sizeof(err)),
+	             COFFER_ERR_CONFIG);
+	CHECK_OUT(strcmp(err, "auth.path: unknown key") == 0);
+	CHECK_EQ_OUT(parse_auth("{\"method\": \"jwt\", \"token_file\": \"/t\", \"role_id_file\": "
+	                        "\"/r\"}",
+	                        &cfg, err, sizeof(err)),
+	             COFFER_ERR_CONFIG);
+	CHECK_OUT(strcmp(err, "auth.role_id_file: unknown key") == 0);
+	CHECK_EQ_OUT(parse_auth("{\"method\": \"kubernetes\", \"role\": \"app\", \"mount\": "
+	                        "\"../sys\"}",
+	                        &cfg, err, sizeof(err)),
+	             COFFER_ERR_CONFIG);
+	CHECK_OUT(strcmp(err, "auth.mount: must be a mount path") == 0);
+out:
+	agent_config_free(&cfg);
 }
 
 static void test_template_errors_stop_the_config(void)
@@ -313,6 +411,10 @@ int main(void)
 	RUN(test_bad_values_are_named);
 	RUN(test_secret_rules_are_checked);
 	RUN(test_approle_auth_parses_and_checks_keys);
+	RUN(test_kubernetes_auth_defaults_mount_and_token_file);
+	RUN(test_kubernetes_auth_requires_a_role);
+	RUN(test_jwt_auth_role_is_optional_and_token_file_required);
+	RUN(test_jwt_auth_keys_and_mount_are_checked);
 	RUN(test_template_errors_stop_the_config);
 	RUN(test_malformed_json_is_an_error_with_a_position);
 	RUN(test_the_deploy_example_is_valid_but_for_its_template_file);
