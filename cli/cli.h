@@ -182,7 +182,9 @@ int cli_token_save(const char *token);
 /*
  * The data of k=v arguments as a JSON object: "k=v" (a warning when v looks secret), "k=@FILE"
  * (the file's bytes), "k=-" (stdin: one line without echo on a terminal, else all of it), "k=\@v"
- * (a literal @v); a lone "-" reads a JSON object from stdin. NULL after a message (usage error).
+ * (a literal @v); a lone "-" reads a JSON object from stdin. A key given several times gets the
+ * list of its values (Vault's CLI; a comma string stays a string, for the server to split). NULL
+ * after a message (usage error).
  */
 json_t *cli_values_parse(int n, char *const *args);
 /* Append the k=v arguments to q as a URL query ("?k=v&...", "&k=v..." when q holds one; nothing

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * cmd_login.c: `coffer login`: check a token (lookup-self) or log in with AppRole
- * (auth/<path>/login), then keep the token in ~/.coffer-token (token_file.c) for later commands.
- * The token comes from stdin, a prompt without echo or @FILE, so it never needs to be in argv.
+ * cmd_login.c: `coffer login`: check a token (lookup-self) or log in with AppRole, a Kubernetes
+ * service-account token or another JWT (auth/<path>/login, the path defaulting to the method's
+ * name), then keep the token in ~/.coffer-token (token_file.c) for later commands. Tokens and
+ * credentials come from stdin, a prompt without echo or @FILE, so they never need to be in argv.
  */
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,9 +39,40 @@ static int cmd_login_token(const char *arg, json_t **answer, char **token)
 	return *answer != NULL ? CLI_EXIT_OK : CLI_EXIT_ERROR;
 }
 
-/* method=approle: POST auth/<path>/login with role_id and secret_id from k=v arguments. */
-static int cmd_login_approle(const char *mount, int n, char *const *args, json_t **answer,
-                             char **token)
+/* kubernetes and jwt: the token from jwt=@FILE without the whitespace around it (a file written
+ * by echo ends in a newline, which is no part of a JWT); a usage error without it, or without a
+ * role for kubernetes (jwt falls back to the mount's default role). */
+static int cmd_login_check_jwt(const char *method, json_t *body)
+{
+	json_t *jwt = json_object_get(body, "jwt");
+	const char *text = json_string_value(jwt);
+	size_t start = 0, len;
+	json_t *trimmed;
+
+	if (text == NULL || text[0] == '\0') {
+		fprintf(stderr, "Error: -method=%s needs jwt=@FILE (the token file)\n", method);
+		return CLI_EXIT_USAGE;
+	}
+	if (strcmp(method, "kubernetes") == 0 && !json_is_string(json_object_get(body, "role"))) {
+		fprintf(stderr, "Error: -method=kubernetes needs role=ROLE\n");
+		return CLI_EXIT_USAGE;
+	}
+	len = json_string_length(jwt);
+	while (start < len && isspace((unsigned char)text[start]))
+		start++;
+	while (len > start && isspace((unsigned char)text[len - 1]))
+		len--;
+	trimmed = json_stringn(text + start, len - start);
+	if (trimmed == NULL || json_object_set_new(body, "jwt", trimmed) != 0) {
+		fprintf(stderr, "Error: out of memory\n");
+		return CLI_EXIT_ERROR;
+	}
+	return CLI_EXIT_OK;
+}
+
+/* approle, kubernetes, jwt: POST auth/<mount>/login with the k=v arguments as the body. */
+static int cmd_login_post(const char *method, const char *mount, int n, char *const *args,
+                          json_t **answer, char **token)
 {
 	json_t *body = cli_values_parse(n, args);
 	char *path = NULL;
@@ -47,6 +80,9 @@ static int cmd_login_approle(const char *mount, int n, char *const *args, json_t
 
 	if (body == NULL)
 		return rc;
+	if (strcmp(method, "approle") != 0 &&
+	    (rc = cmd_login_check_jwt(method, body)) != CLI_EXIT_OK)
+		goto out;
 	if (asprintf(&path, "auth/%s/login", mount) < 0) {
 		path = NULL;
 		rc = CLI_EXIT_ERROR;
@@ -72,7 +108,9 @@ int cmd_login(const struct cli_cmd *cmd, const char *name, int argc, char **argv
 	const char *method = "token", *mount = NULL, *field = NULL;
 	bool is_no_store = false;
 	const struct cli_flag flags[] = {
-	    {"method", CLI_FLAG_STRING, &method, "METHOD", "token (the default) or approle."},
+	    {"method", CLI_FLAG_STRING, &method, "METHOD",
+	     "token (the default), approle (role_id=... secret_id=@FILE), kubernetes (role=... "
+	     "jwt=@FILE) or jwt (jwt=@FILE [role=...])."},
 	    {"path", CLI_FLAG_STRING, &mount, "PATH",
 	     "Where the auth method is mounted (default: its name)."},
 	    {"no-store", CLI_FLAG_BOOL, &is_no_store, NULL, "Do not write ~/.coffer-token."},
@@ -89,15 +127,17 @@ int cmd_login(const struct cli_cmd *cmd, const char *name, int argc, char **argv
 	if (rc != CLI_CONTINUE)
 		return rc;
 	is_token = strcmp(method, "token") == 0;
-	if (!is_token && strcmp(method, "approle") != 0)
-		return cli_usage_error(cmd, name, flags, "-method must be token or approle");
+	if (!is_token && strcmp(method, "approle") != 0 && strcmp(method, "kubernetes") != 0 &&
+	    strcmp(method, "jwt") != 0)
+		return cli_usage_error(cmd, name, flags,
+		                       "-method must be token, approle, kubernetes or jwt");
 	if (is_token && n_args > 1)
 		return cli_usage_error(cmd, name, flags, "takes at most one TOKEN");
 	if (is_token)
 		rc = cmd_login_token(n_args ? argv[1] : NULL, &answer, &token);
 	else
-		rc =
-		    cmd_login_approle(mount ? mount : "approle", n_args, argv + 1, &answer, &token);
+		rc = cmd_login_post(method, mount ? mount : method, n_args, argv + 1, &answer,
+		                    &token);
 	if (rc == CLI_EXIT_OK && !is_no_store && cli_token_save(token) != 0)
 		rc = CLI_EXIT_ERROR;
 	if (rc == CLI_EXIT_OK && !is_no_store && cli_token_file_path(file, sizeof(file)) == 0)

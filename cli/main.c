@@ -16,11 +16,15 @@ static int cli_version(const struct cli_cmd *cmd, const char *name, int argc, ch
 
 static const struct cli_cmd cli_root_cmds[] = {
     {"status", cmd_status, NULL, NULL, "Show the seal status (exit 0 unsealed, 2 sealed)", NULL},
-    {"login", cmd_login, NULL, "[TOKEN|-|@FILE] | -method=approle role_id=... secret_id=@FILE",
+    {"login", cmd_login, NULL,
+     "[TOKEN|-|@FILE] | -method=approle role_id=... secret_id=@FILE\n"
+     "       coffer login -method=kubernetes role=ROLE jwt=@FILE | -method=jwt jwt=@FILE "
+     "[role=ROLE]",
      "Log in and keep the token in ~/.coffer-token",
      "Check a token (read from stdin or a prompt without echo when not given) or log in\n"
-     "with AppRole, and store the token in ~/.coffer-token (mode 0600) for later commands.\n"
-     "COFFER_TOKEN, when set, wins over the stored token."},
+     "with AppRole, a Kubernetes service-account token or another JWT (-path=MOUNT when\n"
+     "the method is not mounted at its name), and store the token in ~/.coffer-token\n"
+     "(mode 0600) for later commands. COFFER_TOKEN, when set, wins over the stored token."},
     {"operator", NULL, cli_operator_cmds, NULL, "Initialize, unseal, seal, rotate keys", NULL},
     {"kv", NULL, cli_kv_cmds, NULL, "Read and write KV secrets (versions 1 and 2)", NULL},
     {"token", NULL, cli_token_cmds, NULL, "Create, look up, renew and revoke tokens", NULL},

@@ -126,13 +126,13 @@ static int cli_value_read(const char *path, const char *prompt, uint8_t **data, 
 
 /*
  * Whether key names a secret: it contains password, secret, credential, private or apikey, or its
- * last word is token, key, pass or pwd (so api_key and client_token, not token_ttl).
+ * last word is token, key, pass, pwd or jwt (so api_key and client_token, not token_ttl).
  */
 static bool cli_values_is_secret_key(const char *key)
 {
 	static const char *const anywhere[] = {"passw", "secret", "credential", "private",
 	                                       "apikey"};
-	static const char *const last[] = {"token", "key", "pass", "pwd"};
+	static const char *const last[] = {"token", "key", "pass", "pwd", "jwt"};
 	char lower[128];
 	const char *word;
 	size_t i;
@@ -242,6 +242,24 @@ static int cli_values_json_stdin(json_t *data)
 	return rc;
 }
 
+/* Set key to v (a reference taken); a key given again makes a list of its values, in order, as
+ * the Vault CLI does (bound_service_account_names=a bound_service_account_names=b). */
+static int cli_values_add(json_t *data, const char *key, json_t *v)
+{
+	json_t *old = json_object_get(data, key), *list;
+
+	if (old == NULL)
+		return json_object_set_new(data, key, v);
+	if (json_is_array(old))
+		return json_array_append_new(old, v);
+	list = json_pack("[O]", old);
+	if (list == NULL || json_array_append_new(list, v) != 0) {
+		json_decref(list);
+		return -1;
+	}
+	return json_object_set_new(data, key, list);
+}
+
 json_t *cli_values_parse(int n, char *const *args)
 {
 	json_t *data = json_object(), *v;
@@ -263,7 +281,7 @@ json_t *cli_values_parse(int n, char *const *args)
 		}
 		snprintf(key, sizeof(key), "%.*s", (int)(eq - args[i]), args[i]);
 		v = cli_values_one(key, eq + 1);
-		if (v == NULL || json_object_set_new(data, key, v) != 0)
+		if (v == NULL || cli_values_add(data, key, v) != 0)
 			goto fail;
 	}
 	return data;
@@ -284,14 +302,21 @@ int cli_values_query(struct buf *q, int n, char *const *args)
 	sep = q->data != NULL && strchr(q->data, '?') != NULL ? '&' : '?';
 	json_object_foreach(data, key, val)
 	{
-		k = coffer_http_escape(key);
-		v = coffer_http_escape(json_is_string(val) ? json_string_value(val) : "");
-		if (k == NULL || v == NULL || buf_printf(q, "%c%s=%s", sep, k, v) != 0)
-			rc = -1;
-		sep = '&';
-		free(k);
-		if (v != NULL)
-			secmem_freezero(v, strlen(v));
+		/* A key given several times: one parameter per value. */
+		size_t i, n_vals = json_is_array(val) ? json_array_size(val) : 1;
+
+		for (i = 0; rc == 0 && i < n_vals; i++) {
+			const json_t *one = json_is_array(val) ? json_array_get(val, i) : val;
+
+			k = coffer_http_escape(key);
+			v = coffer_http_escape(json_is_string(one) ? json_string_value(one) : "");
+			if (k == NULL || v == NULL || buf_printf(q, "%c%s=%s", sep, k, v) != 0)
+				rc = -1;
+			sep = '&';
+			free(k);
+			if (v != NULL)
+				secmem_freezero(v, strlen(v));
+		}
 		if (rc != 0)
 			break;
 	}

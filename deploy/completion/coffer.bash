@@ -40,7 +40,7 @@ _coffer() {
 		return
 		;;
 	-method | --method)
-		COMPREPLY=($(compgen -W "token approle" -- "$cur"))
+		COMPREPLY=($(compgen -W "token approle kubernetes jwt" -- "$cur"))
 		return
 		;;
 	-charset | --charset)
