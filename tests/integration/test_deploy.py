@@ -4,8 +4,10 @@ programs they deploy, without a cluster or a container engine: the cofferd confi
 start a real cofferd (paths moved to a temporary directory), the agent configs pass
 coffer-agent --check-config with their templates, every container is non-root, read-only and
 without capabilities it does not need, the agent runs as an init container and a native sidecar
-on a memory emptyDir under the committed seccomp profile, and the runtime images install the
-Debian package of every shared library the binaries load."""
+on a memory emptyDir under the committed seccomp profile and logs in with a projected
+service-account token (no Secret in the app's manifest), cofferd's service account may create
+TokenReviews, and the runtime images install the Debian package of every shared library the
+binaries load."""
 import json
 import os
 import re
@@ -49,7 +51,8 @@ def test_every_container_is_non_root_read_only_and_drops_capabilities():
     for name, spec in specs:
         assert spec["securityContext"]["runAsNonRoot"] is True, name
         assert spec["securityContext"]["runAsUser"] != 0, name
-        assert spec.get("automountServiceAccountToken") is False, name
+        # Only cofferd gets an API token: the kubernetes auth method's TokenReviews.
+        assert spec.get("automountServiceAccountToken") is (name == "cofferd.yaml"), name
         for c in spec.get("initContainers", []) + spec["containers"]:
             sc = c["securityContext"]
             assert sc["readOnlyRootFilesystem"] is True, (name, c["name"])
@@ -84,6 +87,45 @@ def test_the_agent_is_an_init_container_then_a_native_sidecar_on_tmpfs():
     agent = compose()["services"]["agent"]
     assert "seccomp=../seccomp/coffer-agent.json" in agent["security_opt"]
     assert (DEPLOY / "compose" / "../seccomp/coffer-agent.json").resolve().is_file()
+
+
+def test_the_app_logs_in_with_a_projected_token_and_has_no_secret():
+    docs = [d for name, d in k8s_docs() if name == "app-with-agent.yaml"]
+    assert "Secret" not in {d["kind"] for d in docs}
+    spec = dict(pod_specs())["app-with-agent.yaml"]
+    assert not [v for v in spec["volumes"] if "secret" in v], spec["volumes"]
+    assert spec["serviceAccountName"] == "app"
+    assert {(d["kind"], d["metadata"]["name"], d["metadata"]["namespace"]) for d in docs
+            if d["kind"] == "ServiceAccount"} == {("ServiceAccount", "app", "app")}
+    [token] = [v for v in spec["volumes"] if "projected" in v]
+    assert token["projected"]["sources"] == [
+        {"serviceAccountToken": {"audience": "coffer", "expirationSeconds": 3600,
+                                 "path": "coffer"}}]
+    # Mounted into the agents only, where their config reads it.
+    for c in spec["initContainers"] + spec["containers"]:
+        mounts = {m["name"]: m for m in c["volumeMounts"]}
+        if c["name"].startswith("coffer-agent"):
+            assert mounts[token["name"]]["mountPath"] == "/var/run/secrets/tokens", c["name"]
+            assert mounts[token["name"]]["readOnly"] is True
+        else:
+            assert token["name"] not in mounts, c["name"]
+    auth = json.loads(config_maps()["app-coffer-agent"]["agent.json"])["auth"]
+    assert auth == {"method": "kubernetes", "mount": "kubernetes", "role": "app",
+                    "token_file": "/var/run/secrets/tokens/coffer"}
+
+
+def test_cofferd_may_create_token_reviews():
+    docs = [d for name, d in k8s_docs() if name == "cofferd.yaml"]
+    [binding] = [d for d in docs if d["kind"] == "ClusterRoleBinding"]
+    assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io",
+                                  "kind": "ClusterRole", "name": "system:auth-delegator"}
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "cofferd",
+                                    "namespace": "coffer"}]
+    assert [d["metadata"] for d in docs if d["kind"] == "ServiceAccount"] == \
+        [{"name": "cofferd", "namespace": "coffer"}]
+    spec = dict(pod_specs())["cofferd.yaml"]
+    assert spec["serviceAccountName"] == "cofferd"
+    assert spec["automountServiceAccountToken"] is True
 
 
 def agent_check(tmp_path, text, templates):
