@@ -328,6 +328,23 @@ class Sidecar:
             raise
 
 
+def assert_updates_stay_fresh(side, dev, path, file, n, prefix, period_s=2.0):
+    """Writes {"v": f"{prefix}{i}"} to secret path for i in 1..n, one every period_s seconds;
+    each value must be in the sidecar's file within period_s. Returns the seconds it all took."""
+    late = []
+    start = time.monotonic()
+    for i in range(1, n + 1):
+        t0 = time.monotonic()
+        want = f"{prefix}{i}".encode()
+        put_secret(dev, path, {"v": want.decode()})
+        if not wait_for(lambda: side.read(file) == want, period_s, interval_s=0.02):
+            late.append((i, round(time.monotonic() - start, 1)))
+        time.sleep(max(0.0, t0 + period_s - time.monotonic()))
+    assert late == [], f"updates late (>{period_s} s): {late}; log:\n{side.log()[-4000:]}"
+    assert side.proc.poll() is None, side.log()
+    return time.monotonic() - start
+
+
 def test_sidecar_follows_changes_notifies_and_cleans_up(tmp_path, dev):
     hups = []
     old = signal.signal(signal.SIGUSR1, lambda *_: hups.append(1))

@@ -10,11 +10,10 @@ real engines: test_workload_clients.py."""
 import json
 import secrets
 import stat
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from conftest import ScriptedHTTP
 from test_cli import Cli, table
 
 LOGIN_TOKEN = "cof." + "L" * 43
@@ -27,35 +26,13 @@ class Scripted:
     def __init__(self):
         self.requests = []
         self.answers = {}
-        scripted = self
+        self.http = ScriptedHTTP(self._handle)
+        self.url = self.http.url
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
-            def _handle(self):
-                n = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(n) if n else b""
-                scripted.requests.append((self.command, self.path,
-                                          json.loads(raw) if raw else None))
-                status, body = scripted.answers.get((self.command, self.path.split("?")[0]),
-                                                    (404, {"errors": []}))
-                data = b"" if status == 204 else json.dumps(body).encode()
-                self.send_response(status)
-                if data:
-                    self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            do_GET = do_POST = do_PUT = do_DELETE = do_LIST = _handle
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+    def _handle(self, method, path, headers, body):
+        self.requests.append((method, path, json.loads(body) if body else None))
+        status, answer = self.answers.get((method, path.split("?")[0]), (404, {"errors": []}))
+        return status, b"" if status == 204 else json.dumps(answer).encode(), "application/json"
 
     def login_answer(self, mount, role="app"):
         self.answers[("POST", f"/v1/auth/{mount}/login")] = (200, {
@@ -68,8 +45,7 @@ class Scripted:
                      "lease_duration": 3600, "renewable": True}})
 
     def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+        self.http.close()
 
 
 @pytest.fixture

@@ -16,7 +16,9 @@ import re
 import signal
 import socket
 import subprocess
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -668,3 +670,42 @@ def make_cert(tmp_path, algorithm="ed25519"):
                    check=True, capture_output=True, timeout=60)
     os.chmod(key, 0o600)
     return cert, key
+
+
+class ScriptedHTTP:
+    """A Vault-shaped HTTP/1.1 server on loopback that the test scripts: handle(method, path
+    with query, headers, body bytes) returns (status, body bytes, content type) for every
+    request, from a thread per connection. For checking what a client sends, or standing in
+    front of a cofferd (tests/integration/test_agent_jwt.py, test_cli_login_jwt.py)."""
+
+    def __init__(self, handle):
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def _handle(self):
+                n = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(n) if n else b""
+                status, data, ctype = handle(self.command, self.path, self.headers, body)
+                try:
+                    self.send_response(status)
+                    if data:
+                        self.send_header("Content-Type", ctype)
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    self.close_connection = True  # the client left (a sidecar stopped mid-watch)
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_LIST = _handle
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
