@@ -15,7 +15,7 @@ import jwt
 import pytest
 import requests
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
 from workload_identity import (ALL_ALGS, DROP, JwksServer, TokenReviewServer, algs_for,
                                alg_none_token, b64url, b64url_decode, default_alg,
