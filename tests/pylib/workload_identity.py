@@ -56,7 +56,8 @@ __all__ = [
     "algs_for", "sign_jwt", "encode_unsigned", "split_token", "unverified_header",
     "unverified_claims", "sa_uid", "projected_claims", "legacy_claims", "projected_token",
     "alg_none_token", "hs256_with_public_key", "tampered_token", "garbage_tokens",
-    "self_signed_cert_pem", "CertAuthority", "ServerTls", "tls_material", "RecordedRequest",
+    "self_signed_cert_pem", "CertAuthority", "ServerTls", "TlsMaterial", "tls_material",
+    "RecordedRequest",
     "TokenReviewServer", "JwksServer",
 ]
 
