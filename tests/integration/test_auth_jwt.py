@@ -374,8 +374,10 @@ def test_oidc_role_cannot_log_in_here(s, keys):
 
 
 def test_leeways(s, keys):
-    """Vault's semantics: clock_skew_leeway 60 s, expiration_leeway and not_before_leeway 150 s
-    by default (0 means the default), -1 turns one off."""
+    """cap's validateAll, which Vault uses: only clock_skew_leeway (60 s; 0 means the default, -1
+    none) widens the exp, nbf and iat checks; expiration_leeway (150 s) stands in for a missing
+    exp (latest of iat and nbf, plus it), not_before_leeway for a missing nbf and iat. A token
+    that carries exp is not extended by expiration_leeway."""
     m = Mount(s)
     m.configure(jwt_validation_pubkeys=[public_pem(keys["rsa"])], jwt_supported_algs=["RS256"])
     m.role("default")
@@ -388,16 +390,26 @@ def test_leeways(s, keys):
 
     def starts_in(seconds):  # no iat: only nbf is in the future
         return sign_jwt(keys["rsa"], "RS256", claims(now=time.time() + seconds, iat=DROP))
+
+    def issued_ago_without_exp(seconds):
+        return sign_jwt(keys["rsa"], "RS256", claims(now=time.time() - seconds, exp=DROP,
+                                                     nbf=DROP))
     for role in ("default", "zero"):
-        m.login_ok(role, expired_ago(100))
-        m.login_ok(role, starts_in(100))
-        refuse(m, role, expired_ago(600), contains("token is expired"))
-        refuse(m, role, starts_in(600), None)
-    refuse(m, "strict", expired_ago(20), contains("token is expired"))
-    refuse(m, "strict", starts_in(30), None)
+        m.login_ok(role, expired_ago(20))
+        refuse(m, role, expired_ago(120), contains("token is expired"))
+        m.login_ok(role, starts_in(20))
+        refuse(m, role, starts_in(120), contains("not yet valid"))
+        # No exp: iat + 150 s, checked with the 60 s skew.
+        m.login_ok(role, issued_ago_without_exp(180))
+        refuse(m, role, issued_ago_without_exp(240), contains("token is expired"))
+    refuse(m, "strict", expired_ago(5), contains("token is expired"))
+    refuse(m, "strict", starts_in(30), contains("not yet valid"))
     m.login_ok("strict", sign_jwt(keys["rsa"], "RS256", claims()))
-    m.login_ok("thirty", expired_ago(10))
-    refuse(m, "thirty", expired_ago(100), contains("token is expired"))
+    # -1 is no leeway: without exp the token expires when issued.
+    refuse(m, "strict", issued_ago_without_exp(5), contains("token is expired"))
+    m.login_ok("thirty", issued_ago_without_exp(10))
+    refuse(m, "thirty", issued_ago_without_exp(60), contains("token is expired"))
+    refuse(m, "thirty", expired_ago(10), contains("token is expired"))
 
 
 ALG_KEYS = {"RS256": "rsa", "RS384": "rsa", "RS512": "rsa", "PS256": "rsa", "PS384": "rsa",
