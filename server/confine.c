@@ -271,8 +271,8 @@ int confine_test_forbidden(const char *what)
 		return (int)ptrace(PTRACE_TRACEME, 0, NULL, NULL);
 	if (strcmp(what, "mount") == 0)
 		return mount("none", "/", NULL, MS_REMOUNT | MS_RDONLY, NULL);
-	if (strcmp(what, "socket") == 0)
-		return socket(AF_INET, SOCK_STREAM, 0);
+	if (strcmp(what, "socket") == 0) /* outbound TCP is allowed; a packet socket never */
+		return socket(AF_PACKET, SOCK_RAW, 0);
 #ifdef CONFINE_HAS_ASAN
 	if (strcmp(what, "asan_report") == 0) { /* the report must survive the filter */
 		char *volatile buf = malloc(8);
