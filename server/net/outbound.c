@@ -7,6 +7,7 @@
 
 #include <curl/curl.h>
 #include <netdb.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -34,11 +35,45 @@ static void outbound_why(char *why, size_t cap, const char *fmt, ...)
 	va_end(ap);
 }
 
+/*
+ * One share for every request: connections (a TokenReview reuses the API server's connection
+ * instead of a new TCP and TLS handshake per login), TLS sessions and DNS answers. libcurl only
+ * reuses a connection whose TLS settings (the CA included) equal the new request's.
+ */
+static CURLSH *outbound_share;
+static pthread_mutex_t outbound_locks[CURL_LOCK_DATA_LAST];
+
+static void outbound_lock(CURL *c, curl_lock_data data, curl_lock_access access, void *arg)
+{
+	(void)c;
+	(void)access;
+	(void)arg;
+	pthread_mutex_lock(&outbound_locks[data]);
+}
+
+static void outbound_unlock(CURL *c, curl_lock_data data, void *arg)
+{
+	(void)c;
+	(void)arg;
+	pthread_mutex_unlock(&outbound_locks[data]);
+}
+
 void outbound_init(void)
 {
 	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res = NULL;
+	size_t i;
 
 	curl_global_init(CURL_GLOBAL_DEFAULT);
+	for (i = 0; i < CURL_LOCK_DATA_LAST; i++)
+		pthread_mutex_init(&outbound_locks[i], NULL);
+	outbound_share = curl_share_init();
+	if (outbound_share != NULL) {
+		curl_share_setopt(outbound_share, CURLSHOPT_LOCKFUNC, outbound_lock);
+		curl_share_setopt(outbound_share, CURLSHOPT_UNLOCKFUNC, outbound_unlock);
+		curl_share_setopt(outbound_share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
+		curl_share_setopt(outbound_share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+		curl_share_setopt(outbound_share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+	}
 	if (getaddrinfo("localhost", "443", &hints, &res) == 0)
 		freeaddrinfo(res);
 }
@@ -116,6 +151,8 @@ int outbound_json(const struct outbound_request *rq, long *status, json_t **out,
 		secmem_wipe(auth, strlen(auth));
 		free(auth);
 	}
+	if (outbound_share != NULL)
+		curl_easy_setopt(c, CURLOPT_SHARE, outbound_share);
 	curl_easy_setopt(c, CURLOPT_URL, rq->url);
 	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, rq->method);
 	if (strcmp(rq->method, "GET") == 0)

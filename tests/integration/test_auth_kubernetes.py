@@ -585,6 +585,70 @@ def test_without_a_reviewer_token_the_login_jwt_is_the_bearer(s, keys, tls, trs)
     assert_not_logged(s, jwt)
 
 
+def test_the_pods_own_files_give_bearer_and_ca_and_are_read_again_when_replaced(
+        cofferd_factory, keys, tls, trs, tmp_path):
+    """Without token_reviewer_jwt and kubernetes_ca_cert, cofferd uses its own service-account
+    files (kubernetes_service_account_dir): the token as the TokenReview bearer, ca.crt as the API
+    server's CA. The kubelet rotates the token by swapping the folder's ..data link; the next
+    login sends the new token (Vault users' top complaint is a copied reviewer token that
+    expired after an hour)."""
+    sa = tmp_path / "serviceaccount"
+    sa.mkdir()
+
+    def kubelet_writes(token):  # the kubelet's atomic swap: a new folder, then the link
+        gen = sa / f"..{time.monotonic_ns()}"
+        gen.mkdir()
+        (gen / "token").write_text(token + "\n")
+        (gen / "ca.crt").write_text(tls.ca_pem)
+        tmp = sa / "..data_tmp"
+        tmp.symlink_to(gen.name)
+        tmp.replace(sa / "..data")
+        for name in ("token", "ca.crt"):
+            if not (sa / name).is_symlink():
+                (sa / name).symlink_to(f"..data/{name}")
+    kubelet_writes("first-reviewer-token")
+    server = cofferd_factory(config_overrides={"kubernetes_service_account_dir": str(sa)})
+    init = server.init(1, 1)
+    server.unseal(init["keys"])
+    root = init["root_token"]
+    ok(server.post("sys/auth/kubernetes", token=root, json={"type": "kubernetes"}), 204)
+    written(server.post("auth/kubernetes/config", token=root, json={"kubernetes_host": trs.url}))
+    written(server.post("auth/kubernetes/role/app", token=root, json={
+        "bound_service_account_names": "app", "bound_service_account_namespaces": "default",
+        "audience": "coffer"}))
+
+    def login():
+        return ok(server.post("auth/kubernetes/login", json={
+            "role": "app", "jwt": projected_token(keys["rsa"], "RS256")}))
+    login()
+    assert trs.requests[-1].headers["authorization"] == "Bearer first-reviewer-token"
+    kubelet_writes("second-reviewer-token")
+    login()
+    assert trs.requests[-1].headers["authorization"] == "Bearer second-reviewer-token"
+    # A config that names a reviewer token wins over the file.
+    written(server.post("auth/kubernetes/config", token=root, json={
+        "kubernetes_host": trs.url, "token_reviewer_jwt": REVIEWER}))
+    login()
+    assert trs.requests[-1].headers["authorization"] == f"Bearer {REVIEWER}"
+    assert b"second-reviewer-token" not in server.all_stderr_bytes()
+
+
+def test_concurrent_logins_through_review_and_locally(s, local, keys, tls, trs):
+    """Logins from many threads at once (the TokenReview connection is shared and reused): each
+    gets its own token, none is refused."""
+    import concurrent.futures
+    m = review_mount(s, trs, tls)
+    jwts = [projected_token(keys["rsa"], "RS256") for _ in range(48)]
+
+    def one(i):
+        mount = m if i % 2 == 0 else local
+        return mount.login_ok("app", jwts[i])["accessor"]
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        got = list(pool.map(one, range(len(jwts))))
+    assert len(set(got)) == len(jwts)
+    assert len(trs.reviews) == len(jwts) // 2
+
+
 def test_review_and_pem_keys_both_apply(s, keys, tls, trs):
     m = review_mount(s, trs, tls, pem_keys=[public_pem(keys["rsa"])])
     m.login_ok("app", projected_token(keys["rsa"], "RS256"))

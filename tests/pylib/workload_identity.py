@@ -591,6 +591,9 @@ class RecordedRequest:
 class _Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     timeout = 15  # a client that stalls frees its thread
+    # Headers and body go out in two writes; without TCP_NODELAY the body waits for the client's
+    # delayed ACK (40 ms on Linux), which a real API server (Go sets TCP_NODELAY) never adds.
+    disable_nagle_algorithm = True
 
     def log_message(self, fmt, *args):  # quiet: pytest shows stderr of failing tests only
         pass

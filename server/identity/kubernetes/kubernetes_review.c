@@ -71,7 +71,7 @@ static char *k8s_file_get(const struct engine_ctx *ctx, struct k8s_file *f)
 			                   data[len - 1] == ' '))
 				data[--len] = '\0';
 			f->text = len > 0 ? secmem_strdup((const char *)data) : NULL;
-			secmem_freezero(data, len);
+			secmem_free(data);
 		} else {
 			log_warn("kubernetes auth: %s", err);
 		}
