@@ -185,8 +185,6 @@ static int main_confine(bool disable_seccomp)
 {
 	char err[256];
 
-	/* What libcurl, its TLS library and glibc's resolver load, they load now. */
-	outbound_init();
 	if (disable_seccomp) {
 		log_warn("--disable-seccomp: the seccomp allow-list is not loaded; a compromised "
 		         "server could exec, fork and open connections");
@@ -377,6 +375,9 @@ int main(int argc, char **argv)
 	main_signals(&set);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	/* Before any other thread exists (curl_global_init is not thread-safe), and before the
+	 * filter: what libcurl, its TLS library and glibc's resolver load, they load now. */
+	outbound_init();
 	if (core_open(&cfg, registry_engines, &c) != 0)
 		goto out;
 	if (o.is_dev && main_dev_setup(c, o.root_token) != 0)

@@ -231,6 +231,9 @@ def test_config_validation(s, keys):
     assert_error(m.write_config(disable_token_review=True,
                                 pem_keys=["-----BEGIN PUBLIC KEY-----\nAAAA\n"
                                           "-----END PUBLIC KEY-----\n"]), 400)
+    assert_error(m.write_config(disable_token_review=True, pem_keys=[pem],
+                                use_annotations_as_alias_metadata=True), 400,
+                 contains("not supported"))
     assert_error(m.read_config(), 404)  # nothing refused was stored
     # Review disabled: no host needed. pem_keys as one comma string; a certificate is a key too.
     cert = self_signed_cert_pem(keys["ec"])
@@ -631,6 +634,33 @@ def test_the_pods_own_files_give_bearer_and_ca_and_are_read_again_when_replaced(
     login()
     assert trs.requests[-1].headers["authorization"] == f"Bearer {REVIEWER}"
     assert b"second-reviewer-token" not in server.all_stderr_bytes()
+
+
+def test_the_audit_log_holds_no_login_jwt_and_no_issued_token(cofferd_factory, keys, tmp_path):
+    """A login's request carries the JWT and its response the new token: the audit device
+    records both only as HMACs, as every other secret (DESIGN.md: nothing secret in clear)."""
+    log = tmp_path / "audit.log"
+    server = cofferd_factory(config_overrides={"audit": [
+        {"type": "file", "options": {"file_path": str(log)}}]})
+    init = server.init(1, 1)
+    server.unseal(init["keys"])
+    root = init["root_token"]
+    ok(server.post("sys/auth/kubernetes", token=root, json={"type": "kubernetes"}), 204)
+    written(server.post("auth/kubernetes/config", token=root, json={
+        "disable_token_review": True, "pem_keys": [public_pem(keys["rsa"])]}))
+    written(server.post("auth/kubernetes/role/app", token=root, json={
+        "bound_service_account_names": "app", "bound_service_account_namespaces": "default",
+        "audience": "coffer"}))
+    jwt = projected_token(keys["rsa"], "RS256")
+    auth = ok(server.post("auth/kubernetes/login", json={"role": "app", "jwt": jwt}))["auth"]
+    refused_jwt = projected_token(keys["stranger"], "RS256")
+    assert server.post("auth/kubernetes/login",
+                       json={"role": "app", "jwt": refused_jwt}).status_code == 403
+    text = log.read_text()
+    assert "auth/kubernetes/login" in text
+    for secret in (jwt, split_token(jwt)[2], refused_jwt, split_token(refused_jwt)[2],
+                   auth["client_token"]):
+        assert secret not in text, secret[:40]
 
 
 def test_concurrent_logins_through_review_and_locally(s, local, keys, tls, trs):

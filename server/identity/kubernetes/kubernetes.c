@@ -68,6 +68,9 @@ static const char *k8s_config_apply(const json_t *body, json_t *config, char *ms
 		}
 		json_object_set_new(config, bools[i].name, json_boolean(b));
 	}
+	if (coffer_json_get_bool(body, "use_annotations_as_alias_metadata", &b) == 0 && b)
+		return "use_annotations_as_alias_metadata is not supported: Coffer does not read "
+		       "service accounts from the API server";
 	rc = coffer_json_get_duration(body, "max_token_lifetime", &life);
 	if (rc == COFFER_ERR_INVALID || life <= 0)
 		return "max_token_lifetime must be a positive duration";
