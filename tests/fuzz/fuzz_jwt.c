@@ -15,6 +15,8 @@
 #include "identity/kubernetes/kubernetes_int.h"
 #include "json.h"
 
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
 static struct jose_keys *fuzz_keys;
 
 /* One key of each family, made once. */
