@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "api/mount_state.h"
+#include "cidr.h"
 #include "json.h"
 #include "log.h"
 #include "secmem.h"
@@ -116,6 +118,61 @@ int auth_role_store(const struct engine_ctx *ctx, const char *name, const json_t
 	int rc = auth_role_key(key, sizeof(key), name);
 
 	return rc != 0 ? COFFER_ERR_INVALID : auth_json_put(ctx, key, role);
+}
+
+void auth_load_failed(struct response *resp, int rc)
+{
+	if (rc == COFFER_ERR_NOT_FOUND)
+		response_not_found(resp);
+	else
+		response_err(resp, rc);
+}
+
+json_t *auth_role_of_route(const struct engine_ctx *ctx, const struct request *req,
+                           struct response *resp, char name[AUTH_ROLE_NAME_MAX + 1])
+{
+	json_t *role = NULL;
+	int rc;
+
+	if (auth_role_param(req, resp, name) == NULL)
+		return NULL;
+	rc = auth_role_load(ctx, name, &role);
+	if (rc != 0)
+		auth_load_failed(resp, rc);
+	return role;
+}
+
+void auth_role_route(const struct engine_ctx *ctx, struct request *req, struct response *resp,
+                     route_fn read, route_fn write)
+{
+	if (req->method == REQ_GET)
+		read(ctx, req, resp);
+	else if (req->method == REQ_DELETE)
+		auth_role_delete(ctx, req, resp);
+	else
+		write(ctx, req, resp);
+}
+
+int auth_state_purge(const struct engine_ctx *ctx)
+{
+	mount_state_set(ctx->store.prefix, NULL);
+	return 0;
+}
+
+bool auth_login_address_ok(const struct request *req, struct response *resp, const char *method,
+                           const char *role_name, const json_t *role)
+{
+	const json_t *cidrs = json_object_get(role, "token_bound_cidrs");
+
+	if (json_array_size(cidrs) == 0 || cidr_list_contains(cidrs, req->remote_addr))
+		return true;
+	log_warn("%s login refused for role %s: address %s is outside the role's "
+	         "token_bound_cidrs",
+	         method, role_name, req->remote_addr);
+	response_fail(resp, COFFER_ERR_PERMISSION,
+	              "login refused: address: %s is outside the role's token_bound_cidrs",
+	              req->remote_addr);
+	return false;
 }
 
 void auth_role_list(const struct engine_ctx *ctx, struct request *req, struct response *resp)

@@ -32,6 +32,22 @@ const char *auth_role_param(const struct request *req, struct response *resp,
 int auth_role_load(const struct engine_ctx *ctx, const char *name, json_t **role);
 int auth_role_store(const struct engine_ctx *ctx, const char *name, const json_t *role);
 
+/* Answer a failed load: 404 (Vault's empty errors) for COFFER_ERR_NOT_FOUND, else the error. */
+void auth_load_failed(struct response *resp, int rc);
+/* The role of the route's :name (lower-cased into name), or NULL after a 400 or a 404. */
+json_t *auth_role_of_route(const struct engine_ctx *ctx, const struct request *req,
+                           struct response *resp, char name[AUTH_ROLE_NAME_MAX + 1]);
+/* role/:name: GET is read, DELETE auth_role_delete(), a write write. */
+void auth_role_route(const struct engine_ctx *ctx, struct request *req, struct response *resp,
+                     route_fn read, route_fn write);
+/* The purge of these methods (struct engine.purge): drop the mount's in-memory state; mount.c
+ * deletes the records. */
+int auth_state_purge(const struct engine_ctx *ctx);
+/* A login's bound CIDRs: true when the role has none or they hold the caller's address;
+ * otherwise the 403 is answered and logged (method and role named). */
+bool auth_login_address_ok(const struct request *req, struct response *resp, const char *method,
+                           const char *role_name, const json_t *role);
+
 /* Routes: LIST role, DELETE role/:name, and the existence check of role/:name. */
 void auth_role_list(const struct engine_ctx *ctx, struct request *req, struct response *resp);
 void auth_role_delete(const struct engine_ctx *ctx, struct request *req, struct response *resp);

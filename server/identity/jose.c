@@ -10,7 +10,6 @@
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
 #include <sodium.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,19 +50,6 @@ int jose_alg_parse(const char *name)
 		if (strcmp(name, jose_algs[i].name) == 0)
 			return i;
 	return -1;
-}
-
-static void jose_why(char *why, size_t cap, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void jose_why(char *why, size_t cap, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (why == NULL || cap == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(why, cap, fmt, ap);
-	va_end(ap);
 }
 
 /* ---- the compact form ---- */
@@ -121,35 +107,36 @@ int jose_parse(const char *text, struct jose_token *t, char *why, size_t cap)
 	t->alg = -1;
 	len = text == NULL ? 0 : strnlen(text, JOSE_TEXT_MAX + 1);
 	if (len == 0 || len > JOSE_TEXT_MAX) {
-		jose_why(why, cap, len == 0 ? "empty token" : "token longer than %d bytes",
-		         JOSE_TEXT_MAX);
+		coffer_errf(why, cap, len == 0 ? "empty token" : "token longer than %d bytes",
+		            JOSE_TEXT_MAX);
 		return COFFER_ERR_INVALID;
 	}
 	dot1 = memchr(text, '.', len);
 	dot2 = dot1 == NULL ? NULL : memchr(dot1 + 1, '.', len - (size_t)(dot1 + 1 - text));
 	if (dot2 == NULL || memchr(dot2 + 1, '.', len - (size_t)(dot2 + 1 - text)) != NULL) {
-		jose_why(why, cap, "not a compact JWS (three base64url parts joined by '.')");
+		coffer_errf(why, cap, "not a compact JWS (three base64url parts joined by '.')");
 		return COFFER_ERR_INVALID;
 	}
 	if (jose_b64_object(text, (size_t)(dot1 - text), &t->header) != 0) {
-		jose_why(why, cap, "the header is not base64url of a JSON object");
+		coffer_errf(why, cap, "the header is not base64url of a JSON object");
 		goto bad;
 	}
 	if (jose_b64_object(dot1 + 1, (size_t)(dot2 - dot1 - 1), &t->claims) != 0) {
-		jose_why(why, cap, "the payload is not base64url of a JSON object");
+		coffer_errf(why, cap, "the payload is not base64url of a JSON object");
 		goto bad;
 	}
 	if (jose_b64(dot2 + 1, len - (size_t)(dot2 + 1 - text), &t->sig, &t->sig_len) != 0) {
-		jose_why(why, cap, "the signature is not base64url");
+		coffer_errf(why, cap, "the signature is not base64url");
 		goto bad;
 	}
 	alg = json_string_value(json_object_get(t->header, "alg"));
 	if (alg == NULL) {
-		jose_why(why, cap, "the header has no \"alg\"");
+		coffer_errf(why, cap, "the header has no \"alg\"");
 		goto bad;
 	}
 	if (json_object_get(t->header, "crit") != NULL) {
-		jose_why(why, cap, "the header has \"crit\" extensions, which are not supported");
+		coffer_errf(why, cap,
+		            "the header has \"crit\" extensions, which are not supported");
 		goto bad;
 	}
 	t->alg = jose_alg_parse(alg);
@@ -251,8 +238,8 @@ static int jose_keys_take(struct jose_keys *ks, gnutls_pubkey_t pub, const char 
 	    gnutls_pubkey_export_ecc_raw2(pub, &k.curve, NULL, NULL, GNUTLS_EXPORT_FLAG_NO_LZ) < 0)
 		pk = GNUTLS_PK_UNKNOWN;
 	if (pk != GNUTLS_PK_RSA && pk != GNUTLS_PK_ECDSA && pk != GNUTLS_PK_EDDSA_ED25519) {
-		jose_why(why, cap, "a key of type %s cannot verify JWTs (RSA, ECDSA or Ed25519)",
-		         gnutls_pk_get_name((gnutls_pk_algorithm_t)pk));
+		coffer_errf(why, cap, "a key of type %s cannot verify JWTs (RSA, ECDSA or Ed25519)",
+		            gnutls_pk_get_name((gnutls_pk_algorithm_t)pk));
 		gnutls_pubkey_deinit(pub);
 		return COFFER_ERR_INVALID;
 	}
@@ -260,7 +247,7 @@ static int jose_keys_take(struct jose_keys *ks, gnutls_pubkey_t pub, const char 
 	if (kid != NULL && strlen(kid) < sizeof(k.kid)) {
 		strcpy(k.kid, kid);
 	} else if (jose_compute_kid(pub, k.kid, sizeof(k.kid)) != 0) {
-		jose_why(why, cap, "the key cannot be exported");
+		coffer_errf(why, cap, "the key cannot be exported");
 		gnutls_pubkey_deinit(pub);
 		return COFFER_ERR_INVALID;
 	}
@@ -291,13 +278,14 @@ static int jose_pem_block(struct jose_keys *ks, const char *label, const char *b
 	} else if (strcmp(label, "PUBLIC KEY") == 0) {
 		rc = gnutls_pubkey_import(pub, &d, GNUTLS_X509_FMT_PEM);
 	} else {
-		jose_why(why, cap, "PEM block \"%s\" is not a public key or a certificate", label);
+		coffer_errf(why, cap, "PEM block \"%s\" is not a public key or a certificate",
+		            label);
 		gnutls_pubkey_deinit(pub);
 		return COFFER_ERR_INVALID;
 	}
 	if (rc < 0) {
-		jose_why(why, cap, "PEM block \"%s\" does not parse: %s", label,
-		         gnutls_strerror(rc));
+		coffer_errf(why, cap, "PEM block \"%s\" does not parse: %s", label,
+		            gnutls_strerror(rc));
 		gnutls_pubkey_deinit(pub);
 		return COFFER_ERR_INVALID;
 	}
@@ -316,7 +304,7 @@ int jose_keys_add_pem(struct jose_keys *ks, const char *pem, char *why, size_t c
 		lend = strstr(p + sizeof(begin) - 1, dashes);
 		llen = lend == NULL ? 0 : (size_t)(lend - p - (sizeof(begin) - 1));
 		if (lend == NULL || llen == 0 || llen >= sizeof(label)) {
-			jose_why(why, cap, "a PEM header line is malformed");
+			coffer_errf(why, cap, "a PEM header line is malformed");
 			return COFFER_ERR_INVALID;
 		}
 		memcpy(label, p + sizeof(begin) - 1, llen);
@@ -324,7 +312,7 @@ int jose_keys_add_pem(struct jose_keys *ks, const char *pem, char *why, size_t c
 		snprintf(endline, sizeof(endline), "-----END %s-----", label);
 		end = strstr(lend, endline);
 		if (end == NULL) {
-			jose_why(why, cap, "PEM block \"%s\" has no END line", label);
+			coffer_errf(why, cap, "PEM block \"%s\" has no END line", label);
 			return COFFER_ERR_INVALID;
 		}
 		end += strlen(endline);
@@ -335,7 +323,7 @@ int jose_keys_add_pem(struct jose_keys *ks, const char *pem, char *why, size_t c
 		p = end;
 	}
 	if (found == 0) {
-		jose_why(why, cap, "no PEM public key or certificate found");
+		coffer_errf(why, cap, "no PEM public key or certificate found");
 		return COFFER_ERR_INVALID;
 	}
 	return 0;
@@ -409,7 +397,8 @@ static int jose_jwk(struct jose_keys *ks, const json_t *jwk, char *why, size_t c
 	secmem_free(a.data);
 	secmem_free(b.data);
 	if (rc != 0) {
-		jose_why(why, cap, "JWK %s (kty %s) does not parse", kid != NULL ? kid : "", kty);
+		coffer_errf(why, cap, "JWK %s (kty %s) does not parse", kid != NULL ? kid : "",
+		            kty);
 		gnutls_pubkey_deinit(pub);
 		return rc;
 	}
@@ -424,7 +413,7 @@ int jose_keys_add_jwks(struct jose_keys *ks, const json_t *jwks, char *why, size
 	int rc;
 
 	if (!json_is_array(keys)) {
-		jose_why(why, cap, "not a JWK set (no \"keys\" array)");
+		coffer_errf(why, cap, "not a JWK set (no \"keys\" array)");
 		return COFFER_ERR_INVALID;
 	}
 	for (i = 0; i < json_array_size(keys); i++) {
@@ -434,7 +423,7 @@ int jose_keys_add_jwks(struct jose_keys *ks, const json_t *jwks, char *why, size
 		added += (size_t)rc;
 	}
 	if (added == 0) {
-		jose_why(why, cap, "the JWK set has no signing key of a supported type");
+		coffer_errf(why, cap, "the JWK set has no signing key of a supported type");
 		return COFFER_ERR_INVALID;
 	}
 	return 0;
@@ -484,14 +473,14 @@ int jose_verify(const struct jose_token *t, const struct jose_keys *ks, unsigned
 	size_t i;
 
 	if (t->alg < 0 || (algs & JOSE_ALG_BIT(t->alg)) == 0) {
-		jose_why(why, cap, "algorithm \"%s\" is not allowed",
-		         json_string_value(json_object_get(t->header, "alg")));
+		coffer_errf(why, cap, "algorithm \"%s\" is not allowed",
+		            json_string_value(json_object_get(t->header, "alg")));
 		return COFFER_ERR_UNSUPPORTED;
 	}
 	a = &jose_algs[t->alg];
 	kid_known = jose_keys_has_kid(ks, t->kid);
 	if (t->kid != NULL && !kid_known && by_kid_only) {
-		jose_why(why, cap, "no key has the token's key id");
+		coffer_errf(why, cap, "no key has the token's key id");
 		return COFFER_ERR_NOT_FOUND;
 	}
 	for (i = 0; i < ks->n; i++) {
@@ -504,10 +493,10 @@ int jose_verify(const struct jose_token *t, const struct jose_keys *ks, unsigned
 			return 0;
 	}
 	if (!tried) {
-		jose_why(why, cap, "no configured key can verify %s", a->name);
+		coffer_errf(why, cap, "no configured key can verify %s", a->name);
 		return COFFER_ERR_NOT_FOUND;
 	}
-	jose_why(why, cap, "no configured key verifies the signature");
+	coffer_errf(why, cap, "no configured key verifies the signature");
 	return COFFER_ERR_PERMISSION;
 }
 

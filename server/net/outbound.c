@@ -8,7 +8,6 @@
 #include <curl/curl.h>
 #include <netdb.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -21,19 +20,6 @@ struct outbound_sink {
 	size_t len, cap;
 	bool too_large;
 };
-
-static void outbound_why(char *why, size_t cap, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void outbound_why(char *why, size_t cap, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (why == NULL || cap == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(why, cap, fmt, ap);
-	va_end(ap);
-}
 
 /*
  * One share for every request: connections (a TokenReview reuses the API server's connection
@@ -130,12 +116,12 @@ int outbound_json(const struct outbound_request *rq, long *status, json_t **out,
 	*out = NULL;
 	if (rq->url == NULL ||
 	    (strncmp(rq->url, "https://", 8) != 0 && strncmp(rq->url, "http://", 7) != 0)) {
-		outbound_why(why, cap, "not an http(s) URL");
+		coffer_errf(why, cap, "not an http(s) URL");
 		return COFFER_ERR_INVALID;
 	}
 	c = curl_easy_init();
 	if (c == NULL) {
-		outbound_why(why, cap, "libcurl cannot start a request");
+		coffer_errf(why, cap, "libcurl cannot start a request");
 		return COFFER_ERR_IO;
 	}
 	headers = curl_slist_append(headers, "Accept: application/json");
@@ -179,11 +165,11 @@ int outbound_json(const struct outbound_request *rq, long *status, json_t **out,
 	cc = curl_easy_perform(c);
 	if (cc != CURLE_OK) {
 		if (sink.too_large)
-			outbound_why(why, cap, "the answer is larger than %d bytes",
-			             OUTBOUND_MAX_BODY);
+			coffer_errf(why, cap, "the answer is larger than %d bytes",
+			            OUTBOUND_MAX_BODY);
 		else
-			outbound_why(why, cap, "%s",
-			             errbuf[0] != '\0' ? errbuf : curl_easy_strerror(cc));
+			coffer_errf(why, cap, "%s",
+			            errbuf[0] != '\0' ? errbuf : curl_easy_strerror(cc));
 		rc = COFFER_ERR_IO;
 	} else {
 		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "identity/approle/approle_int.h"
+#include "identity/auth_role.h"
 #include "api/tables.h"
 #include "cidr.h"
 #include "json.h"
@@ -63,32 +64,6 @@ static const char *approle_role_apply(const json_t *body, json_t *role, char *ms
 	    approle_list_is_empty(role, "token_bound_cidrs"))
 		return "at least one constraint should be enabled on the role";
 	return NULL;
-}
-
-static void approle_role_list(const struct engine_ctx *ctx, struct request *req,
-                              struct response *resp)
-{
-	char key[APPROLE_KEY_MAX], **keys = NULL;
-	json_t *arr;
-	size_t i, n = 0;
-	int rc;
-
-	rc = approle_key(key, "role/");
-	if (rc == 0)
-		rc = barrier_view_list(&ctx->store, key, &keys, &n);
-	if (rc != 0) {
-		response_err(resp, rc);
-		return;
-	}
-	if (n == 0) {
-		response_not_found(resp);
-		return;
-	}
-	arr = json_array();
-	for (i = 0; i < n; i++)
-		json_array_append_new(arr, json_string(keys[i]));
-	barrier_list_free(keys, n);
-	response_envelope(resp, req, json_pack("{s:o}", "keys", arr), NULL, NULL);
 }
 
 static void approle_role_read(const struct engine_ctx *ctx, struct request *req,
@@ -381,7 +356,7 @@ static int approle_renew(const struct engine_ctx *ctx, const json_t *token_meta,
 }
 
 static const struct route approle_routes[] = {
-    {"role", REQ_M(REQ_LIST), 0, approle_role_list, NULL},
+    {"role", REQ_M(REQ_LIST), 0, auth_role_list, NULL},
     {"role/:role_name", REQ_M(REQ_GET) | REQ_M_WRITE | REQ_M(REQ_DELETE), 0, approle_role,
      approle_role_exists},
     {"role/:role_name/role-id", REQ_M(REQ_GET) | REQ_M_WRITE, 0, approle_role_id, NULL},

@@ -34,9 +34,8 @@ void approle_unlock(void);
 /* A path in the mount's view, formatted into out (APPROLE_KEY_MAX bytes); COFFER_ERR_INVALID
  * when too long. */
 int approle_key(char *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* A stored JSON object; COFFER_ERR_NOT_FOUND when absent. */
-int approle_get(const struct engine_ctx *ctx, const char *path, json_t **out);
-int approle_put(const struct engine_ctx *ctx, const char *path, const json_t *v);
+/* Records are JSON objects read and written with auth_json_get() and auth_json_put()
+ * (identity/auth_role.h). */
 /* A barrier_op that puts v serialized; its value is released by approle_ops_free(). */
 void approle_op_put(struct barrier_op *op, const char *path, const json_t *v);
 void approle_ops_free(struct barrier_op *ops, size_t n);

@@ -11,6 +11,7 @@
 
 #include "clock.h"
 #include "identity/approle/approle_int.h"
+#include "identity/auth_role.h"
 #include "cidr.h"
 #include "json.h"
 #include "duration.h"
@@ -232,7 +233,7 @@ static int approle_secret_target(const struct engine_ctx *ctx, const struct requ
 		return COFFER_ERR_NOT_FOUND;
 	rc = approle_key(key, "secret-id-accessor/%s", v);
 	if (rc == 0)
-		rc = approle_get(ctx, key, &idx);
+		rc = auth_json_get(ctx, key, &idx);
 	owner = json_string_value(json_object_get(idx, "role_name"));
 	v = json_string_value(json_object_get(idx, "secret_id_hmac"));
 	if (rc == 0 && (owner == NULL || strcmp(owner, role) != 0 || v == NULL ||

@@ -13,6 +13,7 @@
 
 #include "clock.h"
 #include "identity/approle/approle_int.h"
+#include "identity/auth_role.h"
 #include "cidr.h"
 #include "codec.h"
 #include "json.h"
@@ -42,27 +43,6 @@ int approle_key(char *out, const char *fmt, ...)
 	return m < 0 || m >= APPROLE_KEY_MAX ? COFFER_ERR_INVALID : 0;
 }
 
-int approle_get(const struct engine_ctx *ctx, const char *path, json_t **out)
-{
-	uint8_t *text = NULL;
-	size_t len = 0;
-	int rc;
-
-	*out = NULL;
-	rc = barrier_view_get(&ctx->store, path, &text, &len);
-	if (rc != 0)
-		return rc;
-	*out = json_loadb((const char *)text, len, 0, NULL);
-	secmem_freezero(text, len);
-	if (!json_is_object(*out)) {
-		json_decref(*out);
-		*out = NULL;
-		log_error("approle: a stored record is malformed");
-		return COFFER_ERR_INTERNAL;
-	}
-	return 0;
-}
-
 /* A barrier_op that puts v serialized; op->value is malloc'd (approle_ops_free). */
 void approle_op_put(struct barrier_op *op, const char *path, const json_t *v)
 {
@@ -79,17 +59,6 @@ void approle_ops_free(struct barrier_op *ops, size_t n)
 		if (ops[i].type == BARRIER_PUT)
 			coffer_json_free_text((char *)(uintptr_t)ops[i].value);
 	}
-}
-
-int approle_put(const struct engine_ctx *ctx, const char *path, const json_t *v)
-{
-	struct barrier_op op;
-	int rc;
-
-	approle_op_put(&op, path, v);
-	rc = barrier_view_put(&ctx->store, path, op.value, op.len);
-	approle_ops_free(&op, 1);
-	return rc;
 }
 
 /* Lowercase hex of the keyed hash of a role_id or secret_id. */
@@ -142,7 +111,7 @@ int approle_role_load(const struct engine_ctx *ctx, const char *name, json_t **r
 	*role = NULL;
 	if (approle_key(key, "role/%s", name) != 0)
 		return COFFER_ERR_INVALID;
-	return approle_get(ctx, key, role);
+	return auth_json_get(ctx, key, role);
 }
 
 /* The role of the route, or NULL after an error response (404 when absent). */
@@ -194,7 +163,7 @@ static int approle_role_id_claim(const struct engine_ctx *ctx, const char *role_
 	rc = approle_role_id_key(ctx, role_id, key);
 	if (rc != 0)
 		return rc;
-	rc = approle_get(ctx, key, &idx);
+	rc = auth_json_get(ctx, key, &idx);
 	json_decref(idx);
 	if (rc != COFFER_ERR_NOT_FOUND)
 		return rc == 0 ? COFFER_ERR_EXISTS : rc;
@@ -278,7 +247,7 @@ int approle_secret_load(const struct engine_ctx *ctx, const char *role, const ch
 	int rc = approle_key(key, "secret-id/%s/%s", role, hex);
 
 	*entry = NULL;
-	return rc == 0 ? approle_get(ctx, key, entry) : rc;
+	return rc == 0 ? auth_json_get(ctx, key, entry) : rc;
 }
 
 /* Delete every secret_id of role. Called locked (approle_lock()). */
@@ -321,7 +290,7 @@ int approle_secret_store(const struct engine_ctx *ctx, const char *role, const c
 		return rc;
 	idx = json_pack("{s:s,s:s}", "secret_id_hmac", hex, "role_name", role);
 	approle_lock();
-	rc = approle_get(ctx, key, &old);
+	rc = auth_json_get(ctx, key, &old);
 	rc = rc == 0 ? COFFER_ERR_EXISTS : rc == COFFER_ERR_NOT_FOUND ? 0 : rc;
 	if (rc == 0) {
 		json_object_set_new(entry, "secret_id_accessor", json_string(acc));
@@ -355,7 +324,7 @@ int approle_role_by_id(const struct engine_ctx *ctx, const char *role_id, char *
 	*role = NULL;
 	rc = approle_role_id_key(ctx, role_id, key);
 	if (rc == 0)
-		rc = approle_get(ctx, key, &idx);
+		rc = auth_json_get(ctx, key, &idx);
 	n = json_string_value(json_object_get(idx, "role_name"));
 	if (rc == 0 && !approle_name_is_valid(n))
 		rc = COFFER_ERR_INTERNAL;
@@ -396,7 +365,7 @@ int approle_secret_use(const struct engine_ctx *ctx, const struct request *req, 
 		json_object_set_new(*entry, "last_updated_time", json_integer(now));
 		rc = approle_key(key, "secret-id/%s/%s", role, hex);
 		if (rc == 0)
-			rc = approle_put(ctx, key, *entry);
+			rc = auth_json_put(ctx, key, *entry);
 	}
 	approle_unlock();
 	return rc;

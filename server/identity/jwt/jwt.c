@@ -104,10 +104,7 @@ static void jwt_config_read(const struct engine_ctx *ctx, struct request *req,
 	int rc = auth_json_get(ctx, "config", &config);
 
 	if (rc != 0) {
-		if (rc == COFFER_ERR_NOT_FOUND)
-			response_not_found(resp);
-		else
-			response_err(resp, rc);
+		auth_load_failed(resp, rc);
 		return;
 	}
 	data = json_deep_copy(config);
@@ -309,21 +306,11 @@ static void jwt_role_write(const struct engine_ctx *ctx, struct request *req, st
 static void jwt_role_read(const struct engine_ctx *ctx, struct request *req, struct response *resp)
 {
 	char name[AUTH_ROLE_NAME_MAX + 1];
-	json_t *role = NULL, *data;
+	json_t *role = auth_role_of_route(ctx, req, resp, name), *data, *v;
 	const char *k;
-	json_t *v;
-	int rc;
 
-	if (auth_role_param(req, resp, name) == NULL)
+	if (role == NULL)
 		return;
-	rc = auth_role_load(ctx, name, &role);
-	if (rc != 0) {
-		if (rc == COFFER_ERR_NOT_FOUND)
-			response_not_found(resp);
-		else
-			response_err(resp, rc);
-		return;
-	}
 	data = json_object();
 	json_object_foreach(role, k, v)
 	{
@@ -337,18 +324,7 @@ static void jwt_role_read(const struct engine_ctx *ctx, struct request *req, str
 
 static void jwt_role(const struct engine_ctx *ctx, struct request *req, struct response *resp)
 {
-	if (req->method == REQ_GET)
-		jwt_role_read(ctx, req, resp);
-	else if (req->method == REQ_DELETE)
-		auth_role_delete(ctx, req, resp);
-	else
-		jwt_role_write(ctx, req, resp);
-}
-
-static int jwt_purge(const struct engine_ctx *ctx)
-{
-	mount_state_set(ctx->store.prefix, NULL);
-	return 0;
+	auth_role_route(ctx, req, resp, jwt_role_read, jwt_role_write);
 }
 
 static const struct route jwt_routes[] = {
@@ -366,5 +342,5 @@ const struct engine jwt_engine = {
     .n_routes = &jwt_routes_len,
     .uses = ENGINE_USES_TOKENS,
     .renew = auth_role_renew,
-    .purge = jwt_purge,
+    .purge = auth_state_purge,
 };

@@ -12,7 +12,6 @@
 
 #include "identity/jwt/jwt_int.h"
 #include "identity/auth_role.h"
-#include "cidr.h"
 #include "clock.h"
 #include "json.h"
 #include "log.h"
@@ -292,16 +291,7 @@ void jwt_login(const struct engine_ctx *ctx, struct request *req, struct respons
 		response_invalid(resp, "role with oidc role_type is not allowed");
 	} else if (coffer_json_get_string(req->body, "jwt", &text) != 0 || text[0] == '\0') {
 		response_invalid(resp, "missing token");
-	} else if (json_array_size(json_object_get(role, "token_bound_cidrs")) > 0 &&
-	           !cidr_list_contains(json_object_get(role, "token_bound_cidrs"),
-	                               req->remote_addr)) {
-		log_warn("jwt login refused for role %s: address %s is outside token_bound_cidrs",
-		         lname, req->remote_addr);
-		response_fail(resp, COFFER_ERR_PERMISSION,
-		              "permission denied: %s is outside the "
-		              "role's token_bound_cidrs",
-		              req->remote_addr);
-	} else {
+	} else if (auth_login_address_ok(req, resp, "jwt", lname, role)) {
 		jwt_login_as(ctx, req, resp, st, lname, role, text);
 	}
 out:

@@ -148,10 +148,7 @@ static void k8s_config_read(const struct engine_ctx *ctx, struct request *req,
 
 	st = k8s_state_get(ctx, &rc);
 	if (st == NULL) {
-		if (rc == COFFER_ERR_NOT_FOUND)
-			response_not_found(resp);
-		else
-			response_err(resp, rc);
+		auth_load_failed(resp, rc);
 		return;
 	}
 	data = json_object();
@@ -292,20 +289,11 @@ static void k8s_role_read(const struct engine_ctx *ctx, struct request *req, str
 	                                    "bound_service_account_namespaces", "audience",
 	                                    "alias_name_source"};
 	char name[AUTH_ROLE_NAME_MAX + 1];
-	json_t *role = NULL, *data;
+	json_t *role = auth_role_of_route(ctx, req, resp, name), *data;
 	size_t i;
-	int rc;
 
-	if (auth_role_param(req, resp, name) == NULL)
+	if (role == NULL)
 		return;
-	rc = auth_role_load(ctx, name, &role);
-	if (rc != 0) {
-		if (rc == COFFER_ERR_NOT_FOUND)
-			response_not_found(resp);
-		else
-			response_err(resp, rc);
-		return;
-	}
 	data = json_object();
 	for (i = 0; i < sizeof(shown) / sizeof(shown[0]); i++)
 		json_object_set(data, shown[i], json_object_get(role, shown[i]));
@@ -316,18 +304,7 @@ static void k8s_role_read(const struct engine_ctx *ctx, struct request *req, str
 
 static void k8s_role(const struct engine_ctx *ctx, struct request *req, struct response *resp)
 {
-	if (req->method == REQ_GET)
-		k8s_role_read(ctx, req, resp);
-	else if (req->method == REQ_DELETE)
-		auth_role_delete(ctx, req, resp);
-	else
-		k8s_role_write(ctx, req, resp);
-}
-
-static int k8s_purge(const struct engine_ctx *ctx)
-{
-	mount_state_set(ctx->store.prefix, NULL);
-	return 0;
+	auth_role_route(ctx, req, resp, k8s_role_read, k8s_role_write);
 }
 
 static const struct route k8s_routes[] = {
@@ -345,5 +322,5 @@ const struct engine kubernetes_engine = {
     .n_routes = &k8s_routes_len,
     .uses = ENGINE_USES_TOKENS,
     .renew = auth_role_renew,
-    .purge = k8s_purge,
+    .purge = auth_state_purge,
 };

@@ -13,7 +13,6 @@
 
 #include "identity/kubernetes/kubernetes_int.h"
 #include "identity/auth_role.h"
-#include "cidr.h"
 #include "clock.h"
 #include "json.h"
 #include "log.h"
@@ -229,17 +228,8 @@ void k8s_login(const struct engine_ctx *ctx, struct request *req, struct respons
 		response_err(resp, rc);
 		return;
 	}
-	if (json_array_size(json_object_get(role, "token_bound_cidrs")) > 0 &&
-	    !cidr_list_contains(json_object_get(role, "token_bound_cidrs"), req->remote_addr)) {
-		log_warn("kubernetes login refused for role %s: address %s is outside the role's "
-		         "token_bound_cidrs",
-		         name, req->remote_addr);
-		response_fail(resp, COFFER_ERR_PERMISSION,
-		              "login refused: address: %s is outside the role's token_bound_cidrs",
-		              req->remote_addr);
-	} else {
-		auth_role_lower(name, lname);
+	auth_role_lower(name, lname);
+	if (auth_login_address_ok(req, resp, "kubernetes", lname, role))
 		k8s_login_as(ctx, req, resp, lname, role, jwt);
-	}
 	json_decref(role);
 }
