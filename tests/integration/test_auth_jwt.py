@@ -14,8 +14,9 @@ import uuid
 
 import pytest
 
-from conftest import (TOKEN_RE, assert_denied, assert_error, free_port, hvac_client, kv2_write,
-                      lookup_self, ok, put_policy)
+from conftest import (TOKEN_RE, AuthMount, assert_denied, assert_error, free_port, hvac_client,
+                      hvac_written, kv2_write, lookup_self, ok, put_policy, token_accessors,
+                      written)
 from workload_identity import (ALL_ALGS, DROP, JwksServer, alg_none_token, hs256_with_public_key,
                                new_key, public_pem, sign_jwt, tampered_token, tls_material,
                                unverified_claims)
@@ -35,20 +36,6 @@ JWKS_RATE_S = 6.0
 def contains(*fragments):
     """A regex matching a message that contains every fragment (regexes), in any order."""
     return re.compile("(?is)" + "".join(f"(?=.*(?:{f}))" for f in fragments) + ".*")
-
-
-def hvac_written(answer):
-    """What hvac's JSON adapter gives for a write: the Response of a 204, or the decoded body of
-    a 200."""
-    assert isinstance(answer, dict) or answer.status_code in (200, 204), answer
-    return answer
-
-
-def written(resp):
-    """A config or role write: 204 (as Vault answers) or 200 with a body (warnings)."""
-    assert resp.status_code in (200, 204), \
-        f"{resp.request.method} {resp.url}: {resp.status_code}: {resp.text[:500]}"
-    return resp
 
 
 def claims(sub="alice", aud=("coffer",), iss=ISS, lifetime=600, now=None, **extra):
@@ -95,29 +82,9 @@ def tls(tmp_path_factory):
     return tls_material(tmp_path_factory.mktemp("jwt-tls"))
 
 
-class Mount:
-    """One jwt auth mount of the dev server at auth/<name>."""
-    count = 0
-
-    def __init__(self, s, name=None):
-        Mount.count += 1
-        self.s = s
-        self.name = name or f"jwt{Mount.count}"
-        self.path = f"auth/{self.name}"
-        if name is None:
-            ok(s.post(f"sys/auth/{self.name}", token=s.root, json={"type": "jwt"}), 204)
-
-    def write_config(self, **body):
-        return self.s.post(f"{self.path}/config", token=self.s.root, json=body)
-
-    def configure(self, **body):
-        written(self.write_config(**body))
-
-    def read_config(self):
-        return self.s.get(f"{self.path}/config", token=self.s.root)
-
-    def write_role(self, name, **body):
-        return self.s.post(f"{self.path}/role/{name}", token=self.s.root, json=body)
+class Mount(AuthMount):
+    """One jwt auth mount of the dev server."""
+    TYPE = "jwt"
 
     def role(self, name, **body):
         """A JWT role with user_claim "sub", bound_audiences ["coffer"] and the policy
@@ -127,30 +94,12 @@ class Mount:
         full.update(body)
         written(self.write_role(name, **{k: v for k, v in full.items() if v is not DROP}))
 
-    def read_role(self, name):
-        return self.s.get(f"{self.path}/role/{name}", token=self.s.root)
-
-    def login(self, role, jwt):
-        body = {"jwt": jwt}
-        if role is not None:
-            body["role"] = role
-        return self.s.post(f"{self.path}/login", json=body)
-
-    def login_ok(self, role, jwt):
-        auth = ok(self.login(role, jwt))["auth"]
-        assert TOKEN_RE.match(auth["client_token"]), auth
-        return auth
-
-
-def accessors(s):
-    return set(ok(s.request("LIST", "auth/token/accessors", token=s.root))["data"]["keys"])
-
 
 def refuse(mount, role, jwt, message):
     """Logs in, asserts a 400 whose one error matches message, and that no token was issued."""
-    before = accessors(mount.s)
+    before = token_accessors(mount.s)
     body = assert_error(mount.login(role, jwt), 400, message)
-    assert accessors(mount.s) <= before, "a refused login issued a token"
+    assert token_accessors(mount.s) <= before, "a refused login issued a token"
     return body
 
 

@@ -14,8 +14,9 @@ import time
 
 import pytest
 
-from conftest import (TOKEN_RE, assert_denied, assert_error, free_port, hvac_client, kv2_write,
-                      lookup_self, ok, put_policy, wait_for)
+from conftest import (TOKEN_RE, AuthMount, assert_denied, assert_error, free_port, hvac_client,
+                      hvac_written, kv2_write, lookup_self, ok, put_policy, token_accessors,
+                      wait_for, written)
 from workload_identity import (DROP, TokenReviewServer, alg_none_token, garbage_tokens,
                                hs256_with_public_key, k8s_kid, new_key, projected_token,
                                public_pem, sa_uid, self_signed_cert_pem, split_token,
@@ -32,20 +33,6 @@ def refused(check):
     """The one error of a refused login: "login refused: <check>: <detail>", where the check
     part matches the regex fragment check (case-insensitive) and the detail is not empty."""
     return re.compile(rf"(?is)login refused: [^:]*(?:{check})[^:]*: .*\S.*")
-
-
-def hvac_written(answer):
-    """What hvac's JSON adapter gives for a write: the Response of a 204, or the decoded body of
-    a 200."""
-    assert isinstance(answer, dict) or answer.status_code in (200, 204), answer
-    return answer
-
-
-def written(resp):
-    """A config or role write: 204 (as Vault answers) or 200 with a body (warnings)."""
-    assert resp.status_code in (200, 204), \
-        f"{resp.request.method} {resp.url}: {resp.status_code}: {resp.text[:500]}"
-    return resp
 
 
 def contains(fragment):
@@ -87,51 +74,19 @@ def trs(tls):
         yield server
 
 
-class Mount:
-    """One kubernetes auth mount of the dev server at auth/<name>."""
-    count = 0
-
-    def __init__(self, s, name=None):
-        Mount.count += 1
-        self.s = s
-        self.name = name or f"k8s{Mount.count}"
-        self.path = f"auth/{self.name}"
-        if name is None:
-            ok(s.post(f"sys/auth/{self.name}", token=s.root, json={"type": "kubernetes"}), 204)
-
-    def write_config(self, **body):
-        return self.s.post(f"{self.path}/config", token=self.s.root, json=body)
-
-    def configure(self, **body):
-        written(self.write_config(**body))
-
-    def read_config(self):
-        return self.s.get(f"{self.path}/config", token=self.s.root)
-
-    def write_role(self, name, **body):
-        return self.s.post(f"{self.path}/role/{name}", token=self.s.root, json=body)
+class Mount(AuthMount):
+    """One kubernetes auth mount of the dev server."""
+    TYPE = "kubernetes"
 
     def role(self, name, **body):
         body.setdefault("token_policies", ["k8s-app-read"])
         written(self.write_role(name, **body))
 
-    def read_role(self, name):
-        return self.s.get(f"{self.path}/role/{name}", token=self.s.root)
-
     def login(self, role, jwt):
-        """POST login without a token; every JWT sent is remembered for the log check."""
+        """Every JWT sent is remembered for the log check."""
         if isinstance(jwt, str):
             self.s.tokens_seen.append(jwt)
-        return self.s.post(f"{self.path}/login", json={"role": role, "jwt": jwt})
-
-    def login_ok(self, role, jwt):
-        auth = ok(self.login(role, jwt))["auth"]
-        assert TOKEN_RE.match(auth["client_token"]), auth
-        return auth
-
-
-def accessors(s):
-    return set(ok(s.request("LIST", "auth/token/accessors", token=s.root))["data"]["keys"])
+        return super().login(role, jwt)
 
 
 def assert_refused(s, resp, check):
@@ -141,9 +96,9 @@ def assert_refused(s, resp, check):
 
 def refuse(mount, role, jwt, check):
     """Logs in, asserts the refusal, and that no token was issued by it."""
-    before = accessors(mount.s)
+    before = token_accessors(mount.s)
     assert_refused(mount.s, mount.login(role, jwt), check)
-    assert accessors(mount.s) <= before, "a refused login issued a token"
+    assert token_accessors(mount.s) <= before, "a refused login issued a token"
 
 
 def assert_not_logged(s, *secrets):

@@ -417,6 +417,70 @@ def ok(resp, status=200):
     return resp.json()
 
 
+def written(resp):
+    """A config or role write: 204 (as Vault answers) or 200 with a body (warnings)."""
+    assert resp.status_code in (200, 204), \
+        f"{resp.request.method} {resp.url}: {resp.status_code}: {resp.text[:500]}"
+    return resp
+
+
+def hvac_written(answer):
+    """What hvac's JSON adapter gives for a write: the Response of a 204, or the decoded body of
+    a 200."""
+    assert isinstance(answer, dict) or answer.status_code in (200, 204), answer
+    return answer
+
+
+def token_accessors(s):
+    """The accessors of every token of the server s (root token s.root)."""
+    return set(ok(s.request("LIST", "auth/token/accessors", token=s.root))["data"]["keys"])
+
+
+class AuthMount:
+    """One mount of an auth method (TYPE, set by a subclass) on the dev server s, at
+    auth/<name>: a new mount named <TYPE><n> unless name is given (then it must exist)."""
+    TYPE = None
+    count = 0
+
+    def __init__(self, s, name=None):
+        AuthMount.count += 1
+        self.s = s
+        self.name = name or f"{self.TYPE}{AuthMount.count}"
+        self.path = f"auth/{self.name}"
+        if name is None:
+            ok(s.post(f"sys/auth/{self.name}", token=s.root, json={"type": self.TYPE}), 204)
+
+    def write_config(self, **body):
+        return self.s.post(f"{self.path}/config", token=self.s.root, json=body)
+
+    def configure(self, **body):
+        written(self.write_config(**body))
+
+    def read_config(self):
+        return self.s.get(f"{self.path}/config", token=self.s.root)
+
+    def write_role(self, name, **body):
+        return self.s.post(f"{self.path}/role/{name}", token=self.s.root, json=body)
+
+    def read_role(self, name):
+        return self.s.get(f"{self.path}/role/{name}", token=self.s.root)
+
+    def login_body(self, role, jwt):
+        body = {"jwt": jwt}
+        if role is not None:
+            body["role"] = role
+        return body
+
+    def login(self, role, jwt):
+        """POST login without a token (role None: left out of the body)."""
+        return self.s.post(f"{self.path}/login", json=self.login_body(role, jwt))
+
+    def login_ok(self, role, jwt):
+        auth = ok(self.login(role, jwt))["auth"]
+        assert TOKEN_RE.match(auth["client_token"]), auth
+        return auth
+
+
 def assert_denied(resp):
     """403 with exactly {"errors":["permission denied"]}."""
     assert_error(resp, 403)
