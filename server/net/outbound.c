@@ -27,6 +27,7 @@ struct outbound_sink {
  * reuses a connection whose TLS settings (the CA included) equal the new request's.
  */
 static CURLSH *outbound_share;
+static int outbound_in_flight; /* atomic */
 static pthread_mutex_t outbound_locks[CURL_LOCK_DATA_LAST];
 
 static void outbound_lock(CURL *c, curl_lock_data data, curl_lock_access access, void *arg)
@@ -119,8 +120,17 @@ int outbound_json(const struct outbound_request *rq, long *status, json_t **out,
 		coffer_errf(why, cap, "not an http(s) URL");
 		return COFFER_ERR_INVALID;
 	}
+	if (__atomic_add_fetch(&outbound_in_flight, 1, __ATOMIC_ACQ_REL) > OUTBOUND_MAX_IN_FLIGHT) {
+		__atomic_sub_fetch(&outbound_in_flight, 1, __ATOMIC_ACQ_REL);
+		coffer_errf(why, cap,
+		            "%d requests to other servers are already waiting for an answer; try "
+		            "again shortly",
+		            OUTBOUND_MAX_IN_FLIGHT);
+		return COFFER_ERR_LIMIT;
+	}
 	c = curl_easy_init();
 	if (c == NULL) {
+		__atomic_sub_fetch(&outbound_in_flight, 1, __ATOMIC_ACQ_REL);
 		coffer_errf(why, cap, "libcurl cannot start a request");
 		return COFFER_ERR_IO;
 	}
@@ -177,6 +187,7 @@ int outbound_json(const struct outbound_request *rq, long *status, json_t **out,
 			*out = json_loadb(sink.buf, sink.len, JSON_REJECT_DUPLICATES, NULL);
 	}
 	curl_easy_cleanup(c);
+	__atomic_sub_fetch(&outbound_in_flight, 1, __ATOMIC_ACQ_REL);
 	outbound_headers_free(headers);
 	if (body != NULL)
 		coffer_json_free_text(body);

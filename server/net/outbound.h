@@ -16,6 +16,11 @@
 
 /* The largest answer read (a JWK set with many keys stays far below). */
 #define OUTBOUND_MAX_BODY (1024 * 1024)
+/* Requests waiting on other servers at once. Logins run on the write pool (front/http.c); a
+ * slow or unreachable API server must not hold every writer, so beyond this a request fails at
+ * once (COFFER_ERR_LIMIT) and the rest of the server keeps writing. A healthy API server answers
+ * a review in about 2 ms: 16 in flight carry thousands of logins a second. */
+#define OUTBOUND_MAX_IN_FLIGHT 16
 
 struct outbound_request {
 	const char *method; /* "GET" or "POST" */
@@ -35,7 +40,8 @@ void outbound_init(void);
 /*
  * Send rq. On an answer: 0, *status the HTTP status, *out the parsed JSON body (NULL when empty or
  * not JSON; the caller releases it). Otherwise COFFER_ERR_IO (connection, TLS, timeout, an answer
- * too large) or COFFER_ERR_INVALID (a URL that is not http(s)), with the reason in why.
+ * too large), COFFER_ERR_LIMIT (OUTBOUND_MAX_IN_FLIGHT requests are already waiting) or
+ * COFFER_ERR_INVALID (a URL that is not http(s)), with the reason in why.
  */
 int outbound_json(const struct outbound_request *rq, long *status, json_t **out, char *why,
                   size_t cap);

@@ -503,6 +503,31 @@ def test_review_survives_a_slow_api_server(s, keys, tls, trs):
     m.login_ok("app", projected_token(keys["rsa"], "RS256"))
 
 
+def test_a_stalled_api_server_does_not_hold_the_server(s, keys, tls, trs):
+    """Logins wait for TokenReview on the write pool; with the API server stalled, at most
+    OUTBOUND_MAX_IN_FLIGHT (16) wait, the others get 429 "API server busy" at once, and other
+    writes keep being served meanwhile."""
+    import concurrent.futures
+    m = review_mount(s, trs, tls)
+    trs.set_mode("ok", delay=3.0)
+    jwts = [projected_token(keys["rsa"], "RS256") for _ in range(40)]
+    try:
+        with concurrent.futures.ThreadPoolExecutor(40) as pool:
+            logins = [pool.submit(m.login, "app", j) for j in jwts]
+            time.sleep(1.0)  # the first 16 are waiting on the API server now
+            t0 = time.monotonic()
+            kv2_write(s, s.root, "app/while-stalled", {"v": "1"})
+            write_s = time.monotonic() - t0
+            answers = [f.result() for f in logins]
+    finally:
+        trs.set_mode("ok", delay=0)
+    assert write_s < 1.0, write_s
+    codes = sorted(r.status_code for r in answers)
+    assert codes.count(200) == 16 and codes.count(429) == 24, codes
+    busy = next(r for r in answers if r.status_code == 429)
+    assert_error(busy, 429, refused("API server busy"))
+
+
 @pytest.mark.parametrize("mode,check", [
     ("unauthenticated", "review refused"),
     ("401", "review refused"),

@@ -57,6 +57,7 @@ bool k8s_identity_of(const json_t *claims, struct k8s_identity *id);
 struct k8s_refusal {
 	const char *check;
 	char detail[256];
+	int err; /* COFFER_ERR_PERMISSION (403), or COFFER_ERR_LIMIT (429: try again) */
 };
 
 /* Fill why (check and formatted detail); returns COFFER_ERR_PERMISSION. */

@@ -189,8 +189,8 @@ static void k8s_login_as(const struct engine_ctx *ctx, struct request *req, stru
 		    "%s: %s",
 		    name, id.namespace != NULL ? id.namespace : "?",
 		    id.name != NULL ? id.name : "?", why.check, why.detail);
-		response_fail(resp, COFFER_ERR_PERMISSION, "login refused: %s: %s", why.check,
-		              why.detail);
+		response_fail(resp, why.err != 0 ? why.err : COFFER_ERR_PERMISSION,
+		              "login refused: %s: %s", why.check, why.detail);
 		jose_token_clear(&t);
 		return;
 	}

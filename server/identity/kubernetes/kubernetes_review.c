@@ -89,6 +89,7 @@ int k8s_refuse(struct k8s_refusal *why, const char *check, const char *fmt, ...)
 	va_list ap;
 
 	why->check = check;
+	why->err = COFFER_ERR_PERMISSION;
 	va_start(ap, fmt);
 	vsnprintf(why->detail, sizeof(why->detail), fmt, ap);
 	va_end(ap);
@@ -173,9 +174,12 @@ int k8s_review(const struct engine_ctx *ctx, const json_t *config, const char *j
 	rq.bearer = bearer;
 	rq.body = body;
 	rc = outbound_json(&rq, &status, &answer, detail, sizeof(detail));
-	if (rc != 0)
+	if (rc == COFFER_ERR_LIMIT) {
+		k8s_refuse(why, "API server busy", "%s", detail);
+		why->err = rc;
+	} else if (rc != 0) {
 		rc = k8s_refuse(why, "API server unreachable", "%s", detail);
-	else if (status == 401 || status == 403)
+	} else if (status == 401 || status == 403)
 		rc =
 		    k8s_refuse(why, "review refused",
 		               "the API server answered %ld to the reviewer's credentials (%s): it "
