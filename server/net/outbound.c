@@ -5,11 +5,14 @@
  */
 #include "net/outbound.h"
 
+#include <ctype.h>
 #include <curl/curl.h>
 #include <netdb.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "json.h"
 #include "secmem.h"
@@ -92,6 +95,28 @@ static size_t outbound_write(char *data, size_t size, size_t n, void *arg)
 	return len;
 }
 
+/* Cache-Control of the answer: max-age=N, or 0 for no-cache and no-store (RFC 9111 5.2.2). */
+static size_t outbound_header(char *data, size_t size, size_t n, void *arg)
+{
+	static const char name[] = "cache-control:";
+	size_t len = size * n, i;
+	long *max_age = arg;
+	char line[256];
+	char *p;
+
+	if (len < sizeof(name) || len >= sizeof(line) ||
+	    strncasecmp(data, name, sizeof(name) - 1) != 0)
+		return len;
+	for (i = 0; i < len; i++)
+		line[i] = (char)tolower((unsigned char)data[i]);
+	line[len] = '\0';
+	if (strstr(line, "no-store") != NULL || strstr(line, "no-cache") != NULL)
+		*max_age = 0;
+	else if ((p = strstr(line, "max-age=")) != NULL)
+		*max_age = strtol(p + 8, NULL, 10);
+	return len;
+}
+
 /* Wipe the strings of a header list, then free it (the bearer token is among them). */
 static void outbound_headers_free(struct curl_slist *h)
 {
@@ -168,6 +193,11 @@ int outbound_json(const struct outbound_request *rq, long *status, json_t **out,
 		ca.len = strlen(rq->ca_pem);
 		ca.flags = CURL_BLOB_COPY;
 		curl_easy_setopt(c, CURLOPT_CAINFO_BLOB, &ca);
+	}
+	if (rq->max_age_s != NULL) {
+		*rq->max_age_s = -1;
+		curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, outbound_header);
+		curl_easy_setopt(c, CURLOPT_HEADERDATA, rq->max_age_s);
 	}
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, outbound_write);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);

@@ -29,6 +29,9 @@ struct outbound_request {
 	const char *bearer; /* Authorization: Bearer (NULL: none) */
 	const json_t *body; /* sent as application/json (NULL: none) */
 	long timeout_ms;    /* the whole request; 0: 10 s */
+	/* Out, when not NULL: the answer's Cache-Control max-age in seconds (0 for no-cache or
+	 * no-store), or -1 when it gives none. */
+	long *max_age_s;
 };
 
 /*

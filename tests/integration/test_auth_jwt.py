@@ -414,6 +414,29 @@ def test_jwks_url_with_refetch_rate_limit_and_reset(s, keys, tls):
                contains("error validating token"))
 
 
+def test_a_withdrawn_key_stops_verifying_once_the_sets_max_age_passes(s, keys, tls):
+    """The JWK set is used for its Cache-Control max-age (at least 5 s), then fetched again
+    before the next login: a key the provider withdrew (a compromised one) stops verifying,
+    where Vault keeps it until a token names an unknown kid."""
+    with JwksServer(tls, keys=[keys["rsa"], keys["rsa2"]], max_age=5) as js:
+        m = Mount(s)
+        m.configure(jwks_url=js.jwks_url, jwks_ca_pem=tls.ca_pem, jwt_supported_algs=["RS256"])
+        m.role("dev")
+        fetched = time.monotonic()
+        m.login_ok("dev", sign_jwt(keys["rsa"], "RS256", claims()))
+        js.set_keys([keys["rsa2"]])
+        before = js.fetches
+        # Within the max age the set held is used, without a fetch.
+        m.login_ok("dev", sign_jwt(keys["rsa"], "RS256", claims()))
+        assert js.fetches == before and time.monotonic() - fetched < 5
+        time.sleep(max(0.0, 5.5 - (time.monotonic() - fetched)))
+        refuse(m, "dev", sign_jwt(keys["rsa"], "RS256", claims()),
+               contains("error validating token"))
+        assert js.fetches == before + 1, (before, js.fetches)
+        m.login_ok("dev", sign_jwt(keys["rsa2"], "RS256", claims()))
+        assert js.fetches == before + 1, (before, js.fetches)
+
+
 def test_oidc_discovery(s, keys, tls):
     with JwksServer(tls, keys=[keys["rsa"]]) as js:
         m = Mount(s)

@@ -824,8 +824,9 @@ class JwksServer(_ScriptedHttps):
     DISCOVERY_PATH = "/.well-known/openid-configuration"
     JWKS_PATH = "/jwks"
 
-    def __init__(self, tls, keys=(), issuer=None, delay=0.0):
+    def __init__(self, tls, keys=(), issuer=None, delay=0.0, max_age=None):
         self.delay = delay
+        self.max_age = max_age  # seconds: sent as Cache-Control: max-age on /jwks
         self._keys = []
         self._issuer = issuer
         super().__init__(tls)
@@ -879,7 +880,9 @@ class JwksServer(_ScriptedHttps):
         if rec.method != "GET":
             return 405, {"error": "method not allowed"}, None
         if path == self.JWKS_PATH:
-            return 200, {"keys": self.keys}, None
+            extra = None if self.max_age is None else {
+                "Cache-Control": f"public, max-age={int(self.max_age)}"}
+            return 200, {"keys": self.keys}, extra
         if path == self.DISCOVERY_PATH:
             algs = sorted({k.get("alg") for k in self.keys if k.get("alg")}) or ["RS256"]
             return 200, {

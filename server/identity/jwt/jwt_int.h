@@ -7,6 +7,7 @@
 #define COFFER_JWT_INT_H
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <jansson.h>
@@ -18,6 +19,11 @@
 /* A JWK set is fetched again for an unknown kid at most this often, so that tokens with random
  * kids cannot make Coffer hammer the identity provider. */
 #define JWT_REFETCH_MIN_S 5
+/* A fetched JWK set is used for its Cache-Control max-age (bounded to JWT_REFETCH_MIN_S ..
+ * JWT_KEYS_MAX_AGE_MAX_S), or JWT_KEYS_MAX_AGE_S when it gives none; then the next login fetches
+ * it again first, so a key the provider withdrew stops verifying tokens. */
+#define JWT_KEYS_MAX_AGE_S 3600
+#define JWT_KEYS_MAX_AGE_MAX_S (24 * 3600)
 
 /* A mount's configuration and keys as logins use them (api/mount_state.h). */
 struct jwt_state {
@@ -27,6 +33,7 @@ struct jwt_state {
 	pthread_mutex_t mu;       /* keys and fetched_at */
 	struct jose_keys *keys;   /* the static keys, or the last JWK set fetched */
 	int64_t fetched_at_ms;    /* monotonic; 0: never fetched */
+	int64_t keys_max_age_ms;  /* how long the fetched keys are used before a fetch */
 	pthread_mutex_t fetch_mu; /* one fetch at a time */
 	char *jwks_uri;           /* jwks_url, or the discovery document's jwks_uri */
 };
@@ -42,9 +49,12 @@ struct jwt_state *jwt_state_get(const struct engine_ctx *ctx, int *rc);
 struct jwt_state *jwt_state_build(json_t *config, char *why, size_t cap);
 /* The current keys (referenced; release with jose_keys_release). */
 struct jose_keys *jwt_keys_current(struct jwt_state *st);
-/* Fetch the JWK set again because a token names kid, which the current keys lack; at most once
- * per JWT_REFETCH_MIN_S. The new keys, or NULL when nothing was fetched. */
+/* Fetch the JWK set again because a token names kid, which the current keys lack (kid NULL:
+ * because the keys are older than their max age); at most once per JWT_REFETCH_MIN_S. The new
+ * keys, or NULL when nothing was fetched (the old keys stay). */
 struct jose_keys *jwt_keys_refetch(struct jwt_state *st, const char *kid);
+/* Whether st's remote keys are older than their max age. */
+bool jwt_keys_stale(struct jwt_state *st);
 
 /* jwt_login.c */
 void jwt_login(const struct engine_ctx *ctx, struct request *req, struct response *resp);

@@ -37,9 +37,11 @@ static const char *jwt_config_str(const json_t *config, const char *key)
 }
 
 /* GET url (trusting ca) and parse its JSON object. */
-static int jwt_fetch(const char *url, const char *ca, json_t **out, char *why, size_t cap)
+static int jwt_fetch(const char *url, const char *ca, json_t **out, long *max_age_s, char *why,
+                     size_t cap)
 {
-	struct outbound_request rq = {.method = "GET", .url = url, .ca_pem = ca};
+	struct outbound_request rq = {
+	    .method = "GET", .url = url, .ca_pem = ca, .max_age_s = max_age_s};
 	long status = 0;
 	int rc = outbound_json(&rq, &status, out, why, cap);
 
@@ -53,9 +55,11 @@ static int jwt_fetch(const char *url, const char *ca, json_t **out, char *why, s
 	return rc;
 }
 
-/* The JWK set of st (jwks_uri), as a new key set. */
-static int jwt_fetch_keys(const struct jwt_state *st, struct jose_keys **out, char *why, size_t cap)
+/* The JWK set of st (jwks_uri), as a new key set, and how long to use it (milliseconds). */
+static int jwt_fetch_keys(const struct jwt_state *st, struct jose_keys **out, int64_t *max_age_ms,
+                          char *why, size_t cap)
 {
+	long age = -1;
 	const char *ca = jwt_config_str(st->config, "jwks_ca_pem");
 	struct jose_keys *ks;
 	json_t *jwks = NULL;
@@ -63,9 +67,16 @@ static int jwt_fetch_keys(const struct jwt_state *st, struct jose_keys **out, ch
 
 	if (ca == NULL)
 		ca = jwt_config_str(st->config, "oidc_discovery_ca_pem");
-	rc = jwt_fetch(st->jwks_uri, ca, &jwks, why, cap);
+	rc = jwt_fetch(st->jwks_uri, ca, &jwks, &age, why, cap);
 	if (rc != 0)
 		return rc;
+	if (age < 0)
+		age = JWT_KEYS_MAX_AGE_S;
+	else if (age < JWT_REFETCH_MIN_S)
+		age = JWT_REFETCH_MIN_S;
+	else if (age > JWT_KEYS_MAX_AGE_MAX_S)
+		age = JWT_KEYS_MAX_AGE_MAX_S;
+	*max_age_ms = (int64_t)age * 1000;
 	ks = jose_keys_new();
 	rc = jose_keys_add_jwks(ks, jwks, why, cap);
 	json_decref(jwks);
@@ -89,7 +100,7 @@ static int jwt_discover(const json_t *config, char **jwks_uri, char *why, size_t
 
 	xasprintf(&url, "%.*s/.well-known/openid-configuration",
 	          (int)(n > 0 && base[n - 1] == '/' ? n - 1 : n), base);
-	rc = jwt_fetch(url, jwt_config_str(config, "oidc_discovery_ca_pem"), &doc, why, cap);
+	rc = jwt_fetch(url, jwt_config_str(config, "oidc_discovery_ca_pem"), &doc, NULL, why, cap);
 	free(url);
 	if (rc != 0)
 		return rc;
@@ -143,13 +154,14 @@ struct jwt_state *jwt_state_build(json_t *config, char *why, size_t cap)
 		}
 	} else if (jwt_config_str(config, "jwks_url") != NULL) {
 		st->jwks_uri = xstrdup(jwt_config_str(config, "jwks_url"));
-		rc = jwt_fetch_keys(st, &st->keys, detail, sizeof(detail));
+		rc = jwt_fetch_keys(st, &st->keys, &st->keys_max_age_ms, detail, sizeof(detail));
 		if (rc != 0)
 			snprintf(why, cap, "error checking jwks URL %s: %s", st->jwks_uri, detail);
 	} else {
 		rc = jwt_discover(config, &st->jwks_uri, detail, sizeof(detail));
 		if (rc == 0)
-			rc = jwt_fetch_keys(st, &st->keys, detail, sizeof(detail));
+			rc = jwt_fetch_keys(st, &st->keys, &st->keys_max_age_ms, detail,
+			                    sizeof(detail));
 		if (rc != 0)
 			snprintf(why, cap, "error checking oidc discovery URL: %s", detail);
 	}
@@ -159,6 +171,19 @@ struct jwt_state *jwt_state_build(json_t *config, char *why, size_t cap)
 	}
 	st->fetched_at_ms = coffer_clock_mono_ns() / 1000000;
 	return st;
+}
+
+bool jwt_keys_stale(struct jwt_state *st)
+{
+	int64_t now = coffer_clock_mono_ns() / 1000000;
+	bool stale;
+
+	if (st->jwks_uri == NULL)
+		return false;
+	pthread_mutex_lock(&st->mu);
+	stale = now - st->fetched_at_ms >= st->keys_max_age_ms;
+	pthread_mutex_unlock(&st->mu);
+	return stale;
 }
 
 struct jose_keys *jwt_keys_current(struct jwt_state *st)
@@ -175,7 +200,7 @@ struct jose_keys *jwt_keys_current(struct jwt_state *st)
 struct jose_keys *jwt_keys_refetch(struct jwt_state *st, const char *kid)
 {
 	struct jose_keys *ks = NULL, *old = NULL;
-	int64_t now;
+	int64_t now, age_ms = 0;
 	char why[256];
 
 	if (st->jwks_uri == NULL)
@@ -183,21 +208,26 @@ struct jose_keys *jwt_keys_refetch(struct jwt_state *st, const char *kid)
 	pthread_mutex_lock(&st->fetch_mu);
 	/* Another login may have fetched while this one waited. */
 	ks = jwt_keys_current(st);
-	if (jose_keys_has_kid(ks, kid))
+	if (kid != NULL ? jose_keys_has_kid(ks, kid) : !jwt_keys_stale(st))
 		goto out;
 	jose_keys_release(ks);
 	ks = NULL;
 	now = coffer_clock_mono_ns() / 1000000;
 	if (now - st->fetched_at_ms < JWT_REFETCH_MIN_S * 1000)
 		goto out;
-	if (jwt_fetch_keys(st, &ks, why, sizeof(why)) != 0) {
-		log_warn("jwt auth: fetching %s for an unknown key id failed: %s", st->jwks_uri,
-		         why);
+	if (jwt_fetch_keys(st, &ks, &age_ms, why, sizeof(why)) != 0) {
+		log_warn("jwt auth: fetching %s again (%s) failed: %s", st->jwks_uri,
+		         kid != NULL ? "an unknown key id" : "the keys' max age passed", why);
 		ks = NULL;
 	}
 	pthread_mutex_lock(&st->mu);
 	st->fetched_at_ms = now;
+	/* After a failed fetch the held keys serve on; a fetch for their age is tried again in a
+	 * minute, not at every login (each would wait on an unreachable provider). */
+	if (ks == NULL && kid == NULL)
+		st->keys_max_age_ms = 60 * 1000;
 	if (ks != NULL) {
+		st->keys_max_age_ms = age_ms;
 		old = st->keys;
 		st->keys = ks;
 		jose_keys_ref(ks);
@@ -205,7 +235,8 @@ struct jose_keys *jwt_keys_refetch(struct jwt_state *st, const char *kid)
 	pthread_mutex_unlock(&st->mu);
 	jose_keys_release(old);
 	if (ks != NULL)
-		log_info("jwt auth: fetched %s again for an unknown key id: %zu keys", st->jwks_uri,
+		log_info("jwt auth: fetched %s again (%s): %zu keys", st->jwks_uri,
+		         kid != NULL ? "an unknown key id" : "the keys' max age passed",
 		         jose_keys_count(ks));
 out:
 	pthread_mutex_unlock(&st->fetch_mu);

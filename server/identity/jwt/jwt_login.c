@@ -48,10 +48,15 @@ static int64_t jwt_leeway(const json_t *role, const char *key, int64_t dflt)
 static int jwt_check_signature(struct jwt_state *st, const struct jose_token *t,
                                struct jwt_refusal *why)
 {
-	struct jose_keys *ks = jwt_keys_current(st), *fresh;
+	struct jose_keys *ks, *fresh;
 	char detail[256];
 	int rc;
 
+	/* Keys past their max age are fetched again first (the provider may have withdrawn one);
+	 * when that fails, the keys held go on serving. */
+	if (jwt_keys_stale(st))
+		jose_keys_release(jwt_keys_refetch(st, NULL));
+	ks = jwt_keys_current(st);
 	if (t->alg < 0 || (st->algs & JOSE_ALG_BIT(t->alg)) == 0) {
 		jose_keys_release(ks);
 		return jwt_refuse(why,
