@@ -6,6 +6,7 @@
 #include "identity/auth_role.h"
 
 #include <ctype.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -118,6 +119,58 @@ int auth_role_store(const struct engine_ctx *ctx, const char *name, const json_t
 	int rc = auth_role_key(key, sizeof(key), name);
 
 	return rc != 0 ? COFFER_ERR_INVALID : auth_json_put(ctx, key, role);
+}
+
+/* Serializes config and role writes of the role-based methods (writes are rare; logins do not
+ * take it). */
+static pthread_mutex_t auth_write_mu = PTHREAD_MUTEX_INITIALIZER;
+
+int auth_role_update(const struct engine_ctx *ctx, const struct request *req, struct response *resp,
+                     json_t *(*defaults)(void),
+                     const char *(*apply)(const json_t *body, json_t *role, char *msg, size_t cap),
+                     json_t **role)
+{
+	char name[AUTH_ROLE_NAME_MAX + 1], buf[256];
+	const char *msg;
+	int rc;
+
+	*role = NULL;
+	if (auth_role_param(req, resp, name) == NULL)
+		return COFFER_ERR_INVALID;
+	pthread_mutex_lock(&auth_write_mu);
+	rc = auth_role_load(ctx, name, role);
+	if (rc == COFFER_ERR_NOT_FOUND) {
+		*role = defaults();
+		rc = 0;
+	}
+	if (rc != 0) {
+		response_err(resp, rc);
+	} else if ((msg = apply(req->body, *role, buf, sizeof(buf))) != NULL) {
+		response_invalid(resp, "%s", msg);
+		rc = COFFER_ERR_INVALID;
+	} else if ((rc = auth_role_store(ctx, name, *role)) != 0) {
+		response_err(resp, rc);
+	}
+	pthread_mutex_unlock(&auth_write_mu);
+	if (rc != 0) {
+		json_decref(*role);
+		*role = NULL;
+	}
+	return rc;
+}
+
+int auth_config_commit(const struct engine_ctx *ctx, const json_t *config, struct mount_state *st)
+{
+	int rc;
+
+	pthread_mutex_lock(&auth_write_mu);
+	rc = auth_json_put(ctx, "config", config);
+	if (rc == 0)
+		mount_state_set(ctx->store.prefix, st);
+	pthread_mutex_unlock(&auth_write_mu);
+	if (rc != 0)
+		mount_state_release(st);
+	return rc;
 }
 
 void auth_load_failed(struct response *resp, int rc)

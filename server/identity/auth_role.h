@@ -15,6 +15,8 @@
 #include "api/engine.h"
 #include "api/request.h"
 
+struct mount_state;
+
 #define AUTH_ROLE_NAME_MAX 128
 
 /* A stored JSON object at path in the mount's view: 0, COFFER_ERR_NOT_FOUND, or another error. */
@@ -47,6 +49,19 @@ int auth_state_purge(const struct engine_ctx *ctx);
  * otherwise the 403 is answered and logged (method and role named). */
 bool auth_login_address_ok(const struct request *req, struct response *resp, const char *method,
                            const char *role_name, const json_t *role);
+
+/* A role write under the methods' write lock (concurrent updates of one role do not lose
+ * each other's fields): the route's role, or defaults() for a new one, with apply() run on the
+ * body (NULL, or a 400's message in msg). 0 with *role the stored role (release it); otherwise
+ * the error was answered. */
+int auth_role_update(const struct engine_ctx *ctx, const struct request *req, struct response *resp,
+                     json_t *(*defaults)(void),
+                     const char *(*apply)(const json_t *body, json_t *role, char *msg, size_t cap),
+                     json_t **role);
+/* Store a mount's config and then give logins st (built from it; its reference passes), under
+ * the same lock, so two writes cannot leave the store with one and logins with the other. On an
+ * error st is released and nothing changes. */
+int auth_config_commit(const struct engine_ctx *ctx, const json_t *config, struct mount_state *st);
 
 /* Routes: LIST role, DELETE role/:name, and the existence check of role/:name. */
 void auth_role_list(const struct engine_ctx *ctx, struct request *req, struct response *resp);

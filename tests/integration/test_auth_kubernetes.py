@@ -245,6 +245,30 @@ def test_role_crud_and_fields(s):
     assert sorted(keys) == ["plain", "web-role"], keys
 
 
+def test_concurrent_updates_of_one_role_keep_both_fields(s):
+    """Role writes read, change and store the role under one lock: two writers changing
+    different fields of one role at once both leave their last value."""
+    import concurrent.futures
+    m = Mount(s)
+    m.configure(kubernetes_host="https://127.0.0.1:6443", disable_local_ca_jwt=True)
+    m.role("busy", bound_service_account_names=["app"],
+           bound_service_account_namespaces=["default"], audience="coffer")
+
+    def ttls():
+        for i in range(80):
+            written(m.write_role("busy", token_ttl=100 + i))
+
+    def names():
+        for i in range(80):
+            written(m.write_role("busy", bound_service_account_names=[f"app-{i}"]))
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        for f in [pool.submit(ttls), pool.submit(names)]:
+            f.result()
+    # Without the lock one writer's last update can be stored over by the other's stale copy.
+    d = ok(m.read_role("busy"))["data"]
+    assert d["token_ttl"] == 179 and d["bound_service_account_names"] == ["app-79"], d
+
+
 def test_role_validation(s):
     m = Mount(s)
     m.configure(kubernetes_host="https://127.0.0.1:6443", disable_local_ca_jwt=True)

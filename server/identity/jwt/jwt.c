@@ -86,12 +86,10 @@ static void jwt_config_write(const struct engine_ctx *ctx, struct request *req,
 		msg = buf;
 	if (msg != NULL) {
 		response_invalid(resp, "%s", msg);
-	} else if ((rc = auth_json_put(ctx, "config", config)) != 0) {
+	} else if ((rc = auth_config_commit(ctx, config, &st->base)) != 0) {
+		/* (the keys fetched now replace whatever logins used before: Vault bug 9912) */
 		response_err(resp, rc);
-		mount_state_release(&st->base);
 	} else {
-		/* The keys fetched now replace whatever logins used before (Vault bug 9912). */
-		mount_state_set(ctx->store.prefix, &st->base);
 		response_no_content(resp);
 	}
 	json_decref(config);
@@ -277,28 +275,9 @@ static json_t *jwt_role_defaults(void)
 
 static void jwt_role_write(const struct engine_ctx *ctx, struct request *req, struct response *resp)
 {
-	char name[AUTH_ROLE_NAME_MAX + 1], buf[256];
 	json_t *role = NULL;
-	const char *msg;
-	int rc;
 
-	if (auth_role_param(req, resp, name) == NULL)
-		return;
-	rc = auth_role_load(ctx, name, &role);
-	if (rc == COFFER_ERR_NOT_FOUND) {
-		role = jwt_role_defaults();
-		rc = 0;
-	}
-	if (rc != 0) {
-		response_err(resp, rc);
-		return;
-	}
-	msg = jwt_role_apply(req->body, role, buf, sizeof(buf));
-	if (msg != NULL)
-		response_invalid(resp, "%s", msg);
-	else if ((rc = auth_role_store(ctx, name, role)) != 0)
-		response_err(resp, rc);
-	else
+	if (auth_role_update(ctx, req, resp, jwt_role_defaults, jwt_role_apply, &role) == 0)
 		response_no_content(resp);
 	json_decref(role);
 }

@@ -119,15 +119,12 @@ static void k8s_config_write(const struct engine_ctx *ctx, struct request *req,
 		json_decref(config);
 		return;
 	}
-	rc = auth_json_put(ctx, "config", config);
-	if (rc != 0) {
+	/* Logins from now on use the new configuration (the state owns config). */
+	rc = auth_config_commit(ctx, config, &k8s_state_new(config)->base);
+	if (rc != 0)
 		response_err(resp, rc);
-		json_decref(config);
-		return;
-	}
-	/* Logins from now on use the new configuration. */
-	mount_state_set(ctx->store.prefix, &k8s_state_new(config)->base);
-	response_no_content(resp);
+	else
+		response_no_content(resp);
 }
 
 static void k8s_config_read(const struct engine_ctx *ctx, struct request *req,
@@ -246,40 +243,29 @@ static const char *k8s_role_apply(const json_t *body, json_t *role, char *msg, s
 	return token_fields_apply(body, role, msg, cap);
 }
 
+static json_t *k8s_role_defaults(void)
+{
+	json_t *role =
+	    json_pack("{s:s,s:s}", "audience", "", "alias_name_source", "serviceaccount_uid");
+
+	token_fields_defaults(role);
+	return role;
+}
+
 static void k8s_role_write(const struct engine_ctx *ctx, struct request *req, struct response *resp)
 {
-	char name[AUTH_ROLE_NAME_MAX + 1], buf[256];
-	json_t *role = NULL, *warnings = NULL;
-	const char *msg;
-	int rc;
+	json_t *role = NULL;
 
-	if (auth_role_param(req, resp, name) == NULL)
+	if (auth_role_update(ctx, req, resp, k8s_role_defaults, k8s_role_apply, &role) != 0)
 		return;
-	rc = auth_role_load(ctx, name, &role);
-	if (rc == COFFER_ERR_NOT_FOUND) {
-		role = json_pack("{s:s,s:s}", "audience", "", "alias_name_source",
-		                 "serviceaccount_uid");
-		token_fields_defaults(role);
-		rc = 0;
-	}
-	if (rc != 0) {
-		response_err(resp, rc);
-		return;
-	}
-	msg = k8s_role_apply(req->body, role, buf, sizeof(buf));
-	if (msg != NULL) {
-		response_invalid(resp, "%s", msg);
-	} else if ((rc = auth_role_store(ctx, name, role)) != 0) {
-		response_err(resp, rc);
-	} else if (json_string_length(json_object_get(role, "audience")) == 0) {
-		warnings =
-		    json_pack("[s]", "this role has no audience: any token of a bound service "
-		                     "account is accepted, whatever it was issued for; set "
-		                     "audience (for example \"coffer\")");
-		response_envelope(resp, req, NULL, NULL, warnings);
-	} else {
+	if (json_string_length(json_object_get(role, "audience")) == 0)
+		response_envelope(resp, req, NULL, NULL,
+		                  json_pack("[s]",
+		                            "this role has no audience: any token of a bound "
+		                            "service account is accepted, whatever it was "
+		                            "issued for; set audience (for example \"coffer\")"));
+	else
 		response_no_content(resp);
-	}
 	json_decref(role);
 }
 
