@@ -511,14 +511,18 @@ int jose_claim_time(const json_t *claims, const char *name, int64_t *out)
 		return COFFER_ERR_NOT_FOUND;
 	if (json_is_integer(v)) {
 		*out = (int64_t)json_integer_value(v);
-		return 0;
+	} else {
+		if (!json_is_real(v))
+			return COFFER_ERR_INVALID;
+		d = json_real_value(v);
+		if (!(d > -9.2e18 && d < 9.2e18))
+			return COFFER_ERR_INVALID;
+		*out = (int64_t)d;
 	}
-	if (!json_is_real(v))
-		return COFFER_ERR_INVALID;
-	d = json_real_value(v);
-	if (!(d > -9.2e18 && d < 9.2e18))
-		return COFFER_ERR_INVALID;
-	*out = (int64_t)d;
+	if (*out > JOSE_TIME_MAX)
+		*out = JOSE_TIME_MAX;
+	else if (*out < -JOSE_TIME_MAX)
+		*out = -JOSE_TIME_MAX;
 	return 0;
 }
 

@@ -101,7 +101,9 @@ int jose_verify(const struct jose_token *t, const struct jose_keys *ks, unsigned
                 bool by_kid_only, char *why, size_t cap);
 
 /* The NumericDate claim name (exp, nbf, iat): 0, COFFER_ERR_NOT_FOUND when absent,
- * COFFER_ERR_INVALID when not a number. */
+ * COFFER_ERR_INVALID when not a number. A time beyond +-JOSE_TIME_MAX reads as that bound (285
+ * million years either way), so that sums and differences of times and leeways cannot overflow. */
+#define JOSE_TIME_MAX ((int64_t)1 << 53)
 int jose_claim_time(const json_t *claims, const char *name, int64_t *out);
 /* Whether the "aud" claim (a string or an array of strings) contains aud. */
 bool jose_aud_contains(const json_t *claims, const char *aud);

@@ -361,6 +361,24 @@ def test_leeways(s, keys):
     refuse(m, "thirty", expired_ago(10), contains("token is expired"))
 
 
+def test_extreme_time_claims_are_refused_without_overflow(s, keys):
+    """exp, nbf and iat at the ends of int64, with or without exp (whose stand-in adds
+    expiration_leeway), are refused by the time checks, not wrapped around."""
+    lo, hi = -(2 ** 63), 2 ** 63 - 1
+    m = Mount(s)
+    m.configure(jwt_validation_pubkeys=[public_pem(keys["rsa"])], jwt_supported_algs=["RS256"])
+    m.role("default")
+
+    def token(**times):
+        return sign_jwt(keys["rsa"], "RS256", claims(**times))
+    refuse(m, "default", token(exp=lo), contains("token is expired"))
+    refuse(m, "default", token(exp=lo, nbf=DROP, iat=DROP), contains("token is expired"))
+    refuse(m, "default", token(iat=hi, nbf=DROP, exp=DROP), contains("not yet valid"))
+    refuse(m, "default", token(nbf=hi, iat=DROP, exp=DROP), contains("not yet valid"))
+    refuse(m, "default", token(nbf=hi, iat=hi, exp=hi), contains("not yet valid"))
+    m.login_ok("default", token())
+
+
 ALG_KEYS = {"RS256": "rsa", "RS384": "rsa", "RS512": "rsa", "PS256": "rsa", "PS384": "rsa",
             "PS512": "rsa", "ES256": "ec256", "ES384": "ec384", "ES512": "ec521",
             "EdDSA": "ed25519"}

@@ -424,6 +424,27 @@ def test_max_token_lifetime(s, keys):
     refuse(m, "app", projected_token(keys["rsa"], "RS256", lifetime=7200), "lifetime")
 
 
+INT64_MIN, INT64_MAX = -(2 ** 63), 2 ** 63 - 1
+
+
+def test_extreme_time_claims_are_refused_without_overflow(s, local, keys, tls, trs):
+    """exp, nbf and iat at the ends of int64 (or as far apart as they go) are refused by the
+    time checks, not wrapped around: before the TokenReview they are read from a token nobody
+    has verified yet."""
+    m = review_mount(s, trs, tls)
+    good = projected_token(keys["rsa"], "RS256")
+    refuse(m, "app", tampered_token(good, exp=INT64_MIN), "expired")
+    refuse(m, "app", tampered_token(good, exp=INT64_MIN, iat=INT64_MIN, nbf=INT64_MIN),
+           "expired")
+    refuse(m, "app", tampered_token(good, nbf=INT64_MAX, iat=INT64_MAX), "not yet valid")
+    # Signed, checked locally: a lifetime of exp - iat that does not fit in int64 is over
+    # max_token_lifetime, not negative.
+    for iat, exp in ((INT64_MIN, INT64_MAX), (-9.1e18, 9.1e18)):
+        refuse(local, "app", projected_token(keys["rsa"], "RS256", iat=iat, nbf=DROP, exp=exp),
+               "lifetime")
+    assert not trs.requests, trs.requests
+
+
 def test_globs_in_bound_names_and_namespaces(s, local, keys):
     local.role("web", bound_service_account_names=["web-*"],
                bound_service_account_namespaces=["team-*", "default"], audience="coffer")

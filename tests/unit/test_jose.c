@@ -442,7 +442,8 @@ out:
 static void claims_pointers_times_and_audiences(void)
 {
 	json_t *c = json_loads("{\"a\":{\"b/c\":\"x\",\"d~e\":[\"y\",\"z\"]},\"aud\":\"one\","
-	                       "\"exp\":12.5,\"nbf\":\"soon\"}",
+	                       "\"exp\":12.5,\"nbf\":\"soon\",\"lo\":-9223372036854775808,"
+	                       "\"hi\":9223372036854775807,\"big\":9.1e18}",
 	                       0, NULL);
 	int64_t t = 0;
 
@@ -455,6 +456,13 @@ static void claims_pointers_times_and_audiences(void)
 	CHECK_EQ_OUT(t, 12);
 	CHECK_EQ_OUT(jose_claim_time(c, "nbf", &t), COFFER_ERR_INVALID);
 	CHECK_EQ_OUT(jose_claim_time(c, "iat", &t), COFFER_ERR_NOT_FOUND);
+	/* Bounded, so that exp - iat or now - exp cannot overflow. */
+	CHECK_EQ_OUT(jose_claim_time(c, "lo", &t), 0);
+	CHECK_EQ_OUT(t, -JOSE_TIME_MAX);
+	CHECK_EQ_OUT(jose_claim_time(c, "hi", &t), 0);
+	CHECK_EQ_OUT(t, JOSE_TIME_MAX);
+	CHECK_EQ_OUT(jose_claim_time(c, "big", &t), 0);
+	CHECK_EQ_OUT(t, JOSE_TIME_MAX);
 	CHECK_OUT(jose_aud_contains(c, "one") && !jose_aud_contains(c, "two"));
 	CHECK_OUT(jose_has_aud(c));
 out:
