@@ -363,11 +363,13 @@ def test_leeways(s, keys):
 
 def test_extreme_time_claims_are_refused_without_overflow(s, keys):
     """exp, nbf and iat at the ends of int64, with or without exp (whose stand-in adds
-    expiration_leeway), are refused by the time checks, not wrapped around."""
+    expiration_leeway) and with a huge leeway, are refused by the time checks, not wrapped
+    around."""
     lo, hi = -(2 ** 63), 2 ** 63 - 1
     m = Mount(s)
     m.configure(jwt_validation_pubkeys=[public_pem(keys["rsa"])], jwt_supported_algs=["RS256"])
     m.role("default")
+    m.role("huge", clock_skew_leeway=hi, expiration_leeway=hi, not_before_leeway=hi)
 
     def token(**times):
         return sign_jwt(keys["rsa"], "RS256", claims(**times))
@@ -376,6 +378,10 @@ def test_extreme_time_claims_are_refused_without_overflow(s, keys):
     refuse(m, "default", token(iat=hi, nbf=DROP, exp=DROP), contains("not yet valid"))
     refuse(m, "default", token(nbf=hi, iat=DROP, exp=DROP), contains("not yet valid"))
     refuse(m, "default", token(nbf=hi, iat=hi, exp=hi), contains("not yet valid"))
+    # A leeway as large as int64 goes is no overflow either: the login is answered.
+    for times in ({"exp": lo, "nbf": DROP, "iat": DROP}, {"iat": hi, "nbf": DROP, "exp": DROP},
+                  {"exp": hi, "nbf": lo, "iat": lo}):
+        assert m.login("huge", token(**times)).status_code in (200, 400), times
     m.login_ok("default", token())
 
 

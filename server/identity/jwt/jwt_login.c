@@ -36,12 +36,13 @@ static int jwt_refuse(struct jwt_refusal *why, const char *fmt, ...)
 	return COFFER_ERR_INVALID;
 }
 
-/* A leeway of the role: 0 is the default; -1 (no leeway) is returned as is. */
+/* A leeway of the role: 0 is the default; -1 (no leeway) is returned as is; at most
+ * JOSE_TIME_MAX, so that it cannot overflow added to a time. */
 static int64_t jwt_leeway(const json_t *role, const char *key, int64_t dflt)
 {
 	int64_t v = json_integer_value(json_object_get(role, key));
 
-	return v == 0 ? dflt : v;
+	return v == 0 ? dflt : v > JOSE_TIME_MAX ? JOSE_TIME_MAX : v;
 }
 
 /* The signature, with a second try after fetching the JWK set again for an unknown kid. */
