@@ -10,7 +10,7 @@ packages=(
 	# build
 	build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev
 	libsodium-dev libsqlite3-dev libmicrohttpd-dev libjansson-dev libseccomp-dev nettle-dev
-	libcurl4-openssl-dev libgnutls28-dev
+	libcurl4-openssl-dev libgnutls28-dev # cofferd: outbound TokenReview/JWKS (libcurl), JWT signatures (GnuTLS)
 	# run and test
 	sqlite3 python3 python3-pytest python3-requests python3-hvac python3-yaml
 	python3-cryptography # Ed25519 in tests/integration/test_audit_verify.py; keys for signed JWTs

@@ -244,8 +244,8 @@ static int jose_keys_take(struct jose_keys *ks, gnutls_pubkey_t pub, const char 
 		return COFFER_ERR_INVALID;
 	}
 	k.pk = (gnutls_pk_algorithm_t)pk;
-	if (kid != NULL && strlen(kid) < sizeof(k.kid)) {
-		strcpy(k.kid, kid);
+	if (kid != NULL && (size_t)snprintf(k.kid, sizeof(k.kid), "%s", kid) < sizeof(k.kid)) {
+		/* the JWK's own id */
 	} else if (jose_compute_kid(pub, k.kid, sizeof(k.kid)) != 0) {
 		coffer_errf(why, cap, "the key cannot be exported");
 		gnutls_pubkey_deinit(pub);

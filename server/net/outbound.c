@@ -176,8 +176,6 @@ int outbound_json(const struct outbound_request *rq, long *status, json_t **out,
 		curl_easy_setopt(c, CURLOPT_SHARE, outbound_share);
 	curl_easy_setopt(c, CURLOPT_URL, rq->url);
 	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, rq->method);
-	if (strcmp(rq->method, "GET") == 0)
-		curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);

@@ -14,12 +14,12 @@ import uuid
 
 import pytest
 
-from conftest import (TOKEN_RE, AuthMount, assert_denied, assert_error, free_port, hvac_client,
-                      hvac_written, kv2_write, lookup_self, ok, put_policy, token_accessors,
-                      written)
-from workload_identity import (ALL_ALGS, DROP, JwksServer, alg_none_token, hs256_with_public_key,
-                               new_key, public_pem, sign_jwt, tampered_token, tls_material,
-                               unverified_claims)
+from conftest import (assert_denied, assert_error, auth_method_dev, AuthMount, contains,
+                      free_port, hvac_client, hvac_written, lookup_self, ok, token_accessors,
+                      TOKEN_RE, written)
+from workload_identity import (alg_none_token, ALL_ALGS, apply_claim_changes, DROP,
+                               hs256_with_public_key, JwksServer, new_key, public_pem, sign_jwt,
+                               tampered_token, tls_material, unverified_claims)
 
 if "/usr/lib/python3/dist-packages" not in sys.path:  # Debian's hvac
     sys.path.append("/usr/lib/python3/dist-packages")
@@ -33,11 +33,6 @@ ONE_SOURCE = "exactly one of 'jwt_validation_pubkeys', 'jwks_url' or 'oidc_disco
 JWKS_RATE_S = 6.0
 
 
-def contains(*fragments):
-    """A regex matching a message that contains every fragment (regexes), in any order."""
-    return re.compile("(?is)" + "".join(f"(?=.*(?:{f}))" for f in fragments) + ".*")
-
-
 def claims(sub="alice", aud=("coffer",), iss=ISS, lifetime=600, now=None, **extra):
     """An identity token's claims: iss, sub, aud (list; None leaves it out), iat, nbf, exp, plus
     extra (claim=DROP removes one)."""
@@ -45,26 +40,14 @@ def claims(sub="alice", aud=("coffer",), iss=ISS, lifetime=600, now=None, **extr
     c = {"iss": iss, "sub": sub, "iat": now, "nbf": now, "exp": now + int(lifetime)}
     if aud is not None:
         c["aud"] = list(aud)
-    for name, value in extra.items():
-        if value is DROP:
-            c.pop(name, None)
-        else:
-            c[name] = value
-    return c
+    return apply_claim_changes(c, (), extra)
 
 
 # --- fixtures ----------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
 def s(module_dev):
-    r = module_dev.post("sys/auth/jwt", token=module_dev.root, json={"type": "jwt"})
-    if r.status_code != 204:
-        pytest.skip(f"this cofferd has no jwt auth method: enabling it answered "
-                    f"{r.status_code} {r.text[:200]}")
-    put_policy(module_dev, module_dev.root, "jwt-app-read", APP_POLICY)
-    kv2_write(module_dev, module_dev.root, "app/db", {"password": "s3cr3t-for-app"})
-    kv2_write(module_dev, module_dev.root, "other/db", {"password": "not-for-app"})
-    return module_dev
+    return auth_method_dev(module_dev, "jwt", "jwt-app-read", APP_POLICY)
 
 
 pytestmark = pytest.mark.usefixtures("s")

@@ -14,13 +14,13 @@ import time
 
 import pytest
 
-from conftest import (TOKEN_RE, AuthMount, assert_denied, assert_error, free_port, hvac_client,
-                      hvac_written, kv2_write, lookup_self, ok, put_policy, token_accessors,
-                      wait_for, written)
-from workload_identity import (DROP, TokenReviewServer, alg_none_token, garbage_tokens,
-                               hs256_with_public_key, k8s_kid, new_key, projected_token,
-                               public_pem, sa_uid, self_signed_cert_pem, split_token,
-                               tampered_token, tls_material, unverified_claims)
+from conftest import (assert_denied, assert_error, auth_method_dev, AuthMount, contains,
+                      free_port, hvac_client, hvac_written, kv2_write, lookup_self, ok,
+                      token_accessors, TOKEN_RE, wait_for, written)
+from workload_identity import (alg_none_token, DROP, garbage_tokens, hs256_with_public_key,
+                               k8s_kid, new_key, projected_token, public_pem, sa_uid,
+                               self_signed_cert_pem, split_token, tampered_token, tls_material,
+                               TokenReviewServer, unverified_claims)
 
 if "/usr/lib/python3/dist-packages" not in sys.path:  # Debian's hvac
     sys.path.append("/usr/lib/python3/dist-packages")
@@ -35,21 +35,11 @@ def refused(check):
     return re.compile(rf"(?is)login refused: [^:]*(?:{check})[^:]*: .*\S.*")
 
 
-def contains(fragment):
-    return re.compile(rf"(?is).*(?:{fragment}).*")
-
-
 # --- fixtures ----------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
 def s(module_dev):
-    r = module_dev.post("sys/auth/kubernetes", token=module_dev.root, json={"type": "kubernetes"})
-    if r.status_code != 204:
-        pytest.skip(f"this cofferd has no kubernetes auth method: enabling it answered "
-                    f"{r.status_code} {r.text[:200]}")
-    put_policy(module_dev, module_dev.root, "k8s-app-read", APP_POLICY)
-    kv2_write(module_dev, module_dev.root, "app/db", {"password": "s3cr3t-for-app"})
-    kv2_write(module_dev, module_dev.root, "other/db", {"password": "not-for-app"})
+    auth_method_dev(module_dev, "kubernetes", "k8s-app-read", APP_POLICY)
     module_dev.tokens_seen = []  # every JWT a test sent: none may reach the log
     return module_dev
 

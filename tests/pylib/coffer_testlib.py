@@ -417,6 +417,25 @@ def ok(resp, status=200):
     return resp.json()
 
 
+def contains(*fragments):
+    """A regex matching a message that contains every fragment (regexes), in any order."""
+    return re.compile("(?is)" + "".join(f"(?=.*(?:{f}))" for f in fragments) + ".*")
+
+
+def auth_method_dev(dev, method, policy, policy_text):
+    """The module's dev server with the auth method enabled at auth/<method>, the policy
+    written, and the KV v2 secrets app/db and other/db; every test of the module skips when this
+    cofferd has no such method."""
+    r = dev.post(f"sys/auth/{method}", token=dev.root, json={"type": method})
+    if r.status_code != 204:
+        pytest.skip(f"this cofferd has no {method} auth method: enabling it answered "
+                    f"{r.status_code} {r.text[:200]}")
+    put_policy(dev, dev.root, policy, policy_text)
+    kv2_write(dev, dev.root, "app/db", {"password": "s3cr3t-for-app"})
+    kv2_write(dev, dev.root, "other/db", {"password": "not-for-app"})
+    return dev
+
+
 def written(resp):
     """A config or role write: 204 (as Vault answers) or 200 with a body (warnings)."""
     assert resp.status_code in (200, 204), \

@@ -54,7 +54,7 @@ __all__ = [
     "b64url", "b64url_decode", "new_key", "rsa_key", "ec_key", "ed25519_key", "public_key",
     "public_der", "public_pem", "private_pem", "k8s_kid", "jwk", "jwks", "default_alg",
     "algs_for", "sign_jwt", "encode_unsigned", "split_token", "unverified_header",
-    "unverified_claims", "sa_uid", "projected_claims", "legacy_claims", "projected_token",
+    "unverified_claims", "apply_claim_changes", "sa_uid", "projected_claims", "legacy_claims", "projected_token",
     "alg_none_token", "hs256_with_public_key", "tampered_token", "garbage_tokens",
     "self_signed_cert_pem", "CertAuthority", "ServerTls", "TlsMaterial", "tls_material",
     "RecordedRequest",
@@ -307,10 +307,12 @@ def sa_uid(namespace, sa):
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"k8s-sa:{namespace}/{sa}"))
 
 
-def _apply(claims, drop, overrides):
+def apply_claim_changes(claims, drop=(), overrides=None):
+    """claims with the names in drop removed and overrides set (a value of DROP removes that
+    claim); changed in place and returned."""
     for name in drop or ():
         claims.pop(name, None)
-    for name, value in overrides.items():
+    for name, value in (overrides or {}).items():
         if value is DROP:
             claims.pop(name, None)
         else:
@@ -377,7 +379,7 @@ def projected_token(key, alg=None, namespace="default", sa="app", aud=("coffer",
     else:
         claims = projected_claims(namespace, sa, aud=aud, iss=iss or DEFAULT_K8S_ISSUER,
                                   lifetime=lifetime, now=now, uid=uid)
-    _apply(claims, drop, overrides)
+    apply_claim_changes(claims, drop, overrides)
     kid = k8s_kid(key) if kid is _KID_DEFAULT else (False if kid is None else kid)
     return sign_jwt(key, alg, claims, kid=kid, headers=headers)
 
@@ -410,7 +412,7 @@ def tampered_token(token, drop=(), **changes):
     """The token with its claims changed (changes, claim=DROP or drop removes a claim) and
     re-encoded, keeping the original header and signature: the signature no longer matches."""
     head, _, sig = split_token(token)
-    claims = _apply(unverified_claims(token), drop, changes)
+    claims = apply_claim_changes(unverified_claims(token), drop, changes)
     return head + "." + _json_segment(claims) + "." + sig
 
 

@@ -99,21 +99,18 @@ static int jwt_check_times(const json_t *role, const json_t *claims, struct jwt_
 	/* A negative leeway is none at all (cap's validateAll), not a check turned off. */
 	if (skew < 0)
 		skew = 0;
-	if (has_exp != 0) {
-		exp = has_nbf == 0 && (has_iat != 0 || nbf > iat) ? nbf : iat;
-		exp += exp_lw < 0 ? 0 : exp_lw;
-		has_exp = 0;
-	}
-	if (has_nbf != 0) {
+	/* A missing exp or nbf is made up from the others, so both are checked. */
+	if (has_exp != 0)
+		exp = (has_nbf == 0 && (has_iat != 0 || nbf > iat) ? nbf : iat) +
+		      (exp_lw < 0 ? 0 : exp_lw);
+	if (has_nbf != 0)
 		nbf = has_iat == 0 ? iat : exp - (nbf_lw < 0 ? 0 : nbf_lw);
-		has_nbf = 0;
-	}
-	if (has_nbf == 0 && now + skew < nbf)
+	if (now + skew < nbf)
 		return jwt_refuse(why,
 		                  "error validating token: token not yet valid (token nbf is "
 		                  "%lld s from now)",
 		                  (long long)(nbf - now));
-	if (has_exp == 0 && now - skew > exp)
+	if (now - skew > exp)
 		return jwt_refuse(why,
 		                  "error validating token: token is expired (exp was %lld s ago)",
 		                  (long long)(now - exp));

@@ -97,7 +97,7 @@ static int k8s_check_times(const json_t *claims, const json_t *config, struct k8
 /* Every check up to and including the review; 0 when the token is accepted. */
 static int k8s_validate(const struct engine_ctx *ctx, const struct k8s_state *st,
                         const json_t *role, const char *jwt, const struct jose_token *t,
-                        struct k8s_identity *id, struct k8s_refusal *why)
+                        const struct k8s_identity *id, struct k8s_refusal *why)
 {
 	const json_t *config = st->config;
 	const char *aud = json_string_value(json_object_get(role, "audience"));
@@ -129,7 +129,7 @@ static int k8s_validate(const struct engine_ctx *ctx, const struct k8s_state *st
 	rc = k8s_check_times(t->claims, config, why);
 	if (rc != 0)
 		return rc;
-	if (!k8s_identity_of(t->claims, id))
+	if (id->namespace == NULL || id->name == NULL)
 		return k8s_refuse(why, "malformed", "the token names no service account");
 	if (!auth_list_matches(json_object_get(role, "bound_service_account_names"), id->name))
 		return k8s_refuse(why, "service account",
@@ -153,7 +153,7 @@ static int k8s_validate(const struct engine_ctx *ctx, const struct k8s_state *st
 static void k8s_login_as(const struct engine_ctx *ctx, struct request *req, struct response *resp,
                          const char *name, const json_t *role, const char *jwt)
 {
-	struct k8s_refusal why = {.check = NULL};
+	struct k8s_refusal why = {.check = NULL, .err = COFFER_ERR_PERMISSION};
 	struct jose_token t;
 	struct k8s_identity id = {0};
 	struct k8s_state *st;
@@ -176,9 +176,10 @@ static void k8s_login_as(const struct engine_ctx *ctx, struct request *req, stru
 	if (jose_parse(jwt, &t, why.detail, sizeof(why.detail)) != 0) {
 		why.check = "malformed";
 	} else {
-		/* The account the token claims, for the log of a refusal before the claims are
-		 * checked; k8s_validate() reads it again once they are. */
-		(void)k8s_identity_of(t.claims, &id);
+		/* The account the token claims: named in the log of any refusal, bound and
+		 * reviewed by k8s_validate(). */
+		if (!k8s_identity_of(t.claims, &id))
+			id.namespace = id.name = NULL;
 		if (k8s_validate(ctx, st, role, jwt, &t, &id, &why) == 0)
 			why.check = NULL;
 	}
@@ -189,8 +190,7 @@ static void k8s_login_as(const struct engine_ctx *ctx, struct request *req, stru
 		    "%s: %s",
 		    name, id.namespace != NULL ? id.namespace : "?",
 		    id.name != NULL ? id.name : "?", why.check, why.detail);
-		response_fail(resp, why.err != 0 ? why.err : COFFER_ERR_PERMISSION,
-		              "login refused: %s: %s", why.check, why.detail);
+		response_fail(resp, why.err, "login refused: %s: %s", why.check, why.detail);
 		jose_token_clear(&t);
 		return;
 	}
