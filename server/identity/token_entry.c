@@ -407,6 +407,10 @@ bool token_accessor_is_valid(const char *a)
 
 /* ---- views ---- */
 
+/* Views copy what they show of an entry: an entry is shared between threads (the token cache,
+ * the lease revoker) and jansson's reference counts do not order a reader's last use before
+ * another thread's free, so a response never holds a reference into an entry. */
+
 /* meta as Vault shows it: null when empty. */
 static json_t *token_meta_view(const struct token_entry *e)
 {
@@ -415,12 +419,13 @@ static json_t *token_meta_view(const struct token_entry *e)
 
 json_t *token_auth_json(const struct token_entry *e, const char *token_text)
 {
-	return json_pack("{s:s,s:s,s:O,s:O,s:o,s:I,s:b,s:s,s:s,s:b,s:I}", "client_token",
+	return json_pack("{s:s,s:s,s:o,s:o,s:o,s:I,s:b,s:s,s:s,s:b,s:I}", "client_token",
 	                 token_text != NULL ? token_text : "", "accessor", e->accessor, "policies",
-	                 e->policies, "token_policies", e->policies, "metadata", token_meta_view(e),
-	                 "lease_duration", (json_int_t)token_ttl_left(e, coffer_clock_now_s()),
-	                 "renewable", e->is_renewable, "entity_id", "", "token_type", "service",
-	                 "orphan", e->is_orphan, "num_uses", (json_int_t)e->num_uses);
+	                 json_deep_copy(e->policies), "token_policies", json_deep_copy(e->policies),
+	                 "metadata", token_meta_view(e), "lease_duration",
+	                 (json_int_t)token_ttl_left(e, coffer_clock_now_s()), "renewable",
+	                 e->is_renewable, "entity_id", "", "token_type", "service", "orphan",
+	                 e->is_orphan, "num_uses", (json_int_t)e->num_uses);
 }
 
 /* Fields Vault shows only when set. */
@@ -457,7 +462,7 @@ json_t *token_lookup_json(const struct token_entry *e, const char *id_text)
 	token_format_time(e->creation_time, issue);
 	if (e->expire_time != 0)
 		token_format_time(e->expire_time, expire);
-	o = json_pack("{s:s,s:I,s:I,s:s,s:s,s:s?,s:I,s:s,s:s,s:o,s:I,s:b,s:s,s:O,s:b,s:I,s:s}",
+	o = json_pack("{s:s,s:I,s:I,s:s,s:s,s:s?,s:I,s:s,s:s,s:o,s:I,s:b,s:s,s:o,s:b,s:I,s:s}",
 	              "accessor", e->accessor, "creation_time", (json_int_t)e->creation_time,
 	              "creation_ttl", (json_int_t)e->creation_ttl_s, "display_name",
 	              e->display_name != NULL ? e->display_name : "", "entity_id", "",
@@ -465,9 +470,9 @@ json_t *token_lookup_json(const struct token_entry *e, const char *id_text)
 	              (json_int_t)e->explicit_max_ttl_s, "id", id_text != NULL ? id_text : "",
 	              "issue_time", issue, "meta", token_meta_view(e), "num_uses",
 	              (json_int_t)e->num_uses, "orphan", e->is_orphan, "path",
-	              e->path != NULL ? e->path : "", "policies", e->policies, "renewable",
-	              e->is_renewable, "ttl", (json_int_t)token_ttl_left(e, coffer_clock_now_s()),
-	              "type", "service");
+	              e->path != NULL ? e->path : "", "policies", json_deep_copy(e->policies),
+	              "renewable", e->is_renewable, "ttl",
+	              (json_int_t)token_ttl_left(e, coffer_clock_now_s()), "type", "service");
 	if (o != NULL)
 		token_lookup_optional(e, o);
 	return o;
