@@ -52,6 +52,10 @@ const char *coffer_strerror(int err)
 		return "unsupported path";
 	case COFFER_ERR_HEADERS_LARGE:
 		return "request header fields too large";
+	case COFFER_ERR_UNAVAILABLE:
+		return "storage unavailable: the database cannot be reached; retry shortly";
+	case COFFER_ERR_STANDBY:
+		return "this node is not the active node; retry shortly";
 	default:
 		return "unknown error";
 	}

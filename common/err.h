@@ -29,13 +29,15 @@ enum coffer_err {
 	COFFER_ERR_INTERNAL = -15,   /* a broken invariant (500) */
 	COFFER_ERR_BAD_SHARE =
 	    -16, /* an unseal share is malformed or the set does not open the root key (400) */
-	COFFER_ERR_CAS = -17,          /* check-and-set mismatch (400) */
-	COFFER_ERR_UNSUPPORTED = -18,  /* no such route (404) */
-	COFFER_ERR_HEADERS_LARGE = -19 /* request header fields too large (431) */
+	COFFER_ERR_CAS = -17,           /* check-and-set mismatch (400) */
+	COFFER_ERR_UNSUPPORTED = -18,   /* no such route (404) */
+	COFFER_ERR_HEADERS_LARGE = -19, /* request header fields too large (431) */
+	COFFER_ERR_UNAVAILABLE = -20,   /* the storage cannot be reached now (503) */
+	COFFER_ERR_STANDBY = -21        /* this node is not (or no longer) the active one (503) */
 };
 
 /* The last (lowest) code: every code from COFFER_OK down to it has its own text. */
-#define COFFER_ERR_LAST COFFER_ERR_HEADERS_LARGE
+#define COFFER_ERR_LAST COFFER_ERR_STANDBY
 
 /* Static English text for an error code; never NULL, never secret. */
 const char *coffer_strerror(int err);

@@ -33,7 +33,11 @@ void config_init(struct config *cfg)
 	cfg->max_watches_per_token = CONFIG_DEFAULT_MAX_WATCHES_PER_TOKEN;
 	cfg->log_level = LOG_LEVEL_INFO;
 	config_set_string(&cfg->listen, CONFIG_DEFAULT_LISTEN);
-	config_set_string(&cfg->storage_type, "sqlite");
+	cfg->storage.kind = STORAGE_SQLITE;
+	config_set_string(&cfg->storage.table, CONFIG_DEFAULT_PG_TABLE);
+	config_set_string(&cfg->storage.ha_table, CONFIG_DEFAULT_PG_HA_TABLE);
+	cfg->storage.lock_ttl_ms = CONFIG_DEFAULT_LOCK_TTL_MS;
+	cfg->storage.max_connections = CONFIG_DEFAULT_PG_CONNECTIONS;
 	config_set_string(&cfg->kubernetes_service_account_dir,
 	                  "/var/run/secrets/kubernetes.io/serviceaccount");
 }
@@ -43,8 +47,9 @@ void config_free(struct config *cfg)
 	free(cfg->listen);
 	free(cfg->tls_cert_file);
 	free(cfg->tls_key_file);
-	free(cfg->storage_type);
-	free(cfg->storage_path);
+	storage_config_free(&cfg->storage);
+	free(cfg->api_addr);
+	free(cfg->cluster_addr);
 	free(cfg->seal_path);
 	for (size_t i = 0; i < cfg->n_audit; i++) {
 		free(cfg->audit[i].path);
@@ -73,25 +78,102 @@ static int config_string(const json_t *v, const char *key, char **member, char *
 	return 0;
 }
 
+/* A table name PostgreSQL takes unquoted, with room for the "_meta" suffix. */
+static bool config_table_name_ok(const char *name)
+{
+	size_t len = strlen(name);
+
+	return len >= 1 && len <= 48 && strchr("abcdefghijklmnopqrstuvwxyz_", name[0]) != NULL &&
+	       strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_") == len;
+}
+
+static int config_table(const json_t *v, const char *key, char **member, char *err, size_t n)
+{
+	if (config_string(v, key, member, err, n) != 0)
+		return COFFER_ERR_CONFIG;
+	if (!config_table_name_ok(*member))
+		return config_fail(err, n, key,
+		                   "must be 1 to 48 of a-z, 0-9 and _, not starting with a digit");
+	return 0;
+}
+
+/* The PostgreSQL keys of "storage" (storage.type "postgresql"). */
+static int config_storage_pg(struct storage_config *sc, const char *key, const json_t *item,
+                             char *err, size_t n)
+{
+	char name[64];
+	int64_t secs;
+	size_t count;
+	json_t *wrap;
+	int rc;
+
+	snprintf(name, sizeof(name), "storage.%s", key);
+	if (strcmp(key, "connection_url") == 0)
+		return config_string(item, name, &sc->pg_url, err, n);
+	if (strcmp(key, "table") == 0)
+		return config_table(item, name, &sc->table, err, n);
+	if (strcmp(key, "ha_table") == 0)
+		return config_table(item, name, &sc->ha_table, err, n);
+	if (strcmp(key, "ha_enabled") == 0) {
+		/* A JSON boolean: Vault's string "true" lets a typo turn HA off in silence. */
+		if (!json_is_boolean(item))
+			return config_fail(err, n, name, "must be true or false (a JSON boolean)");
+		sc->ha_enabled = json_is_true(item);
+		return 0;
+	}
+	if (strcmp(key, "max_connections") == 0) {
+		if (!json_is_integer(item) || json_integer_value(item) < 3 ||
+		    json_integer_value(item) > 256)
+			return config_fail(err, n, name, "must be an integer, 3..256");
+		count = (size_t)json_integer_value(item);
+		sc->max_connections = (unsigned)count;
+		return 0;
+	}
+	if (strcmp(key, "lock_ttl") == 0) {
+		wrap = json_pack("{s:O}", "v", item);
+		rc = coffer_json_get_duration(wrap, "v", &secs);
+		json_decref(wrap);
+		if (rc != 0 || secs < 2 || secs > 300)
+			return config_fail(err, n, name, "must be a duration between 2s and 5m");
+		sc->lock_ttl_ms = secs * 1000;
+		return 0;
+	}
+	snprintf(err, n, "config: unknown key \"storage.%s\"", key);
+	return COFFER_ERR_CONFIG;
+}
+
 static int config_storage(struct config *cfg, const json_t *v, char *err, size_t n)
 {
+	struct storage_config *sc = &cfg->storage;
+	const json_t *type;
 	const char *key;
 	json_t *item;
 	int rc;
 
 	if (!json_is_object(v))
 		return config_fail(err, n, "storage", "must be an object");
+	type = json_object_get(v, "type");
+	if (type != NULL) {
+		if (json_is_string(type) && strcmp(json_string_value(type), "sqlite") == 0)
+			sc->kind = STORAGE_SQLITE;
+		else if (json_is_string(type) && strcmp(json_string_value(type), "postgresql") == 0)
+			sc->kind = STORAGE_POSTGRESQL;
+		else
+			return config_fail(err, n, "storage.type",
+			                   "must be \"sqlite\" or \"postgresql\"");
+	}
 	json_object_foreach((json_t *)v, key, item)
 	{
-		if (strcmp(key, "type") == 0) {
-			if (!json_is_string(item) || strcmp(json_string_value(item), "sqlite") != 0)
-				return config_fail(err, n, "storage.type", "must be \"sqlite\"");
-			config_set_string(&cfg->storage_type, "sqlite");
+		if (strcmp(key, "type") == 0)
 			rc = 0;
-		} else if (strcmp(key, "path") == 0) {
-			rc = config_string(item, "storage.path", &cfg->storage_path, err, n);
-		} else {
-			snprintf(err, n, "config: unknown key \"storage.%s\"", key);
+		else if (sc->kind == STORAGE_SQLITE && strcmp(key, "path") == 0)
+			rc = config_string(item, "storage.path", &sc->path, err, n);
+		else if (sc->kind == STORAGE_POSTGRESQL)
+			rc = config_storage_pg(sc, key, item, err, n);
+		else {
+			snprintf(err, n,
+			         "config: unknown key \"storage.%s\" for storage.type \"sqlite\"",
+			         key);
 			return COFFER_ERR_CONFIG;
 		}
 		if (rc != 0)
@@ -348,6 +430,10 @@ static int config_apply(struct config *cfg, json_t *root, char *err, size_t n)
 			rc = config_string(v, key, &cfg->tls_key_file, err, n);
 		else if (strcmp(key, "storage") == 0)
 			rc = config_storage(cfg, v, err, n);
+		else if (strcmp(key, "api_addr") == 0)
+			rc = config_string(v, key, &cfg->api_addr, err, n);
+		else if (strcmp(key, "cluster_addr") == 0)
+			rc = config_string(v, key, &cfg->cluster_addr, err, n);
 		else if (strcmp(key, "seal") == 0)
 			rc = config_seal(cfg, v, err, n);
 		else if (strcmp(key, "audit") == 0)
@@ -401,10 +487,54 @@ static bool config_listen_is_valid(const char *listen)
 	return *end == '\0' && port >= 1 && port <= 65535;
 }
 
+/* An http(s) URL without a path, query or user part: what standbys put before a request's path. */
+static bool config_addr_is_valid(const char *addr)
+{
+	const char *host;
+
+	if (strncmp(addr, "http://", 7) == 0)
+		host = addr + 7;
+	else if (strncmp(addr, "https://", 8) == 0)
+		host = addr + 8;
+	else
+		return false;
+	return host[0] != '\0' && strlen(addr) < 256 && strpbrk(host, "/?#@ \t\r\n") == NULL;
+}
+
+static int config_validate_storage(const struct config *cfg, char *err, size_t err_len)
+{
+	const struct storage_config *sc = &cfg->storage;
+	const char *env = getenv("COFFER_PG_CONNECTION_URL");
+
+	if (sc->kind == STORAGE_SQLITE) {
+		if (sc->path == NULL)
+			return config_fail(err, err_len, "storage.path", "is required");
+		return 0;
+	}
+	if (sc->pg_url == NULL && (env == NULL || env[0] == '\0'))
+		return config_fail(err, err_len, "storage.connection_url",
+		                   "is required (or the environment variable "
+		                   "COFFER_PG_CONNECTION_URL)");
+	if (strcmp(sc->table, sc->ha_table) == 0)
+		return config_fail(err, err_len, "storage.ha_table",
+		                   "must differ from storage.table");
+	if (sc->ha_enabled && cfg->api_addr == NULL)
+		return config_fail(err, err_len, "api_addr",
+		                   "is required with storage.ha_enabled: it is where standbys send "
+		                   "clients");
+	return 0;
+}
+
 int config_validate(const struct config *cfg, char *err, size_t err_len)
 {
-	if (cfg->storage_path == NULL)
-		return config_fail(err, err_len, "storage.path", "is required");
+	if (config_validate_storage(cfg, err, err_len) != 0)
+		return COFFER_ERR_CONFIG;
+	if (cfg->api_addr != NULL && !config_addr_is_valid(cfg->api_addr))
+		return config_fail(err, err_len, "api_addr",
+		                   "must be http://host[:port] or https://host[:port]");
+	if (cfg->cluster_addr != NULL && !config_addr_is_valid(cfg->cluster_addr))
+		return config_fail(err, err_len, "cluster_addr",
+		                   "must be http://host[:port] or https://host[:port]");
 	if ((cfg->tls_cert_file == NULL) != (cfg->tls_key_file == NULL))
 		return config_fail(err, err_len, "tls_cert_file",
 		                   "and tls_key_file must be given together");

@@ -14,6 +14,7 @@
 #include "err.h"
 #include "log.h"
 #include "store/seal.h"
+#include "store/storage.h"
 
 #define CONFIG_DEFAULT_LISTEN "127.0.0.1:8200"
 #define CONFIG_DEFAULT_MAX_REQUEST_SIZE (1024 * 1024)
@@ -22,13 +23,20 @@
 #define CONFIG_DEFAULT_MAX_CONNECTIONS_PER_ADDRESS 1024 /* agents behind one NAT address */
 #define CONFIG_DEFAULT_REQUEST_DEADLINE_S 10
 #define CONFIG_DEFAULT_MAX_WATCHES_PER_TOKEN 64
+#define CONFIG_DEFAULT_PG_TABLE "coffer_store"
+#define CONFIG_DEFAULT_PG_HA_TABLE "coffer_ha_locks"
+#define CONFIG_DEFAULT_LOCK_TTL_MS 10000
+#define CONFIG_DEFAULT_PG_CONNECTIONS 16
 
 struct config {
 	char *listen;        /* "host:port", "[v6]:port" */
 	char *tls_cert_file; /* both or neither */
 	char *tls_key_file;
-	char *storage_type; /* "sqlite" */
-	char *storage_path; /* the SQLite database file */
+	struct storage_config storage;
+	/* HA: the address clients are sent to when this node is active, and the one reported as
+	 * its cluster address (sys/leader); api_addr is required with ha_enabled. */
+	char *api_addr;
+	char *cluster_addr;
 	enum seal_type seal_type;
 	char *seal_path; /* the keyfile seal's key file */
 	bool disable_mlock;

@@ -70,10 +70,16 @@ int core_open(const struct config *cfg, const struct engine *const *engines, str
 	c->start_time = coffer_clock_now_s();
 	pthread_mutex_init(&c->cluster_lock, NULL);
 	pthread_mutex_init(&c->lifecycle_lock, NULL);
-	err = storage_sqlite_open(cfg->storage_path, &c->storage);
+	err = storage_open(&cfg->storage, &c->storage);
 	if (err != 0) {
-		/* storage_sqlite.c logged the cause (a missing directory, a permission, ...). */
-		log_error("cofferd cannot start without its storage at %s", cfg->storage_path);
+		/* The backend logged the cause (a missing directory, a permission, a refused
+		 * connection, ...). */
+		if (cfg->storage.kind == STORAGE_SQLITE)
+			log_error("cofferd cannot start without its storage at %s",
+			          cfg->storage.path);
+		else
+			log_error("cofferd cannot start without its PostgreSQL storage (table %s)",
+			          cfg->storage.table);
 		goto fail;
 	}
 	err = barrier_new(c->storage, &c->svc.barrier);
@@ -354,5 +360,5 @@ void core_request_done(struct request *req)
 
 const char *core_storage_type(const struct core *c)
 {
-	return c->cfg->storage_type;
+	return c->cfg->storage.kind == STORAGE_POSTGRESQL ? "postgresql" : "sqlite";
 }

@@ -52,11 +52,12 @@ static void main_usage(FILE *f)
 {
 	fprintf(f,
 	        "usage: cofferd --config FILE [--listen ADDR] [--log-level LEVEL]\n"
-	        "       cofferd --dev [--listen ADDR] [--root-token TOKEN] [--data-dir DIR]\n"
-	        "               [--disable-mlock]\n"
+	        "       cofferd --dev [--config FILE] [--listen ADDR] [--root-token TOKEN]\n"
+	        "               [--data-dir DIR] [--disable-mlock]\n"
 	        "       cofferd --version | --print-seccomp-profile\n"
 	        "\n"
-	        "  --config FILE      JSON configuration (see README.md)\n"
+	        "  --config FILE      JSON configuration (see README.md); with --dev, its storage\n"
+	        "                     (e.g. PostgreSQL) and settings are used\n"
 	        "  --dev              an initialized, unsealed server for development; prints the\n"
 	        "                     unseal key and root token (never use it in production)\n"
 	        "  --listen ADDR      host:port to listen on (default " CONFIG_DEFAULT_LISTEN ")\n"
@@ -131,7 +132,7 @@ static int main_parse_args(int argc, char **argv, struct main_opts *o)
 			return -1;
 		}
 	}
-	if (optind != argc || o->is_dev == (o->config_path != NULL)) {
+	if (optind != argc || (!o->is_dev && o->config_path == NULL)) {
 		main_usage(stderr);
 		return -1;
 	}
@@ -207,7 +208,9 @@ static int main_config(const struct main_opts *o, struct config *cfg, char *dev_
 	config_init(cfg);
 	if (o->config_path != NULL && config_load_file(cfg, o->config_path, err, sizeof(err)))
 		goto fail;
-	if (o->is_dev) {
+	/* Dev mode keeps its SQLite file in the data directory unless the configuration names
+	 * another store (cofferd --dev --config FILE with PostgreSQL storage). */
+	if (o->is_dev && (cfg->storage.kind == STORAGE_SQLITE || o->data_dir != NULL)) {
 		if (o->data_dir != NULL) {
 			snprintf(dev_dir, dev_dir_len, "%s", o->data_dir);
 		} else {
@@ -216,7 +219,8 @@ static int main_config(const struct main_opts *o, struct config *cfg, char *dev_
 				fatal("mkdtemp: %s", strerror(errno));
 		}
 		snprintf(path, sizeof(path), "%s/coffer.db", dev_dir);
-		config_set_string(&cfg->storage_path, path);
+		cfg->storage.kind = STORAGE_SQLITE;
+		config_set_string(&cfg->storage.path, path);
 	}
 	if (o->listen != NULL)
 		config_set_string(&cfg->listen, o->listen);
@@ -241,6 +245,13 @@ fail:
 	return -1;
 }
 
+/* The store's name for messages: the SQLite file or the PostgreSQL table (never the URL, which
+ * may hold a password). */
+static const char *main_store_name(const struct config *cfg)
+{
+	return cfg->storage.kind == STORAGE_SQLITE ? cfg->storage.path : cfg->storage.table;
+}
+
 /* Dev mode: initialize with one share, unseal, and tell the user how to talk to the server. */
 static int main_dev_setup(struct core *c, const char *root_token)
 {
@@ -251,8 +262,8 @@ static int main_dev_setup(struct core *c, const char *root_token)
 
 	seal_get_status(c->seal, &st);
 	if (st.initialized) {
-		log_error("dev mode needs an empty data directory; %s already holds a vault",
-		          c->cfg->storage_path);
+		log_error("dev mode needs an empty store; %s already holds a vault",
+		          main_store_name(c->cfg));
 		return COFFER_ERR_EXISTS;
 	}
 	err = core_initialize(c, 1, 1, root_token, &r);
@@ -266,19 +277,20 @@ static int main_dev_setup(struct core *c, const char *root_token)
 		seal_init_result_clear(&r);
 		return err;
 	}
-	printf("Coffer dev server: initialized, unsealed, data in %s.\n"
-	       "Never use dev mode in production.\n\n"
-	       "    Address:     http://%s\n"
-	       "    Unseal Key:  %s\n"
-	       "    Root Token:  %s\n\n"
-	       "Try, in another shell (the coffer CLI is built next to cofferd):\n"
-	       "    export COFFER_ADDR=http://%s\n"
-	       "    coffer login                  # paste the root token above; it is not echoed\n"
-	       "    coffer kv put secret/app/db password=@FILE\n"
-	       "    coffer kv get secret/app/db\n"
-	       "or with curl:\n"
-	       "    curl -s -H \"X-Vault-Token: <the root token>\" $COFFER_ADDR/v1/sys/key-status\n\n",
-	       c->cfg->storage_path, c->cfg->listen, key_b64, r.root_token, c->cfg->listen);
+	printf(
+	    "Coffer dev server: initialized, unsealed, data in %s.\n"
+	    "Never use dev mode in production.\n\n"
+	    "    Address:     http://%s\n"
+	    "    Unseal Key:  %s\n"
+	    "    Root Token:  %s\n\n"
+	    "Try, in another shell (the coffer CLI is built next to cofferd):\n"
+	    "    export COFFER_ADDR=http://%s\n"
+	    "    coffer login                  # paste the root token above; it is not echoed\n"
+	    "    coffer kv put secret/app/db password=@FILE\n"
+	    "    coffer kv get secret/app/db\n"
+	    "or with curl:\n"
+	    "    curl -s -H \"X-Vault-Token: <the root token>\" $COFFER_ADDR/v1/sys/key-status\n\n",
+	    main_store_name(c->cfg), c->cfg->listen, key_b64, r.root_token, c->cfg->listen);
 	fflush(stdout);
 	secmem_wipe(key_b64, sizeof(key_b64));
 	seal_init_result_clear(&r);
@@ -396,7 +408,8 @@ out:
 		watch_flush(c->svc.watch);
 	http_stop(h);
 	core_close(c);
-	if (o.is_dev && o.data_dir == NULL && dev_dir[0] != '\0')
+	if (o.is_dev && o.data_dir == NULL && dev_dir[0] != '\0' &&
+	    cfg.storage.kind == STORAGE_SQLITE)
 		main_remove_dev_dir(dev_dir);
 	config_free(&cfg);
 	return rc;

@@ -40,6 +40,8 @@ int request_status_for(int err)
 	case COFFER_ERR_UNINIT:
 		return 501;
 	case COFFER_ERR_SEALED:
+	case COFFER_ERR_UNAVAILABLE:
+	case COFFER_ERR_STANDBY:
 		return 503;
 	default:
 		return 500;

@@ -221,3 +221,25 @@ void storage_cache_forget(struct storage_cache *c, const struct storage_op *ops,
 		pthread_mutex_unlock(&s->mu);
 	}
 }
+
+void storage_cache_clear(struct storage_cache *c)
+{
+	struct cache_entry *e, *next;
+	size_t i, b;
+
+	atomic_fetch_add(&c->epoch, 2);
+	for (i = 0; i < CACHE_SHARDS; i++) {
+		struct cache_shard *s = &c->shards[i];
+
+		pthread_mutex_lock(&s->mu);
+		for (e = s->head; e != NULL; e = next) {
+			next = e->lnext;
+			free(e);
+		}
+		for (b = 0; b < CACHE_BUCKETS; b++)
+			s->buckets[b] = NULL;
+		s->head = s->tail = NULL;
+		s->bytes = 0;
+		pthread_mutex_unlock(&s->mu);
+	}
+}

@@ -41,5 +41,8 @@ void storage_cache_fill(struct storage_cache *c, uint64_t epoch, const uint8_t *
 void storage_cache_write_begin(struct storage_cache *c);
 void storage_cache_forget(struct storage_cache *c, const struct storage_op *ops, size_t n_ops);
 void storage_cache_write_end(struct storage_cache *c);
+/* Drop every entry, and every fill begun before (the epoch moves by two, so a commit under way
+ * keeps its odd epoch). For a store that another process may have written meanwhile. */
+void storage_cache_clear(struct storage_cache *c);
 
 #endif
