@@ -3,7 +3,9 @@
  * codec.c: strict hex and base64 over libsodium's constant-time encoders, for keys, shares, tokens
  * and secret values crossing the API. Decoders accept exactly one canonical spelling of each input.
  */
+#include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <sodium.h>
 
@@ -115,4 +117,32 @@ int codec_b64_decode(uint8_t *out, size_t out_cap, size_t *out_len, const char *
 	rc = COFFER_OK;
 out:
 	return rc;
+}
+
+void codec_percent_encode(char *out, size_t len, size_t *pos, const char *text, const char *keep)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	const unsigned char *p;
+	bool plain;
+
+	if (*pos >= len)
+		return;
+	for (p = (const unsigned char *)text; *p != '\0'; p++) {
+		plain = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		        (*p >= '0' && *p <= '9') || strchr("-._~", *p) != NULL ||
+		        (keep != NULL && strchr(keep, *p) != NULL);
+		if (*pos + (plain ? 1 : 3) >= len) {
+			*pos = len;
+			out[0] = '\0';
+			return;
+		}
+		if (plain) {
+			out[(*pos)++] = (char)*p;
+		} else {
+			out[(*pos)++] = '%';
+			out[(*pos)++] = hex[*p >> 4];
+			out[(*pos)++] = hex[*p & 15];
+		}
+	}
+	out[*pos] = '\0';
 }

@@ -30,6 +30,10 @@ int codec_hex_decode(uint8_t *out, size_t out_cap, size_t *out_len, const char *
 /* Encode into out (out_cap >= codec_b64_len(len, v) + 1), NUL-terminated. */
 int codec_b64_encode(char *out, size_t out_cap, const uint8_t *in, size_t len, enum codec_b64 v);
 /* Strict decode of exactly in_len characters; same errors as hex. */
+/* Append text to out at *pos, percent-encoding (RFC 3986) every byte that is neither unreserved
+ * nor in keep (may be NULL), and NUL-terminate; when it does not fit, *pos becomes len and out
+ * holds "". */
+void codec_percent_encode(char *out, size_t len, size_t *pos, const char *text, const char *keep);
 int codec_b64_decode(uint8_t *out, size_t out_cap, size_t *out_len, const char *in, size_t in_len,
                      enum codec_b64 v) COFFER_WUR;
 

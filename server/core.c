@@ -25,6 +25,10 @@
 
 #define CORE_CLUSTER_PATH "core/cluster"
 
+static int core_ha_open(struct core *c);
+static void core_ha_close(struct core *c);
+static int core_loaded(struct core *c);
+
 /* The identity and mount subsystems: built sealed, loaded by core_unsealed(). */
 static int core_open_subsystems(struct core *c, const struct engine *const *engines)
 {
@@ -70,6 +74,8 @@ int core_open(const struct config *cfg, const struct engine *const *engines, str
 	c->start_time = coffer_clock_now_s();
 	pthread_mutex_init(&c->cluster_lock, NULL);
 	pthread_mutex_init(&c->lifecycle_lock, NULL);
+	pthread_mutex_init(&c->ha_mu, NULL);
+	pthread_cond_init(&c->ha_cv, NULL);
 	err = storage_open(&cfg->storage, &c->storage);
 	if (err != 0) {
 		/* The backend logged the cause (a missing directory, a permission, a refused
@@ -91,7 +97,12 @@ int core_open(const struct config *cfg, const struct engine *const *engines, str
 	err = core_open_subsystems(c, engines);
 	if (err != 0)
 		goto fail;
+	if (storage_has_ha(c->storage) && (err = core_ha_open(c)) != 0)
+		goto fail;
 	seal_get_status(c->seal, &st);
+	pthread_mutex_lock(&c->lifecycle_lock);
+	c->ha_awaits_init = c->ha_enabled && cfg->seal_type == SEAL_KEYFILE && !st.initialized;
+	pthread_mutex_unlock(&c->lifecycle_lock);
 	if (cfg->seal_type == SEAL_KEYFILE && st.initialized) {
 		err = core_unseal_keyfile(c);
 		if (err != 0) {
@@ -112,6 +123,7 @@ void core_close(struct core *c)
 {
 	if (c == NULL)
 		return;
+	core_ha_close(c);
 	/* Stop the revoker before the stores it calls into go away. */
 	lease_mgr_free(c->svc.leases);
 	watch_free(c->svc.watch);
@@ -125,6 +137,8 @@ void core_close(struct core *c)
 	storage_close(c->storage);
 	pthread_mutex_destroy(&c->cluster_lock);
 	pthread_mutex_destroy(&c->lifecycle_lock);
+	pthread_mutex_destroy(&c->ha_mu);
+	pthread_cond_destroy(&c->ha_cv);
 	free(c);
 }
 
@@ -221,16 +235,183 @@ static void core_sealed(struct core *c)
 }
 
 /* A transition to unsealed happened: load the vault, or seal again when that fails, so that a
- * vault is never served half-loaded. Caller holds lifecycle_lock. */
+ * vault is never served half-loaded. With HA the node campaigns instead, and loads the vault
+ * once it is active (core_ha_worker). Caller holds lifecycle_lock. */
 static int core_loaded(struct core *c)
 {
-	int err = core_unsealed(c);
+	int err;
+
+	if (c->ha_enabled) {
+		storage_ha_campaign(c->storage, true, 0);
+		log_info("ha: unsealed; standing by for the lock");
+		return 0;
+	}
+	err = core_unsealed(c);
 
 	if (err != 0) {
 		seal_seal(c->seal);
 		core_sealed(c);
 	}
 	return err;
+}
+
+/* ---- HA ----
+ *
+ * With a storage that has HA (PostgreSQL with ha_enabled), unsealing makes a node a standby that
+ * campaigns for the storage's lock (core_loaded()). The storage's lock thread calls
+ * core_ha_changed() when the node wins or loses the lock; the worker thread then, under
+ * lifecycle_lock, loads the vault (the keyring read again, every cache dropped, then what
+ * core_unsealed() loads: nothing a standby saw is trusted) or drops it (core_sealed() without
+ * the seal). It also unseals a keyfile node once another node has initialized the store.
+ */
+
+#define CORE_HA_TICK_MS 500
+#define CORE_HA_RETRY_MS 3000     /* a failed load: stand by this long before campaigning */
+#define CORE_HA_STEP_DOWN_MS 5000 /* after sys/step-down */
+
+static void core_ha_changed(void *arg, bool is_active)
+{
+	struct core *c = arg;
+
+	pthread_mutex_lock(&c->ha_mu);
+	c->ha_wants_active = is_active;
+	pthread_cond_signal(&c->ha_cv);
+	pthread_mutex_unlock(&c->ha_mu);
+}
+
+/* Drop the loaded vault but stay unsealed: core_sealed() minus the seal. */
+static void core_ha_drop(struct core *c)
+{
+	atomic_store(&c->ha_is_active, false);
+	core_sealed(c);
+}
+
+/* The lock is held: load the vault from the database. Caller holds lifecycle_lock. */
+static void core_ha_load(struct core *c)
+{
+	int err;
+
+	/* Caches may hold what this node saw before another node's term. */
+	core_sealed(c);
+	err = barrier_reload(c->svc.barrier);
+	if (err == 0)
+		err = core_unsealed(c);
+	if (err != 0) {
+		log_error("ha: loading the vault as the active node failed (%s); standing by",
+		          coffer_strerror(err));
+		core_sealed(c);
+		storage_ha_campaign(c->storage, false, CORE_HA_RETRY_MS);
+		return;
+	}
+	c->ha_active_since = coffer_clock_now_s();
+	atomic_store(&c->ha_is_active, true);
+	log_info("ha: active: the vault is loaded and served here");
+}
+
+/* A keyfile node started before initialization unseals once another node initialized. */
+static void core_ha_auto_unseal(struct core *c)
+{
+	struct seal_status st;
+
+	if (!c->ha_awaits_init || !barrier_is_sealed(c->svc.barrier))
+		return;
+	seal_get_status(c->seal, &st);
+	if (!st.initialized)
+		return;
+	c->ha_awaits_init = false;
+	if (seal_unseal_keyfile(c->seal) == 0 && core_loaded(c) == 0)
+		log_info("unsealed with the key file (the store was initialized by another node)");
+}
+
+static void *core_ha_worker(void *arg)
+{
+	struct core *c = arg;
+	struct timespec until;
+	bool wants, stopping;
+	int64_t ns;
+
+	for (;;) {
+		pthread_mutex_lock(&c->ha_mu);
+		clock_gettime(CLOCK_REALTIME, &until);
+		ns = until.tv_nsec + (int64_t)CORE_HA_TICK_MS * 1000000;
+		until.tv_sec += ns / 1000000000;
+		until.tv_nsec = ns % 1000000000;
+		if (!c->ha_stopping && c->ha_wants_active == atomic_load(&c->ha_is_active))
+			pthread_cond_timedwait(&c->ha_cv, &c->ha_mu, &until);
+		wants = c->ha_wants_active;
+		stopping = c->ha_stopping;
+		pthread_mutex_unlock(&c->ha_mu);
+		if (stopping)
+			break;
+		pthread_mutex_lock(&c->lifecycle_lock);
+		core_ha_auto_unseal(c);
+		if (!barrier_is_sealed(c->svc.barrier)) {
+			if (wants && !atomic_load(&c->ha_is_active))
+				core_ha_load(c);
+			else if (!wants && atomic_load(&c->ha_is_active))
+				core_ha_drop(c);
+		}
+		pthread_mutex_unlock(&c->lifecycle_lock);
+	}
+	return NULL;
+}
+
+static int core_ha_open(struct core *c)
+{
+	struct storage_ha_node me = {c->cfg->api_addr,
+	                             c->cfg->cluster_addr != NULL ? c->cfg->cluster_addr : ""};
+	int err;
+
+	c->ha_enabled = true;
+	err = storage_ha_start(c->storage, &me, core_ha_changed, c);
+	if (err != 0)
+		return err;
+	if (pthread_create(&c->ha_worker, NULL, core_ha_worker, c) != 0)
+		return COFFER_ERR_INTERNAL;
+	pthread_setname_np(c->ha_worker, "ha-worker");
+	c->has_ha_worker = true;
+	return 0;
+}
+
+static void core_ha_close(struct core *c)
+{
+	if (!c->has_ha_worker)
+		return;
+	pthread_mutex_lock(&c->ha_mu);
+	c->ha_stopping = true;
+	pthread_cond_signal(&c->ha_cv);
+	pthread_mutex_unlock(&c->ha_mu);
+	pthread_join(c->ha_worker, NULL);
+	c->has_ha_worker = false;
+	storage_ha_campaign(c->storage, false, 0);
+}
+
+bool core_ha_standby(struct core *c)
+{
+	if (!c->ha_enabled)
+		return false;
+	if (atomic_load(&c->ha_is_active) && storage_ha_holds(c->storage))
+		return false;
+	return !barrier_is_sealed(c->svc.barrier);
+}
+
+void core_ha_leader(struct core *c, struct storage_ha_leader *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (!c->ha_enabled)
+		return;
+	storage_ha_leader(c->storage, out);
+	/* This node counts as the leader only once it serves. */
+	if (out->is_self && !atomic_load(&c->ha_is_active))
+		out->is_known = false;
+}
+
+void core_ha_step_down(struct core *c)
+{
+	if (c->ha_enabled && atomic_load(&c->ha_is_active)) {
+		log_info("ha: stepping down by request");
+		storage_ha_campaign(c->storage, false, CORE_HA_STEP_DOWN_MS);
+	}
 }
 
 struct core_root_stage {
@@ -261,7 +442,13 @@ int core_initialize(struct core *c, unsigned n, unsigned t, const char *root_tok
 		return COFFER_ERR_INTERNAL;
 	st.text = text;
 	pthread_mutex_lock(&c->lifecycle_lock);
-	err = seal_initialize(c->seal, n, t, core_stage_root, &st, out);
+	/* Two nodes of an HA store initialize one after the other; the second finds the vault
+	 * initialized. */
+	err = c->ha_enabled ? storage_ha_init_lock(c->storage, true) : 0;
+	if (err == 0)
+		err = seal_initialize(c->seal, n, t, core_stage_root, &st, out);
+	if (c->ha_enabled)
+		(void)storage_ha_init_lock(c->storage, false);
 	pthread_mutex_unlock(&c->lifecycle_lock);
 	if (err != 0) {
 		secmem_free(text);
@@ -302,6 +489,11 @@ int core_unseal_keyfile(struct core *c)
 void core_seal(struct core *c)
 {
 	pthread_mutex_lock(&c->lifecycle_lock);
+	if (c->ha_enabled) {
+		storage_ha_campaign(c->storage, false, 0);
+		atomic_store(&c->ha_is_active, false);
+		c->ha_awaits_init = false;
+	}
 	/* Seal first, so that nothing refills the caches that core_sealed() drops. */
 	seal_seal(c->seal);
 	core_sealed(c);

@@ -7,6 +7,7 @@
 #define COFFER_CORE_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "api/engine.h"
@@ -35,6 +36,19 @@ struct core {
 	pthread_mutex_t cluster_lock;
 	char cluster_name[64]; /* "" while sealed */
 	char cluster_id[37];
+	/* High availability (a storage with ha_enabled): an unsealed node campaigns for the
+	 * storage's lock; the worker loads the vault when the lock is won and drops it when lost
+	 * (core.c "HA"). ha_is_active: the vault is loaded here and requests are served. */
+	bool ha_enabled;
+	pthread_t ha_worker;
+	bool has_ha_worker;
+	pthread_mutex_t ha_mu; /* ha_wants_active, ha_stopping */
+	pthread_cond_t ha_cv;
+	bool ha_wants_active; /* the storage's last word: this node holds the lock */
+	bool ha_stopping;
+	_Atomic bool ha_is_active;
+	bool ha_awaits_init; /* a keyfile node started before initialization (lifecycle_lock) */
+	int64_t ha_active_since;
 };
 
 /* Open the store and build a sealed core whose mounts may name engines (NULL-terminated:
@@ -69,6 +83,16 @@ void core_seal(struct core *c);
 int core_authorize(struct core *c, struct request *req, unsigned route_flags) COFFER_WUR;
 /* Release what core_authorize() set. */
 void core_request_done(struct request *req);
+
+/*
+ * HA. core_ha_standby: an unsealed node of an HA store that is not the active one (the router
+ * then redirects). core_ha_leader: who is active (sys/leader, redirects). core_ha_step_down: the
+ * active node gives up the lock (PUT sys/step-down); another node takes over, and this one does
+ * not campaign again for a few seconds.
+ */
+bool core_ha_standby(struct core *c);
+void core_ha_leader(struct core *c, struct storage_ha_leader *out);
+void core_ha_step_down(struct core *c);
 
 /* The storage type and version strings reported by the status routes. */
 const char *core_storage_type(const struct core *c);

@@ -56,6 +56,8 @@ void response_clear(struct response *resp)
 		secmem_freezero(resp->text, strlen(resp->text));
 	resp->text = NULL;
 	resp->content_type = NULL;
+	free(resp->location);
+	resp->location = NULL;
 }
 
 void response_raw(struct response *resp, int status, json_t *body)
@@ -69,6 +71,13 @@ void response_no_content(struct response *resp)
 {
 	response_clear(resp);
 	resp->status = 204;
+}
+
+void response_redirect(struct response *resp, const char *location)
+{
+	response_clear(resp);
+	resp->status = 307;
+	resp->location = xstrdup(location);
 }
 
 static void response_vfail(struct response *resp, int err, const char *fmt, va_list ap)

@@ -41,6 +41,8 @@ struct request {
 	char request_id[37];
 	/* The value of a query parameter, NULL when absent. */
 	const char *(*query)(const struct request *req, const char *key);
+	/* The query string again, percent-encoded ("" when none): what a redirect repeats. */
+	void (*query_string)(const struct request *req, char *buf, size_t len);
 	void *transport; /* http.c's connection */
 
 	/* Set by the router before the handler runs. */
@@ -91,6 +93,7 @@ struct response {
 	json_t *json;               /* the body, or NULL for none */
 	char *text;                 /* a non-JSON body (metrics), malloc'd; NULL for none */
 	const char *content_type;   /* for text */
+	char *location;             /* a redirect's Location, malloc'd; NULL for none */
 };
 
 /* The HTTP status for an error code (one table for the whole server). */
@@ -110,6 +113,8 @@ void response_not_found(struct response *resp);
 void response_raw(struct response *resp, int status, json_t *body);
 /* 204, no body. */
 void response_no_content(struct response *resp);
+/* 307 Temporary Redirect to location (copied), no body: the client repeats the request there. */
+void response_redirect(struct response *resp, const char *location);
 /* 200 and the envelope; steals data, auth and warnings (each may be NULL). */
 void response_envelope(struct response *resp, const struct request *req, json_t *data, json_t *auth,
                        json_t *warnings);

@@ -23,6 +23,7 @@
 #include <microhttpd.h>
 
 #include "buf.h"
+#include "codec.h"
 #include "core.h"
 #include "crypto.h"
 #include "fileio.h"
@@ -104,6 +105,41 @@ static const char *http_query(const struct request *req, const char *key)
 	return MHD_lookup_connection_value(req->transport, MHD_GET_ARGUMENT_KIND, key);
 }
 
+struct http_query_acc {
+	char *buf;
+	size_t len, pos;
+};
+
+static enum MHD_Result http_query_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                                      const char *value)
+{
+	struct http_query_acc *a = cls;
+
+	(void)kind;
+	char sep = a->pos == 0 ? '?' : '&';
+
+	if (a->pos + 1 >= a->len)
+		return MHD_NO;
+	a->buf[a->pos++] = sep;
+	codec_percent_encode(a->buf, a->len, &a->pos, key, NULL);
+	if (value != NULL && a->pos + 1 < a->len) {
+		a->buf[a->pos++] = '=';
+		codec_percent_encode(a->buf, a->len, &a->pos, value, NULL);
+	}
+	return a->pos < a->len ? MHD_YES : MHD_NO;
+}
+
+/* "?k=v&..." from the parsed arguments, or "" (a query too long for buf is dropped whole). */
+static void http_query_string(const struct request *req, char *buf, size_t len)
+{
+	struct http_query_acc a = {buf, len, 0};
+
+	if (len == 0)
+		return;
+	MHD_get_connection_values(req->transport, MHD_GET_ARGUMENT_KIND, http_query_arg, &a);
+	buf[a.pos < len ? a.pos : 0] = '\0';
+}
+
 static int http_parse_method(const char *m, enum req_method *out)
 {
 	static const struct {
@@ -167,6 +203,7 @@ static int http_build_request(struct MHD_Connection *conn, const char *url, cons
 
 	req->transport = conn;
 	req->query = http_query;
+	req->query_string = http_query_string;
 	coffer_request_id(req->request_id);
 	http_remote_addr(conn, req->remote_addr, sizeof(req->remote_addr));
 	if (http_parse_method(method, &req->method) != 0) {
@@ -233,6 +270,8 @@ static enum MHD_Result http_send(struct MHD_Connection *conn, struct response *r
 	if (ctype != NULL)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	if (resp->location != NULL)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_LOCATION, resp->location);
 	ret = MHD_queue_response(conn, (unsigned)resp->status, r);
 	MHD_destroy_response(r);
 	return ret;

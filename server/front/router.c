@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "audit/audit.h"
+#include "codec.h"
 #include "core.h"
 #include "engines/mount.h"
 #include "front/registry.h"
@@ -170,6 +171,54 @@ static int router_state(struct core *c)
 	return st.initialized ? COFFER_ERR_SEALED : COFFER_ERR_UNINIT;
 }
 
+/* What a standby answers itself: its own state, and the calls that make it a node at all. */
+static bool router_is_node_local(const char *path)
+{
+	static const char *const local[] = {"sys/health", "sys/leader", "sys/seal-status",
+	                                    "sys/unseal", "sys/init"};
+	size_t i;
+
+	for (i = 0; i < sizeof(local) / sizeof(local[0]); i++)
+		if (strcmp(path, local[i]) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * An HA standby serves no vault requests: it sends the client to the active node (307, the same
+ * path and query; hvac, node-vault and curl -L repeat the request there) or, while no node is
+ * active, answers 503. True when req was answered so.
+ */
+static bool router_standby(struct core *c, struct request *req, struct response *resp)
+{
+	struct storage_ha_leader l;
+	char location[PATH_MAX_LEN * 3 + 1024], query[2048];
+	size_t pos;
+
+	if (!core_ha_standby(c) || router_is_node_local(req->path))
+		return false;
+	core_ha_leader(c, &l);
+	if (!l.is_known || l.is_self) {
+		response_fail(resp, COFFER_ERR_STANDBY,
+		              "no active node: this node is a standby and no node holds the lock "
+		              "now; retry shortly");
+		return true;
+	}
+	pos = (size_t)snprintf(location, sizeof(location), "%s/v1/", l.api_addr);
+	if (pos >= sizeof(location))
+		pos = sizeof(location) - 1;
+	codec_percent_encode(location, sizeof(location), &pos, req->path, "/");
+	req->query_string(req, query, sizeof(query));
+	if (pos < sizeof(location) && strlen(query) < sizeof(location) - pos) {
+		memcpy(location + pos, query, strlen(query) + 1);
+		response_redirect(resp, location);
+	} else {
+		response_fail(resp, COFFER_ERR_STANDBY,
+		              "this node is a standby; the active node is %s", l.api_addr);
+	}
+	return true;
+}
+
 /* The ACL operation that the method alone gives (POST/PUT: update until the route says more). */
 static enum req_op router_method_op(const struct request *req)
 {
@@ -316,6 +365,8 @@ void router_dispatch(struct core *c, struct request *req, struct response *resp)
 		response_invalid(resp, "invalid request path");
 		return;
 	}
+	if (router_standby(c, req, resp))
+		return;
 	r = router_find(c, req, &mount, &m, &uses);
 	router_ctx(c, mount, uses, &ctx);
 	router_fold(r, req, &m);
@@ -348,7 +399,7 @@ void router_refuse(struct core *c, struct request *req, struct response *resp)
 	struct route_match m;
 	unsigned uses;
 
-	if (router_state(c) != 0 || router_canonical(req) != 0)
+	if (router_state(c) != 0 || core_ha_standby(c) || router_canonical(req) != 0)
 		return;
 	r = router_find(c, req, &mount, &m, &uses);
 	router_fold(r, req, &m);

@@ -240,8 +240,8 @@ static void sys_health(const struct engine_ctx *ctx, struct request *req, struct
 {
 	struct core *c = ctx->core;
 	struct seal_status st;
-	int active, sealed, uninit, auditfail, status;
-	bool audit_ok;
+	int active, sealed, uninit, auditfail, standby, status;
+	bool audit_ok, is_standby, standby_ok = false;
 	json_t *o;
 
 	active = sys_health_code(req, "activecode", 200);
@@ -251,17 +251,26 @@ static void sys_health(const struct engine_ctx *ctx, struct request *req, struct
 	 * write, so a load balancer must send the traffic elsewhere; 503 is what they all read as
 	 * "not now". */
 	auditfail = sys_health_code(req, "auditfailcode", 503);
-	/* standbyok and standbycode are accepted; this server is never a standby. */
-	if (active < 0 || sealed < 0 || uninit < 0 || auditfail < 0 ||
-	    sys_health_code(req, "standbycode", 429) < 0) {
+	/* An HA standby answers 429 (a load balancer sends clients to the active node), or the
+	 * active code with standbyok=true, as Vault does. */
+	standby = sys_health_code(req, "standbycode", 429);
+	if (active < 0 || sealed < 0 || uninit < 0 || auditfail < 0 || standby < 0 ||
+	    (req->query(req, "standbyok") != NULL &&
+	     request_parse_bool(req->query(req, "standbyok"), &standby_ok) != 0)) {
 		response_invalid(resp, "invalid status code in query");
 		return;
 	}
 	seal_get_status(c->seal, &st);
-	audit_ok = !st.initialized || st.sealed || audit_broker_can_write(c->svc.audit);
-	status = !st.initialized ? uninit : st.sealed ? sealed : !audit_ok ? auditfail : active;
+	is_standby = !st.sealed && core_ha_standby(c);
+	audit_ok =
+	    !st.initialized || st.sealed || is_standby || audit_broker_can_write(c->svc.audit);
+	status = !st.initialized ? uninit
+	         : st.sealed     ? sealed
+	         : is_standby    ? (standby_ok ? active : standby)
+	         : !audit_ok     ? auditfail
+	                         : active;
 	o = json_pack("{s:b,s:b,s:b,s:b,s:s,s:s,s:I,s:s}", "initialized", st.initialized, "sealed",
-	              st.sealed, "standby", 0, "performance_standby", 0,
+	              st.sealed, "standby", is_standby, "performance_standby", 0,
 	              "replication_performance_mode", "disabled", "replication_dr_mode", "disabled",
 	              "server_time_utc", (json_int_t)coffer_clock_now_s(), "version",
 	              COFFER_VERSION);
@@ -275,18 +284,47 @@ static void sys_health(const struct engine_ctx *ctx, struct request *req, struct
 	response_raw(resp, status, o);
 }
 
+/* sys/leader: without HA this node leads; with it, what the lock says (Vault's fields). */
 static void sys_leader(const struct engine_ctx *ctx, struct request *req, struct response *resp)
 {
 	struct core *c = ctx->core;
-	char addr[300];
+	struct storage_ha_leader l;
+	char addr[300], when[COFFER_TIME_LEN];
+	json_t *o;
 
 	(void)req;
-	snprintf(addr, sizeof(addr), "%s://%s", c->cfg->tls_cert_file != NULL ? "https" : "http",
-	         c->cfg->listen);
-	response_raw(resp, 200,
-	             json_pack("{s:b,s:b,s:s,s:s,s:b}", "ha_enabled", 0, "is_self", 1,
-	                       "leader_address", addr, "leader_cluster_address", "",
-	                       "performance_standby", 0));
+	if (!c->ha_enabled) {
+		snprintf(addr, sizeof(addr), "%s://%s",
+		         c->cfg->tls_cert_file != NULL ? "https" : "http", c->cfg->listen);
+		response_raw(resp, 200,
+		             json_pack("{s:b,s:b,s:s,s:s,s:b}", "ha_enabled", 0, "is_self", 1,
+		                       "leader_address", addr, "leader_cluster_address", "",
+		                       "performance_standby", 0));
+		return;
+	}
+	core_ha_leader(c, &l);
+	o = json_pack("{s:b,s:b,s:s,s:s,s:b}", "ha_enabled", 1, "is_self", l.is_known && l.is_self,
+	              "leader_address", l.is_known ? l.api_addr : "", "leader_cluster_address",
+	              l.is_known ? l.cluster_addr : "", "performance_standby", 0);
+	if (l.is_known) {
+		coffer_time_format(l.active_since, 0, 0, when);
+		json_object_set_new(o, "active_time", json_string(when));
+	}
+	response_raw(resp, 200, o);
+}
+
+/* PUT sys/step-down (sudo): the active node gives up the lock; another takes over. */
+static void sys_step_down(const struct engine_ctx *ctx, struct request *req, struct response *resp)
+{
+	struct core *c = ctx->core;
+
+	if (!c->ha_enabled) {
+		response_invalid(resp, "step-down needs high availability (storage.ha_enabled)");
+		return;
+	}
+	log_info("step-down requested by request %s", req->request_id);
+	core_ha_step_down(c);
+	response_no_content(resp);
 }
 
 static void sys_key_status(const struct engine_ctx *ctx, struct request *req, struct response *resp)
@@ -331,6 +369,7 @@ const struct route sys_routes[] = {
     {"sys/seal", REQ_M_WRITE, ROUTE_SUDO, sys_seal, NULL},
     {"sys/health", REQ_M(REQ_GET) | REQ_M(REQ_HEAD), ROUTE_RAW, sys_health, NULL},
     {"sys/leader", REQ_M(REQ_GET), ROUTE_RAW, sys_leader, NULL},
+    {"sys/step-down", REQ_M_WRITE, ROUTE_SUDO, sys_step_down, NULL},
     {"sys/key-status", REQ_M(REQ_GET), 0, sys_key_status, NULL},
     {"sys/rotate", REQ_M_WRITE, ROUTE_SUDO, sys_rotate, NULL},
 };

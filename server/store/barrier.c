@@ -219,6 +219,28 @@ out:
 	return ret;
 }
 
+int barrier_reload(struct barrier *b)
+{
+	struct keyring *kr = NULL;
+	int ret;
+
+	pthread_rwlock_wrlock(&b->key_lock);
+	ret = COFFER_ERR_SEALED;
+	if (b->kr == NULL)
+		goto out;
+	if ((ret = keyring_load(b->st, b->root_key, &kr)) != 0)
+		goto out;
+	keyring_free(b->kr);
+	/* What this node remembers of the index rows may be stale too. */
+	barrier_known_clear(&b->known);
+	b->kr = kr;
+	kr = NULL;
+out:
+	pthread_rwlock_unlock(&b->key_lock);
+	keyring_free(kr);
+	return ret;
+}
+
 void barrier_seal(struct barrier *b)
 {
 	pthread_rwlock_wrlock(&b->key_lock);

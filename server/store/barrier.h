@@ -59,6 +59,9 @@ int barrier_initialize(struct barrier *b, const uint8_t root_key[COFFER_KEY_LEN]
 int barrier_unseal(struct barrier *b, const uint8_t root_key[COFFER_KEY_LEN]) COFFER_WUR;
 /* Wipe the keys; later calls fail with COFFER_ERR_SEALED until unsealed again. */
 void barrier_seal(struct barrier *b);
+/* Read the keyring again with the root key held (an HA node becoming active: the active node
+ * before it may have rotated). COFFER_ERR_SEALED when sealed. */
+int barrier_reload(struct barrier *b) COFFER_WUR;
 bool barrier_is_sealed(struct barrier *b);
 
 /*

@@ -53,7 +53,6 @@ struct storage_config {
 
 /* High availability (backends with ha_enabled): one active node at a time. */
 struct storage_ha_node {
-	const char *node_id;      /* random per process */
 	const char *api_addr;     /* where clients are sent */
 	const char *cluster_addr; /* reported only; may be "" */
 };
@@ -94,6 +93,10 @@ struct storage_ops {
 	void (*ha_campaign)(struct storage *st, bool on, int64_t hold_off_ms);
 	void (*ha_leader)(struct storage *st, struct storage_ha_leader *out);
 	int (*ha_init_lock)(struct storage *st, bool on);
+	/* Whether this node holds the lock now: active, and its last renewal, counted from when
+	 * it was sent, has not run out (a node that was stalled stops serving at once, before its
+	 * lock thread has looked). */
+	bool (*ha_holds)(struct storage *st);
 };
 
 /* Every backend's handle starts with this. */
@@ -162,6 +165,32 @@ static inline int storage_checkpoint(struct storage *st)
 static inline bool storage_has_ha(const struct storage *st)
 {
 	return st->ops->ha_start != NULL;
+}
+
+static inline int storage_ha_start(struct storage *st, const struct storage_ha_node *me,
+                                   storage_ha_fn fn, void *arg)
+{
+	return st->ops->ha_start(st, me, fn, arg);
+}
+
+static inline void storage_ha_campaign(struct storage *st, bool on, int64_t hold_off_ms)
+{
+	st->ops->ha_campaign(st, on, hold_off_ms);
+}
+
+static inline void storage_ha_leader(struct storage *st, struct storage_ha_leader *out)
+{
+	st->ops->ha_leader(st, out);
+}
+
+static inline bool storage_ha_holds(struct storage *st)
+{
+	return st->ops->ha_holds(st);
+}
+
+static inline int storage_ha_init_lock(struct storage *st, bool on)
+{
+	return st->ops->ha_init_lock(st, on);
 }
 
 /* Close and free; waits for queued writes. NULL is allowed. */

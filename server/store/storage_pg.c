@@ -404,6 +404,7 @@ static const struct storage_ops pg_ha_ops = {
     .ha_campaign = pg_ha_campaign,
     .ha_leader = pg_ha_leader,
     .ha_init_lock = pg_ha_init_lock,
+    .ha_holds = pg_ha_holds,
 };
 
 static struct pg_storage *pg_new(const struct storage_config *sc, const char *url)

@@ -33,6 +33,7 @@
 #include "xmalloc.h"
 
 #define PG_HA_POLL_MS 200
+#define PG_HA_MARGIN_MS 250 /* of the lock's time that this node does not count on */
 
 struct pg_ha {
 	struct pg_storage *pg;
@@ -124,6 +125,7 @@ static void ha_lose(struct pg_ha *ha, const char *why)
 	if (!ha->is_active)
 		return;
 	log_warn("ha: this node is no longer active: %s", why);
+	atomic_store(&pg->holds_until_ms, 0);
 	atomic_store(&pg->fence_epoch, 0);
 	atomic_store(&pg->cache_on, false);
 	storage_cache_clear(pg->cache);
@@ -143,6 +145,7 @@ static bool ha_take(struct pg_ha *ha)
 	PGresult *r;
 
 	char api_addr[256], cluster_addr[256];
+	int64_t sent_ms;
 
 	snprintf(ttl, sizeof(ttl), "%lld", (long long)pg->lock_ttl_ms);
 	pthread_mutex_lock(&ha->mu);
@@ -153,6 +156,7 @@ static bool ha_take(struct pg_ha *ha)
 	vals[1] = api_addr;
 	vals[2] = cluster_addr;
 	vals[3] = ttl;
+	sent_ms = pg_now_ms();
 	snprintf(
 	    sql, sizeof(sql),
 	    "INSERT INTO %s AS h (ha_key, epoch, holder, api_addr, cluster_addr, valid_until, "
@@ -171,7 +175,8 @@ static bool ha_take(struct pg_ha *ha)
 	ha->epoch = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
 	PQclear(r);
 	ha->is_active = true;
-	ha->last_renew_ms = pg_now_ms();
+	ha->last_renew_ms = sent_ms;
+	atomic_store(&pg->holds_until_ms, sent_ms + pg->lock_ttl_ms - PG_HA_MARGIN_MS);
 	/* Nothing cached before now can be trusted: the previous active wrote meanwhile. */
 	storage_cache_clear(pg->cache);
 	atomic_store(&pg->cache_on, true);
@@ -191,6 +196,7 @@ static void ha_renew(struct pg_ha *ha)
 	char sql[320], ttl[24], epoch[24];
 	const char *vals[3] = {pg->node_id, epoch, ttl};
 	PGresult *r;
+	int64_t sent_ms = pg_now_ms();
 	bool held;
 
 	snprintf(ttl, sizeof(ttl), "%lld", (long long)pg->lock_ttl_ms);
@@ -204,10 +210,12 @@ static void ha_renew(struct pg_ha *ha)
 		return; /* the connection: retried, and lost after lock_ttl without a renewal */
 	held = strcmp(PQcmdTuples(r), "1") == 0;
 	PQclear(r);
-	if (!held)
+	if (!held) {
 		ha_lose(ha, "another node holds the lock");
-	else
-		ha->last_renew_ms = pg_now_ms();
+		return;
+	}
+	ha->last_renew_ms = sent_ms;
+	atomic_store(&pg->holds_until_ms, sent_ms + pg->lock_ttl_ms - PG_HA_MARGIN_MS);
 }
 
 /* Read the lock row into the leader view; *expired_holder gets the holder when its time ran out
@@ -293,7 +301,8 @@ static void ha_round(struct pg_ha *ha)
 	fenced = ha->fenced;
 	pthread_mutex_unlock(&ha->mu);
 	if (ha->is_active && (fenced || !campaign)) {
-		ha_lose(ha, fenced ? "a write was fenced off" : "stepping down");
+		ha_lose(ha, fenced ? "a write was fenced off"
+		                   : "it stopped campaigning (step-down, seal or shutdown)");
 		return;
 	}
 	if (ha->is_active) {
@@ -438,10 +447,18 @@ void pg_ha_leader(struct storage *base, struct storage_ha_leader *out)
 	pthread_mutex_unlock(&ha->mu);
 }
 
+bool pg_ha_holds(struct storage *base)
+{
+	struct pg_storage *pg = (struct pg_storage *)base;
+
+	return pg_now_ms() < atomic_load(&pg->holds_until_ms);
+}
+
 void pg_ha_fenced(struct pg_storage *pg)
 {
 	struct pg_ha *ha = pg->ha;
 
+	atomic_store(&pg->holds_until_ms, 0);
 	atomic_store(&pg->fence_epoch, 0);
 	pthread_mutex_lock(&ha->mu);
 	ha->fenced = true;

@@ -100,6 +100,9 @@ struct pg_storage {
 	 * are not fenced. campaigning: false on a sealed node (its only writes are an
 	 * initialization's, under the init lock). */
 	_Atomic int64_t fence_epoch;
+	/* Until when (pg_now_ms) this node surely holds the lock: its last renewal's send time
+	 * plus lock_ttl, less a margin; 0 while not active. */
+	_Atomic int64_t holds_until_ms;
 	atomic_bool campaigning;
 	struct pg_ha *ha;
 };
@@ -129,6 +132,7 @@ int pg_ha_start(struct storage *base, const struct storage_ha_node *me, storage_
 void pg_ha_campaign(struct storage *base, bool on, int64_t hold_off_ms);
 void pg_ha_leader(struct storage *base, struct storage_ha_leader *out);
 int pg_ha_init_lock(struct storage *base, bool on);
+bool pg_ha_holds(struct storage *base);
 /* The writer found its epoch fenced off: give up leadership now. */
 void pg_ha_fenced(struct pg_storage *pg);
 
