@@ -32,6 +32,15 @@ static int pg_pool_take(struct pg_storage *pg, struct pg_conn **out)
 	clock_gettime(CLOCK_REALTIME, &until);
 	until.tv_sec += PG_POOL_WAIT_S;
 	pthread_mutex_lock(&pg->pool_mu);
+	/* Idle connections a database restart closed are dropped first. */
+	while (pg->idle != NULL && pg_conn_is_stale(pg->idle->conn)) {
+		pc = pg->idle;
+		pg->idle = pc->next;
+		PQfinish(pc->conn);
+		free(pc);
+		pg->n_open--;
+		pc = NULL;
+	}
 	while (pg->idle == NULL && pg->n_open >= pg->max_readers) {
 		if (pthread_cond_timedwait(&pg->pool_cv, &pg->pool_mu, &until) != 0)
 			break;

@@ -2,7 +2,7 @@
 /*
  * storage_pg_conn.c: the PostgreSQL backend's connections: the settings every connection gets
  * (timeouts, keepalives, the node's application_name), its prepared statements, and the
- * reconnection backoff (one attempt at a time, then a pause that doubles up to 2 s), used by
+ * reconnection backoff (one attempt at a time, then a pause that doubles up to 1 s), used by
  * the readers' pool (storage_pg.c), the writer and the lock thread.
  */
 #include <stdio.h>
@@ -13,7 +13,7 @@
 #include "store/storage_pg_int.h"
 
 #define PG_CONNECT_DELAY_MIN_MS 100
-#define PG_CONNECT_DELAY_MAX_MS 2000
+#define PG_CONNECT_DELAY_MAX_MS 1000
 
 int64_t pg_now_ms(void)
 {
@@ -23,6 +23,15 @@ int64_t pg_now_ms(void)
 bool pg_conn_is_broken(PGconn *c)
 {
 	return c == NULL || PQstatus(c) != CONNECTION_OK;
+}
+
+bool pg_conn_is_stale(PGconn *c)
+{
+	/* A server that restarted or ended the session has sent its goodbye and closed the
+	 * socket: reading what is there (without blocking) turns the status bad. */
+	if (c != NULL && PQstatus(c) == CONNECTION_OK && !PQisBusy(c))
+		(void)PQconsumeInput(c);
+	return pg_conn_is_broken(c);
 }
 
 int pg_exec_simple(PGconn *c, const char *sql)

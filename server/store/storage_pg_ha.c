@@ -331,7 +331,7 @@ static void *ha_main(void *arg)
 	pthread_mutex_lock(&ha->mu);
 	while (!ha->is_stopping) {
 		pthread_mutex_unlock(&ha->mu);
-		if (pg_conn_is_broken(ha->conn)) {
+		if (pg_conn_is_stale(ha->conn)) {
 			PQfinish(ha->conn);
 			ha->has_advisory = false;
 			ha->conn = pg_connect(pg);

@@ -71,7 +71,7 @@ struct pg_storage {
 	                    * stalled one's sessions by it */
 	struct pg_sql sql;
 
-	/* Reconnection: one attempt at a time, then a pause that doubles up to 2 s. */
+	/* Reconnection: one attempt at a time, then a pause that doubles up to 1 s. */
 	pthread_mutex_t connect_mu;
 	int64_t connect_next_ms;
 	int64_t connect_delay_ms;
@@ -116,6 +116,9 @@ PGconn *pg_connect_raw(struct pg_storage *pg);
 PGconn *pg_connect(struct pg_storage *pg);
 /* Whether a failed result was the connection's fault (then the connection is dropped). */
 bool pg_conn_is_broken(PGconn *c);
+/* Before reusing an idle connection: whether the server has closed it meanwhile (a restart),
+ * so the request goes to a new connection instead of failing. */
+bool pg_conn_is_stale(PGconn *c);
 /* Exec a parameterless statement; 0 or COFFER_ERR_IO / COFFER_ERR_UNAVAILABLE. */
 int pg_exec_simple(PGconn *c, const char *sql);
 

@@ -213,7 +213,7 @@ static void pg_commit_group(struct pg_storage *pg, struct pg_req *group)
 
 	for (req = group; req != NULL; req = req->next)
 		n++;
-	if (pg->wconn == NULL || pg_conn_is_broken(pg->wconn)) {
+	if (pg_conn_is_stale(pg->wconn)) {
 		PQfinish(pg->wconn);
 		/* What the cache holds was committed by this node; after a lost connection (a
 		 * database restart or failover) it is dropped all the same. */
