@@ -28,6 +28,7 @@
 #include "json.h"
 #include "log.h"
 #include "secmem.h"
+#include "store/storage_migrate.h"
 #include "engines/watch.h"
 
 #ifdef COFFER_TEST_HOOKS
@@ -50,26 +51,30 @@ struct main_opts {
 
 static void main_usage(FILE *f)
 {
-	fprintf(f,
-	        "usage: cofferd --config FILE [--listen ADDR] [--log-level LEVEL]\n"
-	        "       cofferd --dev [--config FILE] [--listen ADDR] [--root-token TOKEN]\n"
-	        "               [--data-dir DIR] [--disable-mlock]\n"
-	        "       cofferd --version | --print-seccomp-profile\n"
-	        "\n"
-	        "  --config FILE      JSON configuration (see README.md); with --dev, its storage\n"
-	        "                     (e.g. PostgreSQL) and settings are used\n"
-	        "  --dev              an initialized, unsealed server for development; prints the\n"
-	        "                     unseal key and root token (never use it in production)\n"
-	        "  --listen ADDR      host:port to listen on (default " CONFIG_DEFAULT_LISTEN ")\n"
-	        "  --root-token TOKEN dev mode: the root token (or COFFER_DEV_ROOT_TOKEN_ID)\n"
-	        "  --data-dir DIR     dev mode: keep the database in DIR (default: a temporary\n"
-	        "                     directory removed at exit)\n"
-	        "  --disable-mlock    do not lock memory (mlockall)\n"
-	        "  --disable-seccomp  do not load the seccomp allow-list after start-up (logs a\n"
-	        "                     warning; for a libc that makes a call the list lacks)\n"
-	        "  --print-seccomp-profile  print the allow-list as an OCI seccomp profile\n"
-	        "  --log-level LEVEL  debug, info, warn or error\n"
-	        "  --log-format FMT   text or json\n");
+	fprintf(
+	    f,
+	    "usage: cofferd --config FILE [--listen ADDR] [--log-level LEVEL]\n"
+	    "       cofferd --dev [--config FILE] [--listen ADDR] [--root-token TOKEN]\n"
+	    "               [--data-dir DIR] [--disable-mlock]\n"
+	    "       cofferd migrate --from OLD.json --to NEW.json\n"
+	    "       cofferd --version | --print-seccomp-profile\n"
+	    "\n"
+	    "  --config FILE      JSON configuration (see README.md); with --dev, its storage\n"
+	    "                     (e.g. PostgreSQL) and settings are used\n"
+	    "  --dev              an initialized, unsealed server for development; prints the\n"
+	    "                     unseal key and root token (never use it in production)\n"
+	    "  --listen ADDR      host:port to listen on (default " CONFIG_DEFAULT_LISTEN ")\n"
+	    "  --root-token TOKEN dev mode: the root token (or COFFER_DEV_ROOT_TOKEN_ID)\n"
+	    "  --data-dir DIR     dev mode: keep the database in DIR (default: a temporary\n"
+	    "                     directory removed at exit)\n"
+	    "  --disable-mlock    do not lock memory (mlockall)\n"
+	    "  --disable-seccomp  do not load the seccomp allow-list after start-up (logs a\n"
+	    "                     warning; for a libc that makes a call the list lacks)\n"
+	    "  --print-seccomp-profile  print the allow-list as an OCI seccomp profile\n"
+	    "  migrate            copy every record of the storage that OLD.json names into the\n"
+	    "                     empty storage of NEW.json (SQLite <-> PostgreSQL), offline\n"
+	    "  --log-level LEVEL  debug, info, warn or error\n"
+	    "  --log-format FMT   text or json\n");
 }
 
 static int main_parse_args(int argc, char **argv, struct main_opts *o)
@@ -362,6 +367,97 @@ static void main_wait(struct core *c)
 	}
 }
 
+/* A configuration file's storage, for cofferd migrate. Without HA: the store's exclusive lock
+ * makes migrate refuse a store that a cofferd is serving. */
+static int main_migrate_config(const char *path, struct config *cfg)
+{
+	char err[512] = "";
+
+	config_init(cfg);
+	if (config_load_file(cfg, path, err, sizeof(err)) != 0 ||
+	    config_validate(cfg, err, sizeof(err)) != 0) {
+		fprintf(stderr, "cofferd migrate: %s\n", err);
+		return -1;
+	}
+	cfg->storage.ha_enabled = false;
+	return 0;
+}
+
+static const char *main_storage_label(const struct config *cfg, char *buf, size_t len)
+{
+	if (cfg->storage.kind == STORAGE_SQLITE)
+		snprintf(buf, len, "SQLite %s", cfg->storage.path);
+	else
+		snprintf(buf, len, "PostgreSQL table %s", cfg->storage.table);
+	return buf;
+}
+
+/* cofferd migrate --from OLD.json --to NEW.json: copy a whole store, offline (no keys needed:
+ * the records are copied as the ciphertext they are). */
+static int main_migrate(int argc, char **argv)
+{
+	static const struct option longopts[] = {{"from", required_argument, NULL, 'f'},
+	                                         {"to", required_argument, NULL, 't'},
+	                                         {NULL, 0, NULL, 0}};
+	struct config from_cfg, to_cfg;
+	struct storage *from = NULL, *to = NULL;
+	struct storage_migrate_result res;
+	const char *from_path = NULL, *to_path = NULL;
+	char a[320], b[320];
+	int ch, err, rc = 1;
+
+	optind = 1;
+	while ((ch = getopt_long_only(argc, argv, "", longopts, NULL)) != -1) {
+		if (ch == 'f')
+			from_path = optarg;
+		else if (ch == 't')
+			to_path = optarg;
+		else
+			return 2;
+	}
+	if (from_path == NULL || to_path == NULL || optind != argc) {
+		fprintf(stderr, "usage: cofferd migrate --from OLD.json --to NEW.json\n");
+		return 2;
+	}
+	if (secmem_init() != 0)
+		fatal("libsodium initialisation failed");
+	coffer_json_init_daemon();
+	log_init(LOG_LEVEL_INFO, false);
+	if (main_migrate_config(from_path, &from_cfg) != 0)
+		return 1;
+	if (main_migrate_config(to_path, &to_cfg) != 0)
+		goto out_from_cfg;
+	main_storage_label(&from_cfg, a, sizeof(a));
+	main_storage_label(&to_cfg, b, sizeof(b));
+	if (storage_open(&from_cfg.storage, &from) != 0 ||
+	    storage_open(&to_cfg.storage, &to) != 0) {
+		fprintf(stderr, "cofferd migrate: cannot open both stores (see the log above)\n");
+		goto out;
+	}
+	err = storage_migrate(from, to, &res);
+	if (err == COFFER_ERR_EXISTS) {
+		fprintf(stderr,
+		        "cofferd migrate: %s is not empty; migrate only into an empty store\n", b);
+		goto out;
+	}
+	if (err != 0) {
+		fprintf(stderr,
+		        "cofferd migrate: copying from %s to %s failed after %zu records: %s\n", a,
+		        b, res.records, coffer_strerror(err));
+		goto out;
+	}
+	printf("cofferd migrate: copied %zu records (%llu bytes) from %s to %s; checked.\n",
+	       res.records, (unsigned long long)res.bytes, a, b);
+	rc = 0;
+out:
+	storage_close(to);
+	storage_close(from);
+	config_free(&to_cfg);
+out_from_cfg:
+	config_free(&from_cfg);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	struct main_opts o;
@@ -372,6 +468,8 @@ int main(int argc, char **argv)
 	sigset_t set;
 	int rc = 1;
 
+	if (argc >= 2 && strcmp(argv[1], "migrate") == 0)
+		return main_migrate(argc - 1, argv + 1);
 	if (main_parse_args(argc, argv, &o) != 0)
 		return 2;
 	if (secmem_init() != 0)
