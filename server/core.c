@@ -17,6 +17,7 @@
 #include "identity/lease.h"
 #include "log.h"
 #include "engines/mount.h"
+#include "api/mount_state.h"
 #include "identity/policy.h"
 #include "secmem.h"
 #include "identity/token.h"
@@ -226,6 +227,7 @@ static void core_sealed(struct core *c)
 	token_store_flush(c->svc.tokens);
 	mount_table_clear(c->svc.secret_mounts);
 	mount_table_clear(c->svc.auth_mounts);
+	mount_state_clear();
 	policy_store_flush(c->svc.policies);
 	audit_broker_sealed(c->svc.audit);
 	pthread_mutex_lock(&c->cluster_lock);

@@ -78,3 +78,19 @@ void mount_state_set(const char *prefix, struct mount_state *st)
 	pthread_mutex_unlock(&mount_state_mu);
 	mount_state_release(old);
 }
+
+void mount_state_clear(void)
+{
+	struct mount_state_entry *e, *next;
+
+	pthread_mutex_lock(&mount_state_mu);
+	e = mount_state_list;
+	mount_state_list = NULL;
+	pthread_mutex_unlock(&mount_state_mu);
+	for (; e != NULL; e = next) {
+		next = e->next;
+		mount_state_release(e->st);
+		free(e->prefix);
+		free(e);
+	}
+}

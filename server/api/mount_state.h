@@ -19,6 +19,9 @@ struct mount_state *mount_state_get(const char *prefix);
 /* Keep st (its one reference passes to the table) for prefix, releasing what was kept before;
  * st NULL just drops it. */
 void mount_state_set(const char *prefix, struct mount_state *st);
+/* Drop every mount's state (seal, and an HA node that stops or starts being active: another node
+ * may have changed the configurations meanwhile). */
+void mount_state_clear(void);
 /* Take a reference / release one (the last destroys). NULL is allowed. */
 void mount_state_ref(struct mount_state *st);
 void mount_state_release(struct mount_state *st);
