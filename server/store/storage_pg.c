@@ -374,7 +374,6 @@ static void pg_free(struct pg_storage *pg)
 	pthread_cond_destroy(&pg->pool_cv);
 	pthread_mutex_destroy(&pg->wmu);
 	pthread_cond_destroy(&pg->wcv);
-	pthread_cond_destroy(&pg->donecv);
 	if (pg->url != NULL)
 		secmem_wipe(pg->url, strlen(pg->url));
 	free(pg->url);
@@ -443,7 +442,6 @@ static struct pg_storage *pg_new(const struct storage_config *sc, const char *ur
 	pthread_cond_init(&pg->pool_cv, NULL);
 	pthread_mutex_init(&pg->wmu, NULL);
 	pthread_cond_init(&pg->wcv, NULL);
-	pthread_cond_init(&pg->donecv, NULL);
 	pg->queue_tail = &pg->queue;
 	pg->cache = storage_cache_new(PG_CACHE_BYTES);
 	return pg;

@@ -18,6 +18,7 @@
 #define COFFER_STORAGE_PG_INT_H
 
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -44,7 +45,7 @@ struct pg_req {
 	const struct storage_op *ops;
 	size_t n_ops;
 	int result;
-	bool is_done;
+	sem_t done; /* posted for this request alone: no herd of woken writers */
 	struct pg_req *next;
 };
 

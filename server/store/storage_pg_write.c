@@ -240,7 +240,7 @@ static void pg_commit_group(struct pg_storage *pg, struct pg_req *group)
 static void *pg_writer_main(void *arg)
 {
 	struct pg_storage *pg = arg;
-	struct pg_req *group, *req;
+	struct pg_req *group, *req, *next;
 
 	pthread_mutex_lock(&pg->wmu);
 	for (;;) {
@@ -255,10 +255,12 @@ static void *pg_writer_main(void *arg)
 
 		pg_commit_group(pg, group);
 
+		/* A request's caller may return as soon as it is posted: read next first. */
+		for (req = group; req != NULL; req = next) {
+			next = req->next;
+			sem_post(&req->done);
+		}
 		pthread_mutex_lock(&pg->wmu);
-		for (req = group; req != NULL; req = req->next)
-			req->is_done = true;
-		pthread_cond_broadcast(&pg->donecv);
 	}
 	pthread_mutex_unlock(&pg->wmu);
 	return NULL;
@@ -285,17 +287,21 @@ int pg_batch(struct storage *base, const struct storage_op *ops, size_t n_ops)
 		     (ops[i].value == NULL && ops[i].value_len > 0)))
 			return COFFER_ERR_INVALID;
 	}
+	if (sem_init(&req.done, 0, 0) != 0)
+		return COFFER_ERR_IO;
 	pthread_mutex_lock(&pg->wmu);
 	if (pg->is_stopping) {
 		pthread_mutex_unlock(&pg->wmu);
+		sem_destroy(&req.done);
 		return COFFER_ERR_UNAVAILABLE;
 	}
 	*pg->queue_tail = &req;
 	pg->queue_tail = &req.next;
 	pthread_cond_signal(&pg->wcv);
-	while (!req.is_done)
-		pthread_cond_wait(&pg->donecv, &pg->wmu);
 	pthread_mutex_unlock(&pg->wmu);
+	while (sem_wait(&req.done) != 0)
+		; /* EINTR */
+	sem_destroy(&req.done);
 	return req.result;
 }
 
