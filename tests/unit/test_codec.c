@@ -183,6 +183,28 @@ static void test_b64_rejects_too_small_output(void)
 	CHECK_EQ(out_len, 5);
 }
 
+/* The redirect's path and query: unreserved bytes as they are, the rest %XX (uppercase), '/'
+ * kept only when asked; what does not fit leaves "" and *pos at the end. */
+static void test_percent_encode(void)
+{
+	char out[32];
+	size_t pos = 0;
+
+	codec_percent_encode(out, sizeof(out), &pos, "secret/data/a b", "/");
+	CHECK(strcmp(out, "secret/data/a%20b") == 0);
+	CHECK_EQ(pos, strlen(out));
+	codec_percent_encode(out, sizeof(out), &pos, "?&=\xc3\xa9", NULL);
+	CHECK_EQ(pos, sizeof(out)); /* 17 + 15 bytes and the NUL do not fit in 32 */
+	CHECK(strcmp(out, "") == 0);
+	pos = 0;
+	codec_percent_encode(out, sizeof(out), &pos, "a/b-c_d.e~f", NULL);
+	CHECK(strcmp(out, "a%2Fb-c_d.e~f") == 0);
+	pos = 0;
+	codec_percent_encode(out, 4, &pos, "abcd", NULL);
+	CHECK_EQ(pos, 4u);
+	CHECK(out[0] == '\0');
+}
+
 int main(void)
 {
 	if (secmem_init() != 0)
@@ -197,5 +219,6 @@ int main(void)
 	RUN(test_b64_std_rejects_bad_input);
 	RUN(test_b64_url_rejects_bad_input);
 	RUN(test_b64_rejects_too_small_output);
+	RUN(test_percent_encode);
 	return test_summary();
 }
