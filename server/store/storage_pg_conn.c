@@ -88,15 +88,17 @@ static void pg_log_connect_error(struct pg_storage *pg, PGconn *c)
 	log_warn("storage: cannot connect to PostgreSQL (table %s): %s; retrying", pg->table, msg);
 }
 
-/* Whether a connection attempt may start now; only one runs at a time. */
+/* Whether a connection attempt may start now: any number while the database answers (a pool
+ * growing under load), one at a time after a failure, and none until the pause is over. */
 static bool pg_connect_begin(struct pg_storage *pg)
 {
 	bool ok;
 
 	pthread_mutex_lock(&pg->connect_mu);
-	ok = !pg->is_connecting && pg_now_ms() >= pg->connect_next_ms;
+	ok = pg_now_ms() >= pg->connect_next_ms &&
+	     (pg->connect_delay_ms == 0 || pg->n_connecting == 0);
 	if (ok)
-		pg->is_connecting = true;
+		pg->n_connecting++;
 	pthread_mutex_unlock(&pg->connect_mu);
 	return ok;
 }
@@ -104,7 +106,7 @@ static bool pg_connect_begin(struct pg_storage *pg)
 static void pg_connect_end(struct pg_storage *pg, bool ok)
 {
 	pthread_mutex_lock(&pg->connect_mu);
-	pg->is_connecting = false;
+	pg->n_connecting--;
 	if (ok) {
 		pg->connect_delay_ms = 0;
 		pg->connect_next_ms = 0;

@@ -9,7 +9,9 @@
  * With HA (storage.ha_enabled) it decides which node is active:
  *  - A node becomes active only while holding the session-level advisory lock of the store,
  *    which PostgreSQL releases the moment the holder's connection closes: when an active process
- *    dies, the next standby poll (every PG_HA_POLL_MS) wins the lock.
+ *    dies, the next standby poll (every PG_HA_POLL_MS) wins the lock. A standby that wins it
+ *    while the row still names a live node (its time not run out, its sessions open: the
+ *    database restarted and dropped every lock) lets it go, and the active takes it back.
  *  - Winning, it bumps the epoch in the lock row ('core/lock' of ha_table) and records itself
  *    (holder, api_addr, valid_until = now() + lock_ttl, by the database clock). Every write
  *    transaction checks that epoch and holder in the same transaction (storage_pg_write.c), so
@@ -134,6 +136,28 @@ static void ha_lose(struct pg_ha *ha, const char *why)
 	if (!pg_conn_is_broken(ha->conn))
 		ha_release_advisory(ha);
 	ha_notify(ha, false);
+}
+
+/* Whether the row names another node whose time has not run out and whose sessions are open:
+ * the advisory lock came free because the database restarted, not because that node died, and
+ * it takes the lock back at its next round. */
+static bool ha_holder_alive(struct pg_ha *ha)
+{
+	struct pg_storage *pg = ha->pg;
+	const char *vals[1] = {pg->node_id};
+	char sql[400];
+	PGresult *r;
+	bool alive;
+
+	snprintf(sql, sizeof(sql),
+	         "SELECT EXISTS (SELECT 1 FROM pg_stat_activity "
+	         "WHERE application_name = 'cofferd:' || h.holder) FROM %s h "
+	         "WHERE ha_key = 'core/lock' AND valid_until >= now() AND holder <> $1",
+	         pg->ha_table);
+	r = ha_exec(ha, sql, 1, vals, PGRES_TUPLES_OK);
+	alive = r == NULL || (PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "t") == 0);
+	PQclear(r);
+	return alive;
 }
 
 /* Holding the advisory lock: take the next epoch and record this node in the lock row. */
@@ -313,7 +337,7 @@ static void ha_round(struct pg_ha *ha)
 	} else if (campaign) {
 		if (!ha->has_advisory)
 			ha->has_advisory = ha_try_advisory(ha);
-		if (ha->has_advisory && !ha_take(ha))
+		if (ha->has_advisory && (ha_holder_alive(ha) || !ha_take(ha)))
 			ha_release_advisory(ha);
 	}
 	ha_read_leader(ha, stalled, sizeof(stalled));

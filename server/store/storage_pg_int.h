@@ -72,11 +72,12 @@ struct pg_storage {
 	                    * stalled one's sessions by it */
 	struct pg_sql sql;
 
-	/* Reconnection: one attempt at a time, then a pause that doubles up to 1 s. */
+	/* Connecting: freely while the database answers; after a failure one attempt at a time,
+	 * each after a pause that doubles up to 1 s. */
 	pthread_mutex_t connect_mu;
 	int64_t connect_next_ms;
 	int64_t connect_delay_ms;
-	bool is_connecting;
+	unsigned n_connecting;
 
 	/* The readers' pool. */
 	pthread_mutex_t pool_mu;
