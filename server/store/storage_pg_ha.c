@@ -10,8 +10,8 @@
  *  - A node becomes active only while holding the session-level advisory lock of the store,
  *    which PostgreSQL releases the moment the holder's connection closes: when an active process
  *    dies, the next standby poll (every PG_HA_POLL_MS) wins the lock. A standby that wins it
- *    while the row still names a live node (its time not run out, its sessions open: the
- *    database restarted and dropped every lock) lets it go, and the active takes it back.
+ *    while the row still names a live node (its time not run out, and its sessions open or
+ *    the database restarted since its last renewal) lets it go; the active takes it back.
  *  - Winning, it bumps the epoch in the lock row ('core/lock' of ha_table) and records itself
  *    (holder, api_addr, valid_until = now() + lock_ttl, by the database clock). Every write
  *    transaction checks that epoch and holder in the same transaction (storage_pg_write.c), so
@@ -138,23 +138,27 @@ static void ha_lose(struct pg_ha *ha, const char *why)
 	ha_notify(ha, false);
 }
 
-/* Whether the row names another node whose time has not run out and whose sessions are open:
- * the advisory lock came free because the database restarted, not because that node died, and
- * it takes the lock back at its next round. */
+/* Whether the row names another node whose time has not run out and which is not known dead:
+ * its sessions are open, or the database started after its last renewal (a restart dropped
+ * every lock and session; it reconnects and takes the lock back within its time). A holder
+ * with no session on a database that was up at its last renewal has died. */
 static bool ha_holder_alive(struct pg_ha *ha)
 {
 	struct pg_storage *pg = ha->pg;
-	const char *vals[1] = {pg->node_id};
-	char sql[400];
+	char ttl[24];
+	const char *vals[2] = {pg->node_id, ttl};
+	char sql[512];
 	PGresult *r;
 	bool alive;
 
+	snprintf(ttl, sizeof(ttl), "%lld", (long long)pg->lock_ttl_ms);
 	snprintf(sql, sizeof(sql),
 	         "SELECT EXISTS (SELECT 1 FROM pg_stat_activity "
-	         "WHERE application_name = 'cofferd:' || h.holder) FROM %s h "
+	         "WHERE application_name = 'cofferd:' || h.holder) OR pg_postmaster_start_time() > "
+	         "h.valid_until - $2::bigint * interval '1 millisecond' FROM %s h "
 	         "WHERE ha_key = 'core/lock' AND valid_until >= now() AND holder <> $1",
 	         pg->ha_table);
-	r = ha_exec(ha, sql, 1, vals, PGRES_TUPLES_OK);
+	r = ha_exec(ha, sql, 2, vals, PGRES_TUPLES_OK);
 	alive = r == NULL || (PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "t") == 0);
 	PQclear(r);
 	return alive;
