@@ -80,8 +80,13 @@ struct coffer_http {
 	char *addr; /* without a trailing '/' */
 	char *ca_cert;
 	long timeout_ms;
+	char location[1024]; /* a redirect's target (https) */
 	char error[CURL_ERROR_SIZE + 64];
 };
+
+/* A standby sends a client to the active node with 307 (Vault's rule): followed, the same
+ * method, body and token, this many times at most, and only to the same scheme. */
+#define HTTP_MAX_REDIRECTS 3
 
 static void http_set_error(char *errbuf, size_t errbuf_len, const char *msg)
 {
@@ -296,11 +301,13 @@ static void http_parse(const struct buf *b, json_t **out)
 		*out = json_loadb(b->data, b->len, JSON_ALLOW_NUL, NULL);
 }
 
-/* One request over h's own HTTP/1.1 (http://): the target is url after the authority. */
-static int http_plain_send(struct coffer_http *h, const char *method, const char *url,
-                           const char *token, const char *body_text, struct buf *b, long *status)
+/* One request over p, a server reached with h's own HTTP/1.1 (http://): the target is url after
+ * the authority. */
+static int http_plain_send(struct coffer_http *h, struct http_plain *p, const char *method,
+                           const char *url, const char *token, const char *body_text, struct buf *b,
+                           long *status)
 {
-	const char *target = url + 7 + strlen(h->plain.authority);
+	const char *target = url + 7 + strlen(p->authority);
 	char *headers = NULL;
 	int n;
 
@@ -313,8 +320,10 @@ static int http_plain_send(struct coffer_http *h, const char *method, const char
 		snprintf(h->error, sizeof(h->error), "out of memory");
 		return COFFER_ERR_NOMEM;
 	}
-	n = http_plain_request(&h->plain, h->timeout_ms, method, target, headers, body_text, b,
-	                       status, h->error, sizeof(h->error));
+	if (*target == '\0')
+		target = "/";
+	n = http_plain_request(p, h->timeout_ms, method, target, headers, body_text, b, status,
+	                       h->error, sizeof(h->error));
 	secmem_freezero(headers, strlen(headers));
 	return n == 0 ? 0 : COFFER_ERR_IO;
 }
@@ -342,12 +351,63 @@ static int http_curl_send(struct coffer_http *h, const char *method, const char 
 			snprintf(h->error, sizeof(h->error), "%s", curl.easy_strerror(crc));
 		rc = COFFER_ERR_IO;
 	} else {
+		char *location = NULL;
+
 		curl.easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, status);
+		h->location[0] = '\0';
+		if (curl.easy_getinfo(h->curl, CURLINFO_REDIRECT_URL, &location) == CURLE_OK &&
+		    location != NULL && strlen(location) < sizeof(h->location))
+			snprintf(h->location, sizeof(h->location), "%s", location);
 	}
 	/* The options point at headers and body_text: drop them before both are freed. */
 	curl.easy_reset(h->curl);
 	http_headers_free(headers);
 	return rc;
+}
+
+/* Send once to url: h's own server, another one over plain HTTP (a redirect), or libcurl. */
+static int http_send_once(struct coffer_http *h, const char *method, const char *url,
+                          const char *token, const char *body_text, struct buf *b, long *status)
+{
+	struct http_plain hop;
+	const char *authority;
+	int rc;
+
+	if (!h->is_plain)
+		return http_curl_send(h, method, url, token, body_text, b, status);
+	authority = url + 7;
+	if (strncmp(authority, h->plain.authority, strlen(h->plain.authority)) == 0 &&
+	    (authority[strlen(h->plain.authority)] == '/' ||
+	     authority[strlen(h->plain.authority)] == '\0'))
+		return http_plain_send(h, &h->plain, method, url, token, body_text, b, status);
+	if (http_plain_init(&hop, authority, strcspn(authority, "/"), h->error, sizeof(h->error)) !=
+	    0)
+		return COFFER_ERR_IO;
+	hop.fd = -1;
+	rc = http_plain_send(h, &hop, method, url, token, body_text, b, status);
+	snprintf(h->plain.location, sizeof(h->plain.location), "%s", hop.location);
+	http_plain_close(&hop);
+	return rc;
+}
+
+/* The Location of the redirect just answered, as a malloc'd URL, if it keeps the scheme. */
+static char *http_redirect_target(struct coffer_http *h)
+{
+	const char *loc = h->is_plain ? h->plain.location : h->location;
+	const char *scheme = h->is_plain ? "http://" : "https://";
+	char *url;
+
+	if (strncmp(loc, scheme, strlen(scheme)) != 0 || loc[strlen(scheme)] == '\0' ||
+	    loc[strlen(scheme)] == '/') {
+		snprintf(h->error, sizeof(h->error),
+		         "the server redirected to \"%.200s\", which is not a %s address", loc,
+		         scheme);
+		return NULL;
+	}
+	url = strdup(loc);
+	if (url == NULL)
+		snprintf(h->error, sizeof(h->error), "out of memory");
+	return url;
 }
 
 int coffer_http_request(struct coffer_http *h, const char *method, const char *path,
@@ -366,8 +426,18 @@ int coffer_http_request(struct coffer_http *h, const char *method, const char *p
 		snprintf(h->error, sizeof(h->error), "out of memory");
 		goto out;
 	}
-	rc = h->is_plain ? http_plain_send(h, method, url, token, body_text, &b, status)
-	                 : http_curl_send(h, method, url, token, body_text, &b, status);
+	for (int hops = 0;; hops++) {
+		rc = http_send_once(h, method, url, token, body_text, &b, status);
+		if (rc != 0 || (*status != 307 && *status != 308) || hops == HTTP_MAX_REDIRECTS)
+			break;
+		free(url);
+		url = http_redirect_target(h);
+		if (url == NULL) {
+			rc = COFFER_ERR_IO;
+			break;
+		}
+		buf_reset(&b);
+	}
 	if (rc == 0)
 		http_parse(&b, resp_json);
 out:

@@ -32,6 +32,7 @@ struct http_plain {
 	char port[8];
 	char authority[300]; /* the Host header */
 	int fd;              /* -1: not connected */
+	char location[1024]; /* the last answer's Location header ("" when none or too long) */
 };
 
 /* From "host[:port]" or "[v6][:port]" (port 80 when absent). -1 with err on a bad authority. */

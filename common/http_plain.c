@@ -341,6 +341,21 @@ int http_parse_answer(const struct buf *raw, bool is_head, bool is_eof, struct b
 	return 1;
 }
 
+/* The Location header of a complete answer in raw, when it fits. */
+static void http_copy_location(const struct buf *raw, char *out, size_t len)
+{
+	const char *head_end = memmem(raw->data, raw->len, "\r\n\r\n", 4), *v;
+	size_t vlen = 0;
+
+	if (head_end == NULL)
+		return;
+	v = http_header(raw->data, (size_t)(head_end - raw->data) + 2, "Location", &vlen);
+	if (v != NULL && vlen < len && memchr(v, '\0', vlen) == NULL) {
+		memcpy(out, v, vlen);
+		out[vlen] = '\0';
+	}
+}
+
 /* Read one answer: the status, the body into out; *is_close when the server ends the
  * connection. 0, or -1 with err (*got_any tells whether any byte came). */
 static int http_read_answer(struct http_plain *p, bool is_head, int64_t deadline, struct buf *out,
@@ -364,6 +379,9 @@ static int http_read_answer(struct http_plain *p, bool is_head, int64_t deadline
 		if (rc < 0)
 			snprintf(err, err_len, "%s", why);
 	} while (rc == 0);
+	p->location[0] = '\0';
+	if (rc > 0 && *status >= 300 && *status < 400)
+		http_copy_location(&raw, p->location, sizeof(p->location));
 	buf_free(&raw);
 	return rc < 0 ? -1 : 0;
 }

@@ -162,3 +162,34 @@ def test_nobody_listening_says_so():
     s.close()
     done = coffer(f"http://127.0.0.1:{port}", "read", "secret/x")
     assert done.returncode == 1 and "connect" in done.stderr.lower(), done.stderr
+
+
+def redirect(location, status=b"307 Temporary Redirect"):
+    return (b"HTTP/1.1 " + status + b"\r\nLocation: " + location.encode() +
+            b"\r\nContent-Length: 0\r\n\r\n")
+
+
+def test_a_standby_redirect_is_followed_with_method_body_and_token():
+    """An HA standby answers 307 with the active node's address (Vault's rule): the CLI and the
+    agent repeat the same request there, the token and body included, as the Vault client does."""
+    active = Scripted([ok_answer({"k": "v"}, b"Connection: close\r\n")])
+    standby = Scripted([redirect(active.addr("/v1/secret/x?x=1"))])
+    done = coffer(standby.addr(), "write", "-format=json", "secret/x", "a=b")
+    assert done.returncode == 0, done.stderr
+    head, body = active.requests[0]
+    lines = head.split("\r\n")
+    assert lines[0].split(" ")[1] == "/v1/secret/x?x=1", lines[0]
+    assert lines[0].split(" ")[0] == standby.requests[0][0].split(" ")[0]
+    assert f"X-Vault-Token: {TOKEN}" in lines
+    assert json.loads(body) == {"a": "b"}
+
+
+def test_redirects_stop_after_three_and_never_change_scheme():
+    loop = Scripted([b""] * 4)  # replaced below, before the first request: the port is known
+    loop.answers[:] = [redirect(loop.addr("/v1/secret/x"))] * 4
+    done = coffer(loop.addr(), "read", "secret/x")
+    assert done.returncode == 1
+    assert len(loop.requests) == 4, loop.requests  # the request and three redirects
+    tls = Scripted([redirect("https://127.0.0.1:1/v1/secret/x")])
+    done = coffer(tls.addr(), "read", "secret/x")
+    assert done.returncode == 1 and "not a http:// address" in done.stderr, done.stderr
