@@ -7,21 +7,27 @@ without capabilities it does not need, the agent runs as an init container and a
 on a memory emptyDir under the committed seccomp profile and logs in with a projected
 service-account token (no Secret in the app's manifest), cofferd's service account may create
 TokenReviews, and the runtime images install the Debian package of every shared library the
-binaries load."""
+binaries load. The PostgreSQL variants (deploy/k8s/cofferd-ha.yaml, compose's profile "ha") get
+their URL from a Secret or the environment, give each node its own api_addr, make only the
+active pod ready, and their configs start nodes on a real PostgreSQL (COFFER_TEST_PG_URL) of
+which one is active and the others send clients to its api_addr."""
 import json
 import os
 import re
 import subprocess
+import uuid
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
 
 from conftest import Cofferd, make_cert
-from coffer_testlib import REPO, cofferd_path
+from coffer_testlib import REPO, cofferd_path, wait_for
 
 DEPLOY = REPO / "deploy"
 BUILD = Path(os.environ.get("COFFER_BUILD_DIR", REPO / "build-test"))
+PG_URL = os.environ.get("COFFER_TEST_PG_URL")
 
 
 def k8s_docs():
@@ -45,14 +51,22 @@ def config_maps():
     return {d["metadata"]["name"]: d["data"] for _n, d in k8s_docs() if d["kind"] == "ConfigMap"}
 
 
+def k8s_objects(file):
+    """{(kind, name): object} of one manifest."""
+    return {(d["kind"], d["metadata"]["name"]): d for n, d in k8s_docs() if n == file}
+
+
+COFFERD_MANIFESTS = ("cofferd.yaml", "cofferd-ha.yaml")
+
+
 def test_every_container_is_non_root_read_only_and_drops_capabilities():
     specs = list(pod_specs())
-    assert len(specs) == 2, specs
+    assert len(specs) == 3, specs
     for name, spec in specs:
         assert spec["securityContext"]["runAsNonRoot"] is True, name
         assert spec["securityContext"]["runAsUser"] != 0, name
         # Only cofferd gets an API token: the kubernetes auth method's TokenReviews.
-        assert spec.get("automountServiceAccountToken") is (name == "cofferd.yaml"), name
+        assert spec.get("automountServiceAccountToken") is (name in COFFERD_MANIFESTS), name
         for c in spec.get("initContainers", []) + spec["containers"]:
             sc = c["securityContext"]
             assert sc["readOnlyRootFilesystem"] is True, (name, c["name"])
@@ -114,8 +128,9 @@ def test_the_app_logs_in_with_a_projected_token_and_has_no_secret():
                     "token_file": "/var/run/secrets/tokens/coffer"}
 
 
-def test_cofferd_may_create_token_reviews():
-    docs = [d for name, d in k8s_docs() if name == "cofferd.yaml"]
+@pytest.mark.parametrize("manifest", COFFERD_MANIFESTS)
+def test_cofferd_may_create_token_reviews(manifest):
+    docs = [d for name, d in k8s_docs() if name == manifest]
     [binding] = [d for d in docs if d["kind"] == "ClusterRoleBinding"]
     assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io",
                                   "kind": "ClusterRole", "name": "system:auth-delegator"}
@@ -123,7 +138,7 @@ def test_cofferd_may_create_token_reviews():
                                     "namespace": "coffer"}]
     assert [d["metadata"] for d in docs if d["kind"] == "ServiceAccount"] == \
         [{"name": "cofferd", "namespace": "coffer"}]
-    spec = dict(pod_specs())["cofferd.yaml"]
+    spec = dict(pod_specs())[manifest]
     assert spec["serviceAccountName"] == "cofferd"
     assert spec["automountServiceAccountToken"] is True
 
@@ -195,6 +210,185 @@ def test_the_cofferd_configs_start_a_server_that_unseals_itself(tmp_path, where)
         assert server.seal_status()["sealed"] is False
     finally:
         server.stop()
+
+
+# --- the PostgreSQL variants ------------------------------------------------------------------
+
+def test_the_ha_manifest_runs_three_pods_and_only_the_active_one_is_ready():
+    objs = k8s_objects("cofferd-ha.yaml")
+    [sts] = [d for (kind, _), d in objs.items() if kind == "StatefulSet"]
+    spec = sts["spec"]
+    assert spec["replicas"] == 3
+    # Standbys are never ready: an ordered start or a rolling update would wait for them forever.
+    assert spec["podManagementPolicy"] == "Parallel"
+    assert spec["updateStrategy"] == {"type": "OnDelete"}
+    labels = spec["template"]["metadata"]["labels"]
+    # Clients: the ready pods, i.e. the active one. The headless Service: every pod, ready or
+    # not, with its own DNS name (the StatefulSet's serviceName).
+    client = objs[("Service", "cofferd")]["spec"]
+    assert client.get("clusterIP") != "None" and not client.get("publishNotReadyAddresses")
+    headless = objs[("Service", spec["serviceName"])]["spec"]
+    assert headless["clusterIP"] == "None" and headless["publishNotReadyAddresses"] is True
+    for svc in (client, headless):
+        assert svc["selector"].items() <= labels.items(), svc
+    [c] = spec["template"]["spec"]["containers"]
+    # 200 on the active node, 429 on a standby: only the active one is ready.
+    ready = c["readinessProbe"]["httpGet"]
+    assert ready["path"] == "/v1/sys/health" and ready["scheme"] == "HTTPS", ready
+    assert "standbyok=true" in c["livenessProbe"]["httpGet"]["path"]
+    # The URL (and its password) from a Secret, never the ConfigMap: a CloudNativePG cluster's
+    # <cluster>-app Secret has it under "uri".
+    env = {e["name"]: e for e in c["env"]}
+    assert env["COFFER_PG_CONNECTION_URL"]["valueFrom"] == {
+        "secretKeyRef": {"name": "coffer-db-app", "key": "uri"}}
+    assert env["POD_NAME"]["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}
+    # The same confinement as the single-node manifest.
+    single = dict(pod_specs())["cofferd.yaml"]
+    assert spec["template"]["spec"]["securityContext"] == single["securityContext"]
+    assert c["securityContext"] == single["containers"][0]["securityContext"]
+    assert c["image"] == single["containers"][0]["image"]
+
+
+def ha_pod_configs():
+    """{pod name: its config} of cofferd-ha.yaml: the file its args name, $(POD_NAME) expanded."""
+    objs = k8s_objects("cofferd-ha.yaml")
+    [sts] = [d for (kind, _), d in objs.items() if kind == "StatefulSet"]
+    pod = sts["spec"]["template"]["spec"]
+    [c] = pod["containers"]
+    assert c["args"][:1] == ["--config"], c["args"]
+    path = Path(c["args"][1])
+    assert path.name == "$(POD_NAME).json", path
+    [mount] = [m for m in c["volumeMounts"] if m["mountPath"] == str(path.parent)]
+    [volume] = [v for v in pod["volumes"] if v["name"] == mount["name"]]
+    data = config_maps()[volume["configMap"]["name"]]
+    names = [f"{sts['metadata']['name']}-{i}" for i in range(sts["spec"]["replicas"])]
+    assert sorted(data) == sorted(f"{n}.json" for n in names), "one config per pod"
+    return {n: json.loads(data[f"{n}.json"]) for n in names}
+
+
+def test_each_ha_pod_has_its_own_api_addr_and_no_password_in_its_config():
+    objs = k8s_objects("cofferd-ha.yaml")
+    [sts] = [d for (kind, _), d in objs.items() if kind == "StatefulSet"]
+    ns, headless = sts["metadata"]["namespace"], sts["spec"]["serviceName"]
+    [port] = sts["spec"]["template"]["spec"]["containers"][0]["ports"]
+    configs = ha_pod_configs()
+    assert len(configs) == 3
+    for name, cfg in configs.items():
+        # The pod's own DNS name under the headless Service: what a standby sends clients to.
+        assert cfg["api_addr"] == f"https://{name}.{headless}.{ns}.svc:{port['containerPort']}"
+        assert cfg["storage"]["type"] == "postgresql" and cfg["storage"]["ha_enabled"] is True
+        assert "connection_url" not in cfg["storage"], cfg
+        assert cfg["seal"]["type"] == "keyfile" and cfg["audit"], cfg
+    # Alike but for api_addr.
+    rest = [{k: v for k, v in cfg.items() if k != "api_addr"} for cfg in configs.values()]
+    assert all(r == rest[0] for r in rest), rest
+
+
+def compose_ha_nodes():
+    """{service: (its config, its environment)} of compose's cofferd nodes on PostgreSQL."""
+    c = compose()
+    nodes = {}
+    for name, svc in c["services"].items():
+        for ref in svc.get("configs", []):
+            if ref["target"] == "/etc/coffer/cofferd.json":
+                cfg = json.loads(c["configs"][ref["source"]]["content"])
+                if cfg["storage"]["type"] == "postgresql":
+                    nodes[name] = (cfg, svc.get("environment", {}))
+    return nodes
+
+
+def test_the_compose_ha_pair_waits_for_the_database_and_each_node_has_its_own_api_addr():
+    services = compose()["services"]
+    nodes = compose_ha_nodes()
+    assert sorted(nodes) == ["cofferd-1", "cofferd-2"]
+    pg = services["postgres"]
+    assert pg["image"].startswith("postgres:") and "bookworm" in pg["image"], pg["image"]
+    # Ready when it answers over TCP, as cofferd connects (the image's first start serves the
+    # Unix socket only).
+    test = pg["healthcheck"]["test"]
+    assert test[:2] == ["CMD", "pg_isready"] and "--host=127.0.0.1" in test, test
+    for name, (cfg, env) in nodes.items():
+        svc = services[name]
+        assert svc["depends_on"] == {"postgres": {"condition": "service_healthy"}}, name
+        assert cfg["storage"]["ha_enabled"] is True, name
+        # The password in the environment (COFFER_PG_CONNECTION_URL), the same one PostgreSQL
+        # was given, never in the config.
+        assert "connection_url" not in cfg["storage"], name
+        url = urlsplit(env["COFFER_PG_CONNECTION_URL"])
+        assert url.scheme == "postgresql" and url.hostname == "postgres", url
+        assert url.password == pg["environment"]["POSTGRES_PASSWORD"], url
+        assert url.username == pg["environment"]["POSTGRES_USER"], url
+        assert url.path == "/" + pg["environment"]["POSTGRES_DB"], url
+        # Its api_addr is its own name on the compose network.
+        assert urlsplit(cfg["api_addr"]).hostname == name, cfg["api_addr"]
+        assert svc["security_opt"] == services["cofferd"]["security_opt"], name
+        assert svc["profiles"] == ["ha"], name
+    assert len({cfg["api_addr"] for cfg, _env in nodes.values()}) == 2
+    assert pg["profiles"] == ["ha"]
+    # A plain `up` still starts the single node and the agent only.
+    assert "profiles" not in services["cofferd"] and "profiles" not in services["agent"]
+
+
+@pytest.fixture
+def pg_url():
+    if not PG_URL:
+        pytest.fail("COFFER_TEST_PG_URL is not set: start tests/pg_cluster.sh (tests/run.sh does)")
+    return PG_URL
+
+
+@pytest.mark.parametrize("where", ["k8s", "compose"])
+def test_the_ha_configs_start_one_active_node_and_standbys_that_send_clients_to_it(
+        tmp_path, pg_url, where):
+    if where == "k8s":
+        configs = list(ha_pod_configs().values())
+    else:
+        configs = [cfg for cfg, _env in compose_ha_nodes().values()]
+    table = "deploy_" + uuid.uuid4().hex[:12]  # a vault of its own in the shared database
+    cert, key = make_cert(tmp_path)
+    seal = tmp_path / "seal.key"  # one key file for all, as the Secret or compose secret
+    seal.write_bytes(os.urandom(32))
+    seal.chmod(0o600)
+    servers = []
+    for i, cfg in enumerate(configs):
+        cfg = json.loads(json.dumps(cfg))
+        cfg["storage"].update(table=table, ha_table=table + "_ha")
+        cfg["seal"]["path"] = str(seal)
+        (tmp_path / f"audit{i}").mkdir()
+        for device in cfg["audit"]:
+            device["options"]["file_path"] = str(tmp_path / f"audit{i}" / "audit.log")
+        if "tls_cert_file" in cfg:
+            cfg["tls_cert_file"], cfg["tls_key_file"] = str(cert), str(key)
+        cfg["disable_mlock"] = True
+        server = Cofferd(tmp_path / f"node{i}", config=cfg,
+                         ca_file=cert if "tls_cert_file" in cfg else None)
+        server.env = {"COFFER_PG_CONNECTION_URL": pg_url}  # as the Secret or compose gives it
+        servers.append(server)
+    try:
+        for server in servers:
+            server.start()
+        # Initialized through the last node; the others unseal themselves with the key file.
+        root = servers[-1].put("sys/init", json={}).json()["root_token"]
+
+        def one_active():
+            codes = [s.get("sys/health").status_code for s in servers]
+            return codes if sorted(codes) == [200] + [429] * (len(servers) - 1) else None
+        codes = wait_for(one_active, 20, 0.2)
+        assert codes, [s.get("sys/health").text for s in servers]
+        active = codes.index(200)
+        addr = configs[active]["api_addr"]  # as deployed, not localized
+        assert servers[active].get("sys/mounts", token=root).status_code == 200
+        for i, server in enumerate(servers):
+            if i == active:
+                continue
+            leader = server.get("sys/leader").json()
+            assert leader["is_self"] is False and leader["leader_address"] == addr, leader
+            r = server.get("sys/mounts", token=root, allow_redirects=False)
+            assert r.status_code == 307 and r.headers["Location"] == addr + "/v1/sys/mounts", \
+                (r.status_code, r.headers)
+    finally:
+        for server in servers:
+            if server.running:
+                server.stop()
 
 
 def dockerfile_stages():
