@@ -7,10 +7,11 @@ without capabilities it does not need, the agent runs as an init container and a
 on a memory emptyDir under the committed seccomp profile and logs in with a projected
 service-account token (no Secret in the app's manifest), cofferd's service account may create
 TokenReviews, and the runtime images install the Debian package of every shared library the
-binaries load. The PostgreSQL variants (deploy/k8s/cofferd-ha.yaml, compose's profile "ha") get
-their URL from a Secret or the environment, give each node its own api_addr, make only the
-active pod ready, and their configs start nodes on a real PostgreSQL (COFFER_TEST_PG_URL) of
-which one is active and the others send clients to its api_addr."""
+binaries load. Every Kubernetes object passes the upstream schema (npm kubernetes-models). The
+PostgreSQL variants (deploy/k8s/cofferd-ha.yaml, compose's profile "ha") get their URL from a
+Secret or the environment, give each node its own api_addr, make only the active pod ready, and
+their configs start nodes on a real PostgreSQL (COFFER_TEST_PG_URL) of which one is active and
+the others send clients to its api_addr."""
 import json
 import os
 import re
@@ -210,6 +211,73 @@ def test_the_cofferd_configs_start_a_server_that_unseals_itself(tmp_path, where)
         assert server.seal_status()["sealed"] is False
     finally:
         server.stop()
+
+
+# --- the Kubernetes schema ------------------------------------------------------------------
+
+# The last kubernetes-models for Debian 12's Node.js 20 (5.x needs Node.js 22). Installed once
+# under the build directory, as tests/run.sh installs node-vault.
+K8S_MODELS = ("kubernetes-models", "4.5.1")
+
+# Validates the JSON array of objects on stdin with the model of each object's apiVersion and
+# kind (the upstream OpenAPI definitions, compiled); prints [{id, error}], error null if valid.
+# The upstream definitions allow unknown fields, so a misspelt key passes: the tests below
+# check the keys that matter by name.
+VALIDATE_JS = r"""
+const docs = JSON.parse(require("fs").readFileSync(0, "utf8"));
+const out = docs.map((d) => {
+  const id = `${d.apiVersion} ${d.kind} ${d.metadata && d.metadata.name}`;
+  const [group, version] =
+    d.apiVersion.includes("/") ? d.apiVersion.split("/") : [null, d.apiVersion];
+  let Model;
+  try {
+    Model = require("kubernetes-models/" + (group ? group + "/" : "") + version)[d.kind];
+  } catch (e) { return {id, error: "no model: " + e.message}; }
+  if (!Model) return {id, error: "no model for this kind"};
+  try { new Model(d).validate(); return {id, error: null}; }
+  catch (e) { return {id, error: e.message}; }
+});
+process.stdout.write(JSON.stringify(out));
+"""
+
+
+def kubernetes_models():
+    """The directory whose node_modules holds K8S_MODELS (npm install on first use)."""
+    where = BUILD / "k8s-schema"
+    installed = where / "node_modules" / K8S_MODELS[0] / "package.json"
+    if not installed.is_file() or json.loads(installed.read_text())["version"] != K8S_MODELS[1]:
+        where.mkdir(parents=True, exist_ok=True)
+        done = subprocess.run(["npm", "install", "--prefix", str(where), "--no-audit", "--no-fund",
+                               "--loglevel=error", "@".join(K8S_MODELS)],
+                              capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+        assert done.returncode == 0, f"npm install {'@'.join(K8S_MODELS)}: {done.stderr}"
+    return where
+
+
+def schema_errors(docs):
+    where = kubernetes_models()
+    done = subprocess.run(["node", "-e", VALIDATE_JS], input=json.dumps(docs), capture_output=True,
+                          text=True, timeout=60, cwd=where,
+                          env={**os.environ, "NODE_PATH": str(where / "node_modules")})
+    assert done.returncode == 0, done.stderr
+    results = json.loads(done.stdout)
+    assert len(results) == len(docs), done.stdout
+    return {r["id"]: r["error"] for r in results}
+
+
+def test_every_kubernetes_object_passes_the_upstream_schema():
+    for name in sorted({n for n, _d in k8s_docs()}):
+        errors = schema_errors([d for n, d in k8s_docs() if n == name])
+        assert not {k: v for k, v in errors.items() if v}, (name, errors)
+    # And the check does check: a wrong type, a missing required field, an unknown kind.
+    sts = json.loads(json.dumps(k8s_objects("cofferd-ha.yaml")[("StatefulSet", "cofferd")]))
+    sts["spec"]["replicas"] = "3"
+    svc = json.loads(json.dumps(k8s_objects("cofferd-ha.yaml")[("Service", "cofferd")]))
+    del svc["spec"]["ports"][0]["port"]
+    bad = schema_errors([sts, svc, {"apiVersion": "v1", "kind": "Pdo", "metadata": {"name": "x"}}])
+    assert all(bad.values()), bad
+    assert "replicas" in bad["apps/v1 StatefulSet cofferd"], bad
+    assert "port" in bad["v1 Service cofferd"], bad
 
 
 # --- the PostgreSQL variants ------------------------------------------------------------------
