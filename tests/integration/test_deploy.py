@@ -409,8 +409,15 @@ def test_the_ha_configs_start_one_active_node_and_standbys_that_send_clients_to_
         tmp_path, pg_url, where):
     if where == "k8s":
         configs = list(ha_pod_configs().values())
+        [sts] = [d for (kind, _), d in k8s_objects("cofferd-ha.yaml").items()
+                 if kind == "StatefulSet"]
+        [c] = sts["spec"]["template"]["spec"]["containers"]
+        # The probes as deployed.
+        probes = {p: c[p]["httpGet"]["path"].removeprefix("/v1/")
+                  for p in ("readinessProbe", "livenessProbe")}
     else:
         configs = [cfg for cfg, _env in compose_ha_nodes().values()]
+        probes = {"readinessProbe": "sys/health"}  # compose has no load balancer to steer
     table = "deploy_" + uuid.uuid4().hex[:12]  # a vault of its own in the shared database
     cert, key = make_cert(tmp_path)
     seal = tmp_path / "seal.key"  # one key file for all, as the Secret or compose secret
@@ -431,17 +438,27 @@ def test_the_ha_configs_start_one_active_node_and_standbys_that_send_clients_to_
                          ca_file=cert if "tls_cert_file" in cfg else None)
         server.env = {"COFFER_PG_CONNECTION_URL": pg_url}  # as the Secret or compose gives it
         servers.append(server)
+
+    def probe(name):
+        """Each node's answer to the probe (none where it is not deployed)."""
+        return [s.get(probes[name]).status_code for s in servers if name in probes]
+
     try:
         for server in servers:
             server.start()
+        # Before sys/init: alive, and not ready.
+        assert all(code == 501 for code in probe("readinessProbe")), probe("readinessProbe")
+        assert all(code == 200 for code in probe("livenessProbe")), probe("livenessProbe")
         # Initialized through the last node; the others unseal themselves with the key file.
         root = servers[-1].put("sys/init", json={}).json()["root_token"]
 
         def one_active():
-            codes = [s.get("sys/health").status_code for s in servers]
+            codes = probe("readinessProbe")
             return codes if sorted(codes) == [200] + [429] * (len(servers) - 1) else None
         codes = wait_for(one_active, 20, 0.2)
         assert codes, [s.get("sys/health").text for s in servers]
+        # Only the active node is ready; all are alive.
+        assert all(code == 200 for code in probe("livenessProbe")), probe("livenessProbe")
         active = codes.index(200)
         addr = configs[active]["api_addr"]  # as deployed, not localized
         assert servers[active].get("sys/mounts", token=root).status_code == 200
