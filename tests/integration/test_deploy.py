@@ -12,9 +12,11 @@ PostgreSQL variants (deploy/k8s/cofferd-ha.yaml, compose's profile "ha") get the
 Secret or the environment, give each node its own api_addr, make only the active pod ready, and
 their configs start nodes on a real PostgreSQL (COFFER_TEST_PG_URL) of which one is active and
 the others send clients to its api_addr."""
+import fcntl
 import json
 import os
 import re
+import shutil
 import subprocess
 import uuid
 from pathlib import Path
@@ -215,9 +217,10 @@ def test_the_cofferd_configs_start_a_server_that_unseals_itself(tmp_path, where)
 
 # --- the Kubernetes schema ------------------------------------------------------------------
 
-# The last kubernetes-models for Debian 12's Node.js 20 (5.x needs Node.js 22). Installed once
-# under the build directory, as tests/run.sh installs node-vault.
+# The last kubernetes-models for Debian 12's Node.js 20 (5.x needs Node.js 22), pinned with its
+# lock in tests/k8s/ and installed once under the build directory with npm ci, as node-vault is.
 K8S_MODELS = ("kubernetes-models", "4.5.1")
+K8S_PACKAGE = REPO / "tests" / "k8s"
 
 # Validates the JSON array of objects on stdin with the model of each object's apiVersion and
 # kind (the upstream OpenAPI definitions, compiled); prints [{id, error}], error null if valid.
@@ -242,15 +245,20 @@ process.stdout.write(JSON.stringify(out));
 
 
 def kubernetes_models():
-    """The directory whose node_modules holds K8S_MODELS (npm install on first use)."""
+    """The directory whose node_modules holds K8S_MODELS: npm ci of tests/k8s on first use, under
+    a file lock (ctest runs this file against SQLite and PostgreSQL at the same time)."""
     where = BUILD / "k8s-schema"
+    where.mkdir(parents=True, exist_ok=True)
     installed = where / "node_modules" / K8S_MODELS[0] / "package.json"
-    if not installed.is_file() or json.loads(installed.read_text())["version"] != K8S_MODELS[1]:
-        where.mkdir(parents=True, exist_ok=True)
-        done = subprocess.run(["npm", "install", "--prefix", str(where), "--no-audit", "--no-fund",
-                               "--loglevel=error", "@".join(K8S_MODELS)],
-                              capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
-        assert done.returncode == 0, f"npm install {'@'.join(K8S_MODELS)}: {done.stderr}"
+    with open(where / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not installed.is_file() or json.loads(installed.read_text())["version"] != K8S_MODELS[1]:
+            for name in ("package.json", "package-lock.json"):
+                shutil.copyfile(K8S_PACKAGE / name, where / name)
+            done = subprocess.run(["npm", "ci", "--prefix", str(where), "--no-audit", "--no-fund",
+                                   "--loglevel=error"], capture_output=True, text=True,
+                                  timeout=300, stdin=subprocess.DEVNULL)
+            assert done.returncode == 0, f"npm ci of tests/k8s: {done.stderr}"
     return where
 
 
