@@ -25,27 +25,66 @@ static const struct {
     {"Storage Type", "storage_type"},
     {"Cluster Name", "cluster_name"},
     {"Cluster ID", "cluster_id"},
+    {"HA Enabled", "ha_enabled"},
+    {"HA Cluster", "ha_cluster"},
+    {"HA Mode", "ha_mode"},
+    {"Active Since", "active_time"},
+    {"Active Node Address", "leader_address"},
 };
 
 /* A seal status (raw route, no envelope) in the output format. */
 static void cmd_seal_status_print(const json_t *st)
 {
+	const size_t n = sizeof(cmd_seal_fields) / sizeof(cmd_seal_fields[0]);
 	const json_t *v;
+	int width = 16;
 	size_t i;
 
 	if (cli_output_is_json()) {
 		cli_print_json(st);
 		return;
 	}
-	printf("%-16s    Value\n%-16s    -----\n", "Key", "---");
-	for (i = 0; i < sizeof(cmd_seal_fields) / sizeof(cmd_seal_fields[0]); i++) {
+	for (i = 0; i < n; i++)
+		if (json_object_get(st, cmd_seal_fields[i].key) != NULL &&
+		    (int)strlen(cmd_seal_fields[i].label) > width)
+			width = (int)strlen(cmd_seal_fields[i].label);
+	printf("%-*s    Value\n%-*s    -----\n", width, "Key", width, "---");
+	for (i = 0; i < n; i++) {
 		v = json_object_get(st, cmd_seal_fields[i].key);
 		if (v == NULL)
 			continue;
-		printf("%-16s    ", cmd_seal_fields[i].label);
+		printf("%-*s    ", width, cmd_seal_fields[i].label);
 		cli_print_value(stdout, v);
 		putchar('\n');
 	}
+}
+
+/* Add what sys/leader says to an unsealed node's status, as the Vault CLI shows it: HA Enabled,
+ * and with HA the mode (active or standby), the cluster address, since when the active node is
+ * active and, on a standby, where it is. */
+static void cmd_status_add_ha(json_t *st)
+{
+	json_t *l = NULL, *v;
+	bool is_self;
+
+	if (!json_is_false(json_object_get(st, "sealed")) ||
+	    cli_client_call("GET", "sys/leader", NULL, &l) != CLI_EXIT_OK || !json_is_object(l)) {
+		json_decref(l);
+		return;
+	}
+	json_object_set(st, "ha_enabled", json_object_get(l, "ha_enabled"));
+	if (json_is_true(json_object_get(l, "ha_enabled"))) {
+		is_self = json_is_true(json_object_get(l, "is_self"));
+		json_object_set_new(st, "ha_mode", json_string(is_self ? "active" : "standby"));
+		if ((v = json_object_get(l, "leader_cluster_address")) != NULL &&
+		    json_string_length(v) > 0)
+			json_object_set(st, "ha_cluster", v);
+		if (is_self && (v = json_object_get(l, "active_time")) != NULL)
+			json_object_set(st, "active_time", v);
+		if (!is_self && (v = json_object_get(l, "leader_address")) != NULL)
+			json_object_set(st, "leader_address", v);
+	}
+	json_decref(l);
 }
 
 /* status: 0 unsealed, 2 sealed, 1 error (the Vault CLI's codes). */
@@ -65,6 +104,7 @@ int cmd_status(const struct cli_cmd *cmd, const char *name, int argc, char **arg
 		json_decref(resp);
 		return CLI_EXIT_ERROR;
 	}
+	cmd_status_add_ha(resp);
 	cmd_seal_status_print(resp);
 	rc = json_is_false(json_object_get(resp, "sealed")) ? CLI_EXIT_OK : CLI_EXIT_USAGE;
 	json_decref(resp);

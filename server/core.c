@@ -143,8 +143,9 @@ void core_close(struct core *c)
 	free(c);
 }
 
-/* Load the cluster identity, or make it on the first unseal after init. */
-static int core_load_cluster(struct core *c)
+/* Load the cluster identity, or make it on the first unseal after init (may_create: not on an HA
+ * standby, which never writes; it shows the identity once the active node has made it). */
+static int core_load_cluster(struct core *c, bool may_create)
 {
 	uint8_t *buf = NULL;
 	size_t len = 0;
@@ -155,6 +156,8 @@ static int core_load_cluster(struct core *c)
 	int err;
 
 	err = barrier_get(c->svc.barrier, CORE_CLUSTER_PATH, &buf, &len);
+	if (err == COFFER_ERR_NOT_FOUND && !may_create)
+		return 0;
 	if (err == COFFER_ERR_NOT_FOUND) {
 		char uuid[37];
 
@@ -199,7 +202,7 @@ static int core_unsealed(struct core *c)
 {
 	int err;
 
-	err = core_load_cluster(c);
+	err = core_load_cluster(c, true);
 	if (err == 0)
 		err = policy_store_setup(c->svc.policies);
 	if (err == 0)
@@ -244,6 +247,9 @@ static int core_loaded(struct core *c)
 	int err;
 
 	if (c->ha_enabled) {
+		/* A standby shows the cluster's identity too (read only; a failure is not fatal).
+		 */
+		(void)core_load_cluster(c, false);
 		storage_ha_campaign(c->storage, true, 0);
 		log_info("ha: unsealed; standing by for the lock");
 		return 0;
@@ -286,6 +292,7 @@ static void core_ha_drop(struct core *c)
 {
 	atomic_store(&c->ha_is_active, false);
 	core_sealed(c);
+	(void)core_load_cluster(c, false);
 }
 
 /* The lock is held: load the vault from the database. Caller holds lifecycle_lock. */

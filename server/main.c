@@ -227,6 +227,12 @@ static int main_config(const struct main_opts *o, struct config *cfg, char *dev_
 		cfg->storage.kind = STORAGE_SQLITE;
 		config_set_string(&cfg->storage.path, path);
 	}
+	/* As VAULT_API_ADDR: one configuration for every node, each given its address (a pod's
+	 * name from the downward API). */
+	if (getenv("COFFER_API_ADDR") != NULL && getenv("COFFER_API_ADDR")[0] != '\0')
+		config_set_string(&cfg->api_addr, getenv("COFFER_API_ADDR"));
+	if (getenv("COFFER_CLUSTER_ADDR") != NULL && getenv("COFFER_CLUSTER_ADDR")[0] != '\0')
+		config_set_string(&cfg->cluster_addr, getenv("COFFER_CLUSTER_ADDR"));
 	if (o->listen != NULL)
 		config_set_string(&cfg->listen, o->listen);
 	if (o->disable_mlock)
