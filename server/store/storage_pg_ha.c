@@ -461,7 +461,6 @@ void pg_ha_campaign(struct storage *base, bool on, int64_t hold_off_ms)
 	pthread_mutex_lock(&ha->mu);
 	ha->campaign = on || hold_off_ms > 0;
 	ha->hold_off_until_ms = hold_off_ms > 0 ? pg_now_ms() + hold_off_ms : 0;
-	atomic_store(&pg->campaigning, ha->campaign);
 	pthread_cond_signal(&ha->cv);
 	pthread_mutex_unlock(&ha->mu);
 }
@@ -504,6 +503,7 @@ int pg_ha_init_lock(struct storage *base, bool on)
 	char sql[96];
 
 	if (!on) {
+		atomic_store(&pg->init_locked, false);
 		PQfinish(ha->init_conn); /* ends the session: the lock goes with it */
 		ha->init_conn = NULL;
 		return 0;
@@ -518,5 +518,6 @@ int pg_ha_init_lock(struct storage *base, bool on)
 		ha->init_conn = NULL;
 		return COFFER_ERR_UNAVAILABLE;
 	}
+	atomic_store(&pg->init_locked, true);
 	return 0;
 }

@@ -98,14 +98,14 @@ struct pg_storage {
 	/* The cache serves reads only while this node is the store's only writer: always without
 	 * HA (the advisory lock), only while active with it. */
 	atomic_bool cache_on;
-	/* HA: the leadership epoch writes are fenced to; 0 while not active. Without HA, writes
-	 * are not fenced. campaigning: false on a sealed node (its only writes are an
-	 * initialization's, under the init lock). */
+	/* HA: the leadership epoch writes are fenced to; 0 while not active, and then writes are
+	 * refused, except an initialization's (under the init lock, when no node can be active:
+	 * the vault does not exist yet). Without HA, writes are not fenced. */
 	_Atomic int64_t fence_epoch;
+	atomic_bool init_locked;
 	/* Until when (pg_now_ms) this node surely holds the lock: its last renewal's send time
 	 * plus lock_ttl, less a margin; 0 while not active. */
 	_Atomic int64_t holds_until_ms;
-	atomic_bool campaigning;
 	struct pg_ha *ha;
 };
 

@@ -160,7 +160,7 @@ static int pg_commit(struct pg_storage *pg, struct pg_req *group, size_t n_reqs)
 	struct pg_req *req;
 	size_t i, k;
 
-	if (pg->ha_enabled && atomic_load(&pg->campaigning) && epoch == 0)
+	if (pg->ha_enabled && epoch == 0 && !atomic_load(&pg->init_locked))
 		return COFFER_ERR_STANDBY;
 	if (PQenterPipelineMode(p.c) != 1)
 		return COFFER_ERR_UNAVAILABLE;
