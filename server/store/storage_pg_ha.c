@@ -17,7 +17,8 @@
  *    transaction checks that epoch and holder in the same transaction (storage_pg_write.c), so
  *    a deposed node can commit nothing.
  *  - The active node renews valid_until several times per lock_ttl; a renewal that finds another
- *    holder or epoch means the lock was lost: the node stops being active at once.
+ *    holder or epoch means the lock was lost: the node stops being active at once. A node that
+ *    gives the lock up (step-down, seal, shutdown) ends its row's time as it goes.
  *  - A stalled active (SIGSTOP, a partition) keeps its connection and so its advisory lock;
  *    when its row has expired, a standby ends that node's sessions (pg_terminate_backend on the
  *    sessions named cofferd:<its id>: all nodes use the same role, which may end its own
@@ -118,6 +119,23 @@ static void ha_notify(struct pg_ha *ha, bool is_active)
 		fn(arg, is_active);
 }
 
+/* A node that gives up the lock (step-down, seal, shutdown, a fenced write) ends its row's time
+ * now, if the row is still its own, so a standby takes over at its next poll instead of
+ * waiting for lock_ttl. */
+static void ha_expire_row(struct pg_ha *ha)
+{
+	struct pg_storage *pg = ha->pg;
+	char sql[256], epoch[24];
+	const char *vals[2] = {pg->node_id, epoch};
+
+	snprintf(epoch, sizeof(epoch), "%lld", (long long)ha->epoch);
+	snprintf(sql, sizeof(sql),
+	         "UPDATE %s SET valid_until = now() - interval '1 millisecond' "
+	         "WHERE ha_key = 'core/lock' AND holder = $1 AND epoch = $2::bigint",
+	         pg->ha_table);
+	PQclear(ha_exec(ha, sql, 2, vals, PGRES_COMMAND_OK));
+}
+
 /* Stop being active: writes are refused from now on, the cache is not trusted, the advisory
  * lock goes (so a standby wins it at once), and the core is told. */
 static void ha_lose(struct pg_ha *ha, const char *why)
@@ -131,10 +149,12 @@ static void ha_lose(struct pg_ha *ha, const char *why)
 	atomic_store(&pg->fence_epoch, 0);
 	atomic_store(&pg->cache_on, false);
 	storage_cache_clear(pg->cache);
+	if (!pg_conn_is_broken(ha->conn)) {
+		ha_expire_row(ha);
+		ha_release_advisory(ha);
+	}
 	ha->is_active = false;
 	ha->epoch = 0;
-	if (!pg_conn_is_broken(ha->conn))
-		ha_release_advisory(ha);
 	ha_notify(ha, false);
 }
 
