@@ -215,7 +215,7 @@ static int main_config(const struct main_opts *o, struct config *cfg, char *dev_
 		goto fail;
 	/* Dev mode keeps its SQLite file in the data directory unless the configuration names
 	 * another store (cofferd --dev --config FILE with PostgreSQL storage). */
-	if (o->is_dev && (cfg->storage.kind == STORAGE_SQLITE || o->data_dir != NULL)) {
+	if (o->is_dev && cfg->storage.kind == STORAGE_SQLITE) {
 		if (o->data_dir != NULL) {
 			snprintf(dev_dir, dev_dir_len, "%s", o->data_dir);
 		} else {

@@ -18,7 +18,7 @@ trap bench_cleanup EXIT
 bench_build_release() {
 	cmake -S "$bench_root" -B "$bench_build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
 		-DCOFFER_TESTS=OFF >/dev/null
-	ninja -C "$bench_build" cofferd bench_mhd_baseline bench_sqlite_baseline >/dev/null
+	ninja -C "$bench_build" cofferd bench_mhd_baseline bench_sqlite_baseline bench_pg_baseline >/dev/null
 }
 
 bench_free_port() {

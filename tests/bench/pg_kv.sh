@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# PostgreSQL storage benchmarks (issue 15), each against a baseline measured in the same run, on
+# one throwaway PostgreSQL (tests/pg_cluster.sh; fsync on), in alternating rounds, median ratio:
+#   write: durable KV v2 writes through cofferd on PostgreSQL (wrk, 32 connections, a new key per
+#          request; group commit shares each transaction) against a raw libpq loop of one
+#          single-row commit per transaction (bench_pg_baseline). Goal: ratio >= 2.
+#   read:  KV v2 reads (non-root token) from cofferd on PostgreSQL against the same from cofferd
+#          on SQLite, same secrets, same load. Goal: ratio >= 0.9 (reads come from the cache).
+# usage: tests/bench/pg_kv.sh write|read [SECONDS (default 10)] [ROUNDS (default 3)]
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+mode="${1:-}"
+secs="${2:-10}"
+rounds="${3:-3}"
+[[ $mode == write || $mode == read ]] || { echo "usage: $0 write|read [SECONDS] [ROUNDS]" >&2; exit 2; }
+
+bench_build_release
+# The cluster's directory must be reachable by the postgres user (bench_tmp is private).
+pg_dir="$(mktemp -d /tmp/coffer-bench-pg-XXXXXX)"
+chmod 755 "$pg_dir"
+bench_cleanup_pg() {
+	local p
+	for p in "${bench_pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	for p in "${bench_pids[@]}"; do wait "$p" 2>/dev/null || true; done
+	bash "$bench_root/tests/pg_cluster.sh" stop "$pg_dir" || true
+	rm -rf "$pg_dir"
+	bench_cleanup
+}
+trap bench_cleanup_pg EXIT
+eval "$(bash "$bench_root/tests/pg_cluster.sh" start "$pg_dir")"
+
+# cofferd --dev on PostgreSQL: its own table in the cluster's database.
+cat >"$bench_tmp/pg.json" <<JSON
+{"storage": {"type": "postgresql", "connection_url": "$COFFER_TEST_PG_URL", "table": "bench_kv"}}
+JSON
+chmod 600 "$bench_tmp/pg.json"
+bench_start_cofferd --config "$bench_tmp/pg.json"
+pg_addr="$BENCH_ADDR"
+root="$BENCH_ROOT"
+
+if [[ $mode == write ]]; then
+	cat >"$bench_tmp/write.lua" <<LUA
+wrk.headers["X-Vault-Token"] = "$root"
+wrk.headers["Content-Type"] = "application/json"
+wrk.method = "POST"
+wrk.body = '{"data":{"value":"$(printf 'v%.0s' $(seq 1 90))"}}'
+local threads = 0
+function setup(thread)
+  threads = threads + 1
+  thread:set("tid", threads)
+end
+local n = 0
+request = function()
+  n = n + 1
+  return wrk.format(nil, "/v1/secret/data/w/__ROUND__-" .. tid .. "/" .. n)
+end
+LUA
+	echo "pg_kv write: wrk -t2 -c32 -d${secs}s durable KV v2 writes (new key each) vs libpq, one row per transaction, $rounds rounds"
+	ratios=()
+	for round in $(seq 1 "$rounds"); do
+		sed "s/__ROUND__/$round/" "$bench_tmp/write.lua" >"$bench_tmp/write-$round.lua"
+		kv="$(wrk -t2 -c32 -d"${secs}s" -s "$bench_tmp/write-$round.lua" "$pg_addr" | tee "$bench_tmp/kv.txt" | bench_wrk_rps)"
+		grep -q "Non-2xx" "$bench_tmp/kv.txt" && { echo "pg_kv: non-2xx responses:" >&2; cat "$bench_tmp/kv.txt" >&2; exit 1; }
+		# A value of the size cofferd stores for such a write (its version record).
+		base="$("$bench_build/tests/bench/bench_pg_baseline" "$COFFER_TEST_PG_URL" "bench_raw_$round" "$secs" 250 | awk '{ print $(NF) }' | sed 's|/s||')"
+		ratios+=("$(bench_ratio "$kv" "$base")")
+		echo "  round $round: cofferd on PostgreSQL $kv writes/s, libpq 1 row per transaction $base commits/s, ratio ${ratios[-1]}"
+	done
+	echo "  ratio (median of $rounds rounds): $(bench_median "${ratios[@]}")"
+	exit 0
+fi
+
+# read: the same secrets in both servers, read with the same non-root token policy.
+pg_reader="$(bench_reader_token "$pg_addr" "$root")"
+/usr/bin/python3 "$(dirname "${BASH_SOURCE[0]}")/populate.py" "$pg_addr" "$root" 100
+mkdir -p "$bench_tmp/sqlite"
+port="$(bench_free_port)"
+"$bench_build/cofferd" --dev --listen "127.0.0.1:$port" --root-token "$root" \
+	--data-dir "$bench_tmp/sqlite" --log-level warn >/dev/null 2>"$bench_tmp/sqlite.err" &
+bench_pids+=($!)
+sq_addr="http://127.0.0.1:$port"
+bench_wait_http "$sq_addr/v1/sys/health"
+sq_reader="$(bench_reader_token "$sq_addr" "$root")"
+/usr/bin/python3 "$(dirname "${BASH_SOURCE[0]}")/populate.py" "$sq_addr" "$root" 100
+pg_script="$(bench_wrk_script "$pg_reader")"
+sq_script="$(bench_wrk_script "$sq_reader")"
+echo "pg_kv read: wrk -t2 -c32 -d${secs}s KV v2 reads (non-root token), PostgreSQL vs SQLite storage, $rounds rounds"
+ratios=()
+for round in $(seq 1 "$rounds"); do
+	pg="$(wrk -t2 -c32 -d"${secs}s" -s "$pg_script" "$pg_addr/v1/secret/data/bench/s0" | tee "$bench_tmp/pg.txt" | bench_wrk_rps)"
+	sq="$(wrk -t2 -c32 -d"${secs}s" -s "$sq_script" "$sq_addr/v1/secret/data/bench/s0" | tee "$bench_tmp/sq.txt" | bench_wrk_rps)"
+	grep -q "Non-2xx" "$bench_tmp/pg.txt" "$bench_tmp/sq.txt" && { echo "pg_kv: non-2xx responses" >&2; exit 1; }
+	ratios+=("$(bench_ratio "$pg" "$sq")")
+	echo "  round $round: cofferd on PostgreSQL $pg req/s, on SQLite $sq req/s, ratio ${ratios[-1]}"
+done
+echo "  ratio (median of $rounds rounds): $(bench_median "${ratios[@]}")"
