@@ -330,6 +330,60 @@ class HACluster:
                 n.sigcont()
 
 
+class Clusters:
+    """What a test's `ha` fixture gives: clusters(n=3, seal="keyfile", **kw) -> a new HACluster
+    (nodes started, not initialized) on its own table. close() continues SIGSTOPped nodes, stops
+    every node of the factory (each must exit 0) and drops the clusters' tables."""
+
+    def __init__(self, factory, pg, lock_ttl="3s"):
+        self.factory = factory
+        self.pg = pg
+        self.lock_ttl = lock_ttl
+        self.made = []
+
+    def __call__(self, n=3, seal="keyfile", **kw):
+        kw.setdefault("lock_ttl", self.lock_ttl)
+        cluster = HACluster(self.factory, self.pg, n=n, seal=seal, **kw)
+        self.made.append(cluster)
+        return cluster
+
+    def close(self):
+        for c in self.made:
+            c.finish()
+        try:
+            self.factory.finish()
+        finally:
+            if self.pg.is_up():
+                for c in self.made:
+                    self.pg.drop_tables(c.table, c.storage["ha_table"])
+
+
+def first_serving(nodes, path, token, timeout_s, interval_s=0.01):
+    """Polls GET /v1/<path> on every node (no redirects followed, 0.5 s per request) until one
+    answers 200; returns (that node, monotonic time of the answer), or (None, None)."""
+    sessions = {}
+    for n in nodes:
+        sess = requests.Session()
+        sess.trust_env = False
+        sess.headers["X-Vault-Token"] = token
+        sessions[n] = sess
+    deadline = time.monotonic() + timeout_s
+    try:
+        while time.monotonic() < deadline:
+            for n, sess in sessions.items():
+                try:
+                    r = sess.get(f"{n.url}/v1/{path}", timeout=0.5, allow_redirects=False)
+                except requests.exceptions.RequestException:
+                    continue
+                if r.status_code == 200:
+                    return n, time.monotonic()
+            time.sleep(interval_s)
+        return None, None
+    finally:
+        for sess in sessions.values():
+            sess.close()
+
+
 class WriteLoad:
     """Writers (8 threads by default), each writing its own keys, KV v2 secret/data/<prefix>/
     w<thread>/k<key>, round robin over keys_per_thread keys with an increasing sequence number.
