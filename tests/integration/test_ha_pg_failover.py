@@ -115,6 +115,7 @@ def test_a_stalled_active_is_replaced_and_after_sigcont_commits_nothing(ha):
         assert serving is not None, "no node took over from the stalled active:\n" + \
             c.describe()
         took = served_at - stopped_at
+        print(f"SIGSTOP of the active: a standby served {took:.3f}s after (lock_ttl {LOCK_TTL})")
         new = c.wait_active(nodes=c.live())
         assert new is serving
         assert took <= LOCK_TTL_S + 2, \
