@@ -18,8 +18,8 @@ import time
 import pytest
 import requests
 
-from conftest import (assert_error, create_token, kv2_read, kv2_write, lookup_self, ok,
-                      parse_time, wait_for, watch_ok)
+from conftest import (assert_error, create_token, enable_secrets, kv2_read, kv2_write,
+                      lookup_self, ok, parse_time, put_policy, wait_for, watch_ok)
 from pg import Clusters, PgNode, TestPG, WriteLoad, add_node, first_serving, pg_storage, \
     unique_table
 from conftest import base_config
@@ -248,6 +248,57 @@ def restart_checked(pg, nodes, active, root, mode):
         assert n.proc is not None and n.proc.poll() is None and n.proc.pid == pid and \
             n.starts == st, "cofferd exited or was restarted"
     return load
+
+
+# --- no stale state when the lead moves back --------------------------------------------------------
+
+def test_a_node_active_again_serves_what_the_other_changed_meanwhile(ha):
+    """Node a is active and its caches are warm (a secret, a KV v1 mount, a policy's compiled ACL,
+    tokens, an AppRole secret-id); a steps down and b changes all of it; b steps down and a is
+    active again: a serves b's state, nothing from its caches of its first term."""
+    c = ha(2)
+    a = c.up()
+    b = c.standbys(a)[0]
+    root = c.root
+    kv2_write(a, root, "pp/s", {"v": "a1"})
+    put_policy(a, root, "pp", 'path "secret/data/pp/*" {\n  capabilities = ["read"]\n}\n')
+    enable_secrets(a, root, "ppkv", version=1)
+    ok(a.post("ppkv/x", token=root, json={"v": "a1"}), 204)
+    ok(a.post("sys/auth/approle", token=root, json={"type": "approle"}), 204)
+    ok(a.post("auth/approle/role/pp", token=root,
+              json={"token_policies": ["pp"], "secret_id_num_uses": 2}), 204)
+    role_id = ok(a.get("auth/approle/role/pp/role-id", token=root))["data"]["role_id"]
+    secret_id = ok(a.post("auth/approle/role/pp/secret-id", token=root))["data"]["secret_id"]
+    reader = create_token(a, root, policies=["pp"])["auth"]["client_token"]
+    victim = create_token(a, root, policies=["pp"])["auth"]["client_token"]
+    login = {"role_id": role_id, "secret_id": secret_id}
+    # Warm every cache of a.
+    assert kv2_read(a, reader, "pp/s")["data"] == {"v": "a1"}
+    assert kv2_read(a, victim, "pp/s")["data"] == {"v": "a1"}
+    assert ok(a.get("ppkv/x", token=root))["data"] == {"v": "a1"}
+    ok(a.post("auth/approle/login", json=login))  # the secret-id's first use of two
+
+    ok(a.put("sys/step-down", token=root), 204)
+    assert c.wait_active(exclude=(a,)) is b
+    kv2_write(b, root, "pp/s", {"v": "b1"})
+    put_policy(b, root, "pp", 'path "secret/data/other/*" {\n  capabilities = ["read"]\n}\n')
+    ok(b.post("ppkv/x", token=root, json={"v": "b1"}), 204)
+    enable_secrets(b, root, "ppkv2", version=1)
+    ok(b.post("ppkv2/y", token=root, json={"v": "b1"}), 204)
+    ok(b.post("auth/approle/login", json=login))  # its second and last use
+    ok(b.post("auth/token/revoke", token=root, json={"token": victim}), 204)
+
+    ok(b.put("sys/step-down", token=root), 204)
+    assert c.wait_active(exclude=(b,), timeout_s=20) is a
+    assert kv2_read(a, root, "pp/s")["data"] == {"v": "b1"}
+    assert ok(a.get("ppkv/x", token=root))["data"] == {"v": "b1"}
+    assert ok(a.get("ppkv2/y", token=root))["data"] == {"v": "b1"}
+    # The policy as b left it: the reader lost read on secret/data/pp/*.
+    assert_error(a.get("secret/data/pp/s", token=reader), 403)
+    # The token b revoked is refused; the secret-id b used up logs in no more.
+    assert_error(lookup_self(a, victim), 403)
+    r = a.post("auth/approle/login", json=login)
+    assert r.status_code in (400, 403) and r.json()["errors"], r.text
 
 
 # --- sys/watch across failover -------------------------------------------------------------------
