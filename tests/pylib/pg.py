@@ -13,6 +13,7 @@ skips) when the environment is missing: the issue's tests must run.
 
 Restarting stops the cluster it was given: run the tests that do so against your own
 (`tests/pg_cluster.sh start DIR`), never against a database others are using."""
+import collections
 import copy
 import getpass
 import os
@@ -384,6 +385,16 @@ def first_serving(nodes, path, token, timeout_s, interval_s=0.01):
             sess.close()
 
 
+class Write(collections.namedtuple("Write", "sent done status error url key seq created")):
+    """One write of a WriteLoad: monotonic times sent and answered, the status (or the name of
+    the exception), the error text of a non-2xx, the URL that answered (after redirects), the
+    key and sequence number written, and the version's created_time of a 2xx."""
+
+    @property
+    def acked(self):
+        return isinstance(self.status, int) and 200 <= self.status < 300
+
+
 class WriteLoad:
     """Writers (8 threads by default), each writing its own keys, KV v2 secret/data/<prefix>/
     w<thread>/k<key>, round robin over keys_per_thread keys with an increasing sequence number.
@@ -406,7 +417,7 @@ class WriteLoad:
         self.lock = threading.Lock()
         self.stop_event = threading.Event()
         self.history = {}   # key -> {seq: "ack" | "unknown"}
-        self.events = []    # (t_sent, t_done, status code or exception name, error text, url)
+        self.events = []    # Write(...) of every write, in the order of their answers
         self.threads = []
 
     def key(self, t, k):
@@ -431,20 +442,25 @@ class WriteLoad:
             seq += 1
             key = self.key(t, seq % self.keys_per_thread)
             sent = time.monotonic()
-            status, err, final = None, "", base
+            status, err, final, created = None, "", base, None
             try:
                 r = session.post(f"{base}/v1/secret/data/{key}", json={"data": {"v": seq}},
                                  timeout=self.timeout_s)
                 status, final = r.status_code, r.url
                 if not 200 <= status < 300:
                     err = r.text[:300]
+                else:
+                    try:
+                        created = r.json()["data"]["created_time"]
+                    except (ValueError, KeyError, TypeError):
+                        pass
             except requests.exceptions.RequestException as e:
                 status, err = type(e).__name__, str(e)[:300]
             done = time.monotonic()
             acked = isinstance(status, int) and 200 <= status < 300
             with self.lock:
                 self.history.setdefault(key, {})[seq] = "ack" if acked else "unknown"
-                self.events.append((sent, done, status, err, final))
+                self.events.append(Write(sent, done, status, err, final, key, seq, created))
             if not acked:
                 at += 1
                 time.sleep(0.02)
@@ -461,14 +477,12 @@ class WriteLoad:
     def acked(self, since=None, until=None):
         """How many writes were acknowledged (whose answer came between since and until)."""
         with self.lock:
-            return sum(1 for (_s, d, st, _e, _u) in self.events
-                       if isinstance(st, int) and 200 <= st < 300
-                       and (since is None or d >= since) and (until is None or d <= until))
+            return sum(1 for w in self.events if w.acked
+                       and (since is None or w.done >= since) and (until is None or w.done <= until))
 
     def first_ack_after(self, t):
         with self.lock:
-            done = [d for (_s, d, st, _e, _u) in self.events
-                    if isinstance(st, int) and 200 <= st < 300 and d >= t]
+            done = [w.done for w in self.events if w.acked and w.done >= t]
         return min(done) if done else None
 
     def check_readable(self, node, token=None):
@@ -502,7 +516,7 @@ class WriteLoad:
         """{status: count} of the answers sent between since and until."""
         out = {}
         with self.lock:
-            for (s, _d, st, _e, _u) in self.events:
-                if (since is None or s >= since) and (until is None or s <= until):
-                    out[st] = out.get(st, 0) + 1
+            for w in self.events:
+                if (since is None or w.sent >= since) and (until is None or w.sent <= until):
+                    out[w.status] = out.get(w.status, 0) + 1
         return out
