@@ -17,12 +17,14 @@ import subprocess
 import sys
 import threading
 import time
+from urllib.parse import unquote
 
 import pytest
 import requests
 
 from conftest import (assert_error, cofferd_path, create_token, free_port, kv2_read, kv2_write,
-                      lookup_self, parse_time, put_policy, secret_encodings, token_needles)
+                      lookup_self, parse_time, put_policy, secret_encodings, token_needles,
+                      watch_ok)
 from pg import Clusters, TestPG, add_node, pg_storage, unique_table
 
 if "/usr/lib/python3/dist-packages" not in sys.path:  # Debian's hvac
@@ -120,6 +122,16 @@ def test_three_nodes_one_active_standbys_redirect(ha):
     assert_redirect(no_redirect(s, "GET", "secret/data/app/db"), base + "secret/data/app/db")
     # The redirected write above was not followed: nothing changed.
     assert kv2_read(active, root, "app/db")["data"] == {"password": "p1"}
+
+    # Names that need encoding: the Location names the same path (the same after decoding).
+    for name in ("a b", "caf\u00e9", "a+b", "50%"):
+        r = no_redirect(s, "GET", f"secret/data/odd/{name}", token=root)
+        assert r.status_code == 307, r.text
+        location = r.headers["Location"]
+        assert location.startswith(base), location
+        assert unquote(location[len(base):]) == f"secret/data/odd/{name}", location
+        kv2_write(s, root, f"odd/{name}", {"name": name})
+        assert kv2_read(active, root, f"odd/{name}")["data"] == {"name": name}
 
     # A client that follows redirects (requests, as hvac does) reads and writes through a standby.
     out = kv2_write(s, root, "app/db", {"password": "p2"})
@@ -246,6 +258,25 @@ def test_step_down_hands_over_to_another_node(ha):
     r = old.put("sys/step-down", token=reader)
     assert_error(r, 403)
     assert c.agreed_active() is old
+    # A watch held on the active node is answered at the step-down (an agent then watches on
+    # through the new active), not held until its wait runs out on a node that hears no writes.
+    index = watch_ok(old, c.root, ["secret/data/handover"], 0)["index"]
+    held = {}
+
+    def hold():
+        sess = requests.Session()
+        sess.trust_env = False
+        try:
+            held["r"] = sess.post(f"{old.url}/v1/sys/watch", headers={"X-Vault-Token": c.root},
+                                  json={"paths": ["secret/data/handover"], "index": index,
+                                        "wait": "60s"}, allow_redirects=False, timeout=70)
+        except requests.exceptions.RequestException as e:
+            held["r"] = e
+        held["t"] = time.monotonic()
+    holder = threading.Thread(target=hold, daemon=True)
+    holder.start()
+    time.sleep(0.5)
+    assert "r" not in held, held
     t0 = time.monotonic()
     r = no_redirect(old, "PUT", "sys/step-down", token=c.root)
     assert r.status_code == 204, r.text
@@ -253,6 +284,9 @@ def test_step_down_hands_over_to_another_node(ha):
     took = time.monotonic() - t0
     print(f"step-down: a new active {took:.2f}s after PUT sys/step-down (lock_ttl 10s)")
     assert took <= 2.0, f"step-down: a new active only after {took:.1f}s (lock_ttl 10s)"
+    holder.join(timeout=5)
+    assert "t" in held and held["t"] - t0 < 2.0, f"the held watch was not answered at the " \
+        f"step-down: {held}"
     view = old.leader()
     assert view["is_self"] is False and view["leader_address"] == new.url, view
     assert old.get("sys/health").status_code == 429
@@ -265,6 +299,22 @@ def test_step_down_hands_over_to_another_node(ha):
     # The old node does not take the lock straight back: still the same active a moment later.
     time.sleep(1)
     assert c.agreed_active() is new
+
+
+def test_sealing_the_active_hands_over(ha):
+    c = ha(3, lock_ttl="10s")
+    old = c.up()
+    kv2_write(old, c.root, "sealed", {"v": "1"})
+    t0 = time.monotonic()
+    r = no_redirect(old, "PUT", "sys/seal", token=c.root)
+    assert r.status_code == 204, r.text
+    assert old.seal_status()["sealed"] is True
+    new = c.wait_active(exclude=(old,), nodes=[n for n in c.live() if n is not old],
+                        timeout_s=15)
+    took = time.monotonic() - t0
+    assert took <= 2.0, f"sys/seal of the active: a new active only after {took:.1f}s"
+    assert old.get("sys/health").status_code == 503
+    assert kv2_read(new, c.root, "sealed")["data"] == {"v": "1"}
 
 
 # --- what PostgreSQL sees -------------------------------------------------------------------------

@@ -347,6 +347,32 @@ def test_a_node_active_again_serves_what_the_other_changed_meanwhile(ha):
     assert r.status_code in (400, 403) and r.json()["errors"], r.text
 
 
+def test_keyring_rotated_on_the_old_active_is_used_by_the_new(ha):
+    """Terms added by sys/rotate on the old active: the new active reads with them and writes
+    with the newest (key-status), and rotates on from there."""
+    c = ha(2)
+    old = c.up()
+    kv2_write(old, c.root, "rot", {"v": "term1"})
+    ok(old.put("sys/rotate", token=c.root), 204)
+    ok(old.put("sys/rotate", token=c.root), 204)
+    kv2_write(old, c.root, "rot3", {"v": "term3"})
+    assert old.key_status(c.root)["term"] == 3
+    old.kill9()
+    new = c.wait_active(exclude=(old,))
+    assert new.key_status(c.root)["term"] == 3
+    assert kv2_read(new, c.root, "rot")["data"] == {"v": "term1"}
+    assert kv2_read(new, c.root, "rot3")["data"] == {"v": "term3"}
+    ok(new.put("sys/rotate", token=c.root), 204)
+    assert new.key_status(c.root)["term"] == 4
+    kv2_write(new, c.root, "rot4", {"v": "term4"})
+    old.start()  # back as a standby (keyfile): it reads the term-4 keyring when it leads
+    assert c.wait_unsealed(timeout_s=10), c.describe()
+    ok(new.put("sys/step-down", token=c.root), 204)
+    assert c.wait_active(exclude=(new,), timeout_s=15) is old
+    assert old.key_status(c.root)["term"] == 4
+    assert kv2_read(old, c.root, "rot4")["data"] == {"v": "term4"}
+
+
 # --- sys/watch across failover -------------------------------------------------------------------
 
 P = "secret/data/watch/p"
