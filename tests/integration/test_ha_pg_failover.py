@@ -214,6 +214,26 @@ def test_a_stalled_active_under_load_acknowledges_nothing_after_the_takeover(ha)
     assert load.acked(since=served_at) > 0, summary(load)
 
 
+def test_a_stall_shorter_than_lock_ttl_moves_nothing(ha):
+    """SIGSTOP of the active for a third of lock_ttl: no takeover (a standby may not end a live
+    holder's sessions), and after SIGCONT the same node serves writes."""
+    c = ha(3)
+    old = c.up()
+    kv2_write(old, c.root, "short", {"v": "1"})
+    old.sigstop()
+    try:
+        time.sleep(LOCK_TTL_S / 3)
+        views = [n.leader() for n in c.live()]
+        assert all(v and v["leader_address"] == old.url and not v["is_self"] for v in views), \
+            views
+    finally:
+        old.sigcont()
+    kv2_write(old, c.root, "short", {"v": "2"})
+    time.sleep(LOCK_TTL_S)
+    assert c.wait_active() is old, c.describe()
+    assert kv2_read(old, c.root, "short")["data"] == {"v": "2"}
+
+
 # --- PostgreSQL restarted ------------------------------------------------------------------------
 
 @pytest.mark.parametrize("mode", ["single", "ha"])
