@@ -10,8 +10,9 @@ changes from the new one) and token leases across failover (expiring on schedule
 active, renewals kept).
 
 Nodes: keyfile seal on one key file, lock_ttl 3s, api_addr = each node's own URL. Needs the tests'
-PostgreSQL (tests/pg_cluster.sh; tests/run.sh starts it), and restarts it: never point these tests
-at a PostgreSQL that others use. Every test uses its own tables, dropped at its end."""
+PostgreSQL (tests/pg_cluster.sh; tests/run.sh starts it); the restart tests make and restart one
+of their own (pg_cluster.sh in a /tmp directory), so the shared one is never stopped. Every test
+uses its own tables, dropped at its end."""
 import threading
 import time
 
@@ -236,8 +237,24 @@ def test_a_stall_shorter_than_lock_ttl_moves_nothing(ha):
 
 # --- PostgreSQL restarted ------------------------------------------------------------------------
 
+@pytest.fixture(scope="module")
+def own_pg():
+    """A PostgreSQL of this file's own, to restart (the shared one serves the files that ctest
+    runs beside this one)."""
+    pg = TestPG.private()
+    yield pg
+    pg.destroy()
+
+
+@pytest.fixture
+def own_ha(cofferd_factory, own_pg):
+    clusters = Clusters(cofferd_factory, own_pg, LOCK_TTL)
+    yield clusters
+    clusters.close()
+
+
 @pytest.mark.parametrize("mode", ["single", "ha"])
-def test_postgresql_restart_under_load_503_then_recovers(cofferd_factory, ha, pg, mode):
+def test_postgresql_restart_under_load_503_then_recovers(cofferd_factory, own_ha, own_pg, mode):
     """PostgreSQL down for 2 s under 8 writers: every answer is a 2xx or a 503 with a clear
     message (no 500, no request held past its timeout), writes are acknowledged again within
     5 s after it is back without restarting cofferd (with HA: on the same active node), and
@@ -248,17 +265,17 @@ def test_postgresql_restart_under_load_503_then_recovers(cofferd_factory, ha, pg
         if mode == "single":
             table = unique_table("pgr")
             config = base_config("/nonexistent")
-            config["storage"] = pg_storage(pg.url, table, ha=False)
+            config["storage"] = pg_storage(own_pg.url, table, ha=False)
             node = add_node(cofferd_factory, config, cls=PgNode)
             init = node.init(1, 1)
             node.unseal(init["keys"])
             root, nodes, active = init["root_token"], [node], node
         else:
             # lock_ttl 10 s (the default) outlasts the outage: the same node stays active.
-            c = ha(2, lock_ttl="10s")
+            c = own_ha(2, lock_ttl="10s")
             active = c.up()
             root, nodes = c.root, c.nodes
-        load = restart_checked(pg, nodes, active, root, mode)
+        load = restart_checked(own_pg, nodes, active, root, mode)
         if mode == "single":
             node.restart()
             node.unseal(init["keys"])
@@ -275,7 +292,7 @@ def test_postgresql_restart_under_load_503_then_recovers(cofferd_factory, ha, pg
         if table:
             if node.running:
                 node.stop()
-            pg.drop_tables(table, table + "_ha")
+            own_pg.drop_tables(table, table + "_ha")
 
 
 def restart_checked(pg, nodes, active, root, mode):

@@ -11,15 +11,17 @@ COFFER_TEST_PGPORT and COFFER_TEST_PGHOST (the socket directory: psql -h there -
 superuser, run as the postgres user through runuser). A test that needs the database fails (not
 skips) when the environment is missing: the issue's tests must run.
 
-Restarting stops the cluster it was given: run the tests that do so against your own
-(`tests/pg_cluster.sh start DIR`), never against a database others are using."""
+Restarting stops the cluster it was given: a test that does so makes one of its own
+(TestPG.private()), as ctest runs the test files in parallel on the shared one."""
 import collections
 import copy
 import getpass
 import os
 import secrets
+import shutil
 import signal
 import subprocess
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -118,6 +120,40 @@ class TestPG:
         finally:
             self.start()
         return stopped, time.monotonic()
+
+    # --- a cluster of one's own ------------------------------------------------------------------
+
+    @classmethod
+    def private(cls):
+        """A new throwaway cluster (pg_cluster.sh start) in a new directory under /tmp, for a
+        test that stops or restarts PostgreSQL: ctest runs files in parallel, and the shared
+        cluster serves the others. destroy() stops it and removes the directory."""
+        work = Path(tempfile.mkdtemp(prefix="coffer-pg-"))
+        os.chmod(work, 0o755)  # the postgres user goes through it
+        done = subprocess.run(["bash", str(PG_CLUSTER), "start", str(work / "pg")],
+                              capture_output=True, text=True, timeout=180)
+        if done.returncode != 0:
+            shutil.rmtree(work, ignore_errors=True)
+            pytest.fail(f"pg_cluster.sh start: {done.stdout}{done.stderr}")
+        env = {}
+        for line in done.stdout.splitlines():
+            if line.startswith("export ") and "=" in line:
+                k, v = line[len("export "):].split("=", 1)
+                env[k] = v
+        pg = cls(env)
+        pg.owned_dir = work
+        return pg
+
+    owned_dir = None
+
+    def destroy(self):
+        """Stops and removes a cluster made by private()."""
+        if self.owned_dir is None:
+            return
+        subprocess.run(["bash", str(PG_CLUSTER), "stop", str(self.cluster_dir)],
+                       capture_output=True, timeout=120)
+        shutil.rmtree(self.owned_dir, ignore_errors=True)
+        self.owned_dir = None
 
     # --- tables ------------------------------------------------------------------------------
 
