@@ -222,11 +222,12 @@ static int core_unsealed(struct core *c)
 	return err;
 }
 
-/* After sealing: drop what core_unsealed() loaded. */
-static void core_sealed(struct core *c)
+/* After sealing, or when an HA node stops being active (why: COFFER_ERR_SEALED or
+ * COFFER_ERR_STANDBY, what held watches are answered): drop what core_unsealed() loaded. */
+static void core_sealed(struct core *c, int why)
 {
 	lease_mgr_stop(c->svc.leases);
-	watch_flush(c->svc.watch);
+	watch_flush(c->svc.watch, why);
 	token_store_flush(c->svc.tokens);
 	mount_table_clear(c->svc.secret_mounts);
 	mount_table_clear(c->svc.auth_mounts);
@@ -258,7 +259,7 @@ static int core_loaded(struct core *c)
 
 	if (err != 0) {
 		seal_seal(c->seal);
-		core_sealed(c);
+		core_sealed(c, COFFER_ERR_SEALED);
 	}
 	return err;
 }
@@ -291,7 +292,7 @@ static void core_ha_changed(void *arg, bool is_active)
 static void core_ha_drop(struct core *c)
 {
 	atomic_store(&c->ha_is_active, false);
-	core_sealed(c);
+	core_sealed(c, COFFER_ERR_STANDBY);
 	(void)core_load_cluster(c, false);
 }
 
@@ -301,14 +302,14 @@ static void core_ha_load(struct core *c)
 	int err;
 
 	/* Caches may hold what this node saw before another node's term. */
-	core_sealed(c);
+	core_sealed(c, COFFER_ERR_STANDBY);
 	err = barrier_reload(c->svc.barrier);
 	if (err == 0)
 		err = core_unsealed(c);
 	if (err != 0) {
 		log_error("ha: loading the vault as the active node failed (%s); standing by",
 		          coffer_strerror(err));
-		core_sealed(c);
+		core_sealed(c, COFFER_ERR_STANDBY);
 		storage_ha_campaign(c->storage, false, CORE_HA_RETRY_MS);
 		return;
 	}
@@ -505,7 +506,7 @@ void core_seal(struct core *c)
 	}
 	/* Seal first, so that nothing refills the caches that core_sealed() drops. */
 	seal_seal(c->seal);
-	core_sealed(c);
+	core_sealed(c, COFFER_ERR_SEALED);
 	pthread_mutex_unlock(&c->lifecycle_lock);
 }
 

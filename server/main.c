@@ -509,7 +509,7 @@ int main(int argc, char **argv)
 out:
 	/* Held watch requests must be resumed before the listener can stop. */
 	if (c != NULL)
-		watch_flush(c->svc.watch);
+		watch_flush(c->svc.watch, COFFER_ERR_SEALED);
 	http_stop(h);
 	core_close(c);
 	if (o.is_dev && o.data_dir == NULL && dev_dir[0] != '\0' &&

@@ -35,7 +35,7 @@ struct watch_waiter {
 	struct watch *w;
 	struct watch_waiter *prev, *next; /* in w->waiters while armed */
 	int refs;
-	bool is_sealed; /* ended by seal */
+	int end_err; /* ended by seal or step-down: the error it answers; 0 otherwise */
 	uint64_t since;
 	int64_t deadline_ms; /* CLOCK_MONOTONIC */
 	void (*resume)(void *arg);
@@ -349,14 +349,14 @@ int watch_setup(struct watch *w)
 	return err;
 }
 
-void watch_flush(struct watch *w)
+void watch_flush(struct watch *w, int why)
 {
 	pthread_t timer;
 	bool has_timer;
 
 	pthread_mutex_lock(&w->mu);
 	while (w->waiters != NULL) {
-		w->waiters->is_sealed = true;
+		w->waiters->end_err = why;
 		watch_wake(w, w->waiters);
 	}
 	watch_forget_paths(w);
@@ -374,7 +374,7 @@ void watch_free(struct watch *w)
 {
 	if (w == NULL)
 		return;
-	watch_flush(w);
+	watch_flush(w, COFFER_ERR_SEALED);
 	pthread_cond_destroy(&w->cond);
 	pthread_mutex_destroy(&w->mu);
 	free(w->pending);
@@ -456,7 +456,7 @@ static void watch_hold_arm(struct response_hold *h, void (*resume)(void *arg), v
 	ww->resume_arg = arg;
 	/* A change may have come between the handler's check and now. */
 	if (watch_waiter_changed(w, ww) || w->is_stopping) {
-		ww->is_sealed = w->is_stopping;
+		ww->end_err = w->is_stopping ? COFFER_ERR_SEALED : 0;
 		pthread_mutex_unlock(&w->mu);
 		resume(arg);
 		return;
@@ -488,8 +488,8 @@ static void watch_hold_finish(struct response_hold *h, struct response *resp)
 	json_t *changed;
 	uint64_t last;
 
-	if (ww->is_sealed) {
-		response_err(resp, COFFER_ERR_SEALED);
+	if (ww->end_err != 0) {
+		response_err(resp, ww->end_err);
 		return;
 	}
 	if (ww->is_over) {

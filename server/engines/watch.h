@@ -24,9 +24,10 @@ struct barrier;
 
 struct watch *watch_new(struct barrier *b);
 void watch_free(struct watch *w);
-/* At unseal: load the persisted index. At seal: wake and end every held request (503). */
+/* At unseal: load the persisted index. At seal, or when an HA node stops being active: wake and
+ * end every held request with why (COFFER_ERR_SEALED or COFFER_ERR_STANDBY: 503 either way). */
 int watch_setup(struct watch *w);
-void watch_flush(struct watch *w);
+void watch_flush(struct watch *w, int why);
 
 /* A new, strictly increasing change index. The caller writes it (watch_index_encode) at
  * WATCH_INDEX_PATH in the batch that makes the change and, once the batch committed, announces

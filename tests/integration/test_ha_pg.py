@@ -287,6 +287,10 @@ def test_step_down_hands_over_to_another_node(ha):
     holder.join(timeout=5)
     assert "t" in held and held["t"] - t0 < 2.0, f"the held watch was not answered at the " \
         f"step-down: {held}"
+    # 503 that says why (the node is standing by, not sealed): the agent watches again and is
+    # sent to the new active.
+    assert held["r"].status_code == 503, held["r"].text
+    assert "not the active node" in held["r"].text, held["r"].text
     view = old.leader()
     assert view["is_self"] is False and view["leader_address"] == new.url, view
     assert old.get("sys/health").status_code == 429
