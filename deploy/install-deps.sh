@@ -11,11 +11,13 @@ packages=(
 	build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev
 	libsodium-dev libsqlite3-dev libmicrohttpd-dev libjansson-dev libseccomp-dev nettle-dev
 	libcurl4-openssl-dev libgnutls28-dev # cofferd: outbound TokenReview/JWKS (libcurl), JWT signatures (GnuTLS)
+	libpq-dev # cofferd: the PostgreSQL storage backend (libpq)
 	# run and test
 	sqlite3 python3 python3-pytest python3-requests python3-hvac python3-yaml
 	python3-cryptography # Ed25519 in tests/integration/test_audit_verify.py; keys for signed JWTs
 	python3-jwt # signed service-account and JWT-auth tokens in the workload-identity tests
 	wrk curl openssl nodejs npm util-linux iproute2
+	postgresql # the tests' throwaway cluster (tests/pg_cluster.sh: initdb, pg_ctl, psql, pg_dump)
 )
 
 # Names that an installed package Provides count as installed: NodeSource's nodejs, for one,

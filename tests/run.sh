@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # The one test entry (CI runs it through .ci/run): installs the dependencies, builds everything with
-# AddressSanitizer and UndefinedBehaviorSanitizer and -Werror, runs the fuzz smoke and a
-# ThreadSanitizer pass over the busiest integration files, then every ctest test (the C unit
-# tests and the pytest integration files). Exits non-zero on any failure.
+# AddressSanitizer and UndefinedBehaviorSanitizer and -Werror, starts a throwaway PostgreSQL, runs
+# the fuzz smoke and a ThreadSanitizer pass over the busiest integration files, then every ctest
+# test (the C unit tests, and the pytest integration files and client-compatibility tests once on
+# SQLite and once on PostgreSQL). Exits non-zero on any failure.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -27,6 +28,18 @@ ninja -C build-test
 mkdir -p build-test/compat
 cp tests/compat/package.json tests/compat/package-lock.json build-test/compat/
 npm ci --prefix build-test/compat --no-audit --no-fund --loglevel=error
+
+# PostgreSQL for the suite's second pass (ctest's integration-pg/* and compat-pg/*: every server on
+# a table of its own) and for the tests about PostgreSQL itself (test_ha*.py, test_migrate.py): a
+# cluster made afresh in build-test/pg by tests/pg_cluster.sh and stopped when this script exits.
+# Its env (COFFER_TEST_PG_URL, COFFER_TEST_PGDATA, ...) reaches ctest and the ThreadSanitizer pass.
+# (The env is assigned before eval so that a failed start stops this script.)
+pg_dir="$root/build-test/pg"
+tests/pg_cluster.sh stop "$pg_dir" >/dev/null 2>&1 || true
+rm -rf "$pg_dir"
+trap 'tests/pg_cluster.sh stop "$pg_dir" >/dev/null 2>&1 || true' EXIT
+pg_env="$(tests/pg_cluster.sh start "$pg_dir")"
+eval "$pg_env"
 
 # Fuzz smoke: every libFuzzer target (clang) runs briefly over its seed corpus. It runs before
 # ctest so that ctest's summary stays the last thing printed.

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 // Shared setup for the node-vault compatibility tests (*.test.js): useCofferd() gives a test file a
 // `cofferd --dev` on a free loopback port with a private data dir, started by a before() hook and
-// stopped (SIGTERM, must exit 0) by an after() hook. Requiring this module also clears the proxy and
-// VAULT_* variables from the environment, before node-vault (which it requires) can see them.
+// stopped (SIGTERM, must exit 0) by an after() hook. With COFFER_TEST_STORAGE=postgresql its store is
+// a table of its own in the tests' PostgreSQL (COFFER_TEST_PG_URL), as coffer_testlib.py does for
+// the Python tests. Requiring this module also clears the proxy and VAULT_* variables from the
+// environment, before node-vault (which it requires) can see them.
 'use strict';
 
 // Loopback only: a proxy from the environment must not see these requests (axios honours them).
@@ -15,6 +17,7 @@ process.env.NO_PROXY = '127.0.0.1,localhost';
 const { before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const { spawn } = require('node:child_process');
+const crypto = require('node:crypto');
 const fs = require('node:fs');
 const net = require('node:net');
 const os = require('node:os');
@@ -25,6 +28,16 @@ const nodeVault = require('node-vault');
 
 const COFFERD = process.env.COFFERD ||
     path.join(process.env.COFFER_BUILD_DIR || path.join(__dirname, '..', '..', 'build-test'), 'cofferd');
+
+// sqlite (the default) or postgresql; the PostgreSQL pass must fail, never pass, without its database.
+const STORAGE = process.env.COFFER_TEST_STORAGE || 'sqlite';
+if (STORAGE !== 'sqlite' && STORAGE !== 'postgresql') {
+    throw new Error(`COFFER_TEST_STORAGE=${STORAGE}: want sqlite or postgresql`);
+}
+if (STORAGE === 'postgresql' && !process.env.COFFER_TEST_PG_URL) {
+    throw new Error('COFFER_TEST_STORAGE=postgresql needs COFFER_TEST_PG_URL: start ' +
+        'tests/pg_cluster.sh and export its output (tests/run.sh does)');
+}
 
 function freePort() {
     return new Promise((resolve, reject) => {
@@ -54,6 +67,8 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 class Cofferd {
     constructor(root) {
         this.root = root;
+        // PostgreSQL: a new table (an empty vault), the same one at every start.
+        this.table = `t_${crypto.randomBytes(12).toString('hex')}`;
         this.server = undefined;
         this.endpoint = undefined;
         this.workdir = undefined;
@@ -62,14 +77,23 @@ class Cofferd {
     async start() {
         assert.ok(fs.existsSync(COFFERD), `cofferd not found at ${COFFERD} (set COFFERD)`);
         this.workdir = fs.mkdtempSync(path.join(os.tmpdir(), 'coffer-node-'));
-        fs.mkdirSync(path.join(this.workdir, 'data'), { mode: 0o700 });
+        const data = path.join(this.workdir, 'data');
+        fs.mkdirSync(data, { mode: 0o700 });
+        let store = ['--data-dir', data];
+        if (STORAGE === 'postgresql') {
+            const config = path.join(this.workdir, 'dev-storage.json');
+            const storage = { type: 'postgresql', connection_url: process.env.COFFER_TEST_PG_URL,
+                table: this.table, ha_table: `${this.table}_ha` };
+            fs.writeFileSync(config, JSON.stringify({ storage }), { mode: 0o600 });
+            store = ['--config', config];
+        }
         const stderrPath = path.join(this.workdir, 'stderr.log');
         for (let attempt = 0; attempt < 3; attempt++) {
             const port = await freePort();
             this.endpoint = `http://127.0.0.1:${port}`;
             const err = fs.openSync(stderrPath, 'w');
             this.server = spawn(COFFERD, ['--dev', '--disable-mlock', '--listen', `127.0.0.1:${port}`,
-                '--root-token', this.root, '--data-dir', path.join(this.workdir, 'data')],
+                '--root-token', this.root, ...store],
             { stdio: ['ignore', 'ignore', err] });
             let exited = false;
             this.server.once('exit', () => { exited = true; });

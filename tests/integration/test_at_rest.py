@@ -4,7 +4,11 @@ WAL and shared-memory files, or the log, in any encoding."""
 import base64
 import secrets
 
-from conftest import b64decode_any, db_bytes
+from conftest import b64decode_any, db_bytes, sqlite_only
+
+# PostgreSQL's equivalent (no canary in a pg_dump of the database) is in the HA tests.
+pytestmark = sqlite_only("reads coffer.db and its WAL and shared-memory files")
+
 
 def encodings(raw):
     """The ways a secret of bytes could be written down."""

@@ -8,8 +8,8 @@ import subprocess
 import pytest
 import requests
 
-from conftest import (TOKEN_RE, assert_denied, b64decode_any, base_config, cofferd_path,
-                      free_port, make_cert)
+from conftest import (PG_MODE, TOKEN_RE, assert_denied, b64decode_any, base_config,
+                      cofferd_path, free_port, make_cert)
 
 
 def run_config(tmp_path, config, timeout_s=15):
@@ -195,14 +195,17 @@ def test_text_log_is_not_json_and_mentions_the_listener(cofferd_factory):
 
 def test_a_second_server_on_the_same_store_refuses_to_start(cofferd_factory, tmp_path):
     """One cofferd per store: its caches hold what it committed, so a second process writing the
-    same database file would serve stale answers. The second one exits at once and says why; the
-    first keeps serving."""
+    same database file (or PostgreSQL table, without ha_enabled) would serve stale answers. The
+    second one exits at once and says why; the first keeps serving."""
     s = cofferd_factory({})
     assert s.put("sys/init", json={"secret_shares": 1, "secret_threshold": 1}).status_code == 200
     config = dict(s.config)
     config["listen"] = f"127.0.0.1:{free_port()}"
     code, err = run_config(tmp_path, config)
     assert code == 1, err
-    assert re.search(r"\[ERROR\] storage: \S+coffer\.db is in use by another cofferd "
-                     r"\(one server per store\)", err), err
+    # SQLite names the file; PostgreSQL the table, and that ha_enabled runs several nodes.
+    store = (rf"table {config['storage']['table']} is in use by another cofferd \(one server per "
+             r"store; set storage\.ha_enabled" if PG_MODE else
+             r"\S+coffer\.db is in use by another cofferd \(one server per store\)")
+    assert re.search(r"\[ERROR\] storage: " + store, err), err
     assert s.get("sys/health").status_code == 503  # initialized and sealed: the first one answers

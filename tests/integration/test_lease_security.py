@@ -13,7 +13,8 @@ import string
 
 import pytest
 
-from conftest import (assert_denied, cofferd_path, create_token, lookup_self, ok, put_policy)
+from conftest import (assert_denied, cofferd_path, create_token, lookup_self, ok, put_policy,
+                      sqlite_only)
 
 LEASE_RE = re.compile(r"^auth/token/create/[A-Za-z0-9]{32}$")
 
@@ -229,6 +230,7 @@ def test_lease_id_survives_restart(cofferd_factory):
 
 @pytest.mark.skipif(not os.environ.get("COFFERD_OLD"),
                     reason="set COFFERD_OLD to a cofferd built before lease nonces")
+@sqlite_only("a cofferd from before lease nonces has no PostgreSQL storage")
 def test_tokens_from_an_older_version_get_a_lease_id(cofferd_factory, monkeypatch):
     """Upgrade: tokens stored by a cofferd without lease nonces (COFFERD_OLD) keep working after
     the new one unseals their store; each gets a random lease id, and the accessor form of old

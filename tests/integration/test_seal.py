@@ -4,7 +4,7 @@ import base64
 
 import requests
 
-from conftest import TOKEN_RE, UUID_RE, assert_error
+from conftest import TEST_STORAGE, TOKEN_RE, UUID_RE, assert_error
 
 SEAL_STATUS_KEYS = {"type", "initialized", "sealed", "t", "n", "progress", "nonce", "version",
                     "storage_type"}
@@ -193,7 +193,7 @@ def test_seal_status_shape(cofferd):
     status = cofferd.seal_status()
     assert SEAL_STATUS_KEYS <= status.keys(), status
     assert status["type"] == "shamir"
-    assert status["storage_type"] == "sqlite"
+    assert status["storage_type"] == TEST_STORAGE
     assert isinstance(status["nonce"], str) and isinstance(status["version"], str)
     cofferd.unseal(init["keys"][:2])
     status = cofferd.seal_status()

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, cofferd_path, free_port, start_dev, wait_for
+from conftest import (REPO, cofferd_path, dev_store_args, free_port, sqlite_only, start_dev,
+                      wait_for)
 
 PROFILE = REPO / "deploy" / "seccomp" / "cofferd.json"
 # Never allowed, not even at start-up.
@@ -279,7 +280,7 @@ def nobody_dir(parent):
 def test_a_failed_mlockall_stops_the_server(open_tmp):
     data = nobody_dir(open_tmp)
     # 64 KiB cannot hold cofferd's mappings: mlockall fails with ENOMEM.
-    done = as_nobody(["--dev", "--listen", f"127.0.0.1:{free_port()}", "--data-dir", str(data)],
+    done = as_nobody(["--dev", "--listen", f"127.0.0.1:{free_port()}", *dev_store_args(data)],
                      memlock="65536")
     assert done.returncode == 1, done.stderr
     assert "[ERROR] mlockall failed (" in done.stderr, done.stderr
@@ -292,7 +293,7 @@ def test_a_failed_mlockall_stops_the_server(open_tmp):
 def test_disable_mlock_starts_where_mlockall_would_fail(open_tmp, tmp_path):
     data = nobody_dir(open_tmp)
     cmd = nobody_cmd(["--dev", "--disable-mlock", "--listen", f"127.0.0.1:{free_port()}",
-                      "--data-dir", str(data)], "65536")
+                      *dev_store_args(data)], "65536")
     err = tmp_path / "stderr.log"
     with open(err, "wb") as f:
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=f, stdin=subprocess.DEVNULL,
@@ -306,6 +307,7 @@ def test_disable_mlock_starts_where_mlockall_would_fail(open_tmp, tmp_path):
         assert proc.wait(timeout=15) == 0, err.read_text()
 
 
+@sqlite_only("the data directory and its coffer.db")
 def test_a_missing_data_directory_is_named(tmp_path):
     missing = tmp_path / "missing"
     done = run(["--dev", "--disable-mlock", "--listen", f"127.0.0.1:{free_port()}",
@@ -317,6 +319,7 @@ def test_a_missing_data_directory_is_named(tmp_path):
     assert "storage or I/O error" not in done.stderr, done.stderr
 
 
+@sqlite_only("the data directory and its coffer.db")
 def test_a_file_that_is_not_a_database_is_named(tmp_path):
     data = tmp_path / "data"
     data.mkdir()
@@ -329,6 +332,7 @@ def test_a_file_that_is_not_a_database_is_named(tmp_path):
 
 
 @needs_root
+@sqlite_only("the data directory and its coffer.db")
 def test_a_data_directory_cofferd_may_not_enter_is_named(open_tmp):
     locked = open_tmp / "locked"
     locked.mkdir(mode=0o700)  # root's: nobody may not enter it
@@ -341,6 +345,7 @@ def test_a_data_directory_cofferd_may_not_enter_is_named(open_tmp):
 
 
 @needs_root
+@sqlite_only("the data directory and its coffer.db")
 def test_a_database_cofferd_may_not_write_is_named(open_tmp):
     """The directory is cofferd's but the database file is root's, mode 0600."""
     data = nobody_dir(open_tmp)
@@ -398,7 +403,7 @@ def test_the_committed_profile_lets_cofferd_start_serve_and_stop(tmp_path):
     data.mkdir()
     with open(err, "wb") as f:
         proc = subprocess.Popen([str(cofferd_path()), "--dev", "--listen", f"127.0.0.1:{port}",
-                                 "--data-dir", str(data)], stdout=subprocess.DEVNULL, stderr=f,
+                                 *dev_store_args(data)], stdout=subprocess.DEVNULL, stderr=f,
                                 stdin=subprocess.DEVNULL, preexec_fn=load_profile_then_exec,
                                 env=NO_LSAN_ENV)
     try:
@@ -423,7 +428,7 @@ def test_a_filter_that_cannot_be_loaded_stops_the_server(tmp_path):
     unconfined."""
     import functools
     done = subprocess.run([str(cofferd_path()), "--dev", "--disable-mlock", "--listen",
-                           f"127.0.0.1:{free_port()}", "--data-dir", str(tmp_path)],
+                           f"127.0.0.1:{free_port()}", *dev_store_args(tmp_path)],
                           capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL,
                           env=NO_LSAN_ENV,
                           preexec_fn=functools.partial(load_profile_then_exec, ("seccomp",)))

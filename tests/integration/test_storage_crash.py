@@ -7,6 +7,10 @@ import sqlite3
 import subprocess
 import time
 
+from conftest import sqlite_only
+
+pytestmark = sqlite_only("crash_writer drives the SQLite store directly, without cofferd")
+
 BUILD_DIR = os.environ.get("COFFER_BUILD_DIR", "build")
 CRASH_WRITER = os.path.join(BUILD_DIR, "tests", "crash_writer")
 

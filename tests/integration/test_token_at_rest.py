@@ -6,7 +6,10 @@ an AppRole secret id and the token a login returns."""
 import secrets
 
 from conftest import (assert_error, b64decode_any, create_token, lookup_self, new_token_text, ok,
-                      put_policy, secret_encodings, start_dev, token_needles)
+                      put_policy, secret_encodings, sqlite_only, start_dev, token_needles)
+
+# PostgreSQL's equivalent (no canary in a pg_dump of the database) is in the HA tests.
+pytestmark = sqlite_only("reads coffer.db and its WAL and shared-memory files")
 
 DB_FILES = ("coffer.db", "coffer.db-wal", "coffer.db-shm", "coffer.db-journal")
 

@@ -7,6 +7,11 @@ The binary comes from $COFFERD (set by tests/CMakeLists.txt), else $COFFER_BUILD
 build-test/cofferd. Every server gets a fresh port, a private data dir and a config file with
 disable_mlock (mlockall under ASan pins gigabytes of shadow memory). A server that is still running at
 teardown gets SIGTERM and must exit 0: a clean shutdown is part of every test.
+
+Storage: SQLite in the server's data dir, or, with COFFER_TEST_STORAGE=postgresql, a table of its
+own in the tests' PostgreSQL (COFFER_TEST_PG_URL: tests/pg_cluster.sh, which tests/run.sh starts);
+ctest runs the suite both ways (integration-pg/*, compat-pg/*). Tests about the SQLite file itself
+are marked sqlite_only(reason).
 """
 import base64
 import json
@@ -93,10 +98,57 @@ def b64decode_any(text):
         return base64.urlsafe_b64decode(text + pad)
 
 
+# --- storage: SQLite, or PostgreSQL when COFFER_TEST_STORAGE=postgresql ---------------------------
+
+TEST_STORAGE = os.environ.get("COFFER_TEST_STORAGE") or "sqlite"
+PG_MODE = TEST_STORAGE == "postgresql"
+
+
+def pytest_configure(config):
+    """A wrong storage mode stops the run before any test: the PostgreSQL pass must never pass by
+    skipping (pytest finds this hook through the conftest.py files that re-export this module)."""
+    if TEST_STORAGE not in ("sqlite", "postgresql"):
+        raise pytest.UsageError(f"COFFER_TEST_STORAGE={TEST_STORAGE!r}: want sqlite or postgresql")
+    if PG_MODE and not os.environ.get("COFFER_TEST_PG_URL"):
+        raise pytest.UsageError("COFFER_TEST_STORAGE=postgresql needs COFFER_TEST_PG_URL: start "
+                                "tests/pg_cluster.sh and export its output (tests/run.sh does)")
+
+
+def sqlite_only(reason):
+    """Marks a test (or, as pytestmark, a file) about the SQLite store itself (its file, WAL, data
+    dir): skipped when the suite runs against PostgreSQL, with the reason."""
+    return pytest.mark.skipif(PG_MODE, reason=f"SQLite-specific: {reason}")
+
+
+def pg_storage():
+    """A PostgreSQL storage block on the tests' database with a new table of its own (an empty
+    vault; its HA lock table next to it)."""
+    table = "t_" + secrets.token_hex(12)
+    return {"type": "postgresql", "connection_url": os.environ["COFFER_TEST_PG_URL"],
+            "table": table, "ha_table": table + "_ha"}
+
+
+def dev_store_args(data_dir):
+    """The arguments that give `cofferd --dev` its store: --data-dir DATA_DIR, or in PostgreSQL
+    mode --config FILE holding only a new pg_storage() (FILE in DATA_DIR, owned by DATA_DIR's
+    owner, which may be the one cofferd runs as)."""
+    if not PG_MODE:
+        return ["--data-dir", str(data_dir)]
+    path = Path(data_dir) / "dev-storage.json"
+    path.write_text(json.dumps({"storage": pg_storage()}, indent=2))
+    os.chmod(path, 0o600)
+    owner = os.stat(data_dir)
+    if (owner.st_uid, owner.st_gid) != (os.geteuid(), os.getegid()):
+        os.chown(path, owner.st_uid, owner.st_gid)
+    return ["--config", str(path)]
+
+
 def base_config(data_dir, **overrides):
+    storage = pg_storage() if PG_MODE else {"type": "sqlite",
+                                            "path": str(Path(data_dir) / "coffer.db")}
     config = {
         "listen": "127.0.0.1:0",
-        "storage": {"type": "sqlite", "path": str(Path(data_dir) / "coffer.db")},
+        "storage": storage,
         "seal": {"type": "shamir"},
         "disable_mlock": True,
         "log_level": "debug",
@@ -111,7 +163,8 @@ class Cofferd:
 
     Config mode writes `config` to a file before each start, with a new free port in "listen".
     Dev mode (dev_args not None) runs `cofferd --dev --listen ADDR --disable-mlock --data-dir DIR`
-    plus dev_args.
+    (in PostgreSQL mode `--config FILE` with a table of its own instead of --data-dir) plus
+    dev_args; its store stays the same across restarts.
     """
 
     def __init__(self, workdir, config=None, dev_args=None, ca_file=None):
@@ -121,6 +174,7 @@ class Cofferd:
         self.config = config
         self.config_path = self.workdir / "cofferd.json"
         self.dev_args = dev_args
+        self.dev_store = dev_store_args(self.data_dir) if dev_args is not None else None
         self.ca_file = ca_file
         self.scheme = "https" if ca_file else "http"
         self.proc = None
@@ -146,7 +200,7 @@ class Cofferd:
         addr = f"127.0.0.1:{self.port}"
         if self.dev_args is not None:
             return [str(cofferd_path()), "--dev", "--listen", addr, "--disable-mlock",
-                    "--data-dir", str(self.data_dir), *self.dev_args]
+                    *self.dev_store, *self.dev_args]
         config = dict(self.config)
         config["listen"] = addr
         self.config_path.write_text(json.dumps(config, indent=2))
