@@ -10,7 +10,9 @@
 #          is PostgreSQL's own sharing of WAL flushes between concurrent commits, not the goal.
 #   read:  KV v2 reads (non-root token) from cofferd on PostgreSQL against the same from cofferd
 #          on SQLite, same secrets, same load. Goal: ratio >= 0.9 (reads come from the cache).
-# usage: [BASE_CONNECTIONS=32] tests/bench/pg_kv.sh write|read [SECONDS (default 10)] [ROUNDS (default 3)]
+# PG_FSYNC_DELAY_US=N preloads slow_fsync.c into PostgreSQL: each WAL flush takes N us longer (a
+# simulated slower disk, for machines whose flush is far cheaper than a network block device's).
+# usage: [BASE_CONNECTIONS=32] [PG_FSYNC_DELAY_US=N] tests/bench/pg_kv.sh write|read [SECONDS (default 10)] [ROUNDS (default 3)]
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 mode="${1:-}"
@@ -32,7 +34,21 @@ bench_cleanup_pg() {
 	bench_cleanup
 }
 trap bench_cleanup_pg EXIT
-eval "$(bash "$bench_root/tests/pg_cluster.sh" start "$pg_dir")"
+fsync_delay="${PG_FSYNC_DELAY_US:-}"
+if [[ -n $fsync_delay ]]; then
+	[[ $fsync_delay =~ ^[0-9]+$ ]] || { echo "pg_kv: PG_FSYNC_DELAY_US must be a number of microseconds" >&2; exit 2; }
+	ninja -C "$bench_build" bench_slow_fsync >/dev/null
+	# A copy the postgres user can read, whatever the permissions of the build directory.
+	install -m 755 "$bench_build/tests/bench/libbench_slow_fsync.so" "$pg_dir/slow_fsync.so"
+	eval "$(LD_PRELOAD="$pg_dir/slow_fsync.so" BENCH_FSYNC_DELAY_US="$fsync_delay" \
+		bash "$bench_root/tests/pg_cluster.sh" start "$pg_dir")"
+	grep -q slow_fsync "/proc/$(head -n1 "$COFFER_TEST_PGDATA/postmaster.pid")/maps" ||
+		{ echo "pg_kv: PostgreSQL did not load slow_fsync.so" >&2; exit 1; }
+	fsync_note=", PostgreSQL's WAL flushes slowed by $fsync_delay us each (PG_FSYNC_DELAY_US: a simulated slower disk)"
+else
+	eval "$(bash "$bench_root/tests/pg_cluster.sh" start "$pg_dir")"
+	fsync_note=""
+fi
 
 # cofferd --dev on PostgreSQL: its own table in the cluster's database.
 cat >"$bench_tmp/pg.json" <<JSON
@@ -60,7 +76,7 @@ request = function()
   return wrk.format(nil, "/v1/secret/data/w/__ROUND__-" .. tid .. "/" .. n)
 end
 LUA
-	echo "pg_kv write: wrk -t2 -c32 -d${secs}s durable KV v2 writes (new key each) vs libpq one row per transaction on 1 connection (the goal's baseline) and on $base_conns connections, $rounds rounds"
+	echo "pg_kv write: wrk -t2 -c32 -d${secs}s durable KV v2 writes (new key each) vs libpq one row per transaction on 1 connection (the goal's baseline) and on $base_conns connections, $rounds rounds$fsync_note"
 	ratios=() ratios_n=() kvs=() bases=() bases_n=()
 	for round in $(seq 1 "$rounds"); do
 		sed "s/__ROUND__/$round/" "$bench_tmp/write.lua" >"$bench_tmp/write-$round.lua"
@@ -94,7 +110,7 @@ sq_reader="$(bench_reader_token "$sq_addr" "$root")"
 /usr/bin/python3 "$(dirname "${BASH_SOURCE[0]}")/populate.py" "$sq_addr" "$root" 100
 pg_script="$(bench_wrk_script "$pg_reader")"
 sq_script="$(bench_wrk_script "$sq_reader")"
-echo "pg_kv read: wrk -t2 -c32 -d${secs}s KV v2 reads (non-root token), PostgreSQL vs SQLite storage, $rounds rounds"
+echo "pg_kv read: wrk -t2 -c32 -d${secs}s KV v2 reads (non-root token), PostgreSQL vs SQLite storage, $rounds rounds$fsync_note"
 ratios=() pgs=() sqs=()
 for round in $(seq 1 "$rounds"); do
 	pg="$(wrk -t2 -c32 -d"${secs}s" -s "$pg_script" "$pg_addr/v1/secret/data/bench/s0" | tee "$bench_tmp/pg.txt" | bench_wrk_rps)"
