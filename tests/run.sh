@@ -60,7 +60,8 @@ done
 # ThreadSanitizer: cofferd built with -fsanitize=thread serves the integration files that drive
 # it from the most threads at once (staged and direct audit writes with rotations, watches, KV
 # writes, tokens, the connection limits' reaper, the audit room on a full disk, concurrent
-# logins sharing the outbound connections and the JWK-set refetch). A race report
+# logins sharing the outbound connections and the JWK-set refetch, and the PostgreSQL HA nodes:
+# lock thread, writer, readers' pool, the HA worker loading and dropping the vault). A race report
 # makes cofferd exit 66 at its clean stop, which fails the test. Its audit chains are BLAKE2b
 # (COFFER_AUDIT_HASH): where the CPU has SHA instructions, ctest's are SHA-256, so the audit tests
 # run with both hash functions.
@@ -68,7 +69,7 @@ cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCOFFER_TESTS=OFF \
 	-DCMAKE_C_FLAGS="-fsanitize=thread -O1" >/dev/null
 ninja -C build-tsan cofferd >/dev/null
 tsan_tests=(test_audit.py test_watch.py test_kv.py test_tokens.py test_connections.py
-	test_audit_fail.py test_auth_kubernetes.py test_auth_jwt.py)
+	test_audit_fail.py test_auth_kubernetes.py test_auth_jwt.py test_ha_pg.py)
 echo "tsan: cofferd under ThreadSanitizer for ${tsan_tests[*]}"
 COFFERD="$root/build-tsan/cofferd" COFFER_BUILD_DIR="$root/build-test" \
 	COFFER="$root/build-test/coffer" COFFER_AGENT="$root/build-test/coffer-agent" \
