@@ -16,6 +16,7 @@
 #include "log.h"
 #include "secmem.h"
 #include "store/storage_pg_int.h"
+#include "store/storage_util.h"
 #include "xmalloc.h"
 
 #define PG_CACHE_BYTES (64u * 1024 * 1024)
@@ -169,22 +170,6 @@ static int pg_get(struct storage *base, const uint8_t *key, size_t key_len, uint
 	return 0;
 }
 
-/* The least key above every key starting with prefix (see storage_sqlite.c); *upper_len 0 when
- * there is none. */
-static void pg_upper_bound(const uint8_t *prefix, size_t prefix_len, uint8_t *upper,
-                           size_t *upper_len)
-{
-	size_t n = prefix_len;
-
-	while (n > 0 && prefix[n - 1] == 0xff)
-		n--;
-	if (n > 0) {
-		memcpy(upper, prefix, n);
-		upper[n - 1]++;
-	}
-	*upper_len = n;
-}
-
 /*
  * Scans read pages of PG_SCAN_PAGE rows in key order and call fn with no connection held (a
  * callback may read again). The next page starts just above the last key (the key followed by a
@@ -204,7 +189,7 @@ static int pg_scan(struct storage *base, const uint8_t *prefix, size_t prefix_le
 	if (prefix_len > INT32_MAX - 1 || (prefix == NULL && prefix_len > 0))
 		return COFFER_ERR_INVALID;
 	upper = xmalloc(prefix_len + 1);
-	pg_upper_bound(prefix, prefix_len, upper, &upper_len);
+	storage_prefix_upper_bound(prefix, prefix_len, upper, &upper_len);
 	start = xmalloc(prefix_len + 1);
 	if (prefix_len > 0)
 		memcpy(start, prefix, prefix_len);

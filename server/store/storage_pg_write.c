@@ -11,6 +11,7 @@
 
 #include "log.h"
 #include "store/storage_pg_int.h"
+#include "store/storage_util.h"
 
 #define PG_PIPE_CHUNK 128 /* statements sent before their results are read */
 

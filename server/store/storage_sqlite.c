@@ -21,6 +21,7 @@
 #include "log.h"
 #include "store/storage.h"
 #include "store/storage_cache.h"
+#include "store/storage_util.h"
 #include "xmalloc.h"
 
 #define SQLITE_BUSY_TIMEOUT_MS 10000
@@ -363,22 +364,6 @@ out:
 	return ret;
 }
 
-/* The least key above every key starting with prefix: prefix cut after its last non-0xff byte,
- * which is incremented. *upper_len = 0 when there is no such bound (prefix empty or all 0xff). */
-static void sqlite_upper_bound(const uint8_t *prefix, size_t prefix_len, uint8_t *upper,
-                               size_t *upper_len)
-{
-	size_t n = prefix_len;
-
-	while (n > 0 && prefix[n - 1] == 0xff)
-		n--;
-	if (n > 0) {
-		memcpy(upper, prefix, n);
-		upper[n - 1]++;
-	}
-	*upper_len = n;
-}
-
 /* Step a bound scan statement, calling fn on each row. */
 static int sqlite_scan_rows(sqlite3_stmt *stmt, storage_scan_fn fn, void *arg)
 {
@@ -413,7 +398,7 @@ static int sqlite_scan(struct storage *base, const uint8_t *prefix, size_t prefi
 	if (ret != 0)
 		return ret;
 	upper = xmalloc(prefix_len);
-	sqlite_upper_bound(prefix, prefix_len, upper, &upper_len);
+	storage_prefix_upper_bound(prefix, prefix_len, upper, &upper_len);
 	stmt = upper_len > 0 ? r->scan_bounded : r->scan_open;
 	ret = COFFER_ERR_IO;
 	/* A callback that scans again on this thread finds the cached statement busy. */
@@ -605,22 +590,10 @@ static int sqlite_submit(struct sqlite_storage *st, struct sqlite_req *req)
 static int sqlite_batch(struct storage *base, const struct storage_op *ops, size_t n_ops)
 {
 	struct sqlite_req req = {.kind = SQLITE_REQ_WRITE, .ops = ops, .n_ops = n_ops};
-	size_t i;
+	int err = storage_ops_check(ops, n_ops);
 
-	if (n_ops == 0)
-		return 0;
-	if (ops == NULL)
-		return COFFER_ERR_INVALID;
-	for (i = 0; i < n_ops; i++) {
-		if (ops[i].type != STORAGE_PUT && ops[i].type != STORAGE_DELETE &&
-		    ops[i].type != STORAGE_PUT_IF_ABSENT)
-			return COFFER_ERR_INVALID;
-		if (ops[i].key_len > INT_MAX || (ops[i].key == NULL && ops[i].key_len > 0))
-			return COFFER_ERR_INVALID;
-		if (ops[i].type != STORAGE_DELETE &&
-		    (ops[i].value_len > INT_MAX || (ops[i].value == NULL && ops[i].value_len > 0)))
-			return COFFER_ERR_INVALID;
-	}
+	if (err != 0 || n_ops == 0)
+		return err;
 	return sqlite_submit((struct sqlite_storage *)base, &req);
 }
 

@@ -25,27 +25,13 @@ import requests
 from conftest import (assert_error, cofferd_path, create_token, free_port, kv2_read, kv2_write,
                       lookup_self, parse_time, put_policy, secret_encodings, token_needles,
                       watch_ok)
-from pg import Clusters, TestPG, add_node, pg_storage, unique_table
+from pg import add_node, pg_storage, unique_table
+from pg import ha, pg  # noqa: F401 - the fixtures
 
 if "/usr/lib/python3/dist-packages" not in sys.path:  # Debian's hvac
     sys.path.append("/usr/lib/python3/dist-packages")
 
 LOCK_TTL = "3s"
-
-
-@pytest.fixture(scope="module")
-def pg():
-    """The tests' PostgreSQL; fails (not skips) when the environment names none."""
-    return TestPG()
-
-
-@pytest.fixture
-def ha(cofferd_factory, pg):
-    """ha(n=3, seal="keyfile", **storage) -> an HACluster (nodes started, vault not initialized)
-    on its own tables; at the end every node is stopped (exit 0) and the tables dropped."""
-    clusters = Clusters(cofferd_factory, pg, LOCK_TTL)
-    yield clusters
-    clusters.close()
 
 
 def no_redirect(node, method, path, token=None, **kw):

@@ -21,28 +21,14 @@ import requests
 
 from conftest import (assert_error, create_token, enable_secrets, kv2_read, kv2_write,
                       lookup_self, ok, parse_time, put_policy, wait_for, watch_ok)
-from pg import Clusters, PgNode, TestPG, WriteLoad, add_node, first_serving, pg_storage, \
-    unique_table
+from pg import (Clusters, PgNode, TestPG, WriteLoad, add_node, first_serving, pg_storage,
+                unique_table)
+from pg import ha, pg  # noqa: F401 - the fixtures
 from conftest import base_config
 
 LOCK_TTL = "3s"
 LOCK_TTL_S = 3.0
 WRITERS = 8
-
-
-@pytest.fixture(scope="module")
-def pg():
-    """The tests' PostgreSQL; fails (not skips) when the environment names none."""
-    return TestPG()
-
-
-@pytest.fixture
-def ha(cofferd_factory, pg):
-    """ha(n=3, seal="keyfile", **storage) -> an HACluster (nodes started, vault not initialized)
-    on its own tables; at the end every node is stopped (exit 0) and the tables dropped."""
-    clusters = Clusters(cofferd_factory, pg, LOCK_TTL)
-    yield clusters
-    clusters.close()
 
 
 def all_urls(cluster):

@@ -556,3 +556,21 @@ class WriteLoad:
                 if (since is None or w.sent >= since) and (until is None or w.sent <= until):
                     out[w.status] = out.get(w.status, 0) + 1
         return out
+
+
+# --- the fixtures of the HA test files (imported by them: `from pg import ha, pg`) ------------
+
+@pytest.fixture(scope="module")
+def pg():
+    """The tests' PostgreSQL; fails (not skips) when the environment names none."""
+    return TestPG()
+
+
+@pytest.fixture
+def ha(request, cofferd_factory, pg):  # noqa: F811 - pg is the fixture above
+    """ha(n=3, seal="keyfile", **storage) -> an HACluster (nodes started, vault not initialized)
+    on its own tables, with the test module's LOCK_TTL; at the end every node is stopped (exit 0)
+    and the tables dropped."""
+    clusters = Clusters(cofferd_factory, pg, request.module.LOCK_TTL)
+    yield clusters
+    clusters.close()
