@@ -15,22 +15,7 @@ addr="$BENCH_ADDR"
 
 # Each request writes its own key (a counter per wrk thread, under a folder per round), so no
 # write waits on another's CAS and every write creates a key.
-cat >"$bench_tmp/write.lua" <<LUA
-wrk.headers["X-Vault-Token"] = "$BENCH_ROOT"
-wrk.headers["Content-Type"] = "application/json"
-wrk.method = "POST"
-wrk.body = '{"data":{"value":"$(printf 'v%.0s' $(seq 1 90))"}}'
-local threads = 0
-function setup(thread)
-  threads = threads + 1
-  thread:set("tid", threads)
-end
-local n = 0
-request = function()
-  n = n + 1
-  return wrk.format(nil, "/v1/secret/data/w/__ROUND__-" .. tid .. "/" .. n)
-end
-LUA
+bench_write_lua "$BENCH_ROOT" >"$bench_tmp/write.lua"
 echo "kv_write: wrk -t2 -c32 -d${secs}s, durable KV v2 writes (new key each), $rounds rounds"
 # Alternating rounds, as in kv_read.sh: the median of neighbouring ratios is the figure.
 ratios=()

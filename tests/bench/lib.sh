@@ -77,6 +77,27 @@ bench_wrk_script() { # TOKEN [METHOD BODY]
 	echo "$f"
 }
 
+# A wrk script of durable KV v2 writes, each to a new key (a counter per wrk thread, under the
+# folder w/__ROUND__-<thread>/; the caller replaces __ROUND__ per round), printed to stdout.
+bench_write_lua() { # TOKEN
+	cat <<LUA
+wrk.headers["X-Vault-Token"] = "$1"
+wrk.headers["Content-Type"] = "application/json"
+wrk.method = "POST"
+wrk.body = '{"data":{"value":"$(printf 'v%.0s' $(seq 1 90))"}}'
+local threads = 0
+function setup(thread)
+  threads = threads + 1
+  thread:set("tid", threads)
+end
+local n = 0
+request = function()
+  n = n + 1
+  return wrk.format(nil, "/v1/secret/data/w/__ROUND__-" .. tid .. "/" .. n)
+end
+LUA
+}
+
 bench_ratio() { # A B
 	awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'
 }

@@ -60,22 +60,7 @@ pg_addr="$BENCH_ADDR"
 root="$BENCH_ROOT"
 
 if [[ $mode == write ]]; then
-	cat >"$bench_tmp/write.lua" <<LUA
-wrk.headers["X-Vault-Token"] = "$root"
-wrk.headers["Content-Type"] = "application/json"
-wrk.method = "POST"
-wrk.body = '{"data":{"value":"$(printf 'v%.0s' $(seq 1 90))"}}'
-local threads = 0
-function setup(thread)
-  threads = threads + 1
-  thread:set("tid", threads)
-end
-local n = 0
-request = function()
-  n = n + 1
-  return wrk.format(nil, "/v1/secret/data/w/__ROUND__-" .. tid .. "/" .. n)
-end
-LUA
+	bench_write_lua "$root" >"$bench_tmp/write.lua"
 	echo "pg_kv write: wrk -t2 -c32 -d${secs}s durable KV v2 writes (new key each) vs libpq one row per transaction on 1 connection (the goal's baseline) and on $base_conns connections, $rounds rounds$fsync_note"
 	ratios=() ratios_n=() kvs=() bases=() bases_n=()
 	for round in $(seq 1 "$rounds"); do
