@@ -209,6 +209,7 @@ static int main_config(const struct main_opts *o, struct config *cfg, char *dev_
 {
 	char err[512] = "";
 	char path[PATH_MAX];
+	const char *env;
 
 	config_init(cfg);
 	if (o->config_path != NULL && config_load_file(cfg, o->config_path, err, sizeof(err)))
@@ -229,10 +230,10 @@ static int main_config(const struct main_opts *o, struct config *cfg, char *dev_
 	}
 	/* As VAULT_API_ADDR: one configuration for every node, each given its address (a pod's
 	 * name from the downward API). */
-	if (getenv("COFFER_API_ADDR") != NULL && getenv("COFFER_API_ADDR")[0] != '\0')
-		config_set_string(&cfg->api_addr, getenv("COFFER_API_ADDR"));
-	if (getenv("COFFER_CLUSTER_ADDR") != NULL && getenv("COFFER_CLUSTER_ADDR")[0] != '\0')
-		config_set_string(&cfg->cluster_addr, getenv("COFFER_CLUSTER_ADDR"));
+	if ((env = getenv("COFFER_API_ADDR")) != NULL && env[0] != '\0')
+		config_set_string(&cfg->api_addr, env);
+	if ((env = getenv("COFFER_CLUSTER_ADDR")) != NULL && env[0] != '\0')
+		config_set_string(&cfg->cluster_addr, env);
 	if (o->listen != NULL)
 		config_set_string(&cfg->listen, o->listen);
 	if (o->disable_mlock)

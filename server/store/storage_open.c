@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "secmem.h"
 #include "store/storage.h"
 
 int storage_open(const struct storage_config *sc, struct storage **out)
@@ -18,6 +19,8 @@ int storage_open(const struct storage_config *sc, struct storage **out)
 void storage_config_free(struct storage_config *sc)
 {
 	free(sc->path);
+	if (sc->pg_url != NULL) /* may hold the database password */
+		secmem_wipe(sc->pg_url, strlen(sc->pg_url));
 	free(sc->pg_url);
 	free(sc->table);
 	free(sc->ha_table);

@@ -377,22 +377,15 @@ static int pg_checkpoint(struct storage *base)
 	return 0;
 }
 
-static const struct storage_ops pg_ops = {
-    .name = "postgresql",
-    .get = pg_get,
-    .scan = pg_scan,
-    .batch = pg_batch,
-    .checkpoint = pg_checkpoint,
-    .close = pg_close,
-};
+/* The store's operations; with ha_enabled, the HA ones too. */
+#define PG_STORE_OPS                                                                               \
+	.name = "postgresql", .get = pg_get, .scan = pg_scan, .batch = pg_batch,                   \
+	.checkpoint = pg_checkpoint, .close = pg_close
+
+static const struct storage_ops pg_ops = {PG_STORE_OPS};
 
 static const struct storage_ops pg_ha_ops = {
-    .name = "postgresql",
-    .get = pg_get,
-    .scan = pg_scan,
-    .batch = pg_batch,
-    .checkpoint = pg_checkpoint,
-    .close = pg_close,
+    PG_STORE_OPS,
     .ha_start = pg_ha_start,
     .ha_campaign = pg_ha_campaign,
     .ha_leader = pg_ha_leader,
